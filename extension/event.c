@@ -1,0 +1,101 @@
+/*
+ * event.c — appending to and reading the commit-ordered event log.
+ *
+ * Appends happen inside the caller's transaction (so an event exists exactly
+ * when its change does) and never NOTIFY: a notifying commit takes a
+ * cluster-wide lock and halves throughput. The publisher worker, woken at
+ * COMMIT, numbers committed rows and NOTIFYs once per batch.
+ */
+#include "hd.h"
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+static HdPlan insert_event = {
+	"INSERT INTO helpdesk.event (tenant_id, audience, audience_id, session_id, "
+	"                            message_id, type, payload) "
+	"VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::jsonb, '{}'))",
+	7, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID}
+};
+
+/*
+ * Append one event in the current transaction. Ids of 0 are stored as NULL;
+ * payload_json is a JSON object literal or NULL.
+ */
+void
+hd_append_event(int64 tenant_id, const char *audience, int64 audience_id,
+				int64 session_id, int64 message_id, const char *type,
+				const char *payload_json)
+{
+	Datum		v[7];
+	char		n[8] = "       ";
+
+	v[0] = Int64GetDatum(tenant_id);
+	v[1] = CStringGetTextDatum(audience);
+	v[2] = Int64GetDatum(audience_id);
+	v[3] = Int64GetDatum(session_id);
+	v[4] = Int64GetDatum(message_id);
+	v[5] = CStringGetTextDatum(type);
+	v[6] = payload_json ? CStringGetTextDatum(payload_json) : (Datum) 0;
+	if (audience_id == 0)
+		n[2] = 'n';
+	if (session_id == 0)
+		n[3] = 'n';
+	if (message_id == 0)
+		n[4] = 'n';
+	if (payload_json == NULL)
+		n[6] = 'n';
+	hd_exec(&insert_event, v, n, false, 0);
+	hd_wake_at_commit(HD_WORKER_PUBLISHER);
+}
+
+/*
+ * Published events after a position, in order. Message events carry the
+ * message itself so a relay needs no second query.
+ */
+static HdPlan events_after = {
+	"SELECT e.pos, e.tenant_id, e.type, e.audience, e.audience_id, e.session_id, "
+	"       e.payload, "
+	"       CASE WHEN m.id IS NOT NULL THEN jsonb_build_object("
+	"         'id', m.id, 'session_id', m.session_id, 'sender_kind', m.sender_kind, "
+	"         'sender_id', m.sender_id, 'type', m.type, 'body', m.body, "
+	"         'attachment', m.attachment, 'options', m.options, "
+	"         'client_msg_id', m.client_msg_id, 'created_at', m.created_at) END, "
+	"       e.created_at "
+	"FROM helpdesk.event e "
+	"LEFT JOIN helpdesk.message m ON m.tenant_id = e.tenant_id AND m.id = e.message_id "
+	"WHERE e.pos > $1 AND ($3::bigint IS NULL OR e.tenant_id = $3) "
+	"ORDER BY e.pos LIMIT $2",
+	3, {INT8OID, INT4OID, INT8OID}
+};
+
+PG_FUNCTION_INFO_V1(hd_events_since);
+
+Datum
+hd_events_since(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"after_pos", "max_rows"};
+	Datum		v[3];
+	char		n[4] = "   ";
+	int32		max_rows;
+
+	hd_require_args(fcinfo, 2, names);
+	max_rows = PG_GETARG_INT32(1);
+	if (max_rows < 1 || max_rows > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows must be between 1 and 100000, got %d", max_rows)));
+	if (PG_GETARG_INT64(0) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("after_pos must not be negative")));
+	v[0] = PG_GETARG_DATUM(0);
+	v[1] = Int32GetDatum(max_rows);
+	v[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	if (PG_ARGISNULL(2))
+		n[2] = 'n';
+	SPI_connect();
+	hd_return_query(fcinfo, &events_after, v, n);
+	SPI_finish();
+	return (Datum) 0;
+}

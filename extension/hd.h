@@ -1,0 +1,95 @@
+/*
+ * hd.h — declarations shared by the pg_helpdesk C sources.
+ */
+#ifndef HD_H
+#define HD_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/timestamp.h"
+
+/*
+ * SQLSTATEs of our own, class HD. Standard codes are used where one fits
+ * (22004 NULL argument, 22023 bad value, 42501 not a participant, 54000 too
+ * large); README.md lists them all.
+ */
+#define ERRCODE_HD_NOT_FOUND			MAKE_SQLSTATE('H','D','4','0','4')
+#define ERRCODE_HD_IDEMPOTENCY_CONFLICT	MAKE_SQLSTATE('H','D','4','0','9')
+#define ERRCODE_HD_SESSION_CLOSED		MAKE_SQLSTATE('H','D','4','1','0')
+#define ERRCODE_HD_ILLEGAL_TRANSITION	MAKE_SQLSTATE('H','D','4','2','2')
+
+/* GUCs (pg_helpdesk.c) */
+extern int	hd_max_message_bytes;
+extern int	hd_publisher_batch_size;
+extern int	hd_max_databases;
+extern int	hd_launcher_naptime;
+
+/* ---- spi_util.c: saved plans and argument checks ---- */
+#define HD_MAX_PLAN_ARGS 16
+
+/* A statement prepared once per backend and kept (SPI_keepplan). */
+typedef struct HdPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[HD_MAX_PLAN_ARGS];
+	SPIPlanPtr	plan;
+} HdPlan;
+
+extern int	hd_exec(HdPlan *p, Datum *values, const char *nulls, bool read_only,
+					long count);
+extern bool hd_get_int64(int col, int64 *out);
+extern char *hd_get_text(int col);
+extern bool hd_get_bool(int col);
+extern void hd_return_query(FunctionCallInfo fcinfo, HdPlan *p, Datum *values,
+							const char *nulls);
+
+extern void hd_require_args(FunctionCallInfo fcinfo, int n, const char *const *names);
+extern char *hd_arg_text_or_null(FunctionCallInfo fcinfo, int n);
+extern void hd_check_length(const char *what, const char *s, int minlen, int maxlen);
+extern void hd_check_enum(const char *what, const char *value, const char *const *allowed);
+extern int64 hd_require_tenant(int64 tenant_id);
+
+/* ---- event.c ---- */
+extern void hd_append_event(int64 tenant_id, const char *audience, int64 audience_id,
+							int64 session_id, int64 message_id, const char *type,
+							const char *payload_json);
+
+/* ---- wake.c: COMMIT-time wakeups ---- */
+typedef enum HdWorkerKind
+{
+	HD_WORKER_PUBLISHER = 0,
+	HD_NUM_WORKER_KINDS
+} HdWorkerKind;
+
+extern void hd_wake_at_commit(HdWorkerKind kind);
+extern void hd_request_launcher_at_commit(void);
+
+/* ---- session_state.c ---- */
+extern bool hd_transition_allowed(const char *from, const char *to);
+extern void hd_check_transition(int64 session_id, const char *from, const char *to);
+
+/* ---- session lookup shared by session.c, message.c, receipt.c ---- */
+typedef struct HdSessionRow
+{
+	int64		id;
+	int64		customer_id;
+	char	   *state;
+	bool		has_agent;
+	int64		agent_id;
+	bool		has_queue;
+	int64		queue_id;
+} HdSessionRow;
+
+extern void hd_load_session(int64 tenant_id, int64 session_id, bool for_update,
+							HdSessionRow *row);
+
+/* ---- background workers ---- */
+extern void hd_shmem_request(void);
+extern void hd_shmem_startup(void);
+extern void hd_register_launcher(void);
+extern void hd_install_utility_hook(void);
+
+#endif							/* HD_H */

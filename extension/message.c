@@ -1,0 +1,349 @@
+/*
+ * message.c — helpdesk.post_message: validate, store once, log an event.
+ */
+#include "message.h"
+
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+static const char *const sender_kinds[] = {"customer", "agent", "bot", "system", "note", NULL};
+static const char *const message_types[] = {"text", "image", "file", "menu", "system", NULL};
+
+static void bad_value(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
+
+/* Raise 22023 with a formatted message. */
+static void
+bad_value(const char *fmt,...)
+{
+	char		buf[1024];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg_internal("%s", buf)));
+}
+
+/* A string member of a JSON object, or NULL when the key is absent. */
+static char *
+json_string(JsonbContainer *c, const char *what, const char *key)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(c, key, strlen(key), &v) == NULL)
+		return NULL;
+	if (v.type != jbvString)
+		bad_value("%s.%s must be a string", what, key);
+	return pnstrdup(v.val.string.val, v.val.string.len);
+}
+
+static char *
+json_required_string(JsonbContainer *c, const char *what, const char *key, int maxlen)
+{
+	char	   *s = json_string(c, what, key);
+
+	if (s == NULL || s[0] == '\0')
+		bad_value("%s.%s is required", what, key);
+	if ((int) strlen(s) > maxlen)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s.%s is longer than %d bytes", what, key, maxlen)));
+	return s;
+}
+
+/* Attachment of an image or file message: {"url","name","size","mime"}. */
+static void
+check_attachment(Jsonb *a, bool image)
+{
+	char	   *url,
+			   *mime,
+			   *slash;
+	JsonbValue	size;
+
+	if (a == NULL)
+		bad_value("%s messages need an attachment {\"url\", \"name\", \"size\", \"mime\"}",
+				  image ? "image" : "file");
+	if (!JB_ROOT_IS_OBJECT(a))
+		bad_value("attachment must be a JSON object");
+	url = json_required_string(&a->root, "attachment", "url", 2048);
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		bad_value("attachment.url must be an http or https URL, got \"%s\"", url);
+	(void) json_required_string(&a->root, "attachment", "name", 255);
+	mime = json_required_string(&a->root, "attachment", "mime", 255);
+	slash = strchr(mime, '/');
+	if (slash == NULL || slash == mime || slash[1] == '\0')
+		bad_value("attachment.mime must look like type/subtype, got \"%s\"", mime);
+	if (image && strncmp(mime, "image/", 6) != 0)
+		bad_value("image messages need an image/* mime type, got \"%s\"", mime);
+	if (getKeyJsonValueFromContainer(&a->root, "size", 4, &size) == NULL ||
+		size.type != jbvNumeric)
+		bad_value("attachment.size is required and must be a number of bytes");
+	{
+		char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out,
+																 NumericGetDatum(size.val.numeric)));
+
+		if (strspn(digits, "0123456789") != strlen(digits))
+			bad_value("attachment.size must be a whole number of bytes, got %s", digits);
+	}
+}
+
+/* Menu choices: a non-empty array (at most 20) of {"id", "label"}. */
+static void
+check_options(Jsonb *o)
+{
+	int			n,
+				i;
+
+	if (o == NULL || !JB_ROOT_IS_ARRAY(o) || JB_ROOT_IS_SCALAR(o))
+		bad_value("menu messages need options: a JSON array of {\"id\", \"label\"}");
+	n = JB_ROOT_COUNT(o);
+	if (n < 1 || n > 20)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a menu has 1 to 20 options, got %d", n)));
+	for (i = 0; i < n; i++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(&o->root, i);
+
+		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+			bad_value("each menu option must be an object {\"id\", \"label\"}");
+		(void) json_required_string(v->val.binary.data, "option", "id", 64);
+		(void) json_required_string(v->val.binary.data, "option", "label", 200);
+	}
+}
+
+static void
+check_content(HdPostArgs *m)
+{
+	int64		bytes = 0;
+
+	hd_check_enum("sender_kind", m->sender_kind, sender_kinds);
+	hd_check_enum("message type", m->type, message_types);
+	if (strcmp(m->type, "text") == 0 || strcmp(m->type, "system") == 0)
+	{
+		if (m->body == NULL || m->body[0] == '\0')
+			bad_value("%s messages need a non-empty body", m->type);
+	}
+	else if (strcmp(m->type, "image") == 0 || strcmp(m->type, "file") == 0)
+		check_attachment(m->attachment, strcmp(m->type, "image") == 0);
+	else if (strcmp(m->type, "menu") == 0)
+		check_options(m->options);
+	if (strcmp(m->type, "system") == 0 && strcmp(m->sender_kind, "system") != 0)
+		bad_value("only the system sender may post system messages, not %s", m->sender_kind);
+	if (m->client_msg_id)
+		hd_check_length("client_msg_id", m->client_msg_id, 1, 100);
+
+	if (m->body)
+		bytes += strlen(m->body);
+	if (m->attachment)
+		bytes += VARSIZE(m->attachment);
+	if (m->options)
+		bytes += VARSIZE(m->options);
+	if (bytes > hd_max_message_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message is %lld bytes, more than the limit of %d",
+						(long long) bytes, hd_max_message_bytes),
+				 errhint("Split the text, send large content as a file attachment, "
+						 "or raise helpdesk.max_message_bytes.")));
+}
+
+static HdPlan note_author = {
+	"SELECT enabled FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
+	2, {INT8OID, INT8OID}
+};
+
+static void
+not_participant(const char *fmt, int64 who, int64 session_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg(fmt, (long long) who, (long long) session_id)));
+}
+
+/* May this sender speak in this session right now? */
+static void
+check_sender(HdPostArgs *m, HdSessionRow *s)
+{
+	const char *k = m->sender_kind;
+	bool		needs_id = (strcmp(k, "customer") == 0 || strcmp(k, "agent") == 0 ||
+							strcmp(k, "note") == 0);
+
+	if (needs_id && !m->has_sender)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("sender_id must not be NULL for %s messages", k)));
+	if (!needs_id && m->has_sender)
+		bad_value("sender_id must be NULL for %s messages", k);
+
+	if (strcmp(s->state, "closed") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_SESSION_CLOSED),
+				 errmsg("session %lld is closed", (long long) s->id),
+				 errhint("Start a new session with helpdesk.start_session().")));
+
+	if (strcmp(k, "customer") == 0)
+	{
+		if (m->sender_id != s->customer_id)
+			not_participant("customer %lld is not part of session %lld", m->sender_id, s->id);
+	}
+	else if (strcmp(k, "agent") == 0)
+	{
+		if (!s->has_agent || s->agent_id != m->sender_id)
+			not_participant("agent %lld is not assigned to session %lld", m->sender_id, s->id);
+		if (strcmp(s->state, "active") != 0)
+			not_participant("agent %lld has not accepted session %lld yet", m->sender_id, s->id);
+	}
+	else if (strcmp(k, "note") == 0)
+	{
+		Datum		v[2] = {Int64GetDatum(m->tenant_id), Int64GetDatum(m->sender_id)};
+
+		hd_exec(&note_author, v, NULL, true, 1);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_HD_NOT_FOUND),
+					 errmsg("agent %lld does not exist in tenant %lld",
+							(long long) m->sender_id, (long long) m->tenant_id)));
+		if (!hd_get_bool(1))
+			not_participant("agent %lld is disabled and cannot write notes in session %lld",
+							m->sender_id, s->id);
+	}
+	else if (strcmp(k, "bot") == 0)
+	{
+		if (strcmp(s->state, "bot") != 0 && strcmp(s->state, "queued") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("the bot is not part of session %lld while it is %s",
+							(long long) s->id, s->state)));
+	}
+}
+
+#define INSERT_COLUMNS \
+	"INSERT INTO helpdesk.message (tenant_id, session_id, customer_id, sender_kind, " \
+	"  sender_id, type, body, attachment, options, client_msg_id) " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+#define INSERT_TYPES \
+	{INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID}
+
+static HdPlan insert_plain = {INSERT_COLUMNS "RETURNING id", 10, INSERT_TYPES};
+static HdPlan insert_once = {
+	INSERT_COLUMNS "ON CONFLICT (tenant_id, session_id, sender_kind, client_msg_id) "
+	"DO NOTHING RETURNING id", 10, INSERT_TYPES
+};
+static HdPlan find_by_client_id = {
+	"SELECT id, type, body, sender_id FROM helpdesk.message "
+	"WHERE tenant_id = $1 AND session_id = $2 AND sender_kind = $3 AND client_msg_id = $4",
+	4, {INT8OID, INT8OID, TEXTOID, TEXTOID}
+};
+
+/*
+ * A client message id seen before: return the stored message if it is the
+ * same message, refuse if the id was reused for different content.
+ */
+static int64
+replayed_message(HdPostArgs *m)
+{
+	Datum		v[4] = {Int64GetDatum(m->tenant_id), Int64GetDatum(m->session_id),
+		CStringGetTextDatum(m->sender_kind), CStringGetTextDatum(m->client_msg_id)};
+	int64		id = 0,
+				sender = 0;
+	char	   *type,
+			   *body;
+	bool		has_sender;
+
+	hd_exec(&find_by_client_id, v, NULL, false, 1);
+	if (SPI_processed == 0)
+		elog(ERROR, "pg_helpdesk: message with client_msg_id \"%s\" vanished", m->client_msg_id);
+	hd_get_int64(1, &id);
+	type = hd_get_text(2);
+	body = hd_get_text(3);
+	has_sender = hd_get_int64(4, &sender);
+	if (strcmp(type, m->type) != 0 || has_sender != m->has_sender ||
+		(has_sender && sender != m->sender_id) ||
+		((body == NULL) != (m->body == NULL)) ||
+		(body != NULL && strcmp(body, m->body) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_IDEMPOTENCY_CONFLICT),
+				 errmsg("client_msg_id \"%s\" was already used for a different message in session %lld",
+						m->client_msg_id, (long long) m->session_id),
+				 errhint("Use a new client_msg_id for each new message; resend the same content to retry.")));
+	return id;
+}
+
+/*
+ * Validate, insert (once per client_msg_id) and log a message.created event.
+ * Caller has done SPI_connect. Returns the message id.
+ */
+int64
+hd_post_message(HdPostArgs *m)
+{
+	HdSessionRow s;
+	Datum		v[10];
+	char		n[11] = "          ";
+	int64		id = 0;
+	bool		is_note;
+
+	check_content(m);
+	hd_load_session(m->tenant_id, m->session_id, false, &s);
+	check_sender(m, &s);
+
+	v[0] = Int64GetDatum(m->tenant_id);
+	v[1] = Int64GetDatum(m->session_id);
+	v[2] = Int64GetDatum(s.customer_id);
+	v[3] = CStringGetTextDatum(m->sender_kind);
+	v[4] = Int64GetDatum(m->sender_id);
+	n[4] = m->has_sender ? ' ' : 'n';
+	v[5] = CStringGetTextDatum(m->type);
+	v[6] = m->body ? CStringGetTextDatum(m->body) : (Datum) 0;
+	n[6] = m->body ? ' ' : 'n';
+	v[7] = m->attachment ? JsonbPGetDatum(m->attachment) : (Datum) 0;
+	n[7] = m->attachment ? ' ' : 'n';
+	v[8] = m->options ? JsonbPGetDatum(m->options) : (Datum) 0;
+	n[8] = m->options ? ' ' : 'n';
+	v[9] = m->client_msg_id ? CStringGetTextDatum(m->client_msg_id) : (Datum) 0;
+	n[9] = m->client_msg_id ? ' ' : 'n';
+
+	hd_exec(m->client_msg_id ? &insert_once : &insert_plain, v, n, false, 1);
+	if (SPI_processed == 0)
+		return replayed_message(m);
+	hd_get_int64(1, &id);
+
+	is_note = (strcmp(m->sender_kind, "note") == 0);
+	hd_append_event(m->tenant_id, is_note ? "session_staff" : "session", m->session_id,
+					m->session_id, id, "message.created", NULL);
+	return id;
+}
+
+PG_FUNCTION_INFO_V1(hd_post_message_sql);
+
+/*
+ * helpdesk.post_message(tenant_id, session_id, sender_kind, sender_id, body,
+ *                       type, client_msg_id, attachment, options)
+ */
+Datum
+hd_post_message_sql(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"tenant_id", "session_id", "sender_kind"};
+	HdPostArgs	m;
+	int64		id;
+
+	hd_require_args(fcinfo, 3, names);
+	memset(&m, 0, sizeof(m));
+	m.tenant_id = PG_GETARG_INT64(0);
+	m.session_id = PG_GETARG_INT64(1);
+	m.sender_kind = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	m.has_sender = !PG_ARGISNULL(3);
+	m.sender_id = m.has_sender ? PG_GETARG_INT64(3) : 0;
+	m.body = hd_arg_text_or_null(fcinfo, 4);
+	m.type = PG_ARGISNULL(5) ? "text" : text_to_cstring(PG_GETARG_TEXT_PP(5));
+	m.client_msg_id = hd_arg_text_or_null(fcinfo, 6);
+	m.attachment = PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7);
+	m.options = PG_ARGISNULL(8) ? NULL : PG_GETARG_JSONB_P(8);
+
+	SPI_connect();
+	id = hd_post_message(&m);
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}

@@ -1,0 +1,436 @@
+/*
+ * session.c — opening, queueing and closing sessions.
+ */
+#include "hd.h"
+#include "message.h"
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+/* Map a state read from the table to its static literal (survives SPI_finish). */
+static const char *
+state_literal(const char *s)
+{
+	static const char *const states[] = {"bot", "queued", "offered", "active", "closed", NULL};
+	int			i;
+
+	for (i = 0; states[i] != NULL; i++)
+		if (strcmp(states[i], s) == 0)
+			return states[i];
+	elog(ERROR, "pg_helpdesk: unknown session state \"%s\"", s);
+	return NULL;				/* keep compiler quiet */
+}
+
+static HdPlan load_session = {
+	"SELECT customer_id, state, agent_id, queue_id FROM helpdesk.session "
+	"WHERE tenant_id = $1 AND id = $2",
+	2, {INT8OID, INT8OID}
+};
+static HdPlan load_session_for_update = {
+	"SELECT customer_id, state, agent_id, queue_id FROM helpdesk.session "
+	"WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+	2, {INT8OID, INT8OID}
+};
+
+/*
+ * Read a session of a tenant, or raise HD404. Another tenant's session is
+ * reported exactly like a missing one.
+ */
+void
+hd_load_session(int64 tenant_id, int64 session_id, bool for_update, HdSessionRow *row)
+{
+	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id)};
+
+	hd_exec(for_update ? &load_session_for_update : &load_session, v, NULL, false, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("session %lld does not exist in tenant %lld",
+						(long long) session_id, (long long) tenant_id)));
+	row->id = session_id;
+	hd_get_int64(1, &row->customer_id);
+	row->state = (char *) state_literal(hd_get_text(2));
+	row->has_agent = hd_get_int64(3, &row->agent_id);
+	row->has_queue = hd_get_int64(4, &row->queue_id);
+}
+
+static HdPlan tenant_defaults = {
+	"SELECT t.bot_enabled, "
+	"       (SELECT q.id FROM helpdesk.queue q WHERE q.tenant_id = t.id AND q.is_default) "
+	"FROM helpdesk.tenant t WHERE t.id = $1",
+	1, {INT8OID}
+};
+static HdPlan customer_exists = {
+	"SELECT 1 FROM helpdesk.customer WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}
+};
+static HdPlan queue_exists = {
+	"SELECT 1 FROM helpdesk.queue WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}
+};
+
+static void
+require_row(HdPlan *plan, int64 tenant_id, int64 id, const char *what)
+{
+	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(id)};
+
+	hd_exec(plan, v, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("%s %lld does not exist in tenant %lld",
+						what, (long long) id, (long long) tenant_id)));
+}
+
+/* Queue for a session entering the queued state: given, or the default. */
+static int64
+pick_queue(int64 tenant_id, bool given, int64 queue_id, bool has_default, int64 default_id)
+{
+	if (given)
+	{
+		require_row(&queue_exists, tenant_id, queue_id, "queue");
+		return queue_id;
+	}
+	if (!has_default)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tenant %lld has no default queue", (long long) tenant_id),
+				 errhint("Pass queue_id, or mark a queue as default with "
+						 "helpdesk.upsert_queue(..., is_default => true).")));
+	return default_id;
+}
+
+static void
+check_channel(const char *channel)
+{
+	int			i,
+				len = strlen(channel);
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = channel[i];
+		bool		ok = (c >= 'a' && c <= 'z') ||
+			(i > 0 && ((c >= '0' && c <= '9') || c == '_' || c == '-'));
+
+		if (!ok)
+			break;
+	}
+	if (len == 0 || len > 32 || i < len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid channel \"%s\"", channel),
+				 errhint("A channel is 1 to 32 lowercase letters, digits, _ or -, starting with a letter (web, ios, android, email).")));
+}
+
+void
+hd_require_json_object(const char *what, Jsonb *j)
+{
+	if (j != NULL && !JB_ROOT_IS_OBJECT(j))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", what)));
+}
+
+static HdPlan insert_session = {
+	"INSERT INTO helpdesk.session (tenant_id, customer_id, state, queue_id, channel, "
+	"                              issue_type, priority, attributes, queued_at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'), "
+	"        CASE WHEN $3 = 'queued' THEN now() END) "
+	"ON CONFLICT (tenant_id, customer_id) WHERE state <> 'closed' DO NOTHING "
+	"RETURNING id",
+	8, {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID, JSONBOID}
+};
+static HdPlan open_session_of = {
+	"SELECT id, state FROM helpdesk.session "
+	"WHERE tenant_id = $1 AND customer_id = $2 AND state <> 'closed'",
+	2, {INT8OID, INT8OID}
+};
+
+static void
+emit_state_event(int64 tenant_id, int64 session_id, const char *from, const char *to,
+				 int64 queue_id, const char *extra_json_fields)
+{
+	StringInfoData p;
+
+	initStringInfo(&p);
+	appendStringInfo(&p, "{\"from\": %s%s%s, \"to\": \"%s\"",
+					 from ? "\"" : "", from ? from : "null", from ? "\"" : "", to);
+	if (queue_id)
+		appendStringInfo(&p, ", \"queue_id\": " INT64_FORMAT, queue_id);
+	if (extra_json_fields)
+		appendStringInfo(&p, ", %s", extra_json_fields);
+	appendStringInfoChar(&p, '}');
+	hd_append_event(tenant_id, "session", session_id, session_id, 0, "session.state", p.data);
+	if (strcmp(to, "queued") == 0)
+		hd_append_event(tenant_id, "queue", queue_id, session_id, 0, "session.queued", p.data);
+}
+
+PG_FUNCTION_INFO_V1(hd_start_session);
+
+/*
+ * helpdesk.start_session: open a session for a customer, or return the one
+ * already open. The unique partial index session_one_open decides races:
+ * the loser's INSERT .. ON CONFLICT waits for the winner and then reads its
+ * row. An optional first message is posted as the customer.
+ */
+Datum
+hd_start_session(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"tenant_id", "customer_id", "channel"};
+	int64		tenant_id,
+				customer_id,
+				session_id = 0,
+				message_id = 0,
+				default_queue = 0,
+				queue_id = 0;
+	char	   *channel;
+	char	   *issue_type = hd_arg_text_or_null(fcinfo, 4);
+	char	   *first_message = hd_arg_text_or_null(fcinfo, 5);
+	Jsonb	   *attributes = PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6);
+	int32		priority = PG_ARGISNULL(7) ? 0 : PG_GETARG_INT32(7);
+	char	   *client_msg_id = hd_arg_text_or_null(fcinfo, 8);
+	bool		bot_enabled,
+				has_default,
+				created = false;
+	const char *state = NULL;
+	int			attempt;
+	TupleDesc	tupdesc;
+	Datum		out[4];
+	bool		outnull[4] = {false, false, false, false};
+
+	hd_require_args(fcinfo, 3, names);
+	tenant_id = PG_GETARG_INT64(0);
+	customer_id = PG_GETARG_INT64(1);
+	channel = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	check_channel(channel);
+	if (issue_type)
+		hd_check_length("issue_type", issue_type, 1, 100);
+	hd_require_json_object("attributes", attributes);
+	if (priority < -1000 || priority > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("priority must be between -1000 and 1000, got %d", priority)));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "start_session must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	SPI_connect();
+	{
+		Datum		v[1] = {Int64GetDatum(tenant_id)};
+
+		hd_exec(&tenant_defaults, v, NULL, true, 1);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_HD_NOT_FOUND),
+					 errmsg("tenant %lld does not exist", (long long) tenant_id)));
+		bot_enabled = hd_get_bool(1);
+		has_default = hd_get_int64(2, &default_queue);
+	}
+	require_row(&customer_exists, tenant_id, customer_id, "customer");
+	if (bot_enabled)
+	{
+		state = "bot";
+		if (!PG_ARGISNULL(3))
+			queue_id = pick_queue(tenant_id, true, PG_GETARG_INT64(3), false, 0);
+	}
+	else
+	{
+		state = "queued";
+		queue_id = pick_queue(tenant_id, !PG_ARGISNULL(3),
+							  PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
+							  has_default, default_queue);
+	}
+
+	for (attempt = 0; attempt < 5 && session_id == 0; attempt++)
+	{
+		Datum		v[8];
+		char		n[9] = "        ";
+
+		v[0] = Int64GetDatum(tenant_id);
+		v[1] = Int64GetDatum(customer_id);
+		v[2] = CStringGetTextDatum(state);
+		v[3] = Int64GetDatum(queue_id);
+		n[3] = queue_id ? ' ' : 'n';
+		v[4] = CStringGetTextDatum(channel);
+		v[5] = issue_type ? CStringGetTextDatum(issue_type) : (Datum) 0;
+		n[5] = issue_type ? ' ' : 'n';
+		v[6] = Int32GetDatum(priority);
+		v[7] = attributes ? JsonbPGetDatum(attributes) : (Datum) 0;
+		n[7] = attributes ? ' ' : 'n';
+		hd_exec(&insert_session, v, n, false, 1);
+		if (SPI_processed == 1)
+		{
+			hd_get_int64(1, &session_id);
+			created = true;
+			emit_state_event(tenant_id, session_id, NULL, state, queue_id, NULL);
+			break;
+		}
+		/* someone else holds the open session: return theirs */
+		hd_exec(&open_session_of, v, NULL, false, 1);
+		if (SPI_processed == 1)
+		{
+			hd_get_int64(1, &session_id);
+			state = state_literal(hd_get_text(2));
+		}
+		/* else it was closed in between: try again */
+	}
+	if (session_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not open a session for customer %lld: it kept closing concurrently",
+						(long long) customer_id),
+				 errhint("Retry the call.")));
+
+	if (first_message != NULL)
+	{
+		HdPostArgs	m = {0};
+
+		m.tenant_id = tenant_id;
+		m.session_id = session_id;
+		m.sender_kind = "customer";
+		m.has_sender = true;
+		m.sender_id = customer_id;
+		m.type = "text";
+		m.body = first_message;
+		m.client_msg_id = client_msg_id;
+		message_id = hd_post_message(&m);
+	}
+	SPI_finish();
+
+	out[0] = Int64GetDatum(session_id);
+	out[1] = BoolGetDatum(created);
+	out[2] = CStringGetTextDatum(state);
+	out[3] = Int64GetDatum(message_id);
+	outnull[3] = (message_id == 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, out, outnull)));
+}
+
+static HdPlan set_queued = {
+	"UPDATE helpdesk.session SET state = 'queued', queue_id = $3, queued_at = now(), "
+	"       agent_id = NULL WHERE tenant_id = $1 AND id = $2",
+	3, {INT8OID, INT8OID, INT8OID}
+};
+
+PG_FUNCTION_INFO_V1(hd_request_agent);
+
+/*
+ * helpdesk.request_agent: hand a session from the bot (or from one queue) to
+ * a queue of human agents. Returns the queue id.
+ */
+Datum
+hd_request_agent(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"tenant_id", "session_id"};
+	int64		tenant_id,
+				session_id,
+				queue_id,
+				default_queue = 0;
+	bool		has_default;
+	HdSessionRow s;
+
+	hd_require_args(fcinfo, 2, names);
+	tenant_id = PG_GETARG_INT64(0);
+	session_id = PG_GETARG_INT64(1);
+
+	SPI_connect();
+	{
+		Datum		v[1] = {Int64GetDatum(tenant_id)};
+
+		hd_exec(&tenant_defaults, v, NULL, true, 1);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_HD_NOT_FOUND),
+					 errmsg("tenant %lld does not exist", (long long) tenant_id)));
+		has_default = hd_get_int64(2, &default_queue);
+	}
+	hd_load_session(tenant_id, session_id, true, &s);
+	hd_check_transition(session_id, s.state, "queued");
+	if (!PG_ARGISNULL(2))
+		queue_id = pick_queue(tenant_id, true, PG_GETARG_INT64(2), false, 0);
+	else if (s.has_queue)
+		queue_id = s.queue_id;
+	else
+		queue_id = pick_queue(tenant_id, false, 0, has_default, default_queue);
+	{
+		Datum		v[3] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
+		Int64GetDatum(queue_id)};
+
+		hd_exec(&set_queued, v, NULL, false, 0);
+	}
+	emit_state_event(tenant_id, session_id, s.state, "queued", queue_id, NULL);
+	SPI_finish();
+	PG_RETURN_INT64(queue_id);
+}
+
+static HdPlan set_closed = {
+	"UPDATE helpdesk.session SET state = 'closed', closed_at = now(), close_reason = $3, "
+	"       closed_by = $4 WHERE tenant_id = $1 AND id = $2",
+	4, {INT8OID, INT8OID, TEXTOID, TEXTOID}
+};
+
+PG_FUNCTION_INFO_V1(hd_close_session);
+
+/*
+ * helpdesk.close_session: close from any open state. A customer who leaves
+ * before an agent took the session abandons it. Returns the state the
+ * session was in.
+ */
+Datum
+hd_close_session(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"tenant_id", "session_id", "reason", "closed_by"};
+	static const char *const closers[] = {"customer", "agent", "bot", "system", NULL};
+	int64		tenant_id,
+				session_id;
+	char	   *reason = hd_arg_text_or_null(fcinfo, 2);
+	char	   *closed_by;
+	bool		has_actor = !PG_ARGISNULL(4);
+	int64		actor_id = has_actor ? PG_GETARG_INT64(4) : 0;
+	HdSessionRow s;
+	const char *from;
+	StringInfoData extra;
+
+	hd_require_args(fcinfo, 2, names);
+	tenant_id = PG_GETARG_INT64(0);
+	session_id = PG_GETARG_INT64(1);
+	closed_by = PG_ARGISNULL(3) ? "system" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	hd_check_enum("closed_by", closed_by, closers);
+	if (reason)
+		hd_check_length("reason", reason, 1, 500);
+	if ((strcmp(closed_by, "customer") == 0 || strcmp(closed_by, "agent") == 0) && !has_actor)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("actor_id must not be NULL when closed_by is %s", closed_by)));
+
+	SPI_connect();
+	hd_load_session(tenant_id, session_id, true, &s);
+	if (strcmp(closed_by, "customer") == 0 && actor_id != s.customer_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("customer %lld is not part of session %lld",
+						(long long) actor_id, (long long) session_id)));
+	if (strcmp(closed_by, "agent") == 0 && (!s.has_agent || s.agent_id != actor_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent %lld is not assigned to session %lld",
+						(long long) actor_id, (long long) session_id)));
+	hd_check_transition(session_id, s.state, "closed");
+	from = s.state;
+	if (reason == NULL)
+		reason = (strcmp(closed_by, "customer") == 0 && strcmp(from, "active") != 0)
+			? "abandoned" : "closed";
+	{
+		Datum		v[4] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
+			CStringGetTextDatum(reason), CStringGetTextDatum(closed_by)};
+
+		hd_exec(&set_closed, v, NULL, false, 0);
+	}
+	initStringInfo(&extra);
+	appendStringInfoString(&extra, "\"reason\": ");
+	escape_json(&extra, reason);
+	appendStringInfo(&extra, ", \"closed_by\": \"%s\"", closed_by);
+	emit_state_event(tenant_id, session_id, from, "closed", 0, extra.data);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(from));
+}

@@ -1,0 +1,62 @@
+/*
+ * session_state.c — the session state machine.
+ *
+ *   bot -> queued -> offered -> active -> closed
+ *   queued -> active (direct assignment, claim), queued -> queued (moved to
+ *   another queue), offered -> queued (declined or timed out), active ->
+ *   queued (transfer, agent lost), and any open state -> closed.
+ *
+ * helpdesk.session_transition documents the same table for SQL readers; a
+ * regression test checks that the two agree.
+ */
+#include "hd.h"
+
+#include "utils/builtins.h"
+
+typedef struct Transition
+{
+	const char *from;
+	const char *to;
+} Transition;
+
+static const Transition transitions[] = {
+	{"bot", "queued"}, {"bot", "closed"},
+	{"queued", "offered"}, {"queued", "active"}, {"queued", "closed"}, {"queued", "queued"},
+	{"offered", "active"}, {"offered", "queued"}, {"offered", "closed"},
+	{"active", "queued"}, {"active", "closed"},
+	{NULL, NULL}
+};
+
+bool
+hd_transition_allowed(const char *from, const char *to)
+{
+	int			i;
+
+	for (i = 0; transitions[i].from != NULL; i++)
+		if (strcmp(transitions[i].from, from) == 0 && strcmp(transitions[i].to, to) == 0)
+			return true;
+	return false;
+}
+
+void
+hd_check_transition(int64 session_id, const char *from, const char *to)
+{
+	if (!hd_transition_allowed(from, to))
+		ereport(ERROR,
+				(errcode(strcmp(from, "closed") == 0 ? ERRCODE_HD_SESSION_CLOSED
+						 : ERRCODE_HD_ILLEGAL_TRANSITION),
+				 errmsg("session %lld cannot go from %s to %s",
+						(long long) session_id, from, to)));
+}
+
+PG_FUNCTION_INFO_V1(hd_transition_allowed_sql);
+
+/* helpdesk.transition_allowed(from, to): the C table, for tests and tools. */
+Datum
+hd_transition_allowed_sql(PG_FUNCTION_ARGS)
+{
+	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	PG_RETURN_BOOL(hd_transition_allowed(from, to));
+}

@@ -1,0 +1,95 @@
+/*
+ * shmem.c — allocation of the worker registry in shared memory.
+ */
+#include "shmem.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+
+HdShared   *hd_shared = NULL;
+
+const char *const hd_worker_kind_names[HD_NUM_WORKER_KINDS] = {"publisher"};
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static Size
+hd_shmem_size(void)
+{
+	return add_size(offsetof(HdShared, slots),
+					mul_size(sizeof(HdDbSlot), hd_max_databases));
+}
+
+/* PG15 requires shared memory and LWLocks to be requested from this hook. */
+static void
+hd_shmem_request_hook(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(hd_shmem_size());
+	RequestNamedLWLockTranche("pg_helpdesk", 1);
+}
+
+static void
+hd_shmem_startup_hook(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	hd_shared = ShmemInitStruct("pg_helpdesk", hd_shmem_size(), &found);
+	if (!found)
+	{
+		int			i,
+					k;
+
+		memset(hd_shared, 0, hd_shmem_size());
+		hd_shared->lock = &(GetNamedLWLockTranche("pg_helpdesk"))->lock;
+		pg_atomic_init_u32(&hd_shared->rescan, 1);
+		hd_shared->nslots = hd_max_databases;
+		for (i = 0; i < hd_shared->nslots; i++)
+			for (k = 0; k < HD_NUM_WORKER_KINDS; k++)
+				pg_atomic_init_u32(&hd_shared->slots[i].workers[k].pending, 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+hd_shmem_request(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = hd_shmem_request_hook;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = hd_shmem_startup_hook;
+}
+
+/* Lock-free lookup; callers that change the slot take hd_shared->lock. */
+HdDbSlot *
+hd_find_db_slot(Oid dboid)
+{
+	int			i;
+
+	if (hd_shared == NULL)
+		return NULL;
+	for (i = 0; i < hd_shared->nslots; i++)
+		if (hd_shared->slots[i].dboid == dboid &&
+			hd_shared->slots[i].state != HD_DB_FREE)
+			return &hd_shared->slots[i];
+	return NULL;
+}
+
+void
+hd_wake_launcher(void)
+{
+	Latch	   *latch;
+
+	if (hd_shared == NULL)
+		return;
+	pg_atomic_write_u32(&hd_shared->rescan, 1);
+	latch = hd_shared->launcher_latch;
+	if (latch)
+		SetLatch(latch);
+}

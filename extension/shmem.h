@@ -1,0 +1,59 @@
+/*
+ * shmem.h — the shared-memory registry of per-database background workers.
+ *
+ * One slot per database the launcher knows about. Backends read it without a
+ * lock on the COMMIT path (an aligned Oid and a latch pointer are read
+ * atomically; a stale latch only causes a spurious wakeup); everything that
+ * changes slot ownership or state holds hd->lock.
+ */
+#ifndef HD_SHMEM_H
+#define HD_SHMEM_H
+
+#include "hd.h"
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+
+typedef enum HdDbState
+{
+	HD_DB_FREE = 0,				/* slot unused */
+	HD_DB_UNKNOWN,				/* not yet probed: start workers to find out */
+	HD_DB_ACTIVE,				/* extension present, workers wanted */
+	HD_DB_ABSENT,				/* extension not installed: nothing to run */
+	HD_DB_PAUSED				/* DROP/RENAME/TEMPLATE in progress: stay away */
+} HdDbState;
+
+typedef struct HdWorkerSlot
+{
+	pid_t		pid;			/* 0 when not running */
+	Latch	   *latch;			/* the worker's MyLatch while running */
+	pg_atomic_uint32 pending;	/* set by committing backends */
+	TimestampTz restart_after;	/* backoff after an unexpected exit */
+	int			failures;		/* consecutive unexpected exits */
+} HdWorkerSlot;
+
+typedef struct HdDbSlot
+{
+	Oid			dboid;
+	HdDbState	state;
+	TimestampTz paused_until;
+	HdWorkerSlot workers[HD_NUM_WORKER_KINDS];
+} HdDbSlot;
+
+typedef struct HdShared
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	pg_atomic_uint32 rescan;	/* someone asks the launcher to look again */
+	int			nslots;
+	HdDbSlot	slots[FLEXIBLE_ARRAY_MEMBER];
+} HdShared;
+
+extern HdShared *hd_shared;
+extern const char *const hd_worker_kind_names[HD_NUM_WORKER_KINDS];
+
+extern HdDbSlot *hd_find_db_slot(Oid dboid);
+extern void hd_wake_launcher(void);
+
+#endif							/* HD_SHMEM_H */

@@ -1,0 +1,174 @@
+/*
+ * spi_util.c — saved SPI plans, result accessors and argument checks used by
+ * every SQL-callable function.
+ */
+#include "hd.h"
+
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+/*
+ * Prepare the statement on first use and keep it for the life of the backend.
+ * The plan cache revalidates it after DDL, so a DROP/CREATE EXTENSION in the
+ * same backend is safe.
+ */
+static SPIPlanPtr
+hd_plan(HdPlan *p)
+{
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "pg_helpdesk: SPI_prepare failed (%s) for: %s",
+				 SPI_result_code_string(SPI_result), p->sql);
+		SPI_keepplan(plan);
+		p->plan = plan;
+	}
+	return p->plan;
+}
+
+int
+hd_exec(HdPlan *p, Datum *values, const char *nulls, bool read_only, long count)
+{
+	int			rc = SPI_execute_plan(hd_plan(p), values, nulls, read_only, count);
+
+	if (rc < 0)
+		elog(ERROR, "pg_helpdesk: SPI_execute_plan failed (%s) for: %s",
+			 SPI_result_code_string(rc), p->sql);
+	return rc;
+}
+
+/* Column col (1-based) of the first result row as int64; false if NULL. */
+bool
+hd_get_int64(int col, int64 *out)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	if (!isnull)
+		*out = DatumGetInt64(d);
+	return !isnull;
+}
+
+/* Column col of the first result row as a palloc'd C string, or NULL. */
+char *
+hd_get_text(int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+}
+
+bool
+hd_get_bool(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+/*
+ * Run a plan and hand every row to the caller's result set (materialize
+ * mode). The statement's columns must match the function's OUT columns.
+ * Must be called between SPI_connect and SPI_finish.
+ */
+void
+hd_return_query(FunctionCallInfo fcinfo, HdPlan *p, Datum *values, const char *nulls)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	desc;
+	Datum	   *cols;
+	bool	   *isnull;
+	uint64		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	hd_exec(p, values, nulls, true, 0);
+	desc = rsinfo->setDesc;
+	if (SPI_tuptable->tupdesc->natts != desc->natts)
+		elog(ERROR, "pg_helpdesk: query returns %d columns, function declares %d",
+			 SPI_tuptable->tupdesc->natts, desc->natts);
+	cols = palloc(sizeof(Datum) * desc->natts);
+	isnull = palloc(sizeof(bool) * desc->natts);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, cols, isnull);
+		tuplestore_putvalues(rsinfo->setResult, desc, cols, isnull);
+	}
+}
+
+/*
+ * Raise 22004 naming the first of the first n arguments that is NULL. Used
+ * instead of STRICT so callers learn which argument was missing.
+ */
+void
+hd_require_args(FunctionCallInfo fcinfo, int n, const char *const *names)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be NULL", names[i])));
+}
+
+char *
+hd_arg_text_or_null(FunctionCallInfo fcinfo, int n)
+{
+	if (PG_ARGISNULL(n))
+		return NULL;
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/* Length check in characters, with a message that names the field. */
+void
+hd_check_length(const char *what, const char *s, int minlen, int maxlen)
+{
+	int			len = pg_mbstrlen(s);
+
+	if (len < minlen || len > maxlen)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be %d to %d characters long, got %d",
+						what, minlen, maxlen, len)));
+}
+
+/* Value must be one of a NULL-terminated list; the error lists them all. */
+void
+hd_check_enum(const char *what, const char *value, const char *const *allowed)
+{
+	StringInfoData list;
+	int			i;
+
+	for (i = 0; allowed[i] != NULL; i++)
+		if (strcmp(value, allowed[i]) == 0)
+			return;
+	initStringInfo(&list);
+	for (i = 0; allowed[i] != NULL; i++)
+		appendStringInfo(&list, "%s%s", i ? ", " : "", allowed[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid %s \"%s\"", what, value),
+			 errhint("Use one of: %s.", list.data)));
+}
+
+static HdPlan tenant_exists = {
+	"SELECT 1 FROM helpdesk.tenant WHERE id = $1", 1, {INT8OID}
+};
+
+/* Every API call names its tenant first; an unknown one is HD404. */
+int64
+hd_require_tenant(int64 tenant_id)
+{
+	Datum		v[1] = {Int64GetDatum(tenant_id)};
+
+	hd_exec(&tenant_exists, v, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("tenant %lld does not exist", (long long) tenant_id)));
+	return tenant_id;
+}

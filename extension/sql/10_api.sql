@@ -1,0 +1,159 @@
+-- SQL API: thin declarations of C functions. Each runs as the extension owner
+-- (SECURITY DEFINER) with a pinned search_path; tables are not granted to
+-- application roles.
+
+CREATE FUNCTION helpdesk.upsert_tenant(
+	slug text, name text, bot_enabled boolean DEFAULT NULL,
+	heartbeat_interval interval DEFAULT NULL, heartbeat_misses integer DEFAULT NULL,
+	settings jsonb DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_upsert_tenant';
+COMMENT ON FUNCTION helpdesk.upsert_tenant IS
+	'Create or update a tenant by slug; NULL arguments keep stored values. Returns the tenant id.';
+
+CREATE FUNCTION helpdesk.upsert_agent(
+	tenant_id bigint, external_id text, display_name text, skills jsonb DEFAULT NULL,
+	languages text[] DEFAULT NULL, max_sessions integer DEFAULT NULL,
+	enabled boolean DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_upsert_agent';
+COMMENT ON FUNCTION helpdesk.upsert_agent IS
+	'Create or update an agent by external id: skills {"name": level 1..10}, languages, capacity. Returns the agent id.';
+
+CREATE FUNCTION helpdesk.upsert_queue(
+	tenant_id bigint, external_id text, name text, required_skills text[] DEFAULT NULL,
+	required_languages text[] DEFAULT NULL, strategy text DEFAULT NULL,
+	offer_timeout interval DEFAULT NULL, max_wait interval DEFAULT NULL,
+	overflow_queue_id bigint DEFAULT NULL, is_default boolean DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_upsert_queue';
+COMMENT ON FUNCTION helpdesk.upsert_queue IS
+	'Create or update a queue by external id. max_wait ''0 s'' and overflow_queue_id 0 clear those settings. Returns the queue id.';
+
+CREATE FUNCTION helpdesk.upsert_customer(
+	tenant_id bigint, external_id text, display_name text DEFAULT NULL,
+	vip_level integer DEFAULT NULL, language text DEFAULT NULL, attributes jsonb DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_upsert_customer';
+COMMENT ON FUNCTION helpdesk.upsert_customer IS
+	'Create or update a customer by external id; attributes merge key by key (null removes a key). Returns the customer id.';
+
+CREATE FUNCTION helpdesk.start_session(
+	tenant_id bigint, customer_id bigint, channel text DEFAULT 'web',
+	queue_id bigint DEFAULT NULL, issue_type text DEFAULT NULL,
+	first_message text DEFAULT NULL, attributes jsonb DEFAULT NULL,
+	priority integer DEFAULT 0, client_msg_id text DEFAULT NULL,
+	OUT session_id bigint, OUT created boolean, OUT state text, OUT message_id bigint)
+RETURNS record LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_start_session';
+COMMENT ON FUNCTION helpdesk.start_session IS
+	'Open a session for a customer, or return the one already open (created = false). Safe under concurrent calls.';
+
+CREATE FUNCTION helpdesk.request_agent(
+	tenant_id bigint, session_id bigint, queue_id bigint DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_request_agent';
+COMMENT ON FUNCTION helpdesk.request_agent IS
+	'Hand a session from the bot (or another queue) to a queue of human agents. Returns the queue id.';
+
+CREATE FUNCTION helpdesk.close_session(
+	tenant_id bigint, session_id bigint, reason text DEFAULT NULL,
+	closed_by text DEFAULT 'system', actor_id bigint DEFAULT NULL)
+RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_close_session';
+COMMENT ON FUNCTION helpdesk.close_session IS
+	'Close a session (customer, agent, bot or system; customer/agent need actor_id). Returns the previous state.';
+
+CREATE FUNCTION helpdesk.post_message(
+	tenant_id bigint, session_id bigint, sender_kind text, sender_id bigint,
+	body text, type text DEFAULT 'text', client_msg_id text DEFAULT NULL,
+	attachment jsonb DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_post_message_sql';
+COMMENT ON FUNCTION helpdesk.post_message IS
+	'Store a message once per client_msg_id and log message.created. Returns the message id (the stored one on a retry).';
+
+CREATE FUNCTION helpdesk.mark_delivered(
+	tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint,
+	up_to_message_id bigint)
+RETURNS integer LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_mark_delivered';
+COMMENT ON FUNCTION helpdesk.mark_delivered IS
+	'Receipt: the reader''s client received the other side''s messages up to an id. Returns how many were marked.';
+
+CREATE FUNCTION helpdesk.mark_read(
+	tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint,
+	up_to_message_id bigint)
+RETURNS integer LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_mark_read';
+COMMENT ON FUNCTION helpdesk.mark_read IS
+	'Receipt: the reader has read the other side''s messages up to an id (implies delivered). Returns how many were marked.';
+
+CREATE FUNCTION helpdesk.session_messages(
+	tenant_id bigint, session_id bigint, after_id bigint DEFAULT 0,
+	max_rows integer DEFAULT 50, include_notes boolean DEFAULT false)
+RETURNS TABLE (id bigint, session_id bigint, sender_kind text, sender_id bigint,
+	type text, body text, attachment jsonb, options jsonb, client_msg_id text,
+	created_at timestamptz, delivered_at timestamptz, read_at timestamptz)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_session_messages';
+COMMENT ON FUNCTION helpdesk.session_messages IS
+	'A session''s messages oldest first, after a message id (page with the last id you got).';
+
+CREATE FUNCTION helpdesk.customer_messages(
+	tenant_id bigint, customer_id bigint, before_id bigint DEFAULT NULL,
+	max_rows integer DEFAULT 50, include_notes boolean DEFAULT false)
+RETURNS TABLE (id bigint, session_id bigint, sender_kind text, sender_id bigint,
+	type text, body text, attachment jsonb, options jsonb, client_msg_id text,
+	created_at timestamptz, delivered_at timestamptz, read_at timestamptz)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_customer_messages';
+COMMENT ON FUNCTION helpdesk.customer_messages IS
+	'A customer''s messages across sessions, newest first, before a message id (NULL: from the newest).';
+
+CREATE FUNCTION helpdesk.events_since(
+	after_pos bigint, max_rows integer DEFAULT 1000, tenant_id bigint DEFAULT NULL)
+RETURNS TABLE (pos bigint, tenant_id bigint, type text, audience text, audience_id bigint,
+	session_id bigint, payload jsonb, message jsonb, created_at timestamptz)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_events_since';
+COMMENT ON FUNCTION helpdesk.events_since IS
+	'Published events after a position, in commit order with no gaps; message events carry the message.';
+
+CREATE FUNCTION helpdesk.event_position()
+RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT last_pos FROM helpdesk.event_cursor $$;
+COMMENT ON FUNCTION helpdesk.event_position() IS
+	'The highest published event position (what the last NOTIFY on channel helpdesk carried).';
+
+CREATE FUNCTION helpdesk.transition_allowed(from_state text, to_state text)
+RETURNS boolean LANGUAGE c IMMUTABLE STRICT
+AS 'MODULE_PATHNAME', 'hd_transition_allowed_sql';
+COMMENT ON FUNCTION helpdesk.transition_allowed(text, text) IS
+	'Whether the C state machine allows a session to go from one state to another.';
+
+CREATE FUNCTION helpdesk.worker_status(
+	OUT kind text, OUT state text, OUT pid integer, OUT restarts integer)
+RETURNS SETOF record LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'hd_worker_status';
+COMMENT ON FUNCTION helpdesk.worker_status() IS
+	'This database''s pg_helpdesk background workers as the launcher sees them.';
+
+CREATE FUNCTION helpdesk._activate() RETURNS void LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'hd_activate';
+COMMENT ON FUNCTION helpdesk._activate() IS
+	'Internal: asks the launcher to start this database''s workers when the transaction commits.';

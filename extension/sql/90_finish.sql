@@ -1,0 +1,24 @@
+-- pg_dump keeps configuration and data of these tables (and their sequences).
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.tenant', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.agent', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.queue', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.customer', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.session', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.message', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.event', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.event_cursor', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.event_quarantine', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.tenant_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.agent_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.queue_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.customer_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.session_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.message_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.event_id_seq', '');
+
+-- Nothing is callable by PUBLIC; grant EXECUTE to your application roles.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpdesk FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION helpdesk.transition_allowed(text, text) TO PUBLIC;
+
+-- Start this database's workers as soon as CREATE EXTENSION commits.
+SELECT helpdesk._activate();

@@ -1,0 +1,110 @@
+/*
+ * worker.c — entry point of the per-database workers started by the
+ * launcher: claim the shared slot, connect, make sure the extension is
+ * installed (exit quietly if not), then run the worker's loop.
+ */
+#include "shmem.h"
+#include "worker.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+
+PGDLLEXPORT void hd_worker_main(Datum main_arg);
+
+static HdDbSlot *my_slot = NULL;
+static HdWorkerSlot *my_worker = NULL;
+
+static void
+worker_detach(int code, Datum arg)
+{
+	LWLockAcquire(hd_shared->lock, LW_EXCLUSIVE);
+	my_worker->pid = 0;
+	my_worker->latch = NULL;
+	LWLockRelease(hd_shared->lock);
+}
+
+/* Is pg_helpdesk installed in this database? Needs a transaction. */
+bool
+hd_extension_present(void)
+{
+	return OidIsValid(get_extension_oid("pg_helpdesk", true));
+}
+
+/*
+ * The extension was dropped (or never created): record that so the launcher
+ * stops restarting us, and exit without an error.
+ */
+void
+hd_worker_exit_absent(void)
+{
+	LWLockAcquire(hd_shared->lock, LW_EXCLUSIVE);
+	if (my_slot->state == HD_DB_ACTIVE || my_slot->state == HD_DB_UNKNOWN)
+		my_slot->state = HD_DB_ABSENT;
+	LWLockRelease(hd_shared->lock);
+	elog(DEBUG1, "pg_helpdesk is not installed in this database; worker exits");
+	proc_exit(0);
+}
+
+void
+hd_worker_main(Datum main_arg)
+{
+	int			slot_index = DatumGetInt32(main_arg);
+	Oid			dboid;
+	int			kind;
+	bool		present;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	memcpy(&kind, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(int));
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (slot_index < 0 || slot_index >= hd_shared->nslots ||
+		kind < 0 || kind >= HD_NUM_WORKER_KINDS)
+		elog(ERROR, "pg_helpdesk: bad worker arguments");
+	my_slot = &hd_shared->slots[slot_index];
+	my_worker = &my_slot->workers[kind];
+
+	/* claim the slot; a second copy, or a stale start, just leaves */
+	LWLockAcquire(hd_shared->lock, LW_EXCLUSIVE);
+	if (my_slot->dboid != dboid || my_worker->pid != 0 ||
+		(my_slot->state != HD_DB_ACTIVE && my_slot->state != HD_DB_UNKNOWN))
+	{
+		LWLockRelease(hd_shared->lock);
+		proc_exit(0);
+	}
+	my_worker->pid = MyProcPid;
+	my_worker->latch = MyLatch;
+	LWLockRelease(hd_shared->lock);
+	before_shmem_exit(worker_detach, 0);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	present = hd_extension_present();
+	CommitTransactionCommand();
+	if (!present)
+		hd_worker_exit_absent();
+
+	LWLockAcquire(hd_shared->lock, LW_EXCLUSIVE);
+	my_slot->state = HD_DB_ACTIVE;
+	LWLockRelease(hd_shared->lock);
+
+	switch ((HdWorkerKind) kind)
+	{
+		case HD_WORKER_PUBLISHER:
+			hd_publisher_run(my_worker);
+			break;
+		default:
+			break;
+	}
+	proc_exit(0);
+}

@@ -1,0 +1,91 @@
+# Shared by scripts/test, scripts/demo and bench: packages, build, throwaway cluster.
+# shellcheck shell=bash
+set -euo pipefail
+
+HD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGBIN=/usr/lib/postgresql/15/bin
+HD_PACKAGES=(make gcc libc6-dev postgresql-15 postgresql-client-15 postgresql-server-dev-15
+	postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+	libwebsockets-dev libcurl4-openssl-dev libssl-dev libjansson-dev)
+
+hd_log() { printf '== %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Install the Debian packages that are missing (apt-get update only when needed).
+hd_install_packages() {
+	local missing=() p
+	for p in "${HD_PACKAGES[@]}" "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	hd_log "installing: ${missing[*]}"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
+}
+
+hd_build_install() {
+	hd_log "building pg_helpdesk"
+	make -s -C "$HD_ROOT" >/dev/null
+	as_root make -s -C "$HD_ROOT" install >/dev/null
+}
+
+# Run a command as the postgres OS user when we are root (postgres refuses root).
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Pick the cluster directory: inside the checkout when postgres can reach it.
+hd_cluster_dir() {
+	local want=$1
+	mkdir -p "$want"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres:postgres "$want"
+		if ! runuser -u postgres -- test -w "$want"; then
+			want=$(mktemp -d /tmp/pg_helpdesk.XXXXXX)
+			chown postgres:postgres "$want"
+			hd_log "the checkout is not reachable by the postgres user; cluster goes to $want"
+		fi
+	fi
+	echo "$want"
+}
+
+# hd_cluster_start DIR PORT [extra postgresql.conf lines...]
+# Creates a fresh cluster in DIR and starts it; exports PGHOST PGPORT PGUSER.
+hd_cluster_start() {
+	local dir=$1 port=$2; shift 2
+	HD_CLUSTER=$dir
+	HD_SOCK=/tmp/hd-sock-$port
+	if [ -f "$dir/data/postmaster.pid" ]; then as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true; fi
+	rm -rf "$dir/data" "$HD_SOCK"
+	mkdir -p "$HD_SOCK" "$dir"
+	[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$HD_SOCK" "$dir"
+	as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+	{
+		echo "port = $port"
+		echo "listen_addresses = '127.0.0.1'"
+		echo "unix_socket_directories = '$HD_SOCK'"
+		echo "shared_preload_libraries = 'pg_helpdesk, pg_cron'"
+		echo "cron.database_name = 'helpdesk'"
+		echo "cron.host = '$HD_SOCK'"
+		echo "max_worker_processes = 32"
+		echo "max_connections = 200"
+		echo "shared_buffers = 256MB"
+		echo "log_line_prefix = '%m [%p] %b '"
+		echo "helpdesk.launcher_naptime = 5"
+		for line in "$@"; do echo "$line"; done
+	} >>"$dir/data/postgresql.conf"
+	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null
+	export PGHOST=$HD_SOCK PGPORT=$port PGUSER=postgres
+	psql -q -d postgres -c 'CREATE DATABASE helpdesk' >/dev/null
+}
+
+hd_cluster_stop() {
+	[ -n "${HD_CLUSTER:-}" ] && [ -f "$HD_CLUSTER/data/postmaster.pid" ] &&
+		as_pg "$PGBIN/pg_ctl" -D "$HD_CLUSTER/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+hd_cluster_restart() {
+	as_pg "$PGBIN/pg_ctl" -D "$HD_CLUSTER/data" -l "$HD_CLUSTER/postgres.log" -m fast -w -t 60 restart >/dev/null
+}

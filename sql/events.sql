@@ -1,0 +1,44 @@
+-- The event log: every change appended in its transaction, published in
+-- commit order by the worker, readable with events_since.
+\pset null '(null)'
+SELECT id AS acme FROM helpdesk.tenant WHERE slug = 'acme-games' \gset
+SELECT public.wait_for_publisher() AS published;
+
+-- positions are 1..n without gaps, all published
+SELECT count(*) = max(pos) AND min(pos) = 1 AS gap_free, count(*) FILTER (WHERE pos IS NULL) AS unpublished
+FROM helpdesk.event;
+SELECT helpdesk.event_position() = (SELECT max(pos) FROM helpdesk.event) AS cursor_matches;
+
+-- what the earlier files did, as a relay sees it
+SELECT type, audience, payload - 'queue_id' AS payload, message->>'sender_kind' AS sender, message->>'body' AS body
+FROM helpdesk.events_since(0, 1000, :acme) ORDER BY pos LIMIT 12;
+SELECT type, count(*) FROM helpdesk.events_since(0, 1000) GROUP BY type ORDER BY type;
+
+-- paging by position
+SELECT helpdesk.event_position() AS top \gset
+SELECT count(*) AS page FROM helpdesk.events_since(:top - 3, 2);
+SELECT count(*) AS nothing_new FROM helpdesk.events_since(:top);
+
+-- a rolled-back transaction leaves no event
+SELECT helpdesk.upsert_customer(:acme, 'rollback-test') AS rc \gset
+BEGIN;
+SELECT session_id AS rs FROM helpdesk.start_session(:acme, :rc, first_message => 'never seen') \gset
+ROLLBACK;
+SELECT public.wait_for_publisher() AS published;
+SELECT count(*) AS rolled_back_events FROM helpdesk.events_since(:top) WHERE session_id = :rs;
+
+-- reading on from a position gets exactly what committed since (see the
+-- isolation spec event_commit_order for out-of-order commits)
+SELECT session_id AS cs FROM helpdesk.start_session(:acme, :rc) \gset
+SELECT public.wait_for_publisher() AS published;
+SELECT type, session_id = :cs AS this_session FROM helpdesk.events_since(:top) ORDER BY pos;
+
+-- bad arguments
+SELECT * FROM helpdesk.events_since(NULL);
+SELECT * FROM helpdesk.events_since(0, 0);
+SELECT * FROM helpdesk.events_since(-1);
+
+-- the worker
+SELECT kind, state, pid IS NOT NULL AS running FROM helpdesk.worker_status();
+SELECT count(*) AS publisher_processes FROM pg_stat_activity
+WHERE backend_type = 'pg_helpdesk publisher' AND datname = current_database();
