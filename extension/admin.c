@@ -307,7 +307,7 @@ hd_upsert_queue(PG_FUNCTION_ARGS)
 	{
 		Datum		q[2] = {Int64GetDatum(tenant_id), PG_GETARG_DATUM(8)};
 
-		hd_exec(&queue_exists, q, NULL, true, 1);
+		hd_exec(&queue_exists, q, NULL, false, 1);
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_HD_NOT_FOUND),

@@ -26,7 +26,13 @@ extern int	hd_publisher_batch_size;
 extern int	hd_max_databases;
 extern int	hd_launcher_naptime;
 
-/* ---- spi_util.c: saved plans and argument checks ---- */
+/*
+ * ---- spi_util.c: saved plans and argument checks ----
+ *
+ * Pass read_only = false from VOLATILE functions even for lookups: a
+ * read-only execution reuses the caller's snapshot and would not see rows
+ * this transaction wrote earlier in the same statement.
+ */
 #define HD_MAX_PLAN_ARGS 16
 
 /* A statement prepared once per backend and kept (SPI_keepplan). */

@@ -200,7 +200,7 @@ check_sender(HdPostArgs *m, HdSessionRow *s)
 	{
 		Datum		v[2] = {Int64GetDatum(m->tenant_id), Int64GetDatum(m->sender_id)};
 
-		hd_exec(&note_author, v, NULL, true, 1);
+		hd_exec(&note_author, v, NULL, false, 1);
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_HD_NOT_FOUND),

@@ -252,6 +252,7 @@ publish_all(void)
 			if (n < hd_publisher_batch_size)
 				return PASS_OK;
 			CHECK_FOR_INTERRUPTS();
+			hd_worker_check_sigterm();
 			continue;
 		}
 		if (!isolate_bad_row(&gone))
@@ -276,6 +277,7 @@ hd_publisher_run(HdWorkerSlot *w)
 		long		timeout = SWEEP_MS;
 		int			rc;
 
+		hd_worker_check_sigterm();
 		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
 			work = true;
 		if (work)

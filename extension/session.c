@@ -75,7 +75,7 @@ require_row(HdPlan *plan, int64 tenant_id, int64 id, const char *what)
 {
 	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(id)};
 
-	hd_exec(plan, v, NULL, true, 1);
+	hd_exec(plan, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_NOT_FOUND),
@@ -219,7 +219,7 @@ hd_start_session(PG_FUNCTION_ARGS)
 	{
 		Datum		v[1] = {Int64GetDatum(tenant_id)};
 
-		hd_exec(&tenant_defaults, v, NULL, true, 1);
+		hd_exec(&tenant_defaults, v, NULL, false, 1);
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_HD_NOT_FOUND),
@@ -337,7 +337,7 @@ hd_request_agent(PG_FUNCTION_ARGS)
 	{
 		Datum		v[1] = {Int64GetDatum(tenant_id)};
 
-		hd_exec(&tenant_defaults, v, NULL, true, 1);
+		hd_exec(&tenant_defaults, v, NULL, false, 1);
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_HD_NOT_FOUND),

@@ -165,7 +165,7 @@ hd_require_tenant(int64 tenant_id)
 {
 	Datum		v[1] = {Int64GetDatum(tenant_id)};
 
-	hd_exec(&tenant_exists, v, NULL, true, 1);
+	hd_exec(&tenant_exists, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_NOT_FOUND),

@@ -17,6 +17,8 @@
 
 PGDLLEXPORT void hd_worker_main(Datum main_arg);
 
+volatile sig_atomic_t hd_got_sigterm = false;
+
 static HdDbSlot *my_slot = NULL;
 static HdWorkerSlot *my_worker = NULL;
 
@@ -27,6 +29,32 @@ worker_detach(int code, Datum arg)
 	my_worker->pid = 0;
 	my_worker->latch = NULL;
 	LWLockRelease(hd_shared->lock);
+}
+
+/*
+ * SIGTERM asks for a quiet exit at the next loop iteration (planned stops:
+ * server shutdown, DROP DATABASE, pg_terminate_backend) instead of die()'s
+ * FATAL log line. Work in progress is a short transaction and finishes first.
+ */
+static void
+hd_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	hd_got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* Leave quietly if SIGTERM arrived. */
+void
+hd_worker_check_sigterm(void)
+{
+	if (hd_got_sigterm)
+	{
+		elog(DEBUG1, "pg_helpdesk worker exits on SIGTERM");
+		proc_exit(0);
+	}
 }
 
 /* Is pg_helpdesk installed in this database? Needs a transaction. */
@@ -63,7 +91,7 @@ hd_worker_main(Datum main_arg)
 	memcpy(&kind, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(int));
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGTERM, hd_sigterm);
 	BackgroundWorkerUnblockSignals();
 
 	if (slot_index < 0 || slot_index >= hd_shared->nslots ||

@@ -6,7 +6,12 @@
 
 #include "shmem.h"
 
+#include <signal.h>
+
+extern volatile sig_atomic_t hd_got_sigterm;
+
 extern bool hd_extension_present(void);
+extern void hd_worker_check_sigterm(void);
 extern void hd_worker_exit_absent(void) pg_attribute_noreturn();
 extern void hd_publisher_run(HdWorkerSlot *w);
 

@@ -1,7 +1,11 @@
 /*
- * db_guard.c — keep our workers from blocking DROP DATABASE, ALTER DATABASE
- * RENAME/SET TABLESPACE and CREATE DATABASE ... TEMPLATE.
+ * worker_ddl.c — what DDL means for the per-database workers.
  *
+ * DROP EXTENSION pg_helpdesk wakes this database's workers at COMMIT so they
+ * notice at once and exit quietly.
+ *
+ * Our workers must not block DROP DATABASE, ALTER DATABASE RENAME/SET
+ * TABLESPACE and CREATE DATABASE ... TEMPLATE.
  * Those commands refuse to run while other sessions are connected to the
  * database, and background workers are not asked to leave the way autovacuum
  * is. Before such a command runs, we mark the database paused (the launcher
@@ -94,6 +98,19 @@ has_option(List *options, const char *name)
 	return false;
 }
 
+static bool
+drops_our_extension(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, stmt->objects)
+		if (strcmp(strVal(lfirst(lc)), "pg_helpdesk") == 0)
+			return true;
+	return false;
+}
+
 static void
 hd_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				ProcessUtilityContext context, ParamListInfo params,
@@ -110,6 +127,8 @@ hd_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	else if (IsA(node, AlterDatabaseStmt) &&
 			 has_option(((AlterDatabaseStmt *) node)->options, "tablespace"))
 		pause_database(((AlterDatabaseStmt *) node)->dbname);
+	else if (IsA(node, DropStmt) && drops_our_extension((DropStmt *) node))
+		hd_wake_at_commit(HD_WORKER_PUBLISHER);
 
 	if (prev_utility_hook)
 		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
