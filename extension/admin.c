@@ -243,8 +243,8 @@ static HdPlan clear_default_queue = {
 static HdPlan lock_tenant = {
 	"SELECT 1 FROM helpdesk.tenant WHERE id = $1 FOR NO KEY UPDATE", 1, {INT8OID}
 };
-static HdPlan queue_exists = {
-	"SELECT 1 FROM helpdesk.queue WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}
+static HdPlan queue_external_id = {
+	"SELECT external_id FROM helpdesk.queue WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}
 };
 
 /*
@@ -307,12 +307,14 @@ hd_upsert_queue(PG_FUNCTION_ARGS)
 	{
 		Datum		q[2] = {Int64GetDatum(tenant_id), PG_GETARG_DATUM(8)};
 
-		hd_exec(&queue_exists, q, NULL, false, 1);
+		hd_exec(&queue_external_id, q, NULL, false, 1);
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_HD_NOT_FOUND),
 					 errmsg("overflow queue %lld does not exist in tenant %lld",
 							(long long) PG_GETARG_INT64(8), (long long) tenant_id)));
+		if (strcmp(hd_get_text(1), text_to_cstring(PG_GETARG_TEXT_PP(1))) == 0)
+			invalid("queue \"%s\" cannot overflow into itself", hd_get_text(1));
 	}
 	if (make_default)
 	{

@@ -95,6 +95,8 @@ hd_events_since(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2))
 		n[2] = 'n';
 	SPI_connect();
+	if (!PG_ARGISNULL(2))
+		hd_require_tenant(PG_GETARG_INT64(2));
 	hd_return_query(fcinfo, &events_after, v, n);
 	SPI_finish();
 	return (Datum) 0;

@@ -45,17 +45,16 @@ PG_FUNCTION_INFO_V1(hd_session_messages);
 Datum
 hd_session_messages(PG_FUNCTION_ARGS)
 {
-	static const char *const names[] = {"tenant_id", "session_id", "after_id", "max_rows",
-	"include_notes"};
+	static const char *const names[] = {"tenant_id", "session_id", "after_id", "max_rows"};
 	HdSessionRow s;
 	Datum		v[5];
 
-	hd_require_args(fcinfo, 5, names);
+	hd_require_args(fcinfo, 4, names);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
 	v[2] = PG_GETARG_DATUM(2);
 	v[3] = Int32GetDatum(page_size(fcinfo, 3));
-	v[4] = PG_GETARG_DATUM(4);
+	v[4] = BoolGetDatum(!PG_ARGISNULL(4) && PG_GETARG_BOOL(4));
 	SPI_connect();
 	hd_load_session(PG_GETARG_INT64(0), PG_GETARG_INT64(1), false, &s);
 	hd_return_query(fcinfo, &session_page, v, NULL);

@@ -41,6 +41,7 @@ SELECT helpdesk.upsert_agent(:acme, 'cy', 'Cy', languages => '{EN}');
 SELECT helpdesk.upsert_agent(999999, 'cy', 'Cy');
 SELECT helpdesk.upsert_queue(:acme, 'q', 'Q', strategy => 'random');
 SELECT helpdesk.upsert_queue(:acme, 'q', 'Q', overflow_queue_id => 999999);
+SELECT helpdesk.upsert_queue(:acme, 'general', 'General', overflow_queue_id => :general);
 SELECT helpdesk.upsert_customer(:acme, 'p', vip_level => 11);
 SELECT helpdesk.upsert_customer(:acme, NULL);
 SELECT count(*) AS agents_after_errors FROM helpdesk.agent WHERE tenant_id = :acme;

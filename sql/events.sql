@@ -37,6 +37,7 @@ SELECT type, session_id = :cs AS this_session FROM helpdesk.events_since(:top) O
 SELECT * FROM helpdesk.events_since(NULL);
 SELECT * FROM helpdesk.events_since(0, 0);
 SELECT * FROM helpdesk.events_since(-1);
+SELECT * FROM helpdesk.events_since(0, 10, 999999);
 
 -- the worker
 SELECT kind, state, pid IS NOT NULL AS running FROM helpdesk.worker_status();

@@ -82,5 +82,13 @@ SELECT * FROM helpdesk.session_messages(:acme, 999999);
 SELECT * FROM helpdesk.customer_messages(:acme, 999999);
 SELECT * FROM helpdesk.session_messages(:acme, :s, max_rows => 0);
 
--- a closed session takes no messages
+-- a closed session takes no new messages, but a retry of a stored one still
+-- gets its id (the client may not have seen the first answer)
 SELECT helpdesk.post_message(:acme, :s, 'customer', :p2, 'hello?');
+SELECT helpdesk.post_message(:acme, :s, 'customer', :p2, 'where is my sword?', client_msg_id => 'c-1') = :m1 AS retry_after_close;
+SELECT helpdesk.post_message(:acme, :s, 'customer', :p2, 'new text', client_msg_id => 'c-9');
+-- the same client id with a different attachment is a different message
+SELECT helpdesk.post_message(:acme, :s_next, 'customer', :p2, NULL, 'image', client_msg_id => 'img',
+	attachment => '{"url": "https://x/a.png", "name": "a.png", "size": 1, "mime": "image/png"}') > 0 AS stored;
+SELECT helpdesk.post_message(:acme, :s_next, 'customer', :p2, NULL, 'image', client_msg_id => 'img',
+	attachment => '{"url": "https://x/b.png", "name": "b.png", "size": 2, "mime": "image/png"}');

@@ -213,9 +213,7 @@ CREATE TABLE helpdesk.event (
 	id          bigint GENERATED ALWAYS AS IDENTITY,
 	pos         bigint,
 	tenant_id   bigint NOT NULL,
-	audience    text NOT NULL
-	            CHECK (audience IN ('session', 'session_staff', 'agent', 'queue',
-	                                'customer', 'tenant')),
+	audience    text NOT NULL,
 	audience_id bigint,
 	session_id  bigint,
 	message_id  bigint,
@@ -223,7 +221,8 @@ CREATE TABLE helpdesk.event (
 	payload     jsonb NOT NULL DEFAULT '{}',
 	created_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE UNIQUE INDEX event_pos ON helpdesk.event (pos);
+-- Both indexes are partial so that an insert touches only event_pending.
+CREATE UNIQUE INDEX event_pos ON helpdesk.event (pos) WHERE pos IS NOT NULL;
 CREATE UNIQUE INDEX event_pending ON helpdesk.event (id) WHERE pos IS NULL;
 COMMENT ON TABLE helpdesk.event IS
 	'Durable, commit-ordered event log read by bridges through events_since().';
@@ -231,7 +230,7 @@ COMMENT ON COLUMN helpdesk.event.id IS 'Insertion order (NOT commit order).';
 COMMENT ON COLUMN helpdesk.event.pos IS
 	'Commit-order position assigned by the publisher worker; NULL until published.';
 COMMENT ON COLUMN helpdesk.event.audience IS
-	'Who may see it: session (customer and staff), session_staff (staff only), agent, queue, customer, tenant (supervisors).';
+	'Who may see it: session (customer and staff), session_staff (staff only), agent, queue, customer, tenant (supervisors). Written only by the C API (no CHECK, to keep appends cheap).';
 COMMENT ON COLUMN helpdesk.event.audience_id IS 'Id of the session, agent, queue or customer named by audience.';
 
 CREATE TABLE helpdesk.event_cursor (

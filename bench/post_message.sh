@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Benchmark: helpdesk.post_message against a plain INSERT of the same row
+# (same table shape, indexes and foreign key) and against an INSERT that
+# NOTIFYs in its own transaction, at 1, 4 and 16 clients, interleaved in one
+# run on one throwaway cluster, with a LISTEN connection consuming the
+# publisher's notifications. Prints a Markdown table; writes it to
+# bench/results/.
+#   BENCH_SECONDS (10)  BENCH_ROUNDS (3)  BENCH_CLIENTS ("1 4 16")  HD_BENCH_PORT (55433)
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$HD_ROOT"
+secs=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-3}
+clients_list=${BENCH_CLIENTS:-"1 4 16"}
+port=${HD_BENCH_PORT:-55433}
+
+hd_install_packages
+hd_build_install
+dir=$(hd_cluster_dir "$HD_ROOT/.bench-cluster")
+hd_cluster_start "$dir" "$port"
+listener=
+trap '[ -n "$listener" ] && kill $listener 2>/dev/null; hd_cluster_stop' EXIT
+work=$dir/bench; mkdir -p "$work"; chmod 777 "$work"
+
+psql -qX -d postgres -c 'CREATE DATABASE helpdesk_bench' >/dev/null
+db=helpdesk_bench
+psql -qX -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
+CREATE EXTENSION pg_helpdesk;
+SELECT helpdesk.upsert_tenant('bench', 'Bench');
+SELECT helpdesk.upsert_queue(1, 'main', 'Main', is_default => true);
+SELECT helpdesk.upsert_customer(1, 'c' || g) FROM generate_series(1, 16) g;
+SELECT helpdesk.start_session(1, id) FROM helpdesk.customer ORDER BY id;
+-- the baseline table: the message table's shape, indexes and foreign key
+CREATE TABLE bench_plain (LIKE helpdesk.message INCLUDING ALL);
+ALTER TABLE bench_plain ADD FOREIGN KEY (tenant_id, session_id) REFERENCES helpdesk.session (tenant_id, id);
+SQL
+read -r sbase cbase span < <(psql -XAt -d $db -c "SELECT min(id), min(customer_id), max(id) - min(id) FROM helpdesk.session" | tr '|' ' ')
+[ "$span" = 15 ] && [ "$(psql -XAt -d $db -c "SELECT count(*) FROM helpdesk.session WHERE customer_id - $cbase = id - $sbase")" = 16 ] \
+	|| { echo "sessions are not numbered contiguously; cannot map clients to sessions" >&2; exit 1; }
+
+body="hello, I need help with my order #12345"
+cat >"$work/plain.sql" <<EOF2
+\set sid :sbase + :client_id % 16
+\set cid :cbase + :client_id % 16
+INSERT INTO bench_plain (tenant_id, session_id, customer_id, sender_kind, sender_id, type, body)
+VALUES (1, :sid, :cid, 'customer', :cid, 'text', '$body');
+EOF2
+cat >"$work/api.sql" <<EOF2
+\set sid :sbase + :client_id % 16
+\set cid :cbase + :client_id % 16
+SELECT helpdesk.post_message(1, :sid, 'customer', :cid, '$body');
+EOF2
+cat >"$work/notify.sql" <<EOF2
+\set sid :sbase + :client_id % 16
+\set cid :cbase + :client_id % 16
+BEGIN;
+INSERT INTO bench_plain (tenant_id, session_id, customer_id, sender_kind, sender_id, type, body)
+VALUES (1, :sid, :cid, 'customer', :cid, 'text', '$body');
+SELECT pg_notify('bench', 'x');
+COMMIT;
+EOF2
+
+# A LISTEN connection that keeps reading notifications, like a bridge.
+( echo 'LISTEN helpdesk; LISTEN bench;'; while sleep 0.2; do echo 'SELECT 1;'; done ) |
+	psql -qX -d $db >"$work/listener.out" 2>&1 &
+listener=$!
+
+tps() { # variant clients
+	local j=$(( $2 < 2 ? 1 : 2 ))
+	pgbench -n -M prepared -c "$2" -j "$j" -T "$secs" -D sbase="$sbase" -D cbase="$cbase" \
+		-f "$work/$1.sql" $db >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; return 1; }
+	sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.out"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+declare -A results
+for r in $(seq 1 "$rounds"); do
+	for c in $clients_list; do
+		for v in plain api notify; do
+			t=$(tps $v "$c")
+			results[$v.$c]+="$t "
+			echo "round $r, $c clients, $v: $t tps" >&2
+		done
+	done
+done
+
+published=$(psql -XAt -d $db -c "SELECT count(*) FILTER (WHERE pos IS NOT NULL) || ' of ' || count(*) FROM helpdesk.event")
+notifications=$(grep -c 'Asynchronous notification "helpdesk"' "$work/listener.out" || true)
+mkdir -p bench/results
+out=bench/results/post_message-$(date -u +%Y%m%dT%H%M%SZ).md
+{
+	echo "post_message vs plain INSERT: median TPS of $rounds interleaved rounds of ${secs}s, pgbench -M prepared, synchronous_commit on"
+	echo
+	echo "| clients | plain INSERT | post_message | ratio | INSERT + pg_notify | ratio |"
+	echo "|---:|---:|---:|---:|---:|---:|"
+	for c in $clients_list; do
+		p=$(echo "${results[plain.$c]}" | tr ' ' '\n' | grep . | median)
+		a=$(echo "${results[api.$c]}" | tr ' ' '\n' | grep . | median)
+		n=$(echo "${results[notify.$c]}" | tr ' ' '\n' | grep . | median)
+		printf '| %s | %.0f | %.0f | %.2fx | %.0f | %.2fx |\n' "$c" "$p" "$a" "$(awk "BEGIN {print $a / $p}")" "$n" "$(awk "BEGIN {print $n / $p}")"
+	done
+	echo
+	echo "events published: $published; NOTIFY batches received by the listener on channel helpdesk: $notifications"
+	echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(psql -XAt -d $db -c 'SELECT version()' | cut -d, -f1)"
+} | tee "$out"
