@@ -25,6 +25,7 @@ extern int	hd_max_message_bytes;
 extern int	hd_publisher_batch_size;
 extern int	hd_max_databases;
 extern int	hd_launcher_naptime;
+extern int	hd_publisher_min_interval_ms;
 
 /*
  * ---- spi_util.c: saved plans and argument checks ----

@@ -18,6 +18,7 @@ int			hd_max_message_bytes = 16384;
 int			hd_publisher_batch_size = 10000;
 int			hd_max_databases = 32;
 int			hd_launcher_naptime = 60;
+int			hd_publisher_min_interval_ms = 2;
 
 static void
 define_settings(void)
@@ -30,6 +31,11 @@ define_settings(void)
 							"Most events the publisher numbers in one transaction.",
 							NULL, &hd_publisher_batch_size, 10000, 1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.publisher_min_interval",
+							"Least time between two publishing passes; commits arriving meanwhile are published together.",
+							"0 publishes after every commit. Bounds the added commit-to-NOTIFY latency under load.",
+							&hd_publisher_min_interval_ms, 2, 0, 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("helpdesk.max_databases",
 							"Most databases that can run pg_helpdesk workers at once.",
 							NULL, &hd_max_databases, 32, 1, 4096,

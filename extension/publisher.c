@@ -271,6 +271,7 @@ hd_publisher_run(HdWorkerSlot *w)
 {
 	bool		work = true;	/* publish what accumulated while we were down */
 	int			failures = 0;
+	TimestampTz last_pass = 0;
 
 	for (;;)
 	{
@@ -280,9 +281,25 @@ hd_publisher_run(HdWorkerSlot *w)
 		hd_worker_check_sigterm();
 		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
 			work = true;
+		if (work && hd_publisher_min_interval_ms > 0)
+		{
+			/*
+			 * Under load, let commits gather for a moment: one pass (and one
+			 * WAL flush) per interval instead of one per committing backend.
+			 * An idle system still publishes at once.
+			 */
+			long		since = (long) ((GetCurrentTimestamp() - last_pass) / 1000);
+
+			if (since < hd_publisher_min_interval_ms)
+				pg_usleep((hd_publisher_min_interval_ms - since) * 1000L);
+		}
 		if (work)
 		{
-			PassResult r = publish_all();
+			PassResult r;
+
+			last_pass = GetCurrentTimestamp();
+			pg_atomic_write_u32(&w->pending, 0);
+			r = publish_all();
 
 			work = false;
 			if (r == PASS_EXTENSION_GONE)

@@ -1,0 +1,22 @@
+-- Demo data: one game with agents, skills, queues, customers and two sessions.
+CREATE EXTENSION IF NOT EXISTS pg_helpdesk;
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+
+SELECT helpdesk.upsert_tenant('starfall', 'Starfall Online') AS t \gset
+SELECT helpdesk.upsert_queue(:t, 'general', 'General', is_default => true) AS q_general \gset
+SELECT helpdesk.upsert_queue(:t, 'billing', 'Billing', '{billing}', '{en,es}', 'longest_idle') AS q_billing \gset
+SELECT helpdesk.upsert_queue(:t, 'tech', 'Technical', '{tech}', '{en}', 'least_loaded',
+                             overflow_queue_id => :q_general, max_wait => '10 minutes');
+
+SELECT helpdesk.upsert_agent(:t, 'ana', 'Ana Souza', '{"billing": 8, "refunds": 6}', '{en,es,pt}', 4);
+SELECT helpdesk.upsert_agent(:t, 'ben', 'Ben Okafor', '{"tech": 9}', '{en}', 5);
+SELECT helpdesk.upsert_agent(:t, 'chen', 'Chen Li', '{"tech": 5, "billing": 4}', '{en,zh}', 3);
+
+SELECT helpdesk.upsert_customer(:t, 'player-1001', 'DragonSlayer', 5, 'en', '{"server": "eu-1", "level": 87}') AS c1 \gset
+SELECT helpdesk.upsert_customer(:t, 'player-2002', 'Luna', 0, 'es', '{"server": "sa-1", "level": 12}') AS c2 \gset
+
+SELECT session_id AS s1 FROM helpdesk.start_session(:t, :c1, 'ios', :q_billing, 'payment',
+	'I bought 500 gems and did not get them', client_msg_id => 'demo-1') \gset
+SELECT helpdesk.start_session(:t, :c2, 'web', first_message => 'No puedo iniciar sesión', client_msg_id => 'demo-2');
+SELECT helpdesk.post_message(:t, :s1, 'customer', :c1, NULL, 'image', 'demo-3',
+	'{"url": "https://cdn.example.test/receipt.png", "name": "receipt.png", "size": 48213, "mime": "image/png"}');
