@@ -8,8 +8,12 @@
  */
 #include "hd.h"
 
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/sequence.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 static HdPlan insert_event = {
 	"INSERT INTO helpdesk.event (tenant_id, audience, audience_id, session_id, "
@@ -49,23 +53,58 @@ hd_append_event(int64 tenant_id, const char *audience, int64 audience_id,
 	hd_wake_at_commit(HD_WORKER_PUBLISHER);
 }
 
+PG_FUNCTION_INFO_V1(hd_next_event_id);
+
+/*
+ * Default of helpdesk.event.id. The transaction id is assigned BEFORE the
+ * sequence value is taken: the publisher reads the sequence, then the next
+ * transaction id X, and may then treat an id it cannot see, once every
+ * transaction older than X has ended, as rolled back. That reasoning needs
+ * every id to be taken by a transaction whose xid already exists.
+ */
+Datum
+hd_next_event_id(PG_FUNCTION_ARGS)
+{
+	Oid			seq;
+
+	(void) GetTopTransactionId();
+	seq = get_relname_relid("event_id_seq", get_namespace_oid("helpdesk", false));
+	if (!OidIsValid(seq))
+		elog(ERROR, "pg_helpdesk: sequence helpdesk.event_id_seq is missing");
+	PG_RETURN_INT64(nextval_internal(seq, false));
+}
+
 /*
  * Published events after a position, in order. Message events carry the
  * message itself so a relay needs no second query.
  */
-static HdPlan events_after = {
-	"SELECT e.pos, e.tenant_id, e.type, e.audience, e.audience_id, e.session_id, "
-	"       e.payload, "
-	"       CASE WHEN m.id IS NOT NULL THEN jsonb_build_object("
-	"         'id', m.id, 'session_id', m.session_id, 'sender_kind', m.sender_kind, "
-	"         'sender_id', m.sender_id, 'type', m.type, 'body', m.body, "
-	"         'attachment', m.attachment, 'options', m.options, "
-	"         'client_msg_id', m.client_msg_id, 'created_at', m.created_at) END, "
+#define EVENT_COLUMNS \
+	"SELECT p.pos, e.tenant_id, e.type, e.audience, e.audience_id, e.session_id, e.payload, " \
+	"       CASE WHEN m.id IS NOT NULL THEN jsonb_build_object(" \
+	"         'id', m.id, 'session_id', m.session_id, 'sender_kind', m.sender_kind, " \
+	"         'sender_id', m.sender_id, 'type', m.type, 'body', m.body, " \
+	"         'attachment', m.attachment, 'options', m.options, " \
+	"         'client_msg_id', m.client_msg_id, 'created_at', m.created_at) END, " \
 	"       e.created_at "
-	"FROM helpdesk.event e "
+/* positions of the batches that cover (after, after + window] */
+#define POSITIONS(window) \
+	"WITH b AS (SELECT first_pos, ids FROM helpdesk.event_batch " \
+	"           WHERE last_pos > $1 " window "), " \
+	"p AS (SELECT b.first_pos - 1 + row_number() OVER (PARTITION BY b.first_pos ORDER BY g.id) AS pos, " \
+	"             g.id FROM b, unnest(b.ids) AS r, generate_series(lower(r), upper(r) - 1) AS g(id)) "
+#define EVENT_JOIN \
+	"FROM p JOIN helpdesk.event e ON e.id = p.id " \
 	"LEFT JOIN helpdesk.message m ON m.tenant_id = e.tenant_id AND m.id = e.message_id "
-	"WHERE e.pos > $1 AND ($3::bigint IS NULL OR e.tenant_id = $3) "
-	"ORDER BY e.pos LIMIT $2",
+
+static HdPlan events_after = {
+	POSITIONS("AND first_pos <= $1 + $2") EVENT_COLUMNS EVENT_JOIN
+	"WHERE p.pos > $1 ORDER BY p.pos LIMIT $2",
+	2, {INT8OID, INT4OID}
+};
+/* with a tenant filter the window is unknown: read on until max_rows match */
+static HdPlan tenant_events_after = {
+	POSITIONS("") EVENT_COLUMNS EVENT_JOIN
+	"WHERE p.pos > $1 AND e.tenant_id = $3 ORDER BY p.pos LIMIT $2",
 	3, {INT8OID, INT4OID, INT8OID}
 };
 
@@ -76,7 +115,6 @@ hd_events_since(PG_FUNCTION_ARGS)
 {
 	static const char *const names[] = {"after_pos", "max_rows"};
 	Datum		v[3];
-	char		n[4] = "   ";
 	int32		max_rows;
 
 	hd_require_args(fcinfo, 2, names);
@@ -92,12 +130,10 @@ hd_events_since(PG_FUNCTION_ARGS)
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = Int32GetDatum(max_rows);
 	v[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	if (PG_ARGISNULL(2))
-		n[2] = 'n';
 	SPI_connect();
 	if (!PG_ARGISNULL(2))
 		hd_require_tenant(PG_GETARG_INT64(2));
-	hd_return_query(fcinfo, &events_after, v, n);
+	hd_return_query(fcinfo, PG_ARGISNULL(2) ? &events_after : &tenant_events_after, v, NULL);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -45,6 +45,7 @@ typedef struct HdPlan
 	SPIPlanPtr	plan;
 } HdPlan;
 
+extern SPIPlanPtr hd_plan(HdPlan *p);
 extern int	hd_exec(HdPlan *p, Datum *values, const char *nulls, bool read_only,
 					long count);
 extern bool hd_get_int64(int col, int64 *out);

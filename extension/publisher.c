@@ -1,28 +1,41 @@
 /*
  * publisher.c — gives committed events their commit-order position.
  *
- * Writers insert helpdesk.event rows with pos NULL and wake this worker at
- * COMMIT. Each pass, in one short transaction, takes the committed rows that
- * have no position yet, numbers them after the highest position handed out,
- * and sends one NOTIFY on channel "helpdesk" whose payload is the new high
- * water mark. Passes are serialised by the row lock on helpdesk.event_cursor,
- * and each pass's snapshot is taken after the previous pass committed, so the
- * published positions always form a gap-free prefix: a reader that follows
- * pos never skips a row that committed after a higher-id row.
+ * Writers insert helpdesk.event rows and wake this worker at COMMIT; nothing
+ * ever updates an event row. Each pass, in one short transaction:
  *
- * Errors never kill the loop: a failing batch is retried row by row; a row
- * that fails alone while its successor publishes is quarantined with its
- * error; a failure that hits every row (disk full, lock timeout) is retried
- * with backoff.
+ *   1. read H, the highest event id handed out so far (the sequence), then X,
+ *      the next transaction id, then take a snapshot S;
+ *   2. find the ids in (hwm, H] and the remembered "gaps" that S can see;
+ *   3. number them after the last position, in id order, and store that as
+ *      one helpdesk.event_batch row (a multirange of ids); NOTIFY helpdesk
+ *      with the new high-water position.
+ *
+ * An id in (hwm, H] that S cannot see belongs to a transaction still running
+ * or rolled back; it is remembered as a gap with horizon X. Every id is taken
+ * by a transaction whose xid already exists (helpdesk._next_event_id), so the
+ * transactions that could own a gap all have xids below its X; once a later
+ * snapshot's xmin reaches X they have all ended, and a gap that is still
+ * invisible was rolled back and is forgotten. Passes are serialised by the
+ * row lock on helpdesk.event_cursor and each pass's snapshot is newer than
+ * the previous pass's commit, so published positions always form a gap-free
+ * prefix in commit order. helpdesk.event_cursor.settled_id persists the id up
+ * to which nothing is pending, so a restarted publisher resumes exactly.
+ *
+ * Errors never kill the loop: a failed pass is logged and retried with
+ * backoff; nothing is half-written because a pass is one transaction.
  */
 #include "worker.h"
 
+#include "access/transam.h"
 #include "access/xact.h"
 #include "commands/async.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -30,110 +43,272 @@
 #define SWEEP_MS 60000			/* safety net for two-phase commits */
 #define BACKOFF_MAX_MS 30000
 
+/* An id we could not see yet, and the xid horizon that settles it. */
+typedef struct Gap
+{
+	int64		id;
+	TransactionId horizon;
+} Gap;
+
+/* Publisher memory: valid only after a committed pass (or at start). */
+static bool loaded = false;
+static int64 hwm = 0;			/* every id <= hwm is published, a gap, or dead */
+static int64 published_max = 0;	/* after a restart: ids up to here may be in a batch */
+static Gap *gaps = NULL;
+static int	ngaps = 0;
+
 static HdPlan lock_cursor = {
-	"SELECT last_pos FROM helpdesk.event_cursor FOR UPDATE", 0, {}
+	"SELECT last_pos, settled_id FROM helpdesk.event_cursor FOR UPDATE", 0, {}
 };
-static HdPlan max_pos = {
-	"SELECT coalesce(max(pos), 0) FROM helpdesk.event", 0, {}
+static HdPlan read_sequence = {
+	"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+	"FROM helpdesk.event_id_seq", 0, {}
 };
-
-/* $1 base position, $2 batch size */
-static HdPlan number_batch = {
-	"UPDATE helpdesk.event e SET pos = $1 + b.rn "
-	"FROM (SELECT p.id, row_number() OVER (ORDER BY p.id) AS rn "
-	"      FROM helpdesk.event p "
-	"      WHERE p.pos IS NULL "
-	"        AND NOT EXISTS (SELECT 1 FROM helpdesk.event_quarantine q "
-	"                        WHERE q.event_id = p.id) "
-	"      ORDER BY p.id LIMIT $2) b "
-	"WHERE e.id = b.id AND e.pos IS NULL",
-	2, {INT8OID, INT4OID}
+static HdPlan visible_range = {
+	"SELECT id FROM helpdesk.event WHERE id > $1 AND id <= $2 ORDER BY id",
+	2, {INT8OID, INT8OID}
 };
-
-/* $1 base position, $2 event id */
-static HdPlan number_one = {
-	"UPDATE helpdesk.event SET pos = $1 + 1 WHERE id = $2 AND pos IS NULL",
+/* after a restart, ids above settled_id may already be in a batch */
+static HdPlan visible_range_unpublished = {
+	"SELECT e.id FROM helpdesk.event e WHERE e.id > $1 AND e.id <= $2 "
+	"AND NOT EXISTS (SELECT 1 FROM helpdesk.event_batch b "
+	"                WHERE b.max_id > $1 AND b.ids @> e.id) ORDER BY e.id",
+	2, {INT8OID, INT8OID}
+};
+static HdPlan max_published = {
+	"SELECT coalesce(max(max_id), 0) FROM helpdesk.event_batch", 0, {}
+};
+static HdPlan visible_gaps = {
+	"SELECT id FROM helpdesk.event WHERE id = ANY ($1) ORDER BY id", 1, {INT8ARRAYOID}
+};
+static HdPlan insert_batch = {
+	"INSERT INTO helpdesk.event_batch (first_pos, last_pos, ids, max_id) "
+	"VALUES ($1, $2, $3::int8multirange, $4)",
+	4, {INT8OID, INT8OID, TEXTOID, INT8OID}
+};
+static HdPlan save_cursor = {
+	"UPDATE helpdesk.event_cursor SET last_pos = $1, settled_id = $2, published_at = now()",
 	2, {INT8OID, INT8OID}
 };
 
-static HdPlan save_cursor = {
-	"UPDATE helpdesk.event_cursor SET last_pos = $1, published_at = now()",
-	1, {INT8OID}
-};
-
-static HdPlan first_pending = {
-	"SELECT p.id FROM helpdesk.event p WHERE p.pos IS NULL "
-	"  AND NOT EXISTS (SELECT 1 FROM helpdesk.event_quarantine q WHERE q.event_id = p.id) "
-	"ORDER BY p.id LIMIT 2",
-	0, {}
-};
-
-static HdPlan quarantine = {
-	"INSERT INTO helpdesk.event_quarantine (event_id, error) VALUES ($1, $2) "
-	"ON CONFLICT (event_id) DO NOTHING",
-	2, {INT8OID, TEXTOID}
-};
-
-typedef enum PassResult
+static int
+cmp_int64(const void *a, const void *b)
 {
-	PASS_OK,
-	PASS_FAILED,
-	PASS_EXTENSION_GONE
-} PassResult;
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
 
-/* Body of a publishing transaction: number rows and NOTIFY. */
-static int64
-number_rows(int64 only_id, int limit)
+	return (x > y) - (x < y);
+}
+
+/* Run a read-only plan under the given snapshot; collect column 1. */
+static int64 *
+collect_ids(HdPlan *p, Datum *values, Snapshot snap, int *n)
 {
-	int64		base = 0,
-				top = 0,
-				n;
-	char		buf[32];
+	int64	   *ids;
+	uint64		i;
+	int			rc;
 
-	hd_exec(&lock_cursor, NULL, NULL, false, 1);
-	if (SPI_processed != 1)
-		elog(ERROR, "helpdesk.event_cursor has no row");
-	hd_get_int64(1, &base);
-	/* never reuse a position, even if someone wrote pos by hand */
-	hd_exec(&max_pos, NULL, NULL, true, 1);
-	hd_get_int64(1, &top);
-	base = Max(base, top);
-
-	if (only_id > 0)
+	rc = SPI_execute_snapshot(hd_plan(p), values, NULL, snap, InvalidSnapshot, true, false, 0);
+	if (rc < 0)
+		elog(ERROR, "pg_helpdesk: SPI_execute_snapshot failed (%s)", SPI_result_code_string(rc));
+	*n = (int) SPI_processed;
+	ids = palloc(sizeof(int64) * Max(*n, 1));
+	for (i = 0; i < SPI_processed; i++)
 	{
-		Datum		v[2] = {Int64GetDatum(base), Int64GetDatum(only_id)};
+		bool		isnull;
 
-		hd_exec(&number_one, v, NULL, false, 0);
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+											 1, &isnull));
 	}
-	else
+	return ids;
+}
+
+/* Sorted ids as an int8multirange literal: {[1,4),[7,8)} */
+static char *
+multirange_literal(int64 *ids, int n)
+{
+	StringInfoData buf;
+	int			i = 0;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	while (i < n)
 	{
-		Datum		v[2] = {Int64GetDatum(base), Int32GetDatum(limit)};
+		int			j = i;
 
-		hd_exec(&number_batch, v, NULL, false, 0);
+		while (j + 1 < n && ids[j + 1] == ids[j] + 1)
+			j++;
+		appendStringInfo(&buf, "%s[" INT64_FORMAT "," INT64_FORMAT ")",
+						 i > 0 ? "," : "", ids[i], ids[j] + 1);
+		i = j + 1;
 	}
-	n = (int64) SPI_processed;
-	if (n > 0)
-	{
-		Datum		v[1] = {Int64GetDatum(base + n)};
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
 
-		hd_exec(&save_cursor, v, NULL, false, 0);
-		snprintf(buf, sizeof(buf), INT64_FORMAT, base + n);
-		Async_Notify("helpdesk", buf);
-	}
-	return n;
+static bool
+contains(int64 *sorted, int n, int64 id)
+{
+	return bsearch(&id, sorted, n, sizeof(int64), cmp_int64) != NULL;
 }
 
 /*
- * Run one publishing transaction. Returns the number of rows numbered, or -1
- * on error (the error is logged and its message copied to *errmsg_out).
+ * One publishing transaction over ids up to at most hwm + batch. Returns the
+ * number of events published, and in *more whether ids remain above the
+ * range handled. New state is stored only once the transaction committed.
  */
 static int64
-run_pass(int64 only_id, int limit, bool *gone, char **errmsg_out)
+publish_pass(bool *more, bool *gone)
+{
+	int64		last_pos = 0,
+				settled = 0,
+				top = 0,
+				upper,
+				new_hwm;
+	TransactionId horizon;
+	Snapshot	snap;
+	int64	   *seen,
+			   *found_gaps = NULL;
+	int			nseen,
+				nfound = 0,
+				i,
+				nnew = 0;
+	Gap		   *new_gaps;
+	int64	   *publish;
+	int			npublish = 0;
+	MemoryContext worker_cxt = TopMemoryContext;
+
+	*more = false;
+	*gone = false;
+	if (!hd_extension_present())
+	{
+		*gone = true;
+		return 0;
+	}
+	hd_exec(&lock_cursor, NULL, NULL, false, 1);
+	if (SPI_processed != 1)
+		elog(ERROR, "helpdesk.event_cursor has no row");
+	hd_get_int64(1, &last_pos);
+	hd_get_int64(2, &settled);
+	if (!loaded)
+	{
+		hwm = settled;
+		ngaps = 0;
+		hd_exec(&max_published, NULL, NULL, false, 1);
+		hd_get_int64(1, &published_max);
+	}
+
+	/* 1. H, then X, then the snapshot */
+	hd_exec(&read_sequence, NULL, NULL, false, 1);
+	hd_get_int64(1, &top);
+	horizon = ReadNextTransactionId();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+
+	upper = Min(top, hwm + hd_publisher_batch_size);
+	*more = (upper < top);
+
+	/* 2. what became visible */
+	{
+		Datum		v[2] = {Int64GetDatum(hwm), Int64GetDatum(upper)};
+
+		seen = collect_ids(hwm >= published_max ? &visible_range : &visible_range_unpublished,
+						   v, snap, &nseen);
+	}
+	if (ngaps > 0)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * ngaps);
+		Datum		v[1];
+
+		for (i = 0; i < ngaps; i++)
+			elems[i] = Int64GetDatum(gaps[i].id);
+		v[0] = PointerGetDatum(construct_array(elems, ngaps, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		found_gaps = collect_ids(&visible_gaps, v, snap, &nfound);
+	}
+
+	/* the next gap list: old gaps still open, plus new invisible ids */
+	new_gaps = MemoryContextAlloc(worker_cxt, sizeof(Gap) * (ngaps + (upper - hwm) + 1));
+	for (i = 0; i < ngaps; i++)
+	{
+		if (contains(found_gaps, nfound, gaps[i].id))
+			continue;			/* committed: published below */
+		if (TransactionIdPrecedesOrEquals(gaps[i].horizon, snap->xmin))
+			continue;			/* every possible owner ended: rolled back */
+		new_gaps[nnew++] = gaps[i];
+	}
+	{
+		int			k = 0;
+		int64		id;
+
+		for (id = hwm + 1; id <= upper; id++)
+		{
+			while (k < nseen && seen[k] < id)
+				k++;
+			if (k < nseen && seen[k] == id)
+				continue;
+			if (TransactionIdPrecedesOrEquals(horizon, snap->xmin))
+				continue;		/* no transaction was running: rolled back */
+			new_gaps[nnew].id = id;
+			new_gaps[nnew].horizon = horizon;
+			nnew++;
+		}
+	}
+	new_hwm = upper;
+	UnregisterSnapshot(snap);
+
+	/* 3. number and record them */
+	publish = palloc(sizeof(int64) * (nseen + nfound + 1));
+	for (i = 0; i < nseen; i++)
+		publish[npublish++] = seen[i];
+	for (i = 0; i < nfound; i++)
+		publish[npublish++] = found_gaps[i];
+	qsort(publish, npublish, sizeof(int64), cmp_int64);
+	{
+		int64		new_settled = new_hwm;
+		Datum		v[4];
+
+		for (i = 0; i < nnew; i++)
+			new_settled = Min(new_settled, new_gaps[i].id - 1);
+		if (npublish > 0)
+		{
+			char		buf[32];
+
+			v[0] = Int64GetDatum(last_pos + 1);
+			v[1] = Int64GetDatum(last_pos + npublish);
+			v[2] = CStringGetTextDatum(multirange_literal(publish, npublish));
+			v[3] = Int64GetDatum(publish[npublish - 1]);
+			hd_exec(&insert_batch, v, NULL, false, 0);
+			last_pos += npublish;
+			snprintf(buf, sizeof(buf), INT64_FORMAT, last_pos);
+			Async_Notify("helpdesk", buf);
+		}
+		if (npublish > 0 || new_settled != settled)
+		{
+			v[0] = Int64GetDatum(last_pos);
+			v[1] = Int64GetDatum(new_settled);
+			hd_exec(&save_cursor, v, NULL, false, 0);
+		}
+	}
+
+	/* caller commits; only then does the new state become ours */
+	if (gaps)
+		pfree(gaps);
+	gaps = new_gaps;
+	ngaps = nnew;
+	hwm = new_hwm;
+	return npublish;
+}
+
+/*
+ * Run one pass in its own transaction. Returns events published, or -1 on
+ * error (logged). On error the in-memory state is reloaded from the table.
+ */
+static int64
+run_pass(bool *more, bool *gone)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile int64 n = 0;
+	int64		saved_hwm = hwm;
 
-	*gone = false;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PG_TRY();
@@ -141,13 +316,11 @@ run_pass(int64 only_id, int limit, bool *gone, char **errmsg_out)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: publishing events");
-		if (!hd_extension_present())
-			*gone = true;
-		else
-			n = number_rows(only_id, limit);
+		n = publish_pass(more, gone);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		loaded = true;
 	}
 	PG_CATCH();
 	{
@@ -160,10 +333,11 @@ run_pass(int64 only_id, int limit, bool *gone, char **errmsg_out)
 		ereport(WARNING,
 				(errmsg("pg_helpdesk publisher: %s", edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 only_id > 0 ? errcontext("publishing event %lld", (long long) only_id) : 0));
-		if (errmsg_out)
-			*errmsg_out = pstrdup(edata->message);
+				 errhint("Publishing is retried with backoff; events are kept meanwhile.")));
 		FreeErrorData(edata);
+		/* the state may have advanced before the failure: start over from the table */
+		loaded = false;
+		hwm = saved_hwm;
 		n = -1;
 	}
 	PG_END_TRY();
@@ -171,100 +345,37 @@ run_pass(int64 only_id, int limit, bool *gone, char **errmsg_out)
 	return n;
 }
 
-/* Read the first two unpublished event ids (0 when absent). */
-static void
-pending_ids(int64 *ids)
+typedef enum PassResult
 {
-	uint64		i;
-
-	ids[0] = ids[1] = 0;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	hd_exec(&first_pending, NULL, NULL, true, 2);
-	for (i = 0; i < SPI_processed && i < 2; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
-
-static void
-quarantine_event(int64 id, const char *error)
-{
-	Datum		v[2] = {Int64GetDatum(id), CStringGetTextDatum(error)};
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	hd_exec(&quarantine, v, NULL, false, 0);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	ereport(WARNING,
-			(errmsg("pg_helpdesk publisher: event %lld quarantined: %s", (long long) id, error),
-			 errhint("See helpdesk.event_quarantine; fix or delete the row, then delete its quarantine entry.")));
-}
-
-/*
- * A batch failed. Find out whether one row is to blame: if the first pending
- * row fails alone and the second publishes, quarantine the first. Returns
- * false when the failure is not row-specific.
- */
-static bool
-isolate_bad_row(bool *gone)
-{
-	int64		ids[2];
-	char	   *err0 = NULL;
-
-	pending_ids(ids);
-	if (ids[0] == 0)
-		return true;
-	if (run_pass(ids[0], 1, gone, &err0) >= 0)
-		return true;			/* it went through this time */
-	if (ids[1] == 0)
-		return false;			/* cannot tell yet: retry later */
-	if (run_pass(ids[1], 1, gone, NULL) < 0)
-		return false;			/* everything fails: not the row's fault */
-	quarantine_event(ids[0], err0);
-	return true;
-}
+	PASS_OK,
+	PASS_FAILED,
+	PASS_EXTENSION_GONE
+} PassResult;
 
 static PassResult
 publish_all(void)
 {
 	for (;;)
 	{
-		bool		gone;
-		int64		n = run_pass(0, hd_publisher_batch_size, &gone, NULL);
+		bool		more,
+					gone;
+		int64		n = run_pass(&more, &gone);
 
 		if (gone)
 			return PASS_EXTENSION_GONE;
-		if (n >= 0)
-		{
-			if (n < hd_publisher_batch_size)
-				return PASS_OK;
-			CHECK_FOR_INTERRUPTS();
-			hd_worker_check_sigterm();
-			continue;
-		}
-		if (!isolate_bad_row(&gone))
-			return gone ? PASS_EXTENSION_GONE : PASS_FAILED;
-		if (gone)
-			return PASS_EXTENSION_GONE;
+		if (n < 0)
+			return PASS_FAILED;
+		if (!more)
+			return PASS_OK;
+		CHECK_FOR_INTERRUPTS();
+		hd_worker_check_sigterm();
 	}
 }
 
 /*
  * Main loop: sleep on the latch; publish when a committing backend set our
- * pending flag, after an error backoff, or on the slow safety sweep.
+ * pending flag, after an error backoff, while gaps wait to be settled, or on
+ * the slow safety sweep.
  */
 void
 hd_publisher_run(HdWorkerSlot *w)
@@ -300,7 +411,6 @@ hd_publisher_run(HdWorkerSlot *w)
 			last_pass = GetCurrentTimestamp();
 			pg_atomic_write_u32(&w->pending, 0);
 			r = publish_all();
-
 			work = false;
 			if (r == PASS_EXTENSION_GONE)
 				hd_worker_exit_absent();
@@ -313,6 +423,9 @@ hd_publisher_run(HdWorkerSlot *w)
 			else
 				failures = 0;
 		}
+		/* open gaps settle when their transactions end: look again soon */
+		if (ngaps > 0)
+			timeout = Min(timeout, 100L);
 
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					   timeout, PG_WAIT_EXTENSION);

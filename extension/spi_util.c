@@ -15,7 +15,7 @@
  * The plan cache revalidates it after DDL, so a DROP/CREATE EXTENSION in the
  * same backend is safe.
  */
-static SPIPlanPtr
+SPIPlanPtr
 hd_plan(HdPlan *p)
 {
 	if (p->plan == NULL)

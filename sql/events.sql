@@ -5,9 +5,10 @@ SELECT id AS acme FROM helpdesk.tenant WHERE slug = 'acme-games' \gset
 SELECT public.wait_for_publisher() AS published;
 
 -- positions are 1..n without gaps, all published
-SELECT count(*) = max(pos) AND min(pos) = 1 AS gap_free, count(*) FILTER (WHERE pos IS NULL) AS unpublished
-FROM helpdesk.event;
-SELECT helpdesk.event_position() = (SELECT max(pos) FROM helpdesk.event) AS cursor_matches;
+SELECT count(*) = max(pos) AND min(pos) = 1 AS gap_free, count(DISTINCT event_id) = count(*) AS each_once,
+       (SELECT count(*) FROM helpdesk.event) - count(*) AS unpublished, helpdesk.publisher_lag() AS lag
+FROM helpdesk.event_positions;
+SELECT helpdesk.event_position() = (SELECT max(pos) FROM helpdesk.event_positions) AS cursor_matches;
 
 -- what the earlier files did, as a relay sees it
 SELECT type, audience, payload - 'queue_id' AS payload, message->>'sender_kind' AS sender, message->>'body' AS body

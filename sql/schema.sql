@@ -36,7 +36,7 @@ SELECT name, setting, context FROM pg_settings WHERE name LIKE 'helpdesk.%' ORDE
 CREATE FUNCTION public.wait_for_publisher() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
 	FOR i IN 1..1000 LOOP
-		IF NOT EXISTS (SELECT 1 FROM helpdesk.event WHERE pos IS NULL) THEN
+		IF helpdesk.publisher_lag() = 0 THEN
 			RETURN true;
 		END IF;
 		PERFORM pg_sleep(0.01);

@@ -206,12 +206,14 @@ COMMENT ON COLUMN helpdesk.message.client_msg_id IS
 COMMENT ON COLUMN helpdesk.message.delivered_at IS 'When the other side''s client received it.';
 COMMENT ON COLUMN helpdesk.message.read_at IS 'When the other side read it.';
 
--- The event log. Writers insert rows with pos NULL in their own transaction;
--- the publisher worker assigns pos after commit, in commit order, so that a
--- reader following pos never skips a row that committed late.
+-- The event log. Writers insert rows in their own transaction and never
+-- touch them again; the publisher worker records, after commit, which ids
+-- became visible in each pass (helpdesk.event_batch), numbering them in
+-- commit order. So a reader following positions never skips a row that
+-- committed late, and appending costs one narrow insert.
+CREATE SEQUENCE helpdesk.event_id_seq;
 CREATE TABLE helpdesk.event (
-	id          bigint GENERATED ALWAYS AS IDENTITY,
-	pos         bigint,
+	id          bigint NOT NULL,
 	tenant_id   bigint NOT NULL,
 	audience    text NOT NULL,
 	audience_id bigint,
@@ -221,31 +223,33 @@ CREATE TABLE helpdesk.event (
 	payload     jsonb NOT NULL DEFAULT '{}',
 	created_at  timestamptz NOT NULL DEFAULT now()
 );
--- Both indexes are partial so that an insert touches only event_pending.
-CREATE UNIQUE INDEX event_pos ON helpdesk.event (pos) WHERE pos IS NOT NULL;
-CREATE UNIQUE INDEX event_pending ON helpdesk.event (id) WHERE pos IS NULL;
+ALTER SEQUENCE helpdesk.event_id_seq OWNED BY helpdesk.event.id;
+CREATE UNIQUE INDEX event_id ON helpdesk.event (id);
 COMMENT ON TABLE helpdesk.event IS
-	'Durable, commit-ordered event log read by bridges through events_since().';
-COMMENT ON COLUMN helpdesk.event.id IS 'Insertion order (NOT commit order).';
-COMMENT ON COLUMN helpdesk.event.pos IS
-	'Commit-order position assigned by the publisher worker; NULL until published.';
+	'Durable event log read by bridges through events_since(); positions live in event_batch.';
+COMMENT ON COLUMN helpdesk.event.id IS
+	'Insertion order (NOT commit order), from helpdesk._next_event_id().';
 COMMENT ON COLUMN helpdesk.event.audience IS
 	'Who may see it: session (customer and staff), session_staff (staff only), agent, queue, customer, tenant (supervisors). Written only by the C API (no CHECK, to keep appends cheap).';
 COMMENT ON COLUMN helpdesk.event.audience_id IS 'Id of the session, agent, queue or customer named by audience.';
 
+CREATE TABLE helpdesk.event_batch (
+	first_pos   bigint PRIMARY KEY,
+	last_pos    bigint NOT NULL UNIQUE,
+	ids         int8multirange NOT NULL,
+	max_id      bigint NOT NULL,
+	published_at timestamptz NOT NULL DEFAULT now(),
+	CHECK (last_pos >= first_pos)
+);
+COMMENT ON TABLE helpdesk.event_batch IS
+	'One row per publishing pass: positions first_pos..last_pos are the event ids in ids, in ascending id order.';
+
 CREATE TABLE helpdesk.event_cursor (
 	id          boolean PRIMARY KEY DEFAULT true CHECK (id),
 	last_pos    bigint NOT NULL DEFAULT 0,
+	settled_id  bigint NOT NULL DEFAULT 0,
 	published_at timestamptz
 );
 INSERT INTO helpdesk.event_cursor DEFAULT VALUES;
 COMMENT ON TABLE helpdesk.event_cursor IS
-	'Publisher state: the highest position handed out. Its row lock serialises publishers.';
-
-CREATE TABLE helpdesk.event_quarantine (
-	event_id    bigint PRIMARY KEY,
-	error       text NOT NULL,
-	quarantined_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE helpdesk.event_quarantine IS
-	'Events the publisher could not publish (error kept); they are skipped, not retried.';
+	'Publisher state: the highest position handed out, and settled_id: every event id up to it is published or will never exist. Its row lock serialises publishers.';

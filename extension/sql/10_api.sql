@@ -129,6 +129,8 @@ RETURNS TABLE (pos bigint, tenant_id bigint, type text, audience text, audience_
 	session_id bigint, payload jsonb, message jsonb, created_at timestamptz)
 LANGUAGE c STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- the batch expansion's row estimates are pessimistic; JIT would cost ~100 ms a call
+SET jit = off
 AS 'MODULE_PATHNAME', 'hd_events_since';
 COMMENT ON FUNCTION helpdesk.events_since IS
 	'Published events after a position, in commit order with no gaps; message events carry the message.';
@@ -152,6 +154,30 @@ RETURNS SETOF record LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'hd_worker_status';
 COMMENT ON FUNCTION helpdesk.worker_status() IS
 	'This database''s pg_helpdesk background workers as the launcher sees them.';
+
+CREATE FUNCTION helpdesk._next_event_id() RETURNS bigint LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'hd_next_event_id';
+COMMENT ON FUNCTION helpdesk._next_event_id() IS
+	'Internal: default of event.id. Takes the transaction id before the sequence value, which the publisher relies on to tell a late commit from a rollback.';
+ALTER TABLE helpdesk.event ALTER COLUMN id SET DEFAULT helpdesk._next_event_id();
+
+CREATE VIEW helpdesk.event_positions AS
+	SELECT b.first_pos - 1 + row_number() OVER (PARTITION BY b.first_pos ORDER BY g.id) AS pos,
+	       g.id AS event_id, b.published_at
+	FROM helpdesk.event_batch b, unnest(b.ids) AS r, generate_series(lower(r), upper(r) - 1) AS g(id);
+COMMENT ON VIEW helpdesk.event_positions IS
+	'Every published position and its event id (expands event_batch; for checks and debugging).';
+
+CREATE FUNCTION helpdesk.publisher_lag()
+RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT count(*) FROM helpdesk.event e
+	WHERE e.id > (SELECT settled_id FROM helpdesk.event_cursor)
+	  AND NOT EXISTS (SELECT 1 FROM helpdesk.event_batch b WHERE b.max_id >= e.id AND b.ids @> e.id)
+$$;
+COMMENT ON FUNCTION helpdesk.publisher_lag() IS
+	'Committed events (visible to the caller) that have no position yet; 0 when the publisher has caught up.';
 
 CREATE FUNCTION helpdesk._activate() RETURNS void LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'hd_activate';

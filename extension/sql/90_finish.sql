@@ -7,7 +7,7 @@ SELECT pg_catalog.pg_extension_config_dump('helpdesk.session', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.message', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.event', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.event_cursor', '');
-SELECT pg_catalog.pg_extension_config_dump('helpdesk.event_quarantine', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.event_batch', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.tenant_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.agent_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.queue_id_seq', '');

@@ -8,7 +8,7 @@ clients=${STRESS_CLIENTS:-16}
 secs=${STRESS_SECONDS:-8}
 fresh_db $db
 seed_sessions $db 64
-wait_until $db "SELECT NOT EXISTS (SELECT 1 FROM helpdesk.event WHERE pos IS NULL)" || fail "publisher did not catch up after seeding"
+wait_until $db "SELECT helpdesk.publisher_lag() = 0" || fail "publisher did not catch up after seeding"
 start=$(q $db "SELECT helpdesk.event_position()")
 
 # The reader: one connection, read committed, follows positions until it sees END.
@@ -57,19 +57,22 @@ q $db "SELECT helpdesk.post_message(tenant_id, session_id, 'customer', customer_
 wait $reader || { cat "$HD_CLUSTER/e2e_reader.out"; fail "reader failed"; }
 seen=$(sed -n 's/.*reader saw \([0-9]*\) events.*/\1/p' "$HD_CLUSTER/e2e_reader.out")
 
-wait_until $db "SELECT NOT EXISTS (SELECT 1 FROM helpdesk.event WHERE pos IS NULL)" || fail "publisher did not catch up"
+wait_until $db "SELECT helpdesk.publisher_lag() = 0" || fail "publisher did not catch up"
 read -r total events distinct_pos maxpos messages rolled < <(q $db "
-	SELECT (SELECT count(*) FROM helpdesk.event WHERE pos > $start),
-	       (SELECT count(*) FROM helpdesk.event WHERE pos > $start AND type = 'message.created'),
-	       (SELECT count(DISTINCT pos) FROM helpdesk.event WHERE pos > $start),
-	       (SELECT max(pos) FROM helpdesk.event),
+	SELECT (SELECT count(*) FROM helpdesk.event_positions WHERE pos > $start),
+	       (SELECT count(*) FROM helpdesk.event_positions p JOIN helpdesk.event e ON e.id = p.event_id
+	         WHERE p.pos > $start AND e.type = 'message.created'),
+	       (SELECT count(DISTINCT event_id) FROM helpdesk.event_positions WHERE pos > $start),
+	       (SELECT max(pos) FROM helpdesk.event_positions),
 	       (SELECT count(*) FROM helpdesk.message WHERE body IN ('stress message', 'END')),
 	       (SELECT count(*) FROM helpdesk.message WHERE body = 'rolled back')" | tr '|' ' ')
 note "messages stored: $messages, events after start: $total, reader saw: $seen"
 [ "$messages" -gt 1000 ] || fail "too few messages ($messages) for a meaningful check"
 [ "$rolled" -eq 0 ] || fail "$rolled rolled-back messages were stored"
 [ "$events" -eq "$messages" ] || fail "$messages messages but $events message.created events"
-[ "$distinct_pos" -eq "$total" ] || fail "duplicate positions: $total events, $distinct_pos distinct"
+[ "$distinct_pos" -eq "$total" ] || fail "an event got two positions: $total positions, $distinct_pos events"
 [ "$maxpos" -eq $((start + total)) ] || fail "positions have a gap: max $maxpos, expected $((start + total))"
+unpublished=$(q $db "SELECT count(*) FROM helpdesk.event e WHERE NOT EXISTS (SELECT 1 FROM helpdesk.event_positions p WHERE p.event_id = e.id)")
+[ "$unpublished" -eq 0 ] || fail "$unpublished committed events never got a position"
 [ "$seen" -eq "$total" ] || fail "reader saw $seen events, $total were published"
 echo "event log stress: ok"

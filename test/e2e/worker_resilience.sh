@@ -8,8 +8,8 @@ log=$HD_CLUSTER/postgres.log
 fresh_db $db
 seed_sessions $db 4
 post() { q $db "SELECT helpdesk.post_message(tenant_id, session_id, 'customer', customer_id, '$1') FROM public.e2e_session WHERE n = 1" >/dev/null; }
-all_published() { wait_until $db "SELECT NOT EXISTS (SELECT 1 FROM helpdesk.event WHERE pos IS NULL AND id NOT IN (SELECT event_id FROM helpdesk.event_quarantine))" "${1:-10}"; }
-gap_free() { [ "$(q $db "SELECT count(*) = coalesce(max(pos), 0) FROM helpdesk.event WHERE pos IS NOT NULL")" = t ]; }
+all_published() { wait_until $db "SELECT helpdesk.publisher_lag() = 0" "${1:-10}"; }
+gap_free() { [ "$(q $db "SELECT count(*) = coalesce(max(pos), 0) AND count(DISTINCT event_id) = count(*) AND count(*) = (SELECT count(*) FROM helpdesk.event) FROM helpdesk.event_positions")" = t ]; }
 
 wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status()" || fail "no publisher after CREATE EXTENSION"
 all_published || fail "publisher did not publish the seed events"
@@ -34,21 +34,24 @@ all_published 20 || fail "events not published after SIGKILL"
 gap_free || fail "positions have gaps after crash"
 note "SIGKILL: back as $(publisher_pid $db)"
 
-# 3. a row that cannot be published (a DBA's trigger rejects it): quarantined, the rest flows
+# 3. publishing fails for a while (here a DBA's trigger rejects every batch):
+#    the publisher logs, backs off, keeps running, and catches up afterwards
 pid=$(publisher_pid $db)
-q $db "CREATE FUNCTION public.reject_poison() RETURNS trigger LANGUAGE plpgsql AS \$\$
-	BEGIN IF NEW.payload ? 'poison' THEN RAISE EXCEPTION 'poisoned event %', NEW.id; END IF; RETURN NEW; END \$\$;
-	CREATE TRIGGER reject_poison BEFORE UPDATE ON helpdesk.event FOR EACH ROW EXECUTE FUNCTION public.reject_poison();"
-q $db "INSERT INTO helpdesk.event (tenant_id, audience, type, payload) SELECT tenant_id, 'tenant', 'test.poison', '{\"poison\": true}' FROM public.e2e_session WHERE n = 1"
-post "after the poison"
-post "and one more"
-all_published 20 || fail "good events behind a bad row were not published"
-[ "$(q $db "SELECT count(*) FROM helpdesk.event_quarantine q JOIN helpdesk.event e ON e.id = q.event_id WHERE e.type = 'test.poison' AND q.error LIKE 'poisoned event%'")" = 1 ] || fail "bad row not quarantined with its error"
-[ "$(publisher_pid $db)" = "$pid" ] || fail "publisher restarted instead of handling the bad row"
-gap_free || fail "positions have gaps after quarantine"
-grep -q "event [0-9]* quarantined: poisoned event" "$log" || fail "quarantine not logged"
-q $db "DROP TRIGGER reject_poison ON helpdesk.event" >/dev/null
-note "bad row quarantined, publisher $pid kept running"
+q $db "CREATE FUNCTION public.reject_batch() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN RAISE EXCEPTION 'batches are refused today'; END \$\$;
+	CREATE TRIGGER reject_batch BEFORE INSERT ON helpdesk.event_batch FOR EACH ROW EXECUTE FUNCTION public.reject_batch();"
+post "while publishing fails"
+sleep 3
+[ "$(q $db "SELECT helpdesk.publisher_lag()")" -ge 1 ] || fail "event published despite the failing trigger?"
+[ "$(publisher_pid $db)" = "$pid" ] || fail "publisher restarted instead of retrying"
+warnings=$(grep -c "pg_helpdesk publisher: batches are refused today" "$log" || true)
+[ "$warnings" -ge 1 ] || fail "failure not logged"
+[ "$warnings" -le 8 ] || fail "failure logged $warnings times in 3 s: no backoff"
+q $db "DROP TRIGGER reject_batch ON helpdesk.event_batch" >/dev/null
+post "after the failure"
+all_published 40 || fail "publisher did not catch up after the failure ended"
+gap_free || fail "positions have gaps after the failure"
+note "failing batches: $warnings warnings with backoff, publisher $pid kept running and caught up"
 
 # 4. DROP EXTENSION: the worker leaves quietly; CREATE EXTENSION starts it again at once
 q $db "DROP EXTENSION pg_helpdesk CASCADE" >/dev/null 2>&1
