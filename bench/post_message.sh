@@ -66,6 +66,9 @@ listener=$!
 
 tps() { # variant clients
 	local j=$(( $2 < 2 ? 1 : 2 ))
+	# every run starts from the same state: empty tables, clean checkpoint
+	psql -qX -d $db -c 'TRUNCATE bench_plain, helpdesk.message, helpdesk.event, helpdesk.event_batch' \
+		-c 'CHECKPOINT' >/dev/null
 	pgbench -n -M prepared -c "$2" -j "$j" -T "$secs" -D sbase="$sbase" -D cbase="$cbase" \
 		-f "$work/$1.sql" $db >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; return 1; }
 	sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.out"
@@ -75,7 +78,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 declare -A results
 for r in $(seq 1 "$rounds"); do
 	for c in $clients_list; do
-		for v in plain api notify; do
+		for v in plain notify api; do
 			t=$(tps $v "$c")
 			results[$v.$c]+="$t "
 			echo "round $r, $c clients, $v: $t tps" >&2
@@ -83,7 +86,8 @@ for r in $(seq 1 "$rounds"); do
 	done
 done
 
-published=$(psql -XAt -d $db -c "SELECT count(*) FILTER (WHERE pos IS NOT NULL) || ' of ' || count(*) FROM helpdesk.event")
+sleep 1
+published=$(psql -XAt -d $db -c "SELECT (SELECT count(*) FROM helpdesk.event_positions) || ' of ' || (SELECT count(*) FROM helpdesk.event) || ' events of the last run'")
 notifications=$(grep -c 'Asynchronous notification "helpdesk"' "$work/listener.out" || true)
 mkdir -p bench/results
 out=bench/results/post_message-$(date -u +%Y%m%dT%H%M%SZ).md
@@ -99,6 +103,6 @@ out=bench/results/post_message-$(date -u +%Y%m%dT%H%M%SZ).md
 		printf '| %s | %.0f | %.0f | %.2fx | %.0f | %.2fx |\n' "$c" "$p" "$a" "$(awk "BEGIN {print $a / $p}")" "$n" "$(awk "BEGIN {print $n / $p}")"
 	done
 	echo
-	echo "events published: $published; NOTIFY batches received by the listener on channel helpdesk: $notifications"
+	echo "published: $published; NOTIFY batches received by the listener on channel helpdesk: $notifications"
 	echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(psql -XAt -d $db -c 'SELECT version()' | cut -d, -f1)"
 } | tee "$out"
