@@ -108,6 +108,29 @@ static HdPlan tenant_events_after = {
 	3, {INT8OID, INT4OID, INT8OID}
 };
 
+static HdPlan oldest_position = {
+	"SELECT min(first_pos) FROM helpdesk.event_batch", 0, {}
+};
+
+/*
+ * A reader whose position fell behind retention must not silently skip what
+ * was pruned: it has to reload state and resume from the current position.
+ */
+static void
+check_not_pruned(int64 after_pos)
+{
+	int64		oldest = 0;
+
+	hd_exec(&oldest_position, NULL, NULL, true, 1);
+	if (hd_get_int64(1, &oldest) && after_pos < oldest - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_POSITION_PRUNED),
+				 errmsg("event position %lld is older than the retained event log, which starts after %lld",
+						(long long) after_pos, (long long) (oldest - 1)),
+				 errhint("Reload what you show from the tables (e.g. helpdesk.session_messages) "
+						 "and resume from helpdesk.event_position().")));
+}
+
 PG_FUNCTION_INFO_V1(hd_events_since);
 
 Datum
@@ -133,7 +156,40 @@ hd_events_since(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (!PG_ARGISNULL(2))
 		hd_require_tenant(PG_GETARG_INT64(2));
+	check_not_pruned(PG_GETARG_INT64(0));
 	hd_return_query(fcinfo, PG_ARGISNULL(2) ? &events_after : &tenant_events_after, v, NULL);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * Delete batches published before now() - keep (never the newest one, so the
+ * current position stays checkable) and the events they name. Messages and
+ * sessions are not touched.
+ */
+static HdPlan prune = {
+	"WITH gone AS (DELETE FROM helpdesk.event_batch b "
+	"              WHERE b.published_at < now() - $1 "
+	"                AND b.last_pos < (SELECT max(last_pos) FROM helpdesk.event_batch) "
+	"              RETURNING ids) "
+	"DELETE FROM helpdesk.event e USING gone, unnest(gone.ids) AS r "
+	"WHERE e.id >= lower(r) AND e.id < upper(r)",
+	1, {INTERVALOID}
+};
+
+PG_FUNCTION_INFO_V1(hd_prune_events);
+
+/* helpdesk.prune_events(keep interval): retention, meant for a pg_cron job. */
+Datum
+hd_prune_events(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"keep"};
+	uint64		n;
+
+	hd_require_args(fcinfo, 1, names);
+	SPI_connect();
+	hd_exec(&prune, &PG_GETARG_DATUM(0), NULL, false, 0);
+	n = SPI_processed;
+	SPI_finish();
+	PG_RETURN_INT64((int64) n);
 }

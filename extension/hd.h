@@ -19,6 +19,7 @@
 #define ERRCODE_HD_IDEMPOTENCY_CONFLICT	MAKE_SQLSTATE('H','D','4','0','9')
 #define ERRCODE_HD_SESSION_CLOSED		MAKE_SQLSTATE('H','D','4','1','0')
 #define ERRCODE_HD_ILLEGAL_TRANSITION	MAKE_SQLSTATE('H','D','4','2','2')
+#define ERRCODE_HD_POSITION_PRUNED		MAKE_SQLSTATE('H','D','4','1','6')
 
 /* GUCs (pg_helpdesk.c) */
 extern int	hd_max_message_bytes;

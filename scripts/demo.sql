@@ -1,6 +1,8 @@
 -- Demo data: one game with agents, skills, queues, customers and two sessions.
 CREATE EXTENSION IF NOT EXISTS pg_helpdesk;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
+-- retention of the event log, hourly
+SELECT cron.schedule('helpdesk-prune-events', '17 * * * *', $$SELECT helpdesk.prune_events('7 days')$$);
 
 SELECT helpdesk.upsert_tenant('starfall', 'Starfall Online') AS t \gset
 SELECT helpdesk.upsert_queue(:t, 'general', 'General', is_default => true) AS q_general \gset

@@ -40,6 +40,17 @@ SELECT * FROM helpdesk.events_since(0, 0);
 SELECT * FROM helpdesk.events_since(-1);
 SELECT * FROM helpdesk.events_since(0, 10, 999999);
 
+-- retention: old events go, a reader behind them is told so
+SELECT helpdesk.event_position() AS top \gset
+SELECT helpdesk.prune_events('0 s') > 0 AS pruned;
+SELECT count(*) AS events_left, (SELECT count(*) FROM helpdesk.event_batch) AS batches_left FROM helpdesk.event;
+SELECT * FROM helpdesk.events_since(0);
+SELECT count(*) AS from_current FROM helpdesk.events_since(:top);
+SELECT helpdesk.prune_events(NULL);
+SELECT helpdesk.upsert_agent(:acme, 'after-prune', 'After Prune') > 0 AS still_appending;
+SELECT public.wait_for_publisher() AS published;
+SELECT type FROM helpdesk.events_since(:top);
+
 -- the worker
 SELECT kind, state, pid IS NOT NULL AS running FROM helpdesk.worker_status();
 SELECT count(*) AS publisher_processes FROM pg_stat_activity

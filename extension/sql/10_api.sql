@@ -135,6 +135,13 @@ AS 'MODULE_PATHNAME', 'hd_events_since';
 COMMENT ON FUNCTION helpdesk.events_since IS
 	'Published events after a position, in commit order with no gaps; message events carry the message.';
 
+CREATE FUNCTION helpdesk.prune_events(keep interval DEFAULT '7 days')
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_prune_events';
+COMMENT ON FUNCTION helpdesk.prune_events(interval) IS
+	'Retention: deletes events published longer ago than keep (the newest batch always stays). Returns events deleted. Schedule with pg_cron.';
+
 CREATE FUNCTION helpdesk.event_position()
 RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
