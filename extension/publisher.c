@@ -64,22 +64,23 @@ static HdPlan read_sequence = {
 	"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
 	"FROM helpdesk.event_id_seq", 0, {}
 };
+/* visible ids in a range, and whether a batch already holds them */
 static HdPlan visible_range = {
-	"SELECT id FROM helpdesk.event WHERE id > $1 AND id <= $2 ORDER BY id",
+	"SELECT id, false FROM helpdesk.event WHERE id > $1 AND id <= $2 ORDER BY id",
 	2, {INT8OID, INT8OID}
 };
 /* after a restart, ids above settled_id may already be in a batch */
-static HdPlan visible_range_unpublished = {
-	"SELECT e.id FROM helpdesk.event e WHERE e.id > $1 AND e.id <= $2 "
-	"AND NOT EXISTS (SELECT 1 FROM helpdesk.event_batch b "
-	"                WHERE b.max_id > $1 AND b.ids @> e.id) ORDER BY e.id",
+static HdPlan visible_range_after_restart = {
+	"SELECT e.id, EXISTS (SELECT 1 FROM helpdesk.event_batch b "
+	"                     WHERE b.max_id > $1 AND b.ids @> e.id) "
+	"FROM helpdesk.event e WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id",
 	2, {INT8OID, INT8OID}
 };
 static HdPlan max_published = {
 	"SELECT coalesce(max(max_id), 0) FROM helpdesk.event_batch", 0, {}
 };
 static HdPlan visible_gaps = {
-	"SELECT id FROM helpdesk.event WHERE id = ANY ($1) ORDER BY id", 1, {INT8ARRAYOID}
+	"SELECT id, false FROM helpdesk.event WHERE id = ANY ($1) ORDER BY id", 1, {INT8ARRAYOID}
 };
 static HdPlan insert_batch = {
 	"INSERT INTO helpdesk.event_batch (first_pos, last_pos, ids, max_id) "
@@ -100,9 +101,12 @@ cmp_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Run a read-only plan under the given snapshot; collect column 1. */
+/*
+ * Run a read-only plan under the given snapshot; collect column 1, and in
+ * *published column 2 (true: already in a batch).
+ */
 static int64 *
-collect_ids(HdPlan *p, Datum *values, Snapshot snap, int *n)
+collect_ids(HdPlan *p, Datum *values, Snapshot snap, int *n, bool **published)
 {
 	int64	   *ids;
 	uint64		i;
@@ -113,12 +117,15 @@ collect_ids(HdPlan *p, Datum *values, Snapshot snap, int *n)
 		elog(ERROR, "pg_helpdesk: SPI_execute_snapshot failed (%s)", SPI_result_code_string(rc));
 	*n = (int) SPI_processed;
 	ids = palloc(sizeof(int64) * Max(*n, 1));
+	*published = palloc(sizeof(bool) * Max(*n, 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 
 		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 											 1, &isnull));
+		(*published)[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	return ids;
 }
@@ -169,6 +176,8 @@ publish_pass(bool *more, bool *gone)
 	Snapshot	snap;
 	int64	   *seen,
 			   *found_gaps = NULL;
+	bool	   *seen_published,
+			   *unused;
 	int			nseen,
 				nfound = 0,
 				i,
@@ -211,8 +220,8 @@ publish_pass(bool *more, bool *gone)
 	{
 		Datum		v[2] = {Int64GetDatum(hwm), Int64GetDatum(upper)};
 
-		seen = collect_ids(hwm >= published_max ? &visible_range : &visible_range_unpublished,
-						   v, snap, &nseen);
+		seen = collect_ids(hwm >= published_max ? &visible_range : &visible_range_after_restart,
+						   v, snap, &nseen, &seen_published);
 	}
 	if (ngaps > 0)
 	{
@@ -222,7 +231,7 @@ publish_pass(bool *more, bool *gone)
 		for (i = 0; i < ngaps; i++)
 			elems[i] = Int64GetDatum(gaps[i].id);
 		v[0] = PointerGetDatum(construct_array(elems, ngaps, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		found_gaps = collect_ids(&visible_gaps, v, snap, &nfound);
+		found_gaps = collect_ids(&visible_gaps, v, snap, &nfound, &unused);
 	}
 
 	/* the next gap list: old gaps still open, plus new invisible ids */
@@ -258,7 +267,8 @@ publish_pass(bool *more, bool *gone)
 	/* 3. number and record them */
 	publish = palloc(sizeof(int64) * (nseen + nfound + 1));
 	for (i = 0; i < nseen; i++)
-		publish[npublish++] = seen[i];
+		if (!seen_published[i])
+			publish[npublish++] = seen[i];
 	for (i = 0; i < nfound; i++)
 		publish[npublish++] = found_gaps[i];
 	qsort(publish, npublish, sizeof(int64), cmp_int64);
@@ -424,7 +434,7 @@ hd_publisher_run(HdWorkerSlot *w)
 				failures = 0;
 		}
 		/* open gaps settle when their transactions end: look again soon */
-		if (ngaps > 0)
+		if (ngaps > 0 && failures == 0)
 			timeout = Min(timeout, 100L);
 
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
