@@ -49,10 +49,14 @@ BEGIN;
 SELECT helpdesk.post_message(tenant_id, session_id, 'customer', customer_id, 'rolled back') FROM public.e2e_session WHERE n = :n;
 ROLLBACK;
 EOF2
-note "pgbench: $clients clients for ${secs}s (with 1 in 10 transactions rolled back)"
+note "pgbench: $clients clients for ${secs}s (1 in 10 transactions rolled back, the publisher terminated halfway)"
 pgbench -n -c "$clients" -j 2 -T "$secs" -d $db \
-	-f "$HD_CLUSTER/e2e_stress.pgbench@9" -f "$HD_CLUSTER/e2e_rollback.pgbench@1" >"$HD_CLUSTER/e2e_pgbench.out" 2>&1 \
-	|| { cat "$HD_CLUSTER/e2e_pgbench.out"; fail "pgbench failed"; }
+	-f "$HD_CLUSTER/e2e_stress.pgbench@9" -f "$HD_CLUSTER/e2e_rollback.pgbench@1" >"$HD_CLUSTER/e2e_pgbench.out" 2>&1 &
+bench=$!
+# halfway through, the publisher is terminated; the launcher restarts it
+sleep $((secs / 2))
+q $db "SELECT pg_terminate_backend(pid) FROM helpdesk.worker_status() WHERE pid IS NOT NULL" >/dev/null
+wait $bench || { cat "$HD_CLUSTER/e2e_pgbench.out"; fail "pgbench failed"; }
 q $db "SELECT helpdesk.post_message(tenant_id, session_id, 'customer', customer_id, 'END') FROM public.e2e_session WHERE n = 1" >/dev/null
 wait $reader || { cat "$HD_CLUSTER/e2e_reader.out"; fail "reader failed"; }
 seen=$(sed -n 's/.*reader saw \([0-9]*\) events.*/\1/p' "$HD_CLUSTER/e2e_reader.out")
