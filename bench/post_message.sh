@@ -87,6 +87,12 @@ for r in $(seq 1 "$rounds"); do
 done
 
 sleep 1
+# append-to-publish latency of the last post_message run: event created_at
+# (transaction start of the posting transaction) to its batch's published_at
+latency=$(psql -XAt -d $db -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ms p50, ' ||
+	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ms p99'
+	FROM (SELECT extract(epoch FROM p.published_at - e.created_at) * 1000 AS ms
+	      FROM helpdesk.event_positions p JOIN helpdesk.event e ON e.id = p.event_id) t")
 published=$(psql -XAt -d $db -c "SELECT (SELECT count(*) FROM helpdesk.event_positions) || ' of ' || (SELECT count(*) FROM helpdesk.event) || ' events of the last run'")
 notifications=$(grep -c 'Asynchronous notification "helpdesk"' "$work/listener.out" || true)
 mkdir -p bench/results
@@ -103,6 +109,7 @@ out=bench/results/post_message-$(date -u +%Y%m%dT%H%M%SZ).md
 		printf '| %s | %.0f | %.0f | %.2fx | %.0f | %.2fx |\n' "$c" "$p" "$a" "$(awk "BEGIN {print $a / $p}")" "$n" "$(awk "BEGIN {print $n / $p}")"
 	done
 	echo
+	echo "append-to-publish latency at ${clients_list##* } clients (publisher_min_interval 2 ms): $latency"
 	echo "published: $published; NOTIFY batches received by the listener on channel helpdesk: $notifications"
 	echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(psql -XAt -d $db -c 'SELECT version()' | cut -d, -f1)"
 } | tee "$out"
