@@ -11,20 +11,6 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-static void invalid(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
-
-static void
-invalid(const char *fmt,...)
-{
-	char		buf[512];
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg_internal("%s", buf)));
-}
-
 /* 1..maxlen characters from [a-z0-9_.-] (plus '-' separated tags for languages) */
 static bool
 is_token(const char *s, int maxlen)
@@ -50,17 +36,17 @@ check_token_array(const char *what, ArrayType *arr)
 	if (arr == NULL)
 		return;
 	if (ARR_NDIM(arr) > 1)
-		invalid("%s must be a one-dimensional array", what);
+		hd_invalid("%s must be a one-dimensional array", what);
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	for (i = 0; i < n; i++)
 	{
 		char	   *s;
 
 		if (nulls[i])
-			invalid("%s must not contain NULL", what);
+			hd_invalid("%s must not contain NULL", what);
 		s = TextDatumGetCString(elems[i]);
 		if (!is_token(s, 64))
-			invalid("invalid entry \"%s\" in %s: use 1 to 64 lowercase letters, digits, _ . or -",
+			hd_invalid("invalid entry \"%s\" in %s: use 1 to 64 lowercase letters, digits, _ . or -",
 					s, what);
 	}
 }
@@ -84,7 +70,7 @@ check_skills(Jsonb *skills)
 		{
 			key = pnstrdup(v.val.string.val, v.val.string.len);
 			if (!is_token(key, 64))
-				invalid("invalid skill name \"%s\": use 1 to 64 lowercase letters, digits, _ . or -",
+				hd_invalid("invalid skill name \"%s\": use 1 to 64 lowercase letters, digits, _ . or -",
 						key);
 		}
 		else if (tok == WJB_VALUE)
@@ -92,11 +78,11 @@ check_skills(Jsonb *skills)
 			char	   *num;
 
 			if (v.type != jbvNumeric)
-				invalid("skill \"%s\" must have a numeric level 1..10", key);
+				hd_invalid("skill \"%s\" must have a numeric level 1..10", key);
 			num = DatumGetCString(DirectFunctionCall1(numeric_out,
 													  NumericGetDatum(v.val.numeric)));
 			if (strspn(num, "0123456789") != strlen(num) || atoi(num) < 1 || atoi(num) > 10)
-				invalid("skill \"%s\" has level %s; levels are whole numbers 1..10", key, num);
+				hd_invalid("skill \"%s\" has level %s; levels are whole numbers 1..10", key, num);
 		}
 	}
 }
@@ -117,7 +103,7 @@ check_interval(const char *what, Interval *i, int64 min_usecs, int64 max_usecs)
 		return;
 	u = interval_usecs(i);
 	if (u < min_usecs || u > max_usecs)
-		invalid("%s must be between %lld and %lld seconds",
+		hd_invalid("%s must be between %lld and %lld seconds",
 				what, (long long) (min_usecs / USECS_PER_SEC), (long long) (max_usecs / USECS_PER_SEC));
 }
 
@@ -176,13 +162,13 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 	hd_require_args(fcinfo, 2, names);
 	slug = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!is_token(slug, 63) || slug[0] == '_' || slug[0] == '.' || slug[0] == '-')
-		invalid("invalid tenant slug \"%s\": use 1 to 63 lowercase letters, digits, _ . or -, starting with a letter or digit",
+		hd_invalid("invalid tenant slug \"%s\": use 1 to 63 lowercase letters, digits, _ . or -, starting with a letter or digit",
 				slug);
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
 	check_interval("heartbeat_interval", PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3),
 				   USECS_PER_SEC, 3600 * USECS_PER_SEC);
 	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > 100))
-		invalid("heartbeat_misses must be between 1 and 100, got %d", PG_GETARG_INT32(4));
+		hd_invalid("heartbeat_misses must be between 1 and 100, got %d", PG_GETARG_INT32(4));
 	hd_require_json_object("settings", PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 
 	args_to_params(fcinfo, v, n, 6);
@@ -224,7 +210,7 @@ hd_upsert_agent(PG_FUNCTION_ARGS)
 	check_skills(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3));
 	check_token_array("languages", PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4));
 	if (!PG_ARGISNULL(5) && (PG_GETARG_INT32(5) < 0 || PG_GETARG_INT32(5) > 1000))
-		invalid("max_sessions must be between 0 and 1000, got %d", PG_GETARG_INT32(5));
+		hd_invalid("max_sessions must be between 0 and 1000, got %d", PG_GETARG_INT32(5));
 
 	args_to_params(fcinfo, v, n, 7);
 	SPI_connect();
@@ -314,7 +300,7 @@ hd_upsert_queue(PG_FUNCTION_ARGS)
 					 errmsg("overflow queue %lld does not exist in tenant %lld",
 							(long long) PG_GETARG_INT64(8), (long long) tenant_id)));
 		if (strcmp(hd_get_text(1), text_to_cstring(PG_GETARG_TEXT_PP(1))) == 0)
-			invalid("queue \"%s\" cannot overflow into itself", hd_get_text(1));
+			hd_invalid("queue \"%s\" cannot overflow into itself", hd_get_text(1));
 	}
 	if (make_default)
 	{
@@ -359,9 +345,9 @@ hd_upsert_customer(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 		hd_check_length("display_name", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 200);
 	if (!PG_ARGISNULL(3) && (PG_GETARG_INT32(3) < 0 || PG_GETARG_INT32(3) > 10))
-		invalid("vip_level must be between 0 and 10, got %d", PG_GETARG_INT32(3));
+		hd_invalid("vip_level must be between 0 and 10, got %d", PG_GETARG_INT32(3));
 	if (!PG_ARGISNULL(4) && !is_token(text_to_cstring(PG_GETARG_TEXT_PP(4)), 35))
-		invalid("invalid language \"%s\": use a lowercase tag such as en or pt-br",
+		hd_invalid("invalid language \"%s\": use a lowercase tag such as en or pt-br",
 				text_to_cstring(PG_GETARG_TEXT_PP(4)));
 	hd_require_json_object("attributes", PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 

@@ -55,6 +55,7 @@ extern bool hd_get_bool(int col);
 extern void hd_return_query(FunctionCallInfo fcinfo, HdPlan *p, Datum *values,
 							const char *nulls);
 
+extern void hd_invalid(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
 extern void hd_require_args(FunctionCallInfo fcinfo, int n, const char *const *names);
 extern char *hd_arg_text_or_null(FunctionCallInfo fcinfo, int n);
 extern void hd_check_length(const char *what, const char *s, int minlen, int maxlen);

@@ -9,23 +9,6 @@
 static const char *const sender_kinds[] = {"customer", "agent", "bot", "system", "note", NULL};
 static const char *const message_types[] = {"text", "image", "file", "menu", "system", NULL};
 
-static void bad_value(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
-
-/* Raise 22023 with a formatted message. */
-static void
-bad_value(const char *fmt,...)
-{
-	char		buf[1024];
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg_internal("%s", buf)));
-}
-
 /* A string member of a JSON object, or NULL when the key is absent. */
 static char *
 json_string(JsonbContainer *c, const char *what, const char *key)
@@ -35,7 +18,7 @@ json_string(JsonbContainer *c, const char *what, const char *key)
 	if (getKeyJsonValueFromContainer(c, key, strlen(key), &v) == NULL)
 		return NULL;
 	if (v.type != jbvString)
-		bad_value("%s.%s must be a string", what, key);
+		hd_invalid("%s.%s must be a string", what, key);
 	return pnstrdup(v.val.string.val, v.val.string.len);
 }
 
@@ -45,7 +28,7 @@ json_required_string(JsonbContainer *c, const char *what, const char *key, int m
 	char	   *s = json_string(c, what, key);
 
 	if (s == NULL || s[0] == '\0')
-		bad_value("%s.%s is required", what, key);
+		hd_invalid("%s.%s is required", what, key);
 	if ((int) strlen(s) > maxlen)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -63,29 +46,29 @@ check_attachment(Jsonb *a, bool image)
 	JsonbValue	size;
 
 	if (a == NULL)
-		bad_value("%s messages need an attachment {\"url\", \"name\", \"size\", \"mime\"}",
+		hd_invalid("%s messages need an attachment {\"url\", \"name\", \"size\", \"mime\"}",
 				  image ? "image" : "file");
 	if (!JB_ROOT_IS_OBJECT(a))
-		bad_value("attachment must be a JSON object");
+		hd_invalid("attachment must be a JSON object");
 	url = json_required_string(&a->root, "attachment", "url", 2048);
 	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-		bad_value("attachment.url must be an http or https URL, got \"%s\"", url);
+		hd_invalid("attachment.url must be an http or https URL, got \"%s\"", url);
 	(void) json_required_string(&a->root, "attachment", "name", 255);
 	mime = json_required_string(&a->root, "attachment", "mime", 255);
 	slash = strchr(mime, '/');
 	if (slash == NULL || slash == mime || slash[1] == '\0')
-		bad_value("attachment.mime must look like type/subtype, got \"%s\"", mime);
+		hd_invalid("attachment.mime must look like type/subtype, got \"%s\"", mime);
 	if (image && strncmp(mime, "image/", 6) != 0)
-		bad_value("image messages need an image/* mime type, got \"%s\"", mime);
+		hd_invalid("image messages need an image/* mime type, got \"%s\"", mime);
 	if (getKeyJsonValueFromContainer(&a->root, "size", 4, &size) == NULL ||
 		size.type != jbvNumeric)
-		bad_value("attachment.size is required and must be a number of bytes");
+		hd_invalid("attachment.size is required and must be a number of bytes");
 	{
 		char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out,
 																 NumericGetDatum(size.val.numeric)));
 
 		if (strspn(digits, "0123456789") != strlen(digits))
-			bad_value("attachment.size must be a whole number of bytes, got %s", digits);
+			hd_invalid("attachment.size must be a whole number of bytes, got %s", digits);
 	}
 }
 
@@ -97,7 +80,7 @@ check_options(Jsonb *o)
 				i;
 
 	if (o == NULL || !JB_ROOT_IS_ARRAY(o) || JB_ROOT_IS_SCALAR(o))
-		bad_value("menu messages need options: a JSON array of {\"id\", \"label\"}");
+		hd_invalid("menu messages need options: a JSON array of {\"id\", \"label\"}");
 	n = JB_ROOT_COUNT(o);
 	if (n < 1 || n > 20)
 		ereport(ERROR,
@@ -108,7 +91,7 @@ check_options(Jsonb *o)
 		JsonbValue *v = getIthJsonbValueFromContainer(&o->root, i);
 
 		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-			bad_value("each menu option must be an object {\"id\", \"label\"}");
+			hd_invalid("each menu option must be an object {\"id\", \"label\"}");
 		(void) json_required_string(v->val.binary.data, "option", "id", 64);
 		(void) json_required_string(v->val.binary.data, "option", "label", 200);
 	}
@@ -124,14 +107,14 @@ check_content(HdPostArgs *m)
 	if (strcmp(m->type, "text") == 0 || strcmp(m->type, "system") == 0)
 	{
 		if (m->body == NULL || m->body[0] == '\0')
-			bad_value("%s messages need a non-empty body", m->type);
+			hd_invalid("%s messages need a non-empty body", m->type);
 	}
 	else if (strcmp(m->type, "image") == 0 || strcmp(m->type, "file") == 0)
 		check_attachment(m->attachment, strcmp(m->type, "image") == 0);
 	else if (strcmp(m->type, "menu") == 0)
 		check_options(m->options);
 	if (strcmp(m->type, "system") == 0 && strcmp(m->sender_kind, "system") != 0)
-		bad_value("only the system sender may post system messages, not %s", m->sender_kind);
+		hd_invalid("only the system sender may post system messages, not %s", m->sender_kind);
 	if (m->client_msg_id)
 		hd_check_length("client_msg_id", m->client_msg_id, 1, 100);
 
@@ -176,7 +159,7 @@ check_sender(HdPostArgs *m, HdSessionRow *s)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("sender_id must not be NULL for %s messages", k)));
 	if (!needs_id && m->has_sender)
-		bad_value("sender_id must be NULL for %s messages", k);
+		hd_invalid("sender_id must be NULL for %s messages", k);
 
 	if (strcmp(s->state, "closed") == 0)
 		ereport(ERROR,

@@ -63,6 +63,21 @@ static HdPlan tenant_defaults = {
 	"FROM helpdesk.tenant t WHERE t.id = $1",
 	1, {INT8OID}
 };
+/* The tenant's bot flag and default queue; HD404 for an unknown tenant. */
+static bool
+load_tenant_defaults(int64 tenant_id, bool *has_default, int64 *default_queue)
+{
+	Datum		v[1] = {Int64GetDatum(tenant_id)};
+
+	hd_exec(&tenant_defaults, v, NULL, false, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("tenant %lld does not exist", (long long) tenant_id)));
+	*has_default = hd_get_int64(2, default_queue);
+	return hd_get_bool(1);
+}
+
 static HdPlan customer_exists = {
 	"SELECT 1 FROM helpdesk.customer WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}
 };
@@ -216,17 +231,7 @@ hd_start_session(PG_FUNCTION_ARGS)
 	tupdesc = BlessTupleDesc(tupdesc);
 
 	SPI_connect();
-	{
-		Datum		v[1] = {Int64GetDatum(tenant_id)};
-
-		hd_exec(&tenant_defaults, v, NULL, false, 1);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_HD_NOT_FOUND),
-					 errmsg("tenant %lld does not exist", (long long) tenant_id)));
-		bot_enabled = hd_get_bool(1);
-		has_default = hd_get_int64(2, &default_queue);
-	}
+	bot_enabled = load_tenant_defaults(tenant_id, &has_default, &default_queue);
 	require_row(&customer_exists, tenant_id, customer_id, "customer");
 	if (bot_enabled)
 	{
@@ -334,16 +339,7 @@ hd_request_agent(PG_FUNCTION_ARGS)
 	session_id = PG_GETARG_INT64(1);
 
 	SPI_connect();
-	{
-		Datum		v[1] = {Int64GetDatum(tenant_id)};
-
-		hd_exec(&tenant_defaults, v, NULL, false, 1);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_HD_NOT_FOUND),
-					 errmsg("tenant %lld does not exist", (long long) tenant_id)));
-		has_default = hd_get_int64(2, &default_queue);
-	}
+	(void) load_tenant_defaults(tenant_id, &has_default, &default_queue);
 	hd_load_session(tenant_id, session_id, true, &s);
 	hd_check_transition(session_id, s.state, "queued");
 	if (!PG_ARGISNULL(2))

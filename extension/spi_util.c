@@ -123,6 +123,21 @@ hd_arg_text_or_null(FunctionCallInfo fcinfo, int n)
 	return text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
+/* Raise 22023 (invalid_parameter_value) with a formatted message. */
+void
+hd_invalid(const char *fmt,...)
+{
+	char		buf[1024];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg_internal("%s", buf)));
+}
+
 /* Length check in characters, with a message that names the field. */
 void
 hd_check_length(const char *what, const char *s, int minlen, int maxlen)
