@@ -93,7 +93,14 @@ typedef struct HdSessionRow
 	int64		queue_id;
 } HdSessionRow;
 
-extern void hd_load_session(int64 tenant_id, int64 session_id, bool for_update,
+typedef enum HdRowLock
+{
+	HD_LOCK_NONE,
+	HD_LOCK_SHARE,
+	HD_LOCK_UPDATE
+} HdRowLock;
+
+extern void hd_load_session(int64 tenant_id, int64 session_id, HdRowLock lock,
 							HdSessionRow *row);
 
 /* ---- background workers ---- */

@@ -56,7 +56,7 @@ hd_session_messages(PG_FUNCTION_ARGS)
 	v[3] = Int32GetDatum(page_size(fcinfo, 3));
 	v[4] = BoolGetDatum(!PG_ARGISNULL(4) && PG_GETARG_BOOL(4));
 	SPI_connect();
-	hd_load_session(PG_GETARG_INT64(0), PG_GETARG_INT64(1), false, &s);
+	hd_load_session(PG_GETARG_INT64(0), PG_GETARG_INT64(1), HD_LOCK_NONE, &s);
 	hd_return_query(fcinfo, &session_page, v, NULL);
 	SPI_finish();
 	return (Datum) 0;

@@ -206,6 +206,14 @@ supervise(void)
 	{
 		HdDbSlot   *slot = &hd_shared->slots[i];
 
+		if (slot->state == HD_DB_PAUSED && now < slot->paused_until)
+		{
+			long		secs;
+			int			usecs;
+
+			TimestampDifference(now, slot->paused_until, &secs, &usecs);
+			sleep_ms = Min(sleep_ms, secs * 1000L + usecs / 1000 + 1);
+		}
 		if (slot->state == HD_DB_PAUSED && now >= slot->paused_until)
 		{
 			LWLockAcquire(hd_shared->lock, LW_EXCLUSIVE);

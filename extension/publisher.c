@@ -50,34 +50,48 @@ typedef struct Gap
 	TransactionId horizon;
 } Gap;
 
-/* Publisher memory: valid only after a committed pass (or at start). */
+/*
+ * Publisher memory. "Committed" state is what the last committed pass left;
+ * a pass builds the next gap list in the staging buffer and the two swap
+ * only after COMMIT, so a failed pass changes nothing and leaks nothing.
+ */
 static bool loaded = false;
 static int64 hwm = 0;			/* every id <= hwm is published, a gap, or dead */
-static int64 published_max = 0;	/* after a restart: ids up to here may be in a batch */
+static int64 published_max = 0;	/* after a reload: ids up to here may be in a batch */
+static int64 committed_last_pos = -1;	/* cursor as our last pass left it */
+static int64 committed_settled = -1;
 static Gap *gaps = NULL;
 static int	ngaps = 0;
+static int	gaps_cap = 0;
+static Gap *staging = NULL;
+static int	nstaging = 0;
+static int	staging_cap = 0;
+static int64 staged_hwm,
+			staged_last_pos,
+			staged_settled;
 
 static HdPlan lock_cursor = {
 	"SELECT last_pos, settled_id FROM helpdesk.event_cursor FOR UPDATE", 0, {}
 };
 static HdPlan read_sequence = {
-	"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
-	"FROM helpdesk.event_id_seq", 0, {}
+	"SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END, p.seqcache "
+	"FROM helpdesk.event_id_seq s, pg_catalog.pg_sequence p "
+	"WHERE p.seqrelid = 'helpdesk.event_id_seq'::pg_catalog.regclass", 0, {}
 };
 /* visible ids in a range, and whether a batch already holds them */
 static HdPlan visible_range = {
 	"SELECT id, false FROM helpdesk.event WHERE id > $1 AND id <= $2 ORDER BY id",
 	2, {INT8OID, INT8OID}
 };
-/* after a restart, ids above settled_id may already be in a batch */
-static HdPlan visible_range_after_restart = {
+/* after a reload, ids above settled_id may already be in a batch */
+static HdPlan visible_range_after_reload = {
 	"SELECT e.id, EXISTS (SELECT 1 FROM helpdesk.event_batch b "
-	"                     WHERE b.max_id > $1 AND b.ids @> e.id) "
+	"                     WHERE b.max_id >= e.id AND b.ids @> e.id) "
 	"FROM helpdesk.event e WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id",
 	2, {INT8OID, INT8OID}
 };
-static HdPlan max_published = {
-	"SELECT coalesce(max(max_id), 0) FROM helpdesk.event_batch", 0, {}
+static HdPlan batch_state = {
+	"SELECT coalesce(max(max_id), 0), coalesce(max(last_pos), 0) FROM helpdesk.event_batch", 0, {}
 };
 static HdPlan visible_gaps = {
 	"SELECT id, false FROM helpdesk.event WHERE id = ANY ($1) ORDER BY id", 1, {INT8ARRAYOID}
@@ -156,38 +170,77 @@ multirange_literal(int64 *ids, int n)
 static bool
 contains(int64 *sorted, int n, int64 id)
 {
-	return bsearch(&id, sorted, n, sizeof(int64), cmp_int64) != NULL;
+	return n > 0 && bsearch(&id, sorted, n, sizeof(int64), cmp_int64) != NULL;
+}
+
+static void
+stage_gap(int64 id, TransactionId horizon)
+{
+	if (nstaging >= staging_cap)
+	{
+		staging_cap = Max(1024, staging_cap * 2);
+		staging = staging ? repalloc(staging, sizeof(Gap) * staging_cap)
+			: MemoryContextAlloc(TopMemoryContext, sizeof(Gap) * staging_cap);
+	}
+	staging[nstaging].id = id;
+	staging[nstaging].horizon = horizon;
+	nstaging++;
+}
+
+/* Forget the in-memory state: the next pass rebuilds it from the tables. */
+static void
+reload_state(int64 settled, int64 *last_pos)
+{
+	int64		batch_last = 0;
+
+	hwm = settled;
+	ngaps = 0;
+	hd_exec(&batch_state, NULL, NULL, false, 1);
+	hd_get_int64(1, &published_max);
+	hd_get_int64(2, &batch_last);
+	/* a restored dump may carry batches but a fresh cursor */
+	*last_pos = Max(*last_pos, batch_last);
+	loaded = true;
+}
+
+/* Record one event_batch row for ids[0..n) from position first. */
+static void
+insert_batch_row(int64 first, int64 *ids, int n)
+{
+	Datum		v[4];
+
+	v[0] = Int64GetDatum(first);
+	v[1] = Int64GetDatum(first + n - 1);
+	v[2] = CStringGetTextDatum(multirange_literal(ids, n));
+	v[3] = Int64GetDatum(ids[n - 1]);
+	hd_exec(&insert_batch, v, NULL, false, 0);
 }
 
 /*
- * One publishing transaction over ids up to at most hwm + batch. Returns the
- * number of events published, and in *more whether ids remain above the
- * range handled. New state is stored only once the transaction committed.
+ * One publishing pass, inside the caller's transaction: everything visible
+ * in ONE snapshot is numbered in this pass (commit order needs that), stored
+ * as event_batch rows of at most helpdesk.publisher_batch_size ids each. The
+ * next state is staged; run_pass adopts it after COMMIT.
  */
 static int64
-publish_pass(bool *more, bool *gone)
+publish_pass(bool *gone)
 {
 	int64		last_pos = 0,
 				settled = 0,
 				top = 0,
-				upper,
-				new_hwm;
+				cache = 1;
 	TransactionId horizon;
 	Snapshot	snap;
 	int64	   *seen,
-			   *found_gaps = NULL;
+			   *found_gaps = NULL,
+			   *publish;
 	bool	   *seen_published,
 			   *unused;
 	int			nseen,
 				nfound = 0,
-				i,
-				nnew = 0;
-	Gap		   *new_gaps;
-	int64	   *publish;
-	int			npublish = 0;
-	MemoryContext worker_cxt = TopMemoryContext;
+				npublish = 0,
+				i;
 
-	*more = false;
 	*gone = false;
 	if (!hd_extension_present())
 	{
@@ -199,28 +252,38 @@ publish_pass(bool *more, bool *gone)
 		elog(ERROR, "helpdesk.event_cursor has no row");
 	hd_get_int64(1, &last_pos);
 	hd_get_int64(2, &settled);
+	/* someone else changed the cursor (restore, re-created extension): start over */
+	if (loaded && (last_pos != committed_last_pos || settled != committed_settled))
+		loaded = false;
 	if (!loaded)
-	{
-		hwm = settled;
-		ngaps = 0;
-		hd_exec(&max_published, NULL, NULL, false, 1);
-		hd_get_int64(1, &published_max);
-	}
+		reload_state(settled, &last_pos);
 
 	/* 1. H, then X, then the snapshot */
 	hd_exec(&read_sequence, NULL, NULL, false, 1);
 	hd_get_int64(1, &top);
+	hd_get_int64(2, &cache);
+	if (cache != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("helpdesk.event_id_seq has CACHE %lld; the publisher needs CACHE 1",
+						(long long) cache),
+				 errhint("ALTER SEQUENCE helpdesk.event_id_seq CACHE 1;")));
+	if (top < hwm)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("helpdesk.event_id_seq went backwards: %lld, but ids up to %lld were already examined",
+						(long long) top, (long long) hwm),
+				 errhint("Set it past the highest event id: SELECT setval('helpdesk.event_id_seq', "
+						 "greatest((SELECT max(id) FROM helpdesk.event), "
+						 "(SELECT settled_id FROM helpdesk.event_cursor)));")));
 	horizon = ReadNextTransactionId();
 	snap = RegisterSnapshot(GetLatestSnapshot());
 
-	upper = Min(top, hwm + hd_publisher_batch_size);
-	*more = (upper < top);
-
 	/* 2. what became visible */
 	{
-		Datum		v[2] = {Int64GetDatum(hwm), Int64GetDatum(upper)};
+		Datum		v[2] = {Int64GetDatum(hwm), Int64GetDatum(top)};
 
-		seen = collect_ids(hwm >= published_max ? &visible_range : &visible_range_after_restart,
+		seen = collect_ids(hwm >= published_max ? &visible_range : &visible_range_after_reload,
 						   v, snap, &nseen, &seen_published);
 	}
 	if (ngaps > 0)
@@ -234,21 +297,21 @@ publish_pass(bool *more, bool *gone)
 		found_gaps = collect_ids(&visible_gaps, v, snap, &nfound, &unused);
 	}
 
-	/* the next gap list: old gaps still open, plus new invisible ids */
-	new_gaps = MemoryContextAlloc(worker_cxt, sizeof(Gap) * (ngaps + (upper - hwm) + 1));
+	/* the next gap list: old gaps still open, plus ids nobody can see yet */
+	nstaging = 0;
 	for (i = 0; i < ngaps; i++)
 	{
 		if (contains(found_gaps, nfound, gaps[i].id))
 			continue;			/* committed: published below */
 		if (TransactionIdPrecedesOrEquals(gaps[i].horizon, snap->xmin))
 			continue;			/* every possible owner ended: rolled back */
-		new_gaps[nnew++] = gaps[i];
+		stage_gap(gaps[i].id, gaps[i].horizon);
 	}
 	{
 		int			k = 0;
 		int64		id;
 
-		for (id = hwm + 1; id <= upper; id++)
+		for (id = hwm + 1; id <= top; id++)
 		{
 			while (k < nseen && seen[k] < id)
 				k++;
@@ -256,12 +319,9 @@ publish_pass(bool *more, bool *gone)
 				continue;
 			if (TransactionIdPrecedesOrEquals(horizon, snap->xmin))
 				continue;		/* no transaction was running: rolled back */
-			new_gaps[nnew].id = id;
-			new_gaps[nnew].horizon = horizon;
-			nnew++;
+			stage_gap(id, horizon);
 		}
 	}
-	new_hwm = upper;
 	UnregisterSnapshot(snap);
 
 	/* 3. number and record them */
@@ -272,70 +332,83 @@ publish_pass(bool *more, bool *gone)
 	for (i = 0; i < nfound; i++)
 		publish[npublish++] = found_gaps[i];
 	qsort(publish, npublish, sizeof(int64), cmp_int64);
+
+	staged_settled = top;
+	for (i = 0; i < nstaging; i++)
+		staged_settled = Min(staged_settled, staging[i].id - 1);
+	staged_settled = Max(staged_settled, settled);
+	staged_hwm = top;
+	staged_last_pos = last_pos + npublish;
+
+	for (i = 0; i < npublish; i += hd_publisher_batch_size)
+		insert_batch_row(last_pos + 1 + i, publish + i,
+						 Min(hd_publisher_batch_size, npublish - i));
+	if (npublish > 0)
 	{
-		int64		new_settled = new_hwm;
-		Datum		v[4];
+		char		buf[32];
 
-		for (i = 0; i < nnew; i++)
-			new_settled = Min(new_settled, new_gaps[i].id - 1);
-		if (npublish > 0)
-		{
-			char		buf[32];
-
-			v[0] = Int64GetDatum(last_pos + 1);
-			v[1] = Int64GetDatum(last_pos + npublish);
-			v[2] = CStringGetTextDatum(multirange_literal(publish, npublish));
-			v[3] = Int64GetDatum(publish[npublish - 1]);
-			hd_exec(&insert_batch, v, NULL, false, 0);
-			last_pos += npublish;
-			snprintf(buf, sizeof(buf), INT64_FORMAT, last_pos);
-			Async_Notify("helpdesk", buf);
-		}
-		if (npublish > 0 || new_settled != settled)
-		{
-			v[0] = Int64GetDatum(last_pos);
-			v[1] = Int64GetDatum(new_settled);
-			hd_exec(&save_cursor, v, NULL, false, 0);
-		}
+		snprintf(buf, sizeof(buf), INT64_FORMAT, staged_last_pos);
+		Async_Notify("helpdesk", buf);
 	}
+	if (npublish > 0 || staged_settled != settled || staged_last_pos != committed_last_pos)
+	{
+		Datum		v[2] = {Int64GetDatum(staged_last_pos), Int64GetDatum(staged_settled)};
 
-	/* caller commits; only then does the new state become ours */
-	if (gaps)
-		pfree(gaps);
-	gaps = new_gaps;
-	ngaps = nnew;
-	hwm = new_hwm;
+		hd_exec(&save_cursor, v, NULL, false, 0);
+	}
 	return npublish;
+}
+
+/* After COMMIT: the staged state becomes ours (swap buffers, no allocation). */
+static void
+adopt_staged_state(void)
+{
+	Gap		   *tmp = gaps;
+	int			tmp_cap = gaps_cap;
+
+	gaps = staging;
+	gaps_cap = staging_cap;
+	ngaps = nstaging;
+	staging = tmp;
+	staging_cap = tmp_cap;
+	nstaging = 0;
+	hwm = staged_hwm;
+	committed_last_pos = staged_last_pos;
+	committed_settled = staged_settled;
 }
 
 /*
  * Run one pass in its own transaction. Returns events published, or -1 on
- * error (logged). On error the in-memory state is reloaded from the table.
+ * error (logged); after an error the state is rebuilt from the tables.
  */
 static int64
-run_pass(bool *more, bool *gone)
+run_pass(bool *gone)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile int64 n = 0;
-	int64		saved_hwm = hwm;
 
+	*gone = false;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PG_TRY();
 	{
+		hd_publisher_in_pass = true;
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: publishing events");
-		n = publish_pass(more, gone);
+		n = publish_pass(gone);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		loaded = true;
+		hd_publisher_in_pass = false;
+		if (!*gone)
+			adopt_staged_state();
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		hd_publisher_in_pass = false;
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -343,11 +416,10 @@ run_pass(bool *more, bool *gone)
 		ereport(WARNING,
 				(errmsg("pg_helpdesk publisher: %s", edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("Publishing is retried with backoff; events are kept meanwhile.")));
+				 edata->hint ? errhint("%s", edata->hint)
+				 : errhint("Publishing is retried with backoff; events are kept meanwhile.")));
 		FreeErrorData(edata);
-		/* the state may have advanced before the failure: start over from the table */
 		loaded = false;
-		hwm = saved_hwm;
 		n = -1;
 	}
 	PG_END_TRY();
@@ -365,21 +437,12 @@ typedef enum PassResult
 static PassResult
 publish_all(void)
 {
-	for (;;)
-	{
-		bool		more,
-					gone;
-		int64		n = run_pass(&more, &gone);
+	bool		gone = false;
+	int64		n = run_pass(&gone);
 
-		if (gone)
-			return PASS_EXTENSION_GONE;
-		if (n < 0)
-			return PASS_FAILED;
-		if (!more)
-			return PASS_OK;
-		CHECK_FOR_INTERRUPTS();
-		hd_worker_check_sigterm();
-	}
+	if (gone)
+		return PASS_EXTENSION_GONE;
+	return n < 0 ? PASS_FAILED : PASS_OK;
 }
 
 /*
@@ -393,23 +456,33 @@ hd_publisher_run(HdWorkerSlot *w)
 	bool		work = true;	/* publish what accumulated while we were down */
 	int			failures = 0;
 	TimestampTz last_pass = 0;
+	TimestampTz next_attempt = 0;	/* during backoff, wakeups wait for this */
 
 	for (;;)
 	{
 		long		timeout = SWEEP_MS;
 		int			rc;
+		TimestampTz now;
 
 		hd_worker_check_sigterm();
 		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
 			work = true;
-		if (work && hd_publisher_min_interval_ms > 0)
+		now = GetCurrentTimestamp();
+		if (work && failures > 0 && now < next_attempt)
+		{
+			/* backing off: committing backends keep waking us; let them */
+			timeout = Max(1L, (long) ((next_attempt - now) / 1000));
+			work = false;
+			pg_atomic_write_u32(&w->pending, 1);
+		}
+		else if (work && hd_publisher_min_interval_ms > 0)
 		{
 			/*
 			 * Under load, let commits gather for a moment: one pass (and one
 			 * WAL flush) per interval instead of one per committing backend.
 			 * An idle system still publishes at once.
 			 */
-			long		since = (long) ((GetCurrentTimestamp() - last_pass) / 1000);
+			long		since = (long) ((now - last_pass) / 1000);
 
 			if (since < hd_publisher_min_interval_ms)
 				pg_usleep((hd_publisher_min_interval_ms - since) * 1000L);
@@ -428,6 +501,7 @@ hd_publisher_run(HdWorkerSlot *w)
 			{
 				failures++;
 				timeout = Min(BACKOFF_MAX_MS, 100L << Min(failures, 9));
+				next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout);
 				work = true;
 			}
 			else
@@ -437,6 +511,7 @@ hd_publisher_run(HdWorkerSlot *w)
 		if (ngaps > 0 && failures == 0)
 			timeout = Min(timeout, 100L);
 
+		hd_worker_check_sigterm();	/* a lock wait in the pass may have eaten the latch */
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					   timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -49,7 +49,7 @@ mark(FunctionCallInfo fcinfo, bool read)
 	hd_check_enum("reader_kind", kind, reader_kinds);
 
 	SPI_connect();
-	hd_load_session(tenant_id, session_id, false, &s);
+	hd_load_session(tenant_id, session_id, HD_LOCK_NONE, &s);
 	if (strcmp(kind, "customer") == 0 ? reader_id != s.customer_id
 		: (!s.has_agent || reader_id != s.agent_id))
 		ereport(ERROR,

@@ -29,6 +29,16 @@ static HdPlan load_session = {
 	"WHERE tenant_id = $1 AND id = $2",
 	2, {INT8OID, INT8OID}
 };
+/*
+ * FOR SHARE waits for a concurrent close or transfer (which update the row)
+ * and then re-reads it, so a message never lands in a session that closed
+ * while it was being posted.
+ */
+static HdPlan load_session_for_share = {
+	"SELECT customer_id, state, agent_id, queue_id FROM helpdesk.session "
+	"WHERE tenant_id = $1 AND id = $2 FOR SHARE",
+	2, {INT8OID, INT8OID}
+};
 static HdPlan load_session_for_update = {
 	"SELECT customer_id, state, agent_id, queue_id FROM helpdesk.session "
 	"WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
@@ -40,11 +50,13 @@ static HdPlan load_session_for_update = {
  * reported exactly like a missing one.
  */
 void
-hd_load_session(int64 tenant_id, int64 session_id, bool for_update, HdSessionRow *row)
+hd_load_session(int64 tenant_id, int64 session_id, HdRowLock lock, HdSessionRow *row)
 {
 	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id)};
 
-	hd_exec(for_update ? &load_session_for_update : &load_session, v, NULL, false, 1);
+	hd_exec(lock == HD_LOCK_UPDATE ? &load_session_for_update
+			: lock == HD_LOCK_SHARE ? &load_session_for_share : &load_session,
+			v, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_NOT_FOUND),
@@ -340,7 +352,7 @@ hd_request_agent(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	(void) load_tenant_defaults(tenant_id, &has_default, &default_queue);
-	hd_load_session(tenant_id, session_id, true, &s);
+	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
 	hd_check_transition(session_id, s.state, "queued");
 	if (!PG_ARGISNULL(2))
 		queue_id = pick_queue(tenant_id, true, PG_GETARG_INT64(2), false, 0);
@@ -400,7 +412,7 @@ hd_close_session(PG_FUNCTION_ARGS)
 				 errmsg("actor_id must not be NULL when closed_by is %s", closed_by)));
 
 	SPI_connect();
-	hd_load_session(tenant_id, session_id, true, &s);
+	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
 	if (strcmp(closed_by, "customer") == 0 && actor_id != s.customer_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -18,6 +18,7 @@
 PGDLLEXPORT void hd_worker_main(Datum main_arg);
 
 volatile sig_atomic_t hd_got_sigterm = false;
+volatile sig_atomic_t hd_publisher_in_pass = false;
 
 static HdDbSlot *my_slot = NULL;
 static HdWorkerSlot *my_worker = NULL;
@@ -42,6 +43,12 @@ hd_sigterm(SIGNAL_ARGS)
 	int			save_errno = errno;
 
 	hd_got_sigterm = true;
+	/* inside a pass, behave like die(): a lock wait must not outlast SIGTERM */
+	if (hd_publisher_in_pass)
+	{
+		InterruptPending = true;
+		ProcDiePending = true;
+	}
 	SetLatch(MyLatch);
 	errno = save_errno;
 }
@@ -123,7 +130,14 @@ hd_worker_main(Datum main_arg)
 		hd_worker_exit_absent();
 
 	LWLockAcquire(hd_shared->lock, LW_EXCLUSIVE);
-	my_slot->state = HD_DB_ACTIVE;
+	if (my_slot->state == HD_DB_UNKNOWN)
+		my_slot->state = HD_DB_ACTIVE;
+	if (my_slot->state != HD_DB_ACTIVE)
+	{
+		/* paused (DROP DATABASE ...) while we were connecting: leave */
+		LWLockRelease(hd_shared->lock);
+		proc_exit(0);
+	}
 	LWLockRelease(hd_shared->lock);
 
 	switch ((HdWorkerKind) kind)

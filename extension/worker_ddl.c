@@ -16,6 +16,7 @@
 #include <signal.h>
 
 #include "commands/dbcommands.h"
+#include "utils/acl.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -39,6 +40,9 @@ pause_database(const char *dbname)
 		return;
 	dboid = get_database_oid(dbname, true);
 	if (!OidIsValid(dboid) || dboid == MyDatabaseId)
+		return;
+	/* only someone who may run the command gets to stop the workers */
+	if (!pg_database_ownercheck(dboid, GetUserId()))
 		return;
 	slot = hd_find_db_slot(dboid);
 	if (slot == NULL)

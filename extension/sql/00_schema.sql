@@ -241,6 +241,7 @@ CREATE TABLE helpdesk.event_batch (
 	published_at timestamptz NOT NULL DEFAULT now(),
 	CHECK (last_pos >= first_pos)
 );
+CREATE INDEX event_batch_max_id ON helpdesk.event_batch (max_id);
 COMMENT ON TABLE helpdesk.event_batch IS
 	'One row per publishing pass: positions first_pos..last_pos are the event ids in ids, in ascending id order.';
 
