@@ -68,8 +68,9 @@ logstart=$(wc -l <"$log")
 q $db "CREATE FUNCTION public.reject_batch() RETURNS trigger LANGUAGE plpgsql AS \$\$
 	BEGIN RAISE EXCEPTION 'batches are refused today'; END \$\$;
 	CREATE TRIGGER reject_batch BEFORE INSERT ON helpdesk.event_batch FOR EACH ROW EXECUTE FUNCTION public.reject_batch();"
-post "while publishing fails"
-sleep 3
+# keep committing meanwhile: every commit wakes the publisher, backoff must hold
+echo "SELECT helpdesk.post_message(tenant_id, session_id, 'customer', customer_id, 'load') FROM public.e2e_session WHERE n = 3;" >"$HD_CLUSTER/e2e_load.pgbench"
+pgbench -n -c 4 -j 2 -T 3 -f "$HD_CLUSTER/e2e_load.pgbench" $db >/dev/null 2>&1 || fail "load during the failure failed"
 [ "$(q $db "SELECT helpdesk.publisher_lag()")" -ge 1 ] || fail "event published despite the failing trigger?"
 [ "$(publisher_pid $db)" = "$pid" ] || fail "publisher restarted instead of retrying"
 warnings=$(tail -n +"$((logstart + 1))" "$log" | grep -c "pg_helpdesk publisher: batches are refused today" || true)
@@ -80,6 +81,29 @@ post "after the failure"
 all_published 40 || fail "publisher did not catch up after the failure ended"
 gap_free || fail "positions have gaps after the failure"
 note "failing batches: $warnings warnings with backoff, publisher $pid kept running and caught up"
+
+# 3b. a sequence with CACHE > 1 would let ids commit out of the publisher's
+#     view: refused loudly, and publishing resumes once it is fixed
+logstart=$(wc -l <"$log")
+q $db "ALTER SEQUENCE helpdesk.event_id_seq CACHE 20" >/dev/null
+post "with a cached sequence"
+sleep 1.5
+tail -n +"$((logstart + 1))" "$log" | grep -q "helpdesk.event_id_seq has CACHE 20; the publisher needs CACHE 1" || fail "CACHE > 1 not reported"
+[ "$(q $db "SELECT helpdesk.publisher_lag()")" -ge 1 ] || fail "published despite CACHE > 1"
+q $db "ALTER SEQUENCE helpdesk.event_id_seq CACHE 1" >/dev/null
+post "after fixing the sequence"
+all_published 40 || fail "publisher did not resume after CACHE 1"
+gap_free || fail "positions have gaps after the sequence fix"
+note "CACHE 20 refused with a clear message; resumed after CACHE 1"
+
+# 3c. someone who may not drop the database cannot stop its workers either
+pid=$(publisher_pid $db)
+q postgres "SET client_min_messages = warning; DROP ROLE IF EXISTS e2e_nobody; CREATE ROLE e2e_nobody LOGIN" >/dev/null
+psql -qX -U e2e_nobody -d postgres -c "DROP DATABASE $db" >/dev/null 2>&1 && fail "non-owner dropped the database?"
+sleep 0.5
+[ "$(publisher_pid $db)" = "$pid" ] || fail "a failed DROP DATABASE by a non-owner stopped the publisher"
+q postgres "DROP ROLE e2e_nobody" >/dev/null
+note "non-owner DROP DATABASE left the publisher alone"
 
 # 4. DROP EXTENSION: the worker leaves quietly; CREATE EXTENSION starts it again at once
 q $db "DROP EXTENSION pg_helpdesk CASCADE" >/dev/null 2>&1
