@@ -30,13 +30,15 @@ static HdPlan load_session = {
 	2, {INT8OID, INT8OID}
 };
 /*
- * FOR SHARE waits for a concurrent close or transfer (which update the row)
- * and then re-reads it, so a message never lands in a session that closed
- * while it was being posted.
+ * FOR KEY SHARE is the lock the message's foreign key takes anyway (so it
+ * costs nothing extra), and it conflicts with the FOR UPDATE that every
+ * state change takes first (HD_LOCK_UPDATE): a message posted while the
+ * session is being closed or transferred waits for that transaction and is
+ * judged on the new state.
  */
 static HdPlan load_session_for_share = {
 	"SELECT customer_id, state, agent_id, queue_id FROM helpdesk.session "
-	"WHERE tenant_id = $1 AND id = $2 FOR SHARE",
+	"WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE",
 	2, {INT8OID, INT8OID}
 };
 static HdPlan load_session_for_update = {
