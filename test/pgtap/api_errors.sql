@@ -9,17 +9,7 @@ SELECT plan(176);
 -- Fixtures are made here with the API; ids are kept in the temp table fx and
 -- read back with pg_temp.fx(name), which fails loudly on an unknown name.
 
-CREATE TEMP TABLE fx (name text PRIMARY KEY, id bigint NOT NULL);
-CREATE FUNCTION pg_temp.fx(text) RETURNS bigint LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	r bigint;
-BEGIN
-	SELECT id INTO r FROM fx WHERE name = $1;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'no fixture named %', $1;
-	END IF;
-	RETURN r;
-END $$;
+\ir fixtures.psql
 
 -- Tenant A: no bot, default queue qa, second queue qa2.
 INSERT INTO fx SELECT 'ta', helpdesk.upsert_tenant('tap-err-a', 'TAP errors A');
