@@ -113,6 +113,10 @@ check_content(HdPostArgs *m)
 		check_attachment(m->attachment, strcmp(m->type, "image") == 0);
 	else if (strcmp(m->type, "menu") == 0)
 		check_options(m->options);
+	if (m->attachment && strcmp(m->type, "image") != 0 && strcmp(m->type, "file") != 0)
+		hd_invalid("only image and file messages take an attachment, not %s messages", m->type);
+	if (m->options && strcmp(m->type, "menu") != 0)
+		hd_invalid("only menu messages take options, not %s messages", m->type);
 	if (strcmp(m->type, "system") == 0 && strcmp(m->sender_kind, "system") != 0)
 		hd_invalid("only the system sender may post system messages, not %s", m->sender_kind);
 	if (m->client_msg_id)

@@ -362,6 +362,12 @@ hd_request_agent(PG_FUNCTION_ARGS)
 		queue_id = s.queue_id;
 	else
 		queue_id = pick_queue(tenant_id, false, 0, has_default, default_queue);
+	if (strcmp(s.state, "queued") == 0 && s.has_queue && s.queue_id == queue_id)
+	{
+		/* a retry: keep the customer's place in the queue */
+		SPI_finish();
+		PG_RETURN_INT64(queue_id);
+	}
 	{
 		Datum		v[3] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
 		Int64GetDatum(queue_id)};

@@ -49,6 +49,8 @@ SELECT helpdesk.post_message(:acme, :s, 'customer', :p2, NULL, 'file',
 	attachment => '{"url": "https://x/a.pdf", "name": "a.pdf", "size": 1.5, "mime": "application/pdf"}');
 SELECT helpdesk.post_message(:acme, :s, 'customer', :p2, NULL, 'file');
 SELECT helpdesk.post_message(:acme, :s, 'agent', :ana, 'pick', 'menu', options => '[]');
+SELECT helpdesk.post_message(:acme, :s, 'customer', :p2, 'x', attachment => '{"url": "https://x/a.png", "name": "a", "size": 1, "mime": "image/png"}');
+SELECT helpdesk.post_message(:acme, :s, 'customer', :p2, 'x', options => '[{"id": "a", "label": "A"}]');
 SELECT helpdesk.post_message(:acme, :s, 'agent', :ana, 'pick', 'menu', options => '[{"id": "a"}]');
 
 -- size limit from helpdesk.max_message_bytes

@@ -22,6 +22,10 @@ SELECT count(*) AS messages FROM helpdesk.message WHERE session_id = :s1;
 -- moving it to another queue is queued -> queued
 SELECT helpdesk.request_agent(:acme, :s1, :billing) = :billing AS moved;
 SELECT state, queue_id = :billing AS in_billing FROM helpdesk.session WHERE id = :s1;
+-- asking again for the same queue keeps the place in it
+SELECT queued_at AS first_queued_at FROM helpdesk.session WHERE id = :s1 \gset
+SELECT helpdesk.request_agent(:acme, :s1, :billing) = :billing AS same_queue;
+SELECT queued_at = :'first_queued_at' AS place_kept FROM helpdesk.session WHERE id = :s1;
 
 -- the customer leaves before an agent took it: abandoned
 SELECT helpdesk.close_session(:acme, :s1, closed_by => 'customer', actor_id => :p1) AS was;
