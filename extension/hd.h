@@ -8,6 +8,7 @@
 #include "fmgr.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 /*
@@ -57,6 +58,8 @@ extern void hd_return_query(FunctionCallInfo fcinfo, HdPlan *p, Datum *values,
 
 extern void hd_invalid(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
 extern void hd_require_args(FunctionCallInfo fcinfo, int n, const char *const *names);
+
+extern void hd_require_json_object(const char *what, Jsonb *j);
 extern char *hd_arg_text_or_null(FunctionCallInfo fcinfo, int n);
 extern void hd_check_length(const char *what, const char *s, int minlen, int maxlen);
 extern void hd_check_enum(const char *what, const char *value, const char *const *allowed);
@@ -96,7 +99,7 @@ typedef struct HdSessionRow
 typedef enum HdRowLock
 {
 	HD_LOCK_NONE,
-	HD_LOCK_SHARE,
+	HD_LOCK_KEY_SHARE,
 	HD_LOCK_UPDATE
 } HdRowLock;
 

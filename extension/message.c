@@ -289,7 +289,7 @@ hd_post_message(HdPostArgs *m)
 	bool		found;
 
 	check_content(m);
-	hd_load_session(m->tenant_id, m->session_id, HD_LOCK_SHARE, &s);
+	hd_load_session(m->tenant_id, m->session_id, HD_LOCK_KEY_SHARE, &s);
 	/* a retry of a stored message succeeds even if the session closed since */
 	if (m->client_msg_id && strcmp(s.state, "closed") == 0)
 	{

@@ -22,6 +22,5 @@ typedef struct HdPostArgs
 } HdPostArgs;
 
 extern int64 hd_post_message(HdPostArgs *m);
-extern void hd_require_json_object(const char *what, Jsonb *j);
 
 #endif							/* HD_MESSAGE_H */

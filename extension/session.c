@@ -36,7 +36,7 @@ static HdPlan load_session = {
  * session is being closed or transferred waits for that transaction and is
  * judged on the new state.
  */
-static HdPlan load_session_for_share = {
+static HdPlan load_session_for_key_share = {
 	"SELECT customer_id, state, agent_id, queue_id FROM helpdesk.session "
 	"WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE",
 	2, {INT8OID, INT8OID}
@@ -57,7 +57,7 @@ hd_load_session(int64 tenant_id, int64 session_id, HdRowLock lock, HdSessionRow 
 	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id)};
 
 	hd_exec(lock == HD_LOCK_UPDATE ? &load_session_for_update
-			: lock == HD_LOCK_SHARE ? &load_session_for_share : &load_session,
+			: lock == HD_LOCK_KEY_SHARE ? &load_session_for_key_share : &load_session,
 			v, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -150,15 +150,6 @@ check_channel(const char *channel)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid channel \"%s\"", channel),
 				 errhint("A channel is 1 to 32 lowercase letters, digits, _ or -, starting with a letter (web, ios, android, email).")));
-}
-
-void
-hd_require_json_object(const char *what, Jsonb *j)
-{
-	if (j != NULL && !JB_ROOT_IS_OBJECT(j))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a JSON object", what)));
 }
 
 static HdPlan insert_session = {

@@ -8,6 +8,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 
 /*
@@ -136,6 +137,16 @@ hd_invalid(const char *fmt,...)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg_internal("%s", buf)));
+}
+
+/* A jsonb argument that must be an object (NULL passes). */
+void
+hd_require_json_object(const char *what, Jsonb *j)
+{
+	if (j != NULL && !JB_ROOT_IS_OBJECT(j))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", what)));
 }
 
 /* Length check in characters, with a message that names the field. */

@@ -9,21 +9,6 @@ SELECT plan(88);
 
 \ir fixtures.psql
 
--- Everything the API can write, summarised, to compare before and after a
--- failed call.
-CREATE FUNCTION pg_temp.snapshot() RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT concat_ws(' ',
-		'tenants=' || (SELECT count(*) FROM helpdesk.tenant),
-		'agents=' || (SELECT count(*) FROM helpdesk.agent),
-		'queues=' || (SELECT count(*) FROM helpdesk.queue),
-		'customers=' || (SELECT count(*) FROM helpdesk.customer),
-		'sessions=' || (SELECT count(*) FROM helpdesk.session),
-		'messages=' || (SELECT count(*) FROM helpdesk.message),
-		'events=' || (SELECT count(*) FROM helpdesk.event),
-		'states=' || (SELECT string_agg(concat_ws(':', id, state, agent_id, queue_id, closed_by), ',' ORDER BY id)
-		              FROM helpdesk.session),
-		'receipts=' || (SELECT count(*) FROM helpdesk.message WHERE delivered_at IS NOT NULL OR read_at IS NOT NULL))
-$$;
 CREATE TEMP TABLE snap (k text PRIMARY KEY, v text NOT NULL);
 
 ------------------------------------------------------------------------------

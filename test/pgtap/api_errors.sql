@@ -73,20 +73,6 @@ SELECT results_eq(
 	         (pg_temp.fx('sb'), 'bot')$$,
 	'fixture sessions are in the expected states');
 
--- Everything the API can write, summarised; compared at the end of the file.
-CREATE FUNCTION pg_temp.snapshot() RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT concat_ws(' ',
-		'tenants=' || (SELECT count(*) FROM helpdesk.tenant),
-		'agents=' || (SELECT count(*) FROM helpdesk.agent),
-		'queues=' || (SELECT count(*) FROM helpdesk.queue),
-		'customers=' || (SELECT count(*) FROM helpdesk.customer),
-		'sessions=' || (SELECT count(*) FROM helpdesk.session),
-		'messages=' || (SELECT count(*) FROM helpdesk.message),
-		'events=' || (SELECT count(*) FROM helpdesk.event),
-		'states=' || (SELECT string_agg(concat_ws(':', id, state, agent_id, queue_id, closed_by), ',' ORDER BY id)
-		              FROM helpdesk.session),
-		'receipts=' || (SELECT count(*) FROM helpdesk.message WHERE delivered_at IS NOT NULL OR read_at IS NOT NULL))
-$$;
 CREATE TEMP TABLE before AS SELECT pg_temp.snapshot() AS snap;
 
 ------------------------------------------------------------------------------
