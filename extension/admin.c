@@ -87,21 +87,21 @@ check_skills(Jsonb *skills)
 	}
 }
 
-static int64
-interval_usecs(Interval *i)
+int64
+hd_interval_usecs(Interval *i)
 {
 	return i->time + (int64) i->day * USECS_PER_DAY +
 		(int64) i->month * DAYS_PER_MONTH * USECS_PER_DAY;
 }
 
-static void
-check_interval(const char *what, Interval *i, int64 min_usecs, int64 max_usecs)
+void
+hd_check_interval(const char *what, Interval *i, int64 min_usecs, int64 max_usecs)
 {
 	int64		u;
 
 	if (i == NULL)
 		return;
-	u = interval_usecs(i);
+	u = hd_interval_usecs(i);
 	if (u < min_usecs || u > max_usecs)
 		hd_invalid("%s must be between %lld and %lld seconds",
 				what, (long long) (min_usecs / USECS_PER_SEC), (long long) (max_usecs / USECS_PER_SEC));
@@ -165,7 +165,7 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 		hd_invalid("invalid tenant slug \"%s\": use 1 to 63 lowercase letters, digits, _ . or -, starting with a letter or digit",
 				slug);
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
-	check_interval("heartbeat_interval", PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3),
+	hd_check_interval("heartbeat_interval", PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3),
 				   USECS_PER_SEC, 3600 * USECS_PER_SEC);
 	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > 100))
 		hd_invalid("heartbeat_misses must be between 1 and 100, got %d", PG_GETARG_INT32(4));
@@ -186,6 +186,8 @@ static HdPlan upsert_agent = {
 	"ON CONFLICT (tenant_id, external_id) DO UPDATE SET display_name = $3, "
 	"  skills = coalesce($4, a.skills), languages = coalesce($5, a.languages), "
 	"  max_sessions = coalesce($6, a.max_sessions), enabled = coalesce($7, a.enabled), "
+	"  capacity_changed_at = CASE WHEN $6 IS DISTINCT FROM a.max_sessions AND $6 IS NOT NULL "
+	"                        THEN now() ELSE a.capacity_changed_at END, "
 	"  updated_at = now() "
 	"RETURNING id",
 	7, {INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTARRAYOID, INT4OID, BOOLOID}
@@ -217,6 +219,7 @@ hd_upsert_agent(PG_FUNCTION_ARGS)
 	hd_require_tenant(tenant_id);
 	id = upsert(&upsert_agent, v, n);
 	hd_append_event(tenant_id, "agent", id, 0, 0, "agent.updated", NULL);
+	hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* skills or capacity may have changed */
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }
@@ -280,10 +283,10 @@ hd_upsert_queue(PG_FUNCTION_ARGS)
 	check_token_array("required_languages", PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4));
 	if (!PG_ARGISNULL(5))
 		hd_check_enum("strategy", text_to_cstring(PG_GETARG_TEXT_PP(5)), strategies);
-	check_interval("offer_timeout", PG_ARGISNULL(6) ? NULL : PG_GETARG_INTERVAL_P(6),
+	hd_check_interval("offer_timeout", PG_ARGISNULL(6) ? NULL : PG_GETARG_INTERVAL_P(6),
 				   USECS_PER_SEC, 3600 * USECS_PER_SEC);
-	if (!PG_ARGISNULL(7) && interval_usecs(PG_GETARG_INTERVAL_P(7)) != 0)
-		check_interval("max_wait", PG_GETARG_INTERVAL_P(7), USECS_PER_SEC,
+	if (!PG_ARGISNULL(7) && hd_interval_usecs(PG_GETARG_INTERVAL_P(7)) != 0)
+		hd_check_interval("max_wait", PG_GETARG_INTERVAL_P(7), USECS_PER_SEC,
 					   7 * USECS_PER_DAY);
 
 	args_to_params(fcinfo, v, n, 10);
@@ -312,6 +315,7 @@ hd_upsert_queue(PG_FUNCTION_ARGS)
 	}
 	id = upsert(&upsert_queue, v, n);
 	hd_append_event(tenant_id, "queue", id, 0, 0, "queue.updated", NULL);
+	hd_wake_at_commit(HD_WORKER_DISPATCHER);
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }

@@ -21,6 +21,7 @@
 #define ERRCODE_HD_SESSION_CLOSED		MAKE_SQLSTATE('H','D','4','1','0')
 #define ERRCODE_HD_ILLEGAL_TRANSITION	MAKE_SQLSTATE('H','D','4','2','2')
 #define ERRCODE_HD_POSITION_PRUNED		MAKE_SQLSTATE('H','D','4','1','6')
+#define ERRCODE_HD_AT_CAPACITY			MAKE_SQLSTATE('H','D','4','2','9')
 
 /* GUCs (pg_helpdesk.c) */
 extern int	hd_max_message_bytes;
@@ -28,6 +29,8 @@ extern int	hd_publisher_batch_size;
 extern int	hd_max_databases;
 extern int	hd_launcher_naptime;
 extern int	hd_publisher_min_interval_ms;
+extern int	hd_dispatch_batch_size;
+extern int	hd_position_interval_ms;
 
 /*
  * ---- spi_util.c: saved plans and argument checks ----
@@ -65,6 +68,10 @@ extern void hd_check_length(const char *what, const char *s, int minlen, int max
 extern void hd_check_enum(const char *what, const char *value, const char *const *allowed);
 extern int64 hd_require_tenant(int64 tenant_id);
 
+/* admin.c */
+extern int64 hd_interval_usecs(Interval *i);
+extern void hd_check_interval(const char *what, Interval *i, int64 min_usecs, int64 max_usecs);
+
 /* ---- event.c ---- */
 extern void hd_append_event(int64 tenant_id, const char *audience, int64 audience_id,
 							int64 session_id, int64 message_id, const char *type,
@@ -74,6 +81,7 @@ extern void hd_append_event(int64 tenant_id, const char *audience, int64 audienc
 typedef enum HdWorkerKind
 {
 	HD_WORKER_PUBLISHER = 0,
+	HD_WORKER_DISPATCHER,
 	HD_NUM_WORKER_KINDS
 } HdWorkerKind;
 

@@ -19,6 +19,8 @@ int			hd_publisher_batch_size = 10000;
 int			hd_max_databases = 32;
 int			hd_launcher_naptime = 60;
 int			hd_publisher_min_interval_ms = 2;
+int			hd_dispatch_batch_size = 2000;
+int			hd_position_interval_ms = 1000;
 
 static void
 define_settings(void)
@@ -44,6 +46,14 @@ define_settings(void)
 							"Seconds between the launcher's checks for new or dropped databases.",
 							NULL, &hd_launcher_naptime, 60, 1, 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.dispatch_batch_size",
+							"Most waiting sessions per queue the dispatcher considers in one pass.",
+							NULL, &hd_dispatch_batch_size, 2000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.position_interval",
+							"How often the dispatcher recomputes queue positions and pushes changed ones to customers.",
+							NULL, &hd_position_interval_ms, 1000, 100, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("helpdesk");
 }
 

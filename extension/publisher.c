@@ -392,7 +392,7 @@ run_pass(bool *gone)
 	StartTransactionCommand();
 	PG_TRY();
 	{
-		hd_publisher_in_pass = true;
+		hd_worker_in_pass = true;
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: publishing events");
@@ -400,7 +400,7 @@ run_pass(bool *gone)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		hd_publisher_in_pass = false;
+		hd_worker_in_pass = false;
 		if (!*gone)
 			adopt_staged_state();
 	}
@@ -408,7 +408,7 @@ run_pass(bool *gone)
 	{
 		ErrorData  *edata;
 
-		hd_publisher_in_pass = false;
+		hd_worker_in_pass = false;
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();

@@ -3,6 +3,7 @@
  */
 #include "hd.h"
 #include "message.h"
+#include "routing.h"
 
 #include "access/htup_details.h"
 #include "funcapi.h"
@@ -154,37 +155,21 @@ check_channel(const char *channel)
 
 static HdPlan insert_session = {
 	"INSERT INTO helpdesk.session (tenant_id, customer_id, state, queue_id, channel, "
-	"                              issue_type, priority, attributes, queued_at) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'), "
-	"        CASE WHEN $3 = 'queued' THEN now() END) "
+	"    issue_type, priority, attributes, queued_at, boost_seconds, rank_at, wait_due_at) "
+	"SELECT $1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'), "
+	"       CASE WHEN $3 = 'queued' THEN now() END, $9, "
+	"       CASE WHEN $3 = 'queued' THEN now() - make_interval(secs => $9) END, "
+	"       CASE WHEN $3 = 'queued' THEN now() + (SELECT q.max_wait FROM helpdesk.queue q "
+	"                                             WHERE q.tenant_id = $1 AND q.id = $4) END "
 	"ON CONFLICT (tenant_id, customer_id) WHERE state <> 'closed' DO NOTHING "
 	"RETURNING id",
-	8, {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID, JSONBOID}
+	9, {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID, JSONBOID, INT4OID}
 };
 static HdPlan open_session_of = {
 	"SELECT id, state FROM helpdesk.session "
 	"WHERE tenant_id = $1 AND customer_id = $2 AND state <> 'closed'",
 	2, {INT8OID, INT8OID}
 };
-
-static void
-emit_state_event(int64 tenant_id, int64 session_id, const char *from, const char *to,
-				 int64 queue_id, const char *extra_json_fields)
-{
-	StringInfoData p;
-
-	initStringInfo(&p);
-	appendStringInfo(&p, "{\"from\": %s%s%s, \"to\": \"%s\"",
-					 from ? "\"" : "", from ? from : "null", from ? "\"" : "", to);
-	if (queue_id)
-		appendStringInfo(&p, ", \"queue_id\": " INT64_FORMAT, queue_id);
-	if (extra_json_fields)
-		appendStringInfo(&p, ", %s", extra_json_fields);
-	appendStringInfoChar(&p, '}');
-	hd_append_event(tenant_id, "session", session_id, session_id, 0, "session.state", p.data);
-	if (strcmp(to, "queued") == 0)
-		hd_append_event(tenant_id, "queue", queue_id, session_id, 0, "session.queued", p.data);
-}
 
 PG_FUNCTION_INFO_V1(hd_start_session);
 
@@ -213,6 +198,7 @@ hd_start_session(PG_FUNCTION_ARGS)
 	bool		bot_enabled,
 				has_default,
 				created = false;
+	int32		boost = 0;
 	const char *state = NULL;
 	int			attempt;
 	TupleDesc	tupdesc;
@@ -247,15 +233,20 @@ hd_start_session(PG_FUNCTION_ARGS)
 	else
 	{
 		state = "queued";
-		queue_id = pick_queue(tenant_id, !PG_ARGISNULL(3),
-							  PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
-							  has_default, default_queue);
+		if (PG_ARGISNULL(3) && issue_type &&
+			hd_issue_type_queue(tenant_id, issue_type, &queue_id))
+			;					/* routed by issue type */
+		else
+			queue_id = pick_queue(tenant_id, !PG_ARGISNULL(3),
+								  PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
+								  has_default, default_queue);
+		boost = hd_session_boost(tenant_id, customer_id, issue_type, priority, first_message);
 	}
 
 	for (attempt = 0; attempt < 5 && session_id == 0; attempt++)
 	{
-		Datum		v[8];
-		char		n[9] = "        ";
+		Datum		v[9];
+		char		n[10] = "         ";
 
 		v[0] = Int64GetDatum(tenant_id);
 		v[1] = Int64GetDatum(customer_id);
@@ -268,12 +259,15 @@ hd_start_session(PG_FUNCTION_ARGS)
 		v[6] = Int32GetDatum(priority);
 		v[7] = attributes ? JsonbPGetDatum(attributes) : (Datum) 0;
 		n[7] = attributes ? ' ' : 'n';
+		v[8] = Int32GetDatum(boost);
 		hd_exec(&insert_session, v, n, false, 1);
 		if (SPI_processed == 1)
 		{
 			hd_get_int64(1, &session_id);
 			created = true;
-			emit_state_event(tenant_id, session_id, NULL, state, queue_id, NULL);
+			hd_session_event(tenant_id, session_id, NULL, state, queue_id, 0, NULL);
+			if (queue_id && strcmp(state, "queued") == 0)
+				hd_wake_at_commit(HD_WORKER_DISPATCHER);
 			break;
 		}
 		/* someone else holds the open session: return theirs */
@@ -317,9 +311,22 @@ hd_start_session(PG_FUNCTION_ARGS)
 }
 
 static HdPlan set_queued = {
-	"UPDATE helpdesk.session SET state = 'queued', queue_id = $3, queued_at = now(), "
-	"       agent_id = NULL WHERE tenant_id = $1 AND id = $2",
-	3, {INT8OID, INT8OID, INT8OID}
+	"UPDATE helpdesk.session s SET state = 'queued', queue_id = $3, queued_at = now(), "
+	"       agent_id = NULL, boost_seconds = $4, "
+	"       priority = coalesce($5, s.priority), "
+	"       rank_at = now() - make_interval(secs => $4), target_agent_id = NULL, "
+	"       excluded_agents = '{}', offer_expires_at = NULL, idle_check_at = NULL, "
+	"       idle_warned_at = NULL, wait_reason = NULL, queue_position = NULL, "
+	"       estimated_wait_s = NULL, "
+	"       wait_due_at = now() + (SELECT q.max_wait FROM helpdesk.queue q "
+	"                              WHERE q.tenant_id = $1 AND q.id = $3) "
+	"WHERE tenant_id = $1 AND id = $2 "
+	"RETURNING s.customer_id, s.issue_type, s.priority",
+	5, {INT8OID, INT8OID, INT8OID, INT4OID, INT4OID}
+};
+static HdPlan session_priority_inputs = {
+	"SELECT issue_type, priority FROM helpdesk.session WHERE tenant_id = $1 AND id = $2",
+	2, {INT8OID, INT8OID}
 };
 
 PG_FUNCTION_INFO_V1(hd_request_agent);
@@ -334,24 +341,43 @@ hd_request_agent(PG_FUNCTION_ARGS)
 	static const char *const names[] = {"tenant_id", "session_id"};
 	int64		tenant_id,
 				session_id,
-				queue_id,
+				queue_id = 0,
 				default_queue = 0;
 	bool		has_default;
+	bool		has_priority = !PG_ARGISNULL(3);
+	int32		priority = has_priority ? PG_GETARG_INT32(3) : 0;
+	char	   *issue_type;
+	int32		boost;
 	HdSessionRow s;
 
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);
+	if (priority < -1000 || priority > 1000)
+		hd_invalid("priority must be between -1000 and 1000, got %d", priority);
 
 	SPI_connect();
 	(void) load_tenant_defaults(tenant_id, &has_default, &default_queue);
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
 	hd_check_transition(session_id, s.state, "queued");
+	{
+		Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id)};
+
+		hd_exec(&session_priority_inputs, v, NULL, false, 1);
+		issue_type = hd_get_text(1);
+		if (!has_priority)
+		{
+			bool		isnull;
+
+			priority = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 2, &isnull));
+		}
+	}
 	if (!PG_ARGISNULL(2))
 		queue_id = pick_queue(tenant_id, true, PG_GETARG_INT64(2), false, 0);
 	else if (s.has_queue)
 		queue_id = s.queue_id;
-	else
+	else if (!(issue_type && hd_issue_type_queue(tenant_id, issue_type, &queue_id)))
 		queue_id = pick_queue(tenant_id, false, 0, has_default, default_queue);
 	if (strcmp(s.state, "queued") == 0 && s.has_queue && s.queue_id == queue_id)
 	{
@@ -359,22 +385,56 @@ hd_request_agent(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_INT64(queue_id);
 	}
+	if (strcmp(s.state, "offered") == 0 || strcmp(s.state, "active") == 0)
+		hd_release_agent(tenant_id, session_id, s.agent_id, HD_END_REQUEUED);
+	boost = hd_session_boost(tenant_id, s.customer_id, issue_type, priority,
+							 hd_first_customer_message(tenant_id, session_id));
 	{
-		Datum		v[3] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
-		Int64GetDatum(queue_id)};
+		Datum		v[5] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
+			Int64GetDatum(queue_id), Int32GetDatum(boost), Int32GetDatum(priority)};
 
-		hd_exec(&set_queued, v, NULL, false, 0);
+		hd_exec(&set_queued, v, has_priority ? NULL : "    n", false, 0);
 	}
-	emit_state_event(tenant_id, session_id, s.state, "queued", queue_id, NULL);
+	hd_session_event(tenant_id, session_id, s.state, "queued", queue_id, 0, NULL);
+	hd_wake_at_commit(HD_WORKER_DISPATCHER);
 	SPI_finish();
 	PG_RETURN_INT64(queue_id);
 }
 
 static HdPlan set_closed = {
 	"UPDATE helpdesk.session SET state = 'closed', closed_at = now(), close_reason = $3, "
-	"       closed_by = $4 WHERE tenant_id = $1 AND id = $2",
+	"       closed_by = $4, offer_expires_at = NULL, idle_check_at = NULL, "
+	"       wait_due_at = NULL, queue_position = NULL, target_agent_id = NULL "
+	"WHERE tenant_id = $1 AND id = $2",
 	4, {INT8OID, INT8OID, TEXTOID, TEXTOID}
 };
+
+/*
+ * Close a session whose row the caller has locked FOR UPDATE: frees the
+ * agent's slot, logs the state change. Shared by close_session and the
+ * dispatcher's idle and max-wait timers.
+ */
+void
+hd_close(int64 tenant_id, HdSessionRow *s, const char *reason, const char *closed_by)
+{
+	Datum		v[4] = {Int64GetDatum(tenant_id), Int64GetDatum(s->id),
+		CStringGetTextDatum(reason), CStringGetTextDatum(closed_by)};
+	StringInfoData extra;
+
+	hd_check_transition(s->id, s->state, "closed");
+	hd_exec(&set_closed, v, NULL, false, 0);
+	if (s->has_agent &&
+		(strcmp(s->state, "offered") == 0 || strcmp(s->state, "active") == 0))
+		hd_release_agent(tenant_id, s->id, s->agent_id, HD_END_CLOSED);
+	else if (strcmp(s->state, "queued") == 0)
+		hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* positions behind it move */
+	initStringInfo(&extra);
+	appendStringInfoString(&extra, "\"reason\": ");
+	escape_json(&extra, reason);
+	appendStringInfo(&extra, ", \"closed_by\": \"%s\"", closed_by);
+	hd_session_event(tenant_id, s->id, s->state, "closed", 0,
+					 s->has_agent ? s->agent_id : 0, extra.data);
+}
 
 PG_FUNCTION_INFO_V1(hd_close_session);
 
@@ -396,7 +456,6 @@ hd_close_session(PG_FUNCTION_ARGS)
 	int64		actor_id = has_actor ? PG_GETARG_INT64(4) : 0;
 	HdSessionRow s;
 	const char *from;
-	StringInfoData extra;
 
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
@@ -422,22 +481,11 @@ hd_close_session(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("agent %lld is not assigned to session %lld",
 						(long long) actor_id, (long long) session_id)));
-	hd_check_transition(session_id, s.state, "closed");
 	from = s.state;
 	if (reason == NULL)
 		reason = (strcmp(closed_by, "customer") == 0 && strcmp(from, "active") != 0)
 			? "abandoned" : "closed";
-	{
-		Datum		v[4] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
-			CStringGetTextDatum(reason), CStringGetTextDatum(closed_by)};
-
-		hd_exec(&set_closed, v, NULL, false, 0);
-	}
-	initStringInfo(&extra);
-	appendStringInfoString(&extra, "\"reason\": ");
-	escape_json(&extra, reason);
-	appendStringInfo(&extra, ", \"closed_by\": \"%s\"", closed_by);
-	emit_state_event(tenant_id, session_id, from, "closed", 0, extra.data);
+	hd_close(tenant_id, &s, reason, closed_by);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(from));
 }

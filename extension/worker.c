@@ -5,6 +5,7 @@
  */
 #include "shmem.h"
 #include "worker.h"
+#include "routing.h"
 
 #include "access/xact.h"
 #include "commands/extension.h"
@@ -18,7 +19,7 @@
 PGDLLEXPORT void hd_worker_main(Datum main_arg);
 
 volatile sig_atomic_t hd_got_sigterm = false;
-volatile sig_atomic_t hd_publisher_in_pass = false;
+volatile sig_atomic_t hd_worker_in_pass = false;
 
 static HdDbSlot *my_slot = NULL;
 static HdWorkerSlot *my_worker = NULL;
@@ -44,7 +45,7 @@ hd_sigterm(SIGNAL_ARGS)
 
 	hd_got_sigterm = true;
 	/* inside a pass, behave like die(): a lock wait must not outlast SIGTERM */
-	if (hd_publisher_in_pass)
+	if (hd_worker_in_pass)
 	{
 		InterruptPending = true;
 		ProcDiePending = true;
@@ -144,6 +145,9 @@ hd_worker_main(Datum main_arg)
 	{
 		case HD_WORKER_PUBLISHER:
 			hd_publisher_run(my_worker);
+			break;
+		case HD_WORKER_DISPATCHER:
+			hd_dispatcher_run(my_worker);
 			break;
 		default:
 			break;

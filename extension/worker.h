@@ -9,7 +9,7 @@
 #include <signal.h>
 
 extern volatile sig_atomic_t hd_got_sigterm;
-extern volatile sig_atomic_t hd_publisher_in_pass;
+extern volatile sig_atomic_t hd_worker_in_pass;
 
 extern bool hd_extension_present(void);
 extern void hd_worker_check_sigterm(void);

@@ -55,12 +55,13 @@ COMMENT ON FUNCTION helpdesk.start_session IS
 	'Open a session for a customer, or return the one already open (created = false). Safe under concurrent calls.';
 
 CREATE FUNCTION helpdesk.request_agent(
-	tenant_id bigint, session_id bigint, queue_id bigint DEFAULT NULL)
+	tenant_id bigint, session_id bigint, queue_id bigint DEFAULT NULL,
+	priority integer DEFAULT NULL)
 RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_request_agent';
 COMMENT ON FUNCTION helpdesk.request_agent IS
-	'Hand a session from the bot (or another queue) to a queue of human agents. Returns the queue id.';
+	'Hand a session from the bot (or another queue, or back from an agent) to a queue of human agents; the queue comes from the argument, the session, its issue type or the tenant default. priority (seconds of head start, -1000..1000) replaces the stored one. Returns the queue id.';
 
 CREATE FUNCTION helpdesk.close_session(
 	tenant_id bigint, session_id bigint, reason text DEFAULT NULL,

@@ -1,0 +1,125 @@
+/*
+ * assignment.c — moving a session off an agent and back into a queue.
+ *
+ * agent.load counts the sessions an agent holds (offered + active). Every
+ * path that takes a session away from an agent (close, decline, offer
+ * timeout, transfer, lost presence) goes through hd_release_agent so the
+ * count, the open session_assignment row and the dispatcher's wakeup stay
+ * together. Capacity is only ever taken by a guarded UPDATE (load <
+ * max_sessions) in the dispatcher or in claim_session.
+ */
+#include "routing.h"
+
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+static HdPlan release_agent = {
+	"WITH ended AS ("
+	"  UPDATE helpdesk.session_assignment SET ended_at = clock_timestamp(), end_reason = $4 "
+	"  WHERE tenant_id = $1 AND session_id = $2 AND ended_at IS NULL RETURNING agent_id) "
+	"UPDATE helpdesk.agent SET load = greatest(load - 1, 0), last_activity_at = now() "
+	"WHERE tenant_id = $1 AND id = $3",
+	4, {INT8OID, INT8OID, INT8OID, TEXTOID}
+};
+
+/*
+ * The session stops occupying one of the agent's slots. The caller holds the
+ * session row lock and changes the session's state itself.
+ */
+void
+hd_release_agent(int64 tenant_id, int64 session_id, int64 agent_id, const char *end_reason)
+{
+	Datum		v[4] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
+	Int64GetDatum(agent_id), CStringGetTextDatum(end_reason)};
+
+	hd_exec(&release_agent, v, NULL, false, 0);
+	hd_append_event(tenant_id, "agent", agent_id, session_id, 0, "session.released",
+					psprintf("{\"reason\": \"%s\"}", end_reason));
+	hd_wake_at_commit(HD_WORKER_DISPATCHER);
+}
+
+/*
+ * Back to a queue, keeping rank_at (the place earned so far). A new stint
+ * (another queue, or back from an active conversation) restarts max wait and
+ * forgets who declined; a declined or timed-out offer keeps both.
+ */
+static HdPlan requeue = {
+	"UPDATE helpdesk.session s SET state = 'queued', queue_id = $3, agent_id = NULL, "
+	"  offer_expires_at = NULL, idle_check_at = NULL, idle_warned_at = NULL, "
+	"  queued_at = now(), target_agent_id = nullif($5, 0), wait_reason = NULL, "
+	"  queue_position = NULL, estimated_wait_s = NULL, "
+	"  excluded_agents = (CASE WHEN $6 THEN '{}'::bigint[] ELSE s.excluded_agents END) "
+	"                    || (CASE WHEN $4 <> 0 THEN ARRAY[$4] ELSE '{}'::bigint[] END), "
+	"  wait_due_at = CASE WHEN $6 OR s.wait_due_at IS NULL "
+	"    THEN now() + (SELECT q.max_wait FROM helpdesk.queue q "
+	"                  WHERE q.tenant_id = $1 AND q.id = $3) "
+	"    ELSE s.wait_due_at END "
+	"WHERE tenant_id = $1 AND id = $2",
+	6, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID}
+};
+
+void
+hd_requeue(int64 tenant_id, int64 session_id, const char *from_state, int64 queue_id,
+		   int64 exclude_agent, int64 target_agent, bool new_stint, const char *why)
+{
+	Datum		v[6] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
+		Int64GetDatum(queue_id), Int64GetDatum(exclude_agent), Int64GetDatum(target_agent),
+	BoolGetDatum(new_stint)};
+	StringInfoData extra;
+
+	hd_exec(&requeue, v, NULL, false, 0);
+	initStringInfo(&extra);
+	appendStringInfoString(&extra, "\"reason\": ");
+	escape_json(&extra, why);
+	if (target_agent)
+		appendStringInfo(&extra, ", \"target_agent_id\": " INT64_FORMAT, target_agent);
+	hd_session_event(tenant_id, session_id, from_state, "queued", queue_id, 0, extra.data);
+	hd_wake_at_commit(HD_WORKER_DISPATCHER);
+}
+
+static HdPlan insert_audit = {
+	"INSERT INTO helpdesk.dispatch_audit (tenant_id, session_id, queue_id, agent_id, action, "
+	"                                     reason, due_at) "
+	"VALUES ($1, nullif($2, 0), nullif($3, 0), nullif($4, 0), $5, $6, $7)",
+	7, {INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+/* One audit row for a decision taken outside the dispatcher's bulk writes. */
+void
+hd_audit(int64 tenant_id, int64 session_id, int64 queue_id, int64 agent_id,
+		 const char *action, const char *reason, TimestampTz due_at)
+{
+	Datum		v[7] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
+		Int64GetDatum(queue_id), Int64GetDatum(agent_id), CStringGetTextDatum(action),
+	CStringGetTextDatum(reason), TimestampTzGetDatum(due_at)};
+
+	hd_exec(&insert_audit, v, due_at ? NULL : "      n", false, 0);
+}
+
+/*
+ * session.state event for the session's audience (customer and staff); when
+ * an agent is named it gets its own copy so its console learns about the
+ * session. Entering a queue also tells the queue's watchers.
+ */
+void
+hd_session_event(int64 tenant_id, int64 session_id, const char *from, const char *to,
+				 int64 queue_id, int64 agent_id, const char *extra_json_fields)
+{
+	StringInfoData p;
+
+	initStringInfo(&p);
+	appendStringInfo(&p, "{\"from\": %s%s%s, \"to\": \"%s\"",
+					 from ? "\"" : "", from ? from : "null", from ? "\"" : "", to);
+	if (queue_id)
+		appendStringInfo(&p, ", \"queue_id\": " INT64_FORMAT, queue_id);
+	if (agent_id)
+		appendStringInfo(&p, ", \"agent_id\": " INT64_FORMAT, agent_id);
+	if (extra_json_fields)
+		appendStringInfo(&p, ", %s", extra_json_fields);
+	appendStringInfoChar(&p, '}');
+	hd_append_event(tenant_id, "session", session_id, session_id, 0, "session.state", p.data);
+	if (agent_id)
+		hd_append_event(tenant_id, "agent", agent_id, session_id, 0, "session.state", p.data);
+	if (strcmp(to, "queued") == 0)
+		hd_append_event(tenant_id, "queue", queue_id, session_id, 0, "session.queued", p.data);
+}

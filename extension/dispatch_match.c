@@ -1,0 +1,1119 @@
+/*
+ * dispatch_match.c — one assignment pass of the dispatcher.
+ *
+ *   1. Load every enabled online agent with fresh presence in the tenants
+ *      that have waiting sessions; skills and languages become bitmaps over a
+ *      per-pass dictionary of names.
+ *   2. Load, per dispatched queue, the first waiting sessions in rank order
+ *      (enough to use every free slot, plus some to report why the rest wait).
+ *   3. Match greedily in C, tenant by tenant, oldest rank first: each session
+ *      goes to the best agent with free capacity by its queue's strategy.
+ *   4. Write the whole pass in one subtransaction: guarded capacity UPDATE
+ *      (load + n <= max_sessions, re-checked by PostgreSQL on the newest row
+ *      version), the sessions (only those still queued), assignment history,
+ *      audit rows and events. If any statement fails, every session is
+ *      retried alone and the one that fails is marked, not retried forever.
+ *
+ * The dispatcher is the only writer of assignments for dispatched queues, so
+ * decisions never race each other; claims in manual queues and capacity
+ * changes are safe through the guarded UPDATE.
+ */
+#include "dispatch.h"
+
+#include "access/xact.h"
+#include "nodes/bitmapset.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+typedef enum Strategy
+{
+	ST_LEAST_LOADED,
+	ST_LONGEST_IDLE,
+	ST_ROUND_ROBIN,
+	ST_STICKY
+} Strategy;
+
+static const char *const strategy_names[] = {"least_loaded", "longest_idle", "round_robin", "sticky"};
+
+typedef struct Agent
+{
+	int64		tenant_id;
+	int64		id;
+	int			load;			/* as loaded + planned this pass */
+	int			cap;
+	int			planned;
+	TimestampTz last_activity;	/* 0: never */
+	Bitmapset  *skills;
+	Bitmapset  *langs;
+	int		   *levels;			/* level per skill bit, indexed by bit */
+	int			nlevels;
+} Agent;
+
+typedef struct Queue
+{
+	int64		tenant_id;
+	int64		id;
+	Strategy	strategy;
+	bool		direct;
+	int64		offer_timeout_us;
+	int64		sticky_window_us;
+	int64		idle_warn_us;
+	int64		rr_cursor;
+	bool		rr_changed;
+	Bitmapset  *req_skills;
+	Bitmapset  *req_langs;
+	char	   *req_text;		/* "skills billing, language es" for reasons */
+	int		   *cands;			/* agents with the skills and a language */
+	int			ncands;
+	int			nloaded;		/* waiting sessions loaded this pass */
+	int			depth;			/* how many we asked for */
+} Queue;
+
+typedef struct Waiting
+{
+	int64		tenant_id;
+	int64		id;
+	int64		queue_id;
+	int64		customer_id;
+	int64		target;
+	TimestampTz queued_at;
+	int64	   *excluded;
+	int			nexcluded;
+	char	   *old_reason;
+	int			q;				/* index into queues */
+	int			chosen;			/* agent index or -1 */
+	int			ncand;
+	double		score;
+	char	   *reason;
+	bool		drop_target;
+	int64		sticky_agent;
+	TimestampTz sticky_at;
+} Waiting;
+
+typedef struct QueueLimit
+{
+	int64		key[3];			/* tenant, agent, queue */
+	int			remaining;
+} QueueLimit;
+
+typedef struct Pass
+{
+	Agent	   *agents;
+	int			nagents;
+	Queue	   *queues;
+	int			nqueues;
+	Waiting    *waiting;
+	int			nwaiting;
+	HTAB	   *names;			/* "s:<tenant>:<skill>" / "l:<tenant>:<lang>" -> bit */
+	int			nnames;
+	HTAB	   *limits;
+	TimestampTz now;
+} Pass;
+
+typedef struct NameEntry
+{
+	char		key[NAMEDATALEN * 2 + 32];
+	int			bit;
+} NameEntry;
+
+static int
+name_bit(Pass *p, char kind, int64 tenant_id, const char *name, int len)
+{
+	char		key[NAMEDATALEN * 2 + 32];
+	NameEntry  *e;
+	bool		found;
+
+	memset(key, 0, sizeof(key));
+	snprintf(key, sizeof(key), "%c:" INT64_FORMAT ":%.*s", kind, tenant_id,
+			 Min(len, NAMEDATALEN * 2), name);
+	e = hash_search(p->names, key, HASH_ENTER, &found);
+	if (!found)
+		e->bit = p->nnames++;
+	return e->bit;
+}
+
+/* text[] -> bitmap of dictionary bits */
+static Bitmapset *
+text_array_bits(Pass *p, char kind, int64 tenant_id, Datum arr)
+{
+	Datum	   *el;
+	bool	   *nulls;
+	int			n,
+				i;
+	Bitmapset  *b = NULL;
+
+	deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT, &el, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+		{
+			text	   *t = DatumGetTextPP(el[i]);
+
+			b = bms_add_member(b, name_bit(p, kind, tenant_id, VARDATA_ANY(t),
+										   VARSIZE_ANY_EXHDR(t)));
+		}
+	return b;
+}
+
+/* skills jsonb {"name": level} -> bitmap + levels; a bad level counts as 1 */
+static void
+parse_skills(Pass *p, Agent *a, Jsonb *skills)
+{
+	JsonbIterator *it = JsonbIteratorInit(&skills->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			bit = -1;
+
+	a->skills = NULL;
+	a->levels = NULL;
+	a->nlevels = 0;
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			bit = name_bit(p, 's', a->tenant_id, v.val.string.val, v.val.string.len);
+			a->skills = bms_add_member(a->skills, bit);
+		}
+		else if (tok == WJB_VALUE && bit >= 0)
+		{
+			int			level = 1;
+
+			if (v.type == jbvNumeric)
+				level = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														  NumericGetDatum(v.val.numeric)));
+			if (bit >= a->nlevels)
+			{
+				int			n = Max(bit + 1, a->nlevels * 2);
+
+				int		   *grown = palloc0(sizeof(int) * n);
+
+				if (a->levels)
+					memcpy(grown, a->levels, sizeof(int) * a->nlevels);
+				a->levels = grown;
+				a->nlevels = n;
+			}
+			a->levels[bit] = level;
+			bit = -1;
+		}
+	}
+}
+
+static int64
+get_int8(HeapTuple t, TupleDesc d, int col, int64 dflt)
+{
+	bool		isnull;
+	Datum		x = SPI_getbinval(t, d, col, &isnull);
+
+	return isnull ? dflt : DatumGetInt64(x);
+}
+
+static TimestampTz
+get_ts(HeapTuple t, TupleDesc d, int col, TimestampTz dflt)
+{
+	bool		isnull;
+	Datum		x = SPI_getbinval(t, d, col, &isnull);
+
+	return isnull ? dflt : DatumGetTimestampTz(x);
+}
+
+static HdPlan waiting_tenants = {
+	"SELECT DISTINCT q.tenant_id FROM helpdesk.queue q "
+	"WHERE q.strategy <> 'manual' AND EXISTS (SELECT 1 FROM helpdesk.session s "
+	"  WHERE s.tenant_id = q.tenant_id AND s.queue_id = q.id AND s.state = 'queued' "
+	"    AND s.dispatch_error IS NULL)",
+	0, {}
+};
+static HdPlan load_agents = {
+	"SELECT a.tenant_id, a.id, a.load, a.max_sessions, "
+	"       a.last_activity_at, a.skills, a.languages "
+	"FROM helpdesk.agent a JOIN helpdesk.tenant t ON t.id = a.tenant_id "
+	"WHERE a.tenant_id = ANY ($1) AND a.status = 'online' AND a.enabled "
+	"  AND a.last_seen_at > now() - t.heartbeat_interval * t.heartbeat_misses "
+	"ORDER BY a.tenant_id, a.id",
+	1, {INT8ARRAYOID}
+};
+static HdPlan load_queues = {
+	"SELECT q.tenant_id, q.id, q.strategy, q.offer_mode = 'direct', "
+	"       (extract(epoch FROM q.offer_timeout) * 1000000)::int8, "
+	"       (extract(epoch FROM q.sticky_window) * 1000000)::int8, "
+	"       (extract(epoch FROM coalesce(q.idle_warn_after, t.idle_warn_after)) * 1000000)::int8, "
+	"       q.rr_cursor, q.required_skills, q.required_languages "
+	"FROM helpdesk.queue q JOIN helpdesk.tenant t ON t.id = q.tenant_id "
+	"WHERE q.tenant_id = ANY ($1) AND q.strategy <> 'manual' ORDER BY q.tenant_id, q.id",
+	1, {INT8ARRAYOID}
+};
+/* $2/$3: per tenant, how many sessions per queue to look at */
+static HdPlan load_waiting = {
+	"SELECT s.tenant_id, s.id, s.queue_id, s.customer_id, s.target_agent_id, "
+	"       s.excluded_agents, s.queued_at, s.wait_reason "
+	"FROM helpdesk.queue q JOIN unnest($1::int8[], $2::int4[]) k(tenant_id, n) "
+	"  ON k.tenant_id = q.tenant_id "
+	"CROSS JOIN LATERAL (SELECT * FROM helpdesk.session s "
+	"  WHERE s.tenant_id = q.tenant_id AND s.queue_id = q.id AND s.state = 'queued' "
+	"    AND s.dispatch_error IS NULL ORDER BY s.rank_at, s.id LIMIT k.n) s "
+	"WHERE q.strategy <> 'manual' "
+	"ORDER BY s.tenant_id, s.rank_at, s.id",
+	2, {INT8ARRAYOID, INT4ARRAYOID}
+};
+static HdPlan load_limits = {
+	"SELECT l.tenant_id, l.agent_id, l.queue_id, l.max_sessions - "
+	"       (SELECT count(*) FROM helpdesk.session x WHERE x.tenant_id = l.tenant_id "
+	"          AND x.agent_id = l.agent_id AND x.queue_id = l.queue_id "
+	"          AND x.state IN ('offered', 'active'))::int "
+	"FROM helpdesk.agent_queue_limit l WHERE l.tenant_id = ANY ($1)",
+	1, {INT8ARRAYOID}
+};
+static HdPlan load_sticky = {
+	"SELECT DISTINCT ON (a.tenant_id, a.customer_id) a.tenant_id, a.customer_id, a.agent_id, "
+	"       a.started_at "
+	"FROM unnest($1::int8[], $2::int8[]) c(tenant_id, customer_id) "
+	"JOIN helpdesk.session_assignment a ON a.tenant_id = c.tenant_id "
+	"  AND a.customer_id = c.customer_id AND a.accepted_at IS NOT NULL "
+	"ORDER BY a.tenant_id, a.customer_id, a.id DESC",
+	2, {INT8ARRAYOID, INT8ARRAYOID}
+};
+
+static int
+find_queue(Pass *p, int64 tenant_id, int64 queue_id)
+{
+	int			lo = 0,
+				hi = p->nqueues - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		Queue	   *q = &p->queues[mid];
+
+		if (q->tenant_id == tenant_id && q->id == queue_id)
+			return mid;
+		if (q->tenant_id < tenant_id || (q->tenant_id == tenant_id && q->id < queue_id))
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+static int
+find_agent(Pass *p, int64 tenant_id, int64 agent_id)
+{
+	int			lo = 0,
+				hi = p->nagents - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		Agent	   *a = &p->agents[mid];
+
+		if (a->tenant_id == tenant_id && a->id == agent_id)
+			return mid;
+		if (a->tenant_id < tenant_id || (a->tenant_id == tenant_id && a->id < agent_id))
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+static void
+load_pass(Pass *p, bool *any)
+{
+	Datum		v[2];
+	int64	   *tenants;
+	int32	   *per_queue;
+	int			ntenants,
+				i,
+				j;
+	HASHCTL		ctl;
+
+	hd_exec(&waiting_tenants, NULL, NULL, false, 0);
+	ntenants = (int) SPI_processed;
+	*any = ntenants > 0;
+	if (ntenants == 0)
+		return;
+	tenants = palloc(sizeof(int64) * ntenants);
+	per_queue = palloc0(sizeof(int32) * ntenants);
+	for (i = 0; i < ntenants; i++)
+		tenants[i] = get_int8(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, 0);
+	/* sort tenant ids: the agent and queue arrays are sorted the same way */
+	for (i = 1; i < ntenants; i++)
+		for (j = i; j > 0 && tenants[j - 1] > tenants[j]; j--)
+		{
+			int64		t = tenants[j];
+
+			tenants[j] = tenants[j - 1];
+			tenants[j - 1] = t;
+		}
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN * 2 + 32;
+	ctl.entrysize = sizeof(NameEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	p->names = hash_create("pg_helpdesk skill names", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64) * 3;
+	ctl.entrysize = sizeof(QueueLimit);
+	ctl.hcxt = CurrentMemoryContext;
+	p->limits = hash_create("pg_helpdesk queue limits", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	v[0] = hd_int8_array(tenants, ntenants);
+
+	/* agents */
+	hd_exec(&load_agents, v, NULL, false, 0);
+	p->nagents = (int) SPI_processed;
+	p->agents = palloc0(sizeof(Agent) * Max(p->nagents, 1));
+	for (i = 0; i < p->nagents; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Agent	   *a = &p->agents[i];
+		bool		isnull;
+		int			k;
+
+		a->tenant_id = get_int8(t, d, 1, 0);
+		a->id = get_int8(t, d, 2, 0);
+		a->load = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
+		a->cap = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
+		a->last_activity = get_ts(t, d, 5, PG_INT64_MIN);
+		parse_skills(p, a, DatumGetJsonbP(SPI_getbinval(t, d, 6, &isnull)));
+		a->langs = text_array_bits(p, 'l', a->tenant_id, SPI_getbinval(t, d, 7, &isnull));
+		/* free slots decide how deep we look into each queue */
+		for (k = 0; k < ntenants; k++)
+			if (tenants[k] == a->tenant_id && a->load < a->cap)
+				per_queue[k] += a->cap - a->load;
+	}
+
+	/* queues, and per queue the agents with its skills and a language */
+	hd_exec(&load_queues, v, NULL, false, 0);
+	p->nqueues = (int) SPI_processed;
+	p->queues = palloc0(sizeof(Queue) * Max(p->nqueues, 1));
+	for (i = 0; i < p->nqueues; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Queue	   *q = &p->queues[i];
+		char	   *st = SPI_getvalue(t, d, 3);
+		bool		isnull;
+		char	   *skills = SPI_getvalue(t, d, 9);
+		char	   *langs = SPI_getvalue(t, d, 10);
+
+		q->tenant_id = get_int8(t, d, 1, 0);
+		q->id = get_int8(t, d, 2, 0);
+		q->strategy = strcmp(st, "longest_idle") == 0 ? ST_LONGEST_IDLE
+			: strcmp(st, "round_robin") == 0 ? ST_ROUND_ROBIN
+			: strcmp(st, "sticky") == 0 ? ST_STICKY : ST_LEAST_LOADED;
+		q->direct = DatumGetBool(SPI_getbinval(t, d, 4, &isnull));
+		q->offer_timeout_us = get_int8(t, d, 5, 30 * USECS_PER_SEC);
+		q->sticky_window_us = get_int8(t, d, 6, 0);
+		q->idle_warn_us = get_int8(t, d, 7, 300 * USECS_PER_SEC);
+		q->rr_cursor = get_int8(t, d, 8, 0);
+		q->req_skills = text_array_bits(p, 's', q->tenant_id, SPI_getbinval(t, d, 9, &isnull));
+		q->req_langs = text_array_bits(p, 'l', q->tenant_id, SPI_getbinval(t, d, 10, &isnull));
+		q->req_text = psprintf("skills %s and languages %s", skills, langs);
+		q->cands = palloc(sizeof(int) * Max(p->nagents, 1));
+		q->ncands = 0;
+	}
+	for (j = 0; j < p->nagents; j++)
+	{
+		Agent	   *a = &p->agents[j];
+
+		for (i = 0; i < p->nqueues; i++)
+		{
+			Queue	   *q = &p->queues[i];
+
+			if (q->tenant_id != a->tenant_id)
+				continue;
+			if (!bms_is_subset(q->req_skills, a->skills))
+				continue;
+			if (!bms_is_empty(q->req_langs) && !bms_overlap(q->req_langs, a->langs))
+				continue;
+			q->cands[q->ncands++] = j;
+		}
+	}
+
+	/* waiting sessions: enough per queue to fill every free slot, plus a few */
+	for (i = 0; i < ntenants; i++)
+		per_queue[i] = Min(hd_dispatch_batch_size, 16 + 2 * per_queue[i]);
+	v[1] = hd_int4_array(per_queue, ntenants);
+	hd_exec(&load_waiting, v, NULL, false, 0);
+	p->nwaiting = (int) SPI_processed;
+	p->waiting = palloc0(sizeof(Waiting) * Max(p->nwaiting, 1));
+	for (i = 0; i < p->nwaiting; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Waiting    *w = &p->waiting[i];
+		bool		isnull;
+		Datum		ex;
+
+		w->tenant_id = get_int8(t, d, 1, 0);
+		w->id = get_int8(t, d, 2, 0);
+		w->queue_id = get_int8(t, d, 3, 0);
+		w->customer_id = get_int8(t, d, 4, 0);
+		w->target = get_int8(t, d, 5, 0);
+		ex = SPI_getbinval(t, d, 6, &isnull);
+		if (!isnull)
+		{
+			Datum	   *el;
+			bool	   *nulls;
+			int			k;
+
+			deconstruct_array(DatumGetArrayTypeP(ex), INT8OID, 8, FLOAT8PASSBYVAL,
+							  TYPALIGN_DOUBLE, &el, &nulls, &w->nexcluded);
+			w->excluded = palloc(sizeof(int64) * Max(w->nexcluded, 1));
+			for (k = 0; k < w->nexcluded; k++)
+				w->excluded[k] = nulls[k] ? 0 : DatumGetInt64(el[k]);
+		}
+		w->queued_at = get_ts(t, d, 7, 0);
+		w->old_reason = SPI_getvalue(t, d, 8);
+		w->q = find_queue(p, w->tenant_id, w->queue_id);
+		w->chosen = -1;
+		if (w->q >= 0)
+			p->queues[w->q].nloaded++;
+	}
+	for (i = 0; i < p->nqueues; i++)
+		for (j = 0; j < ntenants; j++)
+			if (tenants[j] == p->queues[i].tenant_id)
+				p->queues[i].depth = per_queue[j];
+
+	/* per-queue limits of agents */
+	hd_exec(&load_limits, v, NULL, false, 0);
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		int64		key[3];
+		QueueLimit *l;
+		bool		isnull;
+
+		key[0] = get_int8(t, d, 1, 0);
+		key[1] = get_int8(t, d, 2, 0);
+		key[2] = get_int8(t, d, 3, 0);
+		l = hash_search(p->limits, key, HASH_ENTER, NULL);
+		l->remaining = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
+	}
+
+	/* sticky queues: who served these customers last */
+	{
+		int64	   *ct = palloc(sizeof(int64) * Max(p->nwaiting, 1));
+		int64	   *cc = palloc(sizeof(int64) * Max(p->nwaiting, 1));
+		int			n = 0;
+
+		for (i = 0; i < p->nwaiting; i++)
+			if (p->waiting[i].q >= 0 && p->queues[p->waiting[i].q].strategy == ST_STICKY)
+			{
+				ct[n] = p->waiting[i].tenant_id;
+				cc[n++] = p->waiting[i].customer_id;
+			}
+		if (n > 0)
+		{
+			Datum		sv[2] = {hd_int8_array(ct, n), hd_int8_array(cc, n)};
+
+			hd_exec(&load_sticky, sv, NULL, false, 0);
+			for (j = 0; j < (int) SPI_processed; j++)
+			{
+				HeapTuple	t = SPI_tuptable->vals[j];
+				TupleDesc	d = SPI_tuptable->tupdesc;
+				int64		tenant = get_int8(t, d, 1, 0),
+							cust = get_int8(t, d, 2, 0);
+
+				for (i = 0; i < p->nwaiting; i++)
+					if (p->waiting[i].tenant_id == tenant && p->waiting[i].customer_id == cust)
+					{
+						p->waiting[i].sticky_agent = get_int8(t, d, 3, 0);
+						p->waiting[i].sticky_at = get_ts(t, d, 4, 0);
+					}
+			}
+		}
+	}
+}
+
+static bool
+is_excluded(Waiting *w, int64 agent_id)
+{
+	int			i;
+
+	for (i = 0; i < w->nexcluded; i++)
+		if (w->excluded[i] == agent_id)
+			return true;
+	return false;
+}
+
+static QueueLimit *
+queue_limit(Pass *p, Agent *a, Queue *q)
+{
+	int64		key[3] = {a->tenant_id, a->id, q->id};
+
+	return hash_search(p->limits, key, HASH_FIND, NULL);
+}
+
+static bool
+has_room(Pass *p, Agent *a, Queue *q)
+{
+	QueueLimit *l;
+
+	if (a->load >= a->cap)
+		return false;
+	l = queue_limit(p, a, q);
+	return l == NULL || l->remaining > 0;
+}
+
+/* Sum of the agent's levels in the queue's required skills. */
+static int
+skill_weight(Agent *a, Queue *q)
+{
+	int			bit = -1,
+				sum = 0;
+
+	while ((bit = bms_next_member(q->req_skills, bit)) >= 0)
+		if (bit < a->nlevels)
+			sum += a->levels[bit];
+	return sum;
+}
+
+/*
+ * Lower is better. least_loaded: occupancy, then higher skill levels, then
+ * longer idle. longest_idle: idle time first. Round robin and sticky pick
+ * outside of this score.
+ */
+static double
+score_of(Agent *a, Queue *q, Strategy st, TimestampTz now)
+{
+	double		occupancy = a->cap > 0 ? (double) a->load / a->cap : 1.0;
+	double		idle_s = a->last_activity == PG_INT64_MIN ? 1e9
+		: (double) (now - a->last_activity) / USECS_PER_SEC;
+	double		weight = skill_weight(a, q);
+
+	if (st == ST_LONGEST_IDLE)
+		return -idle_s + occupancy * 1e-3;
+	return occupancy * 1000.0 - weight - Min(idle_s, 1e6) * 1e-7;
+}
+
+/* Decide one session (see the strategies above); fills w->chosen or w->reason. */
+static void
+match_one(Pass *p, Waiting *w)
+{
+	Queue	   *q = &p->queues[w->q];
+	int			best = -1,
+				i,
+				free_capable = 0;
+	double		best_score = 0;
+	int64		rr_next = -1;
+
+	if (w->target && p->now - w->queued_at >= q->offer_timeout_us)
+	{
+		w->drop_target = true;	/* waited long enough for the named agent */
+		w->target = 0;
+	}
+	if (w->target)
+	{
+		int			ai = find_agent(p, w->tenant_id, w->target);
+
+		w->ncand = 0;
+		if (ai >= 0 && has_room(p, &p->agents[ai], q) && !is_excluded(w, w->target))
+		{
+			w->chosen = ai;
+			w->ncand = 1;
+			w->reason = psprintf("transfer to agent " INT64_FORMAT, w->target);
+		}
+		else
+			w->reason = psprintf("waiting for agent " INT64_FORMAT " (transfer target) to be online with a free slot",
+								 w->target);
+		return;
+	}
+
+	for (i = 0; i < q->ncands; i++)
+	{
+		Agent	   *a = &p->agents[q->cands[i]];
+		double		s;
+
+		if (!has_room(p, a, q))
+			continue;
+		free_capable++;
+		if (is_excluded(w, a->id))
+			continue;
+		w->ncand++;
+		if (q->strategy == ST_STICKY && a->id == w->sticky_agent &&
+			p->now - w->sticky_at <= q->sticky_window_us)
+		{
+			best = q->cands[i];
+			best_score = -1e12;
+			break;
+		}
+		if (q->strategy == ST_ROUND_ROBIN)
+		{
+			/* next agent id after the cursor, wrapping to the lowest */
+			bool		after = a->id > q->rr_cursor;
+			bool		best_after = best >= 0 && p->agents[best].id > q->rr_cursor;
+
+			if (best < 0 || (after && !best_after) ||
+				(after == best_after && a->id < p->agents[best].id))
+				best = q->cands[i];
+			continue;
+		}
+		s = score_of(a, q, q->strategy == ST_LONGEST_IDLE ? ST_LONGEST_IDLE : ST_LEAST_LOADED,
+					 p->now);
+		if (best < 0 || s < best_score)
+		{
+			best = q->cands[i];
+			best_score = s;
+		}
+	}
+	if (best >= 0)
+	{
+		w->chosen = best;
+		w->score = q->strategy == ST_ROUND_ROBIN ? 0 : -best_score;
+		if (q->strategy == ST_STICKY && best_score == -1e12)
+			w->reason = pstrdup("sticky: this agent served the customer before");
+		else if (q->strategy == ST_STICKY)
+			w->reason = pstrdup("sticky fallback: previous agent unavailable, least loaded");
+		else if (q->strategy == ST_ROUND_ROBIN)
+		{
+			rr_next = p->agents[best].id;
+			q->rr_cursor = rr_next;
+			q->rr_changed = true;
+			w->reason = pstrdup("round robin: next agent after the last one picked");
+		}
+		else if (q->strategy == ST_LONGEST_IDLE)
+			w->reason = pstrdup("longest idle among capable agents with a free slot");
+		else
+			w->reason = pstrdup("least loaded among capable agents with a free slot");
+		return;
+	}
+	if (q->ncands == 0)
+		w->reason = psprintf("no online agent with %s", q->req_text);
+	else if (free_capable == 0)
+		w->reason = psprintf("all %d capable agents at capacity", q->ncands);
+	else
+		w->reason = psprintf("all %d capable agents with a free slot declined or missed it",
+							 free_capable);
+}
+
+static void
+take_slot(Pass *p, Waiting *w)
+{
+	Agent	   *a = &p->agents[w->chosen];
+	QueueLimit *l = queue_limit(p, a, &p->queues[w->q]);
+
+	a->load++;
+	a->planned++;
+	if (l)
+		l->remaining--;
+}
+
+/* ---- writing ---- */
+
+typedef struct Batch
+{
+	Pass	   *p;
+	int		   *idx;			/* indexes into p->waiting that were placed */
+	int			n;
+	int			placed;			/* sessions actually written */
+} Batch;
+
+static HdPlan guard_capacity = {
+	"UPDATE helpdesk.agent a SET load = a.load + d.n, last_activity_at = now() "
+	"FROM unnest($1::int8[], $2::int8[], $3::int4[]) d(tenant_id, id, n) "
+	"WHERE a.tenant_id = d.tenant_id AND a.id = d.id AND a.load + d.n <= a.max_sessions "
+	"  AND a.status = 'online' AND a.enabled "
+	"RETURNING a.tenant_id, a.id, a.load, a.max_sessions",
+	3, {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID}
+};
+static HdPlan give_back = {
+	"UPDATE helpdesk.agent a SET load = greatest(a.load - d.n, 0) "
+	"FROM unnest($1::int8[], $2::int8[], $3::int4[]) d(tenant_id, id, n) "
+	"WHERE a.tenant_id = d.tenant_id AND a.id = d.id",
+	3, {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID}
+};
+static HdPlan place_sessions = {
+	"UPDATE helpdesk.session s SET "
+	"  state = CASE WHEN d.direct THEN 'active' ELSE 'offered' END, agent_id = d.agent_id, "
+	"  assigned_at = CASE WHEN d.direct THEN now() END, "
+	"  offer_expires_at = CASE WHEN d.direct THEN NULL "
+	"                     ELSE now() + d.timeout_us * interval '1 microsecond' END, "
+	"  idle_check_at = CASE WHEN d.direct THEN now() + d.idle_us * interval '1 microsecond' END, "
+	"  target_agent_id = NULL, queue_position = NULL, estimated_wait_s = NULL, wait_reason = NULL "
+	"FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::bool[], $6::int8[], $7::int8[]) "
+	"  d(tenant_id, id, queue_id, agent_id, direct, timeout_us, idle_us) "
+	"WHERE s.tenant_id = d.tenant_id AND s.id = d.id AND s.state = 'queued' "
+	"  AND s.queue_id = d.queue_id "
+	"RETURNING s.tenant_id, s.id",
+	7, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, BOOLARRAYOID, INT8ARRAYOID,
+	INT8ARRAYOID}
+};
+/* history, audit and events of the placed sessions, in one statement */
+static HdPlan record_placed = {
+	"WITH d AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], "
+	"    $5::int8[], $6::bool[], $7::text[], $8::int4[], $9::float8[], $10::text[], "
+	"    $11::int4[], $12::int4[]) "
+	"  AS d(tenant_id, id, customer_id, queue_id, agent_id, direct, strategy, candidates, "
+	"       score, reason, load, cap)), "
+	"h AS (INSERT INTO helpdesk.session_assignment (tenant_id, session_id, customer_id, "
+	"        queue_id, agent_id, kind, accepted_at) "
+	"      SELECT tenant_id, id, customer_id, queue_id, agent_id, "
+	"             CASE WHEN direct THEN 'direct' ELSE 'offer' END, "
+	"             CASE WHEN direct THEN clock_timestamp() END FROM d), "
+	"au AS (INSERT INTO helpdesk.dispatch_audit (tenant_id, session_id, queue_id, agent_id, "
+	"         action, strategy, candidates, score, reason, agent_load, agent_capacity) "
+	"       SELECT tenant_id, id, queue_id, agent_id, "
+	"              CASE WHEN direct THEN 'assign' ELSE 'offer' END, strategy, candidates, "
+	"              score, reason, load, cap FROM d) "
+	"INSERT INTO helpdesk.event (tenant_id, audience, audience_id, session_id, type, payload) "
+	"SELECT d.tenant_id, x.audience, CASE WHEN x.audience = 'session' THEN d.id ELSE d.agent_id END, "
+	"       d.id, x.type, "
+	"       jsonb_build_object('from', 'queued', 'to', CASE WHEN d.direct THEN 'active' ELSE 'offered' END, "
+	"                          'queue_id', d.queue_id, 'agent_id', d.agent_id) "
+	"FROM d, (VALUES ('session', 'session.state'), ('agent', 'session.state')) x(audience, type)",
+	12, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, BOOLARRAYOID,
+		TEXTARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+	INT4ARRAYOID}
+};
+
+/*
+ * Write the placements in b. Capacity first (guarded); sessions whose agent
+ * lost the race, or that were closed meanwhile, are skipped and the agent's
+ * slot given back. Raises on any failure: the caller runs this in a
+ * subtransaction.
+ */
+static void
+write_batch(void *arg)
+{
+	Batch	   *b = (Batch *) arg;
+	Pass	   *p = b->p;
+	int			n = b->n,
+				i,
+				k,
+				na = 0,
+				nok = 0;
+	int64	   *at = palloc(sizeof(int64) * Max(n, 1));
+	int64	   *aid = palloc(sizeof(int64) * Max(n, 1));
+	int32	   *acount = palloc(sizeof(int32) * Max(n, 1));
+	int32	   *aload = palloc0(sizeof(int32) * Max(n, 1));
+	int32	   *acap = palloc0(sizeof(int32) * Max(n, 1));
+	bool	   *aok = palloc0(sizeof(bool) * Max(n, 1));
+	int		   *slot_of = palloc(sizeof(int) * Max(n, 1));
+	Datum		v[12];
+
+	/* distinct agents and how many sessions each gets */
+	for (i = 0; i < n; i++)
+	{
+		Waiting    *w = &p->waiting[b->idx[i]];
+		Agent	   *a = &p->agents[w->chosen];
+
+		for (k = 0; k < na; k++)
+			if (at[k] == a->tenant_id && aid[k] == a->id)
+				break;
+		if (k == na)
+		{
+			at[na] = a->tenant_id;
+			aid[na] = a->id;
+			acount[na++] = 0;
+		}
+		acount[k]++;
+		slot_of[i] = k;
+	}
+	v[0] = hd_int8_array(at, na);
+	v[1] = hd_int8_array(aid, na);
+	v[2] = hd_int4_array(acount, na);
+	hd_exec(&guard_capacity, v, NULL, false, 0);
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		int64		tid = get_int8(t, d, 1, 0),
+					id = get_int8(t, d, 2, 0);
+
+		for (k = 0; k < na; k++)
+			if (at[k] == tid && aid[k] == id)
+			{
+				aok[k] = true;
+				aload[k] = (int32) get_int8(t, d, 3, 0);
+				acap[k] = (int32) get_int8(t, d, 4, 0);
+			}
+	}
+
+	/* sessions whose agent got the slots */
+	{
+		int64	   *st = palloc(sizeof(int64) * Max(n, 1));
+		int64	   *sid = palloc(sizeof(int64) * Max(n, 1));
+		int64	   *sq = palloc(sizeof(int64) * Max(n, 1));
+		int64	   *sa = palloc(sizeof(int64) * Max(n, 1));
+		bool	   *sdir = palloc(sizeof(bool) * Max(n, 1));
+		int64	   *sto = palloc(sizeof(int64) * Max(n, 1));
+		int64	   *sidle = palloc(sizeof(int64) * Max(n, 1));
+		bool	   *placed = palloc0(sizeof(bool) * Max(n, 1));
+		int32	   *giveback = palloc0(sizeof(int32) * Max(na, 1));
+		int			ns = 0;
+
+		for (i = 0; i < n; i++)
+		{
+			Waiting    *w = &p->waiting[b->idx[i]];
+			Queue	   *q = &p->queues[w->q];
+
+			if (!aok[slot_of[i]])
+				continue;
+			st[ns] = w->tenant_id;
+			sid[ns] = w->id;
+			sq[ns] = w->queue_id;
+			sa[ns] = p->agents[w->chosen].id;
+			sdir[ns] = q->direct;
+			sto[ns] = q->offer_timeout_us;
+			sidle[ns++] = q->idle_warn_us;
+		}
+		if (ns > 0)
+		{
+			v[0] = hd_int8_array(st, ns);
+			v[1] = hd_int8_array(sid, ns);
+			v[2] = hd_int8_array(sq, ns);
+			v[3] = hd_int8_array(sa, ns);
+			v[4] = hd_bool_array(sdir, ns);
+			v[5] = hd_int8_array(sto, ns);
+			v[6] = hd_int8_array(sidle, ns);
+			hd_exec(&place_sessions, v, NULL, false, 0);
+			for (k = 0; k < (int) SPI_processed; k++)
+			{
+				int64		tid = get_int8(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, 0),
+							id = get_int8(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, 0);
+
+				for (i = 0; i < n; i++)
+				{
+					Waiting    *w = &p->waiting[b->idx[i]];
+
+					if (w->tenant_id == tid && w->id == id)
+						placed[i] = true;
+				}
+			}
+		}
+		/* slots taken for sessions that were not placed go back */
+		for (i = 0; i < n; i++)
+			if (aok[slot_of[i]] && !placed[i])
+				giveback[slot_of[i]]++;
+		{
+			int			ng = 0;
+			int64	   *gt = palloc(sizeof(int64) * Max(na, 1));
+			int64	   *gid = palloc(sizeof(int64) * Max(na, 1));
+			int32	   *gn = palloc(sizeof(int32) * Max(na, 1));
+
+			for (k = 0; k < na; k++)
+				if (giveback[k] > 0)
+				{
+					gt[ng] = at[k];
+					gid[ng] = aid[k];
+					gn[ng++] = giveback[k];
+					aload[k] -= giveback[k];
+				}
+			if (ng > 0)
+			{
+				v[0] = hd_int8_array(gt, ng);
+				v[1] = hd_int8_array(gid, ng);
+				v[2] = hd_int4_array(gn, ng);
+				hd_exec(&give_back, v, NULL, false, 0);
+			}
+		}
+
+		/* history, audit, events */
+		{
+			int64	   *rt = palloc(sizeof(int64) * Max(n, 1));
+			int64	   *rid = palloc(sizeof(int64) * Max(n, 1));
+			int64	   *rc = palloc(sizeof(int64) * Max(n, 1));
+			int64	   *rq = palloc(sizeof(int64) * Max(n, 1));
+			int64	   *ra = palloc(sizeof(int64) * Max(n, 1));
+			bool	   *rd = palloc(sizeof(bool) * Max(n, 1));
+			char	  **rs = palloc(sizeof(char *) * Max(n, 1));
+			int32	   *rn = palloc(sizeof(int32) * Max(n, 1));
+			double	   *rsc = palloc(sizeof(double) * Max(n, 1));
+			char	  **rr = palloc(sizeof(char *) * Max(n, 1));
+			int32	   *rl = palloc(sizeof(int32) * Max(n, 1));
+			int32	   *rcap = palloc(sizeof(int32) * Max(n, 1));
+
+			for (i = 0; i < n; i++)
+			{
+				Waiting    *w = &p->waiting[b->idx[i]];
+				Queue	   *q = &p->queues[w->q];
+
+				if (!placed[i])
+					continue;
+				rt[nok] = w->tenant_id;
+				rid[nok] = w->id;
+				rc[nok] = w->customer_id;
+				rq[nok] = w->queue_id;
+				ra[nok] = p->agents[w->chosen].id;
+				rd[nok] = q->direct;
+				rs[nok] = (char *) (w->target || w->drop_target ? "transfer" : strategy_names[q->strategy]);
+				rn[nok] = w->ncand;
+				rsc[nok] = w->score;
+				rr[nok] = w->reason;
+				rl[nok] = aload[slot_of[i]];
+				rcap[nok++] = acap[slot_of[i]];
+			}
+			if (nok > 0)
+			{
+				v[0] = hd_int8_array(rt, nok);
+				v[1] = hd_int8_array(rid, nok);
+				v[2] = hd_int8_array(rc, nok);
+				v[3] = hd_int8_array(rq, nok);
+				v[4] = hd_int8_array(ra, nok);
+				v[5] = hd_bool_array(rd, nok);
+				v[6] = hd_text_array(rs, nok);
+				v[7] = hd_int4_array(rn, nok);
+				v[8] = hd_float8_array(rsc, nok);
+				v[9] = hd_text_array(rr, nok);
+				v[10] = hd_int4_array(rl, nok);
+				v[11] = hd_int4_array(rcap, nok);
+				hd_exec(&record_placed, v, NULL, false, 0);
+				hd_wake_at_commit(HD_WORKER_PUBLISHER);
+			}
+		}
+	}
+	b->placed = nok;
+}
+
+static HdPlan record_waits = {
+	"WITH d AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::text[], "
+	"    $5::int4[], $6::bool[]) AS d(tenant_id, id, queue_id, reason, candidates, drop_target)), "
+	"u AS (UPDATE helpdesk.session s SET wait_reason = d.reason, "
+	"        target_agent_id = CASE WHEN d.drop_target THEN NULL ELSE s.target_agent_id END "
+	"      FROM d WHERE s.tenant_id = d.tenant_id AND s.id = d.id AND s.state = 'queued') "
+	"INSERT INTO helpdesk.dispatch_audit (tenant_id, session_id, queue_id, action, candidates, reason) "
+	"SELECT tenant_id, id, queue_id, 'wait', candidates, reason FROM d",
+	6, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, BOOLARRAYOID}
+};
+static HdPlan save_rr = {
+	"UPDATE helpdesk.queue q SET rr_cursor = d.cursor "
+	"FROM unnest($1::int8[], $2::int8[], $3::int8[]) d(tenant_id, id, cursor) "
+	"WHERE q.tenant_id = d.tenant_id AND q.id = d.id",
+	3, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID}
+};
+
+/* Sessions that stay: store the reason when it changed, with an audit row. */
+static void
+write_waits(void *arg)
+{
+	Pass	   *p = (Pass *) arg;
+	int			i,
+				n = 0;
+	int64	   *t = palloc(sizeof(int64) * Max(p->nwaiting, 1));
+	int64	   *id = palloc(sizeof(int64) * Max(p->nwaiting, 1));
+	int64	   *q = palloc(sizeof(int64) * Max(p->nwaiting, 1));
+	char	  **r = palloc(sizeof(char *) * Max(p->nwaiting, 1));
+	int32	   *c = palloc(sizeof(int32) * Max(p->nwaiting, 1));
+	bool	   *dt = palloc(sizeof(bool) * Max(p->nwaiting, 1));
+
+	for (i = 0; i < p->nwaiting; i++)
+	{
+		Waiting    *w = &p->waiting[i];
+
+		if (w->chosen >= 0 || w->reason == NULL)
+			continue;
+		if (!w->drop_target && w->old_reason && strcmp(w->old_reason, w->reason) == 0)
+			continue;
+		t[n] = w->tenant_id;
+		id[n] = w->id;
+		q[n] = w->queue_id;
+		r[n] = w->reason;
+		c[n] = w->ncand;
+		dt[n++] = w->drop_target;
+	}
+	if (n > 0)
+	{
+		Datum		v[6] = {hd_int8_array(t, n), hd_int8_array(id, n), hd_int8_array(q, n),
+		hd_text_array(r, n), hd_int4_array(c, n), hd_bool_array(dt, n)};
+
+		hd_exec(&record_waits, v, NULL, false, 0);
+	}
+	n = 0;
+	for (i = 0; i < p->nqueues; i++)
+		if (p->queues[i].rr_changed)
+		{
+			t[n] = p->queues[i].tenant_id;
+			id[n] = p->queues[i].id;
+			q[n++] = p->queues[i].rr_cursor;
+		}
+	if (n > 0)
+	{
+		Datum		v[3] = {hd_int8_array(t, n), hd_int8_array(id, n), hd_int8_array(q, n)};
+
+		hd_exec(&save_rr, v, NULL, false, 0);
+	}
+}
+
+/*
+ * One assignment pass in the caller's transaction. Returns the number of
+ * sessions placed; *more is set when the pass may have left work (a queue
+ * deeper than what was loaded while slots remain, or a lost capacity race).
+ */
+int
+hd_dispatch_assign(bool *more)
+{
+	Pass		p;
+	Batch		b;
+	bool		any;
+	int			i;
+	char	   *err = NULL;
+
+	memset(&p, 0, sizeof(p));
+	*more = false;
+	p.now = GetCurrentTimestamp();
+	load_pass(&p, &any);
+	if (!any)
+		return 0;
+
+	b.p = &p;
+	b.idx = palloc(sizeof(int) * Max(p.nwaiting, 1));
+	b.n = 0;
+	b.placed = 0;
+	for (i = 0; i < p.nwaiting; i++)
+	{
+		Waiting    *w = &p.waiting[i];
+
+		if (w->q < 0)
+			continue;			/* its queue became manual meanwhile */
+		match_one(&p, w);
+		if (w->chosen >= 0)
+		{
+			take_slot(&p, w);
+			b.idx[b.n++] = i;
+		}
+	}
+
+	if (b.n > 0 && !hd_run_in_subxact(write_batch, &b, &err))
+	{
+		/* some row is bad: place the sessions one by one and mark the failing ones */
+		int			placed = 0;
+
+		ereport(LOG,
+				(errmsg("pg_helpdesk dispatcher: batch of %d placements failed (%s); retrying one by one",
+						b.n, err)));
+		for (i = 0; i < b.n; i++)
+		{
+			Batch		one;
+			int			idx = b.idx[i];
+
+			one.p = &p;
+			one.idx = &idx;
+			one.n = 1;
+			one.placed = 0;
+			if (hd_run_in_subxact(write_batch, &one, &err))
+				placed += one.placed;
+			else
+				hd_mark_session_error(p.waiting[idx].tenant_id, p.waiting[idx].id,
+									  "assignment", err);
+		}
+		b.placed = placed;
+		*more = true;
+	}
+	else if (b.placed < b.n)
+		*more = true;			/* lost a race: look again with fresh data */
+	else if (b.placed > 0)
+	{
+		/* a queue may be deeper than what we loaded */
+		for (i = 0; i < p.nqueues; i++)
+			if (p.queues[i].nloaded >= p.queues[i].depth)
+				*more = true;
+	}
+	if (!hd_run_in_subxact(write_waits, &p, &err))
+		ereport(LOG, (errmsg("pg_helpdesk dispatcher: could not record wait reasons: %s", err)));
+	return b.placed;
+}

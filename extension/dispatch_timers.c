@@ -1,0 +1,447 @@
+/*
+ * dispatch_timers.c — everything the dispatcher does because time passed.
+ *
+ * Each timer is an indexed due time, so finding what is due and when to
+ * wake next are index lookups:
+ *
+ *   presence   agent.last_seen_at + heartbeat_interval * heartbeat_misses
+ *   grace      agent.presence_lost_at + tenant.presence_grace (offers of an
+ *              offline agent are taken back at once)
+ *   offer      session.offer_expires_at
+ *   max wait   session.wait_due_at
+ *   idle       session.idle_check_at (lazy: when it fires, the real due time
+ *              is computed from the messages and the check moves there if
+ *              the conversation went on)
+ *
+ * Per-session actions run in their own subtransaction; one that fails marks
+ * the session (dispatch_error) and moves its timer a minute out, so a bad
+ * row is logged once a minute at most and never stops the others.
+ */
+#include "dispatch.h"
+#include "message.h"
+
+#include "utils/builtins.h"
+
+#define TIMER_BATCH 1000
+
+static TimestampTz
+get_ts(int row, int col)
+{
+	bool		isnull;
+	Datum		x = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0 : DatumGetTimestampTz(x);
+}
+
+static int64
+get_i8(int row, int col)
+{
+	bool		isnull;
+	Datum		x = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(x);
+}
+
+/* ---- presence ---- */
+
+static HdPlan expire_presence = {
+	"WITH exp AS ("
+	"  UPDATE helpdesk.agent a SET status = 'offline', status_before_loss = a.status, "
+	"    presence_lost_at = now(), status_changed_at = now() "
+	"  FROM helpdesk.tenant t "
+	"  WHERE t.id = a.tenant_id AND a.status <> 'offline' "
+	"    AND a.last_seen_at + t.heartbeat_interval * t.heartbeat_misses <= now() "
+	"  RETURNING a.tenant_id, a.id, a.status_before_loss AS previous, a.last_seen_at, "
+	"            a.last_seen_at + t.heartbeat_interval * t.heartbeat_misses AS due), "
+	"ev AS (INSERT INTO helpdesk.event (tenant_id, audience, audience_id, type, payload) "
+	"  SELECT tenant_id, 'agent', id, 'agent.status', jsonb_build_object('status', 'offline', "
+	"         'previous', previous, 'reason', 'heartbeats stopped') FROM exp "
+	"  UNION ALL "
+	"  SELECT tenant_id, 'tenant', tenant_id, 'agent.status', jsonb_build_object('agent_id', id, "
+	"         'status', 'offline', 'previous', previous, 'reason', 'heartbeats stopped') FROM exp), "
+	"au AS (INSERT INTO helpdesk.dispatch_audit (tenant_id, agent_id, action, reason, due_at) "
+	"  SELECT tenant_id, id, 'presence_offline', 'no heartbeat since ' || last_seen_at, due FROM exp) "
+	"SELECT count(*) FROM exp",
+	0, {}
+};
+
+/* ---- agent loss: offers at once, active sessions after the grace ---- */
+
+static HdPlan lost_sessions = {
+	"SELECT s.tenant_id, s.id, s.agent_id, "
+	"       CASE WHEN s.state = 'offered' THEN a.presence_lost_at "
+	"            ELSE a.presence_lost_at + t.presence_grace END "
+	"FROM helpdesk.agent a JOIN helpdesk.tenant t ON t.id = a.tenant_id "
+	"JOIN helpdesk.session s ON s.tenant_id = a.tenant_id AND s.agent_id = a.id "
+	"  AND s.state IN ('offered', 'active') "
+	"WHERE a.presence_lost_at IS NOT NULL AND s.dispatch_error IS NULL "
+	"  AND (s.state = 'offered' OR a.presence_lost_at + t.presence_grace <= now()) "
+	"LIMIT " CppAsString2(TIMER_BATCH),
+	0, {}
+};
+static HdPlan end_grace = {
+	"UPDATE helpdesk.agent a SET presence_lost_at = NULL FROM helpdesk.tenant t "
+	"WHERE t.id = a.tenant_id AND a.presence_lost_at IS NOT NULL "
+	"  AND a.presence_lost_at + t.presence_grace <= now() "
+	"  AND NOT EXISTS (SELECT 1 FROM helpdesk.session s WHERE s.tenant_id = a.tenant_id "
+	"    AND s.agent_id = a.id AND s.state IN ('offered', 'active') AND s.dispatch_error IS NULL)",
+	0, {}
+};
+
+typedef struct TimerItem
+{
+	int64		tenant_id;
+	int64		session_id;
+	int64		agent_id;
+	int64		queue_id;
+	TimestampTz due;
+	int64		warn_us;
+	int64		close_us;
+	int64		overflow;
+	TimestampTz warned;
+	bool		fired;
+} TimerItem;
+
+static void
+requeue_lost(void *arg)
+{
+	TimerItem	   *it = (TimerItem *) arg;
+	HdSessionRow s;
+	bool		active;
+
+	hd_load_session(it->tenant_id, it->session_id, HD_LOCK_UPDATE, &s);
+	if (!s.has_agent || s.agent_id != it->agent_id ||
+		(strcmp(s.state, "offered") != 0 && strcmp(s.state, "active") != 0))
+		return;					/* moved on meanwhile */
+	active = strcmp(s.state, "active") == 0;
+	hd_release_agent(it->tenant_id, it->session_id, it->agent_id, HD_END_AGENT_LOST);
+	hd_requeue(it->tenant_id, it->session_id, s.state, s.queue_id, 0, 0, active,
+			   psprintf("agent " INT64_FORMAT " went offline", it->agent_id));
+	hd_audit(it->tenant_id, it->session_id, s.queue_id, it->agent_id, "requeue",
+			 active ? "agent offline past the grace period; back to its place in the queue"
+			 : "offer withdrawn: agent went offline", it->due);
+	it->fired = true;
+}
+
+/* ---- offers ---- */
+
+static HdPlan due_offers = {
+	"SELECT tenant_id, id, agent_id, offer_expires_at FROM helpdesk.session "
+	"WHERE state = 'offered' AND offer_expires_at <= now() AND dispatch_error IS NULL "
+	"ORDER BY offer_expires_at LIMIT " CppAsString2(TIMER_BATCH),
+	0, {}
+};
+static HdPlan offer_still_due = {
+	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 AND state = 'offered' "
+	"AND agent_id = $3 AND offer_expires_at <= now()",
+	3, {INT8OID, INT8OID, INT8OID}
+};
+static HdPlan count_miss = {
+	"WITH old AS (SELECT a.status FROM helpdesk.agent a "
+	"             WHERE a.tenant_id = $1 AND a.id = $2 FOR NO KEY UPDATE) "
+	"UPDATE helpdesk.agent a SET missed_offers = a.missed_offers + 1, "
+	"  status = CASE WHEN a.missed_offers + 1 >= t.max_missed_offers AND a.status = 'online' "
+	"           THEN 'away' ELSE a.status END, "
+	"  status_changed_at = CASE WHEN a.missed_offers + 1 >= t.max_missed_offers "
+	"    AND a.status = 'online' THEN now() ELSE a.status_changed_at END "
+	"FROM helpdesk.tenant t, old WHERE t.id = $1 AND a.tenant_id = $1 AND a.id = $2 "
+	"RETURNING old.status = 'online' AND a.status = 'away', a.missed_offers",
+	2, {INT8OID, INT8OID}
+};
+
+static void
+expire_offer(void *arg)
+{
+	TimerItem	   *it = (TimerItem *) arg;
+	HdSessionRow s;
+	Datum		v[3] = {Int64GetDatum(it->tenant_id), Int64GetDatum(it->session_id),
+	Int64GetDatum(it->agent_id)};
+	int64		missed = 0;
+
+	hd_load_session(it->tenant_id, it->session_id, HD_LOCK_UPDATE, &s);
+	hd_exec(&offer_still_due, v, NULL, false, 1);
+	if (SPI_processed == 0)
+		return;					/* accepted or declined meanwhile */
+	hd_release_agent(it->tenant_id, it->session_id, it->agent_id, HD_END_TIMEOUT);
+	hd_requeue(it->tenant_id, it->session_id, "offered", s.queue_id, it->agent_id, 0, false,
+			   psprintf("offer to agent " INT64_FORMAT " timed out", it->agent_id));
+	hd_audit(it->tenant_id, it->session_id, s.queue_id, it->agent_id, "timeout",
+			 "offer not answered in time", it->due);
+	hd_exec(&count_miss, v, NULL, false, 1);
+	if (SPI_processed == 1 && hd_get_bool(1))
+	{
+		hd_get_int64(2, &missed);
+		hd_append_event(it->tenant_id, "agent", it->agent_id, 0, 0, "agent.status",
+						psprintf("{\"status\": \"away\", \"previous\": \"online\", \"reason\": \"missed " INT64_FORMAT " offers in a row\"}",
+								 missed));
+		hd_append_event(it->tenant_id, "tenant", it->tenant_id, 0, 0, "agent.status",
+						psprintf("{\"agent_id\": " INT64_FORMAT ", \"status\": \"away\", \"previous\": \"online\", \"reason\": \"missed offers\"}",
+								 it->agent_id));
+		hd_audit(it->tenant_id, 0, 0, it->agent_id, "agent_away",
+				 psprintf("missed " INT64_FORMAT " offers in a row", missed), it->due);
+	}
+	it->fired = true;
+}
+
+/* ---- max wait ---- */
+
+static HdPlan due_waits = {
+	"SELECT s.tenant_id, s.id, s.queue_id, s.wait_due_at, q.overflow_queue_id "
+	"FROM helpdesk.session s JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id "
+	"WHERE s.state = 'queued' AND s.wait_due_at <= now() AND s.dispatch_error IS NULL "
+	"ORDER BY s.wait_due_at LIMIT " CppAsString2(TIMER_BATCH),
+	0, {}
+};
+static HdPlan wait_still_due = {
+	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 AND state = 'queued' "
+	"AND queue_id = $3 AND wait_due_at <= now()",
+	3, {INT8OID, INT8OID, INT8OID}
+};
+
+static void
+expire_wait(void *arg)
+{
+	TimerItem	   *it = (TimerItem *) arg;
+	HdSessionRow s;
+	Datum		v[3] = {Int64GetDatum(it->tenant_id), Int64GetDatum(it->session_id),
+	Int64GetDatum(it->queue_id)};
+
+	hd_load_session(it->tenant_id, it->session_id, HD_LOCK_UPDATE, &s);
+	hd_exec(&wait_still_due, v, NULL, false, 1);
+	if (SPI_processed == 0)
+		return;
+	if (it->overflow)
+	{
+		hd_requeue(it->tenant_id, it->session_id, "queued", it->overflow, 0, 0, true,
+				   psprintf("waited past max_wait of queue " INT64_FORMAT, it->queue_id));
+		hd_audit(it->tenant_id, it->session_id, it->overflow, 0, "overflow",
+				 psprintf("max_wait of queue " INT64_FORMAT " exceeded; moved to overflow queue " INT64_FORMAT,
+						  it->queue_id, it->overflow), it->due);
+	}
+	else
+	{
+		hd_close(it->tenant_id, &s, "abandoned", "system");
+		hd_audit(it->tenant_id, it->session_id, it->queue_id, 0, "abandon",
+				 psprintf("max_wait of queue " INT64_FORMAT " exceeded and no overflow queue",
+						  it->queue_id), it->due);
+	}
+	it->fired = true;
+}
+
+/* ---- idle ---- */
+
+static HdPlan due_idle = {
+	"SELECT s.tenant_id, s.id, s.agent_id, s.idle_check_at, s.idle_warned_at, "
+	"  (extract(epoch FROM coalesce(q.idle_warn_after, t.idle_warn_after)) * 1000000)::int8, "
+	"  (extract(epoch FROM coalesce(q.idle_close_after, t.idle_close_after)) * 1000000)::int8 "
+	"FROM helpdesk.session s JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id "
+	"JOIN helpdesk.tenant t ON t.id = s.tenant_id "
+	"WHERE s.state = 'active' AND s.idle_check_at <= now() AND s.dispatch_error IS NULL "
+	"ORDER BY s.idle_check_at LIMIT " CppAsString2(TIMER_BATCH),
+	0, {}
+};
+static HdPlan last_said = {
+	"SELECT max(created_at) FILTER (WHERE sender_kind = 'agent'), "
+	"       max(created_at) FILTER (WHERE sender_kind = 'customer') "
+	"FROM helpdesk.message WHERE tenant_id = $1 AND session_id = $2",
+	2, {INT8OID, INT8OID}
+};
+static HdPlan set_idle = {
+	"UPDATE helpdesk.session SET idle_check_at = $3, idle_warned_at = $4 "
+	"WHERE tenant_id = $1 AND id = $2",
+	4, {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+static void
+schedule_idle(TimerItem *it, TimestampTz check_at, TimestampTz warned)
+{
+	Datum		v[4] = {Int64GetDatum(it->tenant_id), Int64GetDatum(it->session_id),
+	TimestampTzGetDatum(check_at), TimestampTzGetDatum(warned)};
+
+	hd_exec(&set_idle, v, warned ? NULL : "   n", false, 0);
+}
+
+/*
+ * The idle rule: once the agent has replied and the customer has been
+ * silent for idle_warn_after, a system message warns; if the customer stays
+ * silent for idle_close_after more, the session closes (reason idle).
+ */
+static void
+check_idle(void *arg)
+{
+	TimerItem	   *it = (TimerItem *) arg;
+	HdSessionRow s;
+	Datum		v[2] = {Int64GetDatum(it->tenant_id), Int64GetDatum(it->session_id)};
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz agent_at,
+				customer_at;
+
+	hd_load_session(it->tenant_id, it->session_id, HD_LOCK_UPDATE, &s);
+	if (strcmp(s.state, "active") != 0)
+		return;
+	hd_exec(&last_said, v, NULL, false, 1);
+	agent_at = get_ts(0, 1);
+	customer_at = get_ts(0, 2);
+
+	if (it->warned && (customer_at == 0 || customer_at < it->warned))
+	{
+		TimestampTz close_due = it->warned + it->close_us;
+
+		if (now >= close_due)
+		{
+			hd_close(it->tenant_id, &s, "idle", "system");
+			hd_audit(it->tenant_id, it->session_id, s.queue_id, s.agent_id, "idle_close",
+					 "customer silent after the idle warning", close_due);
+			it->fired = true;
+		}
+		else
+			schedule_idle(it, close_due, it->warned);
+		return;
+	}
+	if (agent_at && (customer_at == 0 || agent_at > customer_at))
+	{
+		TimestampTz warn_due = agent_at + it->warn_us;
+
+		if (now >= warn_due)
+		{
+			HdPostArgs	m = {0};
+			int64		minutes = Max(1, (it->close_us + 59 * USECS_PER_SEC) / (60 * USECS_PER_SEC));
+
+			m.tenant_id = it->tenant_id;
+			m.session_id = it->session_id;
+			m.sender_kind = "system";
+			m.type = "system";
+			m.body = psprintf("Are you still there? This chat will close in " INT64_FORMAT
+							  " minute%s unless you reply.", minutes, minutes == 1 ? "" : "s");
+			(void) hd_post_message(&m);
+			schedule_idle(it, now + it->close_us, now);
+			hd_audit(it->tenant_id, it->session_id, s.queue_id, s.agent_id, "idle_warn",
+					 "customer silent after the agent's reply", warn_due);
+			it->fired = true;
+		}
+		else
+			schedule_idle(it, warn_due, 0);
+		return;
+	}
+	/* the customer spoke last, or nobody has: nothing to warn about yet */
+	schedule_idle(it, now + it->warn_us, 0);
+}
+
+/* Run fn over the rows of a due-list query, each in a subtransaction. */
+static int
+run_items(HdPlan *list, void (*fill) (TimerItem *, int), void (*fn) (void *), const char *what)
+{
+	int			n,
+				i,
+				fired = 0;
+	TimerItem	   *items;
+
+	hd_exec(list, NULL, NULL, false, 0);
+	n = (int) SPI_processed;
+	items = palloc0(sizeof(TimerItem) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		fill(&items[i], i);
+	for (i = 0; i < n; i++)
+	{
+		char	   *err = NULL;
+
+		if (!hd_run_in_subxact(fn, &items[i], &err))
+			hd_mark_session_error(items[i].tenant_id, items[i].session_id, what, err);
+		else if (items[i].fired)
+			fired++;
+	}
+	return fired;
+}
+
+static void
+fill_lost(TimerItem *it, int row)
+{
+	it->tenant_id = get_i8(row, 1);
+	it->session_id = get_i8(row, 2);
+	it->agent_id = get_i8(row, 3);
+	it->due = get_ts(row, 4);
+}
+
+static void
+fill_offer(TimerItem *it, int row)
+{
+	it->tenant_id = get_i8(row, 1);
+	it->session_id = get_i8(row, 2);
+	it->agent_id = get_i8(row, 3);
+	it->due = get_ts(row, 4);
+}
+
+static void
+fill_wait(TimerItem *it, int row)
+{
+	it->tenant_id = get_i8(row, 1);
+	it->session_id = get_i8(row, 2);
+	it->queue_id = get_i8(row, 3);
+	it->due = get_ts(row, 4);
+	it->overflow = get_i8(row, 5);
+}
+
+static void
+fill_idle(TimerItem *it, int row)
+{
+	it->tenant_id = get_i8(row, 1);
+	it->session_id = get_i8(row, 2);
+	it->agent_id = get_i8(row, 3);
+	it->due = get_ts(row, 4);
+	it->warned = get_ts(row, 5);
+	it->warn_us = get_i8(row, 6);
+	it->close_us = get_i8(row, 7);
+}
+
+/* Fire every due timer, in the caller's transaction. Returns how many fired. */
+int
+hd_dispatch_timers(void)
+{
+	int			fired = 0;
+	int64		n = 0;
+
+	hd_exec(&expire_presence, NULL, NULL, false, 1);
+	if (hd_get_int64(1, &n) && n > 0)
+	{
+		fired += (int) n;
+		hd_wake_at_commit(HD_WORKER_PUBLISHER);
+	}
+	fired += run_items(&lost_sessions, fill_lost, requeue_lost, "requeue after agent loss");
+	hd_exec(&end_grace, NULL, NULL, false, 0);
+	fired += run_items(&due_offers, fill_offer, expire_offer, "offer timeout");
+	fired += run_items(&due_waits, fill_wait, expire_wait, "max wait");
+	fired += run_items(&due_idle, fill_idle, check_idle, "idle check");
+	return fired;
+}
+
+static HdPlan next_due = {
+	"SELECT least("
+	"  (SELECT min(x.due) FROM helpdesk.tenant t CROSS JOIN LATERAL "
+	"     (SELECT min(a.last_seen_at) + t.heartbeat_interval * t.heartbeat_misses AS due "
+	"      FROM helpdesk.agent a WHERE a.tenant_id = t.id AND a.status <> 'offline') x), "
+	"  (SELECT min(x.due) FROM helpdesk.tenant t CROSS JOIN LATERAL "
+	"     (SELECT min(a.presence_lost_at) + t.presence_grace AS due "
+	"      FROM helpdesk.agent a WHERE a.tenant_id = t.id AND a.presence_lost_at IS NOT NULL) x), "
+	"  (SELECT min(offer_expires_at) FROM helpdesk.session WHERE state = 'offered' "
+	"     AND dispatch_error IS NULL), "
+	"  (SELECT min(wait_due_at) FROM helpdesk.session WHERE state = 'queued' "
+	"     AND dispatch_error IS NULL), "
+	"  (SELECT min(idle_check_at) FROM helpdesk.session WHERE state = 'active' "
+	"     AND dispatch_error IS NULL)), "
+	"  EXISTS (SELECT 1 FROM helpdesk.session WHERE state = 'queued')",
+	0, {}
+};
+
+/*
+ * When the next timer is due (0: none), and whether any session waits (so
+ * positions need refreshing). An agent with offers pending keeps the grace
+ * due time in the past until the offers are withdrawn, which the timers
+ * stage does first.
+ */
+TimestampTz
+hd_dispatch_next_due(bool *have_waiting)
+{
+	hd_exec(&next_due, NULL, NULL, false, 1);
+	*have_waiting = hd_get_bool(2);
+	return get_ts(0, 1);
+}

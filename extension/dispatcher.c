@@ -1,0 +1,206 @@
+/*
+ * dispatcher.c — the per-database dispatcher worker: the only writer of
+ * assignments, and the clock of every routing timer.
+ *
+ * Backends that change something routing depends on (a session enters a
+ * queue, a slot frees up, an agent comes online, capacity or skills change)
+ * set our pending flag and latch at COMMIT. Each loop iteration runs, each
+ * in its own short transaction:
+ *
+ *   timers     when the earliest due time has come (dispatch_timers.c)
+ *   assign     when woken, or when the last pass left work (dispatch_match.c)
+ *   positions  every helpdesk.position_interval while sessions wait
+ *
+ * and then sleeps until the next due time, the next position refresh or a
+ * wakeup. A failing stage is logged and retried with backoff; per-row
+ * failures are handled inside the stages, so a bad row never stops routing.
+ */
+#include "dispatch.h"
+#include "worker.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#define IDLE_SLEEP_MS 60000
+#define BACKOFF_MAX_MS 30000
+
+typedef enum Stage
+{
+	STAGE_TIMERS,
+	STAGE_ASSIGN,
+	STAGE_POSITIONS
+} Stage;
+
+static const char *const stage_names[] = {"timers", "assignment", "positions"};
+
+static TimestampTz next_due = 0;	/* 0: nothing scheduled */
+static bool have_waiting = true;
+
+/*
+ * Run one stage in its own transaction. Returns false after an error (the
+ * transaction is rolled back and the error logged). *gone is set when the
+ * extension was dropped.
+ */
+static bool
+run_stage(Stage stage, int *result, bool *more, bool *gone)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	*result = 0;
+	*more = false;
+	*gone = false;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		hd_worker_in_pass = true;
+		if (!hd_extension_present())
+			*gone = true;
+		else
+		{
+			SPI_connect();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pgstat_report_activity(STATE_RUNNING, stage == STAGE_ASSIGN
+									? "pg_helpdesk: assigning sessions"
+									: stage == STAGE_TIMERS ? "pg_helpdesk: routing timers"
+									: "pg_helpdesk: queue positions");
+			switch (stage)
+			{
+				case STAGE_TIMERS:
+					*result = hd_dispatch_timers();
+					break;
+				case STAGE_ASSIGN:
+					*result = hd_dispatch_assign(more);
+					break;
+				case STAGE_POSITIONS:
+					*result = hd_dispatch_positions();
+					break;
+			}
+			next_due = hd_dispatch_next_due((bool *) &have_waiting);
+			SPI_finish();
+			PopActiveSnapshot();
+		}
+		CommitTransactionCommand();
+		hd_worker_in_pass = false;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		hd_worker_in_pass = false;
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(WARNING,
+				(errmsg("pg_helpdesk dispatcher: %s stage failed: %s", stage_names[stage],
+						edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("Retried with backoff; nothing of the failed stage was written.")));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+void
+hd_dispatcher_run(void *worker_slot)
+{
+	HdWorkerSlot *w = (HdWorkerSlot *) worker_slot;
+	bool		assign = true;	/* place what queued up while we were down */
+	bool		timers = true;	/* and fire what came due */
+	TimestampTz last_positions = 0;
+	TimestampTz retry_at = 0;
+	int			failures = 0;
+
+	for (;;)
+	{
+		TimestampTz now;
+		long		timeout = IDLE_SLEEP_MS;
+		bool		ok = true,
+					more = false,
+					gone = false;
+		int			result;
+		int			rc;
+
+		hd_worker_check_sigterm();
+		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
+			assign = true;
+		now = GetCurrentTimestamp();
+		if (next_due != 0 && now >= next_due)
+			timers = true;
+
+		if (failures > 0 && now < retry_at)
+			timeout = Max(1L, (long) ((retry_at - now) / 1000));
+		else
+		{
+			if (timers)
+			{
+				ok = run_stage(STAGE_TIMERS, &result, &more, &gone);
+				if (ok)
+					timers = false;
+			}
+			if (ok && !gone && assign)
+			{
+				ok = run_stage(STAGE_ASSIGN, &result, &more, &gone);
+				if (ok)
+					assign = more;
+			}
+			now = GetCurrentTimestamp();
+			if (ok && !gone && have_waiting &&
+				now - last_positions >= (int64) hd_position_interval_ms * 1000)
+			{
+				ok = run_stage(STAGE_POSITIONS, &result, &more, &gone);
+				last_positions = now;
+			}
+			if (gone)
+				hd_worker_exit_absent();
+			if (!ok)
+			{
+				failures++;
+				timeout = Min(BACKOFF_MAX_MS, 100L << Min(failures, 9));
+				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout);
+				timers = true;
+				assign = true;
+			}
+			else
+				failures = 0;
+		}
+
+		if (ok)
+		{
+			now = GetCurrentTimestamp();
+			if (assign || timers)
+				timeout = 0;
+			else
+			{
+				if (next_due != 0)
+					timeout = Min(timeout, Max(0L, (long) ((next_due - now + 999) / 1000)));
+				if (have_waiting)
+					timeout = Min(timeout, Max(1L, (long) ((last_positions - now) / 1000) +
+											   hd_position_interval_ms));
+			}
+		}
+		if (timeout == 0)
+			continue;
+		hd_worker_check_sigterm();
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		(void) rc;
+	}
+}
