@@ -12,8 +12,10 @@ SELECT helpdesk.event_position() = (SELECT max(pos) FROM helpdesk.event_position
 
 -- what the earlier files did, as a relay sees it
 SELECT type, audience, payload - 'queue_id' AS payload, message->>'sender_kind' AS sender, message->>'body' AS body
-FROM helpdesk.events_since(0, 1000, :acme) ORDER BY pos LIMIT 12;
-SELECT type, count(*) FROM helpdesk.events_since(0, 1000) GROUP BY type ORDER BY type;
+FROM helpdesk.events_since(0, 1000, :acme) WHERE type <> 'queue.position' ORDER BY pos LIMIT 12;
+-- (queue.position events come from the dispatcher on its own clock: left out)
+SELECT type, count(*) FROM helpdesk.events_since(0, 1000) WHERE type <> 'queue.position'
+GROUP BY type ORDER BY type;
 
 -- paging by position
 SELECT helpdesk.event_position() AS top \gset
@@ -44,7 +46,12 @@ SELECT * FROM helpdesk.events_since(0, 10, 999999);
 SELECT helpdesk.event_position() AS top \gset
 SELECT helpdesk.prune_events('0 s') > 0 AS pruned;
 SELECT count(*) AS events_left, (SELECT count(*) FROM helpdesk.event_batch) AS batches_left FROM helpdesk.event;
-SELECT * FROM helpdesk.events_since(0);
+DO $$
+BEGIN
+	PERFORM * FROM helpdesk.events_since(0);
+EXCEPTION WHEN SQLSTATE 'HD416' THEN
+	RAISE NOTICE 'HD416: %', regexp_replace(SQLERRM, '[0-9]+', 'N', 'g');
+END $$;
 SELECT count(*) AS from_current FROM helpdesk.events_since(:top);
 SELECT helpdesk.prune_events(NULL);
 SELECT helpdesk.upsert_agent(:acme, 'after-prune', 'After Prune') > 0 AS still_appending;
