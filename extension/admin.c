@@ -187,7 +187,7 @@ static HdPlan upsert_agent = {
 	"  skills = coalesce($4, a.skills), languages = coalesce($5, a.languages), "
 	"  max_sessions = coalesce($6, a.max_sessions), enabled = coalesce($7, a.enabled), "
 	"  capacity_changed_at = CASE WHEN $6 IS DISTINCT FROM a.max_sessions AND $6 IS NOT NULL "
-	"                        THEN now() ELSE a.capacity_changed_at END, "
+	"                        THEN clock_timestamp() ELSE a.capacity_changed_at END, "
 	"  updated_at = now() "
 	"RETURNING id",
 	7, {INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTARRAYOID, INT4OID, BOOLOID}

@@ -714,9 +714,12 @@ typedef struct Batch
 } Batch;
 
 static HdPlan guard_capacity = {
+	"WITH d AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::int4[]) d(tenant_id, id, n)), "
+	"l AS (SELECT a.tenant_id, a.id FROM helpdesk.agent a JOIN d USING (tenant_id, id) "
+	"      ORDER BY a.tenant_id, a.id FOR NO KEY UPDATE OF a) "
 	"UPDATE helpdesk.agent a SET load = a.load + d.n, last_activity_at = now() "
-	"FROM unnest($1::int8[], $2::int8[], $3::int4[]) d(tenant_id, id, n) "
-	"WHERE a.tenant_id = d.tenant_id AND a.id = d.id AND a.load + d.n <= a.max_sessions "
+	"FROM d, l WHERE a.tenant_id = d.tenant_id AND a.id = d.id "
+	"  AND l.tenant_id = a.tenant_id AND l.id = a.id AND a.load + d.n <= a.max_sessions "
 	"  AND a.status = 'online' AND a.enabled "
 	"RETURNING a.tenant_id, a.id, a.load, a.max_sessions",
 	3, {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID}

@@ -21,6 +21,7 @@
 #include "message.h"
 
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #define TIMER_BATCH 1000
 
@@ -45,12 +46,16 @@ get_i8(int row, int col)
 /* ---- presence ---- */
 
 static HdPlan expire_presence = {
-	"WITH exp AS ("
+	"WITH due AS ("
+	"  SELECT a.tenant_id, a.id FROM helpdesk.agent a JOIN helpdesk.tenant t ON t.id = a.tenant_id "
+	"  WHERE a.status <> 'offline' "
+	"    AND a.last_seen_at + t.heartbeat_interval * t.heartbeat_misses <= now() "
+	"  ORDER BY a.tenant_id, a.id FOR NO KEY UPDATE OF a SKIP LOCKED), "
+	"exp AS ("
 	"  UPDATE helpdesk.agent a SET status = 'offline', status_before_loss = a.status, "
 	"    presence_lost_at = now(), status_changed_at = now() "
-	"  FROM helpdesk.tenant t "
-	"  WHERE t.id = a.tenant_id AND a.status <> 'offline' "
-	"    AND a.last_seen_at + t.heartbeat_interval * t.heartbeat_misses <= now() "
+	"  FROM helpdesk.tenant t, due "
+	"  WHERE t.id = a.tenant_id AND a.tenant_id = due.tenant_id AND a.id = due.id "
 	"  RETURNING a.tenant_id, a.id, a.status_before_loss AS previous, a.last_seen_at, "
 	"            a.last_seen_at + t.heartbeat_interval * t.heartbeat_misses AS due), "
 	"ev AS (INSERT INTO helpdesk.event (tenant_id, audience, audience_id, type, payload) "
@@ -327,28 +332,110 @@ check_idle(void *arg)
 	schedule_idle(it, now + it->warn_us, 0);
 }
 
-/* Run fn over the rows of a due-list query, each in a subtransaction. */
+/* A due list and what to do with each of its rows. */
+typedef struct TimerList
+{
+	HdPlan	   *list;
+	void		(*fill) (TimerItem *, int);
+	void		(*fn) (void *);
+	const char *what;
+	TimerItem  *items;
+	int			n;
+} TimerList;
+
+static void
+fetch_list(void *arg)
+{
+	TimerList  *l = (TimerList *) arg;
+	int			i;
+
+	/* items live in the caller's memory: only scalars are copied */
+	hd_exec(l->list, NULL, NULL, false, 0);
+	l->n = (int) SPI_processed;
+	for (i = 0; i < l->n; i++)
+		l->fill(&l->items[i], i);
+}
+
+static HdPlan try_lock_session = {
+	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 FOR UPDATE SKIP LOCKED",
+	2, {INT8OID, INT8OID}
+};
+
+#define CHUNK 1
+
+typedef struct Chunk
+{
+	TimerList  *l;
+	int			from;
+	int			to;
+	int			fired;
+	int			skipped;
+} Chunk;
+
+/*
+ * Fire a chunk of due rows in one transaction, each in a subtransaction.
+ * A session some backend holds locked is skipped (it stays due and is
+ * retried within milliseconds). A row that fails is marked under the lock
+ * the parent transaction still holds. CHUNK is 1: a transaction that holds
+ * one item's session and agent while taking the next item's agent deadlocks
+ * against heartbeat batches, which lock agents in id order (measured: with
+ * 100 per transaction the stress test saw deadlocks and later timers).
+ */
+static void
+run_chunk(void *arg)
+{
+	Chunk	   *c = (Chunk *) arg;
+	int			i;
+
+	for (i = c->from; i < c->to; i++)
+	{
+		TimerItem  *it = &c->l->items[i];
+		Datum		v[2] = {Int64GetDatum(it->tenant_id), Int64GetDatum(it->session_id)};
+		char	   *err = NULL;
+
+		hd_exec(&try_lock_session, v, NULL, false, 1);
+		if (SPI_processed == 0)
+		{
+			c->skipped++;
+			continue;
+		}
+		if (!hd_run_in_subxact(c->l->fn, it, &err))
+			hd_mark_session_error(it->tenant_id, it->session_id, c->l->what, err);
+		else if (it->fired)
+			c->fired++;
+	}
+}
+
+static int	skipped_total = 0;
+
+/*
+ * Fire the due rows of one list, CHUNK rows per transaction. Returns how
+ * many fired.
+ */
 static int
 run_items(HdPlan *list, void (*fill) (TimerItem *, int), void (*fn) (void *), const char *what)
 {
-	int			n,
-				i,
+	TimerList	l;
+	int			i,
 				fired = 0;
-	TimerItem	   *items;
+	char	   *err = NULL;
 
-	hd_exec(list, NULL, NULL, false, 0);
-	n = (int) SPI_processed;
-	items = palloc0(sizeof(TimerItem) * Max(n, 1));
-	for (i = 0; i < n; i++)
-		fill(&items[i], i);
-	for (i = 0; i < n; i++)
+	l.list = list;
+	l.fill = fill;
+	l.fn = fn;
+	l.what = what;
+	l.items = palloc0(sizeof(TimerItem) * TIMER_BATCH);
+	l.n = 0;
+	if (!hd_in_own_xact(fetch_list, &l, &err))
+		elog(ERROR, "could not read due %s timers: %s", what, err);
+	for (i = 0; i < l.n; i += CHUNK)
 	{
-		char	   *err = NULL;
+		Chunk		c = {&l, i, Min(l.n, i + CHUNK), 0, 0};
 
-		if (!hd_run_in_subxact(fn, &items[i], &err))
-			hd_mark_session_error(items[i].tenant_id, items[i].session_id, what, err);
-		else if (items[i].fired)
-			fired++;
+		if (!hd_in_own_xact(run_chunk, &c, &err))
+			elog(ERROR, "%s timers failed: %s", what, err);
+		fired += c.fired;
+		skipped_total += c.skipped;
 	}
 	return fired;
 }
@@ -393,25 +480,50 @@ fill_idle(TimerItem *it, int row)
 	it->close_us = get_i8(row, 7);
 }
 
-/* Fire every due timer, in the caller's transaction. Returns how many fired. */
+typedef struct Counter
+{
+	int64		n;
+} Counter;
+
+static void
+presence_step(void *arg)
+{
+	Counter    *c = (Counter *) arg;
+
+	hd_exec(&expire_presence, NULL, NULL, false, 1);
+	if (hd_get_int64(1, &c->n) && c->n > 0)
+		hd_wake_at_commit(HD_WORKER_PUBLISHER);
+}
+
+static void
+end_grace_step(void *arg)
+{
+	hd_exec(&end_grace, NULL, NULL, false, 0);
+}
+
+/*
+ * Fire every due timer. Runs outside any transaction: each step and each
+ * chunk of items commits on its own. Returns how many fired, or -1 when a
+ * due row was skipped because a backend held it locked (retry soon).
+ */
 int
 hd_dispatch_timers(void)
 {
+	Counter		c = {0};
 	int			fired = 0;
-	int64		n = 0;
+	char	   *err = NULL;
 
-	hd_exec(&expire_presence, NULL, NULL, false, 1);
-	if (hd_get_int64(1, &n) && n > 0)
-	{
-		fired += (int) n;
-		hd_wake_at_commit(HD_WORKER_PUBLISHER);
-	}
+	skipped_total = 0;
+	if (!hd_in_own_xact(presence_step, &c, &err))
+		elog(ERROR, "presence timers failed: %s", err);
+	fired += (int) c.n;
 	fired += run_items(&lost_sessions, fill_lost, requeue_lost, "requeue after agent loss");
-	hd_exec(&end_grace, NULL, NULL, false, 0);
+	if (!hd_in_own_xact(end_grace_step, NULL, &err))
+		elog(ERROR, "ending grace periods failed: %s", err);
 	fired += run_items(&due_offers, fill_offer, expire_offer, "offer timeout");
 	fired += run_items(&due_waits, fill_wait, expire_wait, "max wait");
 	fired += run_items(&due_idle, fill_idle, check_idle, "idle check");
-	return fired;
+	return skipped_total > 0 ? -1 : fired;
 }
 
 static HdPlan next_due = {

@@ -10,6 +10,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 
 Datum
 hd_int8_array(const int64 *v, int n)
@@ -125,6 +126,49 @@ hd_run_in_subxact(void (*fn) (void *), void *arg, char **error)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		if (error)
+			*error = pstrdup(edata->message);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * Run fn(arg) in a transaction of its own, committed at once, so that locks
+ * taken for one timer are never held while waiting for the next one's
+ * (holding them across items is what deadlocks against backends that lock
+ * a session and then its agent). On error the transaction is rolled back,
+ * *error gets the message and false is returned.
+ */
+bool
+hd_in_own_xact(void (*fn) (void *), void *arg, char **error)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		fn(arg);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(oldcxt);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
 		if (error)
 			*error = pstrdup(edata->message);
 		FreeErrorData(edata);

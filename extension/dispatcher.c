@@ -31,12 +31,11 @@
 
 typedef enum Stage
 {
-	STAGE_TIMERS,
 	STAGE_ASSIGN,
 	STAGE_POSITIONS
 } Stage;
 
-static const char *const stage_names[] = {"timers", "assignment", "positions"};
+static const char *const stage_names[] = {"assignment", "positions"};
 
 static TimestampTz next_due = 0;	/* 0: nothing scheduled */
 static bool have_waiting = true;
@@ -68,13 +67,9 @@ run_stage(Stage stage, int *result, bool *more, bool *gone)
 			PushActiveSnapshot(GetTransactionSnapshot());
 			pgstat_report_activity(STATE_RUNNING, stage == STAGE_ASSIGN
 									? "pg_helpdesk: assigning sessions"
-									: stage == STAGE_TIMERS ? "pg_helpdesk: routing timers"
 									: "pg_helpdesk: queue positions");
 			switch (stage)
 			{
-				case STAGE_TIMERS:
-					*result = hd_dispatch_timers();
-					break;
 				case STAGE_ASSIGN:
 					*result = hd_dispatch_assign(more);
 					break;
@@ -111,6 +106,50 @@ run_stage(Stage stage, int *result, bool *more, bool *gone)
 	return ok;
 }
 
+/*
+ * Timers commit item by item (dispatch_timers.c), so they run outside
+ * run_stage's single transaction, in a memory context reset every time.
+ */
+static bool
+run_timers(bool *retry_soon)
+{
+	static MemoryContext cxt = NULL;
+	MemoryContext oldcxt;
+	volatile bool ok = true;
+
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk timers",
+									ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: routing timers");
+	PG_TRY();
+	{
+		hd_worker_in_pass = true;
+		*retry_soon = hd_dispatch_timers() < 0;
+		hd_worker_in_pass = false;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		hd_worker_in_pass = false;
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (IsTransactionState())
+			AbortCurrentTransaction();
+		ereport(WARNING,
+				(errmsg("pg_helpdesk dispatcher: timers stage failed: %s", edata->message),
+				 errhint("Retried with backoff; timers that fired before the failure are kept.")));
+		ok = false;
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(cxt);
+	return ok;
+}
+
 void
 hd_dispatcher_run(void *worker_slot)
 {
@@ -127,7 +166,8 @@ hd_dispatcher_run(void *worker_slot)
 		long		timeout = IDLE_SLEEP_MS;
 		bool		ok = true,
 					more = false,
-					gone = false;
+					gone = false,
+					retry_soon = false;
 		int			result;
 		int			rc;
 
@@ -144,9 +184,12 @@ hd_dispatcher_run(void *worker_slot)
 		{
 			if (timers)
 			{
-				ok = run_stage(STAGE_TIMERS, &result, &more, &gone);
+				ok = run_timers(&retry_soon);
 				if (ok)
+				{
 					timers = false;
+					assign = true;	/* requeued sessions; also refreshes next_due */
+				}
 			}
 			if (ok && !gone && assign)
 			{
@@ -183,7 +226,8 @@ hd_dispatcher_run(void *worker_slot)
 			else
 			{
 				if (next_due != 0)
-					timeout = Min(timeout, Max(0L, (long) ((next_due - now + 999) / 1000)));
+					timeout = Min(timeout, Max(retry_soon ? 20L : 0L,
+											   (long) ((next_due - now + 999) / 1000)));
 				if (have_waiting)
 					timeout = Min(timeout, Max(1L, (long) ((last_positions - now) / 1000) +
 											   hd_position_interval_ms));
