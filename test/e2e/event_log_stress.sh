@@ -55,7 +55,7 @@ pgbench -n -c "$clients" -j 2 -T "$secs" -d $db \
 bench=$!
 # halfway through, the publisher is terminated; the launcher restarts it
 sleep $((secs / 2))
-q $db "SELECT pg_terminate_backend(pid) FROM helpdesk.worker_status() WHERE pid IS NOT NULL" >/dev/null
+q $db "SELECT pg_terminate_backend(pid) FROM helpdesk.worker_status() WHERE kind = 'publisher' AND pid IS NOT NULL" >/dev/null
 wait $bench || { cat "$HD_CLUSTER/e2e_pgbench.out"; fail "pgbench failed"; }
 q $db "SELECT helpdesk.post_message(tenant_id, session_id, 'customer', customer_id, 'END') FROM public.e2e_session WHERE n = 1" >/dev/null
 wait $reader || { cat "$HD_CLUSTER/e2e_reader.out"; fail "reader failed"; }

@@ -11,14 +11,14 @@ post() { q $db "SELECT helpdesk.post_message(tenant_id, session_id, 'customer', 
 all_published() { wait_until $db "SELECT helpdesk.publisher_lag() = 0" "${1:-10}"; }
 gap_free() { [ "$(q $db "SELECT count(*) = coalesce(max(pos), 0) AND count(DISTINCT event_id) = count(*) AND count(*) = (SELECT count(*) FROM helpdesk.event) FROM helpdesk.event_positions")" = t ]; }
 
-wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status()" || fail "no publisher after CREATE EXTENSION"
+wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status() WHERE kind = 'publisher'" || fail "no publisher after CREATE EXTENSION"
 all_published || fail "publisher did not publish the seed events"
 
 # 1. terminated (pg_terminate_backend): restarted, nothing lost
 pid=$(publisher_pid $db)
 q $db "SELECT pg_terminate_backend($pid)" >/dev/null
 post "while the publisher is down"
-wait_until $db "SELECT coalesce((SELECT pid FROM helpdesk.worker_status()), 0) NOT IN (0, $pid)" 15 || fail "publisher not restarted after SIGTERM"
+wait_until $db "SELECT coalesce((SELECT pid FROM helpdesk.worker_status() WHERE kind = 'publisher'), 0) NOT IN (0, $pid)" 15 || fail "publisher not restarted after SIGTERM"
 all_published || fail "event posted while the publisher was down was not published"
 gap_free || fail "positions have gaps after restart"
 note "SIGTERM: restarted as $(publisher_pid $db)"
@@ -29,7 +29,7 @@ kill -9 "$pid"
 sleep 1
 wait_until $db "SELECT true" 30 || fail "server did not come back after crash restart"
 post "after the crash"
-wait_until $db "SELECT coalesce((SELECT pid FROM helpdesk.worker_status()), 0) NOT IN (0, $pid)" 30 || fail "publisher not back after SIGKILL"
+wait_until $db "SELECT coalesce((SELECT pid FROM helpdesk.worker_status() WHERE kind = 'publisher'), 0) NOT IN (0, $pid)" 30 || fail "publisher not back after SIGKILL"
 all_published 20 || fail "events not published after SIGKILL"
 gap_free || fail "positions have gaps after crash"
 note "SIGKILL: back as $(publisher_pid $db)"
@@ -46,7 +46,7 @@ post "published before the late one"
 all_published || fail "events behind an open transaction were not published"
 pid=$(publisher_pid $db)
 q $db "SELECT pg_terminate_backend($pid)" >/dev/null
-wait_until $db "SELECT coalesce((SELECT pid FROM helpdesk.worker_status()), 0) NOT IN (0, $pid)" 15 || fail "publisher not restarted"
+wait_until $db "SELECT coalesce((SELECT pid FROM helpdesk.worker_status() WHERE kind = 'publisher'), 0) NOT IN (0, $pid)" 15 || fail "publisher not restarted"
 post "after the restart"
 all_published || fail "events after the restart were not published"
 echo "COMMIT;" >&3

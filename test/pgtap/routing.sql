@@ -10,7 +10,7 @@
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(184);
+SELECT plan(185);
 
 \ir fixtures.psql
 
@@ -715,7 +715,7 @@ SELECT is(ARRAY(SELECT format('agent %s: load %s, holds %s, max %s', a.id, a.loa
 	FROM helpdesk.agent a LEFT JOIN helpdesk.session s ON s.tenant_id = a.tenant_id AND s.agent_id = a.id
 	  AND s.state IN ('offered', 'active')
 	WHERE a.tenant_id IN (SELECT id FROM my_tenants)
-	GROUP BY a.id HAVING a.load <> count(s.id) OR a.load > a.max_sessions ORDER BY a.id),
+	GROUP BY a.tenant_id, a.id HAVING a.load <> count(s.id) OR a.load > a.max_sessions ORDER BY a.id),
 	'{}'::text[], 'capacity: every agent''s load equals its offered + active sessions and is within max_sessions');
 SELECT is(ARRAY(SELECT format('session %s (%s)', s.id, s.state) FROM helpdesk.session s
 	LEFT JOIN helpdesk.session_assignment sa ON sa.tenant_id = s.tenant_id AND sa.session_id = s.id AND sa.ended_at IS NULL
@@ -731,6 +731,10 @@ SELECT lives_ok($$SELECT count(helpdesk.close_session(tenant_id, id)) FROM helpd
 	WHERE tenant_id IN (SELECT id FROM my_tenants) AND state <> 'closed'$$, 'clean up: close open sessions');
 SELECT lives_ok($$DELETE FROM helpdesk.dispatch_audit WHERE tenant_id IN (SELECT id FROM my_tenants)$$,
 	'clean up: delete the audit rows');
+-- session_assignment rows go first: their foreign key to agent does not
+-- cascade, and the cascade from tenant may reach agent before them
+SELECT lives_ok($$DELETE FROM helpdesk.session_assignment WHERE tenant_id IN (SELECT id FROM my_tenants)$$,
+	'clean up: delete the assignment history');
 SELECT lives_ok($$DELETE FROM helpdesk.tenant WHERE id IN (SELECT id FROM my_tenants)$$, 'clean up: delete the tenants');
 
 SELECT * FROM finish();
