@@ -174,6 +174,7 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 	args_to_params(fcinfo, v, n, 6);
 	SPI_connect();
 	id = upsert(&upsert_tenant, v, n);
+	hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* heartbeat settings move due times */
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }

@@ -74,7 +74,7 @@ static HdPlan expire_presence = {
 
 static HdPlan lost_sessions = {
 	"SELECT s.tenant_id, s.id, s.agent_id, "
-	"       CASE WHEN s.state = 'offered' THEN a.presence_lost_at "
+	"       CASE WHEN s.state = 'offered' THEN a.status_changed_at "
 	"            ELSE a.presence_lost_at + t.presence_grace END "
 	"FROM helpdesk.agent a JOIN helpdesk.tenant t ON t.id = a.tenant_id "
 	"JOIN helpdesk.session s ON s.tenant_id = a.tenant_id AND s.agent_id = a.id "
@@ -172,6 +172,7 @@ expire_offer(void *arg)
 			   psprintf("offer to agent " INT64_FORMAT " timed out", it->agent_id));
 	hd_audit(it->tenant_id, it->session_id, s.queue_id, it->agent_id, "timeout",
 			 "offer not answered in time", it->due);
+	v[1] = Int64GetDatum(it->agent_id);	/* count_miss: (tenant, agent) */
 	hd_exec(&count_miss, v, NULL, false, 1);
 	if (SPI_processed == 1 && hd_get_bool(1))
 	{

@@ -155,7 +155,7 @@ CREATE TABLE helpdesk.session_assignment (
 	                                       'agent_lost', 'requeued')),
 	PRIMARY KEY (tenant_id, id),
 	FOREIGN KEY (tenant_id, session_id) REFERENCES helpdesk.session (tenant_id, id) ON DELETE CASCADE,
-	FOREIGN KEY (tenant_id, agent_id) REFERENCES helpdesk.agent (tenant_id, id)
+	FOREIGN KEY (tenant_id, agent_id) REFERENCES helpdesk.agent (tenant_id, id) ON DELETE CASCADE
 );
 -- A session is held by at most one agent at a time, whoever writes.
 CREATE UNIQUE INDEX session_assignment_open ON helpdesk.session_assignment (tenant_id, session_id)

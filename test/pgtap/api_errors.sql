@@ -30,7 +30,7 @@ INSERT INTO fx SELECT 'sa_closed', session_id FROM helpdesk.start_session(pg_tem
 -- routing does not exist yet: assign agents by hand
 UPDATE helpdesk.session SET state = 'active', agent_id = pg_temp.fx('aa1'), assigned_at = now()
  WHERE tenant_id = pg_temp.fx('ta') AND id = pg_temp.fx('sa_active');
-UPDATE helpdesk.session SET state = 'offered', agent_id = pg_temp.fx('aa2')
+UPDATE helpdesk.session SET state = 'offered', agent_id = pg_temp.fx('aa2'), offer_expires_at = now() + interval '1 hour'
  WHERE tenant_id = pg_temp.fx('ta') AND id = pg_temp.fx('sa_offered');
 -- messages whose client_msg_ids are reused below
 INSERT INTO fx SELECT 'ma_text', helpdesk.post_message(pg_temp.fx('ta'), pg_temp.fx('sa_active'), 'customer',

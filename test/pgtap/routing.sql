@@ -6,7 +6,7 @@
 -- take a fresh snapshot (READ COMMITTED, volatile function) and so see what
 -- the worker committed meanwhile. Every tenant is new (slug prefix :run, unique
 -- per run) and is deleted at the end. Timers run at 1 second; the file takes
--- about 15 s.
+-- about 10 s.
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
