@@ -189,10 +189,15 @@ expire_offer(void *arg)
 	it->fired = true;
 }
 
-/* ---- max wait ---- */
+/*
+ * ---- max wait ----
+ * Time spent in an offer that timed out or was declined counts as waiting
+ * (the customer still has nobody), so a session can come back to its queue
+ * already past its max wait; the timer is then due when it came back.
+ */
 
 static HdPlan due_waits = {
-	"SELECT s.tenant_id, s.id, s.queue_id, s.wait_due_at, q.overflow_queue_id "
+	"SELECT s.tenant_id, s.id, s.queue_id, greatest(s.wait_due_at, s.queued_at), q.overflow_queue_id "
 	"FROM helpdesk.session s JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id "
 	"WHERE s.state = 'queued' AND s.wait_due_at <= now() AND s.dispatch_error IS NULL "
 	"ORDER BY s.wait_due_at LIMIT " CppAsString2(TIMER_BATCH),
@@ -247,9 +252,12 @@ static HdPlan due_idle = {
 	0, {}
 };
 static HdPlan last_said = {
-	"SELECT max(created_at) FILTER (WHERE sender_kind = 'agent'), "
-	"       max(created_at) FILTER (WHERE sender_kind = 'customer') "
-	"FROM helpdesk.message WHERE tenant_id = $1 AND session_id = $2",
+	"SELECT max(m.created_at) FILTER (WHERE m.sender_kind = 'agent' AND m.sender_id = s.agent_id "
+	"                                  AND m.created_at >= s.assigned_at), "
+	"       max(m.created_at) FILTER (WHERE m.sender_kind = 'customer') "
+	"FROM helpdesk.session s LEFT JOIN helpdesk.message m "
+	"  ON m.tenant_id = s.tenant_id AND m.session_id = s.id "
+	"WHERE s.tenant_id = $1 AND s.id = $2",
 	2, {INT8OID, INT8OID}
 };
 static HdPlan set_idle = {
@@ -268,7 +276,9 @@ schedule_idle(TimerItem *it, TimestampTz check_at, TimestampTz warned)
 }
 
 /*
- * The idle rule: once the agent has replied and the customer has been
+ * The idle rule: once the agent holding the session has replied (replies of
+ * an agent who held it before a transfer or a lost connection do not count)
+ * and the customer has been
  * silent for idle_warn_after, a system message warns; if the customer stays
  * silent for idle_close_after more, the session closes (reason idle).
  */

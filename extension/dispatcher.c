@@ -23,6 +23,7 @@
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -159,6 +160,16 @@ hd_dispatcher_run(void *worker_slot)
 	TimestampTz last_positions = 0;
 	TimestampTz retry_at = 0;
 	int			failures = 0;
+
+	/*
+	 * The dispatcher's commits need not wait for the WAL flush: a decision
+	 * lost in a crash left its rows as they were (still queued, still due),
+	 * so it is simply taken again; and nobody hears of a decision before the
+	 * publisher's batch naming its events commits, synchronously, which
+	 * flushes the WAL past ours. This keeps a burst of due timers (one
+	 * transaction each) from queueing behind fsyncs.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	for (;;)
 	{
