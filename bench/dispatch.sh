@@ -33,7 +33,7 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HD_ROOT"
 secs=${BENCH_SECONDS:-10}
-loads=${BENCH_LOADS:-"100 1000 max"}
+loads=${BENCH_LOADS-"100 1000 max"}
 backlog=${BENCH_BACKLOG:-20000}
 rounds=${BENCH_ROUNDS:-1}
 systems=${BENCH_SYSTEMS:-"ours peer"}
