@@ -451,17 +451,9 @@ run_items(HdPlan *list, void (*fill) (TimerItem *, int), void (*fn) (void *), co
 	return fired;
 }
 
+/* rows of (tenant, session, agent, due): agent loss and offer timeouts */
 static void
-fill_lost(TimerItem *it, int row)
-{
-	it->tenant_id = get_i8(row, 1);
-	it->session_id = get_i8(row, 2);
-	it->agent_id = get_i8(row, 3);
-	it->due = get_ts(row, 4);
-}
-
-static void
-fill_offer(TimerItem *it, int row)
+fill_session_agent(TimerItem *it, int row)
 {
 	it->tenant_id = get_i8(row, 1);
 	it->session_id = get_i8(row, 2);
@@ -528,10 +520,10 @@ hd_dispatch_timers(void)
 	if (!hd_in_own_xact(presence_step, &c, &err))
 		elog(ERROR, "presence timers failed: %s", err);
 	fired += (int) c.n;
-	fired += run_items(&lost_sessions, fill_lost, requeue_lost, "requeue after agent loss");
+	fired += run_items(&lost_sessions, fill_session_agent, requeue_lost, "requeue after agent loss");
 	if (!hd_in_own_xact(end_grace_step, NULL, &err))
 		elog(ERROR, "ending grace periods failed: %s", err);
-	fired += run_items(&due_offers, fill_offer, expire_offer, "offer timeout");
+	fired += run_items(&due_offers, fill_session_agent, expire_offer, "offer timeout");
 	fired += run_items(&due_waits, fill_wait, expire_wait, "max wait");
 	fired += run_items(&due_idle, fill_idle, check_idle, "idle check");
 	return skipped_total > 0 ? -1 : fired;
