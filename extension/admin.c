@@ -119,9 +119,9 @@ upsert(HdPlan *plan, Datum *v, const char *nulls)
 	return id;
 }
 
-/* Fill Datum/null arrays from the function's own arguments. */
-static void
-args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count)
+/* Fill Datum/null arrays from the function's own arguments (n gets a terminating NUL). */
+void
+hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count)
 {
 	int			i;
 
@@ -171,7 +171,7 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 		hd_invalid("heartbeat_misses must be between 1 and 100, got %d", PG_GETARG_INT32(4));
 	hd_require_json_object("settings", PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 
-	args_to_params(fcinfo, v, n, 6);
+	hd_args_to_params(fcinfo, v, n, 6);
 	SPI_connect();
 	id = upsert(&upsert_tenant, v, n);
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* heartbeat settings move due times */
@@ -215,7 +215,7 @@ hd_upsert_agent(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(5) && (PG_GETARG_INT32(5) < 0 || PG_GETARG_INT32(5) > 1000))
 		hd_invalid("max_sessions must be between 0 and 1000, got %d", PG_GETARG_INT32(5));
 
-	args_to_params(fcinfo, v, n, 7);
+	hd_args_to_params(fcinfo, v, n, 7);
 	SPI_connect();
 	hd_require_tenant(tenant_id);
 	id = upsert(&upsert_agent, v, n);
@@ -290,7 +290,7 @@ hd_upsert_queue(PG_FUNCTION_ARGS)
 		hd_check_interval("max_wait", PG_GETARG_INTERVAL_P(7), USECS_PER_SEC,
 					   7 * USECS_PER_DAY);
 
-	args_to_params(fcinfo, v, n, 10);
+	hd_args_to_params(fcinfo, v, n, 10);
 	SPI_connect();
 	hd_require_tenant(tenant_id);
 	if (!PG_ARGISNULL(8) && PG_GETARG_INT64(8) != 0)
@@ -356,7 +356,7 @@ hd_upsert_customer(PG_FUNCTION_ARGS)
 				text_to_cstring(PG_GETARG_TEXT_PP(4)));
 	hd_require_json_object("attributes", PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 
-	args_to_params(fcinfo, v, n, 6);
+	hd_args_to_params(fcinfo, v, n, 6);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
 	id = upsert(&upsert_customer, v, n);

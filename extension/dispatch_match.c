@@ -275,20 +275,30 @@ static HdPlan load_sticky = {
 	2, {INT8ARRAYOID, INT8ARRAYOID}
 };
 
+/*
+ * Binary search over an array sorted by (tenant_id, id) whose elements start
+ * with those two fields (Agent and Queue do). Returns the index or -1.
+ */
+typedef struct Keyed
+{
+	int64		tenant_id;
+	int64		id;
+} Keyed;
+
 static int
-find_queue(Pass *p, int64 tenant_id, int64 queue_id)
+find_keyed(const void *base, int n, size_t size, int64 tenant_id, int64 id)
 {
 	int			lo = 0,
-				hi = p->nqueues - 1;
+				hi = n - 1;
 
 	while (lo <= hi)
 	{
 		int			mid = (lo + hi) / 2;
-		Queue	   *q = &p->queues[mid];
+		const Keyed *k = (const Keyed *) ((const char *) base + (size_t) mid * size);
 
-		if (q->tenant_id == tenant_id && q->id == queue_id)
+		if (k->tenant_id == tenant_id && k->id == id)
 			return mid;
-		if (q->tenant_id < tenant_id || (q->tenant_id == tenant_id && q->id < queue_id))
+		if (k->tenant_id < tenant_id || (k->tenant_id == tenant_id && k->id < id))
 			lo = mid + 1;
 		else
 			hi = mid - 1;
@@ -296,26 +306,8 @@ find_queue(Pass *p, int64 tenant_id, int64 queue_id)
 	return -1;
 }
 
-static int
-find_agent(Pass *p, int64 tenant_id, int64 agent_id)
-{
-	int			lo = 0,
-				hi = p->nagents - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		Agent	   *a = &p->agents[mid];
-
-		if (a->tenant_id == tenant_id && a->id == agent_id)
-			return mid;
-		if (a->tenant_id < tenant_id || (a->tenant_id == tenant_id && a->id < agent_id))
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
-}
+#define find_queue(p, t, q) find_keyed((p)->queues, (p)->nqueues, sizeof(Queue), (t), (q))
+#define find_agent(p, t, a) find_keyed((p)->agents, (p)->nagents, sizeof(Agent), (t), (a))
 
 static void
 load_pass(Pass *p, bool *any)

@@ -70,6 +70,7 @@ extern int64 hd_require_tenant(int64 tenant_id);
 
 /* admin.c */
 extern int64 hd_interval_usecs(Interval *i);
+extern void hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count);
 extern void hd_check_interval(const char *what, Interval *i, int64 min_usecs, int64 max_usecs);
 
 /* ---- event.c ---- */

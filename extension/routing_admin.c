@@ -53,12 +53,7 @@ hd_set_routing(PG_FUNCTION_ARGS)
 					  USECS_PER_SEC, 7 * USECS_PER_DAY);
 	hd_check_interval("idle_close_after", PG_ARGISNULL(5) ? NULL : PG_GETARG_INTERVAL_P(5),
 					  USECS_PER_SEC, 7 * USECS_PER_DAY);
-	for (i = 0; i < 6; i++)
-	{
-		v[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		n[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-	}
-	n[6] = '\0';
+	hd_args_to_params(fcinfo, v, n, 6);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
 	hd_exec(&set_routing, v, n, false, 0);
@@ -98,12 +93,7 @@ hd_set_queue_routing(PG_FUNCTION_ARGS)
 		if (!PG_ARGISNULL(i) && hd_interval_usecs(PG_GETARG_INTERVAL_P(i)) != 0)
 			hd_check_interval(i == 4 ? "idle_warn_after" : "idle_close_after",
 							  PG_GETARG_INTERVAL_P(i), USECS_PER_SEC, 7 * USECS_PER_DAY);
-	for (i = 0; i < 6; i++)
-	{
-		v[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		n[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-	}
-	n[6] = '\0';
+	hd_args_to_params(fcinfo, v, n, 6);
 	SPI_connect();
 	hd_exec(&set_queue_routing, v, n, false, 0);
 	if (SPI_processed == 0)
@@ -184,19 +174,14 @@ hd_upsert_issue_type(PG_FUNCTION_ARGS)
 {
 	static const char *const names[] = {"tenant_id", "code", "name"};
 	Datum		v[5];
-	char		n[6] = "     ";
-	int			i;
+	char		n[6];
 
 	hd_require_args(fcinfo, 3, names);
 	hd_check_length("code", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 100);
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 200);
 	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 0 || PG_GETARG_INT32(4) > 86400))
 		hd_invalid("boost_seconds must be between 0 and 86400, got %d", PG_GETARG_INT32(4));
-	for (i = 0; i < 5; i++)
-	{
-		v[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		n[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-	}
+	hd_args_to_params(fcinfo, v, n, 5);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
 	if (!PG_ARGISNULL(3))
@@ -235,8 +220,7 @@ hd_upsert_urgency_rule(PG_FUNCTION_ARGS)
 {
 	static const char *const names[] = {"tenant_id", "name"};
 	Datum		v[6];
-	char		n[7] = "      ";
-	int			i;
+	char		n[7];
 	int64		id;
 
 	hd_require_args(fcinfo, 2, names);
@@ -254,11 +238,7 @@ hd_upsert_urgency_rule(PG_FUNCTION_ARGS)
 		(void) DirectFunctionCall2Coll(texticregexeq, DEFAULT_COLLATION_OID,
 									   CStringGetTextDatum(""), PG_GETARG_DATUM(2));
 	}
-	for (i = 0; i < 6; i++)
-	{
-		v[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		n[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-	}
+	hd_args_to_params(fcinfo, v, n, 6);
 	/* SQL order: tenant, name, pattern, issue_type, boost, enabled */
 	{
 		Datum		tv = v[3];
