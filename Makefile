@@ -14,6 +14,7 @@ DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
 
 PG_CPPFLAGS = -I$(srcdir)/extension
+SHLIB_LINK  = -lcrypto
 # -Wextra makes PostgreSQL's own headers warn about unused parameters and
 # partially initialised structs; silence exactly those two.
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter \

@@ -31,6 +31,7 @@ extern int	hd_launcher_naptime;
 extern int	hd_publisher_min_interval_ms;
 extern int	hd_dispatch_batch_size;
 extern int	hd_position_interval_ms;
+extern char *hd_token_secret;
 
 /*
  * ---- spi_util.c: saved plans and argument checks ----

@@ -54,6 +54,12 @@ define_settings(void)
 							"How often the dispatcher recomputes queue positions and pushes changed ones to customers.",
 							NULL, &hd_position_interval_ms, 1000, 100, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("helpdesk.token_secret",
+							   "Secret that signs bridge tokens (HS256); helpdesk-bridge needs the same value.",
+							   "At least 32 bytes. Readable by superusers only.",
+							   &hd_token_secret, NULL, PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("helpdesk");
 }
 

@@ -124,3 +124,18 @@ CREATE VIEW helpdesk.waiting_why AS
 	WHERE s.state = 'queued';
 COMMENT ON VIEW helpdesk.waiting_why IS
 	'Waiting sessions with the dispatcher''s last reason for not placing them.';
+
+CREATE FUNCTION helpdesk.issue_token(tenant_id bigint, kind text, subject bigint,
+	ttl interval DEFAULT '1 hour')
+RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_issue_token';
+COMMENT ON FUNCTION helpdesk.issue_token IS
+	'A JWT (HS256, signed with helpdesk.token_secret) for helpdesk-bridge: kind agent, customer or supervisor (an agent who sees the whole tenant); subject is the agent or customer id; ttl 1 s to 30 days.';
+
+CREATE FUNCTION helpdesk.verify_token(token text)
+RETURNS jsonb LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_verify_token';
+COMMENT ON FUNCTION helpdesk.verify_token IS
+	'The claims of a valid, unexpired token issued by issue_token; raises 28000 otherwise.';

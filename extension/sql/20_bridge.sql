@@ -1,0 +1,58 @@
+-- What helpdesk-bridge reads besides the SQL API: events with the session's
+-- customer (to tell a customer's events from the rest without a lookup per
+-- event), and who a connecting client is.
+
+CREATE FUNCTION helpdesk.bridge_events(
+	after_pos bigint, max_rows integer DEFAULT 1000, tenant_id bigint DEFAULT NULL)
+RETURNS TABLE (pos bigint, tenant_id bigint, type text, audience text, audience_id bigint,
+	session_id bigint, customer_id bigint, payload jsonb, message jsonb, created_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+	SELECT e.pos, e.tenant_id, e.type, e.audience, e.audience_id, e.session_id,
+	       s.customer_id, e.payload, e.message, e.created_at
+	FROM helpdesk.events_since(after_pos, max_rows, tenant_id) e
+	LEFT JOIN helpdesk.session s ON s.tenant_id = e.tenant_id AND s.id = e.session_id
+	ORDER BY e.pos
+$$;
+COMMENT ON FUNCTION helpdesk.bridge_events IS
+	'events_since() plus the customer of the event''s session; read by helpdesk-bridge.';
+
+CREATE FUNCTION helpdesk.bridge_subscriber(
+	tenant_id bigint, kind text, subject bigint, after_pos bigint DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH me AS (
+		SELECT a.id, a.skills, a.languages FROM helpdesk.agent a
+		WHERE a.tenant_id = $1 AND a.id = $3 AND a.enabled AND $2 IN ('agent', 'supervisor')
+		UNION ALL
+		SELECT c.id, NULL, NULL FROM helpdesk.customer c
+		WHERE c.tenant_id = $1 AND c.id = $3 AND $2 = 'customer'
+	), since AS (
+		SELECT coalesce((SELECT b.published_at FROM helpdesk.event_batch b
+		                 WHERE $4 IS NOT NULL AND b.first_pos <= $4 + 1 AND b.last_pos >= $4 + 1),
+		                now()) - interval '1 second' AS t
+	)
+	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM me) THEN NULL ELSE jsonb_build_object(
+		'position', (SELECT c.last_pos FROM helpdesk.event_cursor c),
+		'oldest', (SELECT min(b.first_pos) - 1 FROM helpdesk.event_batch b),
+		'sessions', CASE $2 WHEN 'agent' THEN coalesce((
+			SELECT jsonb_agg(DISTINCT sa.session_id) FROM helpdesk.session_assignment sa, since
+			WHERE sa.tenant_id = $1 AND sa.agent_id = $3
+			  AND (sa.ended_at IS NULL OR sa.ended_at >= since.t)), '[]')
+			WHEN 'customer' THEN coalesce((
+			SELECT jsonb_agg(s.id) FROM helpdesk.session s
+			WHERE s.tenant_id = $1 AND s.customer_id = $3 AND s.state <> 'closed'), '[]')
+			ELSE '[]' END,
+		'queues', CASE $2 WHEN 'agent' THEN coalesce((
+			SELECT jsonb_agg(q.id) FROM helpdesk.queue q, me
+			WHERE q.tenant_id = $1
+			  AND me.skills ?& q.required_skills
+			  AND (cardinality(q.required_languages) = 0 OR me.languages && q.required_languages)), '[]')
+			ELSE '[]' END) END
+$$;
+COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the sessions whose events the client sees (an agent: held now or since after_pos) and an agent''s queues.';
