@@ -1,0 +1,163 @@
+/*
+ * bridge.h — helpdesk-bridge: shared declarations.
+ *
+ * One libwebsockets event loop serves WebSocket clients and /healthz and
+ * /metrics; libpq connections join the same loop as adopted raw file
+ * descriptors. Nothing blocks the loop except (re)connecting to
+ * PostgreSQL, which fails fast when the server is down.
+ */
+#ifndef BRIDGE_H
+#define BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+/* ---- config.c ---- */
+typedef struct BridgeConfig
+{
+	const char *listen_addr;
+	int			port;
+	const char *conninfo;
+	char	   *token_secret;
+	const char *tls_cert;
+	const char *tls_key;
+	int			db_pool;
+	int			ring_size;		/* events kept in memory for live clients */
+	int			max_frame;		/* largest client frame, bytes */
+	int			customer_rate;	/* frames per minute */
+	int			agent_rate;
+	int			heartbeat_ms;	/* agent heartbeat batch interval */
+	int			max_pending;	/* queued control frames per client */
+	int			max_lag;		/* events a live client may fall behind */
+	int			verbose;
+} BridgeConfig;
+
+extern BridgeConfig cfg;
+extern int	config_parse(int argc, char **argv);
+
+/* ---- util ---- */
+extern int64_t now_us(void);	/* wall clock, microseconds since epoch */
+extern void blog(int level, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+#define BLOG_ERR 0
+#define BLOG_WARN 1
+#define BLOG_INFO 2
+#define BLOG_DEBUG 3
+
+/* ---- jwt.c ---- */
+typedef enum ClientKind
+{
+	KIND_CUSTOMER = 0,
+	KIND_AGENT,
+	KIND_SUPERVISOR,
+	KIND_COUNT
+} ClientKind;
+
+typedef enum TokenStatus
+{
+	TOKEN_OK = 0,
+	TOKEN_MISSING,
+	TOKEN_INVALID,
+	TOKEN_EXPIRED
+} TokenStatus;
+
+typedef struct TokenClaims
+{
+	int64_t		tenant;
+	ClientKind	kind;
+	int64_t		subject;
+	int64_t		exp;
+} TokenClaims;
+
+extern TokenStatus jwt_verify(const char *token, size_t len, const char *secret,
+							  int64_t now_s, TokenClaims *out);
+extern const char *kind_name(ClientKind k);
+
+/* ---- json_util.c ---- */
+typedef struct Buf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} Buf;
+
+extern void buf_reserve(Buf *b, size_t extra);
+extern void buf_append(Buf *b, const char *s, size_t n);
+extern void buf_puts(Buf *b, const char *s);
+extern void buf_printf(Buf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+extern void buf_json_string(Buf *b, const char *s);
+extern void buf_free(Buf *b);
+
+/* ---- protocol.c: client frames ---- */
+typedef enum CmdType
+{
+	CMD_RESUME,
+	CMD_START,
+	CMD_MESSAGE,
+	CMD_TYPING,
+	CMD_DELIVERED,
+	CMD_READ,
+	CMD_STATUS,
+	CMD_ACCEPT,
+	CMD_DECLINE,
+	CMD_CLAIM,
+	CMD_TRANSFER,
+	CMD_CLOSE,
+	CMD_HEARTBEAT,
+	CMD_HISTORY,
+	CMD_COUNT
+} CmdType;
+
+/*
+ * A parsed client frame. Strings point into the jansson document kept in
+ * doc (freed by cmd_free); absent fields are NULL or 0.
+ */
+typedef struct Cmd
+{
+	CmdType		type;
+	void	   *doc;			/* json_t * */
+	const char *ref;
+	int64_t		position;
+	int64_t		session_id;
+	int64_t		queue_id;
+	int64_t		to_agent_id;
+	int64_t		to_queue_id;
+	int64_t		up_to;
+	const char *text;
+	const char *message_type;
+	const char *client_msg_id;
+	const char *status;
+	const char *reason;
+	const char *issue_type;
+	char	   *attachment;		/* serialised JSON, malloc'd */
+	char	   *options;		/* serialised JSON, malloc'd */
+	bool		has_position;
+} Cmd;
+
+/* error codes sent in error frames */
+#define ERR_BAD_JSON "bad_json"
+#define ERR_BAD_FRAME "bad_frame"
+#define ERR_FORBIDDEN "forbidden"
+#define ERR_RATE_LIMITED "rate_limited"
+#define ERR_UNAVAILABLE "unavailable"
+#define ERR_DB "db_error"
+
+extern const char *cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out,
+							 const char **errmsg);
+extern void cmd_free(Cmd *c);
+extern const char *cmd_name(CmdType t);
+
+/* close codes (README: bridge protocol) */
+#define CLOSE_TOKEN_MISSING 4001
+#define CLOSE_TOKEN_INVALID 4002
+#define CLOSE_TOKEN_EXPIRED 4003
+#define CLOSE_WRONG_TENANT 4004
+#define CLOSE_TOO_SLOW 4008
+#define CLOSE_POSITION_GONE 4010
+#define CLOSE_FRAME_TOO_BIG 1009
+#define CLOSE_GOING_AWAY 1001
+
+#endif							/* BRIDGE_H */

@@ -1,0 +1,669 @@
+/*
+ * client.c — WebSocket clients: authentication at connect, inbound frames
+ * (size and rate limits), and outbound frames in order: control frames
+ * (hello, acks, errors, typing) first, then events, packed several per
+ * frame. Every outbound byte is written from SERVER_WRITEABLE.
+ *
+ * Memory per connection is bounded: events are read from the shared ring
+ * through the client's cursor; control frames queue up to max_pending and
+ * a catch-up read holds one frame. Past either bound the client is closed
+ * with 4008 and may reconnect with its position.
+ */
+#include "client.h"
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENTS_FRAME_BYTES 65536
+#define SCAN_PER_WRITE 8192
+
+static struct lws_context *context;
+static struct lws_vhost *vhost;
+static const struct lws_protocols *ws_protocol;
+static Client *all;
+static int	nclients;
+static Buf	scratch;			/* LWS_PRE + frame being written */
+static lws_sorted_usec_list_t heartbeat_sul;
+
+void
+client_ref(Client *c)
+{
+	c->refs++;
+}
+
+void
+client_unref(Client *c)
+{
+	OutFrame   *f;
+
+	if (--c->refs > 0)
+		return;
+	while ((f = c->out_head) != NULL)
+	{
+		c->out_head = f->next;
+		free(f);
+	}
+	free(c->sessions.ids);
+	free(c->queues.ids);
+	buf_free(&c->catchup);
+	buf_free(&c->rx);
+	free(c);
+}
+
+bool
+idset_has(const IdSet *s, int64_t id)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->ids[i] == id)
+			return true;
+	return false;
+}
+
+void
+idset_add(IdSet *s, int64_t id)
+{
+	if (id == 0 || idset_has(s, id))
+		return;
+	if (s->n == s->cap)
+	{
+		s->cap = s->cap ? s->cap * 2 : 4;
+		s->ids = realloc(s->ids, (size_t) s->cap * sizeof(int64_t));
+	}
+	s->ids[s->n++] = id;
+}
+
+static void
+idset_remove(IdSet *s, int64_t id)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->ids[i] == id)
+		{
+			s->ids[i] = s->ids[--s->n];
+			return;
+		}
+}
+
+/* close after the frames already queued; the reason goes in the close frame */
+void
+client_close(Client *c, uint16_t code, const char *reason)
+{
+	if (c->wsi == NULL || c->close_code)
+		return;
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+	if (code == CLOSE_TOO_SLOW)
+		metrics.slow_disconnects++;
+	lws_callback_on_writable(c->wsi);
+}
+
+void
+client_send_raw(Client *c, const char *json, size_t len)
+{
+	OutFrame   *f;
+
+	if (c->wsi == NULL || c->close_code)
+		return;
+	if (c->nout >= cfg.max_pending)
+	{
+		client_close(c, CLOSE_TOO_SLOW, "too many unread replies");
+		return;
+	}
+	f = malloc(sizeof(OutFrame) + LWS_PRE + len);
+	f->next = NULL;
+	f->len = len;
+	memcpy(f->data + LWS_PRE, json, len);
+	if (c->out_tail)
+		c->out_tail->next = f;
+	else
+		c->out_head = f;
+	c->out_tail = f;
+	c->nout++;
+	lws_callback_on_writable(c->wsi);
+}
+
+void
+client_send_error(Client *c, const char *ref, const char *code, const char *message,
+				  const char *sqlstate)
+{
+	Buf			b = {0};
+
+	buf_puts(&b, "{\"type\":\"error\",\"ref\":");
+	if (ref)
+		buf_json_string(&b, ref);
+	else
+		buf_puts(&b, "null");
+	buf_puts(&b, ",\"code\":");
+	buf_json_string(&b, code);
+	if (sqlstate)
+	{
+		buf_puts(&b, ",\"sqlstate\":");
+		buf_json_string(&b, sqlstate);
+	}
+	buf_puts(&b, ",\"message\":");
+	buf_json_string(&b, message ? message : "");
+	buf_puts(&b, "}");
+	metrics.errors_sent++;
+	client_send_raw(c, b.data, b.len);
+	buf_free(&b);
+}
+
+/*
+ * Whether c may see ev, applying what the event does to the sessions c
+ * sees (so a client's view evolves in position order, live or catching up).
+ */
+static bool
+visible(Client *c, const Ev *e)
+{
+	if (e->tenant != c->tenant)
+		return false;
+	switch (c->kind)
+	{
+		case KIND_SUPERVISOR:
+			return true;
+		case KIND_CUSTOMER:
+			if (e->audience == AUD_SESSION && e->customer_id == c->subject)
+			{
+				idset_add(&c->sessions, e->session_id);
+				return true;
+			}
+			return e->audience == AUD_CUSTOMER && e->audience_id == c->subject;
+		case KIND_AGENT:
+			switch ((Audience) e->audience)
+			{
+				case AUD_AGENT:
+					if (e->audience_id != c->subject)
+						return false;
+					if (e->effect == EFFECT_ADD)
+						idset_add(&c->sessions, e->session_id);
+					else if (e->effect == EFFECT_REMOVE)
+						idset_remove(&c->sessions, e->session_id);
+					return true;
+				case AUD_SESSION:
+				case AUD_SESSION_STAFF:
+					return idset_has(&c->sessions, e->session_id);
+				case AUD_QUEUE:
+					return idset_has(&c->queues, e->audience_id);
+				default:
+					return false;
+			}
+		default:
+			return false;
+	}
+}
+
+static void
+scratch_begin(void)
+{
+	scratch.len = 0;
+	buf_reserve(&scratch, LWS_PRE + EVENTS_FRAME_BYTES + 1024);
+	scratch.len = LWS_PRE;
+}
+
+static int
+write_text(Client *c, char *payload, size_t len)
+{
+	metrics.frames_out++;
+	if (lws_write(c->wsi, (unsigned char *) payload, len, LWS_WRITE_TEXT) < (int) len)
+		return -1;
+	return 0;
+}
+
+/*
+ * Appends the visible events after c->pos to scratch (one events frame),
+ * stopping at the frame size or scan budget. Returns events added.
+ */
+static int
+pack_live_events(Client *c, int64_t *latest_created)
+{
+	int64_t		head = ring_head();
+	int			scanned = 0,
+				added = 0;
+
+	while (c->pos < head && scanned < SCAN_PER_WRITE &&
+		   scratch.len < LWS_PRE + EVENTS_FRAME_BYTES)
+	{
+		const Ev   *e = ring_get(c->pos + 1);
+
+		if (e == NULL)
+			break;
+		c->pos++;
+		scanned++;
+		if (!visible(c, e))
+			continue;
+		buf_puts(&scratch, added ? "," : "{\"type\":\"events\",\"events\":[");
+		buf_append(&scratch, e->json, e->len);
+		added++;
+		metrics_observe_latency(now_us() - e->created_us);
+		*latest_created = e->created_us;
+	}
+	if (added)
+		buf_puts(&scratch, "]}");
+	metrics.events_relayed += (uint64_t) added;
+	return added;
+}
+
+static int
+on_writeable(Client *c)
+{
+	if (c->close_code)
+	{
+		lws_close_reason(c->wsi, (enum lws_close_status) c->close_code,
+						 (unsigned char *) c->close_reason, strlen(c->close_reason));
+		return -1;
+	}
+	if (c->out_head)
+	{
+		OutFrame   *f = c->out_head;
+		int			rc;
+
+		c->out_head = f->next;
+		if (!c->out_head)
+			c->out_tail = NULL;
+		c->nout--;
+		rc = write_text(c, f->data + LWS_PRE, f->len);
+		free(f);
+		if (rc < 0)
+			return -1;
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	if (c->state == ST_CATCHUP)
+	{
+		if (c->catchup.len > 0)
+		{
+			int			rc;
+
+			scratch_begin();
+			buf_append(&scratch, c->catchup.data, c->catchup.len);
+			c->catchup.len = 0;
+			rc = write_text(c, scratch.data + LWS_PRE, scratch.len - LWS_PRE);
+			if (rc < 0)
+				return -1;
+		}
+		if (!c->catchup_inflight)
+			client_start_catchup(c);
+		return 0;
+	}
+	if (c->state == ST_LIVE && ring_known())
+	{
+		int64_t		latest = 0;
+
+		if (c->pos < ring_base() || ring_head() - c->pos > cfg.max_lag)
+		{
+			client_close(c, CLOSE_TOO_SLOW, "fell behind the event stream; resume with your position");
+			return 0;
+		}
+		scratch_begin();
+		if (pack_live_events(c, &latest) > 0 &&
+			write_text(c, scratch.data + LWS_PRE, scratch.len - LWS_PRE) < 0)
+			return -1;
+		if (c->pos < ring_head())
+			lws_callback_on_writable(c->wsi);
+	}
+	return 0;
+}
+
+static void
+catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message)
+{
+	Client	   *c = arg;
+	int			n;
+
+	c->catchup_inflight = false;
+	if (c->wsi == NULL)
+	{
+		client_unref(c);
+		return;
+	}
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		client_close(c, 1013, "database unavailable, try again");
+		client_unref(c);
+		return;
+	}
+	n = PQntuples(res);
+	buf_free(&c->catchup);
+	for (int i = 0; i < n; i++)
+	{
+		Ev			ev;
+
+		ev_from_row(res, i, &ev);
+		if (visible(c, &ev))
+		{
+			buf_puts(&c->catchup, c->catchup.len ? "," : "{\"type\":\"events\",\"events\":[");
+			buf_append(&c->catchup, ev.json, ev.len);
+			metrics.events_relayed++;
+		}
+		c->pos = ev.pos;
+		free(ev.json);
+	}
+	if (c->catchup.len)
+		buf_puts(&c->catchup, "]}");
+	/* a short read covered everything published when it was sent */
+	if (n < 500 && c->pos < c->catchup_base)
+		c->pos = c->catchup_base;
+	if (ring_known() && c->pos >= ring_base())
+		c->state = ST_LIVE;
+	lws_callback_on_writable(c->wsi);
+	client_unref(c);
+}
+
+/* read the next chunk of missed events of c's tenant from the database */
+void
+client_start_catchup(Client *c)
+{
+	char		after[32],
+				tenant[32];
+	const char *params[3] = {after, "500", tenant};
+
+	if (!ring_known())
+		return;					/* woken again when the ring knows its position */
+	if (c->pos >= ring_base())
+	{
+		c->state = ST_LIVE;
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	c->state = ST_CATCHUP;
+	c->catchup_inflight = true;
+	c->catchup_base = ring_base();
+	snprintf(after, sizeof(after), "%lld", (long long) c->pos);
+	snprintf(tenant, sizeof(tenant), "%lld", (long long) c->tenant);
+	client_ref(c);
+	db_call(ev_select_sql, 3, params, catchup_done, c);
+}
+
+/* token bucket: rate frames per minute, bursts up to rate */
+static bool
+rate_ok(Client *c)
+{
+	double		rate = (c->kind == KIND_CUSTOMER ? cfg.customer_rate : cfg.agent_rate);
+	int64_t		now = now_us();
+
+	c->tokens += (double) (now - c->refill_us) * rate / 60e6;
+	if (c->tokens > rate)
+		c->tokens = rate;
+	c->refill_us = now;
+	if (c->tokens >= 1.0)
+	{
+		c->tokens -= 1.0;
+		return true;
+	}
+	return false;
+}
+
+static void
+handle_frame(Client *c, const char *buf, size_t len)
+{
+	Cmd			cmd;
+	const char *code,
+			   *msg;
+
+	metrics.frames_in++;
+	if (!rate_ok(c))
+	{
+		int64_t		now = now_us();
+
+		c->limited_dropped++;
+		/* one error a second while limited; the rest are counted in it */
+		if (now - c->limited_sent_us >= 1000000)
+		{
+			char		m[128];
+
+			snprintf(m, sizeof(m), "rate limit of %d frames per minute exceeded; %u frames dropped",
+					 c->kind == KIND_CUSTOMER ? cfg.customer_rate : cfg.agent_rate,
+					 c->limited_dropped);
+			client_send_error(c, NULL, ERR_RATE_LIMITED, m, NULL);
+			c->limited_sent_us = now;
+			c->limited_dropped = 0;
+		}
+		return;
+	}
+	code = cmd_parse(buf, len, c->kind, &cmd, &msg);
+	if (code)
+		client_send_error(c, cmd.ref, code, msg, NULL);
+	else
+		command_run(c, &cmd);
+	cmd_free(&cmd);
+}
+
+static int
+on_receive(Client *c, struct lws *wsi, const char *in, size_t len)
+{
+	bool		first = lws_is_first_fragment(wsi);
+	bool		final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+
+	if (lws_frame_is_binary(wsi))
+	{
+		client_close(c, 1003, "binary frames are not accepted");
+		return 0;
+	}
+	if (first && final && c->rx.len == 0)
+	{
+		if (len > (size_t) cfg.max_frame)
+			goto too_big;
+		handle_frame(c, in, len);
+		return 0;
+	}
+	if (c->rx.len + len + lws_remaining_packet_payload(wsi) > (size_t) cfg.max_frame)
+		goto too_big;
+	buf_append(&c->rx, in, len);
+	if (final)
+	{
+		handle_frame(c, c->rx.data, c->rx.len);
+		buf_free(&c->rx);
+	}
+	return 0;
+too_big:
+	buf_free(&c->rx);
+	lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+					 (unsigned char *) "frame too large", 15);
+	return -1;
+}
+
+static void
+on_established(Client *c, struct lws *wsi)
+{
+	char		token[2100];
+	char		pos[32];
+	TokenClaims claims;
+	TokenStatus st;
+	int			n;
+
+	const char *tok,
+			   *ps;
+
+	/* lws returns a pointer to the value inside the buffer it filled */
+	tok = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
+	n = tok ? (int) strlen(tok) : 0;
+	st = jwt_verify(tok, (size_t) n, cfg.token_secret, now_us() / 1000000, &claims);
+	c->resume = -1;
+	if ((ps = lws_get_urlarg_by_name(wsi, "position=", pos, sizeof(pos))) != NULL)
+	{
+		char	   *end;
+		long long	p = strtoll(ps, &end, 10);
+
+		if (*end == '\0' && p >= 0)
+			c->resume = p;
+	}
+	if (st != TOKEN_OK)
+	{
+		metrics.auth_failures++;
+		client_close(c, st == TOKEN_MISSING ? CLOSE_TOKEN_MISSING :
+					 st == TOKEN_EXPIRED ? CLOSE_TOKEN_EXPIRED : CLOSE_TOKEN_INVALID,
+					 st == TOKEN_MISSING ? "token missing" :
+					 st == TOKEN_EXPIRED ? "token expired" : "token invalid");
+		return;
+	}
+	c->kind = claims.kind;
+	c->tenant = claims.tenant;
+	c->subject = claims.subject;
+	c->tokens = c->kind == KIND_CUSTOMER ? cfg.customer_rate : cfg.agent_rate;
+	c->refill_us = now_us();
+	metrics.connections[c->kind]++;
+	subscriber_lookup(c);
+}
+
+int
+client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+				   void *in, size_t len)
+{
+	Client	  **pc = user;
+	Client	   *c = pc ? *pc : NULL;
+
+	switch (reason)
+	{
+		case LWS_CALLBACK_HTTP:
+			return http_serve(wsi, in);
+		case LWS_CALLBACK_ESTABLISHED:
+			c = calloc(1, sizeof(Client));
+			c->wsi = wsi;
+			c->refs = 1;
+			c->kind = KIND_COUNT;
+			c->next = all;
+			if (all)
+				all->prev = c;
+			all = c;
+			nclients++;
+			metrics.connections_total++;
+			*pc = c;
+			on_established(c, wsi);
+			break;
+		case LWS_CALLBACK_SERVER_WRITEABLE:
+			if (c == NULL)
+				return -1;
+			return on_writeable(c);
+		case LWS_CALLBACK_RECEIVE:
+			if (c == NULL)
+				return -1;
+			if (c->close_code)
+				return 0;
+			return on_receive(c, wsi, in, len);
+		case LWS_CALLBACK_CLOSED:
+			if (c == NULL)
+				break;
+			if (c->kind < KIND_COUNT)
+				metrics.connections[c->kind]--;
+			if (c->prev)
+				c->prev->next = c->next;
+			else
+				all = c->next;
+			if (c->next)
+				c->next->prev = c->prev;
+			nclients--;
+			c->wsi = NULL;
+			*pc = NULL;
+			client_unref(c);
+			break;
+		default:
+			break;
+	}
+	return 0;
+}
+
+/* new events in the ring: every live client gets a writeable callback */
+void
+clients_wake_all(void)
+{
+	lws_callback_on_writable_all_protocol_vhost(vhost, ws_protocol);
+}
+
+/* typing indicator relayed through NOTIFY helpdesk_typing (never stored) */
+void
+clients_on_typing(const char *payload)
+{
+	long long	tenant = 0,
+				session = 0,
+				id = 0;
+	char		kind[16] = "";
+	Buf			b = {0};
+
+	if (sscanf(payload, "%lld %lld %15s %lld", &tenant, &session, kind, &id) != 4)
+		return;
+	buf_printf(&b, "{\"type\":\"typing\",\"session_id\":%lld,\"from\":", session);
+	buf_json_string(&b, kind);
+	buf_printf(&b, ",\"id\":%lld}", id);
+	for (Client *c = all; c; c = c->next)
+	{
+		if (c->tenant != tenant || c->state == ST_AUTH || c->close_code)
+			continue;
+		if (c->subject == id && strcmp(kind_name(c->kind), kind) == 0)
+			continue;			/* not back to the typist */
+		if (c->kind == KIND_SUPERVISOR || idset_has(&c->sessions, session))
+			client_send_raw(c, b.data, b.len);
+	}
+	buf_free(&b);
+}
+
+static void
+heartbeat_done(void *arg, PGresult *res, const char *sqlstate, const char *message)
+{
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		blog(BLOG_WARN, "agent heartbeat batch failed: %s", message ? message : "?");
+}
+
+/*
+ * Every heartbeat interval, one SQL call marks all connected agents
+ * present (the WebSocket itself is the liveness signal; lws pings idle
+ * sockets and drops dead ones).
+ */
+static void
+heartbeat_tick(lws_sorted_usec_list_t *sul)
+{
+	Buf			tenants = {0},
+				agents = {0};
+	int			n = 0;
+
+	buf_puts(&tenants, "{");
+	buf_puts(&agents, "{");
+	for (Client *c = all; c; c = c->next)
+	{
+		if (c->kind != KIND_AGENT || c->state == ST_AUTH || c->close_code)
+			continue;
+		buf_printf(&tenants, "%s%lld", n ? "," : "", (long long) c->tenant);
+		buf_printf(&agents, "%s%lld", n ? "," : "", (long long) c->subject);
+		n++;
+	}
+	buf_puts(&tenants, "}");
+	buf_puts(&agents, "}");
+	if (n > 0 && db_calls_up() > 0)
+	{
+		const char *params[2] = {tenants.data, agents.data};
+
+		metrics.heartbeat_batches++;
+		db_call("SELECT sum(helpdesk.agent_heartbeat(t, ids)) FROM ("
+				"  SELECT t, array_agg(DISTINCT a) ids"
+				"  FROM unnest($1::int8[], $2::int8[]) u(t, a) GROUP BY t) x",
+				2, params, heartbeat_done, NULL);
+	}
+	buf_free(&tenants);
+	buf_free(&agents);
+	lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick,
+					 (lws_usec_t) cfg.heartbeat_ms * 1000);
+}
+
+void
+clients_init(struct lws_context *ctx, struct lws_vhost *vh)
+{
+	context = ctx;
+	vhost = vh;
+	ws_protocol = lws_vhost_name_to_protocol(vh, "helpdesk");
+	lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick,
+					 (lws_usec_t) cfg.heartbeat_ms * 1000);
+}
+
+/* SIGTERM: tell every client we are going away */
+void
+clients_shutdown(void)
+{
+	lws_sul_cancel(&heartbeat_sul);
+	for (Client *c = all; c; c = c->next)
+		client_close(c, CLOSE_GOING_AWAY, "bridge shutting down");
+}
+
+int
+clients_count(void)
+{
+	return nclients;
+}

@@ -1,0 +1,75 @@
+/*
+ * client.h — one WebSocket client (internal to client.c and commands.c).
+ */
+#ifndef BRIDGE_CLIENT_H
+#define BRIDGE_CLIENT_H
+
+#include "relay.h"
+
+typedef enum ClientState
+{
+	ST_AUTH,					/* token checked, waiting for the database's word */
+	ST_CATCHUP,					/* reading missed events from the database */
+	ST_LIVE						/* reading the ring */
+} ClientState;
+
+typedef struct OutFrame
+{
+	struct OutFrame *next;
+	size_t		len;
+	/* LWS_PRE bytes of headroom, then the frame */
+	char		data[];
+} OutFrame;
+
+typedef struct IdSet
+{
+	int64_t    *ids;
+	int			n;
+	int			cap;
+} IdSet;
+
+struct Client
+{
+	struct lws *wsi;			/* NULL once closed */
+	Client	   *prev,
+			   *next;
+	int			refs;			/* the socket + each request in flight */
+	ClientKind	kind;
+	int64_t		tenant;
+	int64_t		subject;
+	ClientState state;
+	int64_t		pos;			/* events up to here were delivered or skipped */
+	int64_t		resume;			/* -1: live from now */
+	IdSet		sessions;		/* sessions whose events it sees */
+	IdSet		queues;			/* an agent's queues */
+	OutFrame   *out_head,
+			   *out_tail;
+	int			nout;
+	Buf			catchup;		/* a rendered events frame read from the database */
+	bool		catchup_inflight;
+	int64_t		catchup_base;	/* ring base when the read was sent */
+	Buf			rx;				/* a frame arriving in fragments */
+	double		tokens;			/* rate limit bucket */
+	int64_t		refill_us;
+	int64_t		limited_sent_us;
+	uint32_t	limited_dropped;
+	uint16_t	close_code;
+	char		close_reason[96];
+};
+
+/* client.c */
+extern void client_send_raw(Client *c, const char *json, size_t len);
+extern void client_send_error(Client *c, const char *ref, const char *code,
+							  const char *message, const char *sqlstate);
+extern void client_close(Client *c, uint16_t code, const char *reason);
+extern void client_ref(Client *c);
+extern void client_unref(Client *c);
+extern bool idset_has(const IdSet *s, int64_t id);
+extern void idset_add(IdSet *s, int64_t id);
+extern void client_start_catchup(Client *c);
+
+/* commands.c */
+extern void command_run(Client *c, Cmd *cmd);
+extern void subscriber_lookup(Client *c);
+
+#endif							/* BRIDGE_CLIENT_H */

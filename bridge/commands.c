@@ -1,0 +1,309 @@
+/*
+ * commands.c — what client frames do in the database.
+ *
+ * Each frame becomes one call of the SQL API on the pool, always with the
+ * token's tenant and subject (a client never names who it is); the SQL
+ * functions enforce who may do what to which session. The reply is an ack
+ * frame carrying the function's result as JSON, or an error frame with the
+ * SQLSTATE and PostgreSQL's message.
+ */
+#include "client.h"
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+typedef struct Pending
+{
+	Client	   *client;
+	CmdType		type;
+	int64_t		session_id;
+	char		ref[104];
+	bool		has_ref;
+} Pending;
+
+static void
+reply(void *arg, PGresult *res, const char *sqlstate, const char *message)
+{
+	Pending    *p = arg;
+	Client	   *c = p->client;
+	const char *ref = p->has_ref ? p->ref : NULL;
+
+	if (c->wsi == NULL)
+		goto done;
+	if (res == NULL)
+		client_send_error(c, ref, ERR_UNAVAILABLE, "database unavailable; retry (sends are idempotent by client_msg_id)", NULL);
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+		client_send_error(c, ref, ERR_DB, primary ? primary : message, sqlstate);
+	}
+	else
+	{
+		Buf			b = {0};
+		const char *result = (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+			? PQgetvalue(res, 0, 0) : "null";
+
+		if (p->type == CMD_START && PQntuples(res) > 0)
+		{
+			/* the customer sees its new session's events from now on */
+			json_t	   *r = json_loads(result, 0, NULL);
+
+			idset_add(&c->sessions, (int64_t) json_integer_value(json_object_get(r, "session_id")));
+			json_decref(r);
+		}
+		buf_puts(&b, "{\"type\":\"ack\",\"ref\":");
+		if (ref)
+			buf_json_string(&b, ref);
+		else
+			buf_puts(&b, "null");
+		buf_puts(&b, ",\"op\":");
+		buf_json_string(&b, cmd_name(p->type));
+		buf_puts(&b, ",\"result\":");
+		buf_puts(&b, result);
+		buf_puts(&b, "}");
+		client_send_raw(c, b.data, b.len);
+		buf_free(&b);
+	}
+done:
+	client_unref(c);
+	free(p);
+}
+
+static void
+call(Client *c, Cmd *cmd, const char *sql, int n, const char *const *params)
+{
+	Pending    *p = calloc(1, sizeof(Pending));
+
+	p->client = c;
+	p->type = cmd->type;
+	p->session_id = cmd->session_id;
+	if (cmd->ref)
+	{
+		snprintf(p->ref, sizeof(p->ref), "%s", cmd->ref);
+		p->has_ref = true;
+	}
+	client_ref(c);
+	db_call(sql, n, params, reply, p);
+}
+
+/* an id as a query parameter; 0 (absent) is NULL */
+static const char *
+id_param(char *buf, int64_t v)
+{
+	snprintf(buf, 24, "%lld", (long long) v);
+	return v ? buf : NULL;
+}
+
+#define ID(buf, v) id_param(buf, v)
+
+static bool
+may_see_session(Client *c, int64_t session_id)
+{
+	return c->kind == KIND_SUPERVISOR || idset_has(&c->sessions, session_id);
+}
+
+void
+command_run(Client *c, Cmd *cmd)
+{
+	char		t[24],
+				s[24],
+				id[24],
+				x[24],
+				y[24];
+	const char *kind = c->kind == KIND_CUSTOMER ? "customer" : "agent";
+
+	(void) id_param(t, c->tenant);
+	(void) id_param(id, c->subject);
+	switch (cmd->type)
+	{
+		case CMD_RESUME:
+			if (c->state == ST_AUTH)
+				c->resume = cmd->position;
+			else
+			{
+				c->pos = cmd->position;
+				client_start_catchup(c);
+			}
+			return;
+		case CMD_HEARTBEAT:
+			return;				/* the connection is the heartbeat; see heartbeat_tick */
+		case CMD_TYPING:
+			if (!may_see_session(c, cmd->session_id))
+			{
+				client_send_error(c, cmd->ref, ERR_FORBIDDEN, "not a session of yours", NULL);
+				return;
+			}
+			{
+				char		payload[128];
+				const char *params[1] = {payload};
+
+				snprintf(payload, sizeof(payload), "%lld %lld %s %lld", (long long) c->tenant,
+						 (long long) cmd->session_id, kind_name(c->kind), (long long) c->subject);
+				call(c, cmd, "SELECT to_jsonb(pg_notify('helpdesk_typing', $1))", 1, params);
+			}
+			return;
+		case CMD_START:
+			{
+				const char *p[6] = {t, id, ID(x, cmd->queue_id), cmd->issue_type, cmd->text,
+				cmd->client_msg_id};
+
+				call(c, cmd, "SELECT to_jsonb(r) FROM helpdesk.start_session($1, $2, 'web', $3, $4, $5, "
+					 "NULL, 0, $6) r", 6, p);
+				return;
+			}
+		case CMD_MESSAGE:
+			{
+				const char *p[9] = {t, ID(s, cmd->session_id), kind, id, cmd->text,
+				cmd->message_type, cmd->client_msg_id, cmd->attachment, cmd->options};
+
+				call(c, cmd, "SELECT jsonb_build_object('message_id', helpdesk.post_message("
+					 "$1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb))", 9, p);
+				return;
+			}
+		case CMD_DELIVERED:
+		case CMD_READ:
+			{
+				const char *p[5] = {t, ID(s, cmd->session_id), kind, id, ID(x, cmd->up_to)};
+
+				call(c, cmd, cmd->type == CMD_READ
+					 ? "SELECT to_jsonb(helpdesk.mark_read($1, $2, $3, $4, $5))"
+					 : "SELECT to_jsonb(helpdesk.mark_delivered($1, $2, $3, $4, $5))", 5, p);
+				return;
+			}
+		case CMD_STATUS:
+			{
+				const char *p[3] = {t, id, cmd->status};
+
+				call(c, cmd, "SELECT to_jsonb(helpdesk.set_agent_status($1, $2, $3))", 3, p);
+				return;
+			}
+		case CMD_ACCEPT:
+		case CMD_CLAIM:
+			{
+				const char *p[3] = {t, id, ID(s, cmd->session_id)};
+
+				call(c, cmd, cmd->type == CMD_ACCEPT
+					 ? "SELECT to_jsonb(helpdesk.accept_offer($1, $2, $3)::text)"
+					 : "SELECT to_jsonb(helpdesk.claim_session($1, $2, $3)::text)", 3, p);
+				return;
+			}
+		case CMD_DECLINE:
+			{
+				const char *p[4] = {t, id, ID(s, cmd->session_id), cmd->reason};
+
+				call(c, cmd, "SELECT to_jsonb(helpdesk.decline_offer($1, $2, $3, $4)::text)", 4, p);
+				return;
+			}
+		case CMD_TRANSFER:
+			{
+				const char *p[6] = {t, ID(s, cmd->session_id), id, ID(x, cmd->to_agent_id),
+				ID(y, cmd->to_queue_id), cmd->reason};
+
+				call(c, cmd, "SELECT to_jsonb(helpdesk.transfer_session($1, $2, $3, $4, $5, $6))", 6, p);
+				return;
+			}
+		case CMD_CLOSE:
+			{
+				const char *p[5] = {t, ID(s, cmd->session_id), cmd->reason ? cmd->reason : "closed",
+				kind, id};
+
+				call(c, cmd, "SELECT to_jsonb(helpdesk.close_session($1, $2, $3, $4, $5))", 5, p);
+				return;
+			}
+		case CMD_HISTORY:
+			if (!may_see_session(c, cmd->session_id))
+			{
+				client_send_error(c, cmd->ref, ERR_FORBIDDEN, "not a session of yours", NULL);
+				return;
+			}
+			{
+				const char *p[4] = {t, ID(s, cmd->session_id), ID(x, cmd->up_to),
+				c->kind == KIND_CUSTOMER ? "false" : "true"};
+
+				if (p[2] == NULL)
+					p[2] = "0";
+				call(c, cmd, "SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.id), '[]') "
+					 "FROM helpdesk.session_messages($1, $2, $3, 500, $4::boolean) m", 4, p);
+				return;
+			}
+		case CMD_COUNT:
+			return;
+	}
+}
+
+static void
+subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
+{
+	Client	   *c = arg;
+	json_t	   *doc = NULL,
+			   *v;
+	int64_t		position,
+				oldest;
+	size_t		i;
+	Buf			b = {0};
+
+	if (c->wsi == NULL)
+		goto done;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		blog(BLOG_WARN, "subscriber lookup failed: %s", message ? message : "?");
+		client_close(c, 1013, "database unavailable, try again");
+		goto done;
+	}
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
+		(doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL)) == NULL)
+	{
+		metrics.auth_failures++;
+		client_close(c, CLOSE_WRONG_TENANT, "subject not in tenant");
+		goto done;
+	}
+	position = (int64_t) json_integer_value(json_object_get(doc, "position"));
+	v = json_object_get(doc, "oldest");
+	oldest = json_is_integer(v) ? (int64_t) json_integer_value(v) : position;
+	json_array_foreach(json_object_get(doc, "sessions"), i, v)
+		idset_add(&c->sessions, (int64_t) json_integer_value(v));
+	json_array_foreach(json_object_get(doc, "queues"), i, v)
+		idset_add(&c->queues, (int64_t) json_integer_value(v));
+	if (c->resume >= 0 && c->resume < oldest)
+	{
+		client_close(c, CLOSE_POSITION_GONE, "position pruned; reload and connect without one");
+		goto done;
+	}
+	c->pos = (c->resume >= 0 && c->resume < position) ? c->resume : position;
+
+	buf_printf(&b, "{\"type\":\"hello\",\"kind\":\"%s\",\"tenant\":%lld,\"subject\":%lld,"
+			   "\"position\":%lld,\"sessions\":[",
+			   kind_name(c->kind), (long long) c->tenant, (long long) c->subject,
+			   (long long) c->pos);
+	for (int k = 0; k < c->sessions.n; k++)
+		buf_printf(&b, "%s%lld", k ? "," : "", (long long) c->sessions.ids[k]);
+	buf_puts(&b, "]}");
+	client_send_raw(c, b.data, b.len);
+	buf_free(&b);
+	c->state = ST_CATCHUP;
+	client_start_catchup(c);
+done:
+	json_decref(doc);
+	client_unref(c);
+}
+
+/* at connect: does the subject exist, and what does it see */
+void
+subscriber_lookup(Client *c)
+{
+	char		t[24],
+				s[24],
+				r[24];
+	const char *p[4];
+
+	p[0] = ID(t, c->tenant);
+	p[1] = kind_name(c->kind);
+	p[2] = ID(s, c->subject);
+	p[3] = c->resume >= 0 ? (snprintf(r, sizeof(r), "%lld", (long long) c->resume), r) : NULL;
+	client_ref(c);
+	db_call("SELECT helpdesk.bridge_subscriber($1, $2, $3, $4)", 4, p, subscribed, c);
+}

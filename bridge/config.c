@@ -1,0 +1,248 @@
+/*
+ * config.c — flags, with environment variables as defaults (so a systemd
+ * unit can keep the token secret out of the command line).
+ */
+#include "bridge.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+BridgeConfig cfg = {
+	.listen_addr = "127.0.0.1",
+	.port = 8090,
+	.conninfo = "",
+	.db_pool = 2,
+	.ring_size = 65536,
+	.max_frame = 65536,
+	.customer_rate = 200,
+	.agent_rate = 600,
+	.heartbeat_ms = 5000,
+	.max_pending = 256,
+	.max_lag = 32768,
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+			"helpdesk-bridge: relays pg_helpdesk events to WebSocket clients\n"
+			"\n"
+			"Usage: helpdesk-bridge [options]\n"
+			"  --listen ADDR          address to listen on (env HELPDESK_BRIDGE_LISTEN; default 127.0.0.1)\n"
+			"  --port N               port for WebSocket, /healthz and /metrics (env HELPDESK_BRIDGE_PORT; default 8090)\n"
+			"  --db CONNINFO          libpq connection string (env HELPDESK_DB; default: libpq's PG* variables)\n"
+			"  --token-secret S       HS256 secret, the server's helpdesk.token_secret (env HELPDESK_TOKEN_SECRET)\n"
+			"  --token-secret-file F  read the secret from a file instead (env HELPDESK_TOKEN_SECRET_FILE)\n"
+			"  --tls-cert FILE        serve wss:// with this PEM certificate (env HELPDESK_BRIDGE_TLS_CERT)\n"
+			"  --tls-key FILE         ... and this PEM private key (env HELPDESK_BRIDGE_TLS_KEY)\n"
+			"  --db-pool N            connections for client requests (default 2, at most 16)\n"
+			"  --ring-size N          events kept in memory for live clients (default 65536)\n"
+			"  --max-lag N            events a live client may fall behind before 4008 (default 32768)\n"
+			"  --max-frame BYTES      largest client frame; larger closes with 1009 (default 65536)\n"
+			"  --customer-rate N      frames per minute per customer socket (default 200)\n"
+			"  --agent-rate N         frames per minute per agent or supervisor socket (default 600)\n"
+			"  --max-pending N        replies queued per client before 4008 (default 256)\n"
+			"  --heartbeat-ms N       interval of the agents' heartbeat batch (default 5000)\n"
+			"  -v, --verbose          log more (repeat for lws's own log)\n"
+			"  -h, --help             this text\n");
+}
+
+static int
+int_arg(const char *name, const char *v, int min, int max)
+{
+	char	   *end;
+	long		n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || n < min || n > max)
+	{
+		fprintf(stderr, "helpdesk-bridge: %s must be an integer between %d and %d, got \"%s\"\n",
+				name, min, max, v);
+		exit(2);
+	}
+	return (int) n;
+}
+
+static char *
+read_secret_file(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	char		buf[1024];
+	size_t		n;
+
+	if (f == NULL)
+	{
+		fprintf(stderr, "helpdesk-bridge: cannot read token secret file %s: %s\n", path,
+				strerror(errno));
+		exit(2);
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	return strdup(buf);
+}
+
+static const char *
+env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return (v && *v) ? v : dflt;
+}
+
+int
+config_parse(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"port", required_argument, NULL, 'p'},
+		{"db", required_argument, NULL, 'd'},
+		{"token-secret", required_argument, NULL, 's'},
+		{"token-secret-file", required_argument, NULL, 'S'},
+		{"tls-cert", required_argument, NULL, 'c'},
+		{"tls-key", required_argument, NULL, 'k'},
+		{"db-pool", required_argument, NULL, 1},
+		{"ring-size", required_argument, NULL, 2},
+		{"max-lag", required_argument, NULL, 3},
+		{"max-frame", required_argument, NULL, 4},
+		{"customer-rate", required_argument, NULL, 5},
+		{"agent-rate", required_argument, NULL, 6},
+		{"max-pending", required_argument, NULL, 7},
+		{"heartbeat-ms", required_argument, NULL, 8},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	const char *secret_file = env_or("HELPDESK_TOKEN_SECRET_FILE", NULL);
+	const char *secret = env_or("HELPDESK_TOKEN_SECRET", NULL);
+	int			o;
+
+	cfg.listen_addr = env_or("HELPDESK_BRIDGE_LISTEN", cfg.listen_addr);
+	if (getenv("HELPDESK_BRIDGE_PORT"))
+		cfg.port = int_arg("HELPDESK_BRIDGE_PORT", getenv("HELPDESK_BRIDGE_PORT"), 1, 65535);
+	cfg.conninfo = env_or("HELPDESK_DB", cfg.conninfo);
+	cfg.tls_cert = env_or("HELPDESK_BRIDGE_TLS_CERT", NULL);
+	cfg.tls_key = env_or("HELPDESK_BRIDGE_TLS_KEY", NULL);
+
+	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1)
+	{
+		switch (o)
+		{
+			case 'l':
+				cfg.listen_addr = optarg;
+				break;
+			case 'p':
+				cfg.port = int_arg("--port", optarg, 1, 65535);
+				break;
+			case 'd':
+				cfg.conninfo = optarg;
+				break;
+			case 's':
+				secret = optarg;
+				break;
+			case 'S':
+				secret_file = optarg;
+				break;
+			case 'c':
+				cfg.tls_cert = optarg;
+				break;
+			case 'k':
+				cfg.tls_key = optarg;
+				break;
+			case 1:
+				cfg.db_pool = int_arg("--db-pool", optarg, 1, 16);
+				break;
+			case 2:
+				cfg.ring_size = int_arg("--ring-size", optarg, 1024, 16777216);
+				break;
+			case 3:
+				cfg.max_lag = int_arg("--max-lag", optarg, 16, 16777216);
+				break;
+			case 4:
+				cfg.max_frame = int_arg("--max-frame", optarg, 256, 16777216);
+				break;
+			case 5:
+				cfg.customer_rate = int_arg("--customer-rate", optarg, 1, 1000000);
+				break;
+			case 6:
+				cfg.agent_rate = int_arg("--agent-rate", optarg, 1, 1000000);
+				break;
+			case 7:
+				cfg.max_pending = int_arg("--max-pending", optarg, 4, 1000000);
+				break;
+			case 8:
+				cfg.heartbeat_ms = int_arg("--heartbeat-ms", optarg, 100, 3600000);
+				break;
+			case 'v':
+				cfg.verbose++;
+				break;
+			case 'h':
+				usage(stdout);
+				exit(0);
+			default:
+				usage(stderr);
+				exit(2);
+		}
+	}
+	if (optind < argc)
+	{
+		fprintf(stderr, "helpdesk-bridge: unexpected argument \"%s\"\n", argv[optind]);
+		exit(2);
+	}
+	if (secret_file)
+		cfg.token_secret = read_secret_file(secret_file);
+	else if (secret)
+		cfg.token_secret = strdup(secret);
+	if (cfg.token_secret == NULL || strlen(cfg.token_secret) < 32)
+	{
+		fprintf(stderr, "helpdesk-bridge: a token secret of at least 32 bytes is required "
+				"(--token-secret, HELPDESK_TOKEN_SECRET or a file); it must equal the "
+				"server's helpdesk.token_secret\n");
+		exit(2);
+	}
+	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
+	{
+		fprintf(stderr, "helpdesk-bridge: --tls-cert and --tls-key go together\n");
+		exit(2);
+	}
+	if (cfg.max_lag > cfg.ring_size)
+		cfg.max_lag = cfg.ring_size;
+	return 0;
+}
+
+int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+blog(int level, const char *fmt,...)
+{
+	static const char *const names[] = {"ERROR", "WARNING", "INFO", "DEBUG"};
+	va_list		ap;
+	char		ts[32];
+	time_t		t = time(NULL);
+	struct tm	tm;
+
+	if (level > BLOG_INFO + cfg.verbose)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "%s helpdesk-bridge %s: ", ts, names[level]);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

@@ -1,0 +1,117 @@
+/*
+ * main.c — helpdesk-bridge: set up the lws context, run the loop, shut
+ * down cleanly on SIGTERM/SIGINT (clients get close 1001 and may resume
+ * with their position on another bridge or after the restart).
+ */
+#include "client.h"
+#include "db.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct lws_context *context;
+static volatile sig_atomic_t stopping;
+
+static void
+on_signal(int sig)
+{
+	stopping = 1;
+	if (context)
+		lws_cancel_service(context);
+}
+
+static const struct lws_protocols protocols[] = {
+	/* first: takes HTTP (/healthz, /metrics) and WebSocket without a subprotocol */
+	{"helpdesk", client_protocol_cb, sizeof(Client *), 1024, 0, NULL, 0},
+	{"hd-db", db_protocol_cb, 0, 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+/* lws pings idle clients after 30 s and drops those silent for 60 s */
+static const lws_retry_bo_t retry = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 60,
+};
+
+static void
+lws_log_to_blog(int level, const char *line)
+{
+	blog(level == LLL_ERR ? BLOG_ERR : level == LLL_WARN ? BLOG_WARN : BLOG_DEBUG,
+		 "lws: %.*s", (int) strcspn(line, "\n"), line);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct lws_context_creation_info info;
+	struct lws_vhost *vhost;
+	struct sigaction sa;
+
+	config_parse(argc, argv);
+	lws_set_log_level(cfg.verbose > 1 ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR,
+					  lws_log_to_blog);
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (cfg.tls_cert)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	context = lws_create_context(&info);
+	if (context == NULL)
+	{
+		blog(BLOG_ERR, "cannot create the lws context");
+		return 1;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.port = cfg.port;
+	info.iface = cfg.listen_addr;
+	info.protocols = protocols;
+	info.vhost_name = "helpdesk-bridge";
+	info.retry_and_idle_policy = &retry;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (cfg.tls_cert)
+	{
+		info.ssl_cert_filepath = cfg.tls_cert;
+		info.ssl_private_key_filepath = cfg.tls_key;
+	}
+	vhost = lws_create_vhost(context, &info);
+	if (vhost == NULL)
+	{
+		blog(BLOG_ERR, "cannot listen on %s:%d", cfg.listen_addr, cfg.port);
+		lws_context_destroy(context);
+		return 1;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ring_init();
+	clients_init(context, vhost);
+	db_init(context, vhost);
+	blog(BLOG_INFO, "listening on %s://%s:%d", cfg.tls_cert ? "wss" : "ws",
+		 cfg.listen_addr, cfg.port);
+
+	while (!stopping)
+		if (lws_service(context, 0) < 0)
+			break;
+
+	/* let the close frames go out, briefly */
+	blog(BLOG_INFO, "shutting down: closing %d clients", clients_count());
+	clients_shutdown();
+	{
+		int64_t		deadline = now_us() + 500000;
+
+		while (clients_count() > 0 && now_us() < deadline)
+			lws_service(context, 0);
+	}
+	db_shutdown();
+	lws_context_destroy(context);
+	ring_free();
+	free(cfg.token_secret);
+	blog(BLOG_INFO, "stopped");
+	return 0;
+}

@@ -1,0 +1,153 @@
+/*
+ * metrics.c — /healthz and /metrics (Prometheus text format 0.0.4) on the
+ * WebSocket port, answered from the loop with counters kept in memory.
+ */
+#include "db.h"
+#include "relay.h"
+
+#include <string.h>
+
+Metrics		metrics;
+
+/* commit-to-send latency buckets, seconds */
+static const double bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
+0.25, 0.5, 1, 2.5, 5};
+#define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+static uint64_t buckets[NBOUNDS + 1];
+static uint64_t lat_count;
+static double lat_sum;
+
+/*
+ * us is the time from the event's transaction (its created_at) to handing
+ * the frame to the socket; clocks are the same host's.
+ */
+void
+metrics_observe_latency(int64_t us)
+{
+	double		s = us < 0 ? 0 : (double) us / 1e6;
+	size_t		i;
+
+	for (i = 0; i < NBOUNDS && s > bounds[i]; i++)
+		;
+	buckets[i]++;
+	lat_count++;
+	lat_sum += s;
+}
+
+void
+metrics_render(Buf *b)
+{
+	uint64_t	cum = 0;
+
+	buf_puts(b, "# HELP helpdesk_bridge_connections Open WebSocket connections by client kind.\n"
+			 "# TYPE helpdesk_bridge_connections gauge\n");
+	for (int k = 0; k < KIND_COUNT; k++)
+		buf_printf(b, "helpdesk_bridge_connections{kind=\"%s\"} %llu\n",
+				   kind_name((ClientKind) k), (unsigned long long) metrics.connections[k]);
+	buf_printf(b, "# HELP helpdesk_bridge_connections_total WebSocket connections accepted.\n"
+			   "# TYPE helpdesk_bridge_connections_total counter\n"
+			   "helpdesk_bridge_connections_total %llu\n",
+			   (unsigned long long) metrics.connections_total);
+	buf_printf(b, "# HELP helpdesk_bridge_auth_failures_total Connections refused for their token or subject.\n"
+			   "# TYPE helpdesk_bridge_auth_failures_total counter\n"
+			   "helpdesk_bridge_auth_failures_total %llu\n",
+			   (unsigned long long) metrics.auth_failures);
+	buf_printf(b, "# HELP helpdesk_bridge_frames_in_total Frames received from clients.\n"
+			   "# TYPE helpdesk_bridge_frames_in_total counter\n"
+			   "helpdesk_bridge_frames_in_total %llu\n",
+			   (unsigned long long) metrics.frames_in);
+	buf_printf(b, "# HELP helpdesk_bridge_frames_out_total Frames sent to clients.\n"
+			   "# TYPE helpdesk_bridge_frames_out_total counter\n"
+			   "helpdesk_bridge_frames_out_total %llu\n",
+			   (unsigned long long) metrics.frames_out);
+	buf_printf(b, "# HELP helpdesk_bridge_events_relayed_total Event deliveries to clients.\n"
+			   "# TYPE helpdesk_bridge_events_relayed_total counter\n"
+			   "helpdesk_bridge_events_relayed_total %llu\n",
+			   (unsigned long long) metrics.events_relayed);
+	buf_printf(b, "# HELP helpdesk_bridge_events_read_total Events read from the event log.\n"
+			   "# TYPE helpdesk_bridge_events_read_total counter\n"
+			   "helpdesk_bridge_events_read_total %llu\n",
+			   (unsigned long long) metrics.events_ingested);
+	buf_printf(b, "# HELP helpdesk_bridge_errors_sent_total Error frames sent.\n"
+			   "# TYPE helpdesk_bridge_errors_sent_total counter\n"
+			   "helpdesk_bridge_errors_sent_total %llu\n",
+			   (unsigned long long) metrics.errors_sent);
+	buf_printf(b, "# HELP helpdesk_bridge_slow_disconnects_total Clients closed (4008) for falling behind.\n"
+			   "# TYPE helpdesk_bridge_slow_disconnects_total counter\n"
+			   "helpdesk_bridge_slow_disconnects_total %llu\n",
+			   (unsigned long long) metrics.slow_disconnects);
+	buf_printf(b, "# HELP helpdesk_bridge_db_reconnects_total Database connections re-established.\n"
+			   "# TYPE helpdesk_bridge_db_reconnects_total counter\n"
+			   "helpdesk_bridge_db_reconnects_total %llu\n",
+			   (unsigned long long) db_reconnects);
+	buf_printf(b, "# HELP helpdesk_bridge_heartbeat_batches_total Agent heartbeat batches sent.\n"
+			   "# TYPE helpdesk_bridge_heartbeat_batches_total counter\n"
+			   "helpdesk_bridge_heartbeat_batches_total %llu\n",
+			   (unsigned long long) metrics.heartbeat_batches);
+	buf_printf(b, "# HELP helpdesk_bridge_db_up Whether the LISTEN connection is up.\n"
+			   "# TYPE helpdesk_bridge_db_up gauge\n"
+			   "helpdesk_bridge_db_up %d\n", db_listen_up() ? 1 : 0);
+	buf_puts(b, "# HELP helpdesk_bridge_commit_to_send_seconds From an event's transaction to its frame being written.\n"
+			 "# TYPE helpdesk_bridge_commit_to_send_seconds histogram\n");
+	for (size_t i = 0; i < NBOUNDS; i++)
+	{
+		cum += buckets[i];
+		buf_printf(b, "helpdesk_bridge_commit_to_send_seconds_bucket{le=\"%g\"} %llu\n",
+				   bounds[i], (unsigned long long) cum);
+	}
+	cum += buckets[NBOUNDS];
+	buf_printf(b, "helpdesk_bridge_commit_to_send_seconds_bucket{le=\"+Inf\"} %llu\n"
+			   "helpdesk_bridge_commit_to_send_seconds_sum %.6f\n"
+			   "helpdesk_bridge_commit_to_send_seconds_count %llu\n",
+			   (unsigned long long) cum, lat_sum, (unsigned long long) lat_count);
+}
+
+/* answers an HTTP request on the WebSocket port; returns lws's verdict */
+int
+http_serve(struct lws *wsi, const char *path)
+{
+	Buf			body = {0};
+	unsigned char hdr[LWS_PRE + 512];
+	unsigned char *p = hdr + LWS_PRE,
+			   *end = hdr + sizeof(hdr);
+	unsigned int status = HTTP_STATUS_OK;
+	const char *ctype = "text/plain; charset=utf-8";
+	Buf			out = {0};
+	int			rc;
+
+	if (strcmp(path, "/healthz") == 0)
+	{
+		if (db_listen_up() && db_calls_up() > 0)
+			buf_puts(&body, "ok\n");
+		else
+		{
+			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+			buf_puts(&body, "database unreachable\n");
+		}
+	}
+	else if (strcmp(path, "/metrics") == 0)
+	{
+		ctype = "text/plain; version=0.0.4; charset=utf-8";
+		metrics_render(&body);
+	}
+	else
+	{
+		status = HTTP_STATUS_NOT_FOUND;
+		buf_puts(&body, "not found: try /healthz, /metrics or a WebSocket upgrade\n");
+	}
+	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t) body.len, &p, end) ||
+		lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))
+	{
+		buf_free(&body);
+		return 1;
+	}
+	buf_reserve(&out, LWS_PRE + body.len);
+	out.len = LWS_PRE;
+	buf_append(&out, body.data, body.len);
+	rc = lws_write(wsi, (unsigned char *) out.data + LWS_PRE, body.len, LWS_WRITE_HTTP_FINAL);
+	buf_free(&body);
+	buf_free(&out);
+	if (rc < 0)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}

@@ -1,0 +1,254 @@
+/*
+ * protocol.c — parsing and checking client frames.
+ *
+ * Pure functions over bytes (no sockets, no database) so that the fuzz
+ * target can drive them directly. A frame is one JSON object with a
+ * "type"; README.md ("Bridge protocol") lists each type and its fields.
+ */
+#include "bridge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#define MAX_REF 100
+#define MAX_SHORT 200
+
+typedef struct CmdSpec
+{
+	const char *name;
+	unsigned	kinds;			/* bit per ClientKind allowed */
+} CmdSpec;
+
+#define K_C (1u << KIND_CUSTOMER)
+#define K_A (1u << KIND_AGENT)
+#define K_S (1u << KIND_SUPERVISOR)
+
+static const CmdSpec specs[CMD_COUNT] = {
+	[CMD_RESUME] = {"resume", K_C | K_A | K_S},
+	[CMD_START] = {"start", K_C},
+	[CMD_MESSAGE] = {"message", K_C | K_A},
+	[CMD_TYPING] = {"typing", K_C | K_A},
+	[CMD_DELIVERED] = {"delivered", K_C | K_A},
+	[CMD_READ] = {"read", K_C | K_A},
+	[CMD_STATUS] = {"status", K_A | K_S},
+	[CMD_ACCEPT] = {"accept", K_A},
+	[CMD_DECLINE] = {"decline", K_A},
+	[CMD_CLAIM] = {"claim", K_A},
+	[CMD_TRANSFER] = {"transfer", K_A},
+	[CMD_CLOSE] = {"close", K_C | K_A},
+	[CMD_HEARTBEAT] = {"heartbeat", K_C | K_A | K_S},
+	[CMD_HISTORY] = {"history", K_C | K_A | K_S},
+};
+
+const char *
+cmd_name(CmdType t)
+{
+	return (t >= 0 && t < CMD_COUNT) ? specs[t].name : "?";
+}
+
+/* optional positive integer field; false (with *err set) when malformed */
+static bool
+get_id(json_t *o, const char *key, bool required, int64_t *out, const char **err)
+{
+	json_t	   *v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v))
+	{
+		if (required)
+		{
+			*err = key;
+			return false;
+		}
+		return true;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+	{
+		*err = key;
+		return false;
+	}
+	*out = (int64_t) json_integer_value(v);
+	return true;
+}
+
+static bool
+get_str(json_t *o, const char *key, bool required, size_t maxlen, const char **out,
+		const char **err)
+{
+	json_t	   *v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v))
+	{
+		if (required)
+		{
+			*err = key;
+			return false;
+		}
+		return true;
+	}
+	if (!json_is_string(v) || (maxlen && json_string_length(v) > maxlen) ||
+		strlen(json_string_value(v)) != json_string_length(v))
+	{
+		*err = key;
+		return false;
+	}
+	*out = json_string_value(v);
+	return true;
+}
+
+static bool
+get_json(json_t *o, const char *key, bool want_object, char **out, const char **err)
+{
+	json_t	   *v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (want_object ? !json_is_object(v) : !json_is_array(v))
+	{
+		*err = key;
+		return false;
+	}
+	*out = json_dumps(v, JSON_COMPACT);
+	return *out != NULL;
+}
+
+/*
+ * Parses one frame. Returns NULL on success, else an error code (ERR_*)
+ * with *errmsg naming the problem; out is always safe to cmd_free.
+ */
+const char *
+cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **errmsg)
+{
+	json_error_t jerr;
+	json_t	   *doc;
+	const char *type = NULL;
+	const char *bad = NULL;
+	int			t;
+	bool		ok = true;
+
+	memset(out, 0, sizeof(*out));
+	*errmsg = NULL;
+	doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL)
+	{
+		*errmsg = "frame is not valid JSON";
+		return ERR_BAD_JSON;
+	}
+	out->doc = doc;
+	if (!json_is_object(doc))
+	{
+		*errmsg = "frame must be a JSON object";
+		return ERR_BAD_FRAME;
+	}
+	if (!get_str(doc, "ref", false, MAX_REF, &out->ref, &bad))
+	{
+		*errmsg = "ref must be a string of at most 100 characters";
+		return ERR_BAD_FRAME;
+	}
+	if (!get_str(doc, "type", true, 32, &type, &bad))
+	{
+		*errmsg = "type is missing or not a string";
+		return ERR_BAD_FRAME;
+	}
+	for (t = 0; t < CMD_COUNT; t++)
+		if (strcmp(specs[t].name, type) == 0)
+			break;
+	if (t == CMD_COUNT)
+	{
+		*errmsg = "unknown frame type";
+		return ERR_BAD_FRAME;
+	}
+	out->type = (CmdType) t;
+	if (!(specs[t].kinds & (1u << kind)))
+	{
+		*errmsg = "this frame type is not allowed for your kind of client";
+		return ERR_FORBIDDEN;
+	}
+
+	switch (out->type)
+	{
+		case CMD_RESUME:
+			{
+				json_t	   *p = json_object_get(doc, "position");
+
+				if (!json_is_integer(p) || json_integer_value(p) < 0)
+					bad = "position";
+				else
+				{
+					out->position = (int64_t) json_integer_value(p);
+					out->has_position = true;
+				}
+				ok = bad == NULL;
+				break;
+			}
+		case CMD_START:
+			ok = get_id(doc, "queue_id", false, &out->queue_id, &bad) &&
+				get_str(doc, "issue_type", false, MAX_SHORT, &out->issue_type, &bad) &&
+				get_str(doc, "text", false, 0, &out->text, &bad) &&
+				get_str(doc, "client_msg_id", false, MAX_SHORT, &out->client_msg_id, &bad);
+			break;
+		case CMD_MESSAGE:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+				get_str(doc, "text", false, 0, &out->text, &bad) &&
+				get_str(doc, "message_type", false, 16, &out->message_type, &bad) &&
+				get_str(doc, "client_msg_id", false, MAX_SHORT, &out->client_msg_id, &bad) &&
+				get_json(doc, "attachment", true, &out->attachment, &bad) &&
+				get_json(doc, "options", false, &out->options, &bad);
+			if (ok && out->message_type == NULL)
+				out->message_type = "text";
+			break;
+		case CMD_TYPING:
+		case CMD_ACCEPT:
+		case CMD_CLAIM:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad);
+			break;
+		case CMD_DELIVERED:
+		case CMD_READ:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+				get_id(doc, "up_to", true, &out->up_to, &bad);
+			break;
+		case CMD_STATUS:
+			ok = get_str(doc, "status", true, 16, &out->status, &bad);
+			break;
+		case CMD_DECLINE:
+		case CMD_CLOSE:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+				get_str(doc, "reason", false, MAX_SHORT, &out->reason, &bad);
+			break;
+		case CMD_TRANSFER:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+				get_id(doc, "to_agent_id", false, &out->to_agent_id, &bad) &&
+				get_id(doc, "to_queue_id", false, &out->to_queue_id, &bad) &&
+				get_str(doc, "note", false, 0, &out->reason, &bad);
+			if (ok && (out->to_agent_id == 0) == (out->to_queue_id == 0))
+			{
+				*errmsg = "transfer needs exactly one of to_agent_id and to_queue_id";
+				return ERR_BAD_FRAME;
+			}
+			break;
+		case CMD_HISTORY:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+				get_id(doc, "after_id", false, &out->up_to, &bad);
+			break;
+		case CMD_HEARTBEAT:
+		case CMD_COUNT:
+			break;
+	}
+	if (!ok)
+	{
+		*errmsg = bad;			/* the offending field's name */
+		return ERR_BAD_FRAME;
+	}
+	return NULL;
+}
+
+void
+cmd_free(Cmd *c)
+{
+	if (c->doc)
+		json_decref((json_t *) c->doc);
+	free(c->attachment);
+	free(c->options);
+	memset(c, 0, sizeof(*c));
+}

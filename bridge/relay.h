@@ -1,0 +1,86 @@
+/*
+ * relay.h — the event ring and the WebSocket clients that read it.
+ */
+#ifndef BRIDGE_RELAY_H
+#define BRIDGE_RELAY_H
+
+#include "bridge.h"
+
+/* ---- ring.c ---- */
+typedef enum Audience
+{
+	AUD_SESSION,				/* the session's customer and staff */
+	AUD_SESSION_STAFF,			/* staff only (internal notes) */
+	AUD_AGENT,
+	AUD_QUEUE,
+	AUD_CUSTOMER,
+	AUD_TENANT,					/* supervisors */
+	AUD_OTHER
+} Audience;
+
+/* what an event addressed to one agent does to the sessions it sees */
+typedef enum SessionEffect
+{
+	EFFECT_NONE = 0,
+	EFFECT_ADD,
+	EFFECT_REMOVE
+} SessionEffect;
+
+typedef struct Ev
+{
+	int64_t		pos;
+	int64_t		tenant;
+	int64_t		audience_id;
+	int64_t		session_id;
+	int64_t		customer_id;
+	int64_t		created_us;
+	uint8_t		audience;
+	uint8_t		effect;
+	uint32_t	len;
+	char	   *json;			/* the rendered event object */
+} Ev;
+
+extern void ring_init(void);
+extern void ring_free(void);
+extern bool ring_known(void);
+extern int64_t ring_base(void);	/* positions > base are in memory */
+extern int64_t ring_head(void);	/* newest position in memory */
+extern const Ev *ring_get(int64_t pos);
+
+/* turns a bridge_events() row into an Ev (json malloc'd); used by catch-up too */
+struct pg_result;
+extern void ev_from_row(struct pg_result *res, int row, Ev *ev);
+extern const char *const ev_select_sql;
+
+/* ---- client.c ---- */
+typedef struct Client Client;
+
+extern int	client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason,
+							   void *user, void *in, size_t len);
+extern void clients_wake_all(void);		/* new events in the ring */
+extern void clients_on_typing(const char *payload);
+extern void clients_shutdown(void);
+extern int	clients_count(void);
+extern void clients_init(struct lws_context *ctx, struct lws_vhost *vh);
+
+/* ---- metrics.c ---- */
+typedef struct Metrics
+{
+	uint64_t	connections[KIND_COUNT];
+	uint64_t	connections_total;
+	uint64_t	auth_failures;
+	uint64_t	frames_in;
+	uint64_t	frames_out;
+	uint64_t	events_relayed;
+	uint64_t	events_ingested;
+	uint64_t	errors_sent;
+	uint64_t	slow_disconnects;
+	uint64_t	heartbeat_batches;
+} Metrics;
+
+extern Metrics metrics;
+extern void metrics_observe_latency(int64_t us);
+extern void metrics_render(Buf *b);
+extern int	http_serve(struct lws *wsi, const char *path);
+
+#endif							/* BRIDGE_RELAY_H */
