@@ -32,7 +32,8 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_helpdesk
 # clang into the build.
 override with_llvm = no
 
-EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out output_iso
+EXTRA_CLEAN = $(DATA_built) results regression.diffs regression.out output_iso \
+              bridge/helpdesk-bridge bridge/helpdesk-bridge-asan bridge/fuzz-frames
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -46,7 +47,16 @@ $(DATA_built): $(SQL_PARTS) $(EXTENSION).control META.json
 	  printf '%s\n' '\echo Use "CREATE EXTENSION pg_helpdesk" to load this file. \quit'; \
 	  cat $(SQL_PARTS) ) > $@
 
-all: $(DATA_built)
+all: $(DATA_built) bridge/helpdesk-bridge
+
+# helpdesk-bridge (bridge/Makefile also builds the ASan/UBSan and fuzz variants)
+BRIDGE_SOURCES = $(wildcard bridge/*.c bridge/*.h)
+bridge/helpdesk-bridge: $(BRIDGE_SOURCES)
+	$(MAKE) -C bridge helpdesk-bridge
+install: install-bridge
+install-bridge: bridge/helpdesk-bridge
+	install -D -m 755 bridge/helpdesk-bridge $(DESTDIR)/usr/local/bin/helpdesk-bridge
+.PHONY: install-bridge
 
 .PHONY: print-version test demo
 print-version:

@@ -6,7 +6,11 @@ HD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 HD_PACKAGES=(make gcc libc6-dev postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-	libwebsockets-dev libcurl4-openssl-dev libssl-dev libjansson-dev)
+	libwebsockets-dev libcurl4-openssl-dev libssl-dev libjansson-dev libpq-dev
+	clang libclang-rt-14-dev curl)
+
+# One secret per checkout run: the cluster's helpdesk.token_secret and the bridge's.
+export HELPDESK_TOKEN_SECRET=${HELPDESK_TOKEN_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
 
 hd_log() { printf '== %s\n' "$*" >&2; }
 
@@ -29,6 +33,20 @@ hd_build_install() {
 	hd_log "building pg_helpdesk"
 	make -s -C "$HD_ROOT" >/dev/null
 	as_root make -s -C "$HD_ROOT" install >/dev/null
+}
+
+# Node.js (the bridge's test clients and its Node peer) and the npm packages
+# locked in test/bridge/package-lock.json.
+hd_node_modules() {
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		hd_log "installing: nodejs npm"
+		as_root apt-get update -qq
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+	fi
+	if [ ! -d "$HD_ROOT/test/bridge/node_modules/ws" ] || [ ! -d "$HD_ROOT/test/bridge/node_modules/pg" ]; then
+		hd_log "installing npm packages for test/bridge"
+		(cd "$HD_ROOT/test/bridge" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	fi
 }
 
 # Run a command as the postgres OS user when we are root (postgres refuses root).
@@ -74,6 +92,7 @@ hd_cluster_start() {
 		echo "shared_buffers = 256MB"
 		echo "log_line_prefix = '%m [%p] %b '"
 		echo "helpdesk.launcher_naptime = 5"
+		echo "helpdesk.token_secret = '$HELPDESK_TOKEN_SECRET'"
 		for line in "$@"; do echo "$line"; done
 	} >>"$dir/data/postgresql.conf"
 	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null
