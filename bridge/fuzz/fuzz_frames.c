@@ -1,0 +1,132 @@
+/*
+ * fuzz_frames.c — libFuzzer target for everything the bridge parses from
+ * the network before the database sees it: client frames (JSON), tokens
+ * (base64url, HMAC, claims JSON) and the JSON string escaper.
+ *
+ * The first byte picks the parser so one corpus covers all of them. Forged
+ * tokens never reach the claims parser (the signature fails first), so
+ * mode 2 signs the fuzzer's bytes as claims with the test secret to reach it.
+ */
+#include "bridge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char secret[] = "fuzz-secret-fuzz-secret-fuzz-secret!";
+
+static size_t
+b64url(const unsigned char *in, size_t len, char *out)
+{
+	static const char a[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t		n = 0,
+				i;
+
+	for (i = 0; i + 2 < len; i += 3)
+	{
+		uint32_t	v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8) | in[i + 2];
+
+		out[n++] = a[(v >> 18) & 63];
+		out[n++] = a[(v >> 12) & 63];
+		out[n++] = a[(v >> 6) & 63];
+		out[n++] = a[v & 63];
+	}
+	if (len - i == 1)
+	{
+		out[n++] = a[(in[i] >> 2) & 63];
+		out[n++] = a[(in[i] & 3) << 4];
+	}
+	else if (len - i == 2)
+	{
+		uint32_t	v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8);
+
+		out[n++] = a[(v >> 18) & 63];
+		out[n++] = a[(v >> 12) & 63];
+		out[n++] = a[(v >> 6) & 63];
+	}
+	return n;
+}
+
+/* header.claims.signature with data as the claims */
+static void
+signed_token(const uint8_t *data, size_t size)
+{
+	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	char	   *tok = malloc(64 + 2 * size + 128);
+	size_t		n = b64url((const unsigned char *) hdr, strlen(hdr), tok);
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t		maclen = 0;
+	TokenClaims claims;
+
+	tok[n++] = '.';
+	n += b64url(data, size, tok + n);
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret),
+				  (unsigned char *) tok, n, mac, sizeof(mac), &maclen) != NULL)
+	{
+		tok[n++] = '.';
+		n += b64url(mac, maclen, tok + n);
+		if (jwt_verify(tok, n, secret, 1700000000, &claims) == TOKEN_OK &&
+			(claims.subject <= 0 || claims.kind >= KIND_COUNT))
+			abort();			/* accepted claims must be well-formed */
+	}
+	free(tok);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t		mode;
+
+	if (size == 0)
+		return 0;
+	mode = data[0] % 4;
+	data++;
+	size--;
+	switch (mode)
+	{
+		case 0:
+			{
+				Cmd			cmd;
+				const char *msg;
+				const char *err = cmd_parse((const char *) data, size,
+											(ClientKind) (size % KIND_COUNT), &cmd, &msg);
+
+				if (err == NULL && (cmd.type < 0 || cmd.type >= CMD_COUNT))
+					abort();
+				cmd_free(&cmd);
+				break;
+			}
+		case 1:
+			{
+				TokenClaims claims;
+
+				(void) jwt_verify((const char *) data, size, secret, 1700000000, &claims);
+				break;
+			}
+		case 2:
+			signed_token(data, size);
+			break;
+		case 3:
+			{
+				/* escaping any C string gives JSON that parses back to it */
+				char	   *s = strndup((const char *) data, size);
+				Buf			b = {0};
+				json_t	   *j;
+
+				buf_json_string(&b, s);
+				j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+				if (j && strcmp(json_string_value(j), s) != 0)
+					abort();
+				json_decref(j);
+				buf_free(&b);
+				free(s);
+				break;
+			}
+	}
+	return 0;
+}
