@@ -73,15 +73,67 @@ idset_add(IdSet *s, int64_t id)
 	s->ids[s->n++] = id;
 }
 
-static void
+static bool
 idset_remove(IdSet *s, int64_t id)
 {
 	for (int i = 0; i < s->n; i++)
 		if (s->ids[i] == id)
 		{
 			s->ids[i] = s->ids[--s->n];
-			return;
+			return true;
 		}
+	return false;
+}
+
+static char
+kind_key(ClientKind k)
+{
+	return k == KIND_SUPERVISOR ? 'T' : k == KIND_CUSTOMER ? 'C' : 'A';
+}
+
+/* the session's events now reach c (and wake it) */
+void
+client_session_add(Client *c, int64_t session_id)
+{
+	if (session_id == 0 || idset_has(&c->sessions, session_id))
+		return;
+	idset_add(&c->sessions, session_id);
+	if (c->indexed)
+		subs_add('S', c->tenant, session_id, c);
+}
+
+static void
+client_session_remove(Client *c, int64_t session_id)
+{
+	if (idset_remove(&c->sessions, session_id) && c->indexed)
+		subs_remove('S', c->tenant, session_id, c);
+}
+
+/* register c's keys (once its subject is confirmed) */
+void
+client_index(Client *c)
+{
+	if (c->indexed)
+		return;
+	c->indexed = true;
+	subs_add(kind_key(c->kind), c->tenant, c->kind == KIND_SUPERVISOR ? 0 : c->subject, c);
+	for (int i = 0; i < c->sessions.n; i++)
+		subs_add('S', c->tenant, c->sessions.ids[i], c);
+	for (int i = 0; i < c->queues.n; i++)
+		subs_add('Q', c->tenant, c->queues.ids[i], c);
+}
+
+static void
+client_unindex(Client *c)
+{
+	if (!c->indexed)
+		return;
+	subs_remove(kind_key(c->kind), c->tenant, c->kind == KIND_SUPERVISOR ? 0 : c->subject, c);
+	for (int i = 0; i < c->sessions.n; i++)
+		subs_remove('S', c->tenant, c->sessions.ids[i], c);
+	for (int i = 0; i < c->queues.n; i++)
+		subs_remove('Q', c->tenant, c->queues.ids[i], c);
+	c->indexed = false;
 }
 
 /* close after the frames already queued; the reason goes in the close frame */
@@ -164,7 +216,7 @@ visible(Client *c, const Ev *e)
 		case KIND_CUSTOMER:
 			if (e->audience == AUD_SESSION && e->customer_id == c->subject)
 			{
-				idset_add(&c->sessions, e->session_id);
+				client_session_add(c, e->session_id);
 				return true;
 			}
 			return e->audience == AUD_CUSTOMER && e->audience_id == c->subject;
@@ -175,9 +227,9 @@ visible(Client *c, const Ev *e)
 					if (e->audience_id != c->subject)
 						return false;
 					if (e->effect == EFFECT_ADD)
-						idset_add(&c->sessions, e->session_id);
+						client_session_add(c, e->session_id);
 					else if (e->effect == EFFECT_REMOVE)
-						idset_remove(&c->sessions, e->session_id);
+						client_session_remove(c, e->session_id);
 					return true;
 				case AUD_SESSION:
 				case AUD_SESSION_STAFF:
@@ -217,6 +269,7 @@ static int
 pack_live_events(Client *c, int64_t *latest_created)
 {
 	int64_t		head = ring_head();
+	int64_t		now = now_us();
 	int			scanned = 0,
 				added = 0;
 
@@ -234,7 +287,7 @@ pack_live_events(Client *c, int64_t *latest_created)
 		buf_puts(&scratch, added ? "," : "{\"type\":\"events\",\"events\":[");
 		buf_append(&scratch, e->json, e->len);
 		added++;
-		metrics_observe_latency(now_us() - e->created_us);
+		metrics_observe_latency(now - e->created_us);
 		*latest_created = e->created_us;
 	}
 	if (added)
@@ -289,6 +342,14 @@ on_writeable(Client *c)
 	{
 		int64_t		latest = 0;
 
+		/*
+		 * Idle since its last scan, it was woken by the event at wake_from:
+		 * nothing before that was under its keys, so skip there.
+		 */
+		if (c->idle && c->wake_from > c->pos + 1)
+			c->pos = c->wake_from - 1;
+		c->wake_from = 0;
+		c->idle = false;
 		if (c->pos < ring_base() || ring_head() - c->pos > cfg.max_lag)
 		{
 			client_close(c, CLOSE_TOO_SLOW, "fell behind the event stream; resume with your position");
@@ -300,6 +361,8 @@ on_writeable(Client *c)
 			return -1;
 		if (c->pos < ring_head())
 			lws_callback_on_writable(c->wsi);
+		else
+			c->idle = true;
 	}
 	return 0;
 }
@@ -344,7 +407,10 @@ catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message
 	if (n < 500 && c->pos < c->catchup_base)
 		c->pos = c->catchup_base;
 	if (ring_known() && c->pos >= ring_base())
+	{
 		c->state = ST_LIVE;
+		c->idle = false;		/* scan the ring from pos */
+	}
 	lws_callback_on_writable(c->wsi);
 	client_unref(c);
 }
@@ -362,6 +428,7 @@ client_start_catchup(Client *c)
 	if (c->pos >= ring_base())
 	{
 		c->state = ST_LIVE;
+		c->idle = false;
 		lws_callback_on_writable(c->wsi);
 		return;
 	}
@@ -532,7 +599,7 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			break;
 		case LWS_CALLBACK_SERVER_WRITEABLE:
 			if (c == NULL)
-				return -1;
+				return 0;
 			return on_writeable(c);
 		case LWS_CALLBACK_RECEIVE:
 			if (c == NULL)
@@ -552,6 +619,7 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			if (c->next)
 				c->next->prev = c->prev;
 			nclients--;
+			client_unindex(c);
 			c->wsi = NULL;
 			*pc = NULL;
 			client_unref(c);
@@ -569,6 +637,65 @@ clients_wake_all(void)
 	lws_callback_on_writable_all_protocol_vhost(vhost, ws_protocol);
 }
 
+static void
+wake_one(Client *c, void *arg)
+{
+	const Ev   *e = arg;
+
+	if (c->state != ST_LIVE || c->wsi == NULL)
+		return;
+	if (c->idle && c->wake_from == 0)
+		c->wake_from = e->pos;
+	lws_callback_on_writable(c->wsi);
+}
+
+/* wake the sockets whose keys cover e (a superset of who may see it) */
+void
+clients_wake_for(const Ev *e)
+{
+	subs_foreach('T', e->tenant, 0, wake_one, (void *) e);
+	switch ((Audience) e->audience)
+	{
+		case AUD_SESSION:
+			subs_foreach('C', e->tenant, e->customer_id, wake_one, (void *) e);
+			/* FALLTHROUGH */
+		case AUD_SESSION_STAFF:
+			subs_foreach('S', e->tenant, e->session_id, wake_one, (void *) e);
+			break;
+		case AUD_AGENT:
+			subs_foreach('A', e->tenant, e->audience_id, wake_one, (void *) e);
+			break;
+		case AUD_QUEUE:
+			subs_foreach('Q', e->tenant, e->audience_id, wake_one, (void *) e);
+			break;
+		case AUD_CUSTOMER:
+			subs_foreach('C', e->tenant, e->audience_id, wake_one, (void *) e);
+			break;
+		default:
+			break;
+	}
+}
+
+typedef struct TypingNote
+{
+	long long	session;
+	long long	id;
+	const char *kind;
+	Buf			frame;
+} TypingNote;
+
+static void
+typing_one(Client *c, void *arg)
+{
+	TypingNote *t = arg;
+
+	if (c->state == ST_AUTH || c->close_code)
+		return;
+	if (c->subject == t->id && strcmp(kind_name(c->kind), t->kind) == 0)
+		return;					/* not back to the typist */
+	client_send_raw(c, t->frame.data, t->frame.len);
+}
+
 /* typing indicator relayed through NOTIFY helpdesk_typing (never stored) */
 void
 clients_on_typing(const char *payload)
@@ -579,20 +706,19 @@ clients_on_typing(const char *payload)
 	char		kind[16] = "";
 	Buf			b = {0};
 
+	TypingNote	t;
+
 	if (sscanf(payload, "%lld %lld %15s %lld", &tenant, &session, kind, &id) != 4)
 		return;
 	buf_printf(&b, "{\"type\":\"typing\",\"session_id\":%lld,\"from\":", session);
 	buf_json_string(&b, kind);
 	buf_printf(&b, ",\"id\":%lld}", id);
-	for (Client *c = all; c; c = c->next)
-	{
-		if (c->tenant != tenant || c->state == ST_AUTH || c->close_code)
-			continue;
-		if (c->subject == id && strcmp(kind_name(c->kind), kind) == 0)
-			continue;			/* not back to the typist */
-		if (c->kind == KIND_SUPERVISOR || idset_has(&c->sessions, session))
-			client_send_raw(c, b.data, b.len);
-	}
+	t.session = session;
+	t.id = id;
+	t.kind = kind;
+	t.frame = b;
+	subs_foreach('S', tenant, session, typing_one, &t);
+	subs_foreach('T', tenant, 0, typing_one, &t);
 	buf_free(&b);
 }
 

@@ -40,7 +40,10 @@ struct Client
 	ClientState state;
 	int64_t		pos;			/* events up to here were delivered or skipped */
 	int64_t		resume;			/* -1: live from now */
-	IdSet		sessions;		/* sessions whose events it sees */
+	int64_t		wake_from;		/* first event that woke it while idle */
+	bool		idle;			/* its last scan reached the ring's head */
+	bool		indexed;		/* registered in subs.c */
+	IdSet		sessions;		/* sessions whose events it sees (keys 'S') */
 	IdSet		queues;			/* an agent's queues */
 	OutFrame   *out_head,
 			   *out_tail;
@@ -67,6 +70,16 @@ extern void client_unref(Client *c);
 extern bool idset_has(const IdSet *s, int64_t id);
 extern void idset_add(IdSet *s, int64_t id);
 extern void client_start_catchup(Client *c);
+extern void client_index(Client *c);
+extern void client_session_add(Client *c, int64_t session_id);
+
+/* subs.c: keys -> sockets. Classes: 'T' tenant (supervisors), 'C' customer,
+ * 'A' agent, 'S' session, 'Q' queue. */
+extern void subs_add(char cls, int64_t tenant, int64_t id, Client *c);
+extern void subs_remove(char cls, int64_t tenant, int64_t id, Client *c);
+extern void subs_foreach(char cls, int64_t tenant, int64_t id,
+						 void (*fn) (Client *, void *), void *arg);
+extern void subs_free(void);
 
 /* commands.c */
 extern void command_run(Client *c, Cmd *cmd);

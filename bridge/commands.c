@@ -52,7 +52,7 @@ reply(void *arg, PGresult *res, const char *sqlstate, const char *message)
 			/* the customer sees its new session's events from now on */
 			json_t	   *r = json_loads(result, 0, NULL);
 
-			idset_add(&c->sessions, (int64_t) json_integer_value(json_object_get(r, "session_id")));
+			client_session_add(c, (int64_t) json_integer_value(json_object_get(r, "session_id")));
 			json_decref(r);
 		}
 		buf_puts(&b, "{\"type\":\"ack\",\"ref\":");
@@ -285,6 +285,7 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 	client_send_raw(c, b.data, b.len);
 	buf_free(&b);
 	c->state = ST_CATCHUP;
+	client_index(c);
 	client_start_catchup(c);
 done:
 	json_decref(doc);

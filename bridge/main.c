@@ -111,6 +111,7 @@ main(int argc, char **argv)
 	db_shutdown();
 	lws_context_destroy(context);
 	ring_free();
+	subs_free();
 	free(cfg.token_secret);
 	blog(BLOG_INFO, "stopped");
 	return 0;

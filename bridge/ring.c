@@ -211,9 +211,8 @@ fetched(void *arg, PGresult *res, const char *sqlstate, const char *message)
 
 		ev_from_row(res, i, &ev);
 		ring_append(&ev);
+		clients_wake_for(ring_get(ev.pos));
 	}
-	if (n > 0)
-		clients_wake_all();
 	if (n == FETCH_ROWS || notified > head)
 		fetch();
 }
