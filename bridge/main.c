@@ -72,6 +72,8 @@ main(int argc, char **argv)
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (cfg.tls_cert)
 	{
+		/* lws enables TLS on a vhost only when its own options carry this */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg.tls_cert;
 		info.ssl_private_key_filepath = cfg.tls_key;
 	}

@@ -7,7 +7,7 @@ PGBIN=/usr/lib/postgresql/15/bin
 HD_PACKAGES=(make gcc libc6-dev postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	libwebsockets-dev libcurl4-openssl-dev libssl-dev libjansson-dev libpq-dev
-	clang libclang-rt-14-dev curl)
+	clang libclang-rt-14-dev curl openssl)
 
 # One secret per checkout run: the cluster's helpdesk.token_secret and the bridge's.
 export HELPDESK_TOKEN_SECRET=${HELPDESK_TOKEN_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
