@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The bridge end-to-end suite (bridge_e2e.sh) against helpdesk-bridge built
+# with AddressSanitizer and UBSan: any sanitizer report in the bridge's log
+# fails, and so does a leak at the final SIGTERM exit (the kill -9 in the
+# resilience scenario skips the leak check of that one process).
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../../scripts/lib.sh"
+cd "$HD_ROOT"
+
+make -s -C bridge asan >/dev/null || fail "cannot build bridge/helpdesk-bridge-asan"
+export BRIDGE_BIN=bridge/helpdesk-bridge-asan
+export BRIDGE_DB=e2e_bridge_asan
+export BRIDGE_PORT=${BRIDGE_PORT:-$((${HD_TEST_PORT:-55432} + 30))}
+export BRIDGE_LOG=$HD_CLUSTER/bridge-asan.log
+export BRIDGE_E2E_SLOW=${BRIDGE_E2E_SLOW:-3}
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+rc=0
+bash test/e2e/bridge_e2e.sh || rc=$?
+if grep -nE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|AddressSanitizer|LeakSanitizer' "$BRIDGE_LOG" >/dev/null; then
+	grep -nE -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$BRIDGE_LOG" | head -n 120
+	fail "sanitizer report in $BRIDGE_LOG"
+fi
+[ "$rc" -eq 0 ] || fail "bridge end-to-end checks failed under ASan/UBSan"
+echo "bridge asan: ok"
