@@ -321,19 +321,29 @@ on_writeable(Client *c)
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}
+	/*
+	 * A catch-up read goes out before anything from the ring, also the last
+	 * one, whose arrival already made the client live.
+	 */
+	if (c->catchup.len > 0)
+	{
+		int			rc;
+
+		scratch_begin();
+		buf_append(&scratch, c->catchup.data, c->catchup.len);
+		c->catchup.len = 0;
+		rc = write_text(c, scratch.data + LWS_PRE, scratch.len - LWS_PRE);
+		if (rc < 0)
+			return -1;
+		if (c->state == ST_LIVE)
+		{
+			/* one frame per callback: the ring next time */
+			lws_callback_on_writable(c->wsi);
+			return 0;
+		}
+	}
 	if (c->state == ST_CATCHUP)
 	{
-		if (c->catchup.len > 0)
-		{
-			int			rc;
-
-			scratch_begin();
-			buf_append(&scratch, c->catchup.data, c->catchup.len);
-			c->catchup.len = 0;
-			rc = write_text(c, scratch.data + LWS_PRE, scratch.len - LWS_PRE);
-			if (rc < 0)
-				return -1;
-		}
 		if (!c->catchup_inflight)
 			client_start_catchup(c);
 		return 0;
@@ -533,7 +543,12 @@ static void
 on_established(Client *c, struct lws *wsi)
 {
 	char		token[2100];
-	char		pos[32];
+
+	/*
+	 * lws_get_urlarg_by_name() gives up at the first argument that does not
+	 * fit the buffer, so the one for position must hold a token too.
+	 */
+	char		pos[sizeof(token)];
 	TokenClaims claims;
 	TokenStatus st;
 	int			n;
