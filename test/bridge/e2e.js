@@ -530,12 +530,21 @@ async function scenarioResilience(bridge) {
 		await exited;
 		bridge.proc = null;
 		info(`killed the bridge (-9) with ${unackedAtKill} sends unacked`);
-		await L.sleep(300);			// clients see the socket drop and retry meanwhile
+		// committed while no bridge runs: only a resume by position finds these
+		const downMsgs = [];
+		for (let i = 1; i <= 3; i++)
+			downMsgs.push(Number(await sql1(`SELECT helpdesk.post_message($1, $2, 'system', NULL, $3, 'system') AS m`,
+				[T, S4, `posted while the bridge is down (${i})`])));
+		await published();
 		await bridge.start();
 		check(await waitFor(() => c4.open && a3.open, 15000), 'both sides reconnected after the kill');
 		check(c4.closes.some((c) => c.code === 1006) && a3.closes.some((c) => c.code === 1006), 'clients saw the bridge die (1006)');
-		check(c4.hellos.length >= 2 && a3.hellos.length >= 2 &&
-			c4.hellos.slice(1).every((h, i) => h.position <= c4.lastPos) , 'reconnected with their position', c4.hellos);
+		check(c4.hellos.length >= 2 && a3.hellos.length >= 2, 'both got a new hello', [c4.hellos, a3.hellos]);
+		c4.positionsOk('(hello at the position asked for)');
+		a3.positionsOk('(hello at the position asked for)');
+		for (const c of [c4, a3])
+			check(await waitFor(() => downMsgs.every((id) => msgIds(c, S4).includes(id)), 10000),
+				`${c.name}: got the messages committed while the bridge was down`, downMsgs);
 		await phase(20000);
 
 		const m0 = await L.metrics();
@@ -570,7 +579,7 @@ async function scenarioResilience(bridge) {
 	await published();
 	const db = (await sql(`SELECT id, client_msg_id FROM helpdesk.message WHERE session_id = $1 ORDER BY id`, [S4]));
 	const dbIds = db.map((r) => Number(r.id));
-	const dbCids = db.map((r) => r.client_msg_id);
+	const dbCids = db.map((r) => r.client_msg_id).filter((x) => x !== null);	// not the system messages
 	const sentCids = ['c4-0', ...boxes.flatMap((b) => b.msgs.map((m) => m.cid))];
 	check(new Set(dbCids).size === dbCids.length, 'no message stored twice', dbCids.length);
 	check(JSON.stringify([...dbCids].sort()) === JSON.stringify([...sentCids].sort()), 'every send stored exactly once',
@@ -606,6 +615,65 @@ function countBy(xs) {
 	for (const x of xs)
 		o[x] = (o[x] || 0) + 1;
 	return o;
+}
+
+// ---------------------------------------------------------------------------
+// position=0: everything from the start of the log, read from the database in
+// chunks (more than one), handed over to the ring while new events keep coming
+async function scenarioCatchup() {
+	L.setScenario('catch-up');
+	const { T, C2, S2, SUP } = ids;
+	await sql(`SELECT helpdesk.post_message($1, $2, 'bot', NULL, 'bulk ' || g) FROM generate_series(1, 1200) g`, [T, S2]);
+	await published();
+	let live = true;
+	let posted = 0;
+	const traffic = (async () => {
+		while (live) {
+			await sql(`SELECT helpdesk.post_message($1, $2, 'bot', NULL, 'live ' || $3)`, [T, S2, posted + 1]);
+			posted++;
+			await L.sleep(10);
+		}
+	})();
+	const sup = await connected('sup-from-0', await L.issueToken(T, 'supervisor', SUP), {}, 0);
+	const c2 = await connected('c2-from-0', await L.issueToken(T, 'customer', C2), {}, 0);
+	check(sup.hellos[0].position === 0 && c2.hellos[0].position === 0, 'hello starts at position 0', [sup.hellos[0], c2.hellos[0]]);
+	await waitFor(() => posted >= 100, 20000, 50);
+	live = false;
+	await traffic;
+	const last = Number(await sql1(`SELECT helpdesk.post_message($1, $2, 'bot', NULL, 'the end') AS m`, [T, S2]));
+	await published();
+	const upto = Number(await sql1('SELECT helpdesk.event_position() AS p'));
+	const done = await Promise.all([sup, c2].map((c) => c.waitEvent((e) => e.message && e.message.id === last, 30000)));
+	check(done.every(Boolean), 'both read up to the last message', done.map(Boolean));
+	info(`${upto} events in the log, ${posted} posted while catching up`);
+	await exactlyTheirEvents([
+		[sup, { kind: 'supervisor', id: SUP }],
+		[c2, { kind: 'customer', id: C2 }],
+	], upto);
+	const db = (await sql(`SELECT id FROM helpdesk.message WHERE session_id = $1 AND sender_kind <> 'note' ORDER BY id`, [S2])).map((r) => Number(r.id));
+	check(JSON.stringify(msgIds(c2, S2).sort((a, b) => a - b)) === JSON.stringify(db), 'c2 got every message of its session once',
+		{ got: msgIds(c2, S2).length, want: db.length });
+	sup.close();
+	c2.close();
+}
+
+// prune the log, then a position older than what is left: 4010
+async function scenarioPruned() {
+	L.setScenario('pruned position');
+	const { T, C2 } = ids;
+	await sql(`SELECT helpdesk.post_message($1, $2, 'bot', NULL, 'before pruning')`, [T, ids.S2]);
+	await published();
+	const pruned = Number(await sql1(`SELECT helpdesk.prune_events('0 s') AS n`));
+	const oldest = Number(await sql1('SELECT min(first_pos) AS p FROM helpdesk.event_batch'));
+	info(`pruned ${pruned} events; oldest left ${oldest}`);
+	const tok = await L.issueToken(T, 'customer', C2);
+	const c = new Client('c2-pruned', tok);
+	const r = await Promise.race([c.connect(1), L.sleep(10000 * L.SLOW).then(() => ({ type: 'timeout' }))]);
+	check(pruned > 0 && r.type === 'closed' && r.code === 4010, 'a pruned position closes with 4010', r);
+	check(c.frames.length === 0, 'no data before the 4010 close', c.frames);
+	const ok = await connected('c2-after-prune', tok, {}, oldest - 1);
+	check(ok.hellos[0].position === oldest - 1, 'the oldest retained position is still accepted', ok.hellos[0]);
+	ok.close();
 }
 
 // ---------------------------------------------------------------------------
@@ -660,6 +728,8 @@ async function main() {
 		}, 5000), 'connection gauges back to 0 once the clients left');
 
 		const { c4, a3 } = await scenarioResilience(bridge);
+		await scenarioCatchup();
+		await scenarioPruned();
 
 		const m2 = await scenarioMetrics('after the restarts');
 		check(m2['helpdesk_bridge_connections{kind="customer"}'] === 1 && m2['helpdesk_bridge_connections{kind="agent"}'] === 1,

@@ -232,6 +232,7 @@ class Client {
 	connect(position = null) {
 		const conn = ++this.conn;
 		const ws = new WebSocket(this.url(position));
+		this.asked = position;
 		let framesThisConn = 0;
 		this.ws = ws;
 		this.open = false;
@@ -242,7 +243,8 @@ class Client {
 				framesThisConn++;
 				let f;
 				try { f = JSON.parse(data.toString()); } catch (e) {
-					this.badFrames.push(String(data).slice(0, 200));
+					const t = String(data);
+					this.badFrames.push({ len: t.length, head: t.slice(0, 120), tail: t.slice(-120) });
 					return;
 				}
 				f.conn = conn;
@@ -279,6 +281,9 @@ class Client {
 		switch (f.type) {
 			case 'hello':
 				this.hellos.push(f);
+				// the stream starts after the position asked for (all tests ask for one that exists)
+				if (this.asked !== null && this.asked !== undefined && f.position !== this.asked)
+					this.posErrors.push(`hello at ${f.position}, asked for position ${this.asked}`);
 				if (this.lastPos === null || f.position > this.lastPos)
 					this.lastPos = f.position;
 				if (this.lastPos !== null && f.position < this.lastPos)
@@ -362,6 +367,8 @@ class Client {
 	}
 
 	positionsOk(what) {
+		check(this.badFrames.length === 0, `${this.name}: every frame is JSON`,
+			this.badFrames.slice(0, 2).map((b) => `${b.len} bytes: ${b.head} ... ${b.tail}`));
 		return check(this.posErrors.length === 0, `${this.name}: positions strictly increasing${what ? ' ' + what : ''}`, this.posErrors.slice(0, 5));
 	}
 }
