@@ -6,6 +6,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$HD_ROOT"
+: "${HD_CLUSTER:?HD_CLUSTER (the cluster scripts/test started) is not set}"
 
 make -s -C bridge asan >/dev/null || fail "cannot build bridge/helpdesk-bridge-asan"
 export BRIDGE_BIN=bridge/helpdesk-bridge-asan

@@ -9,14 +9,16 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$HD_ROOT"
 
+: "${HD_CLUSTER:?HD_CLUSTER (the cluster scripts/test started) is not set}"
 db=${BRIDGE_DB:-e2e_bridge}
 export BRIDGE_DB=$db
-export BRIDGE_BIN=${BRIDGE_BIN:-bridge/helpdesk-bridge}
+if [ -z "${BRIDGE_BIN:-}" ]; then
+	make -s -C bridge >/dev/null || fail "cannot build the bridge"
+	BRIDGE_BIN=bridge/helpdesk-bridge
+fi
+export BRIDGE_BIN
 export BRIDGE_PORT=${BRIDGE_PORT:-$((${HD_TEST_PORT:-55432} + 29))}
 export BRIDGE_LOG=${BRIDGE_LOG:-$HD_CLUSTER/bridge-e2e.log}
-: "${HD_CLUSTER:?HD_CLUSTER (the cluster scripts/test started) is not set}"
-
-[ -x "$BRIDGE_BIN" ] || make -s -C bridge >/dev/null || fail "cannot build the bridge"
 hd_node_modules
 
 fresh_db "$db"
