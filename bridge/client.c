@@ -395,6 +395,14 @@ catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message
 		client_unref(c);
 		return;
 	}
+	if (c->catchup_restart)
+	{
+		/* a resume frame moved the cursor meanwhile: read again from there */
+		c->catchup_restart = false;
+		client_start_catchup(c);
+		client_unref(c);
+		return;
+	}
 	n = PQntuples(res);
 	buf_free(&c->catchup);
 	for (int i = 0; i < n; i++)

@@ -50,6 +50,7 @@ struct Client
 	int			nout;
 	Buf			catchup;		/* a rendered events frame read from the database */
 	bool		catchup_inflight;
+	bool		catchup_restart;	/* a resume frame came while a read was out */
 	int64_t		catchup_base;	/* ring base when the read was sent */
 	Buf			rx;				/* a frame arriving in fragments */
 	double		tokens;			/* rate limit bucket */

@@ -125,8 +125,16 @@ command_run(Client *c, Cmd *cmd)
 				c->resume = cmd->position;
 			else
 			{
+				/* restart the stream; a read in flight is discarded when it lands */
 				c->pos = cmd->position;
-				client_start_catchup(c);
+				c->catchup.len = 0;
+				c->wake_from = 0;
+				c->idle = false;
+				c->state = ST_CATCHUP;
+				if (c->catchup_inflight)
+					c->catchup_restart = true;
+				else
+					client_start_catchup(c);
 			}
 			return;
 		case CMD_HEARTBEAT:
