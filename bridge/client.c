@@ -12,6 +12,7 @@
 #include "client.h"
 #include "db.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,7 +144,7 @@ client_close(Client *c, uint16_t code, const char *reason)
 	if (c->wsi == NULL || c->close_code)
 		return;
 	c->close_code = code;
-	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+	c->close_reason = reason;
 	if (code == CLOSE_TOO_SLOW)
 		metrics.slow_disconnects++;
 	lws_callback_on_writable(c->wsi);
@@ -788,6 +789,22 @@ heartbeat_tick(lws_sorted_usec_list_t *sul)
 	}
 	buf_free(&tenants);
 	buf_free(&agents);
+
+	/*
+	 * After a mass disconnect glibc keeps the freed per-socket memory
+	 * resident; hand it back once a thousand or more sockets have gone.
+	 */
+	{
+		static int	high_water;
+
+		if (nclients > high_water)
+			high_water = nclients;
+		else if (high_water - nclients >= 1000)
+		{
+			malloc_trim(0);
+			high_water = nclients;
+		}
+	}
 	lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick,
 					 (lws_usec_t) cfg.heartbeat_ms * 1000);
 }

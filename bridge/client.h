@@ -58,7 +58,7 @@ struct Client
 	int64_t		limited_sent_us;
 	uint32_t	limited_dropped;
 	uint16_t	close_code;
-	char		close_reason[96];
+	const char *close_reason;	/* a string constant */
 };
 
 /* client.c */

@@ -6,9 +6,11 @@
 #include "client.h"
 #include "db.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static struct lws_context *context;
 static volatile sig_atomic_t stopping;
@@ -23,7 +25,8 @@ on_signal(int sig)
 
 static const struct lws_protocols protocols[] = {
 	/* first: takes HTTP (/healthz, /metrics) and WebSocket without a subprotocol */
-	{"helpdesk", client_protocol_cb, sizeof(Client *), 1024, 0, NULL, 0},
+	/* a small receive buffer per socket; larger frames arrive in pieces */
+	{"helpdesk", client_protocol_cb, sizeof(Client *), 256, 0, NULL, 0},
 	{"hd-db", db_protocol_cb, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
@@ -41,6 +44,25 @@ lws_log_to_blog(int level, const char *line)
 		 "lws: %.*s", (int) strcspn(line, "\n"), line);
 }
 
+/*
+ * lws sizes its descriptor table from the soft limit when the context is
+ * created: raise it to the hard limit so the bridge can hold as many
+ * sockets as the system lets it.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+	{
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		blog(BLOG_INFO, "up to %llu open files", (unsigned long long) rl.rlim_cur);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -52,6 +74,7 @@ main(int argc, char **argv)
 	lws_set_log_level(cfg.verbose > 1 ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR,
 					  lws_log_to_blog);
 
+	raise_fd_limit();
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (cfg.tls_cert)
