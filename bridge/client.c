@@ -300,6 +300,7 @@ pack_live_events(Client *c, int64_t *latest_created)
 static int
 on_writeable(Client *c)
 {
+	c->wake_pending = false;
 	if (c->close_code)
 	{
 		lws_close_reason(c->wsi, (enum lws_close_status) c->close_code,
@@ -666,10 +667,11 @@ wake_one(Client *c, void *arg)
 {
 	const Ev   *e = arg;
 
-	if (c->state != ST_LIVE || c->wsi == NULL)
-		return;
+	if (c->state != ST_LIVE || c->wsi == NULL || c->wake_pending)
+		return;					/* one request per callback, not one per event */
 	if (c->idle && c->wake_from == 0)
 		c->wake_from = e->pos;
+	c->wake_pending = true;
 	lws_callback_on_writable(c->wsi);
 }
 

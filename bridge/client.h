@@ -43,6 +43,7 @@ struct Client
 	int64_t		wake_from;		/* first event that woke it while idle */
 	bool		idle;			/* its last scan reached the ring's head */
 	bool		indexed;		/* registered in subs.c */
+	bool		wake_pending;	/* woken, writeable callback not run yet */
 	IdSet		sessions;		/* sessions whose events it sees (keys 'S') */
 	IdSet		queues;			/* an agent's queues */
 	OutFrame   *out_head,
