@@ -44,46 +44,32 @@ metrics_render(Buf *b)
 	for (int k = 0; k < KIND_COUNT; k++)
 		buf_printf(b, "helpdesk_bridge_connections{kind=\"%s\"} %llu\n",
 				   kind_name((ClientKind) k), (unsigned long long) metrics.connections[k]);
-	buf_printf(b, "# HELP helpdesk_bridge_connections_total WebSocket connections accepted.\n"
-			   "# TYPE helpdesk_bridge_connections_total counter\n"
-			   "helpdesk_bridge_connections_total %llu\n",
-			   (unsigned long long) metrics.connections_total);
-	buf_printf(b, "# HELP helpdesk_bridge_auth_failures_total Connections refused for their token or subject.\n"
-			   "# TYPE helpdesk_bridge_auth_failures_total counter\n"
-			   "helpdesk_bridge_auth_failures_total %llu\n",
-			   (unsigned long long) metrics.auth_failures);
-	buf_printf(b, "# HELP helpdesk_bridge_frames_in_total Frames received from clients.\n"
-			   "# TYPE helpdesk_bridge_frames_in_total counter\n"
-			   "helpdesk_bridge_frames_in_total %llu\n",
-			   (unsigned long long) metrics.frames_in);
-	buf_printf(b, "# HELP helpdesk_bridge_frames_out_total Frames sent to clients.\n"
-			   "# TYPE helpdesk_bridge_frames_out_total counter\n"
-			   "helpdesk_bridge_frames_out_total %llu\n",
-			   (unsigned long long) metrics.frames_out);
-	buf_printf(b, "# HELP helpdesk_bridge_events_relayed_total Event deliveries to clients.\n"
-			   "# TYPE helpdesk_bridge_events_relayed_total counter\n"
-			   "helpdesk_bridge_events_relayed_total %llu\n",
-			   (unsigned long long) metrics.events_relayed);
-	buf_printf(b, "# HELP helpdesk_bridge_events_read_total Events read from the event log.\n"
-			   "# TYPE helpdesk_bridge_events_read_total counter\n"
-			   "helpdesk_bridge_events_read_total %llu\n",
-			   (unsigned long long) metrics.events_ingested);
-	buf_printf(b, "# HELP helpdesk_bridge_errors_sent_total Error frames sent.\n"
-			   "# TYPE helpdesk_bridge_errors_sent_total counter\n"
-			   "helpdesk_bridge_errors_sent_total %llu\n",
-			   (unsigned long long) metrics.errors_sent);
-	buf_printf(b, "# HELP helpdesk_bridge_slow_disconnects_total Clients closed (4008) for falling behind.\n"
-			   "# TYPE helpdesk_bridge_slow_disconnects_total counter\n"
-			   "helpdesk_bridge_slow_disconnects_total %llu\n",
-			   (unsigned long long) metrics.slow_disconnects);
-	buf_printf(b, "# HELP helpdesk_bridge_db_reconnects_total Database connections re-established.\n"
-			   "# TYPE helpdesk_bridge_db_reconnects_total counter\n"
-			   "helpdesk_bridge_db_reconnects_total %llu\n",
-			   (unsigned long long) db_reconnects);
-	buf_printf(b, "# HELP helpdesk_bridge_heartbeat_batches_total Agent heartbeat batches sent.\n"
-			   "# TYPE helpdesk_bridge_heartbeat_batches_total counter\n"
-			   "helpdesk_bridge_heartbeat_batches_total %llu\n",
-			   (unsigned long long) metrics.heartbeat_batches);
+	{
+		/* the counters, one Prometheus series each */
+		const struct
+		{
+			const char *name;
+			const char *help;
+			uint64_t	value;
+		}			counters[] = {
+			{"connections_total", "WebSocket connections accepted.", metrics.connections_total},
+			{"auth_failures_total", "Connections refused for their token or subject.", metrics.auth_failures},
+			{"frames_in_total", "Frames received from clients.", metrics.frames_in},
+			{"frames_out_total", "Frames sent to clients.", metrics.frames_out},
+			{"events_relayed_total", "Event deliveries to clients.", metrics.events_relayed},
+			{"events_read_total", "Events read from the event log.", metrics.events_ingested},
+			{"errors_sent_total", "Error frames sent.", metrics.errors_sent},
+			{"slow_disconnects_total", "Clients closed (4008) for falling behind.", metrics.slow_disconnects},
+			{"db_reconnects_total", "Database connections re-established.", db_reconnects},
+			{"heartbeat_batches_total", "Agent heartbeat batches sent.", metrics.heartbeat_batches},
+		};
+
+		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+			buf_printf(b, "# HELP helpdesk_bridge_%s %s\n# TYPE helpdesk_bridge_%s counter\n"
+					   "helpdesk_bridge_%s %llu\n",
+					   counters[i].name, counters[i].help, counters[i].name, counters[i].name,
+					   (unsigned long long) counters[i].value);
+	}
 	buf_printf(b, "# HELP helpdesk_bridge_db_up Whether the LISTEN connection is up.\n"
 			   "# TYPE helpdesk_bridge_db_up gauge\n"
 			   "helpdesk_bridge_db_up %d\n", db_listen_up() ? 1 : 0);
