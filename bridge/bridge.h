@@ -75,6 +75,7 @@ typedef struct TokenClaims
 extern TokenStatus jwt_verify(const char *token, size_t len, const char *secret,
 							  int64_t now_s, TokenClaims *out);
 extern const char *kind_name(ClientKind k);
+extern size_t b64url_encode(const unsigned char *in, size_t len, char *out);
 
 /* ---- json_util.c ---- */
 typedef struct Buf

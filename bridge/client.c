@@ -18,6 +18,7 @@
 
 #define EVENTS_FRAME_BYTES 65536
 #define SCAN_PER_WRITE 8192
+#define CATCHUP_ROWS 500		/* events per catch-up read */
 
 static struct lws_context *context;
 static struct lws_vhost *vhost;
@@ -267,7 +268,7 @@ write_text(Client *c, char *payload, size_t len)
  * stopping at the frame size or scan budget. Returns events added.
  */
 static int
-pack_live_events(Client *c, int64_t *latest_created)
+pack_live_events(Client *c)
 {
 	int64_t		head = ring_head();
 	int64_t		now = now_us();
@@ -289,7 +290,6 @@ pack_live_events(Client *c, int64_t *latest_created)
 		buf_append(&scratch, e->json, e->len);
 		added++;
 		metrics_observe_latency(now - e->created_us);
-		*latest_created = e->created_us;
 	}
 	if (added)
 		buf_puts(&scratch, "]}");
@@ -352,8 +352,6 @@ on_writeable(Client *c)
 	}
 	if (c->state == ST_LIVE && ring_known())
 	{
-		int64_t		latest = 0;
-
 		/*
 		 * Idle since its last scan, it was woken by the event at wake_from:
 		 * nothing before that was under its keys, so skip there.
@@ -368,7 +366,7 @@ on_writeable(Client *c)
 			return 0;
 		}
 		scratch_begin();
-		if (pack_live_events(c, &latest) > 0 &&
+		if (pack_live_events(c) > 0 &&
 			write_text(c, scratch.data + LWS_PRE, scratch.len - LWS_PRE) < 0)
 			return -1;
 		if (c->pos < ring_head())
@@ -424,7 +422,7 @@ catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message
 	if (c->catchup.len)
 		buf_puts(&c->catchup, "]}");
 	/* a short read covered everything published when it was sent */
-	if (n < 500 && c->pos < c->catchup_base)
+	if (n < CATCHUP_ROWS && c->pos < c->catchup_base)
 		c->pos = c->catchup_base;
 	if (ring_known() && c->pos >= ring_base())
 	{
@@ -440,8 +438,9 @@ void
 client_start_catchup(Client *c)
 {
 	char		after[32],
+				rows[16],
 				tenant[32];
-	const char *params[3] = {after, "500", tenant};
+	const char *params[3] = {after, rows, tenant};
 
 	if (!ring_known())
 		return;					/* woken again when the ring knows its position */
@@ -456,6 +455,7 @@ client_start_catchup(Client *c)
 	c->catchup_inflight = true;
 	c->catchup_base = ring_base();
 	snprintf(after, sizeof(after), "%lld", (long long) c->pos);
+	snprintf(rows, sizeof(rows), "%d", CATCHUP_ROWS);
 	snprintf(tenant, sizeof(tenant), "%lld", (long long) c->tenant);
 	client_ref(c);
 	db_call(ev_select_sql, 3, params, catchup_done, c);

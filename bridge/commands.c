@@ -19,7 +19,6 @@ typedef struct Pending
 {
 	Client	   *client;
 	CmdType		type;
-	int64_t		session_id;
 	char		ref[104];
 	bool		has_ref;
 } Pending;
@@ -80,7 +79,6 @@ call(Client *c, Cmd *cmd, const char *sql, int n, const char *const *params)
 
 	p->client = c;
 	p->type = cmd->type;
-	p->session_id = cmd->session_id;
 	if (cmd->ref)
 	{
 		snprintf(p->ref, sizeof(p->ref), "%s", cmd->ref);
@@ -97,8 +95,6 @@ id_param(char *buf, int64_t v)
 	snprintf(buf, 24, "%lld", (long long) v);
 	return v ? buf : NULL;
 }
-
-#define ID(buf, v) id_param(buf, v)
 
 static bool
 may_see_session(Client *c, int64_t session_id)
@@ -156,7 +152,7 @@ command_run(Client *c, Cmd *cmd)
 			return;
 		case CMD_START:
 			{
-				const char *p[6] = {t, id, ID(x, cmd->queue_id), cmd->issue_type, cmd->text,
+				const char *p[6] = {t, id, id_param(x, cmd->queue_id), cmd->issue_type, cmd->text,
 				cmd->client_msg_id};
 
 				call(c, cmd, "SELECT to_jsonb(r) FROM helpdesk.start_session($1, $2, 'web', $3, $4, $5, "
@@ -165,7 +161,7 @@ command_run(Client *c, Cmd *cmd)
 			}
 		case CMD_MESSAGE:
 			{
-				const char *p[9] = {t, ID(s, cmd->session_id), kind, id, cmd->text,
+				const char *p[9] = {t, id_param(s, cmd->session_id), kind, id, cmd->text,
 				cmd->message_type, cmd->client_msg_id, cmd->attachment, cmd->options};
 
 				call(c, cmd, "SELECT jsonb_build_object('message_id', helpdesk.post_message("
@@ -175,7 +171,7 @@ command_run(Client *c, Cmd *cmd)
 		case CMD_DELIVERED:
 		case CMD_READ:
 			{
-				const char *p[5] = {t, ID(s, cmd->session_id), kind, id, ID(x, cmd->up_to)};
+				const char *p[5] = {t, id_param(s, cmd->session_id), kind, id, id_param(x, cmd->up_to)};
 
 				call(c, cmd, cmd->type == CMD_READ
 					 ? "SELECT to_jsonb(helpdesk.mark_read($1, $2, $3, $4, $5))"
@@ -192,7 +188,7 @@ command_run(Client *c, Cmd *cmd)
 		case CMD_ACCEPT:
 		case CMD_CLAIM:
 			{
-				const char *p[3] = {t, id, ID(s, cmd->session_id)};
+				const char *p[3] = {t, id, id_param(s, cmd->session_id)};
 
 				call(c, cmd, cmd->type == CMD_ACCEPT
 					 ? "SELECT to_jsonb(helpdesk.accept_offer($1, $2, $3)::text)"
@@ -201,22 +197,22 @@ command_run(Client *c, Cmd *cmd)
 			}
 		case CMD_DECLINE:
 			{
-				const char *p[4] = {t, id, ID(s, cmd->session_id), cmd->reason};
+				const char *p[4] = {t, id, id_param(s, cmd->session_id), cmd->reason};
 
 				call(c, cmd, "SELECT to_jsonb(helpdesk.decline_offer($1, $2, $3, $4)::text)", 4, p);
 				return;
 			}
 		case CMD_TRANSFER:
 			{
-				const char *p[6] = {t, ID(s, cmd->session_id), id, ID(x, cmd->to_agent_id),
-				ID(y, cmd->to_queue_id), cmd->reason};
+				const char *p[6] = {t, id_param(s, cmd->session_id), id, id_param(x, cmd->to_agent_id),
+				id_param(y, cmd->to_queue_id), cmd->reason};
 
 				call(c, cmd, "SELECT to_jsonb(helpdesk.transfer_session($1, $2, $3, $4, $5, $6))", 6, p);
 				return;
 			}
 		case CMD_CLOSE:
 			{
-				const char *p[5] = {t, ID(s, cmd->session_id), cmd->reason ? cmd->reason : "closed",
+				const char *p[5] = {t, id_param(s, cmd->session_id), cmd->reason ? cmd->reason : "closed",
 				kind, id};
 
 				call(c, cmd, "SELECT to_jsonb(helpdesk.close_session($1, $2, $3, $4, $5))", 5, p);
@@ -229,7 +225,7 @@ command_run(Client *c, Cmd *cmd)
 				return;
 			}
 			{
-				const char *p[4] = {t, ID(s, cmd->session_id), ID(x, cmd->up_to),
+				const char *p[4] = {t, id_param(s, cmd->session_id), id_param(x, cmd->up_to),
 				c->kind == KIND_CUSTOMER ? "false" : "true"};
 
 				if (p[2] == NULL)
@@ -309,9 +305,9 @@ subscriber_lookup(Client *c)
 				r[24];
 	const char *p[4];
 
-	p[0] = ID(t, c->tenant);
+	p[0] = id_param(t, c->tenant);
 	p[1] = kind_name(c->kind);
-	p[2] = ID(s, c->subject);
+	p[2] = id_param(s, c->subject);
 	p[3] = c->resume >= 0 ? (snprintf(r, sizeof(r), "%lld", (long long) c->resume), r) : NULL;
 	client_ref(c);
 	db_call("SELECT helpdesk.bridge_subscriber($1, $2, $3, $4)", 4, p, subscribed, c);

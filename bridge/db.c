@@ -28,7 +28,6 @@ typedef struct DbReq
 typedef struct DbConn
 {
 	bool		is_listen;
-	int			index;
 	PGconn	   *pg;
 	struct lws *wsi;
 	bool		up;
@@ -413,10 +412,7 @@ db_init(struct lws_context *ctx, struct lws_vhost *vh)
 	listen_conn.is_listen = true;
 	conn_open(&listen_conn);
 	for (int i = 0; i < npool; i++)
-	{
-		pool[i].index = i;
 		conn_open(&pool[i]);
-	}
 }
 
 /* Fail everything still waiting and close the connections (at exit). */

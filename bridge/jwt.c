@@ -61,7 +61,7 @@ b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
 	return (long) n;
 }
 
-static size_t
+size_t
 b64url_encode(const unsigned char *in, size_t len, char *out)
 {
 	static const char a[] =

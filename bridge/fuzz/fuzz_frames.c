@@ -19,57 +19,24 @@ int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char secret[] = "fuzz-secret-fuzz-secret-fuzz-secret!";
 
-static size_t
-b64url(const unsigned char *in, size_t len, char *out)
-{
-	static const char a[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t		n = 0,
-				i;
-
-	for (i = 0; i + 2 < len; i += 3)
-	{
-		uint32_t	v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8) | in[i + 2];
-
-		out[n++] = a[(v >> 18) & 63];
-		out[n++] = a[(v >> 12) & 63];
-		out[n++] = a[(v >> 6) & 63];
-		out[n++] = a[v & 63];
-	}
-	if (len - i == 1)
-	{
-		out[n++] = a[(in[i] >> 2) & 63];
-		out[n++] = a[(in[i] & 3) << 4];
-	}
-	else if (len - i == 2)
-	{
-		uint32_t	v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8);
-
-		out[n++] = a[(v >> 18) & 63];
-		out[n++] = a[(v >> 12) & 63];
-		out[n++] = a[(v >> 6) & 63];
-	}
-	return n;
-}
-
 /* header.claims.signature with data as the claims */
 static void
 signed_token(const uint8_t *data, size_t size)
 {
 	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 	char	   *tok = malloc(64 + 2 * size + 128);
-	size_t		n = b64url((const unsigned char *) hdr, strlen(hdr), tok);
+	size_t		n = b64url_encode((const unsigned char *) hdr, strlen(hdr), tok);
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	size_t		maclen = 0;
 	TokenClaims claims;
 
 	tok[n++] = '.';
-	n += b64url(data, size, tok + n);
+	n += b64url_encode(data, size, tok + n);
 	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret),
 				  (unsigned char *) tok, n, mac, sizeof(mac), &maclen) != NULL)
 	{
 		tok[n++] = '.';
-		n += b64url(mac, maclen, tok + n);
+		n += b64url_encode(mac, maclen, tok + n);
 		if (jwt_verify(tok, n, secret, 1700000000, &claims) == TOKEN_OK &&
 			(claims.subject <= 0 || claims.kind >= KIND_COUNT))
 			abort();			/* accepted claims must be well-formed */
