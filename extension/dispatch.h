@@ -6,6 +6,10 @@
 
 #include "routing.h"
 
+#include "nodes/bitmapset.h"
+#include "utils/array.h"
+#include "utils/jsonb.h"
+
 /* dispatch_match.c: one assignment pass; returns sessions placed, sets *more */
 extern int	hd_dispatch_assign(bool *more);
 
@@ -15,6 +19,23 @@ extern TimestampTz hd_dispatch_next_due(bool *have_waiting);
 
 /* dispatch_positions.c: recompute queue positions, push changed ones */
 extern int	hd_dispatch_positions(void);
+
+/* dispatch_skills.c: skills and languages as bitmaps, cached across passes */
+typedef struct HdAgentSkills
+{
+	Bitmapset  *skills;
+	Bitmapset  *langs;
+	int		   *levels;			/* level per skill bit, indexed by bit */
+	int			nlevels;
+} HdAgentSkills;
+
+extern void hd_skills_begin_pass(int agents_last_pass);
+extern Bitmapset *hd_name_bits(char kind, int64 tenant_id, Datum arr);
+extern const HdAgentSkills *hd_agent_skills(int64 tenant_id, int64 agent_id, Jsonb *skills,
+											ArrayType *langs);
+
+/* plan_refresh.c: replan statements over tables that doubled or halved */
+extern int	hd_refresh_stale_plans(void);
 
 /* dispatch_util.c: arrays for the bulk statements */
 extern Datum hd_int8_array(const int64 *v, int n);

@@ -46,10 +46,7 @@ typedef struct Agent
 	int			cap;
 	int			planned;
 	TimestampTz last_activity;	/* 0: never */
-	Bitmapset  *skills;
-	Bitmapset  *langs;
-	int		   *levels;			/* level per skill bit, indexed by bit */
-	int			nlevels;
+	const HdAgentSkills *sk;	/* cached across passes: read only */
 } Agent;
 
 typedef struct Queue
@@ -107,98 +104,9 @@ typedef struct Pass
 	int			nqueues;
 	Waiting    *waiting;
 	int			nwaiting;
-	HTAB	   *names;			/* "s:<tenant>:<skill>" / "l:<tenant>:<lang>" -> bit */
-	int			nnames;
 	HTAB	   *limits;
 	TimestampTz now;
 } Pass;
-
-typedef struct NameEntry
-{
-	char		key[NAMEDATALEN * 2 + 32];
-	int			bit;
-} NameEntry;
-
-static int
-name_bit(Pass *p, char kind, int64 tenant_id, const char *name, int len)
-{
-	char		key[NAMEDATALEN * 2 + 32];
-	NameEntry  *e;
-	bool		found;
-
-	memset(key, 0, sizeof(key));
-	snprintf(key, sizeof(key), "%c:" INT64_FORMAT ":%.*s", kind, tenant_id,
-			 Min(len, NAMEDATALEN * 2), name);
-	e = hash_search(p->names, key, HASH_ENTER, &found);
-	if (!found)
-		e->bit = p->nnames++;
-	return e->bit;
-}
-
-/* text[] -> bitmap of dictionary bits */
-static Bitmapset *
-text_array_bits(Pass *p, char kind, int64 tenant_id, Datum arr)
-{
-	Datum	   *el;
-	bool	   *nulls;
-	int			n,
-				i;
-	Bitmapset  *b = NULL;
-
-	deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT, &el, &nulls, &n);
-	for (i = 0; i < n; i++)
-		if (!nulls[i])
-		{
-			text	   *t = DatumGetTextPP(el[i]);
-
-			b = bms_add_member(b, name_bit(p, kind, tenant_id, VARDATA_ANY(t),
-										   VARSIZE_ANY_EXHDR(t)));
-		}
-	return b;
-}
-
-/* skills jsonb {"name": level} -> bitmap + levels; a bad level counts as 1 */
-static void
-parse_skills(Pass *p, Agent *a, Jsonb *skills)
-{
-	JsonbIterator *it = JsonbIteratorInit(&skills->root);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	int			bit = -1;
-
-	a->skills = NULL;
-	a->levels = NULL;
-	a->nlevels = 0;
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-		{
-			bit = name_bit(p, 's', a->tenant_id, v.val.string.val, v.val.string.len);
-			a->skills = bms_add_member(a->skills, bit);
-		}
-		else if (tok == WJB_VALUE && bit >= 0)
-		{
-			int			level = 1;
-
-			if (v.type == jbvNumeric)
-				level = DatumGetInt32(DirectFunctionCall1(numeric_int4,
-														  NumericGetDatum(v.val.numeric)));
-			if (bit >= a->nlevels)
-			{
-				int			n = Max(bit + 1, a->nlevels * 2);
-
-				int		   *grown = palloc0(sizeof(int) * n);
-
-				if (a->levels)
-					memcpy(grown, a->levels, sizeof(int) * a->nlevels);
-				a->levels = grown;
-				a->nlevels = n;
-			}
-			a->levels[bit] = level;
-			bit = -1;
-		}
-	}
-}
 
 static int64
 get_int8(HeapTuple t, TupleDesc d, int col, int64 dflt)
@@ -309,6 +217,8 @@ find_keyed(const void *base, int n, size_t size, int64 tenant_id, int64 id)
 #define find_queue(p, t, q) find_keyed((p)->queues, (p)->nqueues, sizeof(Queue), (t), (q))
 #define find_agent(p, t, a) find_keyed((p)->agents, (p)->nagents, sizeof(Agent), (t), (a))
 
+static int	agents_last_pass = 0;
+
 static void
 load_pass(Pass *p, bool *any)
 {
@@ -340,11 +250,6 @@ load_pass(Pass *p, bool *any)
 		}
 
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = NAMEDATALEN * 2 + 32;
-	ctl.entrysize = sizeof(NameEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	p->names = hash_create("pg_helpdesk skill names", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64) * 3;
 	ctl.entrysize = sizeof(QueueLimit);
 	ctl.hcxt = CurrentMemoryContext;
@@ -353,8 +258,10 @@ load_pass(Pass *p, bool *any)
 	v[0] = hd_int8_array(tenants, ntenants);
 
 	/* agents */
+	hd_skills_begin_pass(agents_last_pass);
 	hd_exec(&load_agents, v, NULL, false, 0);
 	p->nagents = (int) SPI_processed;
+	agents_last_pass = p->nagents;
 	p->agents = palloc0(sizeof(Agent) * Max(p->nagents, 1));
 	for (i = 0; i < p->nagents; i++)
 	{
@@ -369,8 +276,9 @@ load_pass(Pass *p, bool *any)
 		a->load = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
 		a->cap = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
 		a->last_activity = get_ts(t, d, 5, PG_INT64_MIN);
-		parse_skills(p, a, DatumGetJsonbP(SPI_getbinval(t, d, 6, &isnull)));
-		a->langs = text_array_bits(p, 'l', a->tenant_id, SPI_getbinval(t, d, 7, &isnull));
+		a->sk = hd_agent_skills(a->tenant_id, a->id,
+								DatumGetJsonbP(SPI_getbinval(t, d, 6, &isnull)),
+								DatumGetArrayTypeP(SPI_getbinval(t, d, 7, &isnull)));
 		/* free slots decide how deep we look into each queue */
 		for (k = 0; k < ntenants; k++)
 			if (tenants[k] == a->tenant_id && a->load < a->cap)
@@ -401,8 +309,8 @@ load_pass(Pass *p, bool *any)
 		q->sticky_window_us = get_int8(t, d, 6, 0);
 		q->idle_warn_us = get_int8(t, d, 7, 300 * USECS_PER_SEC);
 		q->rr_cursor = get_int8(t, d, 8, 0);
-		q->req_skills = text_array_bits(p, 's', q->tenant_id, SPI_getbinval(t, d, 9, &isnull));
-		q->req_langs = text_array_bits(p, 'l', q->tenant_id, SPI_getbinval(t, d, 10, &isnull));
+		q->req_skills = hd_name_bits('s', q->tenant_id, SPI_getbinval(t, d, 9, &isnull));
+		q->req_langs = hd_name_bits('l', q->tenant_id, SPI_getbinval(t, d, 10, &isnull));
 		q->req_text = psprintf("skills %s and languages %s", skills, langs);
 		q->cands = palloc(sizeof(int) * Max(p->nagents, 1));
 		q->ncands = 0;
@@ -417,9 +325,9 @@ load_pass(Pass *p, bool *any)
 
 			if (q->tenant_id != a->tenant_id)
 				continue;
-			if (!bms_is_subset(q->req_skills, a->skills))
+			if (!bms_is_subset(q->req_skills, a->sk->skills))
 				continue;
-			if (!bms_is_empty(q->req_langs) && !bms_overlap(q->req_langs, a->langs))
+			if (!bms_is_empty(q->req_langs) && !bms_overlap(q->req_langs, a->sk->langs))
 				continue;
 			q->cands[q->ncands++] = j;
 		}
@@ -560,8 +468,8 @@ skill_weight(Agent *a, Queue *q)
 				sum = 0;
 
 	while ((bit = bms_next_member(q->req_skills, bit)) >= 0)
-		if (bit < a->nlevels)
-			sum += a->levels[bit];
+		if (bit < a->sk->nlevels)
+			sum += a->sk->levels[bit];
 	return sum;
 }
 

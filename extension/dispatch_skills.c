@@ -1,0 +1,229 @@
+/*
+ * dispatch_skills.c — skills and languages as bitmaps, kept across passes.
+ *
+ * Matching compares a queue's required skills and languages with every
+ * online agent's, so both become bitmaps over one dictionary of names per
+ * (tenant, kind). Parsing 1,000 agents' skills jsonb and languages into
+ * bitmaps took about a fifth of every pass, although they change rarely; so
+ * the dictionary and each agent's parsed sets live in the dispatcher's
+ * long-lived memory, and a pass reuses an agent's sets while its stored
+ * skills and languages are byte for byte what they were when parsed.
+ *
+ * Bits never change meaning while the cache lives. The cache is dropped as
+ * a whole at the start of a pass (hd_skills_begin_pass) when it holds far
+ * more agents than the last pass loaded (agents removed or gone offline for
+ * good) or too many names, which bounds its memory.
+ */
+#include "dispatch.h"
+
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#define MAX_NAMES 65536
+#define MAX_NAME_LEN 72			/* admin.c allows names of 1 to 64 bytes */
+
+typedef struct NameKey
+{
+	int64		tenant_id;
+	char		kind;			/* 's' skill, 'l' language */
+	char		name[MAX_NAME_LEN + 1];
+} NameKey;
+
+typedef struct NameEntry
+{
+	NameKey		key;
+	int			bit;
+} NameEntry;
+
+typedef struct AgentKey
+{
+	int64		tenant_id;
+	int64		id;
+} AgentKey;
+
+typedef struct AgentEntry
+{
+	AgentKey	key;
+	struct varlena *raw_skills; /* as parsed, to detect a change */
+	struct varlena *raw_langs;
+	HdAgentSkills sk;
+} AgentEntry;
+
+static MemoryContext cache_cxt = NULL;
+static HTAB *names = NULL;
+static HTAB *agents = NULL;
+static int	nnames = 0;
+
+static void
+cache_create(void)
+{
+	HASHCTL		ctl;
+
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk skills cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(NameKey);
+	ctl.entrysize = sizeof(NameEntry);
+	ctl.hcxt = cache_cxt;
+	names = hash_create("pg_helpdesk skill names", 256, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(AgentKey);
+	ctl.entrysize = sizeof(AgentEntry);
+	ctl.hcxt = cache_cxt;
+	agents = hash_create("pg_helpdesk agent skills", 1024, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	nnames = 0;
+}
+
+void
+hd_skills_begin_pass(int agents_last_pass)
+{
+	if (names != NULL &&
+		(nnames > MAX_NAMES ||
+		 hash_get_num_entries(agents) > 2 * (long) agents_last_pass + 1024))
+	{
+		MemoryContextReset(cache_cxt);
+		names = NULL;
+		agents = NULL;
+	}
+	if (names == NULL)
+		cache_create();
+}
+
+/* The bit of a name (names longer than MAX_NAME_LEN bytes are cut there). */
+static int
+name_bit(char kind, int64 tenant_id, const char *name, int len)
+{
+	NameKey		key;
+	NameEntry  *e;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.tenant_id = tenant_id;
+	key.kind = kind;
+	memcpy(key.name, name, Min(len, MAX_NAME_LEN));
+	e = hash_search(names, &key, HASH_ENTER, &found);
+	if (!found)
+		e->bit = nnames++;
+	return e->bit;
+}
+
+/* text[] -> bitmap of dictionary bits, allocated in the current context */
+Bitmapset *
+hd_name_bits(char kind, int64 tenant_id, Datum arr)
+{
+	Datum	   *el;
+	bool	   *nulls;
+	int			n,
+				i;
+	Bitmapset  *b = NULL;
+
+	deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT, &el, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+		{
+			text	   *t = DatumGetTextPP(el[i]);
+
+			b = bms_add_member(b, name_bit(kind, tenant_id, VARDATA_ANY(t),
+										   VARSIZE_ANY_EXHDR(t)));
+		}
+	return b;
+}
+
+/* skills jsonb {"name": level} -> bitmap + levels; a bad level counts as 1 */
+static void
+parse_skills(HdAgentSkills *sk, int64 tenant_id, Jsonb *skills)
+{
+	JsonbIterator *it = JsonbIteratorInit(&skills->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			bit = -1;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			bit = name_bit('s', tenant_id, v.val.string.val, v.val.string.len);
+			sk->skills = bms_add_member(sk->skills, bit);
+		}
+		else if (tok == WJB_VALUE && bit >= 0)
+		{
+			int			level = 1;
+
+			if (v.type == jbvNumeric)
+				level = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														  NumericGetDatum(v.val.numeric)));
+			if (bit >= sk->nlevels)
+			{
+				int			n = Max(bit + 1, sk->nlevels * 2);
+				int		   *grown = palloc0(sizeof(int) * n);
+
+				if (sk->levels)
+					memcpy(grown, sk->levels, sizeof(int) * sk->nlevels);
+				sk->levels = grown;
+				sk->nlevels = n;
+			}
+			sk->levels[bit] = level;
+			bit = -1;
+		}
+	}
+}
+
+static bool
+same_bytes(struct varlena *a, struct varlena *b)
+{
+	return a != NULL && VARSIZE_ANY(a) == VARSIZE_ANY(b) &&
+		memcmp(a, b, VARSIZE_ANY(b)) == 0;
+}
+
+static void
+free_entry(AgentEntry *e)
+{
+	if (e->raw_skills)
+		pfree(e->raw_skills);
+	if (e->raw_langs)
+		pfree(e->raw_langs);
+	bms_free(e->sk.skills);
+	bms_free(e->sk.langs);
+	if (e->sk.levels)
+		pfree(e->sk.levels);
+}
+
+/*
+ * An agent's parsed skills and languages (read only; valid until the next
+ * hd_skills_begin_pass). skills and langs are the detoasted column values.
+ */
+const HdAgentSkills *
+hd_agent_skills(int64 tenant_id, int64 agent_id, Jsonb *skills, ArrayType *langs)
+{
+	AgentKey	key = {tenant_id, agent_id};
+	AgentEntry *e;
+	bool		found;
+	struct varlena *rs = (struct varlena *) skills;
+	struct varlena *rl = (struct varlena *) langs;
+	MemoryContext old;
+
+	e = hash_search(agents, &key, HASH_ENTER, &found);
+	if (found && same_bytes(e->raw_skills, rs) && same_bytes(e->raw_langs, rl))
+		return &e->sk;
+	if (found)
+		free_entry(e);
+	/* the raw values go in last: an error while parsing leaves no match */
+	e->raw_skills = NULL;
+	e->raw_langs = NULL;
+	memset(&e->sk, 0, sizeof(e->sk));
+	old = MemoryContextSwitchTo(cache_cxt);
+	parse_skills(&e->sk, tenant_id, skills);
+	e->sk.langs = hd_name_bits('l', tenant_id, PointerGetDatum(langs));
+	e->raw_skills = palloc(VARSIZE_ANY(rs));
+	memcpy(e->raw_skills, rs, VARSIZE_ANY(rs));
+	e->raw_langs = palloc(VARSIZE_ANY(rl));
+	memcpy(e->raw_langs, rl, VARSIZE_ANY(rl));
+	MemoryContextSwitchTo(old);
+	return &e->sk;
+}
