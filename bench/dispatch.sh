@@ -17,7 +17,11 @@
 # fails the script. Prints a Markdown table; writes it to bench/results/.
 #
 #   BENCH_SECONDS (10)        length of each load run
-#   BENCH_LOADS ("100 1000 max")  offered enqueues/s; max = unthrottled
+#   BENCH_LOADS ("100 1000 max batch")  offered enqueues/s; max = unthrottled;
+#                             batch = unthrottled, BENCH_BATCH sessions per enqueue
+#                             transaction (what it takes to offer more than the
+#                             enqueuers' ~3k transactions/s on 2 cores)
+#   BENCH_BATCH (10)          sessions per transaction for the batch load
 #   BENCH_BACKLOG (20000)     sessions for the drain run (0: skip it)
 #   BENCH_ROUNDS (1)          rounds; the table shows medians
 #   BENCH_SYSTEMS ("ours peer")
@@ -37,7 +41,8 @@
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HD_ROOT"
 secs=${BENCH_SECONDS:-10}
-loads=${BENCH_LOADS-"100 1000 max"}
+loads=${BENCH_LOADS-"100 1000 max batch"}
+batch=${BENCH_BATCH:-10}
 backlog=${BENCH_BACKLOG:-20000}
 rounds=${BENCH_ROUNDS:-1}
 systems=${BENCH_SYSTEMS:-"ours peer"}
@@ -142,22 +147,26 @@ check() { # sys what
 	fi
 }
 
-enqueue() { # sys [pgbench options]
-	local sys=$1; shift
+enqueue() { # sys script [pgbench options]
+	local sys=$1 script=$2; shift 2
 	pgbench -n -M prepared -c "$enq_clients" -j $((enq_clients < 2 ? 1 : 2)) -T "$secs" "$@" \
 		-D tenant="${tenant[$sys]}" -D cbase="${cbase[$sys]}" -D qbase="${qbase[$sys]}" \
-		-D nclients="$enq_clients" -D k=0 \
-		-f "$sqldir/enqueue_$sys.sql" $db >"$work/enqueue.out" 2>&1 ||
+		-D nclients="$enq_clients" -D k=0 -D batch="$batch" \
+		-f "$sqldir/$script" $db >"$work/enqueue.out" 2>&1 ||
 		{ cat "$work/enqueue.out" >&2; echo "enqueuers failed (out of customers? BENCH_CUSTOMERS)" >&2; exit 1; }
 }
 
 # one load run: sets line to bench.stats' line
 run_load() { # sys load
-	local sys=$1 load=$2 rate=() cutoff
-	if [ "$load" != max ]; then rate=(-R "$load"); fi
+	local sys=$1 load=$2 rate=() cutoff script=enqueue_$1.sql
+	case $load in
+		max) ;;
+		batch) script=enqueue_$1_batch.sql ;;
+		*) rate=(-R "$load") ;;
+	esac
 	reset "$sys"
 	if [ "$sys" = peer ]; then start_peer_workers; fi
-	enqueue "$sys" "${rate[@]}"
+	enqueue "$sys" "$script" "${rate[@]}"
 	wait_drain "$sys" "$drain"
 	cutoff=$(q -c 'SELECT clock_timestamp()')
 	if [ "$sys" = peer ]; then stop_peer_workers; fi
@@ -234,7 +243,8 @@ ratio() { # a b
 	case "$1$2" in *NA*|*-*|*Infinity*) echo - ; return ;; esac
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'
 }
-label() { case $1 in max) echo "max (unthrottled, $enq_clients enqueuers)" ;; drain) echo "backlog of $backlog" ;; *) echo "$1/s" ;; esac; }
+label() { case $1 in max) echo "max (unthrottled, $enq_clients enqueuers)" ;;
+	batch) echo "max, $batch sessions per enqueue transaction" ;; drain) echo "backlog of $backlog" ;; *) echo "$1/s" ;; esac; }
 
 mkdir -p bench/results
 out=bench/results/dispatch-$(date -u +%Y%m%dT%H%M%SZ).md

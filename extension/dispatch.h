@@ -34,9 +34,6 @@ extern Bitmapset *hd_name_bits(char kind, int64 tenant_id, Datum arr);
 extern const HdAgentSkills *hd_agent_skills(int64 tenant_id, int64 agent_id, Jsonb *skills,
 											ArrayType *langs);
 
-/* plan_refresh.c: replan statements over tables that doubled or halved */
-extern int	hd_refresh_stale_plans(void);
-
 /* dispatch_util.c: arrays for the bulk statements */
 extern Datum hd_int8_array(const int64 *v, int n);
 extern Datum hd_int4_array(const int32 *v, int n);

@@ -38,10 +38,7 @@ typedef enum Stage
 
 static const char *const stage_names[] = {"assignment", "positions"};
 
-#define PLAN_REFRESH_MS 1000
-
 static TimestampTz next_due = 0;	/* 0: nothing scheduled */
-static TimestampTz last_plan_refresh = 0;
 static bool have_waiting = true;
 
 /*
@@ -69,11 +66,6 @@ run_stage(Stage stage, int *result, bool *more, bool *gone)
 		{
 			SPI_connect();
 			PushActiveSnapshot(GetTransactionSnapshot());
-			if (GetCurrentTimestamp() - last_plan_refresh >= PLAN_REFRESH_MS * 1000)
-			{
-				hd_refresh_stale_plans();
-				last_plan_refresh = GetCurrentTimestamp();
-			}
 			pgstat_report_activity(STATE_RUNNING, stage == STAGE_ASSIGN
 									? "pg_helpdesk: assigning sessions"
 									: "pg_helpdesk: queue positions");
@@ -183,7 +175,8 @@ hd_dispatcher_run(void *worker_slot)
 	 * Our statements take arrays of keys and their plans do not depend on
 	 * the values, but the plan cache keeps building custom plans for them
 	 * (a fifth of a pass went to the planner). Generic plans are rebuilt
-	 * when the tables they read double in size (plan_refresh.c).
+	 * when the tables they read double in size (plan_refresh.c, run by
+	 * the publisher).
 	 */
 	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
 

@@ -13,7 +13,8 @@
  * dispatcher pass went from under 1 ms to 17 ms within ten seconds of traffic.
  *
  * The planner itself reads a table's current size at planning time, so all a
- * stale plan needs is to be rebuilt. The dispatcher calls
+ * stale plan needs is to be rebuilt. The publisher (every write appends an
+ * event, so it runs whenever anything changes) calls
  * hd_refresh_stale_plans() about once a second: it compares each helpdesk
  * table's current number of blocks with the number it had when we last
  * invalidated it, and when the table has doubled (or halved) it sends a
@@ -22,7 +23,8 @@
  * invalidated O(log size) times in all; reading the sizes is one lseek per
  * table, cached by smgr.
  */
-#include "dispatch.h"
+#include "hd.h"
+#include "worker.h"
 
 #include "access/heapam.h"
 #include "access/htup_details.h"

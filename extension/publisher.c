@@ -381,6 +381,9 @@ adopt_staged_state(void)
  * Run one pass in its own transaction. Returns events published, or -1 on
  * error (logged); after an error the state is rebuilt from the tables.
  */
+#define PLAN_REFRESH_MS 1000
+static TimestampTz last_plan_refresh = 0;
+
 static int64
 run_pass(bool *gone)
 {
@@ -396,6 +399,12 @@ run_pass(bool *gone)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: publishing events");
+		/* every write path appends events, so traffic passes through here */
+		if (GetCurrentTimestamp() - last_plan_refresh >= PLAN_REFRESH_MS * 1000)
+		{
+			hd_refresh_stale_plans();
+			last_plan_refresh = GetCurrentTimestamp();
+		}
 		n = publish_pass(gone);
 		SPI_finish();
 		PopActiveSnapshot();

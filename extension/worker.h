@@ -16,4 +16,7 @@ extern void hd_worker_check_sigterm(void);
 extern void hd_worker_exit_absent(void) pg_attribute_noreturn();
 extern void hd_publisher_run(HdWorkerSlot *w);
 
+/* plan_refresh.c: replan statements over tables that doubled or halved */
+extern int	hd_refresh_stale_plans(void);
+
 #endif							/* HD_WORKER_H */
