@@ -31,8 +31,8 @@ typedef struct HdAgentSkills
 
 extern void hd_skills_begin_pass(int agents_last_pass);
 extern Bitmapset *hd_name_bits(char kind, int64 tenant_id, Datum arr);
-extern const HdAgentSkills *hd_agent_skills(int64 tenant_id, int64 agent_id, Jsonb *skills,
-											ArrayType *langs);
+extern const HdAgentSkills *hd_agent_skills(int64 tenant_id, int64 agent_id, Datum skills,
+											Datum langs);
 
 /* dispatch_util.c: arrays for the bulk statements */
 extern Datum hd_int8_array(const int64 *v, int n);

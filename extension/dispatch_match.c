@@ -138,8 +138,7 @@ static HdPlan load_agents = {
 	"       a.last_activity_at, a.skills, a.languages "
 	"FROM helpdesk.agent a JOIN helpdesk.tenant t ON t.id = a.tenant_id "
 	"WHERE a.tenant_id = ANY ($1) AND a.status = 'online' AND a.enabled "
-	"  AND a.last_seen_at > now() - t.heartbeat_interval * t.heartbeat_misses "
-	"ORDER BY a.tenant_id, a.id",
+	"  AND a.last_seen_at > now() - t.heartbeat_interval * t.heartbeat_misses",
 	1, {INT8ARRAYOID}
 };
 static HdPlan load_queues = {
@@ -214,6 +213,20 @@ find_keyed(const void *base, int n, size_t size, int64 tenant_id, int64 id)
 	return -1;
 }
 
+/* qsort order of the same arrays */
+static int
+cmp_keyed(const void *x, const void *y)
+{
+	const Keyed *a = (const Keyed *) x;
+	const Keyed *b = (const Keyed *) y;
+
+	if (a->tenant_id != b->tenant_id)
+		return a->tenant_id < b->tenant_id ? -1 : 1;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return 0;
+}
+
 #define find_queue(p, t, q) find_keyed((p)->queues, (p)->nqueues, sizeof(Queue), (t), (q))
 #define find_agent(p, t, a) find_keyed((p)->agents, (p)->nagents, sizeof(Agent), (t), (a))
 
@@ -276,14 +289,15 @@ load_pass(Pass *p, bool *any)
 		a->load = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
 		a->cap = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
 		a->last_activity = get_ts(t, d, 5, PG_INT64_MIN);
-		a->sk = hd_agent_skills(a->tenant_id, a->id,
-								DatumGetJsonbP(SPI_getbinval(t, d, 6, &isnull)),
-								DatumGetArrayTypeP(SPI_getbinval(t, d, 7, &isnull)));
+		a->sk = hd_agent_skills(a->tenant_id, a->id, SPI_getbinval(t, d, 6, &isnull),
+								SPI_getbinval(t, d, 7, &isnull));
 		/* free slots decide how deep we look into each queue */
 		for (k = 0; k < ntenants; k++)
 			if (tenants[k] == a->tenant_id && a->load < a->cap)
 				per_queue[k] += a->cap - a->load;
 	}
+	/* sorted here rather than by the query: a sort node copied every row */
+	qsort(p->agents, p->nagents, sizeof(Agent), cmp_keyed);
 
 	/* queues, and per queue the agents with its skills and a language */
 	hd_exec(&load_queues, v, NULL, false, 0);

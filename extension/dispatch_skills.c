@@ -174,11 +174,21 @@ parse_skills(HdAgentSkills *sk, int64 tenant_id, Jsonb *skills)
 	}
 }
 
+/* Compare a stored copy with a column value as it came (maybe short-header). */
 static bool
-same_bytes(struct varlena *a, struct varlena *b)
+same_value(struct varlena *stored, struct varlena *packed)
 {
-	return a != NULL && VARSIZE_ANY(a) == VARSIZE_ANY(b) &&
-		memcmp(a, b, VARSIZE_ANY(b)) == 0;
+	return stored != NULL && VARSIZE_ANY_EXHDR(stored) == VARSIZE_ANY_EXHDR(packed) &&
+		memcmp(VARDATA_ANY(stored), VARDATA_ANY(packed), VARSIZE_ANY_EXHDR(packed)) == 0;
+}
+
+static struct varlena *
+copy_value(struct varlena *packed)
+{
+	struct varlena *c = palloc(VARSIZE_ANY(packed));
+
+	memcpy(c, packed, VARSIZE_ANY(packed));
+	return c;
 }
 
 static void
@@ -196,20 +206,22 @@ free_entry(AgentEntry *e)
 
 /*
  * An agent's parsed skills and languages (read only; valid until the next
- * hd_skills_begin_pass). skills and langs are the detoasted column values.
+ * hd_skills_begin_pass), from the raw column values. The values are compared
+ * as they come, without detoasting: unchanged agents cost a hash lookup and
+ * two memcmp.
  */
 const HdAgentSkills *
-hd_agent_skills(int64 tenant_id, int64 agent_id, Jsonb *skills, ArrayType *langs)
+hd_agent_skills(int64 tenant_id, int64 agent_id, Datum skills, Datum langs)
 {
 	AgentKey	key = {tenant_id, agent_id};
 	AgentEntry *e;
 	bool		found;
-	struct varlena *rs = (struct varlena *) skills;
-	struct varlena *rl = (struct varlena *) langs;
+	struct varlena *rs = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(skills));
+	struct varlena *rl = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(langs));
 	MemoryContext old;
 
 	e = hash_search(agents, &key, HASH_ENTER, &found);
-	if (found && same_bytes(e->raw_skills, rs) && same_bytes(e->raw_langs, rl))
+	if (found && same_value(e->raw_skills, rs) && same_value(e->raw_langs, rl))
 		return &e->sk;
 	if (found)
 		free_entry(e);
@@ -218,12 +230,10 @@ hd_agent_skills(int64 tenant_id, int64 agent_id, Jsonb *skills, ArrayType *langs
 	e->raw_langs = NULL;
 	memset(&e->sk, 0, sizeof(e->sk));
 	old = MemoryContextSwitchTo(cache_cxt);
-	parse_skills(&e->sk, tenant_id, skills);
-	e->sk.langs = hd_name_bits('l', tenant_id, PointerGetDatum(langs));
-	e->raw_skills = palloc(VARSIZE_ANY(rs));
-	memcpy(e->raw_skills, rs, VARSIZE_ANY(rs));
-	e->raw_langs = palloc(VARSIZE_ANY(rl));
-	memcpy(e->raw_langs, rl, VARSIZE_ANY(rl));
+	parse_skills(&e->sk, tenant_id, DatumGetJsonbP(skills));
+	e->sk.langs = hd_name_bits('l', tenant_id, langs);
+	e->raw_skills = copy_value(rs);
+	e->raw_langs = copy_value(rl);
 	MemoryContextSwitchTo(old);
 	return &e->sk;
 }

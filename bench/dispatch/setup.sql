@@ -80,21 +80,25 @@ END $$;
 
 -- One line of measurements, '|'-separated:
 --   enqueued | window_s | enq_per_s | asg_in_window | asg_per_s | backlog_at_window_end
---   | left_now | p50_ms | p99_ms | max_ms
--- mode 'load': the window runs from the first to the last enqueue commit;
---   asg_per_s = assignments committed inside it / its length. Latency is over
---   every session enqueued, an unassigned one counting as infinite.
+--   | left_now | p50_ms | p99_ms | max_ms | p99_ms_with_warmup
+-- mode 'load': the window runs from the first enqueue commit + warmup to the
+--   last enqueue commit; asg_per_s = assignments committed inside it / its
+--   length. Latency is over every session enqueued inside the window, an
+--   unassigned one counting as infinite; the last field is the p99 over every
+--   session of the run, warm-up included (each run starts from emptied
+--   tables, so its first seconds replan and refill caches).
 -- mode 'drain': the window runs from the commit of the last bench.mark row
 --   (all agents online) to the last assignment commit; asg_per_s =
 --   assignments / that time; latencies are not meaningful (all queued at once).
 -- Assignments committed after cutoff (the end of the drain wait) count as
 -- not made: pg_helpdesk's dispatcher cannot be stopped, the peer's workers are.
-CREATE FUNCTION bench.stats(sys text, mode text, cutoff timestamptz)
+CREATE FUNCTION bench.stats(sys text, mode text, cutoff timestamptz,
+                            warmup interval DEFAULT '0 s')
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	w0 timestamptz; w1 timestamptz; secs float8;
 	n_enq bigint; n_in bigint; n_left bigint; n_asg bigint;
-	p50 float8; p99 float8; pmax float8;
+	p50 float8; p99 float8; pmax float8; p99_all float8;
 BEGIN
 	-- the tables were analyzed empty at the reset; without fresh statistics
 	-- the planner joins a run's events with nested loops
@@ -111,23 +115,28 @@ BEGIN
 	SELECT count(*), count(*) FILTER (WHERE asg_ts IS NULL), count(asg_ts)
 	INTO n_enq, n_left, n_asg FROM tl;
 	IF mode = 'load' THEN
-		SELECT min(enq_ts), max(enq_ts) INTO w0, w1 FROM tl;
+		SELECT min(enq_ts) + warmup, max(enq_ts) INTO w0, w1 FROM tl;
 	ELSE
 		SELECT pg_xact_commit_timestamp(m.xmin) INTO w0 FROM bench.mark m ORDER BY id DESC LIMIT 1;
 		SELECT max(asg_ts) INTO w1 FROM tl;
 	END IF;
 	secs := greatest(extract(epoch FROM w1 - w0), 1e-6);
 	SELECT count(*) INTO n_in FROM tl WHERE asg_ts BETWEEN w0 AND w1;
-	SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY ms), percentile_disc(0.99) WITHIN GROUP (ORDER BY ms),
-	       max(ms)
-	INTO p50, p99, pmax
-	FROM (SELECT coalesce(extract(epoch FROM asg_ts - enq_ts) * 1000, 'Infinity'::float8) AS ms FROM tl) t;
+	SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE enq_ts >= w0),
+	       percentile_disc(0.99) WITHIN GROUP (ORDER BY ms) FILTER (WHERE enq_ts >= w0),
+	       max(ms) FILTER (WHERE enq_ts >= w0),
+	       percentile_disc(0.99) WITHIN GROUP (ORDER BY ms)
+	INTO p50, p99, pmax, p99_all
+	FROM (SELECT enq_ts, coalesce(extract(epoch FROM asg_ts - enq_ts) * 1000, 'Infinity'::float8) AS ms
+	      FROM tl) t;
 	RETURN concat_ws('|', n_enq, round(secs::numeric, 3),
-	                 round((CASE WHEN mode = 'load' THEN n_enq ELSE 0 END / secs)::numeric, 1),
+	                 round((CASE WHEN mode = 'load' THEN (SELECT count(*) FROM tl WHERE enq_ts >= w0)
+	                        ELSE 0 END / secs)::numeric, 1),
 	                 n_in, round((n_in / secs)::numeric, 1),
 	                 CASE WHEN mode = 'load' THEN (SELECT count(*) FROM tl WHERE enq_ts <= w1 AND (asg_ts IS NULL OR asg_ts > w1)) ELSE 0 END,
 	                 n_left,
 	                 CASE WHEN mode = 'load' THEN round(p50::numeric, 3)::text ELSE '-' END,
 	                 CASE WHEN mode = 'load' THEN round(p99::numeric, 3)::text ELSE '-' END,
-	                 CASE WHEN mode = 'load' THEN round(pmax::numeric, 3)::text ELSE '-' END);
+	                 CASE WHEN mode = 'load' THEN round(pmax::numeric, 3)::text ELSE '-' END,
+	                 CASE WHEN mode = 'load' THEN round(p99_all::numeric, 3)::text ELSE '-' END);
 END $$;
