@@ -105,6 +105,7 @@ typedef struct Pass
 	Waiting    *waiting;
 	int			nwaiting;
 	HTAB	   *limits;
+	int			nlimits;
 	TimestampTz now;
 } Pass;
 
@@ -231,6 +232,22 @@ cmp_keyed(const void *x, const void *y)
 #define find_agent(p, t, a) find_keyed((p)->agents, (p)->nagents, sizeof(Agent), (t), (a))
 
 static int	agents_last_pass = 0;
+
+/* qsort of waiting-session indexes by (tenant_id, customer_id) */
+static Pass *pass_for_sort;
+
+static int
+cmp_waiting_customer(const void *x, const void *y)
+{
+	const Waiting *a = &pass_for_sort->waiting[*(const int *) x];
+	const Waiting *b = &pass_for_sort->waiting[*(const int *) y];
+
+	if (a->tenant_id != b->tenant_id)
+		return a->tenant_id < b->tenant_id ? -1 : 1;
+	if (a->customer_id != b->customer_id)
+		return a->customer_id < b->customer_id ? -1 : 1;
+	return 0;
+}
 
 static void
 load_pass(Pass *p, bool *any)
@@ -407,25 +424,35 @@ load_pass(Pass *p, bool *any)
 		key[2] = get_int8(t, d, 3, 0);
 		l = hash_search(p->limits, key, HASH_ENTER, NULL);
 		l->remaining = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
+		p->nlimits++;
 	}
 
 	/* sticky queues: who served these customers last */
 	{
 		int64	   *ct = palloc(sizeof(int64) * Max(p->nwaiting, 1));
 		int64	   *cc = palloc(sizeof(int64) * Max(p->nwaiting, 1));
+		int		   *sidx = palloc(sizeof(int) * Max(p->nwaiting, 1));
 		int			n = 0;
 
 		for (i = 0; i < p->nwaiting; i++)
 			if (p->waiting[i].q >= 0 && p->queues[p->waiting[i].q].strategy == ST_STICKY)
-			{
-				ct[n] = p->waiting[i].tenant_id;
-				cc[n++] = p->waiting[i].customer_id;
-			}
+				sidx[n++] = i;
 		if (n > 0)
 		{
-			Datum		sv[2] = {hd_int8_array(ct, n), hd_int8_array(cc, n)};
+			Datum		sv[2];
 
+			/* by (tenant, customer): the rows come back in that order */
+			pass_for_sort = p;
+			qsort(sidx, n, sizeof(int), cmp_waiting_customer);
+			for (i = 0; i < n; i++)
+			{
+				ct[i] = p->waiting[sidx[i]].tenant_id;
+				cc[i] = p->waiting[sidx[i]].customer_id;
+			}
+			sv[0] = hd_int8_array(ct, n);
+			sv[1] = hd_int8_array(cc, n);
 			hd_exec(&load_sticky, sv, NULL, false, 0);
+			i = 0;
 			for (j = 0; j < (int) SPI_processed; j++)
 			{
 				HeapTuple	t = SPI_tuptable->vals[j];
@@ -433,12 +460,13 @@ load_pass(Pass *p, bool *any)
 				int64		tenant = get_int8(t, d, 1, 0),
 							cust = get_int8(t, d, 2, 0);
 
-				for (i = 0; i < p->nwaiting; i++)
-					if (p->waiting[i].tenant_id == tenant && p->waiting[i].customer_id == cust)
-					{
-						p->waiting[i].sticky_agent = get_int8(t, d, 3, 0);
-						p->waiting[i].sticky_at = get_ts(t, d, 4, 0);
-					}
+				while (i < n && (ct[i] < tenant || (ct[i] == tenant && cc[i] < cust)))
+					i++;
+				if (i < n && ct[i] == tenant && cc[i] == cust)
+				{
+					p->waiting[sidx[i]].sticky_agent = get_int8(t, d, 3, 0);
+					p->waiting[sidx[i]].sticky_at = get_ts(t, d, 4, 0);
+				}
 			}
 		}
 	}
@@ -460,6 +488,8 @@ queue_limit(Pass *p, Agent *a, Queue *q)
 {
 	int64		key[3] = {a->tenant_id, a->id, q->id};
 
+	if (p->nlimits == 0)
+		return NULL;			/* the common case: no per-queue limits at all */
 	return hash_search(p->limits, key, HASH_FIND, NULL);
 }
 
@@ -688,6 +718,22 @@ static HdPlan record_placed = {
 	INT4ARRAYOID}
 };
 
+/* qsort of a batch's row numbers by their sessions' (tenant_id, id) */
+static Batch *batch_for_sort;
+
+static int
+cmp_batch_rows(const void *x, const void *y)
+{
+	const Waiting *a = &batch_for_sort->p->waiting[batch_for_sort->idx[*(const int *) x]];
+	const Waiting *b = &batch_for_sort->p->waiting[batch_for_sort->idx[*(const int *) y]];
+
+	if (a->tenant_id != b->tenant_id)
+		return a->tenant_id < b->tenant_id ? -1 : 1;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return 0;
+}
+
 /*
  * Write the placements in b. Capacity first (guarded); sessions whose agent
  * lost the race, or that were closed meanwhile, are skipped and the agent's
@@ -711,19 +757,25 @@ write_batch(void *arg)
 	int32	   *acap = palloc0(sizeof(int32) * Max(n, 1));
 	bool	   *aok = palloc0(sizeof(bool) * Max(n, 1));
 	int		   *slot_of = palloc(sizeof(int) * Max(n, 1));
+	int		   *slot_of_agent = palloc(sizeof(int) * Max(p->nagents, 1));
+	int		   *row_of_session;
 	Datum		v[12];
 
-	/* distinct agents and how many sessions each gets */
+	/*
+	 * Distinct agents and how many sessions each gets. Everything here is
+	 * linear or n log n: a drain writes thousands of sessions per pass.
+	 */
+	for (k = 0; k < p->nagents; k++)
+		slot_of_agent[k] = -1;
 	for (i = 0; i < n; i++)
 	{
 		Waiting    *w = &p->waiting[b->idx[i]];
 		Agent	   *a = &p->agents[w->chosen];
 
-		for (k = 0; k < na; k++)
-			if (at[k] == a->tenant_id && aid[k] == a->id)
-				break;
-		if (k == na)
+		k = slot_of_agent[w->chosen];
+		if (k < 0)
 		{
+			k = slot_of_agent[w->chosen] = na;
 			at[na] = a->tenant_id;
 			aid[na] = a->id;
 			acount[na++] = 0;
@@ -739,16 +791,13 @@ write_batch(void *arg)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
 		TupleDesc	d = SPI_tuptable->tupdesc;
-		int64		tid = get_int8(t, d, 1, 0),
-					id = get_int8(t, d, 2, 0);
+		int			ai = find_agent(p, get_int8(t, d, 1, 0), get_int8(t, d, 2, 0));
 
-		for (k = 0; k < na; k++)
-			if (at[k] == tid && aid[k] == id)
-			{
-				aok[k] = true;
-				aload[k] = (int32) get_int8(t, d, 3, 0);
-				acap[k] = (int32) get_int8(t, d, 4, 0);
-			}
+		if (ai < 0 || (k = slot_of_agent[ai]) < 0)
+			continue;
+		aok[k] = true;
+		aload[k] = (int32) get_int8(t, d, 3, 0);
+		acap[k] = (int32) get_int8(t, d, 4, 0);
 	}
 
 	/* sessions whose agent got the slots */
@@ -789,17 +838,33 @@ write_batch(void *arg)
 			v[5] = hd_int8_array(sto, ns);
 			v[6] = hd_int8_array(sidle, ns);
 			hd_exec(&place_sessions, v, NULL, false, 0);
+			/* rows of the batch sorted by session key, to find returned rows */
+			row_of_session = palloc(sizeof(int) * n);
+			for (i = 0; i < n; i++)
+				row_of_session[i] = i;
+			batch_for_sort = b;
+			qsort(row_of_session, n, sizeof(int), cmp_batch_rows);
 			for (k = 0; k < (int) SPI_processed; k++)
 			{
 				int64		tid = get_int8(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, 0),
 							id = get_int8(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, 0);
+				int			lo = 0,
+							hi = n - 1;
 
-				for (i = 0; i < n; i++)
+				while (lo <= hi)
 				{
-					Waiting    *w = &p->waiting[b->idx[i]];
+					int			mid = (lo + hi) / 2;
+					Waiting    *w = &p->waiting[b->idx[row_of_session[mid]]];
 
 					if (w->tenant_id == tid && w->id == id)
-						placed[i] = true;
+					{
+						placed[row_of_session[mid]] = true;
+						break;
+					}
+					if (w->tenant_id < tid || (w->tenant_id == tid && w->id < id))
+						lo = mid + 1;
+					else
+						hi = mid - 1;
 				}
 			}
 		}
