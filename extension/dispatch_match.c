@@ -183,6 +183,17 @@ static HdPlan load_sticky = {
 	2, {INT8ARRAYOID, INT8ARRAYOID}
 };
 
+/* Order of two (tenant_id, id) keys, for qsort and binary searches. */
+static inline int
+cmp_pair(int64 t1, int64 i1, int64 t2, int64 i2)
+{
+	if (t1 != t2)
+		return t1 < t2 ? -1 : 1;
+	if (i1 != i2)
+		return i1 < i2 ? -1 : 1;
+	return 0;
+}
+
 /*
  * Binary search over an array sorted by (tenant_id, id) whose elements start
  * with those two fields (Agent and Queue do). Returns the index or -1.
@@ -221,11 +232,7 @@ cmp_keyed(const void *x, const void *y)
 	const Keyed *a = (const Keyed *) x;
 	const Keyed *b = (const Keyed *) y;
 
-	if (a->tenant_id != b->tenant_id)
-		return a->tenant_id < b->tenant_id ? -1 : 1;
-	if (a->id != b->id)
-		return a->id < b->id ? -1 : 1;
-	return 0;
+	return cmp_pair(a->tenant_id, a->id, b->tenant_id, b->id);
 }
 
 #define find_queue(p, t, q) find_keyed((p)->queues, (p)->nqueues, sizeof(Queue), (t), (q))
@@ -242,11 +249,7 @@ cmp_waiting_customer(const void *x, const void *y)
 	const Waiting *a = &pass_for_sort->waiting[*(const int *) x];
 	const Waiting *b = &pass_for_sort->waiting[*(const int *) y];
 
-	if (a->tenant_id != b->tenant_id)
-		return a->tenant_id < b->tenant_id ? -1 : 1;
-	if (a->customer_id != b->customer_id)
-		return a->customer_id < b->customer_id ? -1 : 1;
-	return 0;
+	return cmp_pair(a->tenant_id, a->customer_id, b->tenant_id, b->customer_id);
 }
 
 static void
@@ -727,11 +730,7 @@ cmp_batch_rows(const void *x, const void *y)
 	const Waiting *a = &batch_for_sort->p->waiting[batch_for_sort->idx[*(const int *) x]];
 	const Waiting *b = &batch_for_sort->p->waiting[batch_for_sort->idx[*(const int *) y]];
 
-	if (a->tenant_id != b->tenant_id)
-		return a->tenant_id < b->tenant_id ? -1 : 1;
-	if (a->id != b->id)
-		return a->id < b->id ? -1 : 1;
-	return 0;
+	return cmp_pair(a->tenant_id, a->id, b->tenant_id, b->id);
 }
 
 /*
@@ -855,13 +854,14 @@ write_batch(void *arg)
 				{
 					int			mid = (lo + hi) / 2;
 					Waiting    *w = &p->waiting[b->idx[row_of_session[mid]]];
+					int			c = cmp_pair(w->tenant_id, w->id, tid, id);
 
-					if (w->tenant_id == tid && w->id == id)
+					if (c == 0)
 					{
 						placed[row_of_session[mid]] = true;
 						break;
 					}
-					if (w->tenant_id < tid || (w->tenant_id == tid && w->id < id))
+					if (c < 0)
 						lo = mid + 1;
 					else
 						hi = mid - 1;

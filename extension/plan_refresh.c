@@ -34,6 +34,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/namespace.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -101,9 +102,13 @@ hd_refresh_stale_plans(void)
 		Relation	rel;
 		BlockNumber cur;
 
-		rel = try_relation_open(t->relid, AccessShareLock);
+		/* never wait: a TRUNCATE or ALTER in progress must not hold up publishing */
+		if (!ConditionalLockRelationOid(t->relid, AccessShareLock))
+			continue;
+		rel = try_relation_open(t->relid, NoLock);
 		if (rel == NULL)
 		{
+			UnlockRelationOid(t->relid, AccessShareLock);
 			ntracked = -1;		/* a table went away: rebuild next time */
 			continue;
 		}
