@@ -7,6 +7,7 @@
  * COMMIT, numbers committed rows and NOTIFYs once per batch.
  */
 #include "hd.h"
+#include "direct.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -22,6 +23,35 @@ static HdPlan insert_event = {
 	7, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID}
 };
 
+/* The event table as hd_append_event writes it directly (direct.h). */
+static HdDirectTable event_table = {
+	"event", 9, {
+		{"id", INT8OID, HD_FILL_CALLER},
+		{"tenant_id", INT8OID, HD_FILL_CALLER},
+		{"audience", TEXTOID, HD_FILL_CALLER},
+		{"audience_id", INT8OID, HD_FILL_CALLER},
+		{"session_id", INT8OID, HD_FILL_CALLER},
+		{"message_id", INT8OID, HD_FILL_CALLER},
+		{"type", TEXTOID, HD_FILL_CALLER},
+		{"payload", JSONBOID, HD_FILL_CALLER},
+		{"created_at", TIMESTAMPTZOID, HD_FILL_NOW}
+	}
+};
+
+/*
+ * A new event id. The transaction id is assigned BEFORE the sequence value
+ * is taken: the publisher reads the sequence, then the next transaction id
+ * X, and may then treat an id it cannot see, once every transaction older
+ * than X has ended, as rolled back. That reasoning needs every id to be
+ * taken by a transaction whose xid already exists.
+ */
+static int64
+new_event_id(void)
+{
+	(void) GetTopTransactionId();
+	return nextval_internal(hd_relation_oid("event_id_seq"), false);
+}
+
 /*
  * Append one event in the current transaction. Ids of 0 are stored as NULL;
  * payload_json is a JSON object literal or NULL.
@@ -31,47 +61,56 @@ hd_append_event(int64 tenant_id, const char *audience, int64 audience_id,
 				int64 session_id, int64 message_id, const char *type,
 				const char *payload_json)
 {
-	Datum		v[7];
-	char		n[8] = "       ";
+	Relation	rel = hd_direct_open(&event_table);
 
-	v[0] = Int64GetDatum(tenant_id);
-	v[1] = CStringGetTextDatum(audience);
-	v[2] = Int64GetDatum(audience_id);
-	v[3] = Int64GetDatum(session_id);
-	v[4] = Int64GetDatum(message_id);
-	v[5] = CStringGetTextDatum(type);
-	v[6] = payload_json ? CStringGetTextDatum(payload_json) : (Datum) 0;
-	if (audience_id == 0)
-		n[2] = 'n';
-	if (session_id == 0)
-		n[3] = 'n';
-	if (message_id == 0)
-		n[4] = 'n';
-	if (payload_json == NULL)
-		n[6] = 'n';
-	hd_exec(&insert_event, v, n, false, 0);
+	if (rel != NULL)
+	{
+		Datum		v[8];
+		bool		n[8] = {false, false, false, audience_id == 0, session_id == 0,
+		message_id == 0, false, false};
+
+		v[0] = Int64GetDatum(new_event_id());
+		v[1] = Int64GetDatum(tenant_id);
+		v[2] = CStringGetTextDatum(audience);
+		v[3] = Int64GetDatum(audience_id);
+		v[4] = Int64GetDatum(session_id);
+		v[5] = Int64GetDatum(message_id);
+		v[6] = CStringGetTextDatum(type);
+		v[7] = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload_json ? payload_json : "{}"));
+		(void) hd_direct_insert(&event_table, rel, v, n);
+	}
+	else
+	{
+		Datum		v[7];
+		char		n[8] = "       ";
+
+		v[0] = Int64GetDatum(tenant_id);
+		v[1] = CStringGetTextDatum(audience);
+		v[2] = Int64GetDatum(audience_id);
+		v[3] = Int64GetDatum(session_id);
+		v[4] = Int64GetDatum(message_id);
+		v[5] = CStringGetTextDatum(type);
+		v[6] = payload_json ? CStringGetTextDatum(payload_json) : (Datum) 0;
+		if (audience_id == 0)
+			n[2] = 'n';
+		if (session_id == 0)
+			n[3] = 'n';
+		if (message_id == 0)
+			n[4] = 'n';
+		if (payload_json == NULL)
+			n[6] = 'n';
+		hd_exec(&insert_event, v, n, false, 0);
+	}
 	hd_wake_at_commit(HD_WORKER_PUBLISHER);
 }
 
 PG_FUNCTION_INFO_V1(hd_next_event_id);
 
-/*
- * Default of helpdesk.event.id. The transaction id is assigned BEFORE the
- * sequence value is taken: the publisher reads the sequence, then the next
- * transaction id X, and may then treat an id it cannot see, once every
- * transaction older than X has ended, as rolled back. That reasoning needs
- * every id to be taken by a transaction whose xid already exists.
- */
+/* Default of helpdesk.event.id, for rows not written by hd_append_event. */
 Datum
 hd_next_event_id(PG_FUNCTION_ARGS)
 {
-	Oid			seq;
-
-	(void) GetTopTransactionId();
-	seq = get_relname_relid("event_id_seq", get_namespace_oid("helpdesk", false));
-	if (!OidIsValid(seq))
-		elog(ERROR, "pg_helpdesk: sequence helpdesk.event_id_seq is missing");
-	PG_RETURN_INT64(nextval_internal(seq, false));
+	PG_RETURN_INT64(new_event_id());
 }
 
 /*

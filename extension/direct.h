@@ -1,0 +1,86 @@
+/*
+ * direct.h — rows of our own tables read, locked and inserted without the
+ * executor, for the paths every chat message takes (post_message and event
+ * appends). Everything here has an SPI twin that is used whenever the
+ * direct way could differ from what SQL would do.
+ */
+#ifndef HD_DIRECT_H
+#define HD_DIRECT_H
+
+#include "hd.h"
+
+#include "access/tableam.h"
+#include "nodes/execnodes.h"
+#include "nodes/lockoptions.h"
+#include "utils/rel.h"
+
+#define HD_DIRECT_MAX_COLS 16
+
+/* Where the value of a column comes from. */
+typedef enum HdFill
+{
+	HD_FILL_CALLER,				/* values[i] / nulls[i] */
+	HD_FILL_IDENTITY,			/* next value of the column's identity sequence */
+	HD_FILL_NOW					/* now(), the transaction's start time */
+} HdFill;
+
+typedef struct HdDirectColumn
+{
+	const char *name;
+	Oid			type;
+	HdFill		fill;
+} HdDirectColumn;
+
+/*
+ * A table of schema helpdesk that C inserts into directly. The caller names
+ * every column the table has; the catalog is compared with that once per
+ * relcache generation of the table. If anything would make a hand-made
+ * insert differ from an INSERT (another column, a trigger, a rule, row
+ * level security, an index on an expression, a deferred unique index), the
+ * table is not "usable" and the caller goes through SPI.
+ *
+ * fk_table/fk_cols name one foreign key whose check the caller performs
+ * itself: it holds a FOR KEY SHARE lock on the referenced row, which is
+ * exactly what the RI trigger would take. That trigger is then not fired.
+ */
+typedef struct HdDirectTable
+{
+	const char *relname;
+	int			ncols;
+	HdDirectColumn cols[HD_DIRECT_MAX_COLS];
+	const char *fk_table;
+	const char *fk_cols[2];
+
+	/* filled by direct_insert.c */
+	bool		registered;
+	bool		valid;			/* cleared by the relcache callback */
+	Oid			relid;
+	bool		usable;
+	const char *why_not;
+	AttrNumber	attnum[HD_DIRECT_MAX_COLS];
+	Oid			identity_seq;
+	MemoryContext cxt;
+	int			nchecks;
+	ExprState **checks;			/* compiled CHECK constraints, in constr order */
+	ExprContext *econtext;
+} HdDirectTable;
+
+/* direct_insert.c */
+extern Oid	hd_relation_oid(const char *relname);
+extern Relation hd_direct_open(HdDirectTable *t);
+extern int64 hd_direct_insert(HdDirectTable *t, Relation rel, Datum *values, bool *nulls);
+
+/* direct_fetch.c */
+typedef enum HdFetch
+{
+	HD_FETCH_UNUSABLE = -1,		/* the index is not what the caller expects: use SPI */
+	HD_FETCH_NONE = 0,
+	HD_FETCH_FOUND = 1
+} HdFetch;
+
+extern bool hd_direct_reads_ok(void);
+extern HdFetch hd_fetch_by_key(Relation rel, Oid indexoid, int nkeys,
+							   const char *const *cols, const Datum *keys,
+							   const LockTupleMode *lock, TupleTableSlot *slot);
+
+#endif							/* HD_DIRECT_H */
