@@ -54,6 +54,7 @@ typedef struct HdDirectTable
 	/* filled by direct_insert.c */
 	bool		registered;
 	bool		valid;			/* cleared by the relcache callback */
+	bool		complete;		/* the last rebuild ran to its end */
 	Oid			relid;
 	bool		usable;
 	const char *why_not;

@@ -180,7 +180,7 @@ layout_problem(HdDirectTable *t, Relation rel, Oid *vouched_fk)
 			if (tg->tgfoid == F_RI_FKEY_CHECK_INS && OidIsValid(*vouched_fk) &&
 				tg->tgconstraint == *vouched_fk)
 				continue;
-			continue;
+			return "it has INSERT triggers";
 		}
 	}
 	foreach(lc, RelationGetIndexList(rel))
@@ -208,6 +208,8 @@ rebuild(HdDirectTable *t, Relation rel)
 	int			i;
 
 	t->valid = true;			/* an invalidation from here on means look again */
+	t->complete = false;		/* and so does an error before the end */
+	t->usable = false;
 	t->relid = RelationGetRelid(rel);
 	if (t->cxt != NULL)
 		MemoryContextDelete(t->cxt);
@@ -218,11 +220,11 @@ rebuild(HdDirectTable *t, Relation rel)
 	t->checks = NULL;
 	t->econtext = NULL;
 	t->why_not = layout_problem(t, rel, &vouched);
-	t->usable = (t->why_not == NULL);
-	if (!t->usable)
+	if (t->why_not != NULL)
 	{
 		elog(DEBUG1, "pg_helpdesk: inserts into helpdesk.%s go through SPI: %s",
 			 t->relname, t->why_not);
+		t->complete = true;
 		return;
 	}
 	for (i = 0; i < t->ncols; i++)
@@ -244,6 +246,8 @@ rebuild(HdDirectTable *t, Relation rel)
 		}
 	}
 	MemoryContextSwitchTo(old);
+	t->usable = true;
+	t->complete = true;
 }
 
 /*
@@ -271,7 +275,7 @@ hd_direct_open(HdDirectTable *t)
 		t->registered = true;
 	}
 	rel = table_open(relid, RowExclusiveLock);
-	if (!t->valid || t->relid != relid)
+	if (!t->valid || !t->complete || t->relid != relid)
 		rebuild(t, rel);
 	if (!t->usable)
 	{
@@ -303,7 +307,7 @@ check_row(HdDirectTable *t, Relation rel, TupleTableSlot *slot)
 							NameStr(att->attname), RelationGetRelationName(rel)),
 					 errtablecol(rel, att->attnum)));
 	}
-	if (true || t->nchecks == 0)
+	if (t->nchecks == 0)
 		return;
 	t->econtext->ecxt_scantuple = slot;
 	for (i = 0; i < t->nchecks; i++)
