@@ -103,9 +103,9 @@ async function issueToken(tenant, kind, subject, ttl = '1 hour') {
 
 // ---- HTTP ------------------------------------------------------------------
 
-function httpGet(p, timeoutMs = 3000) {
+function httpGet(p, timeoutMs = 3000, port = PORT) {
 	return new Promise((resolve) => {
-		const req = http.get({ host: '127.0.0.1', port: PORT, path: p, timeout: timeoutMs * SLOW }, (res) => {
+		const req = http.get({ host: '127.0.0.1', port, path: p, timeout: timeoutMs * SLOW }, (res) => {
 			let body = '';
 			res.setEncoding('utf8');
 			res.on('data', (d) => { body += d; });
@@ -128,23 +128,24 @@ function parseMetrics(text) {
 	return m;
 }
 
-async function metrics() {
-	const r = await httpGet('/metrics');
+async function metrics(port = PORT) {
+	const r = await httpGet('/metrics', 3000, port);
 	return r.status === 200 ? parseMetrics(r.body) : null;
 }
 
 // ---- the bridge process ----------------------------------------------------
 
 class Bridge {
-	constructor(extraArgs = []) {
+	constructor(extraArgs = [], port = PORT) {
 		this.extraArgs = extraArgs;
+		this.port = port;
 		this.proc = null;
 		this.starts = 0;
 	}
 
 	async start() {
 		const out = fs.openSync(LOG, 'a');
-		const args = ['--port', String(PORT),
+		const args = ['--port', String(this.port),
 			'--db', `host=${env.PGHOST} port=${env.PGPORT} dbname=${DB} user=${env.PGUSER || 'postgres'}`,
 			...this.extraArgs];
 		fs.writeSync(out, `==== e2e: starting ${BIN} ${args.join(' ')}\n`);
@@ -153,7 +154,7 @@ class Bridge {
 		this.starts++;
 		const proc = this.proc;
 		this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-		const ok = await waitFor(async () => (await httpGet('/healthz', 1000)).status === 200, 20000, 50);
+		const ok = await waitFor(async () => (await httpGet('/healthz', 1000, this.port)).status === 200, 20000, 50);
 		if (!ok)
 			throw new Error(`bridge did not become healthy (see ${LOG})`);
 		debug(`bridge up (pid ${proc.pid})`);
@@ -203,6 +204,7 @@ class Client {
 		this.name = name;
 		this.token = token;
 		this.auto = !!opts.auto;		// reconnect with ?position=last after a close
+		this.port = opts.port || PORT;
 		this.frames = [];				// every data frame, parsed, with .conn
 		this.events = [];				// every event, in arrival order
 		this.typing = [];
@@ -219,7 +221,7 @@ class Client {
 	}
 
 	url(position) {
-		let u = `ws://127.0.0.1:${PORT}/ws`;
+		let u = `ws://127.0.0.1:${this.port}/ws`;
 		const q = [];
 		if (this.token !== null)
 			q.push(`token=${encodeURIComponent(this.token)}`);
