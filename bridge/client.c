@@ -377,6 +377,19 @@ on_writeable(Client *c)
 	return 0;
 }
 
+/*
+ * Serve c from the ring only once it is well inside the lag allowed to live
+ * clients. Going live as soon as the ring held its position would close a
+ * client that resumed from far behind with 4008 at once: the ring's oldest
+ * event is ring_size behind the head, more than max_lag. Until then it
+ * reads from the database.
+ */
+static bool
+can_go_live(Client *c)
+{
+	return ring_known() && c->pos >= ring_base() && ring_head() - c->pos <= cfg.max_lag / 2;
+}
+
 static void
 catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message)
 {
@@ -424,7 +437,7 @@ catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message
 	/* a short read covered everything published when it was sent */
 	if (n < CATCHUP_ROWS && c->pos < c->catchup_base)
 		c->pos = c->catchup_base;
-	if (ring_known() && c->pos >= ring_base())
+	if (can_go_live(c))
 	{
 		c->state = ST_LIVE;
 		c->idle = false;		/* scan the ring from pos */
@@ -444,7 +457,7 @@ client_start_catchup(Client *c)
 
 	if (!ring_known())
 		return;					/* woken again when the ring knows its position */
-	if (c->pos >= ring_base())
+	if (can_go_live(c))
 	{
 		c->state = ST_LIVE;
 		c->idle = false;

@@ -125,10 +125,15 @@ async function scenarioSlowConsumer(bridge) {
 	const m0 = await L.metrics();
 	slow.ws.pause();
 
+	// in transactions of 50, each time until the reading supervisor has them:
+	// it never falls behind, the paused one cannot read at all
 	info(`posting ${N} messages of 8 KB`);
-	for (let i = 0; i < N; i += 500)
+	for (let i = 0; i < N; i += 50) {
 		await sql(`SELECT count(helpdesk.post_message($1, $2, 'customer', $3, repeat('x', 8000) || g, client_msg_id => 'slow-' || g))
-		           FROM generate_series($4::int, $5::int) g`, [T, S2, C2, i + 1, i + 500]);
+		           FROM generate_series($4::int, $5::int) g`, [T, S2, C2, i + 1, i + 50]);
+		if (!await waitFor(() => messagesOf(fast, S2).length >= i + 50, 10000))
+			break;
+	}
 	check(await published(), 'all published');
 	check(await waitFor(() => messagesOf(fast, S2).length >= N, 60000), 'the reading supervisor gets every message',
 		messagesOf(fast, S2).length);
