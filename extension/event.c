@@ -17,10 +17,10 @@
 #include "utils/lsyscache.h"
 
 static HdPlan insert_event = {
-	"INSERT INTO helpdesk.event (tenant_id, audience, audience_id, session_id, "
+	"INSERT INTO helpdesk.event (id, tenant_id, audience, audience_id, session_id, "
 	"                            message_id, type, payload) "
-	"VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::jsonb, '{}'))",
-	7, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID}
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	8, {INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, JSONBOID}
 };
 
 /* The event table as hd_append_event writes it directly (direct.h). */
@@ -62,44 +62,29 @@ hd_append_event(int64 tenant_id, const char *audience, int64 audience_id,
 				const char *payload_json)
 {
 	Relation	rel = hd_direct_open(&event_table);
+	Datum		v[8];
+	bool		n[8] = {false, false, false, audience_id == 0, session_id == 0,
+	message_id == 0, false, false};
 
+	v[0] = Int64GetDatum(new_event_id());
+	v[1] = Int64GetDatum(tenant_id);
+	v[2] = CStringGetTextDatum(audience);
+	v[3] = Int64GetDatum(audience_id);
+	v[4] = Int64GetDatum(session_id);
+	v[5] = Int64GetDatum(message_id);
+	v[6] = CStringGetTextDatum(type);
+	v[7] = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload_json ? payload_json : "{}"));
 	if (rel != NULL)
-	{
-		Datum		v[8];
-		bool		n[8] = {false, false, false, audience_id == 0, session_id == 0,
-		message_id == 0, false, false};
-
-		v[0] = Int64GetDatum(new_event_id());
-		v[1] = Int64GetDatum(tenant_id);
-		v[2] = CStringGetTextDatum(audience);
-		v[3] = Int64GetDatum(audience_id);
-		v[4] = Int64GetDatum(session_id);
-		v[5] = Int64GetDatum(message_id);
-		v[6] = CStringGetTextDatum(type);
-		v[7] = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload_json ? payload_json : "{}"));
 		(void) hd_direct_insert(&event_table, rel, v, n);
-	}
 	else
 	{
-		Datum		v[7];
-		char		n[8] = "       ";
+		char		nulls[9];
+		int			i;
 
-		v[0] = Int64GetDatum(tenant_id);
-		v[1] = CStringGetTextDatum(audience);
-		v[2] = Int64GetDatum(audience_id);
-		v[3] = Int64GetDatum(session_id);
-		v[4] = Int64GetDatum(message_id);
-		v[5] = CStringGetTextDatum(type);
-		v[6] = payload_json ? CStringGetTextDatum(payload_json) : (Datum) 0;
-		if (audience_id == 0)
-			n[2] = 'n';
-		if (session_id == 0)
-			n[3] = 'n';
-		if (message_id == 0)
-			n[4] = 'n';
-		if (payload_json == NULL)
-			n[6] = 'n';
-		hd_exec(&insert_event, v, n, false, 0);
+		for (i = 0; i < 8; i++)
+			nulls[i] = n[i] ? 'n' : ' ';
+		nulls[8] = '\0';
+		hd_exec(&insert_event, v, nulls, false, 0);
 	}
 	hd_wake_at_commit(HD_WORKER_PUBLISHER);
 }

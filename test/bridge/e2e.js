@@ -759,18 +759,4 @@ async function main() {
 	return exitOk;
 }
 
-main().then(() => {
-	console.log(`\n${L.checksCount()} checks, ${L.failures.length} failed`);
-	if (L.failures.length) {
-		console.log('failed:');
-		for (const f of L.failures)
-			console.log(`  ${f}`);
-		process.exit(1);
-	}
-	process.exit(0);
-}, (e) => {
-	console.log(`\nERROR: ${e.stack || e}`);
-	for (const f of L.failures)
-		console.log(`  ${f}`);
-	process.exit(1);
-});
+L.runMain(main);

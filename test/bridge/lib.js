@@ -384,9 +384,28 @@ async function connected(name, token, opts = {}, position = null) {
 	return c;
 }
 
+// Run a test's main(), print the failed checks, exit 1 if there was any.
+function runMain(main) {
+	main().then(() => {
+		console.log(`\n${checks} checks, ${failures.length} failed`);
+		if (failures.length) {
+			console.log('failed:');
+			for (const f of failures)
+				console.log(`  ${f}`);
+			process.exit(1);
+		}
+		process.exit(0);
+	}, (e) => {
+		console.log(`\nERROR: ${e.stack || e}`);
+		for (const f of failures)
+			console.log(`  ${f}`);
+		process.exit(1);
+	});
+}
+
 module.exports = {
 	env, ROOT, PORT, DB, LOG, SECRET, SLOW,
 	failures, setScenario, check, info, debug, sleep, waitFor, checksCount: () => checks,
 	sql, sql1, signToken, tokenClaims, issueToken,
-	httpGet, metrics, parseMetrics, Bridge, restartPostgres, Client, connected,
+	httpGet, metrics, parseMetrics, Bridge, restartPostgres, Client, connected, runMain,
 };

@@ -4,7 +4,8 @@
 # and rate limits, kill -9 of the bridge and a PostgreSQL restart
 # mid-conversation, /healthz and /metrics, SIGTERM.
 # The bridge binary: BRIDGE_BIN (default bridge/helpdesk-bridge); its port:
-# BRIDGE_PORT (default HD_TEST_PORT + 29); its log: BRIDGE_LOG.
+# BRIDGE_PORT (default HD_TEST_PORT + 29); its log: BRIDGE_LOG. BRIDGE_SCRIPT
+# runs another node script of test/bridge/ the same way (bridge_multi.sh).
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$HD_ROOT"
@@ -31,10 +32,10 @@ wait_until "$db" "SELECT count(*) = 2 FROM helpdesk.worker_status() WHERE kind I
 : >"$BRIDGE_LOG"
 note "bridge $BRIDGE_BIN on port $BRIDGE_PORT, log $BRIDGE_LOG"
 rc=0
-node test/bridge/e2e.js || rc=$?
+node "test/bridge/${BRIDGE_SCRIPT:-e2e.js}" || rc=$?
 if [ "$rc" -ne 0 ]; then
 	echo "---- last lines of $BRIDGE_LOG"
 	tail -n 40 "$BRIDGE_LOG"
-	fail "bridge end-to-end checks failed"
+	fail "bridge checks of ${BRIDGE_SCRIPT:-e2e.js} failed"
 fi
-echo "bridge e2e: ok"
+echo "bridge ${BRIDGE_SCRIPT:-e2e.js}: ok"
