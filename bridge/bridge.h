@@ -32,11 +32,18 @@ typedef struct BridgeConfig
 	int			heartbeat_ms;	/* agent heartbeat batch interval */
 	int			max_pending;	/* queued control frames per client */
 	int			max_lag;		/* events a live client may fall behind */
+	const char *event_loop;		/* "epoll" (libev) or "poll" (lws's own) */
 	int			verbose;
 } BridgeConfig;
 
 extern BridgeConfig cfg;
 extern int	config_parse(int argc, char **argv);
+
+/* ---- loop.c ---- */
+extern int	loop_prepare(struct lws_context_creation_info *info);
+extern void loop_once(struct lws_context *context, int timeout_ms);
+extern void loop_free(void);
+extern const char *loop_name(void);
 
 /* ---- util ---- */
 extern int64_t now_us(void);	/* wall clock, microseconds since epoch */

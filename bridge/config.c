@@ -24,6 +24,7 @@ BridgeConfig cfg = {
 	.heartbeat_ms = 5000,
 	.max_pending = 256,
 	.max_lag = 32768,
+	.event_loop = "epoll",
 };
 
 static void
@@ -48,6 +49,8 @@ usage(FILE *f)
 			"  --agent-rate N         frames per minute per agent or supervisor socket (default 600)\n"
 			"  --max-pending N        replies queued per client before 4008 (default 256)\n"
 			"  --heartbeat-ms N       interval of the agents' heartbeat batch (default 5000)\n"
+			"  --event-loop epoll|poll  epoll (libev; default) or lws's own poll() loop, whose\n"
+			"                         every pass costs O(connections)\n"
 			"  -v, --verbose          log more (repeat for lws's own log)\n"
 			"  -h, --help             this text\n");
 }
@@ -117,6 +120,7 @@ config_parse(int argc, char **argv)
 		{"agent-rate", required_argument, NULL, 6},
 		{"max-pending", required_argument, NULL, 7},
 		{"heartbeat-ms", required_argument, NULL, 8},
+		{"event-loop", required_argument, NULL, 9},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -180,6 +184,15 @@ config_parse(int argc, char **argv)
 				break;
 			case 8:
 				cfg.heartbeat_ms = int_arg("--heartbeat-ms", optarg, 100, 3600000);
+				break;
+			case 9:
+				if (strcmp(optarg, "epoll") != 0 && strcmp(optarg, "poll") != 0)
+				{
+					fprintf(stderr, "helpdesk-bridge: --event-loop is epoll or poll, got \"%s\"\n",
+							optarg);
+					exit(2);
+				}
+				cfg.event_loop = optarg;
 				break;
 			case 'v':
 				cfg.verbose++;

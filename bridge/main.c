@@ -79,6 +79,8 @@ main(int argc, char **argv)
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (cfg.tls_cert)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (loop_prepare(&info) != 0)
+		return 1;
 	context = lws_create_context(&info);
 	if (context == NULL)
 	{
@@ -105,6 +107,7 @@ main(int argc, char **argv)
 	{
 		blog(BLOG_ERR, "cannot listen on %s:%d", cfg.listen_addr, cfg.port);
 		lws_context_destroy(context);
+		loop_free();
 		return 1;
 	}
 
@@ -117,12 +120,11 @@ main(int argc, char **argv)
 	ring_init();
 	clients_init(context, vhost);
 	db_init(context, vhost);
-	blog(BLOG_INFO, "listening on %s://%s:%d", cfg.tls_cert ? "wss" : "ws",
-		 cfg.listen_addr, cfg.port);
+	blog(BLOG_INFO, "listening on %s://%s:%d, event loop %s", cfg.tls_cert ? "wss" : "ws",
+		 cfg.listen_addr, cfg.port, loop_name());
 
 	while (!stopping)
-		if (lws_service(context, 0) < 0)
-			break;
+		loop_once(context, 0);
 
 	/* let the close frames go out, briefly */
 	blog(BLOG_INFO, "shutting down: closing %d clients", clients_count());
@@ -131,10 +133,11 @@ main(int argc, char **argv)
 		int64_t		deadline = now_us() + 500000;
 
 		while (clients_count() > 0 && now_us() < deadline)
-			lws_service(context, 0);
+			loop_once(context, 50);
 	}
 	db_shutdown();
 	lws_context_destroy(context);
+	loop_free();
 	ring_free();
 	subs_free();
 	free(cfg.token_secret);
