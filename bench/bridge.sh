@@ -21,7 +21,7 @@
 # each, every process from its own 127.0.N.1-250 source addresses.
 # Prints a Markdown table and writes it with the raw numbers to bench/results/.
 #
-#   BENCH_SYSTEMS ("ours peer")   order of the runs
+#   BENCH_SYSTEMS ("ours poll peer") order of the runs; poll = helpdesk-bridge --event-loop poll
 #   LAT_CONNS (10000) LAT_RATE (1000) LAT_SECONDS (20)
 #   IDLE_CONNS (50000)            total customers connected in step 2 (0: skip); needs an
 #                                 open files limit above it (the script raises it to 200000
@@ -33,7 +33,7 @@
 #   HD_BENCH_PORT (55436) OURS_PORT (55437) PEER_PORT (55438)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HD_ROOT"
-systems=${BENCH_SYSTEMS:-"ours peer"}
+systems=${BENCH_SYSTEMS:-"ours poll peer"}
 lat_conns=${LAT_CONNS:-10000}
 lat_rate=${LAT_RATE:-1000}
 lat_secs=${LAT_SECONDS:-20}
@@ -48,7 +48,7 @@ db=helpdesk_bridge
 customers=$((idle_conns > lat_conns ? idle_conns : lat_conns))
 
 for s in $systems; do
-	case $s in ours|peer) ;; *) echo "BENCH_SYSTEMS: unknown system '$s'" >&2; exit 1 ;; esac
+	case $s in ours|poll|peer) ;; *) echo "BENCH_SYSTEMS: unknown system '$s'" >&2; exit 1 ;; esac
 done
 # 50,000 sockets need more than 50,000 descriptors in the server process
 nofile=200000
@@ -118,9 +118,11 @@ now_us() { date +%s%6N; }
 
 start_server() { # sys
 	local url
-	if [ "$1" = ours ]; then
+	if [ "$1" != peer ]; then
+		# "poll": the same bridge on lws's own poll() loop (the baseline of the epoll loop)
 		# shellcheck disable=SC2086
-		${BRIDGE_WRAPPER:-} bridge/helpdesk-bridge --port "$ours_port" --db "dbname=$db" >"$work/ours.log" 2>&1 &
+		${BRIDGE_WRAPPER:-} bridge/helpdesk-bridge --port "$ours_port" --db "dbname=$db" \
+			--event-loop "$([ "$1" = poll ] && echo poll || echo epoll)" >"$work/$1.log" 2>&1 &
 		url=http://127.0.0.1:$ours_port/healthz
 	else
 		node bench/peers/node_relay.js "$peer_port" >"$work/peer.log" 2>&1 &
@@ -130,7 +132,7 @@ start_server() { # sys
 	for _ in $(seq 1 300); do curl -sf "$url" >/dev/null 2>&1 && break; sleep 0.1; done
 	curl -sf "$url" >/dev/null || { echo "$1 did not come up:" >&2; cat "$work/$1.log" >&2; exit 1; }
 }
-server_url() { if [ "$1" = ours ]; then echo "ws://127.0.0.1:$ours_port/ws"; else echo "ws://127.0.0.1:$peer_port/ws"; fi; }
+server_url() { if [ "$1" != peer ]; then echo "ws://127.0.0.1:$ours_port/ws"; else echo "ws://127.0.0.1:$peer_port/ws"; fi; }
 
 lg_net=0   # source address block counter: each process gets 127.0.N.1-250
 lg_outs=()
@@ -300,18 +302,20 @@ for s in $systems; do
 	R[$s.b50k]=$(kb_per "${R[$s.rss0]}" "${R[$s.rss2]:-}" "${R[$s.idle_conn]:-0}")
 	R[$s.per_cpu]=$(awk -v c="${R[$s.fan_cpu]}" -v n="${R[$s.fan_events]}" 'BEGIN { if (n > 0) printf "%.2f", c * 1e6 / n; else print "-" }')
 done
-row() { # label key [ratio-direction]
-	local o=${R[ours.$2]:-} p=${R[peer.$2]:-}
-	printf '| %s | %s | %s | %s |\n' "$1" "${o:--}" "${p:--}" "$(ratio "$o" "$p")"
+row() { # label key
+	local o=${R[ours.$2]:-} l=${R[poll.$2]:-} p=${R[peer.$2]:-}
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "${o:--}" "${l:--}" "${p:--}" \
+		"$(ratio "$o" "$p")" "$(ratio "$o" "$l")"
 }
 
 mkdir -p bench/results
 out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 {
-	echo "Bridge: helpdesk-bridge (ours) vs Node ws+pg relay (peer), run $(date -u +%Y-%m-%dT%H:%MZ), each alone, order: $systems"
+	echo "Bridge: helpdesk-bridge (ours: epoll loop; poll: lws's own poll() loop) vs Node ws+pg relay (peer)," \
+		"run $(date -u +%Y-%m-%dT%H:%MZ), each alone, order: $systems"
 	echo
-	echo "| measure | ours | peer | ours/peer |"
-	echo "|---|---:|---:|---:|"
+	echo "| measure | ours | ours, poll loop | peer | ours/peer | ours/poll |"
+	echo "|---|---:|---:|---:|---:|---:|"
 	row "customers connected (step 1)" lat_conn
 	row "server RSS before clients (kB)" rss0
 	row "server RSS, $lat_conns connected (kB)" rss1
@@ -353,4 +357,5 @@ out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 		"FAN_CONNS=$fan_conns FAN_EVENTS=$fan_events PER_PROC=$per_proc"
 } | tee "$out"
 cp "$work/ours.log" "${out%.md}-ours.log" 2>/dev/null || true
+cp "$work/poll.log" "${out%.md}-poll.log" 2>/dev/null || true
 cp "$work/peer.log" "${out%.md}-peer.log" 2>/dev/null || true
