@@ -36,6 +36,26 @@ SELECT session_id AS cs FROM helpdesk.start_session(:acme, :rc) \gset
 SELECT public.wait_for_publisher() AS published;
 SELECT type, session_id = :cs AS this_session FROM helpdesk.events_since(:top) ORDER BY pos;
 
+-- a relay's read goes by index whatever the log's size: no scan of the
+-- whole event or message table for a few new rows
+SELECT count(helpdesk.post_message(:acme, :cs, 'customer', :rc, 'bulk ' || g)) AS bulk
+FROM generate_series(1, 3000) g;
+SELECT public.wait_for_publisher() AS published;
+ANALYZE helpdesk.event;
+ANALYZE helpdesk.message;
+-- (pg_stat_xact_* also counts this backend's scans not yet reported: compare)
+CREATE TEMP VIEW seq_scans AS
+SELECT relname, seq_scan FROM pg_stat_xact_user_tables
+WHERE relid IN ('helpdesk.event'::regclass, 'helpdesk.message'::regclass);
+CREATE TEMP TABLE scans_before AS SELECT * FROM seq_scans;
+SELECT helpdesk.event_position() AS top \gset
+SELECT count(*) AS read, count(message) AS with_message FROM helpdesk.events_since(:top - 5, 2000);
+SELECT count(*) AS read FROM helpdesk.events_since(:top - 3000, 20);
+SELECT relname, a.seq_scan - coalesce(b.seq_scan, 0) AS seq_scans_by_the_reads
+FROM seq_scans a LEFT JOIN scans_before b USING (relname) ORDER BY relname;
+DROP VIEW seq_scans;
+DROP TABLE scans_before;
+
 -- bad arguments
 SELECT * FROM helpdesk.events_since(NULL);
 SELECT * FROM helpdesk.events_since(0, 0);
