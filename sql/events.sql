@@ -37,7 +37,7 @@ SELECT public.wait_for_publisher() AS published;
 SELECT type, session_id = :cs AS this_session FROM helpdesk.events_since(:top) ORDER BY pos;
 
 -- a relay's read goes by index whatever the log's size: no scan of the
--- whole event or message table for a few new rows
+-- whole event, message or session table for a few new rows
 SELECT count(helpdesk.post_message(:acme, :cs, 'customer', :rc, 'bulk ' || g)) AS bulk
 FROM generate_series(1, 3000) g;
 SELECT public.wait_for_publisher() AS published;
@@ -46,11 +46,13 @@ ANALYZE helpdesk.message;
 -- (pg_stat_xact_* also counts this backend's scans not yet reported: compare)
 CREATE TEMP VIEW seq_scans AS
 SELECT relname, seq_scan FROM pg_stat_xact_user_tables
-WHERE relid IN ('helpdesk.event'::regclass, 'helpdesk.message'::regclass);
+WHERE relid IN ('helpdesk.event'::regclass, 'helpdesk.message'::regclass,
+                'helpdesk.session'::regclass);
 CREATE TEMP TABLE scans_before AS SELECT * FROM seq_scans;
 SELECT helpdesk.event_position() AS top \gset
 SELECT count(*) AS read, count(message) AS with_message FROM helpdesk.events_since(:top - 5, 2000);
 SELECT count(*) AS read FROM helpdesk.events_since(:top - 3000, 20);
+SELECT count(*) AS read, count(customer_id) AS with_customer FROM helpdesk.bridge_events(:top - 5, 2000);
 SELECT relname, a.seq_scan - coalesce(b.seq_scan, 0) AS seq_scans_by_the_reads
 FROM seq_scans a LEFT JOIN scans_before b USING (relname) ORDER BY relname;
 DROP VIEW seq_scans;

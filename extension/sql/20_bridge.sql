@@ -10,10 +10,13 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
+	-- a subquery per row, by primary key: a join was planned as a hash join
+	-- over every session, whose cost grew with the table on each read
 	SELECT e.pos, e.tenant_id, e.type, e.audience, e.audience_id, e.session_id,
-	       s.customer_id, e.payload, e.message, e.created_at
+	       (SELECT s.customer_id FROM helpdesk.session s
+	        WHERE s.tenant_id = e.tenant_id AND s.id = e.session_id),
+	       e.payload, e.message, e.created_at
 	FROM helpdesk.events_since(after_pos, max_rows, tenant_id) e
-	LEFT JOIN helpdesk.session s ON s.tenant_id = e.tenant_id AND s.id = e.session_id
 	ORDER BY e.pos
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_events IS
