@@ -8,8 +8,10 @@
 #     server RSS before and after -> bytes per connection; then pgbench posts
 #     LAT_RATE messages/s (helpdesk.post_message) into random sessions of those
 #     customers for LAT_SECONDS; each customer's client records, for every event,
-#     receive time minus the event's created_at ("at") and minus its batch's
-#     published_at (helpdesk.event_batch) -> p50/p99/max.
+#     its receive time; minus the commit of the event's transaction
+#     (track_commit_timestamp), minus its created_at ("at": the transaction's
+#     start) and minus its batch's published_at (helpdesk.event_batch) ->
+#     p50/p99/max.
 #  2. idle at scale: IDLE_CONNS customers in all (the LAT_CONNS stay) -> RSS per
 #     connection again; then everyone disconnects.
 #  3. fan-out: FAN_CONNS supervisor sockets (each sees every event of the
@@ -67,7 +69,8 @@ hd_node_modules
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then hd_build_install; fi
 [ -x bridge/helpdesk-bridge ] || make -s -C bridge
 dir=$(hd_cluster_dir "$HD_ROOT/.bench-bridge-cluster")
-hd_cluster_start "$dir" "$port"
+# commit timestamps: latency is measured from each event's commit
+hd_cluster_start "$dir" "$port" "track_commit_timestamp = on"
 spid=
 lgpids=()
 stop_clients() {
@@ -239,19 +242,26 @@ run() { # sys
 		q -c "\\copy bench_lat FROM STDIN"
 	line=$(q -F ' ' -c "
 		WITH l AS (SELECT l.pos, l.recv_us - l.at_us AS e2e,
-		                  l.recv_us - (extract(epoch FROM b.published_at) * 1e6)::int8 AS hop
+		                  l.recv_us - (extract(epoch FROM b.published_at) * 1e6)::int8 AS hop,
+		                  l.recv_us - (extract(epoch FROM pg_xact_commit_timestamp(e.xmin)) * 1e6)::int8 AS com
 		           FROM bench_lat l JOIN helpdesk.event_batch b ON l.pos BETWEEN b.first_pos AND b.last_pos
+		           JOIN helpdesk.event_positions p ON p.pos = l.pos
+		           JOIN helpdesk.event e ON e.id = p.event_id
 		           WHERE l.sys = '$sys')
 		SELECT count(*), count(DISTINCT pos),
 		       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY e2e))::numeric / 1000, 2),
 		       round((percentile_cont(0.99) WITHIN GROUP (ORDER BY e2e))::numeric / 1000, 2),
 		       round(max(e2e)::numeric / 1000, 2),
 		       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY hop))::numeric / 1000, 2),
-		       round((percentile_cont(0.99) WITHIN GROUP (ORDER BY hop))::numeric / 1000, 2)
+		       round((percentile_cont(0.99) WITHIN GROUP (ORDER BY hop))::numeric / 1000, 2),
+		       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY com))::numeric / 1000, 2),
+		       round((percentile_cont(0.99) WITHIN GROUP (ORDER BY com))::numeric / 1000, 2),
+		       round(max(com)::numeric / 1000, 2)
 		FROM l")
-	read -r R[$sys.lat_n] R[$sys.lat_events] R[$sys.p50] R[$sys.p99] R[$sys.pmax] R[$sys.hop50] R[$sys.hop99] <<<"$line"
+	read -r R[$sys.lat_n] R[$sys.lat_events] R[$sys.p50] R[$sys.p99] R[$sys.pmax] R[$sys.hop50] R[$sys.hop99] \
+		R[$sys.com50] R[$sys.com99] R[$sys.commax] <<<"$line"
 	R[$sys.lat_sent]=$(awk '/actually processed/ {print $NF}' "$work/pgbench.lat")
-	hd_log "$sys: latency: $line (received/distinct events, e2e p50 p99 max, hop p50 p99 ms); server CPU ${R[$sys.lat_cpu]}%"
+	hd_log "$sys: latency: $line (received/distinct events, at->client p50 p99 max, published->client p50 p99, commit->client p50 p99 max ms); server CPU ${R[$sys.lat_cpu]}%"
 
 	# 2. idle at scale
 	if [ "$idle_conns" -gt "$lat_conns" ]; then
@@ -333,6 +343,9 @@ out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 	row "latency: offered messages/s" lat_tps
 	row "latency: messages posted in the measured run" lat_sent
 	row "latency: events received (distinct)" lat_events
+	row "latency: commit -> client p50 (ms)" com50
+	row "latency: commit -> client p99 (ms)" com99
+	row "latency: commit -> client max (ms)" commax
 	row "latency: at -> client p50 (ms)" p50
 	row "latency: at -> client p99 (ms)" p99
 	row "latency: at -> client max (ms)" pmax

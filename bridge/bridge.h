@@ -32,6 +32,7 @@ typedef struct BridgeConfig
 	int			heartbeat_ms;	/* agent heartbeat batch interval */
 	int			max_pending;	/* queued control frames per client */
 	int			max_lag;		/* events a live client may fall behind */
+	int			ping_secs;		/* PING a socket silent this long, drop at twice */
 	const char *event_loop;		/* "epoll" (libev) or "poll" (lws's own) */
 	int			verbose;
 } BridgeConfig;

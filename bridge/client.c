@@ -307,6 +307,14 @@ on_writeable(Client *c)
 						 (unsigned char *) c->close_reason, strlen(c->close_reason));
 		return -1;
 	}
+	switch (keepalive_write(c))
+	{
+		case -1:
+			return -1;
+		case 1:
+			lws_callback_on_writable(c->wsi);
+			return 0;
+	}
 	if (c->out_head)
 	{
 		OutFrame   *f = c->out_head;
@@ -633,6 +641,7 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			nclients++;
 			metrics.connections_total++;
 			*pc = c;
+			keepalive_seen(c);
 			on_established(c, wsi);
 			break;
 		case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -642,14 +651,20 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		case LWS_CALLBACK_RECEIVE:
 			if (c == NULL)
 				return -1;
+			keepalive_seen(c);
 			if (c->close_code)
 				return 0;
 			return on_receive(c, wsi, in, len);
+		case LWS_CALLBACK_RECEIVE_PONG:
+			if (c)
+				keepalive_seen(c);
+			break;
 		case LWS_CALLBACK_CLOSED:
 			if (c == NULL)
 				break;
 			if (c->kind < KIND_COUNT)
 				metrics.connections[c->kind]--;
+			keepalive_forget(c);
 			if (c->prev)
 				c->prev->next = c->next;
 			else
@@ -832,6 +847,14 @@ clients_init(struct lws_context *ctx, struct lws_vhost *vh)
 	ws_protocol = lws_vhost_name_to_protocol(vh, "helpdesk");
 	lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick,
 					 (lws_usec_t) cfg.heartbeat_ms * 1000);
+	keepalive_init(ctx);
+}
+
+/* the newest client; ->next leads to the older ones (keepalive.c's sweep) */
+Client *
+clients_first(void)
+{
+	return all;
 }
 
 /* SIGTERM: tell every client we are going away */
@@ -839,6 +862,7 @@ void
 clients_shutdown(void)
 {
 	lws_sul_cancel(&heartbeat_sul);
+	keepalive_stop();
 	for (Client *c = all; c; c = c->next)
 		client_close(c, CLOSE_GOING_AWAY, "bridge shutting down");
 }

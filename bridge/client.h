@@ -60,6 +60,10 @@ struct Client
 	uint32_t	limited_dropped;
 	uint16_t	close_code;
 	const char *close_reason;	/* a string constant */
+	int64_t		last_rx_us;		/* last frame or PONG received (keepalive.c) */
+	bool		ping_due;		/* keepalive.c wants a PING written */
+	bool		ping_out;		/* a PING went out, no frame since */
+	int64_t		ping_sent_us;
 };
 
 /* client.c */
@@ -74,6 +78,14 @@ extern void idset_add(IdSet *s, int64_t id);
 extern void client_start_catchup(Client *c);
 extern void client_index(Client *c);
 extern void client_session_add(Client *c, int64_t session_id);
+extern Client *clients_first(void);
+
+/* keepalive.c */
+extern void keepalive_init(struct lws_context *ctx);
+extern void keepalive_stop(void);
+extern void keepalive_seen(Client *c);
+extern void keepalive_forget(Client *c);
+extern int	keepalive_write(Client *c);
 
 /* subs.c: keys -> sockets. Classes: 'T' tenant (supervisors), 'C' customer,
  * 'A' agent, 'S' session, 'Q' queue. */

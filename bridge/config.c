@@ -24,6 +24,7 @@ BridgeConfig cfg = {
 	.heartbeat_ms = 5000,
 	.max_pending = 256,
 	.max_lag = 32768,
+	.ping_secs = 30,
 	.event_loop = "epoll",
 };
 
@@ -49,6 +50,7 @@ usage(FILE *f)
 			"  --agent-rate N         frames per minute per agent or supervisor socket (default 600)\n"
 			"  --max-pending N        replies queued per client before 4008 (default 256)\n"
 			"  --heartbeat-ms N       interval of the agents' heartbeat batch (default 5000)\n"
+			"  --ping-secs N          PING a socket silent for N s, drop it after 2N (default 30)\n"
 			"  --event-loop epoll|poll  epoll (libev; default) or lws's own poll() loop, whose\n"
 			"                         every pass costs O(connections)\n"
 			"  -v, --verbose          log more (repeat for lws's own log)\n"
@@ -121,6 +123,7 @@ config_parse(int argc, char **argv)
 		{"max-pending", required_argument, NULL, 7},
 		{"heartbeat-ms", required_argument, NULL, 8},
 		{"event-loop", required_argument, NULL, 9},
+		{"ping-secs", required_argument, NULL, 10},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -193,6 +196,9 @@ config_parse(int argc, char **argv)
 					exit(2);
 				}
 				cfg.event_loop = optarg;
+				break;
+			case 10:
+				cfg.ping_secs = int_arg("--ping-secs", optarg, 1, 3600);
 				break;
 			case 'v':
 				cfg.verbose++;

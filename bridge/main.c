@@ -36,10 +36,14 @@ static const struct lws_protocols protocols[] = {
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
-/* lws pings idle clients after 30 s and drops those silent for 60 s */
-static const lws_retry_bo_t retry = {
-	.secs_since_valid_ping = 30,
-	.secs_since_valid_hangup = 60,
+/*
+ * No lws validity timers (a hangup of 0 turns them off; lws's default would
+ * ping after 5 min): keepalive.c pings and drops silent sockets instead,
+ * without a sorted timer list that costs O(connections) per PONG.
+ */
+static const lws_retry_bo_t no_validity_timers = {
+	.secs_since_valid_ping = 0,
+	.secs_since_valid_hangup = 0,
 };
 
 static void
@@ -98,7 +102,7 @@ main(int argc, char **argv)
 	info.iface = cfg.listen_addr;
 	info.protocols = protocols;
 	info.vhost_name = "helpdesk-bridge";
-	info.retry_and_idle_policy = &retry;
+	info.retry_and_idle_policy = &no_validity_timers;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (cfg.tls_cert)
 	{

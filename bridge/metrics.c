@@ -62,6 +62,7 @@ metrics_render(Buf *b)
 			{"slow_disconnects_total", "Clients closed (4008) for falling behind.", metrics.slow_disconnects},
 			{"db_reconnects_total", "Database connections re-established.", db_reconnects},
 			{"heartbeat_batches_total", "Agent heartbeat batches sent.", metrics.heartbeat_batches},
+			{"keepalive_drops_total", "Sockets dropped after 2 x --ping-secs without a frame or PONG.", metrics.keepalive_drops},
 		};
 
 		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)

@@ -77,6 +77,7 @@ typedef struct Metrics
 	uint64_t	errors_sent;
 	uint64_t	slow_disconnects;
 	uint64_t	heartbeat_batches;
+	uint64_t	keepalive_drops;	/* silent sockets dropped (keepalive.c) */
 } Metrics;
 
 extern Metrics metrics;

@@ -703,6 +703,49 @@ async function scenarioMetrics(label) {
 }
 
 // ---------------------------------------------------------------------------
+// Keepalive (bridge/keepalive.c) on a bridge of its own with --ping-secs 1:
+// a socket that answers PINGs stays, one that does not is dropped after about
+// 2 s of silence and counted; a socket that keeps sending frames is never
+// pinged.
+async function scenarioKeepalive() {
+	L.setScenario('keepalive');
+	const WebSocket = require('ws');
+	const port = L.PORT + 2;
+	const b = new L.Bridge(['--ping-secs', '1'], port);
+	await b.start();
+	try {
+		const tok = await L.issueToken(ids.T, 'customer', ids.C5);
+		const open = (autoPong) => new Promise((resolve, reject) => {
+			const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${encodeURIComponent(tok)}`, { autoPong });
+			const st = { ws, pings: 0, closed: null, opened: Date.now() };
+			ws.on('ping', () => { st.pings++; });
+			ws.on('close', (code) => { st.closed = { code, after: Date.now() - st.opened }; });
+			ws.on('error', () => {});
+			ws.once('message', () => resolve(st)); // hello
+			setTimeout(() => reject(new Error('no hello')), 10000 * L.SLOW);
+		});
+		const answering = await open(true);
+		const silent = await open(false);
+		const talking = await open(true);
+		const talk = setInterval(() => talking.ws.send('{"type":"heartbeat"}'), 250);
+		const dropped = await waitFor(() => silent.closed, 8000 * L.SLOW, 100);
+		check(dropped && silent.pings >= 1, 'a socket that does not answer PINGs is pinged and then dropped', silent);
+		check(dropped && silent.closed.after >= 1900 && silent.closed.after < 6000 * L.SLOW,
+			'... after twice --ping-secs without a PONG', silent.closed);
+		await L.sleep(3000);
+		clearInterval(talk);
+		check(answering.closed === null && answering.pings >= 2, 'a socket that answers PINGs stays connected', answering);
+		check(talking.closed === null && talking.pings === 0, 'a socket that sends frames is not pinged', talking);
+		const m = await L.metrics(port);
+		check(m && m.helpdesk_bridge_keepalive_drops_total === 1, 'keepalive_drops_total counts the drop', m && m.helpdesk_bridge_keepalive_drops_total);
+		answering.ws.close();
+		talking.ws.close();
+	} finally {
+		await b.term(10000);
+	}
+}
+
+// ---------------------------------------------------------------------------
 async function main() {
 	if (!L.SECRET)
 		throw new Error('HELPDESK_TOKEN_SECRET is not set');
@@ -716,6 +759,7 @@ async function main() {
 		await scenarioAuth();
 		await scenarioConversation();
 		await scenarioLimits();
+		await scenarioKeepalive();
 
 		const m1 = await scenarioMetrics('after the conversation');
 		check(m1.helpdesk_bridge_events_relayed_total > m0.helpdesk_bridge_events_relayed_total, 'events relayed counted');
