@@ -265,7 +265,10 @@ run() { # sys
 
 	# 2. idle at scale
 	if [ "$idle_conns" -gt "$lat_conns" ]; then
+		sleep 2
+		R[$sys.rss15]=$(rss_kb "$spid")
 		connect_batch "$sys" idle "$work/customers.tok" "$lat_conns" $((idle_conns - lat_conns))
+		R[$sys.idle_added]=$cb_conn
 		R[$sys.idle_conn]=$((cb_conn + ${R[$sys.lat_conn]})) R[$sys.idle_fail]=$cb_fail R[$sys.idle_conn_s]=$cb_secs
 		sleep 5
 		r2=$(rss_kb "$spid")
@@ -288,7 +291,9 @@ run() { # sys
 	      FROM (SELECT (random() * ($lat_conns - 1))::int AS k FROM generate_series(1, $fan_events)) g" >/dev/null
 	t1=$(now_us)
 	pb_secs=$((t1 - t0))
-	t0=$t1
+	# from the posting transaction's commit (track_commit_timestamp)
+	t0=$(q -c "SELECT (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1e6)::int8
+	           FROM helpdesk.message ORDER BY id DESC LIMIT 1")
 	wait_files done 300 || hd_log "$sys: fan-out: not every socket got every event within 300 s"
 	c1=$(cpu_ticks "$spid")
 	last=$(max_field done last_us)
@@ -315,6 +320,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && a != "-" &&
 for s in $systems; do
 	R[$s.b10k]=$(kb_per "${R[$s.rss0]}" "${R[$s.rss1]}" "${R[$s.lat_conn]}")
 	R[$s.b50k]=$(kb_per "${R[$s.rss0]}" "${R[$s.rss2]:-}" "${R[$s.idle_conn]:-0}")
+	# the sockets added in step 2 alone: the ring filled up in between
+	R[$s.badded]=$(kb_per "${R[$s.rss15]:-}" "${R[$s.rss2]:-}" "${R[$s.idle_added]:-0}")
 	R[$s.per_cpu]=$(awk -v c="${R[$s.fan_cpu]}" -v n="${R[$s.fan_events]}" 'BEGIN { if (n > 0) printf "%.2f", c * 1e6 / n; else print "-" }')
 done
 row() { # label key
@@ -337,7 +344,8 @@ out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 	row "bytes per connection at $lat_conns" b10k
 	row "customers connected (step 2)" idle_conn
 	row "server RSS, $idle_conns connected (kB)" rss2
-	row "bytes per connection at $idle_conns" b50k
+	row "bytes per connection at $idle_conns (ring filled by step 1 included)" b50k
+	row "bytes per connection added in step 2 (RSS after - before / added)" badded
 	row "server RSS after they left (kB)" rss3
 	row "seconds to connect the last $((idle_conns - lat_conns))" idle_conn_s
 	row "latency: offered messages/s" lat_tps

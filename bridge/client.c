@@ -25,6 +25,7 @@ static struct lws_vhost *vhost;
 static const struct lws_protocols *ws_protocol;
 static Client *all;
 static int	nclients;
+static int	churn;				/* sockets opened + closed since the last malloc_trim */
 static Buf	scratch;			/* LWS_PRE + frame being written */
 static lws_sorted_usec_list_t heartbeat_sul;
 
@@ -639,6 +640,7 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 				all->prev = c;
 			all = c;
 			nclients++;
+			churn++;
 			metrics.connections_total++;
 			*pc = c;
 			keepalive_seen(c);
@@ -672,6 +674,7 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			if (c->next)
 				c->next->prev = c->prev;
 			nclients--;
+			churn++;
 			client_unindex(c);
 			c->wsi = NULL;
 			*pc = NULL;
@@ -821,19 +824,16 @@ heartbeat_tick(lws_sorted_usec_list_t *sul)
 	buf_free(&agents);
 
 	/*
-	 * After a mass disconnect glibc keeps the freed per-socket memory
-	 * resident; hand it back once a thousand or more sockets have gone.
+	 * glibc keeps freed memory resident: the 4 KB header buffers of
+	 * handshakes in between the sockets that stay, and everything after a
+	 * mass disconnect. Hand it back once a thousand sockets or more have
+	 * come or gone since the last time (a trim walks the heap: not per
+	 * socket).
 	 */
+	if (churn >= 1000)
 	{
-		static int	high_water;
-
-		if (nclients > high_water)
-			high_water = nclients;
-		else if (high_water - nclients >= 1000)
-		{
-			malloc_trim(0);
-			high_water = nclients;
-		}
+		malloc_trim(0);
+		churn = 0;
 	}
 	lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick,
 					 (lws_usec_t) cfg.heartbeat_ms * 1000);

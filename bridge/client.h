@@ -30,40 +30,41 @@ typedef struct IdSet
 
 struct Client
 {
+	/* 8-byte members first, then smaller ones: no padding between them */
 	struct lws *wsi;			/* NULL once closed */
 	Client	   *prev,
 			   *next;
-	int			refs;			/* the socket + each request in flight */
-	ClientKind	kind;
 	int64_t		tenant;
 	int64_t		subject;
-	ClientState state;
 	int64_t		pos;			/* events up to here were delivered or skipped */
 	int64_t		resume;			/* -1: live from now */
 	int64_t		wake_from;		/* first event that woke it while idle */
-	bool		idle;			/* its last scan reached the ring's head */
-	bool		indexed;		/* registered in subs.c */
-	bool		wake_pending;	/* woken, writeable callback not run yet */
 	IdSet		sessions;		/* sessions whose events it sees (keys 'S') */
 	IdSet		queues;			/* an agent's queues */
 	OutFrame   *out_head,
 			   *out_tail;
-	int			nout;
 	Buf			catchup;		/* a rendered events frame read from the database */
-	bool		catchup_inflight;
-	bool		catchup_restart;	/* a resume frame came while a read was out */
 	int64_t		catchup_base;	/* ring base when the read was sent */
 	Buf			rx;				/* a frame arriving in fragments */
 	double		tokens;			/* rate limit bucket */
 	int64_t		refill_us;
 	int64_t		limited_sent_us;
-	uint32_t	limited_dropped;
-	uint16_t	close_code;
 	const char *close_reason;	/* a string constant */
 	int64_t		last_rx_us;		/* last frame or PONG received (keepalive.c) */
+	int64_t		ping_sent_us;
+	int			refs;			/* the socket + each request in flight */
+	ClientKind	kind;
+	ClientState state;
+	int			nout;
+	uint32_t	limited_dropped;
+	uint16_t	close_code;
+	bool		idle;			/* its last scan reached the ring's head */
+	bool		indexed;		/* registered in subs.c */
+	bool		wake_pending;	/* woken, writeable callback not run yet */
+	bool		catchup_inflight;
+	bool		catchup_restart;	/* a resume frame came while a read was out */
 	bool		ping_due;		/* keepalive.c wants a PING written */
 	bool		ping_out;		/* a PING went out, no frame since */
-	int64_t		ping_sent_us;
 };
 
 /* client.c */

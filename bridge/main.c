@@ -26,12 +26,13 @@ on_signal(int sig)
 static const struct lws_protocols protocols[] = {
 	/* first: takes HTTP (/healthz, /metrics) and WebSocket without a subprotocol */
 	/*
-	 * A small receive buffer per socket (larger frames arrive in pieces), but
-	 * sends in one piece: with tx_packet_size 0 lws would cut every send() to
-	 * the receive buffer's size, ~270 bytes, and a 64 KB events frame took
-	 * some 240 syscalls.
+	 * A small receive buffer per socket, 128 bytes: larger frames arrive in
+	 * pieces (client.c joins them), a control frame (125 bytes at most)
+	 * always fits. Sends go in one piece: with tx_packet_size 0 lws would cut
+	 * every send() to the receive buffer's size, and a 64 KB events frame
+	 * took some 240 syscalls.
 	 */
-	{"helpdesk", client_protocol_cb, sizeof(Client *), 256, 0, NULL, 1 << 20},
+	{"helpdesk", client_protocol_cb, sizeof(Client *), 128, 0, NULL, 1 << 20},
 	{"hd-db", db_protocol_cb, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
