@@ -31,6 +31,8 @@
 #   FAN_CONNS (1000) FAN_EVENTS (20000)
 #   PER_PROC (5000)               sockets per load-generator process
 #   BRIDGE_WRAPPER ("")           command line to run the bridge under (e.g. valgrind --tool=massif)
+#   BRIDGE_ARGS ("")              more helpdesk-bridge flags (ours and poll)
+#   BENCH_PG_CONF ("")            one more postgresql.conf line for the cluster
 #   BENCH_NO_BUILD (0)            1: use the installed pg_helpdesk and bridge/helpdesk-bridge
 #   HD_BENCH_PORT (55436) OURS_PORT (55437) PEER_PORT (55438)
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -70,7 +72,7 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then hd_build_install; fi
 [ -x bridge/helpdesk-bridge ] || make -s -C bridge
 dir=$(hd_cluster_dir "$HD_ROOT/.bench-bridge-cluster")
 # commit timestamps: latency is measured from each event's commit
-hd_cluster_start "$dir" "$port" "track_commit_timestamp = on"
+hd_cluster_start "$dir" "$port" "track_commit_timestamp = on" ${BENCH_PG_CONF:+"$BENCH_PG_CONF"}
 spid=
 lgpids=()
 stop_clients() {
@@ -125,7 +127,7 @@ start_server() { # sys
 		# "poll": the same bridge on lws's own poll() loop (the baseline of the epoll loop)
 		# shellcheck disable=SC2086
 		${BRIDGE_WRAPPER:-} bridge/helpdesk-bridge --port "$ours_port" --db "dbname=$db" \
-			--event-loop "$([ "$1" = poll ] && echo poll || echo epoll)" >"$work/$1.log" 2>&1 &
+			--event-loop "$([ "$1" = poll ] && echo poll || echo epoll)" ${BRIDGE_ARGS:-} >"$work/$1.log" 2>&1 &
 		url=http://127.0.0.1:$ours_port/healthz
 	else
 		node bench/peers/node_relay.js "$peer_port" >"$work/peer.log" 2>&1 &

@@ -6,9 +6,9 @@
  * O(connections) per socket. With 10,000 sockets connected within a few
  * seconds, their pings come due together and the PONGs took most of a core
  * for five seconds, stalling every event behind them (p99 36 ms, max 100 ms).
- * Here each socket keeps the time of its last received frame; one timer a
- * second looks at a slice of the sockets, so every socket is looked at about
- * three times per --ping-secs and the cost per second is O(connections /
+ * Here each socket keeps the time of its last received frame; one timer
+ * looks at a slice of the sockets every tenth of a second, so every socket
+ * is looked at about three times per --ping-secs and the cost per second is O(connections /
  * (ping-secs / 3)), with nothing done per frame but storing a timestamp.
  * A socket silent for --ping-secs gets a PING; one that sends nothing (no
  * PONG either) for --ping-secs after it is dropped: 2-2.7 x --ping-secs of
@@ -16,7 +16,13 @@
  */
 #include "client.h"
 
-#define TICK_US 1000000
+/*
+ * Ten ticks a second: a sweep marks at most a hundredth of its sockets per
+ * tick, so the PINGs of sockets that connected together go out in small
+ * bursts (a thousand at once delayed the events behind them by ~10 ms).
+ */
+#define TICKS_PER_SEC 10
+#define TICK_US (1000000 / TICKS_PER_SEC)
 
 static struct lws_context *context;
 static lws_sorted_usec_list_t tick_sul;
@@ -68,7 +74,7 @@ check(Client *c, int64_t now)
 static void
 tick(lws_sorted_usec_list_t *sul)
 {
-	int			sweep_ticks = cfg.ping_secs / 3 > 1 ? cfg.ping_secs / 3 : 1;
+	int			sweep_ticks = (cfg.ping_secs >= 6 ? cfg.ping_secs / 3 : 1) * TICKS_PER_SEC;
 	int			n = (clients_count() + sweep_ticks - 1) / sweep_ticks;
 	int64_t		now = now_us();
 

@@ -6,7 +6,8 @@ HD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 HD_PACKAGES=(make gcc libc6-dev postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-	libwebsockets-dev libcurl4-openssl-dev libssl-dev libjansson-dev libpq-dev
+	libwebsockets-dev libwebsockets-evlib-ev libev-dev libcurl4-openssl-dev libssl-dev
+	libjansson-dev libpq-dev
 	clang libclang-rt-14-dev curl openssl)
 
 # One secret per checkout run: the cluster's helpdesk.token_secret and the bridge's.
