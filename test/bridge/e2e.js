@@ -746,6 +746,25 @@ async function scenarioKeepalive() {
 }
 
 // ---------------------------------------------------------------------------
+// lws's own poll() loop (--event-loop poll, the benchmark's baseline) still
+// relays events and shuts down with 1001.
+async function scenarioPollLoop() {
+	L.setScenario('poll loop');
+	const port = L.PORT + 3;
+	const b = new L.Bridge(['--event-loop', 'poll'], port);
+	await b.start();
+	const sup = await connected('sup-poll', await L.issueToken(ids.T, 'supervisor', ids.SUP), { port });
+	sup.auto = false;
+	const agent = Number(await sql1(`SELECT helpdesk.upsert_agent($1, 'poll-loop', 'Poll Loop') AS a`, [ids.T]));
+	const e = await sup.waitEvent((x) => x.type === 'agent.updated' && Number(x.audience_id) === agent, 10000);
+	check(e, 'an event is relayed on the poll() loop', sup.events.slice(-3));
+	const r = await b.term(10000);
+	check(r.code === 0, 'the poll() loop bridge exits 0 on SIGTERM', r);
+	const cl = await sup.waitClose(5000);
+	check(cl && cl.code === 1001, 'its client gets 1001', cl);
+}
+
+// ---------------------------------------------------------------------------
 async function main() {
 	if (!L.SECRET)
 		throw new Error('HELPDESK_TOKEN_SECRET is not set');
@@ -760,6 +779,7 @@ async function main() {
 		await scenarioConversation();
 		await scenarioLimits();
 		await scenarioKeepalive();
+		await scenarioPollLoop();
 
 		const m1 = await scenarioMetrics('after the conversation');
 		check(m1.helpdesk_bridge_events_relayed_total > m0.helpdesk_bridge_events_relayed_total, 'events relayed counted');
