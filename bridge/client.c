@@ -788,8 +788,8 @@ heartbeat_done(void *arg, PGresult *res, const char *sqlstate, const char *messa
 
 /*
  * Every heartbeat interval, one SQL call marks all connected agents
- * present (the WebSocket itself is the liveness signal; lws pings idle
- * sockets and drops dead ones).
+ * present (the WebSocket itself is the liveness signal; keepalive.c pings
+ * silent sockets and drops dead ones).
  */
 static void
 heartbeat_tick(lws_sorted_usec_list_t *sul)
