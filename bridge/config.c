@@ -103,34 +103,59 @@ env_or(const char *name, const char *dflt)
 	return (v && *v) ? v : dflt;
 }
 
+/*
+ * The integer flags, each with its range: one table drives getopt and the
+ * checks (getopt's val for entry i is INT_OPTION + i).
+ */
+typedef struct IntOption
+{
+	const char *name;
+	int		   *field;
+	int			min;
+	int			max;
+} IntOption;
+
+#define INT_OPTION 256
+
+static const IntOption int_options[] = {
+	{"port", &cfg.port, 1, 65535},
+	{"db-pool", &cfg.db_pool, 1, 16},
+	{"ring-size", &cfg.ring_size, 1024, 16777216},
+	{"max-lag", &cfg.max_lag, 16, 16777216},
+	{"max-frame", &cfg.max_frame, 256, 16777216},
+	{"customer-rate", &cfg.customer_rate, 1, 1000000},
+	{"agent-rate", &cfg.agent_rate, 1, 1000000},
+	{"max-pending", &cfg.max_pending, 4, 1000000},
+	{"heartbeat-ms", &cfg.heartbeat_ms, 100, 3600000},
+	{"ping-secs", &cfg.ping_secs, 1, 3600},
+};
+#define N_INT_OPTIONS ((int) (sizeof(int_options) / sizeof(int_options[0])))
+
 int
 config_parse(int argc, char **argv)
 {
-	static const struct option opts[] = {
+	static const struct option other_opts[] = {
 		{"listen", required_argument, NULL, 'l'},
-		{"port", required_argument, NULL, 'p'},
 		{"db", required_argument, NULL, 'd'},
 		{"token-secret", required_argument, NULL, 's'},
 		{"token-secret-file", required_argument, NULL, 'S'},
 		{"tls-cert", required_argument, NULL, 'c'},
 		{"tls-key", required_argument, NULL, 'k'},
-		{"db-pool", required_argument, NULL, 1},
-		{"ring-size", required_argument, NULL, 2},
-		{"max-lag", required_argument, NULL, 3},
-		{"max-frame", required_argument, NULL, 4},
-		{"customer-rate", required_argument, NULL, 5},
-		{"agent-rate", required_argument, NULL, 6},
-		{"max-pending", required_argument, NULL, 7},
-		{"heartbeat-ms", required_argument, NULL, 8},
-		{"event-loop", required_argument, NULL, 9},
-		{"ping-secs", required_argument, NULL, 10},
+		{"event-loop", required_argument, NULL, 'e'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
 	};
+	struct option opts[sizeof(other_opts) / sizeof(other_opts[0]) + N_INT_OPTIONS + 1];
 	const char *secret_file = env_or("HELPDESK_TOKEN_SECRET_FILE", NULL);
 	const char *secret = env_or("HELPDESK_TOKEN_SECRET", NULL);
-	int			o;
+	int			n = 0,
+				o;
+
+	for (size_t i = 0; i < sizeof(other_opts) / sizeof(other_opts[0]); i++)
+		opts[n++] = other_opts[i];
+	for (int i = 0; i < N_INT_OPTIONS; i++)
+		opts[n++] = (struct option) {int_options[i].name, required_argument, NULL, INT_OPTION + i};
+	opts[n] = (struct option) {NULL, 0, NULL, 0};
 
 	cfg.listen_addr = env_or("HELPDESK_BRIDGE_LISTEN", cfg.listen_addr);
 	if (getenv("HELPDESK_BRIDGE_PORT"))
@@ -141,13 +166,19 @@ config_parse(int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1)
 	{
+		if (o >= INT_OPTION && o < INT_OPTION + N_INT_OPTIONS)
+		{
+			const IntOption *io = &int_options[o - INT_OPTION];
+			char		flag[32];
+
+			snprintf(flag, sizeof(flag), "--%s", io->name);
+			*io->field = int_arg(flag, optarg, io->min, io->max);
+			continue;
+		}
 		switch (o)
 		{
 			case 'l':
 				cfg.listen_addr = optarg;
-				break;
-			case 'p':
-				cfg.port = int_arg("--port", optarg, 1, 65535);
 				break;
 			case 'd':
 				cfg.conninfo = optarg;
@@ -164,31 +195,7 @@ config_parse(int argc, char **argv)
 			case 'k':
 				cfg.tls_key = optarg;
 				break;
-			case 1:
-				cfg.db_pool = int_arg("--db-pool", optarg, 1, 16);
-				break;
-			case 2:
-				cfg.ring_size = int_arg("--ring-size", optarg, 1024, 16777216);
-				break;
-			case 3:
-				cfg.max_lag = int_arg("--max-lag", optarg, 16, 16777216);
-				break;
-			case 4:
-				cfg.max_frame = int_arg("--max-frame", optarg, 256, 16777216);
-				break;
-			case 5:
-				cfg.customer_rate = int_arg("--customer-rate", optarg, 1, 1000000);
-				break;
-			case 6:
-				cfg.agent_rate = int_arg("--agent-rate", optarg, 1, 1000000);
-				break;
-			case 7:
-				cfg.max_pending = int_arg("--max-pending", optarg, 4, 1000000);
-				break;
-			case 8:
-				cfg.heartbeat_ms = int_arg("--heartbeat-ms", optarg, 100, 3600000);
-				break;
-			case 9:
+			case 'e':
 				if (strcmp(optarg, "epoll") != 0 && strcmp(optarg, "poll") != 0)
 				{
 					fprintf(stderr, "helpdesk-bridge: --event-loop is epoll or poll, got \"%s\"\n",
@@ -196,9 +203,6 @@ config_parse(int argc, char **argv)
 					exit(2);
 				}
 				cfg.event_loop = optarg;
-				break;
-			case 10:
-				cfg.ping_secs = int_arg("--ping-secs", optarg, 1, 3600);
 				break;
 			case 'v':
 				cfg.verbose++;
