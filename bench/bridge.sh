@@ -18,6 +18,8 @@
 #     tenant); one transaction posts FAN_EVENTS messages; time from its commit
 #     to the last socket having every event -> deliveries/s and frames/s, plus
 #     the server's CPU time for them.
+# The server's peak RSS (VmHWM, reset through /proc/PID/clear_refs first) is
+# read over the latency run and over step 3: the memory the throughput costs.
 #
 # Clients: node processes (bench/bridge/loadgen.js), at most PER_PROC sockets
 # each, every process from its own 127.0.N.1-250 source addresses.
@@ -118,6 +120,9 @@ q -c "CREATE TABLE bench_floor (sys text, hwm bigint, recv_us bigint)"
 q -c 'VACUUM ANALYZE' >/dev/null
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# peak RSS since the last peak_reset (VmHWM; "5" to clear_refs resets it)
+peak_reset() { echo 5 >"/proc/$1/clear_refs"; }
+peak_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 now_us() { date +%s%6N; }
 
@@ -221,7 +226,9 @@ run() { # sys
 	fpid=$!
 	for _ in $(seq 1 50); do [ -f "$work/floor-$sys.ready" ] && break; sleep 0.1; done
 	c0=$(cpu_ticks "$spid")
+	peak_reset "$spid"
 	post -R "$lat_rate" -T "$lat_secs"
+	R[$sys.lat_peak]=$(peak_kb "$spid")
 	cp "$work/pgbench.out" "$work/pgbench.lat"
 	R[$sys.lat_tps]=$(awk '/^tps/ {printf "%.0f", $3}' "$work/pgbench.out")
 	c1=$(cpu_ticks "$spid")
@@ -282,6 +289,7 @@ run() { # sys
 	R[$sys.rss3]=$(rss_kb "$spid")
 
 	# 3. fan-out
+	peak_reset "$spid"
 	connect_batch "$sys" fanout "$work/supervisors.tok" 0 "$fan_conns" "$fan_events"
 	R[$sys.fan_conn]=$cb_conn R[$sys.fan_fail]=$cb_fail
 	sleep 2
@@ -298,6 +306,7 @@ run() { # sys
 	           FROM helpdesk.message ORDER BY id DESC LIMIT 1")
 	wait_files done 300 || hd_log "$sys: fan-out: not every socket got every event within 300 s"
 	c1=$(cpu_ticks "$spid")
+	R[$sys.fan_peak]=$(peak_kb "$spid")
 	last=$(max_field done last_us)
 	signal_clients TERM
 	wait_files stats 30 || true
@@ -364,6 +373,7 @@ out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 	row "latency: published -> bare LISTEN client p50 (ms)" floor50
 	row "latency: published -> bare LISTEN client p99 (ms)" floor99
 	row "latency: server CPU at $lat_rate/s (% of a core)" lat_cpu
+	row "latency: server peak RSS during the run (kB)" lat_peak
 	row "fan-out: supervisor sockets" fan_conn
 	row "fan-out: deliveries (events x sockets)" fan_events
 	row "fan-out: frames" fan_frames
@@ -373,6 +383,7 @@ out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 	row "fan-out: frames/s" frame_rate
 	row "fan-out: server CPU (s)" fan_cpu
 	row "fan-out: server CPU per delivery (us)" per_cpu
+	row "fan-out: server peak RSS, connect to last delivery (kB)" fan_peak
 	row "fan-out: sockets closed by the server" fan_closed
 	echo
 	echo "Raw:"

@@ -35,57 +35,53 @@ client_ref(Client *c)
 	c->refs++;
 }
 
-void
-client_unref(Client *c)
+/* frees x and everything it holds */
+static void
+extra_free(ClientExtra *x)
 {
 	OutFrame   *f;
 
-	if (--c->refs > 0)
-		return;
-	while ((f = c->out_head) != NULL)
+	while ((f = x->out_head) != NULL)
 	{
-		c->out_head = f->next;
+		x->out_head = f->next;
 		free(f);
 	}
-	free(c->sessions.ids);
-	free(c->queues.ids);
-	buf_free(&c->catchup);
-	buf_free(&c->rx);
-	free(c);
-}
-
-bool
-idset_has(const IdSet *s, int64_t id)
-{
-	for (int i = 0; i < s->n; i++)
-		if (s->ids[i] == id)
-			return true;
-	return false;
+	idset_free(&x->queues);
+	buf_free(&x->catchup);
+	buf_free(&x->rx);
+	free(x);
 }
 
 void
-idset_add(IdSet *s, int64_t id)
+client_unref(Client *c)
 {
-	if (id == 0 || idset_has(s, id))
+	if (--c->refs > 0)
 		return;
-	if (s->n == s->cap)
-	{
-		s->cap = s->cap ? s->cap * 2 : 4;
-		s->ids = realloc(s->ids, (size_t) s->cap * sizeof(int64_t));
-	}
-	s->ids[s->n++] = id;
+	if (c->x)
+		extra_free(c->x);
+	idset_free(&c->sessions);
+	free(c);
 }
 
-static bool
-idset_remove(IdSet *s, int64_t id)
+ClientExtra *
+client_extra(Client *c)
 {
-	for (int i = 0; i < s->n; i++)
-		if (s->ids[i] == id)
-		{
-			s->ids[i] = s->ids[--s->n];
-			return true;
-		}
-	return false;
+	if (c->x == NULL)
+		c->x = calloc(1, sizeof(ClientExtra));
+	return c->x;
+}
+
+/* drop c->x once nothing in it is in use (see ClientExtra) */
+void
+client_extra_release(Client *c)
+{
+	ClientExtra *x = c->x;
+
+	if (x == NULL || x->out_head || x->catchup.cap || x->rx.cap ||
+		x->queues.n || x->queues.cap || x->close_reason || c->catchup_inflight)
+		return;
+	free(x);
+	c->x = NULL;
 }
 
 static char
@@ -121,9 +117,9 @@ client_index(Client *c)
 	c->indexed = true;
 	subs_add(kind_key(c->kind), c->tenant, c->kind == KIND_SUPERVISOR ? 0 : c->subject, c);
 	for (int i = 0; i < c->sessions.n; i++)
-		subs_add('S', c->tenant, c->sessions.ids[i], c);
-	for (int i = 0; i < c->queues.n; i++)
-		subs_add('Q', c->tenant, c->queues.ids[i], c);
+		subs_add('S', c->tenant, idset_ids(&c->sessions)[i], c);
+	for (int i = 0; c->x && i < c->x->queues.n; i++)
+		subs_add('Q', c->tenant, idset_ids(&c->x->queues)[i], c);
 }
 
 static void
@@ -133,9 +129,9 @@ client_unindex(Client *c)
 		return;
 	subs_remove(kind_key(c->kind), c->tenant, c->kind == KIND_SUPERVISOR ? 0 : c->subject, c);
 	for (int i = 0; i < c->sessions.n; i++)
-		subs_remove('S', c->tenant, c->sessions.ids[i], c);
-	for (int i = 0; i < c->queues.n; i++)
-		subs_remove('Q', c->tenant, c->queues.ids[i], c);
+		subs_remove('S', c->tenant, idset_ids(&c->sessions)[i], c);
+	for (int i = 0; c->x && i < c->x->queues.n; i++)
+		subs_remove('Q', c->tenant, idset_ids(&c->x->queues)[i], c);
 	c->indexed = false;
 }
 
@@ -146,7 +142,7 @@ client_close(Client *c, uint16_t code, const char *reason)
 	if (c->wsi == NULL || c->close_code)
 		return;
 	c->close_code = code;
-	c->close_reason = reason;
+	client_extra(c)->close_reason = reason;
 	if (code == CLOSE_TOO_SLOW)
 		metrics.slow_disconnects++;
 	lws_callback_on_writable(c->wsi);
@@ -156,10 +152,12 @@ void
 client_send_raw(Client *c, const char *json, size_t len)
 {
 	OutFrame   *f;
+	ClientExtra *x;
 
 	if (c->wsi == NULL || c->close_code)
 		return;
-	if (c->nout >= cfg.max_pending)
+	x = client_extra(c);
+	if (x->nout >= cfg.max_pending)
 	{
 		client_close(c, CLOSE_TOO_SLOW, "too many unread replies");
 		return;
@@ -168,12 +166,12 @@ client_send_raw(Client *c, const char *json, size_t len)
 	f->next = NULL;
 	f->len = len;
 	memcpy(f->data + LWS_PRE, json, len);
-	if (c->out_tail)
-		c->out_tail->next = f;
+	if (x->out_tail)
+		x->out_tail->next = f;
 	else
-		c->out_head = f;
-	c->out_tail = f;
-	c->nout++;
+		x->out_head = f;
+	x->out_tail = f;
+	x->nout++;
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -238,7 +236,7 @@ visible(Client *c, const Ev *e)
 				case AUD_SESSION_STAFF:
 					return idset_has(&c->sessions, e->session_id);
 				case AUD_QUEUE:
-					return idset_has(&c->queues, e->audience_id);
+					return c->x && idset_has(&c->x->queues, e->audience_id);
 				default:
 					return false;
 			}
@@ -298,14 +296,19 @@ pack_live_events(Client *c)
 	return added;
 }
 
+/* writes c's next frame: close, PING, a reply, a catch-up read, live events */
 static int
-on_writeable(Client *c)
+write_next(Client *c)
 {
+	ClientExtra *x = c->x;
+
 	c->wake_pending = false;
 	if (c->close_code)
 	{
+		const char *reason = x && x->close_reason ? x->close_reason : "";
+
 		lws_close_reason(c->wsi, (enum lws_close_status) c->close_code,
-						 (unsigned char *) c->close_reason, strlen(c->close_reason));
+						 (unsigned char *) reason, strlen(reason));
 		return -1;
 	}
 	switch (keepalive_write(c))
@@ -316,15 +319,15 @@ on_writeable(Client *c)
 			lws_callback_on_writable(c->wsi);
 			return 0;
 	}
-	if (c->out_head)
+	if (x && x->out_head)
 	{
-		OutFrame   *f = c->out_head;
+		OutFrame   *f = x->out_head;
 		int			rc;
 
-		c->out_head = f->next;
-		if (!c->out_head)
-			c->out_tail = NULL;
-		c->nout--;
+		x->out_head = f->next;
+		if (!x->out_head)
+			x->out_tail = NULL;
+		x->nout--;
 		rc = write_text(c, f->data + LWS_PRE, f->len);
 		free(f);
 		if (rc < 0)
@@ -336,13 +339,13 @@ on_writeable(Client *c)
 	 * A catch-up read goes out before anything from the ring, also the last
 	 * one, whose arrival already made the client live.
 	 */
-	if (c->catchup.len > 0)
+	if (x && x->catchup.len > 0)
 	{
 		int			rc;
 
 		scratch_begin();
-		buf_append(&scratch, c->catchup.data, c->catchup.len);
-		c->catchup.len = 0;
+		buf_append(&scratch, x->catchup.data, x->catchup.len);
+		buf_free(&x->catchup);
 		rc = write_text(c, scratch.data + LWS_PRE, scratch.len - LWS_PRE);
 		if (rc < 0)
 			return -1;
@@ -386,6 +389,15 @@ on_writeable(Client *c)
 	return 0;
 }
 
+static int
+on_writeable(Client *c)
+{
+	int			rc = write_next(c);
+
+	client_extra_release(c);
+	return rc;
+}
+
 /*
  * Serve c from the ring only once it is well inside the lag allowed to live
  * clients. Going live as soon as the ring held its position would close a
@@ -403,6 +415,7 @@ static void
 catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message)
 {
 	Client	   *c = arg;
+	ClientExtra *x;
 	int			n;
 
 	c->catchup_inflight = false;
@@ -426,7 +439,8 @@ catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message
 		return;
 	}
 	n = PQntuples(res);
-	buf_free(&c->catchup);
+	x = client_extra(c);
+	buf_free(&x->catchup);
 	for (int i = 0; i < n; i++)
 	{
 		Ev			ev;
@@ -434,18 +448,18 @@ catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message
 		ev_from_row(res, i, &ev);
 		if (visible(c, &ev))
 		{
-			buf_puts(&c->catchup, c->catchup.len ? "," : "{\"type\":\"events\",\"events\":[");
-			buf_append(&c->catchup, ev.json, ev.len);
+			buf_puts(&x->catchup, x->catchup.len ? "," : "{\"type\":\"events\",\"events\":[");
+			buf_append(&x->catchup, ev.json, ev.len);
 			metrics.events_relayed++;
 		}
 		c->pos = ev.pos;
 		free(ev.json);
 	}
-	if (c->catchup.len)
-		buf_puts(&c->catchup, "]}");
+	if (x->catchup.len)
+		buf_puts(&x->catchup, "]}");
 	/* a short read covered everything published when it was sent */
-	if (n < CATCHUP_ROWS && c->pos < c->catchup_base)
-		c->pos = c->catchup_base;
+	if (n < CATCHUP_ROWS && c->pos < x->catchup_base)
+		c->pos = x->catchup_base;
 	if (can_go_live(c))
 	{
 		c->state = ST_LIVE;
@@ -475,7 +489,7 @@ client_start_catchup(Client *c)
 	}
 	c->state = ST_CATCHUP;
 	c->catchup_inflight = true;
-	c->catchup_base = ring_base();
+	client_extra(c)->catchup_base = ring_base();
 	snprintf(after, sizeof(after), "%lld", (long long) c->pos);
 	snprintf(rows, sizeof(rows), "%d", CATCHUP_ROWS);
 	snprintf(tenant, sizeof(tenant), "%lld", (long long) c->tenant);
@@ -540,6 +554,7 @@ handle_frame(Client *c, const char *buf, size_t len)
 static int
 on_receive(Client *c, struct lws *wsi, const char *in, size_t len)
 {
+	ClientExtra *x = c->x;
 	bool		first = lws_is_first_fragment(wsi);
 	bool		final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
 
@@ -548,24 +563,27 @@ on_receive(Client *c, struct lws *wsi, const char *in, size_t len)
 		client_close(c, 1003, "binary frames are not accepted");
 		return 0;
 	}
-	if (first && final && c->rx.len == 0)
+	if (first && final && (x == NULL || x->rx.len == 0))
 	{
 		if (len > (size_t) cfg.max_frame)
 			goto too_big;
 		handle_frame(c, in, len);
 		return 0;
 	}
-	if (c->rx.len + len + lws_remaining_packet_payload(wsi) > (size_t) cfg.max_frame)
+	x = client_extra(c);
+	if (x->rx.len + len + lws_remaining_packet_payload(wsi) > (size_t) cfg.max_frame)
 		goto too_big;
-	buf_append(&c->rx, in, len);
+	buf_append(&x->rx, in, len);
 	if (final)
 	{
-		handle_frame(c, c->rx.data, c->rx.len);
-		buf_free(&c->rx);
+		handle_frame(c, x->rx.data, x->rx.len);
+		buf_free(&x->rx);
+		client_extra_release(c);
 	}
 	return 0;
 too_big:
-	buf_free(&c->rx);
+	if (x)
+		buf_free(&x->rx);
 	lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 					 (unsigned char *) "frame too large", 15);
 	return -1;

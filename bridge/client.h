@@ -21,12 +21,36 @@ typedef struct OutFrame
 	char		data[];
 } OutFrame;
 
+/* a small set of ids; see idset.c */
 typedef struct IdSet
 {
-	int64_t    *ids;
+	union
+	{
+		int64_t		one;		/* cap 0: the only id, when n is 1 */
+		int64_t    *many;
+	}			u;
 	int			n;
 	int			cap;
 } IdSet;
+
+/*
+ * The parts of a client that most sockets never use, or use only for a
+ * moment: replies waiting to be written, a catch-up frame, a frame arriving
+ * in fragments, an agent's queues, the close reason. Allocated on first use
+ * (client_extra) and freed once empty again (client_extra_release): an idle
+ * customer's socket carries only a NULL pointer for them.
+ */
+typedef struct ClientExtra
+{
+	OutFrame   *out_head,
+			   *out_tail;
+	Buf			catchup;		/* a rendered events frame read from the database */
+	int64_t		catchup_base;	/* ring base when the read was sent */
+	Buf			rx;				/* a frame arriving in fragments */
+	IdSet		queues;			/* an agent's queues */
+	const char *close_reason;	/* a string constant */
+	int			nout;
+} ClientExtra;
 
 struct Client
 {
@@ -34,37 +58,30 @@ struct Client
 	struct lws *wsi;			/* NULL once closed */
 	Client	   *prev,
 			   *next;
+	ClientExtra *x;				/* NULL until needed */
 	int64_t		tenant;
 	int64_t		subject;
 	int64_t		pos;			/* events up to here were delivered or skipped */
 	int64_t		resume;			/* -1: live from now */
 	int64_t		wake_from;		/* first event that woke it while idle */
 	IdSet		sessions;		/* sessions whose events it sees (keys 'S') */
-	IdSet		queues;			/* an agent's queues */
-	OutFrame   *out_head,
-			   *out_tail;
-	Buf			catchup;		/* a rendered events frame read from the database */
-	int64_t		catchup_base;	/* ring base when the read was sent */
-	Buf			rx;				/* a frame arriving in fragments */
 	double		tokens;			/* rate limit bucket */
 	int64_t		refill_us;
 	int64_t		limited_sent_us;
-	const char *close_reason;	/* a string constant */
 	int64_t		last_rx_us;		/* last frame or PONG received (keepalive.c) */
 	int64_t		ping_sent_us;
 	int			refs;			/* the socket + each request in flight */
-	ClientKind	kind;
-	ClientState state;
-	int			nout;
 	uint32_t	limited_dropped;
 	uint16_t	close_code;
-	bool		idle;			/* its last scan reached the ring's head */
-	bool		indexed;		/* registered in subs.c */
-	bool		wake_pending;	/* woken, writeable callback not run yet */
-	bool		catchup_inflight;
-	bool		catchup_restart;	/* a resume frame came while a read was out */
-	bool		ping_due;		/* keepalive.c wants a PING written */
-	bool		ping_out;		/* a PING went out, no frame since */
+	uint8_t		kind;			/* ClientKind */
+	uint8_t		state;			/* ClientState */
+	bool		idle:1;			/* its last scan reached the ring's head */
+	bool		indexed:1;		/* registered in subs.c */
+	bool		wake_pending:1; /* woken, writeable callback not run yet */
+	bool		catchup_inflight:1;
+	bool		catchup_restart:1;	/* a resume frame came while a read was out */
+	bool		ping_due:1;		/* keepalive.c wants a PING written */
+	bool		ping_out:1;		/* a PING went out, no frame since */
 };
 
 /* client.c */
@@ -74,12 +91,19 @@ extern void client_send_error(Client *c, const char *ref, const char *code,
 extern void client_close(Client *c, uint16_t code, const char *reason);
 extern void client_ref(Client *c);
 extern void client_unref(Client *c);
-extern bool idset_has(const IdSet *s, int64_t id);
-extern void idset_add(IdSet *s, int64_t id);
+extern ClientExtra *client_extra(Client *c);
+extern void client_extra_release(Client *c);
 extern void client_start_catchup(Client *c);
 extern void client_index(Client *c);
 extern void client_session_add(Client *c, int64_t session_id);
 extern Client *clients_first(void);
+
+/* idset.c */
+extern const int64_t *idset_ids(const IdSet *s);
+extern bool idset_has(const IdSet *s, int64_t id);
+extern void idset_add(IdSet *s, int64_t id);
+extern bool idset_remove(IdSet *s, int64_t id);
+extern void idset_free(IdSet *s);
 
 /* keepalive.c */
 extern void keepalive_init(struct lws_context *ctx);

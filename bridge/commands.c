@@ -123,7 +123,8 @@ command_run(Client *c, Cmd *cmd)
 			{
 				/* restart the stream; a read in flight is discarded when it lands */
 				c->pos = cmd->position;
-				c->catchup.len = 0;
+				if (c->x)
+					buf_free(&c->x->catchup);
 				c->wake_from = 0;
 				c->idle = false;
 				c->state = ST_CATCHUP;
@@ -271,7 +272,7 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 	json_array_foreach(json_object_get(doc, "sessions"), i, v)
 		idset_add(&c->sessions, (int64_t) json_integer_value(v));
 	json_array_foreach(json_object_get(doc, "queues"), i, v)
-		idset_add(&c->queues, (int64_t) json_integer_value(v));
+		idset_add(&client_extra(c)->queues, (int64_t) json_integer_value(v));
 	if (c->resume >= 0 && c->resume < oldest)
 	{
 		client_close(c, CLOSE_POSITION_GONE, "position pruned; reload and connect without one");
@@ -284,7 +285,7 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 			   kind_name(c->kind), (long long) c->tenant, (long long) c->subject,
 			   (long long) c->pos);
 	for (int k = 0; k < c->sessions.n; k++)
-		buf_printf(&b, "%s%lld", k ? "," : "", (long long) c->sessions.ids[k]);
+		buf_printf(&b, "%s%lld", k ? "," : "", (long long) idset_ids(&c->sessions)[k]);
 	buf_puts(&b, "]}");
 	client_send_raw(c, b.data, b.len);
 	buf_free(&b);

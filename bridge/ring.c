@@ -158,7 +158,8 @@ ev_from_row(struct pg_result *res, int row, Ev *ev)
 	buf_puts(&b, ",\"at\":");
 	buf_json_string(&b, PQgetvalue(res, row, 10));
 	buf_puts(&b, "}");
-	ev->json = b.data;
+	/* the ring keeps it for ring_size events: no slack from doubling */
+	ev->json = realloc(b.data, b.len + 1);
 	ev->len = (uint32_t) b.len;
 }
 

@@ -13,16 +13,30 @@
 
 #include <stdlib.h>
 
+/*
+ * One key and its sockets. Most keys (a customer, a session) have a single
+ * socket, kept inline; an array is allocated from the second on. Its
+ * capacity is not stored: it is 4, or the power of two at or above n.
+ */
 typedef struct SubNode
 {
 	struct SubNode *next;
 	int64_t		tenant;
 	int64_t		id;
-	char		cls;
+	union
+	{
+		Client	   *one;		/* n == 1 */
+		Client	  **many;		/* n >= 2 */
+	}			u;
 	int			n;
-	int			cap;
-	Client	  **v;
+	char		cls;
 } SubNode;
+
+static inline Client **
+node_clients(SubNode *n)
+{
+	return n->n == 1 ? &n->u.one : n->u.many;
+}
 
 static SubNode **buckets;
 static size_t nbuckets;
@@ -101,12 +115,24 @@ subs_add(char cls, int64_t tenant, int64_t id, Client *c)
 		buckets[b] = n;
 		nnodes++;
 	}
-	if (n->n == n->cap)
+	if (n->n == 0)
+		n->u.one = c;
+	else if (n->n == 1)
 	{
-		n->cap = n->cap ? n->cap * 2 : 2;
-		n->v = realloc(n->v, (size_t) n->cap * sizeof(Client *));
+		Client	  **many = malloc(4 * sizeof(Client *));
+
+		many[0] = n->u.one;
+		many[1] = c;
+		n->u.many = many;
 	}
-	n->v[n->n++] = c;
+	else
+	{
+		/* full when n is a power of two of 4 or more */
+		if (n->n >= 4 && (n->n & (n->n - 1)) == 0)
+			n->u.many = realloc(n->u.many, (size_t) n->n * 2 * sizeof(Client *));
+		n->u.many[n->n] = c;
+	}
+	n->n++;
 }
 
 void
@@ -114,19 +140,29 @@ subs_remove(char cls, int64_t tenant, int64_t id, Client *c)
 {
 	SubNode   **link;
 	SubNode    *n = find(cls, tenant, id, &link);
+	Client	  **v;
 
 	if (n == NULL)
 		return;
+	v = node_clients(n);
 	for (int i = 0; i < n->n; i++)
-		if (n->v[i] == c)
+		if (v[i] == c)
 		{
-			n->v[i] = n->v[--n->n];
+			v[i] = v[n->n - 1];
+			n->n--;
+			if (n->n == 1)
+			{
+				/* back to one: inline again */
+				Client	   *last = v[0];
+
+				free(v);
+				n->u.one = last;
+			}
 			break;
 		}
 	if (n->n == 0)
 	{
 		*link = n->next;
-		free(n->v);
 		free(n);
 		nnodes--;
 	}
@@ -136,11 +172,13 @@ void
 subs_foreach(char cls, int64_t tenant, int64_t id, void (*fn) (Client *, void *), void *arg)
 {
 	SubNode    *n = find(cls, tenant, id, NULL);
+	Client	  **v;
 
 	if (n == NULL)
 		return;
+	v = node_clients(n);
 	for (int i = 0; i < n->n; i++)
-		fn(n->v[i], arg);
+		fn(v[i], arg);
 }
 
 void
@@ -152,7 +190,8 @@ subs_free(void)
 			SubNode    *n = buckets[i];
 
 			buckets[i] = n->next;
-			free(n->v);
+			if (n->n >= 2)
+				free(n->u.many);
 			free(n);
 		}
 	free(buckets);
