@@ -146,6 +146,8 @@ client_close(Client *c, uint16_t code, const char *reason)
 	if (code == CLOSE_TOO_SLOW)
 		metrics.slow_disconnects++;
 	lws_callback_on_writable(c->wsi);
+	/* a peer that reads nothing never lets the close frame out: end it anyway */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, cfg.ping_secs);
 }
 
 void

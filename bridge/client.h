@@ -69,7 +69,7 @@ struct Client
 	int64_t		refill_us;
 	int64_t		limited_sent_us;
 	int64_t		last_rx_us;		/* last frame or PONG received (keepalive.c) */
-	int64_t		ping_sent_us;
+	int64_t		ping_sent_us;	/* PING written (ping_out) or wanted (ping_due) */
 	int			refs;			/* the socket + each request in flight */
 	uint32_t	limited_dropped;
 	uint16_t	close_code;

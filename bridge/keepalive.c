@@ -12,7 +12,9 @@
  * (ping-secs / 3)), with nothing done per frame but storing a timestamp.
  * A socket silent for --ping-secs gets a PING; one that sends nothing (no
  * PONG either) for --ping-secs after it is dropped: 2-2.7 x --ping-secs of
- * silence in all.
+ * silence in all. A dead peer whose send buffer is full never becomes
+ * writeable, so its PING cannot go out: once the PING has waited
+ * --ping-secs it is dropped the same way.
  */
 #include "client.h"
 
@@ -34,6 +36,7 @@ keepalive_seen(Client *c)
 {
 	c->last_rx_us = now_us();
 	c->ping_out = false;
+	c->ping_due = false;		/* alive: no PING needed (a callback may still come) */
 }
 
 /*
@@ -47,6 +50,23 @@ keepalive_forget(Client *c)
 		cursor = c->next;
 }
 
+/*
+ * The lag check in client.c runs when a socket can be written to. One that
+ * was woken but cannot take a byte (its peer stopped reading, maybe while
+ * still sending) would fall behind forever unseen: check it here too.
+ */
+static bool
+stuck_behind(Client *c)
+{
+	int64_t		from;
+
+	if (c->state != ST_LIVE || !c->wake_pending || !ring_known())
+		return false;
+	/* as in write_next(): an idle socket skips to the event that woke it */
+	from = c->idle && c->wake_from > c->pos + 1 ? c->wake_from - 1 : c->pos;
+	return from < ring_base() || ring_head() - from > cfg.max_lag;
+}
+
 static void
 check(Client *c, int64_t now)
 {
@@ -54,6 +74,21 @@ check(Client *c, int64_t now)
 
 	if (c->wsi == NULL || c->close_code)
 		return;
+	if (stuck_behind(c))
+	{
+		client_close(c, CLOSE_TOO_SLOW, "fell behind the event stream; resume with your position");
+		return;
+	}
+	if (c->ping_due)
+	{
+		/* the PING could not be written for --ping-secs: the peer reads nothing */
+		if (now - c->ping_sent_us >= (int64_t) cfg.ping_secs * 1000000)
+		{
+			metrics.keepalive_drops++;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
+		return;
+	}
 	if (c->ping_out)
 	{
 		/* no frame and no PONG for --ping-secs after the PING: gone */
@@ -64,9 +99,10 @@ check(Client *c, int64_t now)
 		}
 		return;
 	}
-	if (silent >= (int64_t) cfg.ping_secs * 1000000 && !c->ping_due)
+	if (silent >= (int64_t) cfg.ping_secs * 1000000)
 	{
 		c->ping_due = true;
+		c->ping_sent_us = now;	/* when it was wanted, until it is written */
 		lws_callback_on_writable(c->wsi);
 	}
 }

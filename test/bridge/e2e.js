@@ -711,12 +711,12 @@ async function scenarioKeepalive() {
 	L.setScenario('keepalive');
 	const WebSocket = require('ws');
 	const port = L.PORT + 2;
-	const b = new L.Bridge(['--ping-secs', '1'], port);
+	const b = new L.Bridge(['--ping-secs', '1', '--max-lag', '1000'], port);
 	await b.start();
 	try {
 		const tok = await L.issueToken(ids.T, 'customer', ids.C5);
-		const open = (autoPong) => new Promise((resolve, reject) => {
-			const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${encodeURIComponent(tok)}`, { autoPong });
+		const open = (autoPong, token = tok) => new Promise((resolve, reject) => {
+			const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${encodeURIComponent(token)}`, { autoPong });
 			const st = { ws, pings: 0, closed: null, opened: Date.now() };
 			ws.on('ping', () => { st.pings++; });
 			ws.on('close', (code) => { st.closed = { code, after: Date.now() - st.opened }; });
@@ -740,9 +740,52 @@ async function scenarioKeepalive() {
 		check(m && m.helpdesk_bridge_keepalive_drops_total === 1, 'keepalive_drops_total counts the drop', m && m.helpdesk_bridge_keepalive_drops_total);
 		answering.ws.close();
 		talking.ws.close();
+		await stuckPeers(port, open, m);
 	} finally {
 		await b.term(10000);
 	}
+}
+
+// Two supervisors stop reading (their TCP sockets paused) while ~9 MB of
+// events stream to them, so the bridge's send buffers fill and neither can
+// be written to again. The silent one cannot even be sent its PING: it is
+// dropped once the PING has waited --ping-secs. The one that keeps sending
+// frames is never pinged; it is closed (4008) when it falls --max-lag
+// events behind, and since the close frame cannot go out either, the socket
+// is ended after --ping-secs. Before, both stayed connected for good.
+async function stuckPeers(port, open, m0) {
+	const supTok = await L.issueToken(ids.T, 'supervisor', ids.SUP);
+	const silent = await open(true, supTok);
+	const talking = await open(true, supTok);
+	const talk = setInterval(() => talking.ws.send('{"type":"heartbeat"}'), 200);
+	const keepSilentAlive = setInterval(() => silent.ws.send('{"type":"heartbeat"}'), 200);
+	silent.ws._socket.pause();
+	talking.ws._socket.pause();
+	const cust = Number(await sql1(`SELECT helpdesk.upsert_customer($1, 'stuck-peers') AS c`, [ids.T]));
+	const sess = Number(await sql1(`SELECT session_id FROM helpdesk.start_session($1, $2)`, [ids.T, cust]));
+	const post = (n, bytes) => sql1(`SELECT count(helpdesk.post_message($1, $2, 'customer', $3, repeat('x', $4))) AS n
+		FROM generate_series(1, $5)`, [ids.T, sess, cust, bytes, n]);
+	await post(600, 15000);
+	await L.sleep(1500);
+	// both are stuck now; from here on the silent one sends nothing
+	clearInterval(keepSilentAlive);
+	const supervisors = async () => (await L.metrics(port))['helpdesk_bridge_connections{kind="supervisor"}'];
+	const oneLeft = await waitFor(async () => (await supervisors()) === 1, 8000, 200);
+	const m1 = await L.metrics(port);
+	check(oneLeft && m1.helpdesk_bridge_keepalive_drops_total === m0.helpdesk_bridge_keepalive_drops_total + 1,
+		'a peer that reads nothing and sends nothing is dropped though its PING cannot be written',
+		{ supervisors: await supervisors(), drops: m1.helpdesk_bridge_keepalive_drops_total });
+	await L.sleep(1500);
+	check((await supervisors()) === 1, 'a peer that reads nothing but keeps sending stays while within --max-lag');
+	await post(1500, 10);
+	const noneLeft = await waitFor(async () => (await supervisors()) === 0, 8000, 200);
+	const m2 = await L.metrics(port);
+	check(noneLeft && m2.helpdesk_bridge_slow_disconnects_total === m1.helpdesk_bridge_slow_disconnects_total + 1,
+		'... and is closed (4008, then ended) once --max-lag events behind, though nothing can be written to it',
+		{ supervisors: await supervisors(), slow: m2.helpdesk_bridge_slow_disconnects_total });
+	clearInterval(talk);
+	silent.ws.terminate();
+	talking.ws.terminate();
 }
 
 // ---------------------------------------------------------------------------
