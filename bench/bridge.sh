@@ -21,10 +21,9 @@
 # The server's peak RSS (VmHWM, reset through /proc/PID/clear_refs first) is
 # read over the latency run and over step 3: the memory the throughput costs.
 #
-# Clients: node processes (bench/bridge/loadgen.js) in steps 1 and 2 and C
-# processes (bench/bridge/fanload.c: no JSON parsing, one epoll loop) in
-# step 3, at most PER_PROC sockets each, every process from its own
-# 127.0.N.1-250 source addresses.
+# Clients: C processes (bench/bridge/wsload.c, one epoll loop each), at most
+# PER_PROC sockets each, every process from its own 127.0.N.1-250 source
+# addresses.
 # Prints a Markdown table and writes it with the raw numbers to bench/results/.
 #
 #   BENCH_SYSTEMS ("ours poll peer") order of the runs; poll = helpdesk-bridge --event-loop poll
@@ -90,7 +89,7 @@ stop_server() {
 }
 trap 'stop_clients; stop_server; hd_cluster_stop' EXIT
 work=$dir/bench; rm -rf "$work"; mkdir -p "$work"; chmod 777 "$work"
-cc -O2 -Wall -Wextra -Werror -o "$work/fanload" bench/bridge/fanload.c
+cc -O2 -Wall -Wextra -Werror -o "$work/wsload" bench/bridge/wsload.c
 
 psql -qX -d postgres -c "CREATE DATABASE $db" >/dev/null
 export PGDATABASE=$db
@@ -158,14 +157,8 @@ start_clients() {
 		lg_net=$((lg_net % 250 + 1))
 		out=$work/lg-$sys-$mode-$((first + off))
 		rm -f "$out".*
-		if [ "$mode" = fanout ]; then
-			# the C client: node's saturated its core before the relays did
-			"$work/fanload" "$(server_url "$sys")" "$tok" $((first + off)) "$n" "127.0.$lg_net" \
-				"$out" "$expect" 2>>"$work/loadgen.err" &
-		else
-			node bench/bridge/loadgen.js "$(server_url "$sys")" "$tok" $((first + off)) "$n" "127.0.$lg_net" \
-				"$mode" "$out" "$expect" 2>>"$work/loadgen.err" &
-		fi
+		"$work/wsload" "$(server_url "$sys")" "$tok" $((first + off)) "$n" "127.0.$lg_net" \
+			"$mode" "$out" "$expect" 2>>"$work/loadgen.err" &
 		lgpids+=($!)
 		lg_outs+=("$out")
 	done

@@ -1,19 +1,27 @@
 /*
- * fanload.c — the fan-out load generator of bench/bridge.sh, in C.
+ * wsload.c — the load generator of bench/bridge.sh: one process holding up
+ * to PER_PROC WebSockets in one epoll loop.
  *
- *   fanload URL TOKENS_FILE FIRST COUNT SRC_PREFIX OUT EXPECT
+ *   wsload URL TOKENS_FILE FIRST COUNT SRC_PREFIX MODE OUT [EXPECT]
  *
- * The node load generator (loadgen.js) saturated its core while the bridge
- * it measured idled at a third of one: the fan-out measured the client.
- * This one does the same job in one epoll loop without parsing JSON: it
- * opens COUNT WebSockets to URL (ws://HOST:PORT/PATH) with the tokens on
- * lines FIRST.. of TOKENS_FILE, each from SRC_PREFIX.1-250, at most 200
- * handshakes in flight; the first text frame of each is its hello; after
- * that it counts events as occurrences of "pos": in text frames. It writes
- * the files loadgen.js writes: OUT.ready once every socket has its hello or
- * failed, OUT.done (wall-clock time of the last event) once every socket has
- * EXPECT events, OUT.stats on SIGTERM. It answers PINGs and sends nothing
- * else.
+ * Opens COUNT WebSockets to URL (ws://HOST:PORT/PATH) with the tokens on
+ * lines FIRST.. of TOKENS_FILE, each from SRC_PREFIX.1-250 (spreads the
+ * ephemeral ports), at most 200 handshakes in flight. The first text frame
+ * of each is its hello; once every socket has its hello or failed, it
+ * writes OUT.ready. It answers PINGs and sends nothing else.
+ *
+ * MODE latency: for each event of each later frame, a line "pos at_us
+ *   recv_us" (at: the event's created_at; recv: the wall clock when the
+ *   frame was complete); SIGUSR2 writes them to OUT.lat and clears them.
+ * MODE fanout: events are counted as occurrences of "pos": (memmem, across
+ *   reads); once every socket has EXPECT events, OUT.done gets the wall-clock
+ *   time of the last one.
+ * MODE idle: only holding the sockets.
+ * SIGTERM: writes OUT.stats (hellos, failed, closed, frames, events), exits.
+ *
+ * It replaced a node client (ws), which saturated its core during the
+ * fan-out while our bridge used a third of one, and whose garbage
+ * collection pauses landed in the latency percentiles of both relays.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -56,6 +64,9 @@ typedef struct Sock
 	int			ctl_len;
 	long		events;
 	bool		done;
+	char	   *msg;			/* latency mode: the text frame being read */
+	size_t		msg_len,
+				msg_cap;
 } Sock;
 
 static const char pattern[PLEN + 1] = "\"pos\":";
@@ -77,7 +88,12 @@ static char host[256],
 			path[512],
 			src_prefix[64];
 static const char *out;
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop,
+			dump;
+static bool latency;			/* MODE latency (else fanout or idle: count only) */
+static char *lat;				/* "pos at_us recv_us" lines since the last dump */
+static size_t lat_len,
+			lat_cap;
 
 static int64_t
 now_us(void)
@@ -268,6 +284,72 @@ scan(Sock *s, const unsigned char *p, size_t n)
 	events += found;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" -> microseconds since the epoch */
+static int64_t
+parse_at(const char *p)
+{
+	struct tm	tm = {0};
+	int			us = 0;
+
+	if (sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2d.%6d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us) != 7)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t) timegm(&tm) * 1000000 + us;
+}
+
+static void
+lat_add(const char *line, size_t n)
+{
+	if (lat_len + n > lat_cap)
+	{
+		lat_cap = (lat_len + n) * 2;
+		lat = realloc(lat, lat_cap);
+	}
+	memcpy(lat + lat_len, line, n);
+	lat_len += n;
+}
+
+/*
+ * Latency mode: one "pos at_us recv_us" line per event of a frame. Each
+ * event object starts with {"pos": and ends with "at" (its created_at);
+ * the last "at" before the next event is its own, whatever its payload holds.
+ */
+static void
+record_events(Sock *s, int64_t recv_us)
+{
+	static const char start[] = "{\"pos\":";
+	static const char atkey[] = "\"at\":\"";
+	char	   *p = s->msg,
+			   *end = s->msg + s->msg_len;
+
+	p = memmem(p, (size_t) (end - p), start, sizeof(start) - 1);
+	while (p != NULL)
+	{
+		char	   *next = memmem(p + 1, (size_t) (end - p - 1), start, sizeof(start) - 1);
+		char	   *limit = next ? next : end;
+		char	   *at = NULL;
+		long long	pos = strtoll(p + sizeof(start) - 1, NULL, 10);
+
+		for (char *q = p; (q = memmem(q, (size_t) (limit - q), atkey, sizeof(atkey) - 1)) != NULL;
+			 q += sizeof(atkey) - 1)
+			at = q + sizeof(atkey) - 1;
+		if (at && limit - at >= 26)
+		{
+			char		line[96];
+			int			n = snprintf(line, sizeof(line), "%lld %lld %lld\n", pos,
+									 (long long) parse_at(at), (long long) recv_us);
+
+			lat_add(line, (size_t) n);
+		}
+		s->events++;
+		events++;
+		p = next;
+	}
+	s->msg_len = 0;
+}
+
 /* the last byte of a frame's payload arrived */
 static void
 frame_end(Sock *s)
@@ -289,7 +371,11 @@ frame_end(Sock *s)
 			open_more();
 		}
 		else
+		{
 			frames++;
+			if (latency)
+				record_events(s, now_us());
+		}
 		s->carry_len = 0;
 		if (!s->done && expect > 0 && s->events >= expect)
 		{
@@ -351,7 +437,20 @@ consume(Sock *s, const unsigned char *p, size_t n)
 				s->ctl_len += (int) take;
 			}
 			else if (s->hello && (s->opcode == 0x1 || s->opcode == 0x0))
-				scan(s, p, take);
+			{
+				if (latency)
+				{
+					if (s->msg_len + take > s->msg_cap)
+					{
+						s->msg_cap = (s->msg_len + take) * 2;
+						s->msg = realloc(s->msg, s->msg_cap);
+					}
+					memcpy(s->msg + s->msg_len, p, take);
+					s->msg_len += take;
+				}
+				else
+					scan(s, p, take);
+			}
 			p += take;
 			n -= take;
 			s->remaining -= take;
@@ -415,10 +514,12 @@ on_readable(Sock *s)
 }
 
 static void
-on_term(int sig)
+on_signal(int sig)
 {
-	(void) sig;
-	stop = 1;
+	if (sig == SIGUSR2)
+		dump = 1;
+	else
+		stop = 1;
 }
 
 static void
@@ -493,18 +594,20 @@ main(int argc, char **argv)
 	struct epoll_event evs[256];
 	char		t[256];
 
-	if (argc != 8)
+	if (argc != 8 && argc != 9)
 	{
-		fprintf(stderr, "usage: fanload URL TOKENS_FILE FIRST COUNT SRC_PREFIX OUT EXPECT\n");
+		fprintf(stderr, "usage: wsload URL TOKENS_FILE FIRST COUNT SRC_PREFIX MODE OUT [EXPECT]\n");
 		return 2;
 	}
 	parse_url(argv[1]);
 	count = atoi(argv[4]);
 	snprintf(src_prefix, sizeof(src_prefix), "%s", argv[5]);
-	out = argv[6];
-	expect = atol(argv[7]);
+	latency = strcmp(argv[6], "latency") == 0;
+	out = argv[7];
+	expect = argc == 9 ? atol(argv[8]) : 0;
 	read_tokens(argv[2], atoi(argv[3]));
-	signal(SIGTERM, on_term);
+	signal(SIGTERM, on_signal);
+	signal(SIGUSR2, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	socks = calloc((size_t) count, sizeof(Sock));
 	epfd = epoll_create1(0);
@@ -514,6 +617,14 @@ main(int argc, char **argv)
 	{
 		int			n = epoll_wait(epfd, evs, 256, 200);
 
+		if (dump)
+		{
+			/* SIGUSR2: hand over the latency records so far and start afresh */
+			dump = 0;
+			lat_add("", 1);
+			write_file("lat", lat);
+			lat_len = 0;
+		}
 		for (int i = 0; i < n; i++)
 		{
 			Sock	   *s = evs[i].data.ptr;
