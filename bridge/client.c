@@ -298,6 +298,26 @@ pack_live_events(Client *c)
 	return added;
 }
 
+/*
+ * Where a live client's next scan starts: idle since its last scan, it was
+ * woken by the event at wake_from, and nothing before that was under its
+ * keys, so it skips there.
+ */
+int64_t
+client_scan_from(const Client *c)
+{
+	return c->idle && c->wake_from > c->pos + 1 ? c->wake_from - 1 : c->pos;
+}
+
+/* past --max-lag (or out of the ring): closed with 4008, resumes with its position */
+bool
+client_lagging(const Client *c)
+{
+	int64_t		from = client_scan_from(c);
+
+	return from < ring_base() || ring_head() - from > cfg.max_lag;
+}
+
 /* writes c's next frame: close, PING, a reply, a catch-up read, live events */
 static int
 write_next(Client *c)
@@ -366,15 +386,10 @@ write_next(Client *c)
 	}
 	if (c->state == ST_LIVE && ring_known())
 	{
-		/*
-		 * Idle since its last scan, it was woken by the event at wake_from:
-		 * nothing before that was under its keys, so skip there.
-		 */
-		if (c->idle && c->wake_from > c->pos + 1)
-			c->pos = c->wake_from - 1;
+		c->pos = client_scan_from(c);
 		c->wake_from = 0;
 		c->idle = false;
-		if (c->pos < ring_base() || ring_head() - c->pos > cfg.max_lag)
+		if (client_lagging(c))
 		{
 			client_close(c, CLOSE_TOO_SLOW, "fell behind the event stream; resume with your position");
 			return 0;

@@ -97,6 +97,8 @@ extern void client_start_catchup(Client *c);
 extern void client_index(Client *c);
 extern void client_session_add(Client *c, int64_t session_id);
 extern Client *clients_first(void);
+extern int64_t client_scan_from(const Client *c);
+extern bool client_lagging(const Client *c);
 
 /* idset.c */
 extern const int64_t *idset_ids(const IdSet *s);

@@ -58,13 +58,7 @@ keepalive_forget(Client *c)
 static bool
 stuck_behind(Client *c)
 {
-	int64_t		from;
-
-	if (c->state != ST_LIVE || !c->wake_pending || !ring_known())
-		return false;
-	/* as in write_next(): an idle socket skips to the event that woke it */
-	from = c->idle && c->wake_from > c->pos + 1 ? c->wake_from - 1 : c->pos;
-	return from < ring_base() || ring_head() - from > cfg.max_lag;
+	return c->state == ST_LIVE && c->wake_pending && ring_known() && client_lagging(c);
 }
 
 static void
