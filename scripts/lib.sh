@@ -3,7 +3,11 @@
 set -euo pipefail
 
 HD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PGBIN=/usr/lib/postgresql/15/bin
+# HD_PGBIN: another copy of PostgreSQL 15's binaries (a relocated copy of
+# /usr/lib/postgresql and /usr/share/postgresql), so that several checkouts can
+# build, install and test side by side without sharing the system's extension dir.
+PGBIN=${HD_PGBIN:-/usr/lib/postgresql/15/bin}
+export PG_CONFIG=${PG_CONFIG:-$PGBIN/pg_config}
 HD_PACKAGES=(make gcc libc6-dev postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	libwebsockets-dev libwebsockets-evlib-ev libev-dev libcurl4-openssl-dev libssl-dev

@@ -8,7 +8,7 @@ hd_node_modules
 db=bridge_tls
 fresh_db $db
 tmp=$(mktemp -d)
-port=${BRIDGE_TLS_PORT:-55451}
+port=${BRIDGE_TLS_PORT:-$((${HD_TEST_PORT:-55432} + 19))}
 bridge_pid=
 cleanup() { [ -n "$bridge_pid" ] && kill "$bridge_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT

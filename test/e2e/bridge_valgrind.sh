@@ -11,7 +11,7 @@ hd_node_modules
 db=bridge_vg
 fresh_db $db
 tmp=$(mktemp -d)
-port=${BRIDGE_VG_PORT:-55452}
+port=${BRIDGE_VG_PORT:-$((${HD_TEST_PORT:-55432} + 20))}
 bridge_pid=
 cleanup() { [ -n "$bridge_pid" ] && kill -9 "$bridge_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
