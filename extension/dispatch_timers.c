@@ -275,11 +275,17 @@ schedule_idle(TimerItem *it, TimestampTz check_at, TimestampTz warned)
 	hd_exec(&set_idle, v, warned ? NULL : "   n", false, 0);
 }
 
+static HdPlan customer_language = {
+	"SELECT language FROM helpdesk.customer WHERE tenant_id = $1 AND id = $2",
+	2, {INT8OID, INT8OID}
+};
+
 /*
  * The idle rule: once the agent holding the session has replied (replies of
  * an agent who held it before a transfer or a lost connection do not count)
  * and the customer has been
- * silent for idle_warn_after, a system message warns; if the customer stays
+ * silent for idle_warn_after, a system message warns (system_text.c: in the
+ * customer's language, with the real idle_close_after); if the customer stays
  * silent for idle_close_after more, the session closes (reason idle).
  */
 static void
@@ -321,14 +327,15 @@ check_idle(void *arg)
 		if (now >= warn_due)
 		{
 			HdPostArgs	m = {0};
-			int64		minutes = Max(1, (it->close_us + 59 * USECS_PER_SEC) / (60 * USECS_PER_SEC));
+			Datum		cv[2] = {Int64GetDatum(it->tenant_id), Int64GetDatum(s.customer_id)};
 
+			hd_exec(&customer_language, cv, NULL, false, 1);
 			m.tenant_id = it->tenant_id;
 			m.session_id = it->session_id;
 			m.sender_kind = "system";
 			m.type = "system";
-			m.body = psprintf("Are you still there? This chat will close in " INT64_FORMAT
-							  " minute%s unless you reply.", minutes, minutes == 1 ? "" : "s");
+			m.body = hd_system_text(it->tenant_id, "idle_warning",
+									SPI_processed ? hd_get_text(1) : NULL, it->close_us);
 			(void) hd_post_message(&m);
 			schedule_idle(it, now + it->close_us, now);
 			hd_audit(it->tenant_id, it->session_id, s.queue_id, s.agent_id, "idle_warn",

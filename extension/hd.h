@@ -74,6 +74,10 @@ extern int64 hd_interval_usecs(Interval *i);
 extern void hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count);
 extern void hd_check_interval(const char *what, Interval *i, int64 min_usecs, int64 max_usecs);
 
+/* system_text.c */
+extern char *hd_system_text(int64 tenant_id, const char *key, const char *language,
+							int64 duration_us);
+
 /* ---- event.c ---- */
 extern void hd_append_event(int64 tenant_id, const char *audience, int64 audience_id,
 							int64 session_id, int64 message_id, const char *type,

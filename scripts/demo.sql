@@ -6,6 +6,11 @@ SELECT cron.schedule('helpdesk-prune-events', '17 * * * *', $$SELECT helpdesk.pr
 
 SELECT helpdesk.upsert_tenant('starfall', 'Starfall Online') AS t \gset
 SELECT helpdesk.upsert_queue(:t, 'general', 'General', is_default => true) AS q_general \gset
+-- the general queue assigns directly (no offer to accept); billing offers
+SELECT helpdesk.set_queue_routing(:t, :q_general, 'direct');
+-- system texts: built-in zh-CN (the default) and en; this tenant adds Spanish
+SELECT helpdesk.set_system_text(:t, 'idle_warning', 'es',
+	'¿Sigues ahí? Este chat se cerrará en {minutes} min si no respondes.');
 SELECT helpdesk.upsert_queue(:t, 'billing', 'Billing', '{billing}', '{en,es}', 'longest_idle') AS q_billing \gset
 SELECT helpdesk.upsert_queue(:t, 'tech', 'Technical', '{tech}', '{en}', 'least_loaded',
                              overflow_queue_id => :q_general, max_wait => '10 minutes');

@@ -34,9 +34,13 @@ hd_install_packages() {
 		"${missing[@]}" >/dev/null
 }
 
+# Builds, then installs into the PostgreSQL that PG_CONFIG names (the system's
+# own by default: its extension and library directories, as root) and the
+# bridge into /usr/local/bin; says where.
 hd_build_install() {
 	hd_log "building pg_helpdesk"
 	make -s -C "$HD_ROOT" >/dev/null
+	hd_log "installing pg_helpdesk into $("$PG_CONFIG" --sharedir)/extension, $("$PG_CONFIG" --pkglibdir) and /usr/local/bin"
 	as_root make -s -C "$HD_ROOT" install >/dev/null
 }
 

@@ -628,9 +628,9 @@ SELECT results_eq($$SELECT session_id, action, queue_id FROM helpdesk.dispatch_a
 SELECT ok(pg_temp.wait_until($$pg_temp.st('si') = 'closed'$$), 'idle: the silent session closes');
 SELECT row_eq($$SELECT close_reason, closed_by FROM helpdesk.session WHERE id = pg_temp.fx('si')$$,
 	ROW('idle'::text, 'system'::text), 'idle: closed by the system with reason idle');
-SELECT results_eq($$SELECT sender_kind, type, body LIKE 'Are you still there?%' FROM helpdesk.message
+SELECT results_eq($$SELECT sender_kind, type, body LIKE '您还在吗？%' FROM helpdesk.message
 	WHERE session_id = pg_temp.fx('si') AND id > pg_temp.fx('mi') ORDER BY id$$,
-	$$VALUES ('system', 'system', true)$$, 'idle: one system warning after the agent''s reply');
+	$$VALUES ('system', 'system', true)$$, 'idle: one system warning after the agent''s reply (the customer has no language: the tenant default zh-CN)');
 SELECT results_eq($$SELECT action FROM helpdesk.dispatch_audit WHERE session_id = pg_temp.fx('si')
 	AND action LIKE 'idle%' ORDER BY id$$,
 	$$VALUES ('idle_warn'), ('idle_close')$$, 'dispatch_audit: idle warning, then idle close');
