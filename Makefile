@@ -7,13 +7,19 @@ EXTENSION   = pg_helpdesk
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENSION).control)
 META_VERSION := $(shell sed -n 's/^   "version": "\([^"]*\)".*/\1/p' META.json)
 
+# The extension's subsystems, one folder each, in dependency order: a folder
+# may call the folders before it, never those after it (extension/*/README.md).
+# The install script is their SQL parts in this order (within a folder by
+# file name), then extension/finish.sql.
+SUBSYSTEMS  = core workers routing security bridge_api
+
 MODULE_big  = pg_helpdesk
-OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
-SQL_PARTS   = $(sort $(wildcard extension/sql/*.sql))
+OBJS        = $(foreach d,$(SUBSYSTEMS),$(patsubst %.c,%.o,$(sort $(wildcard extension/$(d)/*.c))))
+SQL_PARTS   = $(foreach d,$(SUBSYSTEMS),$(sort $(wildcard extension/$(d)/*.sql))) extension/finish.sql
 DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
 
-PG_CPPFLAGS = -I$(srcdir)/extension
+PG_CPPFLAGS = $(foreach d,$(SUBSYSTEMS),-I$(srcdir)/extension/$(d))
 SHLIB_LINK  = -lcrypto
 # -Wextra makes PostgreSQL's own headers warn about unused parameters and
 # partially initialised structs; silence exactly those two.
@@ -43,9 +49,15 @@ $(DATA_built): $(SQL_PARTS) $(EXTENSION).control META.json
 	@if [ "$(EXTVERSION)" != "$(META_VERSION)" ]; then \
 	  echo "version mismatch: $(EXTENSION).control says '$(EXTVERSION)', META.json says '$(META_VERSION)'" >&2; \
 	  exit 1; fi
-	( echo "-- pg_helpdesk $(EXTVERSION): generated from extension/sql/*.sql, do not edit"; \
+	( echo "-- pg_helpdesk $(EXTVERSION): generated from the SQL parts of extension/*/ (Makefile SUBSYSTEMS), do not edit"; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION pg_helpdesk" to load this file. \quit'; \
 	  cat $(SQL_PARTS) ) > $@
+
+# every C file belongs to a listed subsystem
+UNLISTED := $(filter-out $(addprefix extension/,$(addsuffix /%,$(SUBSYSTEMS))),$(wildcard extension/*/*.c extension/*.c))
+ifneq ($(UNLISTED),)
+$(error C files outside the listed subsystems: $(UNLISTED))
+endif
 
 all: $(DATA_built) bridge/helpdesk-bridge
 

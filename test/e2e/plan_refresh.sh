@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cached plans follow table growth (extension/plan_refresh.c): a generic plan
+# Cached plans follow table growth (extension/workers/plan_refresh.c): a generic plan
 # made while helpdesk.session was empty scans the whole table; once the table
 # has grown and the publisher has run, the same prepared statement in the
 # same connection is replanned and uses the primary key. Autovacuum is off for

@@ -2,7 +2,7 @@ BEGIN;
 SELECT plan(25);
 
 -- post_message and event appends write their rows without the executor
--- (extension/direct_insert.c) as long as that is exactly what an INSERT
+-- (extension/core/direct_insert.c) as long as that is exactly what an INSERT
 -- would do. These tests change the tables the way a DBA might (a CHECK
 -- constraint, triggers, a new column) and check that every change is
 -- honoured: enforced on the direct path, or the write goes through SQL.
