@@ -14,12 +14,12 @@ META_VERSION := $(shell sed -n 's/^   "version": "\([^"]*\)".*/\1/p' META.json)
 SUBSYSTEMS  = core workers routing security bridge_api
 
 MODULE_big  = pg_helpdesk
-OBJS        = $(foreach d,$(SUBSYSTEMS),$(patsubst %.c,%.o,$(sort $(wildcard extension/$(d)/*.c))))
-SQL_PARTS   = $(foreach d,$(SUBSYSTEMS),$(sort $(wildcard extension/$(d)/*.sql))) extension/finish.sql
+OBJS        = $(foreach sub,$(SUBSYSTEMS),$(patsubst %.c,%.o,$(sort $(wildcard extension/$(sub)/*.c))))
+SQL_PARTS   = $(foreach sub,$(SUBSYSTEMS),$(sort $(wildcard extension/$(sub)/*.sql))) extension/finish.sql
 DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
 
-PG_CPPFLAGS = $(foreach d,$(SUBSYSTEMS),-I$(srcdir)/extension/$(d))
+PG_CPPFLAGS = $(foreach sub,$(SUBSYSTEMS),-I$(srcdir)/extension/$(sub))
 SHLIB_LINK  = -lcrypto
 # -Wextra makes PostgreSQL's own headers warn about unused parameters and
 # partially initialised structs; silence exactly those two.
