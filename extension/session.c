@@ -225,7 +225,7 @@ check_channel(const char *channel)
 	if (len == 0 || len > 32 || i < len)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid channel \"%s\"", channel),
+				 errmsg("invalid channel %s", hd_quote(channel)),
 				 errhint("A channel is 1 to 32 lowercase letters, digits, _ or -, starting with a letter (web, ios, android, email).")));
 }
 
@@ -288,7 +288,7 @@ hd_start_session(PG_FUNCTION_ARGS)
 	check_channel(channel);
 	if (issue_type)
 		hd_check_length("issue_type", issue_type, 1, 100);
-	hd_require_json_object("attributes", attributes);
+	hd_check_json_document("attributes", attributes);
 	if (priority < -1000 || priority > 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
