@@ -148,8 +148,8 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
 	hd_interval_arg(fcinfo, 3, "heartbeat_interval", USECS_PER_SEC, 3600 * USECS_PER_SEC,
 					false, &v[3]);
-	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > 100))
-		hd_invalid("heartbeat_misses must be between 1 and 100, got %d", PG_GETARG_INT32(4));
+	if (!PG_ARGISNULL(4))
+		hd_check_range("heartbeat_misses", PG_GETARG_INT32(4), 1, 100);
 	hd_check_json_document("settings", PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 
 	SPI_connect();
@@ -192,8 +192,8 @@ hd_upsert_agent(PG_FUNCTION_ARGS)
 	hd_check_length("display_name", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 200);
 	check_skills(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3));
 	check_token_array("languages", PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4));
-	if (!PG_ARGISNULL(5) && (PG_GETARG_INT32(5) < 0 || PG_GETARG_INT32(5) > 1000))
-		hd_invalid("max_sessions must be between 0 and 1000, got %d", PG_GETARG_INT32(5));
+	if (!PG_ARGISNULL(5))
+		hd_check_range("max_sessions", PG_GETARG_INT32(5), 0, 1000);
 
 	hd_args_to_params(fcinfo, v, n, 7);
 	SPI_connect();
@@ -327,8 +327,8 @@ hd_upsert_customer(PG_FUNCTION_ARGS)
 	hd_check_length("external_id", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
 	if (!PG_ARGISNULL(2))
 		hd_check_length("display_name", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 200);
-	if (!PG_ARGISNULL(3) && (PG_GETARG_INT32(3) < 0 || PG_GETARG_INT32(3) > 10))
-		hd_invalid("vip_level must be between 0 and 10, got %d", PG_GETARG_INT32(3));
+	if (!PG_ARGISNULL(3))
+		hd_check_range("vip_level", PG_GETARG_INT32(3), 0, 10);
 	if (!PG_ARGISNULL(4) && !is_token(text_to_cstring(PG_GETARG_TEXT_PP(4)), 35))
 		hd_invalid("invalid language %s: use a lowercase tag such as en or pt-br",
 				   hd_quote(text_to_cstring(PG_GETARG_TEXT_PP(4))));

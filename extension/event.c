@@ -176,10 +176,7 @@ hd_events_since(PG_FUNCTION_ARGS)
 
 	hd_require_args(fcinfo, 2, names);
 	max_rows = PG_GETARG_INT32(1);
-	if (max_rows < 1 || max_rows > 100000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_rows must be between 1 and 100000, got %d", max_rows)));
+	hd_check_range("max_rows", max_rows, 1, 100000);
 	if (PG_GETARG_INT64(0) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

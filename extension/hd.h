@@ -93,6 +93,7 @@ extern int64 hd_interval_usecs(const Interval *i);
 extern void hd_check_interval(const char *what, Interval *i, int64 min_usecs, int64 max_usecs);
 extern int64 hd_interval_arg(FunctionCallInfo fcinfo, int argno, const char *what,
 							 int64 min_usecs, int64 max_usecs, bool zero_ok, Datum *stored);
+extern void hd_check_range(const char *what, int64 v, int64 min, int64 max);
 extern bool hd_parse_int64(const char *s, int64 min, int64 max, int64 *out);
 extern bool hd_json_int(const JsonbValue *v, int64 min, int64 max, int64 *out, char **text);
 extern void hd_check_json_limits(const char *what, Jsonb *j);

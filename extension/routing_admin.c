@@ -58,8 +58,8 @@ hd_set_routing(PG_FUNCTION_ARGS)
 			if (nulls[i] || DatumGetInt32(el[i]) < 0 || DatumGetInt32(el[i]) > 86400)
 				hd_invalid("vip_boost_seconds[%d] must be 0..86400 seconds", i + 1);
 	}
-	if (!PG_ARGISNULL(3) && (PG_GETARG_INT32(3) < 1 || PG_GETARG_INT32(3) > 100))
-		hd_invalid("max_missed_offers must be between 1 and 100, got %d", PG_GETARG_INT32(3));
+	if (!PG_ARGISNULL(3))
+		hd_check_range("max_missed_offers", PG_GETARG_INT32(3), 1, 100);
 	hd_interval_arg(fcinfo, 4, "idle_warn_after", USECS_PER_SEC, 7 * USECS_PER_DAY, false, &v[4]);
 	hd_interval_arg(fcinfo, 5, "idle_close_after", USECS_PER_SEC, 7 * USECS_PER_DAY, false, &v[5]);
 	SPI_connect();
@@ -138,8 +138,8 @@ hd_set_agent_queue_limit(PG_FUNCTION_ARGS)
 	int64		found;
 
 	hd_require_args(fcinfo, 3, names);
-	if (!PG_ARGISNULL(3) && (PG_GETARG_INT32(3) < 0 || PG_GETARG_INT32(3) > 1000))
-		hd_invalid("max_sessions must be between 0 and 1000, got %d", PG_GETARG_INT32(3));
+	if (!PG_ARGISNULL(3))
+		hd_check_range("max_sessions", PG_GETARG_INT32(3), 0, 1000);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
 	v[2] = PG_GETARG_DATUM(2);
@@ -183,8 +183,8 @@ hd_upsert_issue_type(PG_FUNCTION_ARGS)
 	hd_require_args(fcinfo, 3, names);
 	hd_check_length("code", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 100);
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 200);
-	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 0 || PG_GETARG_INT32(4) > 86400))
-		hd_invalid("boost_seconds must be between 0 and 86400, got %d", PG_GETARG_INT32(4));
+	if (!PG_ARGISNULL(4))
+		hd_check_range("boost_seconds", PG_GETARG_INT32(4), 0, 86400);
 	hd_args_to_params(fcinfo, v, n, 5);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
@@ -234,8 +234,7 @@ hd_upsert_urgency_rule(PG_FUNCTION_ARGS)
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
 	if (PG_ARGISNULL(2) && PG_ARGISNULL(4))
 		hd_invalid("an urgency rule needs a pattern, an issue_type, or both");
-	if (PG_GETARG_INT32(3) < 0 || PG_GETARG_INT32(3) > 86400)
-		hd_invalid("boost_seconds must be between 0 and 86400, got %d", PG_GETARG_INT32(3));
+	hd_check_range("boost_seconds", PG_GETARG_INT32(3), 0, 86400);
 	if (!PG_ARGISNULL(4))
 		hd_check_length("issue_type", text_to_cstring(PG_GETARG_TEXT_PP(4)), 1, 100);
 	if (!PG_ARGISNULL(2))

@@ -289,10 +289,7 @@ hd_start_session(PG_FUNCTION_ARGS)
 	if (issue_type)
 		hd_check_length("issue_type", issue_type, 1, 100);
 	hd_check_json_document("attributes", attributes);
-	if (priority < -1000 || priority > 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("priority must be between -1000 and 1000, got %d", priority)));
+	hd_check_range("priority", priority, -1000, 1000);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "start_session must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
@@ -429,8 +426,7 @@ hd_request_agent(PG_FUNCTION_ARGS)
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);
-	if (priority < -1000 || priority > 1000)
-		hd_invalid("priority must be between -1000 and 1000, got %d", priority);
+	hd_check_range("priority", priority, -1000, 1000);
 
 	SPI_connect();
 	(void) load_tenant_defaults(tenant_id, &has_default, &default_queue);

@@ -7,6 +7,7 @@
  *   hd_interval_arg  interval arguments: exact (128-bit) length, range check,
  *                    and the normalised value to store (what was checked is
  *                    what the dispatcher later reads)
+ *   hd_check_range   integer arguments: one message for every range
  *   hd_parse_int64   integers written as text (also inside jsonb): strict,
  *                    range-checked, never truncated the way atoi() does
  *   hd_json_int      a jsonb number that must be a whole number in a range
@@ -161,6 +162,20 @@ hd_interval_arg(FunctionCallInfo fcinfo, int argno, const char *what,
 		*stored = IntervalPGetDatum(n);
 	}
 	return u;
+}
+
+/*
+ * An integer argument (or a count the caller derived) must lie in
+ * [min, max]: 22023 naming it, its range and the value.
+ */
+void
+hd_check_range(const char *what, int64 v, int64 min, int64 max)
+{
+	if (v < min || v > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between %lld and %lld, got %lld", what,
+						(long long) min, (long long) max, (long long) v)));
 }
 
 /*
