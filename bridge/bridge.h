@@ -98,6 +98,7 @@ extern void buf_append(Buf *b, const char *s, size_t n);
 extern void buf_puts(Buf *b, const char *s);
 extern void buf_printf(Buf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 extern void buf_json_string(Buf *b, const char *s);
+extern void buf_json_text(Buf *b, const char *s, size_t max);
 extern void buf_free(Buf *b);
 
 /* ---- protocol.c: client frames ---- */

@@ -19,6 +19,7 @@
 #define EVENTS_FRAME_BYTES 65536
 #define SCAN_PER_WRITE 8192
 #define CATCHUP_ROWS 500		/* events per catch-up read */
+#define MAX_ERROR_TEXT 1024		/* bytes of a database message in an error frame */
 
 static struct lws_context *context;
 static struct lws_vhost *vhost;
@@ -196,7 +197,8 @@ client_send_error(Client *c, const char *ref, const char *code, const char *mess
 		buf_json_string(&b, sqlstate);
 	}
 	buf_puts(&b, ",\"message\":");
-	buf_json_string(&b, message ? message : "");
+	/* the database's text: bounded, valid UTF-8 whatever it sent */
+	buf_json_text(&b, message ? message : "", MAX_ERROR_TEXT);
 	buf_puts(&b, "}");
 	metrics.errors_sent++;
 	client_send_raw(c, b.data, b.len);

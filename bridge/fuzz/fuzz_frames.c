@@ -1,7 +1,7 @@
 /*
  * fuzz_frames.c — libFuzzer target for everything the bridge parses from
  * the network before the database sees it: client frames (JSON), tokens
- * (base64url, HMAC, claims JSON) and the JSON string escaper.
+ * (base64url, HMAC, claims JSON) and the JSON string escapers.
  *
  * The first byte picks the parser so one corpus covers all of them. Forged
  * tokens never reach the claims parser (the signature fails first), so
@@ -88,6 +88,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				buf_json_string(&b, s);
 				j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
 				if (j && strcmp(json_string_value(j), s) != 0)
+					abort();
+				json_decref(j);
+				buf_free(&b);
+				/* database text: always valid UTF-8 JSON, cut to the bound (an invalid byte becomes 3) */
+				buf_json_text(&b, s, size % 64);
+				j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+				if (j == NULL || strlen(json_string_value(j)) > 3 * (size % 64) + 3)
 					abort();
 				json_decref(j);
 				buf_free(&b);

@@ -46,8 +46,8 @@ check_token_array(const char *what, ArrayType *arr)
 			hd_invalid("%s must not contain NULL", what);
 		s = TextDatumGetCString(elems[i]);
 		if (!is_token(s, 64))
-			hd_invalid("invalid entry \"%s\" in %s: use 1 to 64 lowercase letters, digits, _ . or -",
-					s, what);
+			hd_invalid("invalid entry %s in %s: use 1 to 64 lowercase letters, digits, _ . or -",
+					   hd_quote(s), what);
 	}
 }
 
@@ -62,7 +62,7 @@ check_skills(Jsonb *skills)
 
 	if (skills == NULL)
 		return;
-	hd_require_json_object("skills", skills);
+	hd_check_json_document("skills", skills);
 	it = JsonbIteratorInit(&skills->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -70,41 +70,21 @@ check_skills(Jsonb *skills)
 		{
 			key = pnstrdup(v.val.string.val, v.val.string.len);
 			if (!is_token(key, 64))
-				hd_invalid("invalid skill name \"%s\": use 1 to 64 lowercase letters, digits, _ . or -",
-						key);
+				hd_invalid("invalid skill name %s: use 1 to 64 lowercase letters, digits, _ . or -",
+						   hd_quote(key));
 		}
 		else if (tok == WJB_VALUE)
 		{
 			char	   *num;
+			int64		level;
 
 			if (v.type != jbvNumeric)
-				hd_invalid("skill \"%s\" must have a numeric level 1..10", key);
-			num = DatumGetCString(DirectFunctionCall1(numeric_out,
-													  NumericGetDatum(v.val.numeric)));
-			if (strspn(num, "0123456789") != strlen(num) || atoi(num) < 1 || atoi(num) > 10)
-				hd_invalid("skill \"%s\" has level %s; levels are whole numbers 1..10", key, num);
+				hd_invalid("skill %s must have a numeric level 1..10", hd_quote(key));
+			if (!hd_json_int(&v, 1, 10, &level, &num))
+				hd_invalid("skill %s has level %s; levels are whole numbers 1..10",
+						   hd_quote(key), hd_clip(num));
 		}
 	}
-}
-
-int64
-hd_interval_usecs(Interval *i)
-{
-	return i->time + (int64) i->day * USECS_PER_DAY +
-		(int64) i->month * DAYS_PER_MONTH * USECS_PER_DAY;
-}
-
-void
-hd_check_interval(const char *what, Interval *i, int64 min_usecs, int64 max_usecs)
-{
-	int64		u;
-
-	if (i == NULL)
-		return;
-	u = hd_interval_usecs(i);
-	if (u < min_usecs || u > max_usecs)
-		hd_invalid("%s must be between %lld and %lld seconds",
-				what, (long long) (min_usecs / USECS_PER_SEC), (long long) (max_usecs / USECS_PER_SEC));
 }
 
 /* Run an upsert whose first result column is the row id. */
@@ -160,18 +140,18 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 	int64		id;
 
 	hd_require_args(fcinfo, 2, names);
+	hd_args_to_params(fcinfo, v, n, 6);
 	slug = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!is_token(slug, 63) || slug[0] == '_' || slug[0] == '.' || slug[0] == '-')
-		hd_invalid("invalid tenant slug \"%s\": use 1 to 63 lowercase letters, digits, _ . or -, starting with a letter or digit",
-				slug);
+		hd_invalid("invalid tenant slug %s: use 1 to 63 lowercase letters, digits, _ . or -, starting with a letter or digit",
+				   hd_quote(slug));
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
-	hd_check_interval("heartbeat_interval", PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3),
-				   USECS_PER_SEC, 3600 * USECS_PER_SEC);
-	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > 100))
-		hd_invalid("heartbeat_misses must be between 1 and 100, got %d", PG_GETARG_INT32(4));
-	hd_require_json_object("settings", PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
+	hd_interval_arg(fcinfo, 3, "heartbeat_interval", USECS_PER_SEC, 3600 * USECS_PER_SEC,
+					false, &v[3]);
+	if (!PG_ARGISNULL(4))
+		hd_check_range("heartbeat_misses", PG_GETARG_INT32(4), 1, 100);
+	hd_check_json_document("settings", PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 
-	hd_args_to_params(fcinfo, v, n, 6);
 	SPI_connect();
 	id = upsert(&upsert_tenant, v, n);
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* heartbeat settings move due times */
@@ -212,8 +192,8 @@ hd_upsert_agent(PG_FUNCTION_ARGS)
 	hd_check_length("display_name", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 200);
 	check_skills(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3));
 	check_token_array("languages", PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4));
-	if (!PG_ARGISNULL(5) && (PG_GETARG_INT32(5) < 0 || PG_GETARG_INT32(5) > 1000))
-		hd_invalid("max_sessions must be between 0 and 1000, got %d", PG_GETARG_INT32(5));
+	if (!PG_ARGISNULL(5))
+		hd_check_range("max_sessions", PG_GETARG_INT32(5), 0, 1000);
 
 	hd_args_to_params(fcinfo, v, n, 7);
 	SPI_connect();
@@ -284,13 +264,11 @@ hd_upsert_queue(PG_FUNCTION_ARGS)
 	check_token_array("required_languages", PG_ARGISNULL(4) ? NULL : PG_GETARG_ARRAYTYPE_P(4));
 	if (!PG_ARGISNULL(5))
 		hd_check_enum("strategy", text_to_cstring(PG_GETARG_TEXT_PP(5)), strategies);
-	hd_check_interval("offer_timeout", PG_ARGISNULL(6) ? NULL : PG_GETARG_INTERVAL_P(6),
-				   USECS_PER_SEC, 3600 * USECS_PER_SEC);
-	if (!PG_ARGISNULL(7) && hd_interval_usecs(PG_GETARG_INTERVAL_P(7)) != 0)
-		hd_check_interval("max_wait", PG_GETARG_INTERVAL_P(7), USECS_PER_SEC,
-					   7 * USECS_PER_DAY);
-
 	hd_args_to_params(fcinfo, v, n, 10);
+	hd_interval_arg(fcinfo, 6, "offer_timeout", USECS_PER_SEC, 3600 * USECS_PER_SEC,
+					false, &v[6]);
+	hd_interval_arg(fcinfo, 7, "max_wait", USECS_PER_SEC, 7 * USECS_PER_DAY, true, &v[7]);
+
 	SPI_connect();
 	hd_require_tenant(tenant_id);
 	if (!PG_ARGISNULL(8) && PG_GETARG_INT64(8) != 0)
@@ -304,7 +282,7 @@ hd_upsert_queue(PG_FUNCTION_ARGS)
 					 errmsg("overflow queue %lld does not exist in tenant %lld",
 							(long long) PG_GETARG_INT64(8), (long long) tenant_id)));
 		if (strcmp(hd_get_text(1), text_to_cstring(PG_GETARG_TEXT_PP(1))) == 0)
-			hd_invalid("queue \"%s\" cannot overflow into itself", hd_get_text(1));
+			hd_invalid("queue %s cannot overflow into itself", hd_quote(hd_get_text(1)));
 	}
 	if (make_default)
 	{
@@ -330,7 +308,7 @@ static HdPlan upsert_customer = {
 	"  display_name = coalesce($3, c.display_name), vip_level = coalesce($4, c.vip_level), "
 	"  language = coalesce($5, c.language), "
 	"  attributes = jsonb_strip_nulls(c.attributes || coalesce($6, '{}')), updated_at = now() "
-	"RETURNING id",
+	"RETURNING id, attributes",
 	6, {INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, JSONBOID}
 };
 
@@ -349,17 +327,26 @@ hd_upsert_customer(PG_FUNCTION_ARGS)
 	hd_check_length("external_id", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
 	if (!PG_ARGISNULL(2))
 		hd_check_length("display_name", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 200);
-	if (!PG_ARGISNULL(3) && (PG_GETARG_INT32(3) < 0 || PG_GETARG_INT32(3) > 10))
-		hd_invalid("vip_level must be between 0 and 10, got %d", PG_GETARG_INT32(3));
+	if (!PG_ARGISNULL(3))
+		hd_check_range("vip_level", PG_GETARG_INT32(3), 0, 10);
 	if (!PG_ARGISNULL(4) && !is_token(text_to_cstring(PG_GETARG_TEXT_PP(4)), 35))
-		hd_invalid("invalid language \"%s\": use a lowercase tag such as en or pt-br",
-				text_to_cstring(PG_GETARG_TEXT_PP(4)));
-	hd_require_json_object("attributes", PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
+		hd_invalid("invalid language %s: use a lowercase tag such as en or pt-br",
+				   hd_quote(text_to_cstring(PG_GETARG_TEXT_PP(4))));
+	hd_check_json_document("attributes", PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 
 	hd_args_to_params(fcinfo, v, n, 6);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
 	id = upsert(&upsert_customer, v, n);
+	/* merged key by key, the stored attributes can outgrow the limit: refuse (the row rolls back) */
+	if (!PG_ARGISNULL(5))
+	{
+		bool		isnull;
+		Datum		merged = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (!isnull)
+			hd_check_json_limits("attributes merged with the stored ones", DatumGetJsonbP(merged));
+	}
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }

@@ -176,10 +176,7 @@ hd_events_since(PG_FUNCTION_ARGS)
 
 	hd_require_args(fcinfo, 2, names);
 	max_rows = PG_GETARG_INT32(1);
-	if (max_rows < 1 || max_rows > 100000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_rows must be between 1 and 100000, got %d", max_rows)));
+	hd_check_range("max_rows", max_rows, 1, 100000);
 	if (PG_GETARG_INT64(0) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -211,6 +208,9 @@ static HdPlan prune = {
 	1, {INTERVALOID}
 };
 
+/* 100 years: far beyond any retention, well inside the timestamp range */
+#define HD_MAX_KEEP_DAYS 36525
+
 PG_FUNCTION_INFO_V1(hd_prune_events);
 
 /* helpdesk.prune_events(keep interval): retention, meant for a pg_cron job. */
@@ -219,10 +219,13 @@ hd_prune_events(PG_FUNCTION_ARGS)
 {
 	static const char *const names[] = {"keep"};
 	uint64		n;
+	Datum		keep;
 
 	hd_require_args(fcinfo, 1, names);
+	/* a negative keep would reach into the future and delete every batch */
+	hd_interval_arg(fcinfo, 0, "keep", 0, (int64) HD_MAX_KEEP_DAYS * USECS_PER_DAY, false, &keep);
 	SPI_connect();
-	hd_exec(&prune, &PG_GETARG_DATUM(0), NULL, false, 0);
+	hd_exec(&prune, &keep, NULL, false, 0);
 	n = SPI_processed;
 	SPI_finish();
 	PG_RETURN_INT64((int64) n);

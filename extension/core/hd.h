@@ -70,9 +70,34 @@ extern void hd_check_enum(const char *what, const char *value, const char *const
 extern int64 hd_require_tenant(int64 tenant_id);
 
 /* admin.c */
-extern int64 hd_interval_usecs(Interval *i);
 extern void hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count);
+
+/*
+ * ---- validate.c: argument checks and quoting input into messages ----
+ *
+ * Free-form jsonb documents (settings, attributes, skills) are limited to
+ * HD_MAX_JSON_BYTES in jsonb's binary form and HD_MAX_JSON_DEPTH levels of
+ * nesting: they are copied onto every session row, into agents' screens and
+ * through the bridge, whose clients parse them recursively. A value echoed
+ * in an error message is cut to HD_QUOTE_MAX_BYTES (at a character boundary).
+ */
+#define HD_MAX_JSON_BYTES	65536
+#define HD_MAX_JSON_DEPTH	8
+#define HD_QUOTE_MAX_BYTES	64
+#define HD_MAX_MESSAGE_TEXT	1000	/* bytes of a whole error message */
+
+extern char *hd_quote(const char *s);
+extern char *hd_clip(const char *s);
+extern char *hd_clip_message(char *msg, int max_bytes);
+extern int64 hd_interval_usecs(const Interval *i);
 extern void hd_check_interval(const char *what, Interval *i, int64 min_usecs, int64 max_usecs);
+extern int64 hd_interval_arg(FunctionCallInfo fcinfo, int argno, const char *what,
+							 int64 min_usecs, int64 max_usecs, bool zero_ok, Datum *stored);
+extern void hd_check_range(const char *what, int64 v, int64 min, int64 max);
+extern bool hd_parse_int64(const char *s, int64 min, int64 max, int64 *out);
+extern bool hd_json_int(const JsonbValue *v, int64 min, int64 max, int64 *out, char **text);
+extern void hd_check_json_limits(const char *what, Jsonb *j);
+extern void hd_check_json_document(const char *what, Jsonb *j);
 
 /* system_text.c */
 extern char *hd_system_text(int64 tenant_id, const char *key, const char *language,

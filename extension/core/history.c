@@ -32,10 +32,7 @@ page_size(FunctionCallInfo fcinfo, int arg)
 {
 	int32		n = PG_GETARG_INT32(arg);
 
-	if (n < 1 || n > 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_rows must be between 1 and 1000, got %d", n)));
+	hd_check_range("max_rows", n, 1, 1000);
 	return n;
 }
 

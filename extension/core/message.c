@@ -43,14 +43,78 @@ json_required_string(JsonbContainer *c, const char *what, const char *key, int m
 	return s;
 }
 
+/*
+ * Largest attachment size accepted: 2^53 - 1, the largest integer every
+ * JSON client (JavaScript's numbers are doubles) reads exactly.
+ */
+#define MAX_ATTACHMENT_SIZE INT64CONST(9007199254740991)
+
+/*
+ * An absolute http(s) URL with a host: scheme://[userinfo@]host[:port][/?#...],
+ * the host a DNS name or IPv4 address ([A-Za-z0-9._-], non-ASCII allowed for
+ * internationalised names) or a bracketed IPv6 literal, the port 1..65535;
+ * no whitespace or control characters anywhere. Clients open it as a link,
+ * so "https://" or "https:///x" would be a broken one.
+ */
+static bool
+url_has_host(const char *url)
+{
+	const char *p = strstr(url, "://") + 3;
+	const char *end = p + strcspn(p, "/?#");
+	const char *at = NULL,
+			   *host,
+			   *q;
+
+	for (q = url; *q; q++)
+		if ((unsigned char) *q <= 0x20 || *q == 0x7f)
+			return false;
+	for (q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	host = at ? at + 1 : p;
+	if (*host == '[')
+	{
+		for (q = host + 1; q < end && *q != ']'; q++)
+			if (!(isxdigit((unsigned char) *q) || *q == ':' || *q == '.'))
+				return false;
+		if (q >= end || q == host + 1)
+			return false;
+		q++;
+	}
+	else
+	{
+		for (q = host; q < end && *q != ':'; q++)
+			if (!(isalnum((unsigned char) *q) || *q == '.' || *q == '-' || *q == '_' ||
+				  (unsigned char) *q >= 0x80))
+				return false;
+		if (q == host)
+			return false;
+	}
+	if (q < end)
+	{
+		char		port[8];
+		int64		n;
+
+		if (*q != ':' || end - q - 1 < 1 || end - q - 1 > 5)
+			return false;
+		memcpy(port, q + 1, end - q - 1);
+		port[end - q - 1] = '\0';
+		if (!hd_parse_int64(port, 1, 65535, &n))
+			return false;
+	}
+	return true;
+}
+
 /* Attachment of an image or file message: {"url","name","size","mime"}. */
 static void
 check_attachment(Jsonb *a, bool image)
 {
 	char	   *url,
 			   *mime,
-			   *slash;
+			   *slash,
+			   *digits;
 	JsonbValue	size;
+	int64		bytes;
 
 	if (a == NULL)
 		hd_invalid("%s messages need an attachment {\"url\", \"name\", \"size\", \"mime\"}",
@@ -59,32 +123,36 @@ check_attachment(Jsonb *a, bool image)
 		hd_invalid("attachment must be a JSON object");
 	url = json_required_string(&a->root, "attachment", "url", 2048);
 	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-		hd_invalid("attachment.url must be an http or https URL, got \"%s\"", url);
+		hd_invalid("attachment.url must be an http or https URL, got %s", hd_quote(url));
+	if (!url_has_host(url))
+		hd_invalid("attachment.url must name a host (https://host/path, no spaces), got %s",
+				   hd_quote(url));
 	(void) json_required_string(&a->root, "attachment", "name", 255);
 	mime = json_required_string(&a->root, "attachment", "mime", 255);
 	slash = strchr(mime, '/');
 	if (slash == NULL || slash == mime || slash[1] == '\0')
-		hd_invalid("attachment.mime must look like type/subtype, got \"%s\"", mime);
+		hd_invalid("attachment.mime must look like type/subtype, got %s", hd_quote(mime));
 	if (image && strncmp(mime, "image/", 6) != 0)
-		hd_invalid("image messages need an image/* mime type, got \"%s\"", mime);
+		hd_invalid("image messages need an image/* mime type, got %s", hd_quote(mime));
 	if (getKeyJsonValueFromContainer(&a->root, "size", 4, &size) == NULL ||
 		size.type != jbvNumeric)
 		hd_invalid("attachment.size is required and must be a number of bytes");
-	{
-		char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out,
-																 NumericGetDatum(size.val.numeric)));
-
-		if (strspn(digits, "0123456789") != strlen(digits))
-			hd_invalid("attachment.size must be a whole number of bytes, got %s", digits);
-	}
+	if (!hd_json_int(&size, 0, MAX_ATTACHMENT_SIZE, &bytes, &digits))
+		hd_invalid("attachment.size must be a whole number of bytes from 0 to " INT64_FORMAT ", got %s",
+				   MAX_ATTACHMENT_SIZE, hd_clip(digits));
 }
 
-/* Menu choices: a non-empty array (at most 20) of {"id", "label"}. */
+/*
+ * Menu choices: a non-empty array (at most 20) of {"id", "label"} with
+ * distinct ids (the answer names the id chosen).
+ */
 static void
 check_options(Jsonb *o)
 {
 	int			n,
-				i;
+				i,
+				j;
+	char	   *ids[20];
 
 	if (o == NULL || !JB_ROOT_IS_ARRAY(o) || JB_ROOT_IS_SCALAR(o))
 		hd_invalid("menu messages need options: a JSON array of {\"id\", \"label\"}");
@@ -99,8 +167,11 @@ check_options(Jsonb *o)
 
 		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 			hd_invalid("each menu option must be an object {\"id\", \"label\"}");
-		(void) json_required_string(v->val.binary.data, "option", "id", 64);
+		ids[i] = json_required_string(v->val.binary.data, "option", "id", 64);
 		(void) json_required_string(v->val.binary.data, "option", "label", 200);
+		for (j = 0; j < i; j++)
+			if (strcmp(ids[j], ids[i]) == 0)
+				hd_invalid("menu option ids must be distinct: %s appears twice", hd_quote(ids[i]));
 	}
 }
 
@@ -119,7 +190,11 @@ check_content(HdPostArgs *m)
 	else if (strcmp(m->type, "image") == 0 || strcmp(m->type, "file") == 0)
 		check_attachment(m->attachment, strcmp(m->type, "image") == 0);
 	else if (strcmp(m->type, "menu") == 0)
+	{
+		if (m->body == NULL || m->body[0] == '\0')
+			hd_invalid("menu messages need a prompt: a non-empty body above the options");
 		check_options(m->options);
+	}
 	if (m->attachment && strcmp(m->type, "image") != 0 && strcmp(m->type, "file") != 0)
 		hd_invalid("only image and file messages take an attachment, not %s messages", m->type);
 	if (m->options && strcmp(m->type, "menu") != 0)
@@ -282,8 +357,8 @@ replayed_message(HdPostArgs *m, bool *found)
 	if (!hd_get_bool(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_IDEMPOTENCY_CONFLICT),
-				 errmsg("client_msg_id \"%s\" was already used for a different message in session %lld",
-						m->client_msg_id, (long long) m->session_id),
+				 errmsg("client_msg_id %s was already used for a different message in session %lld",
+						hd_quote(m->client_msg_id), (long long) m->session_id),
 				 errhint("Use a new client_msg_id for each new message; resend the same content to retry.")));
 	return id;
 }
@@ -413,7 +488,7 @@ insert_with_spi(HdPostArgs *m, HdSessionRow *s)
 	{
 		id = replayed_message(m, &found);
 		if (!found)
-			elog(ERROR, "pg_helpdesk: message with client_msg_id \"%s\" vanished", m->client_msg_id);
+			elog(ERROR, "pg_helpdesk: message with client_msg_id %s vanished", hd_quote(m->client_msg_id));
 		return id;
 	}
 	hd_get_int64(1, &id);
@@ -460,7 +535,7 @@ hd_post_message(HdPostArgs *m)
 		{
 			id = replayed_message(m, &found);
 			if (!found)
-				elog(ERROR, "pg_helpdesk: message with client_msg_id \"%s\" vanished", m->client_msg_id);
+				elog(ERROR, "pg_helpdesk: message with client_msg_id %s vanished", hd_quote(m->client_msg_id));
 			return id;
 		}
 	}

@@ -225,7 +225,7 @@ check_channel(const char *channel)
 	if (len == 0 || len > 32 || i < len)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid channel \"%s\"", channel),
+				 errmsg("invalid channel %s", hd_quote(channel)),
 				 errhint("A channel is 1 to 32 lowercase letters, digits, _ or -, starting with a letter (web, ios, android, email).")));
 }
 
@@ -288,11 +288,8 @@ hd_start_session(PG_FUNCTION_ARGS)
 	check_channel(channel);
 	if (issue_type)
 		hd_check_length("issue_type", issue_type, 1, 100);
-	hd_require_json_object("attributes", attributes);
-	if (priority < -1000 || priority > 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("priority must be between -1000 and 1000, got %d", priority)));
+	hd_check_json_document("attributes", attributes);
+	hd_check_range("priority", priority, -1000, 1000);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "start_session must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
@@ -429,8 +426,7 @@ hd_request_agent(PG_FUNCTION_ARGS)
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);
-	if (priority < -1000 || priority > 1000)
-		hd_invalid("priority must be between -1000 and 1000, got %d", priority);
+	hd_check_range("priority", priority, -1000, 1000);
 
 	SPI_connect();
 	(void) load_tenant_defaults(tenant_id, &has_default, &default_queue);

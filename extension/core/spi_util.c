@@ -124,19 +124,33 @@ hd_arg_text_or_null(FunctionCallInfo fcinfo, int n)
 	return text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
-/* Raise 22023 (invalid_parameter_value) with a formatted message. */
+/*
+ * Raise 22023 (invalid_parameter_value) with a formatted message. User
+ * values belong in it only through hd_quote(); the whole text is still cut
+ * to HD_MAX_MESSAGE_TEXT at a character boundary (a fixed buffer cut by
+ * vsnprintf could end in half a character, an invalid message).
+ */
 void
 hd_invalid(const char *fmt,...)
 {
-	char		buf[1024];
-	va_list		ap;
+	StringInfoData buf;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		ap;
+		int			needed;
+
+		va_start(ap, fmt);
+		needed = appendStringInfoVA(&buf, fmt, ap);
+		va_end(ap);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg_internal("%s", buf)));
+			 errmsg_internal("%s", hd_clip_message(buf.data, HD_MAX_MESSAGE_TEXT))));
 }
 
 /* A jsonb argument that must be an object (NULL passes). */
@@ -177,7 +191,7 @@ hd_check_enum(const char *what, const char *value, const char *const *allowed)
 		appendStringInfo(&list, "%s%s", i ? ", " : "", allowed[i]);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid %s \"%s\"", what, value),
+			 errmsg("invalid %s %s", what, hd_quote(value)),
 			 errhint("Use one of: %s.", list.data)));
 }
 

@@ -31,8 +31,8 @@ hd_set_routing(PG_FUNCTION_ARGS)
 	int			i;
 
 	hd_require_args(fcinfo, 1, names);
-	hd_check_interval("presence_grace", PG_ARGISNULL(1) ? NULL : PG_GETARG_INTERVAL_P(1),
-					  0, 86400 * USECS_PER_SEC);
+	hd_args_to_params(fcinfo, v, n, 6);
+	hd_interval_arg(fcinfo, 1, "presence_grace", 0, 86400 * USECS_PER_SEC, false, &v[1]);
 	if (!PG_ARGISNULL(2))
 	{
 		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(2);
@@ -40,20 +40,28 @@ hd_set_routing(PG_FUNCTION_ARGS)
 		bool	   *nulls;
 		int			count;
 
+		/*
+		 * Entry k is VIP level k - 1, read as vip_boost_seconds[vip_level + 1]:
+		 * an array indexed from anywhere but 1 ('[0:10]={...}') would shift
+		 * every level by one.
+		 */
+		if (ARR_NDIM(a) != 1)
+			hd_invalid("vip_boost_seconds must be a one-dimensional array, got %d dimensions",
+					   ARR_NDIM(a));
+		if (ARR_LBOUND(a)[0] != 1)
+			hd_invalid("vip_boost_seconds must be indexed from 1 (entry 1 is vip level 0), got lower bound %d",
+					   ARR_LBOUND(a)[0]);
 		deconstruct_array(a, INT4OID, 4, true, TYPALIGN_INT, &el, &nulls, &count);
-		if (ARR_NDIM(a) != 1 || count != 11)
+		if (count != 11)
 			hd_invalid("vip_boost_seconds needs 11 entries (vip levels 0..10), got %d", count);
 		for (i = 0; i < count; i++)
 			if (nulls[i] || DatumGetInt32(el[i]) < 0 || DatumGetInt32(el[i]) > 86400)
 				hd_invalid("vip_boost_seconds[%d] must be 0..86400 seconds", i + 1);
 	}
-	if (!PG_ARGISNULL(3) && (PG_GETARG_INT32(3) < 1 || PG_GETARG_INT32(3) > 100))
-		hd_invalid("max_missed_offers must be between 1 and 100, got %d", PG_GETARG_INT32(3));
-	hd_check_interval("idle_warn_after", PG_ARGISNULL(4) ? NULL : PG_GETARG_INTERVAL_P(4),
-					  USECS_PER_SEC, 7 * USECS_PER_DAY);
-	hd_check_interval("idle_close_after", PG_ARGISNULL(5) ? NULL : PG_GETARG_INTERVAL_P(5),
-					  USECS_PER_SEC, 7 * USECS_PER_DAY);
-	hd_args_to_params(fcinfo, v, n, 6);
+	if (!PG_ARGISNULL(3))
+		hd_check_range("max_missed_offers", PG_GETARG_INT32(3), 1, 100);
+	hd_interval_arg(fcinfo, 4, "idle_warn_after", USECS_PER_SEC, 7 * USECS_PER_DAY, false, &v[4]);
+	hd_interval_arg(fcinfo, 5, "idle_close_after", USECS_PER_SEC, 7 * USECS_PER_DAY, false, &v[5]);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
 	hd_exec(&set_routing, v, n, false, 0);
@@ -82,18 +90,14 @@ hd_set_queue_routing(PG_FUNCTION_ARGS)
 	static const char *const modes[] = {"offer", "direct", NULL};
 	Datum		v[6];
 	char		n[7];
-	int			i;
 
 	hd_require_args(fcinfo, 2, names);
+	hd_args_to_params(fcinfo, v, n, 6);
 	if (!PG_ARGISNULL(2))
 		hd_check_enum("offer_mode", text_to_cstring(PG_GETARG_TEXT_PP(2)), modes);
-	hd_check_interval("sticky_window", PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3),
-					  0, 365 * USECS_PER_DAY);
-	for (i = 4; i <= 5; i++)
-		if (!PG_ARGISNULL(i) && hd_interval_usecs(PG_GETARG_INTERVAL_P(i)) != 0)
-			hd_check_interval(i == 4 ? "idle_warn_after" : "idle_close_after",
-							  PG_GETARG_INTERVAL_P(i), USECS_PER_SEC, 7 * USECS_PER_DAY);
-	hd_args_to_params(fcinfo, v, n, 6);
+	hd_interval_arg(fcinfo, 3, "sticky_window", 0, 365 * USECS_PER_DAY, false, &v[3]);
+	hd_interval_arg(fcinfo, 4, "idle_warn_after", USECS_PER_SEC, 7 * USECS_PER_DAY, true, &v[4]);
+	hd_interval_arg(fcinfo, 5, "idle_close_after", USECS_PER_SEC, 7 * USECS_PER_DAY, true, &v[5]);
 	SPI_connect();
 	hd_exec(&set_queue_routing, v, n, false, 0);
 	if (SPI_processed == 0)
@@ -134,8 +138,8 @@ hd_set_agent_queue_limit(PG_FUNCTION_ARGS)
 	int64		found;
 
 	hd_require_args(fcinfo, 3, names);
-	if (!PG_ARGISNULL(3) && (PG_GETARG_INT32(3) < 0 || PG_GETARG_INT32(3) > 1000))
-		hd_invalid("max_sessions must be between 0 and 1000, got %d", PG_GETARG_INT32(3));
+	if (!PG_ARGISNULL(3))
+		hd_check_range("max_sessions", PG_GETARG_INT32(3), 0, 1000);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
 	v[2] = PG_GETARG_DATUM(2);
@@ -179,8 +183,8 @@ hd_upsert_issue_type(PG_FUNCTION_ARGS)
 	hd_require_args(fcinfo, 3, names);
 	hd_check_length("code", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 100);
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 200);
-	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 0 || PG_GETARG_INT32(4) > 86400))
-		hd_invalid("boost_seconds must be between 0 and 86400, got %d", PG_GETARG_INT32(4));
+	if (!PG_ARGISNULL(4))
+		hd_check_range("boost_seconds", PG_GETARG_INT32(4), 0, 86400);
 	hd_args_to_params(fcinfo, v, n, 5);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
@@ -230,8 +234,9 @@ hd_upsert_urgency_rule(PG_FUNCTION_ARGS)
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
 	if (PG_ARGISNULL(2) && PG_ARGISNULL(4))
 		hd_invalid("an urgency rule needs a pattern, an issue_type, or both");
-	if (PG_GETARG_INT32(3) < 0 || PG_GETARG_INT32(3) > 86400)
-		hd_invalid("boost_seconds must be between 0 and 86400, got %d", PG_GETARG_INT32(3));
+	hd_check_range("boost_seconds", PG_GETARG_INT32(3), 0, 86400);
+	if (!PG_ARGISNULL(4))
+		hd_check_length("issue_type", text_to_cstring(PG_GETARG_TEXT_PP(4)), 1, 100);
 	if (!PG_ARGISNULL(2))
 	{
 		hd_check_length("pattern", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 1000);

@@ -113,7 +113,6 @@ hd_issue_token(PG_FUNCTION_ARGS)
 	int64		tenant_id,
 				subject;
 	char	   *kind;
-	Interval   *ttl;
 	int64		ttl_us;
 	int64		now_s;
 	Datum		v[2];
@@ -125,10 +124,9 @@ hd_issue_token(PG_FUNCTION_ARGS)
 	tenant_id = PG_GETARG_INT64(0);
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	subject = PG_GETARG_INT64(2);
-	ttl = PG_GETARG_INTERVAL_P(3);
 	hd_check_enum("kind", kind, token_kinds);
-	hd_check_interval("ttl", ttl, USECS_PER_SEC, (int64) MAX_TTL_SECS * USECS_PER_SEC);
-	ttl_us = hd_interval_usecs(ttl);
+	ttl_us = hd_interval_arg(fcinfo, 3, "ttl", USECS_PER_SEC, (int64) MAX_TTL_SECS * USECS_PER_SEC,
+							 false, NULL);
 	require_secret();
 
 	SPI_connect();
