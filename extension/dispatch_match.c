@@ -46,6 +46,7 @@ typedef struct Agent
 	int			cap;
 	int			planned;
 	TimestampTz last_activity;	/* 0: never */
+	TimestampTz status_changed;
 	const HdAgentSkills *sk;	/* cached across passes: read only */
 } Agent;
 
@@ -107,6 +108,11 @@ typedef struct Pass
 	HTAB	   *limits;
 	int			nlimits;
 	TimestampTz now;
+	/* the tenants this pass routes, sorted by id, with their settings */
+	HdTenantTimes *tt;
+	int			ntenants;
+	List	   *marks;			/* marks to write at the end (HdMark) */
+	TimestampTz retry_at;		/* earliest end of a cool-down seen, 0: none */
 } Pass;
 
 static int64
@@ -128,48 +134,47 @@ get_ts(HeapTuple t, TupleDesc d, int col, TimestampTz dflt)
 }
 
 static HdPlan waiting_tenants = {
-	"SELECT DISTINCT q.tenant_id FROM helpdesk.queue q "
-	"WHERE q.strategy <> 'manual' AND EXISTS (SELECT 1 FROM helpdesk.session s "
-	"  WHERE s.tenant_id = q.tenant_id AND s.queue_id = q.id AND s.state = 'queued' "
-	"    AND s.dispatch_error IS NULL)",
+	"SELECT " HD_TENANT_COLS " FROM helpdesk.tenant t "
+	"WHERE EXISTS (SELECT 1 FROM helpdesk.queue q WHERE q.tenant_id = t.id "
+	"  AND q.strategy <> 'manual' AND EXISTS (SELECT 1 FROM helpdesk.session s "
+	"    WHERE s.tenant_id = q.tenant_id AND s.queue_id = q.id AND s.state = 'queued' "
+	"      AND s.dispatch_error IS NULL)) "
+	"ORDER BY t.id",
 	0, {}
 };
+/* $2: per tenant, agents seen after this are present (computed in C) */
 static HdPlan load_agents = {
-	"SELECT a.tenant_id, a.id, a.load, a.max_sessions, "
-	"       a.last_activity_at, a.skills, a.languages "
-	"FROM helpdesk.agent a JOIN helpdesk.tenant t ON t.id = a.tenant_id "
-	"WHERE a.tenant_id = ANY ($1) AND a.status = 'online' AND a.enabled "
-	"  AND a.last_seen_at > now() - t.heartbeat_interval * t.heartbeat_misses",
-	1, {INT8ARRAYOID}
+	"SELECT a.tenant_id, a.id, a.load, a.max_sessions, a.last_activity_at, a.skills, "
+	"       a.languages, a.dispatch_error, a.status_changed_at "
+	"FROM unnest($1::int8[], $2::timestamptz[]) k(tenant_id, fresh_after) "
+	"JOIN helpdesk.agent a ON a.tenant_id = k.tenant_id "
+	"WHERE a.status = 'online' AND a.enabled AND a.last_seen_at > k.fresh_after",
+	2, {INT8ARRAYOID, TIMESTAMPTZARRAYOID}
 };
+/* intervals come raw: hd_queue_times checks and converts them */
 static HdPlan load_queues = {
-	"SELECT q.tenant_id, q.id, q.strategy, q.offer_mode = 'direct', "
-	"       (extract(epoch FROM q.offer_timeout) * 1000000)::int8, "
-	"       (extract(epoch FROM q.sticky_window) * 1000000)::int8, "
-	"       (extract(epoch FROM coalesce(q.idle_warn_after, t.idle_warn_after)) * 1000000)::int8, "
-	"       q.rr_cursor, q.required_skills, q.required_languages "
-	"FROM helpdesk.queue q JOIN helpdesk.tenant t ON t.id = q.tenant_id "
+	"SELECT q.tenant_id, q.id, q.strategy, q.offer_mode = 'direct', q.rr_cursor, "
+	"       q.required_skills, q.required_languages, " HD_QUEUE_COLS " "
+	"FROM helpdesk.queue q "
 	"WHERE q.tenant_id = ANY ($1) AND q.strategy <> 'manual' ORDER BY q.tenant_id, q.id",
 	1, {INT8ARRAYOID}
 };
-/* $2/$3: per tenant, how many sessions per queue to look at */
+/* per routed queue, how many waiting sessions to look at */
 static HdPlan load_waiting = {
 	"SELECT s.tenant_id, s.id, s.queue_id, s.customer_id, s.target_agent_id, "
 	"       s.excluded_agents, s.queued_at, s.wait_reason "
-	"FROM helpdesk.queue q JOIN unnest($1::int8[], $2::int4[]) k(tenant_id, n) "
-	"  ON k.tenant_id = q.tenant_id "
+	"FROM unnest($1::int8[], $2::int8[], $3::int4[]) k(tenant_id, queue_id, n) "
 	"CROSS JOIN LATERAL (SELECT * FROM helpdesk.session s "
-	"  WHERE s.tenant_id = q.tenant_id AND s.queue_id = q.id AND s.state = 'queued' "
+	"  WHERE s.tenant_id = k.tenant_id AND s.queue_id = k.queue_id AND s.state = 'queued' "
 	"    AND s.dispatch_error IS NULL ORDER BY s.rank_at, s.id LIMIT k.n) s "
-	"WHERE q.strategy <> 'manual' "
 	"ORDER BY s.tenant_id, s.rank_at, s.id",
-	2, {INT8ARRAYOID, INT4ARRAYOID}
+	3, {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID}
 };
 static HdPlan load_limits = {
-	"SELECT l.tenant_id, l.agent_id, l.queue_id, l.max_sessions - "
+	"SELECT l.tenant_id, l.agent_id, l.queue_id, l.max_sessions::int8, "
 	"       (SELECT count(*) FROM helpdesk.session x WHERE x.tenant_id = l.tenant_id "
 	"          AND x.agent_id = l.agent_id AND x.queue_id = l.queue_id "
-	"          AND x.state IN ('offered', 'active'))::int "
+	"          AND x.state IN ('offered', 'active')) "
 	"FROM helpdesk.agent_queue_limit l WHERE l.tenant_id = ANY ($1)",
 	1, {INT8ARRAYOID}
 };
@@ -252,56 +257,121 @@ cmp_waiting_customer(const void *x, const void *y)
 	return cmp_pair(a->tenant_id, a->customer_id, b->tenant_id, b->customer_id);
 }
 
-static void
-load_pass(Pass *p, bool *any)
+/* The tenant's settings in this pass, or NULL when it is not routed. */
+static const HdTenantTimes *
+pass_tenant(Pass *p, int64 tenant_id)
 {
-	Datum		v[2];
-	int64	   *tenants;
-	int32	   *per_queue;
-	int			ntenants,
-				i,
-				j;
-	HASHCTL		ctl;
+	int			lo = 0,
+				hi = p->ntenants - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (p->tt[mid].tenant_id == tenant_id)
+			return &p->tt[mid];
+		if (p->tt[mid].tenant_id < tenant_id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+/*
+ * Tenants with waiting sessions whose settings are usable, into p->tt.
+ * A tenant with a setting no arithmetic can use is marked and left out; one
+ * that is usable again loses its 'settings:' mark.
+ */
+static void
+load_tenants(Pass *p)
+{
+	int			i,
+				n;
 
 	hd_exec(&waiting_tenants, NULL, NULL, false, 0);
-	ntenants = (int) SPI_processed;
-	*any = ntenants > 0;
-	if (ntenants == 0)
-		return;
-	tenants = palloc(sizeof(int64) * ntenants);
-	per_queue = palloc0(sizeof(int32) * ntenants);
-	for (i = 0; i < ntenants; i++)
-		tenants[i] = get_int8(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, 0);
-	/* sort tenant ids: the agent and queue arrays are sorted the same way */
-	for (i = 1; i < ntenants; i++)
-		for (j = i; j > 0 && tenants[j - 1] > tenants[j]; j--)
-		{
-			int64		t = tenants[j];
+	n = (int) SPI_processed;
+	p->tt = palloc(sizeof(HdTenantTimes) * Max(n, 1));
+	p->ntenants = 0;
+	for (i = 0; i < n; i++)
+	{
+		HdTenantTimes *t = &p->tt[p->ntenants];
+		const char *bad = hd_tenant_times(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, t);
 
-			tenants[j] = tenants[j - 1];
-			tenants[j - 1] = t;
+		if (bad)
+		{
+			if (t->mark == NULL || strcmp(t->mark, bad) != 0)
+				hd_defer_mark(&p->marks, HD_MARK_TENANT, t->tenant_id, t->tenant_id, bad);
+			continue;
 		}
+		if (hd_mark_is(t->mark, "settings:"))
+		{
+			hd_defer_mark(&p->marks, HD_MARK_TENANT, t->tenant_id, t->tenant_id, NULL);
+			t->mark = NULL;
+		}
+		p->ntenants++;
+	}
+}
+
+/*
+ * Agents, queues, waiting sessions, limits and sticky agents of the tenants
+ * in p->tt. Raises only on what no check in C can foresee; the caller runs
+ * it in a subtransaction and, when it fails, finds the tenant it fails for.
+ */
+static void
+load_rest(void *arg)
+{
+	Pass	   *p = (Pass *) arg;
+	Datum		v[3];
+	int64	   *tenants;
+	TimestampTz *fresh;
+	int64	   *free_slots;
+	int			ntenants = p->ntenants,
+				i,
+				j,
+				n;
+	HASHCTL		ctl;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64) * 3;
 	ctl.entrysize = sizeof(QueueLimit);
 	ctl.hcxt = CurrentMemoryContext;
 	p->limits = hash_create("pg_helpdesk queue limits", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	p->nlimits = 0;
 
+	tenants = palloc(sizeof(int64) * Max(ntenants, 1));
+	fresh = palloc(sizeof(TimestampTz) * Max(ntenants, 1));
+	free_slots = palloc0(sizeof(int64) * Max(ntenants, 1));
+	for (i = 0; i < ntenants; i++)
+	{
+		tenants[i] = p->tt[i].tenant_id;
+		/* presence_us is below HD_MAX_DELAY_US: this stays a valid time */
+		fresh[i] = now - p->tt[i].presence_us;
+	}
 	v[0] = hd_int8_array(tenants, ntenants);
+	{
+		Datum	   *d = palloc(sizeof(Datum) * Max(ntenants, 1));
+
+		for (i = 0; i < ntenants; i++)
+			d[i] = TimestampTzGetDatum(fresh[i]);
+		v[1] = PointerGetDatum(construct_array(d, ntenants, TIMESTAMPTZOID, 8,
+											   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
 
 	/* agents */
-	hd_skills_begin_pass(agents_last_pass);
 	hd_exec(&load_agents, v, NULL, false, 0);
-	p->nagents = (int) SPI_processed;
-	agents_last_pass = p->nagents;
-	p->agents = palloc0(sizeof(Agent) * Max(p->nagents, 1));
-	for (i = 0; i < p->nagents; i++)
+	n = (int) SPI_processed;
+	p->nagents = 0;
+	p->agents = palloc0(sizeof(Agent) * Max(n, 1));
+	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
 		TupleDesc	d = SPI_tuptable->tupdesc;
-		Agent	   *a = &p->agents[i];
+		Agent	   *a = &p->agents[p->nagents];
 		bool		isnull;
+		char	   *mark = SPI_getvalue(t, d, 8);
+		const char *bad = NULL;
 		int			k;
 
 		a->tenant_id = get_int8(t, d, 1, 0);
@@ -309,45 +379,73 @@ load_pass(Pass *p, bool *any)
 		a->load = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
 		a->cap = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
 		a->last_activity = get_ts(t, d, 5, PG_INT64_MIN);
+		a->status_changed = get_ts(t, d, 9, 0);
 		a->sk = hd_agent_skills(a->tenant_id, a->id, SPI_getbinval(t, d, 6, &isnull),
 								SPI_getbinval(t, d, 7, &isnull));
+		if (a->sk->error)
+			bad = a->sk->error;
+		else if (a->load < 0 || a->load > 1000000 || a->cap < 0 || a->cap > 1000000)
+			bad = "settings: load or max_sessions is out of range";
+		if (bad)
+		{
+			if (mark == NULL || strcmp(mark, bad) != 0)
+				hd_defer_mark(&p->marks, HD_MARK_AGENT, a->tenant_id, a->id, bad);
+			continue;
+		}
+		if (hd_mark_is(mark, "settings:"))
+			hd_defer_mark(&p->marks, HD_MARK_AGENT, a->tenant_id, a->id, NULL);
 		/* free slots decide how deep we look into each queue */
 		for (k = 0; k < ntenants; k++)
 			if (tenants[k] == a->tenant_id && a->load < a->cap)
-				per_queue[k] += a->cap - a->load;
+				free_slots[k] += a->cap - a->load;
+		p->nagents++;
 	}
 	/* sorted here rather than by the query: a sort node copied every row */
 	qsort(p->agents, p->nagents, sizeof(Agent), cmp_keyed);
 
 	/* queues, and per queue the agents with its skills and a language */
 	hd_exec(&load_queues, v, NULL, false, 0);
-	p->nqueues = (int) SPI_processed;
-	p->queues = palloc0(sizeof(Queue) * Max(p->nqueues, 1));
-	for (i = 0; i < p->nqueues; i++)
+	n = (int) SPI_processed;
+	p->nqueues = 0;
+	p->queues = palloc0(sizeof(Queue) * Max(n, 1));
+	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
 		TupleDesc	d = SPI_tuptable->tupdesc;
-		Queue	   *q = &p->queues[i];
+		Queue	   *q = &p->queues[p->nqueues];
 		char	   *st = SPI_getvalue(t, d, 3);
 		bool		isnull;
-		char	   *skills = SPI_getvalue(t, d, 9);
-		char	   *langs = SPI_getvalue(t, d, 10);
+		char	   *skills = SPI_getvalue(t, d, 6);
+		char	   *langs = SPI_getvalue(t, d, 7);
+		HdQueueTimes qt;
+		const char *bad;
 
 		q->tenant_id = get_int8(t, d, 1, 0);
 		q->id = get_int8(t, d, 2, 0);
+		bad = hd_queue_times(t, d, 8, pass_tenant(p, q->tenant_id), &qt);
+		if (bad)
+		{
+			if (qt.mark == NULL || strcmp(qt.mark, bad) != 0)
+				hd_defer_mark(&p->marks, HD_MARK_QUEUE, q->tenant_id, q->id, bad);
+			continue;
+		}
+		if (hd_mark_is(qt.mark, "settings:"))
+			hd_defer_mark(&p->marks, HD_MARK_QUEUE, q->tenant_id, q->id, NULL);
 		q->strategy = strcmp(st, "longest_idle") == 0 ? ST_LONGEST_IDLE
 			: strcmp(st, "round_robin") == 0 ? ST_ROUND_ROBIN
 			: strcmp(st, "sticky") == 0 ? ST_STICKY : ST_LEAST_LOADED;
 		q->direct = DatumGetBool(SPI_getbinval(t, d, 4, &isnull));
-		q->offer_timeout_us = get_int8(t, d, 5, 30 * USECS_PER_SEC);
-		q->sticky_window_us = get_int8(t, d, 6, 0);
-		q->idle_warn_us = get_int8(t, d, 7, 300 * USECS_PER_SEC);
-		q->rr_cursor = get_int8(t, d, 8, 0);
-		q->req_skills = hd_name_bits('s', q->tenant_id, SPI_getbinval(t, d, 9, &isnull));
-		q->req_langs = hd_name_bits('l', q->tenant_id, SPI_getbinval(t, d, 10, &isnull));
-		q->req_text = psprintf("skills %s and languages %s", skills, langs);
+		q->offer_timeout_us = qt.offer_timeout_us;
+		q->sticky_window_us = qt.sticky_window_us;
+		q->idle_warn_us = qt.warn_us;
+		q->rr_cursor = get_int8(t, d, 5, 0);
+		q->req_skills = hd_name_bits('s', q->tenant_id, SPI_getbinval(t, d, 6, &isnull));
+		q->req_langs = hd_name_bits('l', q->tenant_id, SPI_getbinval(t, d, 7, &isnull));
+		q->req_text = psprintf("skills %s and languages %s", hd_clip(skills, 200),
+							   hd_clip(langs, 200));
 		q->cands = palloc(sizeof(int) * Max(p->nagents, 1));
 		q->ncands = 0;
+		p->nqueues++;
 	}
 	for (j = 0; j < p->nagents; j++)
 	{
@@ -368,9 +466,27 @@ load_pass(Pass *p, bool *any)
 	}
 
 	/* waiting sessions: enough per queue to fill every free slot, plus a few */
-	for (i = 0; i < ntenants; i++)
-		per_queue[i] = Min(hd_dispatch_batch_size, 16 + 2 * per_queue[i]);
-	v[1] = hd_int4_array(per_queue, ntenants);
+	{
+		int64	   *qt = palloc(sizeof(int64) * Max(p->nqueues, 1));
+		int64	   *qid = palloc(sizeof(int64) * Max(p->nqueues, 1));
+		int32	   *qn = palloc(sizeof(int32) * Max(p->nqueues, 1));
+
+		for (i = 0; i < p->nqueues; i++)
+		{
+			int64		slots = 0;
+
+			for (j = 0; j < ntenants; j++)
+				if (tenants[j] == p->queues[i].tenant_id)
+					slots = free_slots[j];
+			qt[i] = p->queues[i].tenant_id;
+			qid[i] = p->queues[i].id;
+			qn[i] = (int32) Min((int64) hd_dispatch_batch_size, 16 + 2 * slots);
+			p->queues[i].depth = qn[i];
+		}
+		v[0] = hd_int8_array(qt, p->nqueues);
+		v[1] = hd_int8_array(qid, p->nqueues);
+		v[2] = hd_int4_array(qn, p->nqueues);
+	}
 	hd_exec(&load_waiting, v, NULL, false, 0);
 	p->nwaiting = (int) SPI_processed;
 	p->waiting = palloc0(sizeof(Waiting) * Max(p->nwaiting, 1));
@@ -401,18 +517,17 @@ load_pass(Pass *p, bool *any)
 				w->excluded[k] = nulls[k] ? 0 : DatumGetInt64(el[k]);
 		}
 		w->queued_at = get_ts(t, d, 7, 0);
+		if (TIMESTAMP_NOT_FINITE(w->queued_at))
+			w->queued_at = p->now;	/* only a direct UPDATE writes that: count from now */
 		w->old_reason = SPI_getvalue(t, d, 8);
 		w->q = find_queue(p, w->tenant_id, w->queue_id);
 		w->chosen = -1;
 		if (w->q >= 0)
 			p->queues[w->q].nloaded++;
 	}
-	for (i = 0; i < p->nqueues; i++)
-		for (j = 0; j < ntenants; j++)
-			if (tenants[j] == p->queues[i].tenant_id)
-				p->queues[i].depth = per_queue[j];
 
 	/* per-queue limits of agents */
+	v[0] = hd_int8_array(tenants, ntenants);
 	hd_exec(&load_limits, v, NULL, false, 0);
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
@@ -420,13 +535,12 @@ load_pass(Pass *p, bool *any)
 		TupleDesc	d = SPI_tuptable->tupdesc;
 		int64		key[3];
 		QueueLimit *l;
-		bool		isnull;
 
 		key[0] = get_int8(t, d, 1, 0);
 		key[1] = get_int8(t, d, 2, 0);
 		key[2] = get_int8(t, d, 3, 0);
 		l = hash_search(p->limits, key, HASH_ENTER, NULL);
-		l->remaining = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
+		l->remaining = (int) Max(-1, Min(1000000, get_int8(t, d, 4, 0) - get_int8(t, d, 5, 0)));
 		p->nlimits++;
 	}
 
@@ -467,22 +581,33 @@ load_pass(Pass *p, bool *any)
 					i++;
 				if (i < n && ct[i] == tenant && cc[i] == cust)
 				{
+					TimestampTz at = get_ts(t, d, 4, 0);
+
+					if (TIMESTAMP_NOT_FINITE(at))
+						continue;	/* only a direct UPDATE writes that */
 					p->waiting[sidx[i]].sticky_agent = get_int8(t, d, 3, 0);
-					p->waiting[sidx[i]].sticky_at = get_ts(t, d, 4, 0);
+					p->waiting[sidx[i]].sticky_at = at;
 				}
 			}
 		}
 	}
 }
 
+/*
+ * Has this agent declined or missed this session (or transferred it away)
+ * since it last changed status? Exclusions are added when the session comes
+ * back to its queue (session.queued_at), so an agent whose status changed
+ * after that (offline and back, away and back, a reconnect within the grace)
+ * has changed since its exclusion, and is a candidate again.
+ */
 static bool
-is_excluded(Waiting *w, int64 agent_id)
+is_excluded(Waiting *w, const Agent *a)
 {
 	int			i;
 
 	for (i = 0; i < w->nexcluded; i++)
-		if (w->excluded[i] == agent_id)
-			return true;
+		if (w->excluded[i] == a->id)
+			return a->status_changed <= w->queued_at;
 	return false;
 }
 
@@ -548,6 +673,9 @@ match_one(Pass *p, Waiting *w)
 				free_capable = 0;
 	double		best_score = 0;
 	int64		rr_next = -1;
+	int			round,
+				excluded_free = 0;
+	bool		again = false;
 
 	if (w->target && p->now - w->queued_at >= q->offer_timeout_us)
 	{
@@ -559,7 +687,7 @@ match_one(Pass *p, Waiting *w)
 		int			ai = find_agent(p, w->tenant_id, w->target);
 
 		w->ncand = 0;
-		if (ai >= 0 && has_room(p, &p->agents[ai], q) && !is_excluded(w, w->target))
+		if (ai >= 0 && has_room(p, &p->agents[ai], q) && !is_excluded(w, &p->agents[ai]))
 		{
 			w->chosen = ai;
 			w->ncand = 1;
@@ -571,41 +699,73 @@ match_one(Pass *p, Waiting *w)
 		return;
 	}
 
-	for (i = 0; i < q->ncands; i++)
+	/*
+	 * Round 0 skips the agents who declined, missed or transferred the
+	 * session. When every capable agent with a free slot is one of them, the
+	 * exclusions lapse once the session has been back in its queue for a
+	 * cool-down (the queue's offer_timeout): round 1 then offers it to them
+	 * again, so a session never waits for good next to a free, capable agent.
+	 */
+	for (round = 0; round < 2 && best < 0; round++)
 	{
-		Agent	   *a = &p->agents[q->cands[i]];
-		double		s;
-
-		if (!has_room(p, a, q))
-			continue;
-		free_capable++;
-		if (is_excluded(w, a->id))
-			continue;
-		w->ncand++;
-		if (q->strategy == ST_STICKY && a->id == w->sticky_agent &&
-			p->now - w->sticky_at <= q->sticky_window_us)
+		if (round == 1)
 		{
-			best = q->cands[i];
-			best_score = -1e12;
-			break;
+			TimestampTz until;
+
+			if (excluded_free == 0 || excluded_free < free_capable)
+				break;
+			if (!hd_ts_plus_us(w->queued_at, q->offer_timeout_us, &until))
+				break;
+			if (p->now < until)
+			{
+				if (p->retry_at == 0 || until < p->retry_at)
+					p->retry_at = until;
+				break;
+			}
+			again = true;
 		}
-		if (q->strategy == ST_ROUND_ROBIN)
+		for (i = 0; i < q->ncands; i++)
 		{
-			/* next agent id after the cursor, wrapping to the lowest */
-			bool		after = a->id > q->rr_cursor;
-			bool		best_after = best >= 0 && p->agents[best].id > q->rr_cursor;
+			Agent	   *a = &p->agents[q->cands[i]];
+			double		s;
 
-			if (best < 0 || (after && !best_after) ||
-				(after == best_after && a->id < p->agents[best].id))
+			if (!has_room(p, a, q))
+				continue;
+			if (round == 0)
+			{
+				free_capable++;
+				if (is_excluded(w, a))
+				{
+					excluded_free++;
+					continue;
+				}
+			}
+			w->ncand++;
+			if (q->strategy == ST_STICKY && a->id == w->sticky_agent &&
+				p->now - w->sticky_at <= q->sticky_window_us)
+			{
 				best = q->cands[i];
-			continue;
-		}
-		s = score_of(a, q, q->strategy == ST_LONGEST_IDLE ? ST_LONGEST_IDLE : ST_LEAST_LOADED,
-					 p->now);
-		if (best < 0 || s < best_score)
-		{
-			best = q->cands[i];
-			best_score = s;
+				best_score = -1e12;
+				break;
+			}
+			if (q->strategy == ST_ROUND_ROBIN)
+			{
+				/* next agent id after the cursor, wrapping to the lowest */
+				bool		after = a->id > q->rr_cursor;
+				bool		best_after = best >= 0 && p->agents[best].id > q->rr_cursor;
+
+				if (best < 0 || (after && !best_after) ||
+					(after == best_after && a->id < p->agents[best].id))
+					best = q->cands[i];
+				continue;
+			}
+			s = score_of(a, q, q->strategy == ST_LONGEST_IDLE ? ST_LONGEST_IDLE : ST_LEAST_LOADED,
+						 p->now);
+			if (best < 0 || s < best_score)
+			{
+				best = q->cands[i];
+				best_score = s;
+			}
 		}
 	}
 	if (best >= 0)
@@ -627,6 +787,9 @@ match_one(Pass *p, Waiting *w)
 			w->reason = pstrdup("longest idle among capable agents with a free slot");
 		else
 			w->reason = pstrdup("least loaded among capable agents with a free slot");
+		if (again)
+			w->reason = psprintf("%s (offered again: every capable agent with a free slot had declined or missed it, and the cool-down passed)",
+								 w->reason);
 		return;
 	}
 	if (q->ncands == 0)
@@ -634,7 +797,7 @@ match_one(Pass *p, Waiting *w)
 	else if (free_capable == 0)
 		w->reason = psprintf("all %d capable agents at capacity", q->ncands);
 	else
-		w->reason = psprintf("all %d capable agents with a free slot declined or missed it",
+		w->reason = psprintf("all %d capable agents with a free slot declined or missed it; offered to them again once it has waited offer_timeout since",
 							 free_capable);
 }
 
@@ -1026,21 +1189,119 @@ write_waits(void *arg)
  * sessions placed; *more is set when the pass may have left work (a queue
  * deeper than what was loaded while slots remain, or a lost capacity race).
  */
+TimestampTz hd_dispatch_retry_at = 0;
+
+/* Forget what a failed load_rest left half-filled (its memory is the pass's). */
+static void
+reset_loaded(Pass *p)
+{
+	p->agents = NULL;
+	p->nagents = 0;
+	p->queues = NULL;
+	p->nqueues = 0;
+	p->waiting = NULL;
+	p->nwaiting = 0;
+	p->limits = NULL;
+	p->nlimits = 0;
+}
+
+/* Does load_rest work for this one tenant? *err gets the message if not. */
+static bool
+probe_tenant(Pass *p, const HdTenantTimes *t, char **err)
+{
+	Pass		one;
+
+	memset(&one, 0, sizeof(one));
+	one.now = p->now;
+	one.tt = (HdTenantTimes *) t;
+	one.ntenants = 1;
+	return hd_run_in_subxact(load_rest, &one, err);
+}
+
+/*
+ * Load the pass, so that a tenant whose data makes a loading statement fail
+ * (in a way no check in C foresaw) is marked and left out instead of
+ * stopping every tenant. Tenants marked so are tried alone first, each pass
+ * (cleared when that works); the others are loaded together in one
+ * subtransaction, and only when that fails is each tried alone to find the
+ * culprit. The normal pass costs one subtransaction.
+ */
+static void
+load_isolated(Pass *p)
+{
+	char	   *err = NULL;
+	int			i,
+				kept = 0;
+
+	for (i = 0; i < p->ntenants; i++)
+	{
+		HdTenantTimes *t = &p->tt[i];
+
+		if (hd_mark_is(t->mark, "assignment:"))
+		{
+			if (!probe_tenant(p, t, &err))
+			{
+				char	   *mark = psprintf("assignment: %s", hd_clip(err, 400));
+
+				if (strcmp(mark, t->mark) != 0)
+					hd_defer_mark(&p->marks, HD_MARK_TENANT, t->tenant_id, t->tenant_id, mark);
+				continue;
+			}
+			hd_defer_mark(&p->marks, HD_MARK_TENANT, t->tenant_id, t->tenant_id, NULL);
+		}
+		p->tt[kept++] = *t;
+	}
+	p->ntenants = kept;
+	if (hd_run_in_subxact(load_rest, p, &err))
+		return;
+	reset_loaded(p);
+	ereport(LOG,
+			(errmsg("pg_helpdesk dispatcher: loading the assignment pass failed (%s); trying tenant by tenant",
+					hd_clip(err, 400))));
+	kept = 0;
+	for (i = 0; i < p->ntenants; i++)
+	{
+		HdTenantTimes *t = &p->tt[i];
+
+		if (!probe_tenant(p, t, &err))
+		{
+			hd_defer_mark(&p->marks, HD_MARK_TENANT, t->tenant_id, t->tenant_id,
+						  psprintf("assignment: %s", hd_clip(err, 400)));
+			continue;
+		}
+		p->tt[kept++] = *t;
+	}
+	p->ntenants = kept;
+	if (!hd_run_in_subxact(load_rest, p, &err))
+		elog(ERROR, "loading the assignment pass failed twice: %s", err);
+}
+
+/*
+ * One assignment pass in the caller's transaction. Returns the number of
+ * sessions placed; *more is set when the pass may have left work (a queue
+ * deeper than what was loaded while slots remain, or a lost capacity race).
+ */
 int
 hd_dispatch_assign(bool *more)
 {
 	Pass		p;
 	Batch		b;
-	bool		any;
 	int			i;
 	char	   *err = NULL;
 
 	memset(&p, 0, sizeof(p));
 	*more = false;
 	p.now = GetCurrentTimestamp();
-	load_pass(&p, &any);
-	if (!any)
+	hd_dispatch_retry_at = 0;
+	load_tenants(&p);
+	if (p.ntenants == 0)
+	{
+		hd_write_marks(p.marks);
 		return 0;
+	}
+	hd_skills_begin_pass(agents_last_pass);
+	load_isolated(&p);
+	agents_last_pass = p.nagents;
 
 	b.p = &p;
 	b.idx = palloc(sizeof(int) * Max(p.nwaiting, 1));
@@ -1097,5 +1358,7 @@ hd_dispatch_assign(bool *more)
 	}
 	if (!hd_run_in_subxact(write_waits, &p, &err))
 		ereport(LOG, (errmsg("pg_helpdesk dispatcher: could not record wait reasons: %s", err)));
+	hd_write_marks(p.marks);
+	hd_dispatch_retry_at = p.retry_at;
 	return b.placed;
 }
