@@ -68,8 +68,8 @@ static HdPlan queue_max_wait = {
  * declining, timing out or losing an agent never fails on it); the
  * dispatcher marks the queue and does not route it until it is fixed.
  */
-static TimestampTz
-max_wait_due(int64 tenant_id, int64 queue_id)
+TimestampTz
+hd_max_wait_due(int64 tenant_id, int64 queue_id)
 {
 	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(queue_id)};
 	bool		isnull;
@@ -91,7 +91,7 @@ void
 hd_requeue(int64 tenant_id, int64 session_id, const char *from_state, int64 queue_id,
 		   int64 exclude_agent, int64 target_agent, bool new_stint, const char *why)
 {
-	TimestampTz wait_due = max_wait_due(tenant_id, queue_id);
+	TimestampTz wait_due = hd_max_wait_due(tenant_id, queue_id);
 	Datum		v[7] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
 		Int64GetDatum(queue_id), Int64GetDatum(exclude_agent), Int64GetDatum(target_agent),
 	BoolGetDatum(new_stint), TimestampTzGetDatum(wait_due)};

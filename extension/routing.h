@@ -21,6 +21,7 @@ extern void hd_release_agent(int64 tenant_id, int64 session_id, int64 agent_id,
 extern void hd_requeue(int64 tenant_id, int64 session_id, const char *from_state,
 					   int64 queue_id, int64 exclude_agent, int64 target_agent,
 					   bool new_stint, const char *why);
+extern TimestampTz hd_max_wait_due(int64 tenant_id, int64 queue_id);
 extern void hd_audit(int64 tenant_id, int64 session_id, int64 queue_id, int64 agent_id,
 					 const char *action, const char *reason, TimestampTz due_at);
 extern void hd_session_event(int64 tenant_id, int64 session_id, const char *from,
