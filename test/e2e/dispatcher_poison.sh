@@ -11,7 +11,8 @@ db=e2e_poison
 fresh_db $db
 log=$HD_CLUSTER/postgres.log
 logstart=$(stat -c %s "$log")
-newlog() { tail -c +$((logstart + 1)) "$log"; }
+# this database's dispatcher's log lines (other databases' workers share the file)
+newlog() { tail -c +$((logstart + 1)) "$log" | grep -F "[$pid] "; }
 dpid() { q $db "SELECT coalesce((SELECT pid FROM helpdesk.worker_status() WHERE kind = 'dispatcher'), 0)"; }
 tid() { q $db "SELECT id FROM helpdesk.tenant WHERE slug = '$1'"; }
 BIG="'2000000000 mons -129143135:26:45.995904'"
