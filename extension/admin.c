@@ -5,6 +5,7 @@
  */
 #include "hd.h"
 #include "message.h"
+#include "routing.h"
 
 #include "datatype/timestamp.h"
 #include "utils/array.h"
@@ -174,6 +175,7 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 	hd_args_to_params(fcinfo, v, n, 6);
 	SPI_connect();
 	id = upsert(&upsert_tenant, v, n);
+	hd_warn_short_presence(id);
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* heartbeat settings move due times */
 	SPI_finish();
 	PG_RETURN_INT64(id);

@@ -28,6 +28,9 @@ extern void hd_session_event(int64 tenant_id, int64 session_id, const char *from
 							 const char *to, int64 queue_id, int64 agent_id,
 							 const char *extra_json_fields);
 
+/* presence.c */
+extern void hd_warn_short_presence(int64 tenant_id);
+
 /* priority.c */
 extern int32 hd_session_boost(int64 tenant_id, int64 customer_id, const char *issue_type,
 							  int32 priority, const char *first_message);

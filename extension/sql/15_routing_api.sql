@@ -16,6 +16,13 @@ AS 'MODULE_PATHNAME', 'hd_agent_heartbeat';
 COMMENT ON FUNCTION helpdesk.agent_heartbeat IS
 	'Heartbeats for many agents in one call. An agent that had lost presence gets its previous status back and keeps its sessions. Returns how many agents were updated (offline agents who went offline on purpose are not).';
 
+CREATE FUNCTION helpdesk.presence_timeout_ms(tenant_ids bigint[])
+RETURNS bigint LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_presence_timeout_ms';
+COMMENT ON FUNCTION helpdesk.presence_timeout_ms IS
+	'The shortest heartbeat_interval x heartbeat_misses of these tenants in ms (NULL: none usable). helpdesk-bridge sends its heartbeat batches at least three times within it.';
+
 CREATE FUNCTION helpdesk.accept_offer(tenant_id bigint, agent_id bigint, session_id bigint)
 RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
