@@ -667,12 +667,13 @@ write_marks_fn(void *arg)
 
 /*
  * Run a statement over every tenant of ts in one transaction; if it fails,
- * tenant by tenant, marking ('presence: ...') the ones it fails for. A
+ * tenant by tenant, marking (prefix, e.g. 'presence: ...') the ones it fails for. A
  * tenant marked so runs alone every time (its mark cleared when that
  * works), so a failure no check foresaw costs the others nothing.
  */
 static int64
-run_per_tenant(const TenantSet *ts, HdPlan *plan, bool grace, const char *what)
+run_per_tenant(const TenantSet *ts, HdPlan *plan, bool grace, const char *what,
+			   const char *prefix)
 {
 	int		   *bulk = palloc(sizeof(int) * Max(ts->n, 1));
 	int		   *alone = palloc(sizeof(int) * Max(ts->n, 1));
@@ -685,7 +686,7 @@ run_per_tenant(const TenantSet *ts, HdPlan *plan, bool grace, const char *what)
 
 	for (i = 0; i < ts->n; i++)
 	{
-		if (hd_mark_is(ts->marks[i], "presence:"))
+		if (hd_mark_is(ts->marks[i], prefix))
 			alone[nalone++] = i;
 		else
 			bulk[nbulk++] = i;
@@ -717,11 +718,12 @@ run_per_tenant(const TenantSet *ts, HdPlan *plan, bool grace, const char *what)
 		{
 			total += st.n;
 			mark = NULL;
-			if (ts->marks[alone[i]] == NULL)
+			/* clear only this step's own mark */
+			if (!hd_mark_is(ts->marks[alone[i]], prefix))
 				continue;
 		}
 		else
-			mark = psprintf("presence: %s", hd_clip(err, 400));
+			mark = psprintf("%s %s", prefix, hd_clip(err, 400));
 		if (mark != NULL && ts->marks[alone[i]] != NULL && strcmp(mark, ts->marks[alone[i]]) == 0)
 			continue;
 		{
@@ -756,10 +758,10 @@ hd_dispatch_timers(void)
 	all = palloc(sizeof(int) * Max(ts.n, 1));
 	for (i = 0; i < ts.n; i++)
 		all[i] = i;
-	fired += (int) run_per_tenant(&ts, &expire_presence, false, "presence expiry");
+	fired += (int) run_per_tenant(&ts, &expire_presence, false, "presence expiry", "presence:");
 	set_params(&ts, all, ts.n, true, v);
 	fired += run_items(&lost_sessions, v, fill_session_agent, requeue_lost, "requeue after agent loss");
-	(void) run_per_tenant(&ts, &end_grace, true, "ending grace periods");
+	(void) run_per_tenant(&ts, &end_grace, true, "ending grace periods", "grace:");
 	fired += run_items(&due_offers, NULL, fill_session_agent, expire_offer, "offer timeout");
 	fired += run_items(&due_waits, NULL, fill_wait, expire_wait, "max wait");
 	fired += run_items(&due_idle, NULL, fill_idle, check_idle, "idle check");
@@ -823,7 +825,7 @@ hd_dispatch_next_due(bool *have_waiting)
 
 		if (hd_tenant_times(t, d, 1, &tt) != NULL)
 			continue;
-		if (hd_mark_is(tt.mark, "presence:"))
+		if (hd_mark_is(tt.mark, "presence:") || hd_mark_is(tt.mark, "grace:"))
 		{
 			retry = true;
 			continue;
