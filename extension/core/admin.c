@@ -5,6 +5,7 @@
  */
 #include "hd.h"
 #include "message.h"
+#include "routing.h"
 
 #include "datatype/timestamp.h"
 #include "utils/array.h"
@@ -154,6 +155,7 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	id = upsert(&upsert_tenant, v, n);
+	hd_warn_short_presence(id);
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* heartbeat settings move due times */
 	SPI_finish();
 	PG_RETURN_INT64(id);

@@ -235,11 +235,11 @@ static HdPlan insert_session = {
 	"SELECT $1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'), "
 	"       CASE WHEN $3 = 'queued' THEN now() END, $9, "
 	"       CASE WHEN $3 = 'queued' THEN now() - make_interval(secs => $9) END, "
-	"       CASE WHEN $3 = 'queued' THEN now() + (SELECT q.max_wait FROM helpdesk.queue q "
-	"                                             WHERE q.tenant_id = $1 AND q.id = $4) END "
+	"       CASE WHEN $3 = 'queued' THEN $10::timestamptz END "
 	"ON CONFLICT (tenant_id, customer_id) WHERE state <> 'closed' DO NOTHING "
 	"RETURNING id",
-	9, {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID, JSONBOID, INT4OID}
+	10, {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID, JSONBOID, INT4OID,
+	TIMESTAMPTZOID}
 };
 static HdPlan open_session_of = {
 	"SELECT id, state FROM helpdesk.session "
@@ -318,8 +318,9 @@ hd_start_session(PG_FUNCTION_ARGS)
 
 	for (attempt = 0; attempt < 5 && session_id == 0; attempt++)
 	{
-		Datum		v[9];
-		char		n[10] = "         ";
+		Datum		v[10];
+		char		n[11] = "          ";
+		TimestampTz wait_due = queue_id ? hd_max_wait_due(tenant_id, queue_id) : 0;
 
 		v[0] = Int64GetDatum(tenant_id);
 		v[1] = Int64GetDatum(customer_id);
@@ -333,6 +334,8 @@ hd_start_session(PG_FUNCTION_ARGS)
 		v[7] = attributes ? JsonbPGetDatum(attributes) : (Datum) 0;
 		n[7] = attributes ? ' ' : 'n';
 		v[8] = Int32GetDatum(boost);
+		v[9] = TimestampTzGetDatum(wait_due);	/* max wait checked in C */
+		n[9] = wait_due ? ' ' : 'n';
 		hd_exec(&insert_session, v, n, false, 1);
 		if (SPI_processed == 1)
 		{
@@ -391,11 +394,10 @@ static HdPlan set_queued = {
 	"       excluded_agents = '{}', offer_expires_at = NULL, idle_check_at = NULL, "
 	"       idle_warned_at = NULL, wait_reason = NULL, queue_position = NULL, "
 	"       estimated_wait_s = NULL, "
-	"       wait_due_at = now() + (SELECT q.max_wait FROM helpdesk.queue q "
-	"                              WHERE q.tenant_id = $1 AND q.id = $3) "
+	"       wait_due_at = $6 "
 	"WHERE tenant_id = $1 AND id = $2 "
 	"RETURNING s.customer_id, s.issue_type, s.priority",
-	5, {INT8OID, INT8OID, INT8OID, INT4OID, INT4OID}
+	6, {INT8OID, INT8OID, INT8OID, INT4OID, INT4OID, TIMESTAMPTZOID}
 };
 static HdPlan session_priority_inputs = {
 	"SELECT issue_type, priority FROM helpdesk.session WHERE tenant_id = $1 AND id = $2",
@@ -462,10 +464,15 @@ hd_request_agent(PG_FUNCTION_ARGS)
 	boost = hd_session_boost(tenant_id, s.customer_id, issue_type, priority,
 							 hd_first_customer_message(tenant_id, session_id));
 	{
-		Datum		v[5] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
-			Int64GetDatum(queue_id), Int32GetDatum(boost), Int32GetDatum(priority)};
+		TimestampTz wait_due = hd_max_wait_due(tenant_id, queue_id);
+		Datum		v[6] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
+			Int64GetDatum(queue_id), Int32GetDatum(boost), Int32GetDatum(priority),
+		TimestampTzGetDatum(wait_due)};
+		char		n[7] = "      ";
 
-		hd_exec(&set_queued, v, has_priority ? NULL : "    n", false, 0);
+		n[4] = has_priority ? ' ' : 'n';
+		n[5] = wait_due ? ' ' : 'n';
+		hd_exec(&set_queued, v, n, false, 0);
 	}
 	hd_session_event(tenant_id, session_id, s.state, "queued", queue_id, 0, NULL);
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);

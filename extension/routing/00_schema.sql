@@ -139,6 +139,22 @@ COMMENT ON COLUMN helpdesk.session.wait_reason IS
 COMMENT ON COLUMN helpdesk.session.dispatch_error IS
 	'Set when the dispatcher failed on this row; it skips the row until the column is cleared.';
 
+-- Marks of rows whose data a dispatcher stage cannot use (an interval that
+-- overflows, a skill level out of range, a statement failing for one tenant):
+-- the stage skips the row, logs once, and goes on with everything else. A
+-- mark starting with 'settings:' is re-checked every time the row is read and
+-- cleared as soon as the data is valid again; 'assignment:' and 'presence:'
+-- marks are retried row by row on every pass and cleared when that works.
+ALTER TABLE helpdesk.tenant ADD COLUMN dispatch_error text;
+ALTER TABLE helpdesk.queue ADD COLUMN dispatch_error text;
+ALTER TABLE helpdesk.agent ADD COLUMN dispatch_error text;
+COMMENT ON COLUMN helpdesk.tenant.dispatch_error IS
+	'Why the dispatcher skips this tenant (settings it cannot use, or a stage failing for it); NULL when fine. Cleared by the dispatcher once the tenant works again.';
+COMMENT ON COLUMN helpdesk.queue.dispatch_error IS
+	'Why the dispatcher does not route this queue (a setting it cannot use); NULL when fine. Cleared by the dispatcher once the settings are valid again.';
+COMMENT ON COLUMN helpdesk.agent.dispatch_error IS
+	'Why the dispatcher offers this agent nothing (skills or capacity it cannot use); NULL when fine. Cleared by the dispatcher once the data is valid again.';
+
 -- One row per offer or assignment of a session to an agent.
 CREATE TABLE helpdesk.session_assignment (
 	tenant_id   bigint NOT NULL,

@@ -16,6 +16,13 @@ AS 'MODULE_PATHNAME', 'hd_agent_heartbeat';
 COMMENT ON FUNCTION helpdesk.agent_heartbeat IS
 	'Heartbeats for many agents in one call. An agent that had lost presence gets its previous status back and keeps its sessions. Returns how many agents were updated (offline agents who went offline on purpose are not).';
 
+CREATE FUNCTION helpdesk.presence_timeout_ms(tenant_ids bigint[])
+RETURNS bigint LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_presence_timeout_ms';
+COMMENT ON FUNCTION helpdesk.presence_timeout_ms IS
+	'The shortest heartbeat_interval x heartbeat_misses of these tenants in ms (NULL: none usable). helpdesk-bridge sends its heartbeat batches at least three times within it.';
+
 CREATE FUNCTION helpdesk.accept_offer(tenant_id bigint, agent_id bigint, session_id bigint)
 RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -118,12 +125,32 @@ COMMENT ON VIEW helpdesk.assignment_why IS
 CREATE VIEW helpdesk.waiting_why AS
 	SELECT s.tenant_id, s.id AS session_id, s.queue_id, s.queue_position,
 	       now() - s.queued_at AS waited, s.boost_seconds, s.rank_at,
-	       coalesce(s.dispatch_error, s.wait_reason, 'not looked at yet') AS reason,
+	       coalesce(s.dispatch_error, 'queue ' || q.id || ' skipped: ' || q.dispatch_error,
+	                'tenant ' || t.id || ' skipped: ' || t.dispatch_error,
+	                s.wait_reason, 'not looked at yet') AS reason,
 	       s.excluded_agents, s.target_agent_id
 	FROM helpdesk.session s
+	LEFT JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id
+	LEFT JOIN helpdesk.tenant t ON t.id = s.tenant_id
 	WHERE s.state = 'queued';
 COMMENT ON VIEW helpdesk.waiting_why IS
 	'Waiting sessions with the dispatcher''s last reason for not placing them.';
+
+-- "What is the dispatcher skipping?"
+CREATE VIEW helpdesk.dispatch_errors AS
+	SELECT t.id AS tenant_id, 'tenant'::text AS kind, t.id, t.dispatch_error AS error
+	FROM helpdesk.tenant t WHERE t.dispatch_error IS NOT NULL
+	UNION ALL
+	SELECT q.tenant_id, 'queue', q.id, q.dispatch_error
+	FROM helpdesk.queue q WHERE q.dispatch_error IS NOT NULL
+	UNION ALL
+	SELECT a.tenant_id, 'agent', a.id, a.dispatch_error
+	FROM helpdesk.agent a WHERE a.dispatch_error IS NOT NULL
+	UNION ALL
+	SELECT s.tenant_id, 'session', s.id, s.dispatch_error
+	FROM helpdesk.session s WHERE s.dispatch_error IS NOT NULL AND s.state <> 'closed';
+COMMENT ON VIEW helpdesk.dispatch_errors IS
+	'Tenants, queues, agents and open sessions the dispatcher skips, and why. Tenant, queue and agent marks clear themselves once the data works again; clear a session''s mark (UPDATE helpdesk.session SET dispatch_error = NULL) to retry it.';
 
 CREATE FUNCTION helpdesk.issue_token(tenant_id bigint, kind text, subject bigint,
 	ttl interval DEFAULT '1 hour')

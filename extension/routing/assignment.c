@@ -8,7 +8,7 @@
  * together. Capacity is only ever taken by a guarded UPDATE (load <
  * max_sessions) in the dispatcher or in claim_session.
  */
-#include "routing.h"
+#include "dispatch.h"
 
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -41,33 +41,63 @@ hd_release_agent(int64 tenant_id, int64 session_id, int64 agent_id, const char *
 /*
  * Back to a queue, keeping rank_at (the place earned so far). A new stint
  * (another queue, or back from an active conversation) restarts max wait and
- * forgets who declined; a declined or timed-out offer keeps both.
+ * forgets who declined; a declined or timed-out offer keeps both. The agent
+ * named in $4 (who declined, missed or transferred it) is added to the
+ * session's exclusions once. $7 is the max-wait due time, computed in C.
  */
 static HdPlan requeue = {
 	"UPDATE helpdesk.session s SET state = 'queued', queue_id = $3, agent_id = NULL, "
 	"  offer_expires_at = NULL, idle_check_at = NULL, idle_warned_at = NULL, "
 	"  queued_at = now(), target_agent_id = nullif($5, 0), wait_reason = NULL, "
 	"  queue_position = NULL, estimated_wait_s = NULL, "
-	"  excluded_agents = (CASE WHEN $6 THEN '{}'::bigint[] ELSE s.excluded_agents END) "
-	"                    || (CASE WHEN $4 <> 0 THEN ARRAY[$4] ELSE '{}'::bigint[] END), "
-	"  wait_due_at = CASE WHEN $6 OR s.wait_due_at IS NULL "
-	"    THEN now() + (SELECT q.max_wait FROM helpdesk.queue q "
-	"                  WHERE q.tenant_id = $1 AND q.id = $3) "
-	"    ELSE s.wait_due_at END "
+	"  excluded_agents = CASE WHEN $6 THEN (CASE WHEN $4 <> 0 THEN ARRAY[$4] ELSE '{}'::bigint[] END) "
+	"    WHEN $4 <> 0 AND $4 <> ALL (s.excluded_agents) THEN s.excluded_agents || $4 "
+	"    ELSE s.excluded_agents END, "
+	"  wait_due_at = CASE WHEN $6 OR s.wait_due_at IS NULL THEN $7 ELSE s.wait_due_at END "
 	"WHERE tenant_id = $1 AND id = $2",
-	6, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID}
+	7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID, TIMESTAMPTZOID}
 };
+static HdPlan queue_max_wait = {
+	"SELECT max_wait FROM helpdesk.queue WHERE tenant_id = $1 AND id = $2",
+	2, {INT8OID, INT8OID}
+};
+
+/*
+ * now() + the queue's max_wait, or 0 when it has none. A stored max_wait
+ * that no timestamp arithmetic can use counts as none here (so that
+ * declining, timing out or losing an agent never fails on it); the
+ * dispatcher marks the queue and does not route it until it is fixed.
+ */
+TimestampTz
+hd_max_wait_due(int64 tenant_id, int64 queue_id)
+{
+	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(queue_id)};
+	bool		isnull;
+	Datum		x;
+	int64		us;
+	TimestampTz due;
+
+	hd_exec(&queue_max_wait, v, NULL, false, 1);
+	if (SPI_processed != 1)
+		return 0;
+	x = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull || !hd_delay_us(DatumGetIntervalP(x), &us) ||
+		!hd_ts_plus_us(GetCurrentTransactionStartTimestamp(), us, &due))
+		return 0;
+	return due;
+}
 
 void
 hd_requeue(int64 tenant_id, int64 session_id, const char *from_state, int64 queue_id,
 		   int64 exclude_agent, int64 target_agent, bool new_stint, const char *why)
 {
-	Datum		v[6] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
+	TimestampTz wait_due = hd_max_wait_due(tenant_id, queue_id);
+	Datum		v[7] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
 		Int64GetDatum(queue_id), Int64GetDatum(exclude_agent), Int64GetDatum(target_agent),
-	BoolGetDatum(new_stint)};
+	BoolGetDatum(new_stint), TimestampTzGetDatum(wait_due)};
 	StringInfoData extra;
 
-	hd_exec(&requeue, v, NULL, false, 0);
+	hd_exec(&requeue, v, wait_due ? NULL : "      n", false, 0);
 	initStringInfo(&extra);
 	appendStringInfoString(&extra, "\"reason\": ");
 	escape_json(&extra, why);

@@ -8,7 +8,9 @@
 
 #include "nodes/bitmapset.h"
 #include "utils/array.h"
+#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 /* dispatch_match.c: one assignment pass; returns sessions placed, sets *more */
 extern int	hd_dispatch_assign(bool *more);
@@ -27,6 +29,7 @@ typedef struct HdAgentSkills
 	Bitmapset  *langs;
 	int		   *levels;			/* level per skill bit, indexed by bit */
 	int			nlevels;
+	char	   *error;			/* 'settings:' mark when a level is unusable */
 } HdAgentSkills;
 
 extern void hd_skills_begin_pass(int agents_last_pass);
@@ -44,5 +47,70 @@ extern void hd_mark_session_error(int64 tenant_id, int64 session_id, const char 
 								  const char *message);
 extern bool hd_run_in_subxact(void (*fn) (void *), void *arg, char **error);
 extern bool hd_in_own_xact(void (*fn) (void *), void *arg, char **error);
+
+/*
+ * Settings as the dispatcher uses them, checked in C so that a stored value
+ * no arithmetic can use marks its own row instead of failing a statement
+ * that reads every tenant. Delays are microseconds in [0, HD_MAX_DELAY_US]
+ * (about 10,000 years: any delay that makes sense, and now() plus or minus
+ * it is always a valid timestamp).
+ */
+#define HD_MAX_DELAY_US (INT64CONST(3650000) * USECS_PER_DAY)
+
+/* columns of helpdesk.tenant t that hd_tenant_times reads, in this order */
+#define HD_TENANT_COLS "t.id, t.heartbeat_interval, t.heartbeat_misses, t.presence_grace, " \
+	"t.idle_warn_after, t.idle_close_after, t.dispatch_error"
+typedef struct HdTenantTimes
+{
+	int64		tenant_id;
+	int64		presence_us;	/* heartbeat_interval x heartbeat_misses */
+	int64		grace_us;
+	int64		warn_us;
+	int64		close_us;
+	char	   *mark;			/* stored dispatch_error or NULL */
+} HdTenantTimes;
+
+/* columns of helpdesk.queue q that hd_queue_times reads, in this order */
+#define HD_QUEUE_COLS "q.offer_timeout, q.sticky_window, q.idle_warn_after, " \
+	"q.idle_close_after, q.max_wait, q.dispatch_error"
+typedef struct HdQueueTimes
+{
+	int64		offer_timeout_us;
+	int64		sticky_window_us;
+	int64		warn_us;		/* with the tenant's as fallback */
+	int64		close_us;
+	int64		max_wait_us;	/* 0: none */
+	char	   *mark;
+} HdQueueTimes;
+
+typedef enum HdMarkKind
+{
+	HD_MARK_TENANT,
+	HD_MARK_QUEUE,
+	HD_MARK_AGENT
+} HdMarkKind;
+
+typedef struct HdMark
+{
+	HdMarkKind	kind;
+	int64		tenant_id;
+	int64		id;
+	char	   *error;			/* NULL: clear */
+} HdMark;
+
+extern bool hd_delay_us(const Interval *iv, int64 *us);
+extern bool hd_ts_plus_us(TimestampTz ts, int64 us, TimestampTz *out);
+extern const char *hd_tenant_times(HeapTuple t, TupleDesc d, int col, HdTenantTimes *out);
+extern const char *hd_queue_times(HeapTuple t, TupleDesc d, int col,
+								  const HdTenantTimes *tenant, HdQueueTimes *out);
+extern void hd_mark_row(HdMarkKind kind, int64 tenant_id, int64 id, const char *error);
+extern void hd_defer_mark(List **marks, HdMarkKind kind, int64 tenant_id, int64 id,
+						  const char *error);
+extern void hd_write_marks(List *marks);
+extern bool hd_mark_is(const char *mark, const char *prefix);
+extern char *hd_clip(const char *s, int n);
+
+/* dispatch_match.c: when a pass wants to look again (cool-downs), 0: no need */
+extern TimestampTz hd_dispatch_retry_at;
 
 #endif							/* HD_DISPATCH_H */

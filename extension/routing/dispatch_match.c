@@ -1,11 +1,9 @@
 /*
  * dispatch_match.c — one assignment pass of the dispatcher.
  *
- *   1. Load every enabled online agent with fresh presence in the tenants
- *      that have waiting sessions; skills and languages become bitmaps over a
- *      per-pass dictionary of names.
- *   2. Load, per dispatched queue, the first waiting sessions in rank order
- *      (enough to use every free slot, plus some to report why the rest wait).
+ *   1-2. Load the tenants with waiting sessions, their eligible agents, their
+ *      dispatched queues and per queue the first waiting sessions in rank
+ *      order (dispatch_load.c, isolated per tenant).
  *   3. Match greedily in C, tenant by tenant, oldest rank first: each session
  *      goes to the best agent with free capacity by its queue's strategy.
  *   4. Write the whole pass in one subtransaction: guarded capacity UPDATE
@@ -18,7 +16,7 @@
  * decisions never race each other; claims in manual queues and capacity
  * changes are safe through the guarded UPDATE.
  */
-#include "dispatch.h"
+#include "dispatch_pass.h"
 
 #include "access/xact.h"
 #include "nodes/bitmapset.h"
@@ -28,461 +26,23 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-typedef enum Strategy
-{
-	ST_LEAST_LOADED,
-	ST_LONGEST_IDLE,
-	ST_ROUND_ROBIN,
-	ST_STICKY
-} Strategy;
-
 static const char *const strategy_names[] = {"least_loaded", "longest_idle", "round_robin", "sticky"};
 
-typedef struct Agent
-{
-	int64		tenant_id;
-	int64		id;
-	int			load;			/* as loaded + planned this pass */
-	int			cap;
-	int			planned;
-	TimestampTz last_activity;	/* 0: never */
-	const HdAgentSkills *sk;	/* cached across passes: read only */
-} Agent;
-
-typedef struct Queue
-{
-	int64		tenant_id;
-	int64		id;
-	Strategy	strategy;
-	bool		direct;
-	int64		offer_timeout_us;
-	int64		sticky_window_us;
-	int64		idle_warn_us;
-	int64		rr_cursor;
-	bool		rr_changed;
-	Bitmapset  *req_skills;
-	Bitmapset  *req_langs;
-	char	   *req_text;		/* "skills billing, language es" for reasons */
-	int		   *cands;			/* agents with the skills and a language */
-	int			ncands;
-	int			nloaded;		/* waiting sessions loaded this pass */
-	int			depth;			/* how many we asked for */
-} Queue;
-
-typedef struct Waiting
-{
-	int64		tenant_id;
-	int64		id;
-	int64		queue_id;
-	int64		customer_id;
-	int64		target;
-	TimestampTz queued_at;
-	int64	   *excluded;
-	int			nexcluded;
-	char	   *old_reason;
-	int			q;				/* index into queues */
-	int			chosen;			/* agent index or -1 */
-	int			ncand;
-	double		score;
-	char	   *reason;
-	bool		drop_target;
-	int64		sticky_agent;
-	TimestampTz sticky_at;
-} Waiting;
-
-typedef struct QueueLimit
-{
-	int64		key[3];			/* tenant, agent, queue */
-	int			remaining;
-} QueueLimit;
-
-typedef struct Pass
-{
-	Agent	   *agents;
-	int			nagents;
-	Queue	   *queues;
-	int			nqueues;
-	Waiting    *waiting;
-	int			nwaiting;
-	HTAB	   *limits;
-	int			nlimits;
-	TimestampTz now;
-} Pass;
-
-static int64
-get_int8(HeapTuple t, TupleDesc d, int col, int64 dflt)
-{
-	bool		isnull;
-	Datum		x = SPI_getbinval(t, d, col, &isnull);
-
-	return isnull ? dflt : DatumGetInt64(x);
-}
-
-static TimestampTz
-get_ts(HeapTuple t, TupleDesc d, int col, TimestampTz dflt)
-{
-	bool		isnull;
-	Datum		x = SPI_getbinval(t, d, col, &isnull);
-
-	return isnull ? dflt : DatumGetTimestampTz(x);
-}
-
-static HdPlan waiting_tenants = {
-	"SELECT DISTINCT q.tenant_id FROM helpdesk.queue q "
-	"WHERE q.strategy <> 'manual' AND EXISTS (SELECT 1 FROM helpdesk.session s "
-	"  WHERE s.tenant_id = q.tenant_id AND s.queue_id = q.id AND s.state = 'queued' "
-	"    AND s.dispatch_error IS NULL)",
-	0, {}
-};
-static HdPlan load_agents = {
-	"SELECT a.tenant_id, a.id, a.load, a.max_sessions, "
-	"       a.last_activity_at, a.skills, a.languages "
-	"FROM helpdesk.agent a JOIN helpdesk.tenant t ON t.id = a.tenant_id "
-	"WHERE a.tenant_id = ANY ($1) AND a.status = 'online' AND a.enabled "
-	"  AND a.last_seen_at > now() - t.heartbeat_interval * t.heartbeat_misses",
-	1, {INT8ARRAYOID}
-};
-static HdPlan load_queues = {
-	"SELECT q.tenant_id, q.id, q.strategy, q.offer_mode = 'direct', "
-	"       (extract(epoch FROM q.offer_timeout) * 1000000)::int8, "
-	"       (extract(epoch FROM q.sticky_window) * 1000000)::int8, "
-	"       (extract(epoch FROM coalesce(q.idle_warn_after, t.idle_warn_after)) * 1000000)::int8, "
-	"       q.rr_cursor, q.required_skills, q.required_languages "
-	"FROM helpdesk.queue q JOIN helpdesk.tenant t ON t.id = q.tenant_id "
-	"WHERE q.tenant_id = ANY ($1) AND q.strategy <> 'manual' ORDER BY q.tenant_id, q.id",
-	1, {INT8ARRAYOID}
-};
-/* $2/$3: per tenant, how many sessions per queue to look at */
-static HdPlan load_waiting = {
-	"SELECT s.tenant_id, s.id, s.queue_id, s.customer_id, s.target_agent_id, "
-	"       s.excluded_agents, s.queued_at, s.wait_reason "
-	"FROM helpdesk.queue q JOIN unnest($1::int8[], $2::int4[]) k(tenant_id, n) "
-	"  ON k.tenant_id = q.tenant_id "
-	"CROSS JOIN LATERAL (SELECT * FROM helpdesk.session s "
-	"  WHERE s.tenant_id = q.tenant_id AND s.queue_id = q.id AND s.state = 'queued' "
-	"    AND s.dispatch_error IS NULL ORDER BY s.rank_at, s.id LIMIT k.n) s "
-	"WHERE q.strategy <> 'manual' "
-	"ORDER BY s.tenant_id, s.rank_at, s.id",
-	2, {INT8ARRAYOID, INT4ARRAYOID}
-};
-static HdPlan load_limits = {
-	"SELECT l.tenant_id, l.agent_id, l.queue_id, l.max_sessions - "
-	"       (SELECT count(*) FROM helpdesk.session x WHERE x.tenant_id = l.tenant_id "
-	"          AND x.agent_id = l.agent_id AND x.queue_id = l.queue_id "
-	"          AND x.state IN ('offered', 'active'))::int "
-	"FROM helpdesk.agent_queue_limit l WHERE l.tenant_id = ANY ($1)",
-	1, {INT8ARRAYOID}
-};
-static HdPlan load_sticky = {
-	"SELECT DISTINCT ON (a.tenant_id, a.customer_id) a.tenant_id, a.customer_id, a.agent_id, "
-	"       a.started_at "
-	"FROM unnest($1::int8[], $2::int8[]) c(tenant_id, customer_id) "
-	"JOIN helpdesk.session_assignment a ON a.tenant_id = c.tenant_id "
-	"  AND a.customer_id = c.customer_id AND a.accepted_at IS NOT NULL "
-	"ORDER BY a.tenant_id, a.customer_id, a.id DESC",
-	2, {INT8ARRAYOID, INT8ARRAYOID}
-};
-
-/* Order of two (tenant_id, id) keys, for qsort and binary searches. */
-static inline int
-cmp_pair(int64 t1, int64 i1, int64 t2, int64 i2)
-{
-	if (t1 != t2)
-		return t1 < t2 ? -1 : 1;
-	if (i1 != i2)
-		return i1 < i2 ? -1 : 1;
-	return 0;
-}
-
 /*
- * Binary search over an array sorted by (tenant_id, id) whose elements start
- * with those two fields (Agent and Queue do). Returns the index or -1.
+ * Has this agent declined or missed this session (or transferred it away)
+ * since it last changed status? Exclusions are added when the session comes
+ * back to its queue (session.queued_at), so an agent whose status changed
+ * after that (offline and back, away and back, a reconnect within the grace)
+ * has changed since its exclusion, and is a candidate again.
  */
-typedef struct Keyed
-{
-	int64		tenant_id;
-	int64		id;
-} Keyed;
-
-static int
-find_keyed(const void *base, int n, size_t size, int64 tenant_id, int64 id)
-{
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		const Keyed *k = (const Keyed *) ((const char *) base + (size_t) mid * size);
-
-		if (k->tenant_id == tenant_id && k->id == id)
-			return mid;
-		if (k->tenant_id < tenant_id || (k->tenant_id == tenant_id && k->id < id))
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
-}
-
-/* qsort order of the same arrays */
-static int
-cmp_keyed(const void *x, const void *y)
-{
-	const Keyed *a = (const Keyed *) x;
-	const Keyed *b = (const Keyed *) y;
-
-	return cmp_pair(a->tenant_id, a->id, b->tenant_id, b->id);
-}
-
-#define find_queue(p, t, q) find_keyed((p)->queues, (p)->nqueues, sizeof(Queue), (t), (q))
-#define find_agent(p, t, a) find_keyed((p)->agents, (p)->nagents, sizeof(Agent), (t), (a))
-
-static int	agents_last_pass = 0;
-
-/* qsort of waiting-session indexes by (tenant_id, customer_id) */
-static Pass *pass_for_sort;
-
-static int
-cmp_waiting_customer(const void *x, const void *y)
-{
-	const Waiting *a = &pass_for_sort->waiting[*(const int *) x];
-	const Waiting *b = &pass_for_sort->waiting[*(const int *) y];
-
-	return cmp_pair(a->tenant_id, a->customer_id, b->tenant_id, b->customer_id);
-}
-
-static void
-load_pass(Pass *p, bool *any)
-{
-	Datum		v[2];
-	int64	   *tenants;
-	int32	   *per_queue;
-	int			ntenants,
-				i,
-				j;
-	HASHCTL		ctl;
-
-	hd_exec(&waiting_tenants, NULL, NULL, false, 0);
-	ntenants = (int) SPI_processed;
-	*any = ntenants > 0;
-	if (ntenants == 0)
-		return;
-	tenants = palloc(sizeof(int64) * ntenants);
-	per_queue = palloc0(sizeof(int32) * ntenants);
-	for (i = 0; i < ntenants; i++)
-		tenants[i] = get_int8(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, 0);
-	/* sort tenant ids: the agent and queue arrays are sorted the same way */
-	for (i = 1; i < ntenants; i++)
-		for (j = i; j > 0 && tenants[j - 1] > tenants[j]; j--)
-		{
-			int64		t = tenants[j];
-
-			tenants[j] = tenants[j - 1];
-			tenants[j - 1] = t;
-		}
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64) * 3;
-	ctl.entrysize = sizeof(QueueLimit);
-	ctl.hcxt = CurrentMemoryContext;
-	p->limits = hash_create("pg_helpdesk queue limits", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
-	v[0] = hd_int8_array(tenants, ntenants);
-
-	/* agents */
-	hd_skills_begin_pass(agents_last_pass);
-	hd_exec(&load_agents, v, NULL, false, 0);
-	p->nagents = (int) SPI_processed;
-	agents_last_pass = p->nagents;
-	p->agents = palloc0(sizeof(Agent) * Max(p->nagents, 1));
-	for (i = 0; i < p->nagents; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		Agent	   *a = &p->agents[i];
-		bool		isnull;
-		int			k;
-
-		a->tenant_id = get_int8(t, d, 1, 0);
-		a->id = get_int8(t, d, 2, 0);
-		a->load = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
-		a->cap = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
-		a->last_activity = get_ts(t, d, 5, PG_INT64_MIN);
-		a->sk = hd_agent_skills(a->tenant_id, a->id, SPI_getbinval(t, d, 6, &isnull),
-								SPI_getbinval(t, d, 7, &isnull));
-		/* free slots decide how deep we look into each queue */
-		for (k = 0; k < ntenants; k++)
-			if (tenants[k] == a->tenant_id && a->load < a->cap)
-				per_queue[k] += a->cap - a->load;
-	}
-	/* sorted here rather than by the query: a sort node copied every row */
-	qsort(p->agents, p->nagents, sizeof(Agent), cmp_keyed);
-
-	/* queues, and per queue the agents with its skills and a language */
-	hd_exec(&load_queues, v, NULL, false, 0);
-	p->nqueues = (int) SPI_processed;
-	p->queues = palloc0(sizeof(Queue) * Max(p->nqueues, 1));
-	for (i = 0; i < p->nqueues; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		Queue	   *q = &p->queues[i];
-		char	   *st = SPI_getvalue(t, d, 3);
-		bool		isnull;
-		char	   *skills = SPI_getvalue(t, d, 9);
-		char	   *langs = SPI_getvalue(t, d, 10);
-
-		q->tenant_id = get_int8(t, d, 1, 0);
-		q->id = get_int8(t, d, 2, 0);
-		q->strategy = strcmp(st, "longest_idle") == 0 ? ST_LONGEST_IDLE
-			: strcmp(st, "round_robin") == 0 ? ST_ROUND_ROBIN
-			: strcmp(st, "sticky") == 0 ? ST_STICKY : ST_LEAST_LOADED;
-		q->direct = DatumGetBool(SPI_getbinval(t, d, 4, &isnull));
-		q->offer_timeout_us = get_int8(t, d, 5, 30 * USECS_PER_SEC);
-		q->sticky_window_us = get_int8(t, d, 6, 0);
-		q->idle_warn_us = get_int8(t, d, 7, 300 * USECS_PER_SEC);
-		q->rr_cursor = get_int8(t, d, 8, 0);
-		q->req_skills = hd_name_bits('s', q->tenant_id, SPI_getbinval(t, d, 9, &isnull));
-		q->req_langs = hd_name_bits('l', q->tenant_id, SPI_getbinval(t, d, 10, &isnull));
-		q->req_text = psprintf("skills %s and languages %s", skills, langs);
-		q->cands = palloc(sizeof(int) * Max(p->nagents, 1));
-		q->ncands = 0;
-	}
-	for (j = 0; j < p->nagents; j++)
-	{
-		Agent	   *a = &p->agents[j];
-
-		for (i = 0; i < p->nqueues; i++)
-		{
-			Queue	   *q = &p->queues[i];
-
-			if (q->tenant_id != a->tenant_id)
-				continue;
-			if (!bms_is_subset(q->req_skills, a->sk->skills))
-				continue;
-			if (!bms_is_empty(q->req_langs) && !bms_overlap(q->req_langs, a->sk->langs))
-				continue;
-			q->cands[q->ncands++] = j;
-		}
-	}
-
-	/* waiting sessions: enough per queue to fill every free slot, plus a few */
-	for (i = 0; i < ntenants; i++)
-		per_queue[i] = Min(hd_dispatch_batch_size, 16 + 2 * per_queue[i]);
-	v[1] = hd_int4_array(per_queue, ntenants);
-	hd_exec(&load_waiting, v, NULL, false, 0);
-	p->nwaiting = (int) SPI_processed;
-	p->waiting = palloc0(sizeof(Waiting) * Max(p->nwaiting, 1));
-	for (i = 0; i < p->nwaiting; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		Waiting    *w = &p->waiting[i];
-		bool		isnull;
-		Datum		ex;
-
-		w->tenant_id = get_int8(t, d, 1, 0);
-		w->id = get_int8(t, d, 2, 0);
-		w->queue_id = get_int8(t, d, 3, 0);
-		w->customer_id = get_int8(t, d, 4, 0);
-		w->target = get_int8(t, d, 5, 0);
-		ex = SPI_getbinval(t, d, 6, &isnull);
-		if (!isnull)
-		{
-			Datum	   *el;
-			bool	   *nulls;
-			int			k;
-
-			deconstruct_array(DatumGetArrayTypeP(ex), INT8OID, 8, FLOAT8PASSBYVAL,
-							  TYPALIGN_DOUBLE, &el, &nulls, &w->nexcluded);
-			w->excluded = palloc(sizeof(int64) * Max(w->nexcluded, 1));
-			for (k = 0; k < w->nexcluded; k++)
-				w->excluded[k] = nulls[k] ? 0 : DatumGetInt64(el[k]);
-		}
-		w->queued_at = get_ts(t, d, 7, 0);
-		w->old_reason = SPI_getvalue(t, d, 8);
-		w->q = find_queue(p, w->tenant_id, w->queue_id);
-		w->chosen = -1;
-		if (w->q >= 0)
-			p->queues[w->q].nloaded++;
-	}
-	for (i = 0; i < p->nqueues; i++)
-		for (j = 0; j < ntenants; j++)
-			if (tenants[j] == p->queues[i].tenant_id)
-				p->queues[i].depth = per_queue[j];
-
-	/* per-queue limits of agents */
-	hd_exec(&load_limits, v, NULL, false, 0);
-	for (i = 0; i < (int) SPI_processed; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		int64		key[3];
-		QueueLimit *l;
-		bool		isnull;
-
-		key[0] = get_int8(t, d, 1, 0);
-		key[1] = get_int8(t, d, 2, 0);
-		key[2] = get_int8(t, d, 3, 0);
-		l = hash_search(p->limits, key, HASH_ENTER, NULL);
-		l->remaining = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
-		p->nlimits++;
-	}
-
-	/* sticky queues: who served these customers last */
-	{
-		int64	   *ct = palloc(sizeof(int64) * Max(p->nwaiting, 1));
-		int64	   *cc = palloc(sizeof(int64) * Max(p->nwaiting, 1));
-		int		   *sidx = palloc(sizeof(int) * Max(p->nwaiting, 1));
-		int			n = 0;
-
-		for (i = 0; i < p->nwaiting; i++)
-			if (p->waiting[i].q >= 0 && p->queues[p->waiting[i].q].strategy == ST_STICKY)
-				sidx[n++] = i;
-		if (n > 0)
-		{
-			Datum		sv[2];
-
-			/* by (tenant, customer): the rows come back in that order */
-			pass_for_sort = p;
-			qsort(sidx, n, sizeof(int), cmp_waiting_customer);
-			for (i = 0; i < n; i++)
-			{
-				ct[i] = p->waiting[sidx[i]].tenant_id;
-				cc[i] = p->waiting[sidx[i]].customer_id;
-			}
-			sv[0] = hd_int8_array(ct, n);
-			sv[1] = hd_int8_array(cc, n);
-			hd_exec(&load_sticky, sv, NULL, false, 0);
-			i = 0;
-			for (j = 0; j < (int) SPI_processed; j++)
-			{
-				HeapTuple	t = SPI_tuptable->vals[j];
-				TupleDesc	d = SPI_tuptable->tupdesc;
-				int64		tenant = get_int8(t, d, 1, 0),
-							cust = get_int8(t, d, 2, 0);
-
-				while (i < n && (ct[i] < tenant || (ct[i] == tenant && cc[i] < cust)))
-					i++;
-				if (i < n && ct[i] == tenant && cc[i] == cust)
-				{
-					p->waiting[sidx[i]].sticky_agent = get_int8(t, d, 3, 0);
-					p->waiting[sidx[i]].sticky_at = get_ts(t, d, 4, 0);
-				}
-			}
-		}
-	}
-}
-
 static bool
-is_excluded(Waiting *w, int64 agent_id)
+is_excluded(Waiting *w, const Agent *a)
 {
 	int			i;
 
 	for (i = 0; i < w->nexcluded; i++)
-		if (w->excluded[i] == agent_id)
-			return true;
+		if (w->excluded[i] == a->id)
+			return a->status_changed <= w->queued_at;
 	return false;
 }
 
@@ -548,6 +108,9 @@ match_one(Pass *p, Waiting *w)
 				free_capable = 0;
 	double		best_score = 0;
 	int64		rr_next = -1;
+	int			round,
+				excluded_free = 0;
+	bool		again = false;
 
 	if (w->target && p->now - w->queued_at >= q->offer_timeout_us)
 	{
@@ -559,7 +122,7 @@ match_one(Pass *p, Waiting *w)
 		int			ai = find_agent(p, w->tenant_id, w->target);
 
 		w->ncand = 0;
-		if (ai >= 0 && has_room(p, &p->agents[ai], q) && !is_excluded(w, w->target))
+		if (ai >= 0 && has_room(p, &p->agents[ai], q) && !is_excluded(w, &p->agents[ai]))
 		{
 			w->chosen = ai;
 			w->ncand = 1;
@@ -571,41 +134,73 @@ match_one(Pass *p, Waiting *w)
 		return;
 	}
 
-	for (i = 0; i < q->ncands; i++)
+	/*
+	 * Round 0 skips the agents who declined, missed or transferred the
+	 * session. When every capable agent with a free slot is one of them, the
+	 * exclusions lapse once the session has been back in its queue for a
+	 * cool-down (the queue's offer_timeout): round 1 then offers it to them
+	 * again, so a session never waits for good next to a free, capable agent.
+	 */
+	for (round = 0; round < 2 && best < 0; round++)
 	{
-		Agent	   *a = &p->agents[q->cands[i]];
-		double		s;
-
-		if (!has_room(p, a, q))
-			continue;
-		free_capable++;
-		if (is_excluded(w, a->id))
-			continue;
-		w->ncand++;
-		if (q->strategy == ST_STICKY && a->id == w->sticky_agent &&
-			p->now - w->sticky_at <= q->sticky_window_us)
+		if (round == 1)
 		{
-			best = q->cands[i];
-			best_score = -1e12;
-			break;
+			TimestampTz until;
+
+			if (excluded_free == 0 || excluded_free < free_capable)
+				break;
+			if (!hd_ts_plus_us(w->queued_at, q->offer_timeout_us, &until))
+				break;
+			if (p->now < until)
+			{
+				if (p->retry_at == 0 || until < p->retry_at)
+					p->retry_at = until;
+				break;
+			}
+			again = true;
 		}
-		if (q->strategy == ST_ROUND_ROBIN)
+		for (i = 0; i < q->ncands; i++)
 		{
-			/* next agent id after the cursor, wrapping to the lowest */
-			bool		after = a->id > q->rr_cursor;
-			bool		best_after = best >= 0 && p->agents[best].id > q->rr_cursor;
+			Agent	   *a = &p->agents[q->cands[i]];
+			double		s;
 
-			if (best < 0 || (after && !best_after) ||
-				(after == best_after && a->id < p->agents[best].id))
+			if (!has_room(p, a, q))
+				continue;
+			if (round == 0)
+			{
+				free_capable++;
+				if (is_excluded(w, a))
+				{
+					excluded_free++;
+					continue;
+				}
+			}
+			w->ncand++;
+			if (q->strategy == ST_STICKY && a->id == w->sticky_agent &&
+				p->now - w->sticky_at <= q->sticky_window_us)
+			{
 				best = q->cands[i];
-			continue;
-		}
-		s = score_of(a, q, q->strategy == ST_LONGEST_IDLE ? ST_LONGEST_IDLE : ST_LEAST_LOADED,
-					 p->now);
-		if (best < 0 || s < best_score)
-		{
-			best = q->cands[i];
-			best_score = s;
+				best_score = -1e12;
+				break;
+			}
+			if (q->strategy == ST_ROUND_ROBIN)
+			{
+				/* next agent id after the cursor, wrapping to the lowest */
+				bool		after = a->id > q->rr_cursor;
+				bool		best_after = best >= 0 && p->agents[best].id > q->rr_cursor;
+
+				if (best < 0 || (after && !best_after) ||
+					(after == best_after && a->id < p->agents[best].id))
+					best = q->cands[i];
+				continue;
+			}
+			s = score_of(a, q, q->strategy == ST_LONGEST_IDLE ? ST_LONGEST_IDLE : ST_LEAST_LOADED,
+						 p->now);
+			if (best < 0 || s < best_score)
+			{
+				best = q->cands[i];
+				best_score = s;
+			}
 		}
 	}
 	if (best >= 0)
@@ -627,6 +222,9 @@ match_one(Pass *p, Waiting *w)
 			w->reason = pstrdup("longest idle among capable agents with a free slot");
 		else
 			w->reason = pstrdup("least loaded among capable agents with a free slot");
+		if (again)
+			w->reason = psprintf("%s (offered again: every capable agent with a free slot had declined or missed it, and the cool-down passed)",
+								 w->reason);
 		return;
 	}
 	if (q->ncands == 0)
@@ -634,7 +232,7 @@ match_one(Pass *p, Waiting *w)
 	else if (free_capable == 0)
 		w->reason = psprintf("all %d capable agents at capacity", q->ncands);
 	else
-		w->reason = psprintf("all %d capable agents with a free slot declined or missed it",
+		w->reason = psprintf("all %d capable agents with a free slot declined or missed it; offered to them again once it has waited offer_timeout since",
 							 free_capable);
 }
 
@@ -1021,6 +619,8 @@ write_waits(void *arg)
 	}
 }
 
+TimestampTz hd_dispatch_retry_at = 0;
+
 /*
  * One assignment pass in the caller's transaction. Returns the number of
  * sessions placed; *more is set when the pass may have left work (a queue
@@ -1031,16 +631,19 @@ hd_dispatch_assign(bool *more)
 {
 	Pass		p;
 	Batch		b;
-	bool		any;
 	int			i;
 	char	   *err = NULL;
 
 	memset(&p, 0, sizeof(p));
 	*more = false;
 	p.now = GetCurrentTimestamp();
-	load_pass(&p, &any);
-	if (!any)
+	hd_dispatch_retry_at = 0;
+	hd_load_pass(&p);
+	if (p.ntenants == 0)
+	{
+		hd_write_marks(p.marks);
 		return 0;
+	}
 
 	b.p = &p;
 	b.idx = palloc(sizeof(int) * Max(p.nwaiting, 1));
@@ -1097,5 +700,7 @@ hd_dispatch_assign(bool *more)
 	}
 	if (!hd_run_in_subxact(write_waits, &p, &err))
 		ereport(LOG, (errmsg("pg_helpdesk dispatcher: could not record wait reasons: %s", err)));
+	hd_write_marks(p.marks);
+	hd_dispatch_retry_at = p.retry_at;
 	return b.placed;
 }

@@ -21,6 +21,7 @@
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 #define MAX_NAMES 65536
 #define MAX_NAME_LEN 72			/* admin.c allows names of 1 to 64 bytes */
@@ -135,7 +136,12 @@ hd_name_bits(char kind, int64 tenant_id, Datum arr)
 	return b;
 }
 
-/* skills jsonb {"name": level} -> bitmap + levels; a bad level counts as 1 */
+/*
+ * skills jsonb {"name": level} -> bitmap + levels. A level that is not a
+ * number counts as 1; a number outside 1..10 (possible only by writing the
+ * table directly) makes the agent unusable: sk->error says why and the pass
+ * marks and skips the agent instead of failing for everyone.
+ */
 static void
 parse_skills(HdAgentSkills *sk, int64 tenant_id, Jsonb *skills)
 {
@@ -143,6 +149,8 @@ parse_skills(HdAgentSkills *sk, int64 tenant_id, Jsonb *skills)
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	int			bit = -1;
+	const char *name = NULL;	/* points into the jsonb */
+	int			namelen = 0;
 
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -150,14 +158,28 @@ parse_skills(HdAgentSkills *sk, int64 tenant_id, Jsonb *skills)
 		{
 			bit = name_bit('s', tenant_id, v.val.string.val, v.val.string.len);
 			sk->skills = bms_add_member(sk->skills, bit);
+			name = v.val.string.val;
+			namelen = v.val.string.len;
 		}
 		else if (tok == WJB_VALUE && bit >= 0)
 		{
 			int			level = 1;
 
 			if (v.type == jbvNumeric)
-				level = DatumGetInt32(DirectFunctionCall1(numeric_int4,
-														  NumericGetDatum(v.val.numeric)));
+			{
+				bool		bad = false;
+
+				level = numeric_int4_opt_error(v.val.numeric, &bad);
+				if (bad || level < 1 || level > 10)
+				{
+					if (sk->error == NULL)
+						sk->error = psprintf("settings: skill \"%s\" has level %s; levels are 1..10",
+											 hd_clip(pnstrdup(name, Min(namelen, 200)), 64),
+											 hd_clip(DatumGetCString(DirectFunctionCall1(numeric_out,
+																						  NumericGetDatum(v.val.numeric))), 40));
+					level = 1;
+				}
+			}
 			if (bit >= sk->nlevels)
 			{
 				int			n = Max(bit + 1, sk->nlevels * 2);
@@ -202,6 +224,8 @@ free_entry(AgentEntry *e)
 	bms_free(e->sk.langs);
 	if (e->sk.levels)
 		pfree(e->sk.levels);
+	if (e->sk.error)
+		pfree(e->sk.error);
 }
 
 /*

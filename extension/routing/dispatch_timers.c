@@ -45,19 +45,26 @@ get_i8(int row, int col)
 
 /* ---- presence ---- */
 
+/*
+ * $1/$2/$3: the tenants whose settings are usable, the time before which an
+ * agent's last heartbeat is too old, and the presence timeout (all from C:
+ * no arithmetic on stored intervals here, so no tenant's value can fail the
+ * statement for the others).
+ */
 static HdPlan expire_presence = {
-	"WITH due AS ("
-	"  SELECT a.tenant_id, a.id FROM helpdesk.agent a JOIN helpdesk.tenant t ON t.id = a.tenant_id "
-	"  WHERE a.status <> 'offline' "
-	"    AND a.last_seen_at + t.heartbeat_interval * t.heartbeat_misses <= now() "
+	"WITH k AS (SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::int8[]) "
+	"           k(tenant_id, seen_before, presence_us)), "
+	"due AS ("
+	"  SELECT a.tenant_id, a.id FROM k JOIN helpdesk.agent a ON a.tenant_id = k.tenant_id "
+	"  WHERE a.status <> 'offline' AND a.last_seen_at <= k.seen_before "
 	"  ORDER BY a.tenant_id, a.id FOR NO KEY UPDATE OF a SKIP LOCKED), "
 	"exp AS ("
 	"  UPDATE helpdesk.agent a SET status = 'offline', status_before_loss = a.status, "
 	"    presence_lost_at = now(), status_changed_at = now() "
-	"  FROM helpdesk.tenant t, due "
-	"  WHERE t.id = a.tenant_id AND a.tenant_id = due.tenant_id AND a.id = due.id "
+	"  FROM k, due "
+	"  WHERE k.tenant_id = a.tenant_id AND a.tenant_id = due.tenant_id AND a.id = due.id "
 	"  RETURNING a.tenant_id, a.id, a.status_before_loss AS previous, a.last_seen_at, "
-	"            a.last_seen_at + t.heartbeat_interval * t.heartbeat_misses AS due), "
+	"            a.last_seen_at + k.presence_us * interval '1 microsecond' AS due), "
 	"ev AS (INSERT INTO helpdesk.event (tenant_id, audience, audience_id, type, payload) "
 	"  SELECT tenant_id, 'agent', id, 'agent.status', jsonb_build_object('status', 'offline', "
 	"         'previous', previous, 'reason', 'heartbeats stopped') FROM exp "
@@ -67,30 +74,33 @@ static HdPlan expire_presence = {
 	"au AS (INSERT INTO helpdesk.dispatch_audit (tenant_id, agent_id, action, reason, due_at) "
 	"  SELECT tenant_id, id, 'presence_offline', 'no heartbeat since ' || last_seen_at, due FROM exp) "
 	"SELECT count(*) FROM exp",
-	0, {}
+	3, {INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}
 };
 
 /* ---- agent loss: offers at once, active sessions after the grace ---- */
 
+/* $1/$2/$3: usable tenants, lost before this is past the grace, the grace */
 static HdPlan lost_sessions = {
 	"SELECT s.tenant_id, s.id, s.agent_id, "
 	"       CASE WHEN s.state = 'offered' THEN a.status_changed_at "
-	"            ELSE a.presence_lost_at + t.presence_grace END "
-	"FROM helpdesk.agent a JOIN helpdesk.tenant t ON t.id = a.tenant_id "
+	"            ELSE a.presence_lost_at + k.grace_us * interval '1 microsecond' END "
+	"FROM unnest($1::int8[], $2::timestamptz[], $3::int8[]) k(tenant_id, lost_before, grace_us) "
+	"JOIN helpdesk.agent a ON a.tenant_id = k.tenant_id "
 	"JOIN helpdesk.session s ON s.tenant_id = a.tenant_id AND s.agent_id = a.id "
 	"  AND s.state IN ('offered', 'active') "
 	"WHERE a.presence_lost_at IS NOT NULL AND s.dispatch_error IS NULL "
-	"  AND (s.state = 'offered' OR a.presence_lost_at + t.presence_grace <= now()) "
+	"  AND (s.state = 'offered' OR a.presence_lost_at <= k.lost_before) "
 	"LIMIT " CppAsString2(TIMER_BATCH),
-	0, {}
+	3, {INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}
 };
 static HdPlan end_grace = {
-	"UPDATE helpdesk.agent a SET presence_lost_at = NULL FROM helpdesk.tenant t "
-	"WHERE t.id = a.tenant_id AND a.presence_lost_at IS NOT NULL "
-	"  AND a.presence_lost_at + t.presence_grace <= now() "
+	"UPDATE helpdesk.agent a SET presence_lost_at = NULL "
+	"FROM unnest($1::int8[], $2::timestamptz[], $3::int8[]) k(tenant_id, lost_before, grace_us) "
+	"WHERE a.tenant_id = k.tenant_id AND a.presence_lost_at IS NOT NULL "
+	"  AND a.presence_lost_at <= k.lost_before "
 	"  AND NOT EXISTS (SELECT 1 FROM helpdesk.session s WHERE s.tenant_id = a.tenant_id "
 	"    AND s.agent_id = a.id AND s.state IN ('offered', 'active') AND s.dispatch_error IS NULL)",
-	0, {}
+	3, {INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}
 };
 
 typedef struct TimerItem
@@ -105,6 +115,10 @@ typedef struct TimerItem
 	int64		overflow;
 	TimestampTz warned;
 	bool		fired;
+	/* idle: a setting that cannot be used (the session waits a minute) */
+	const char *bad;
+	HdMarkKind	bad_kind;
+	int64		bad_id;
 } TimerItem;
 
 static void
@@ -241,10 +255,10 @@ expire_wait(void *arg)
 
 /* ---- idle ---- */
 
+/* settings come raw: fill_idle checks and converts them */
 static HdPlan due_idle = {
-	"SELECT s.tenant_id, s.id, s.agent_id, s.idle_check_at, s.idle_warned_at, "
-	"  (extract(epoch FROM coalesce(q.idle_warn_after, t.idle_warn_after)) * 1000000)::int8, "
-	"  (extract(epoch FROM coalesce(q.idle_close_after, t.idle_close_after)) * 1000000)::int8 "
+	"SELECT s.tenant_id, s.id, s.agent_id, s.idle_check_at, s.idle_warned_at, s.queue_id, "
+	"       " HD_QUEUE_COLS ", " HD_TENANT_COLS " "
 	"FROM helpdesk.session s JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id "
 	"JOIN helpdesk.tenant t ON t.id = s.tenant_id "
 	"WHERE s.state = 'active' AND s.idle_check_at <= now() AND s.dispatch_error IS NULL "
@@ -301,13 +315,23 @@ check_idle(void *arg)
 	hd_load_session(it->tenant_id, it->session_id, HD_LOCK_UPDATE, &s);
 	if (strcmp(s.state, "active") != 0)
 		return;
+	if (it->bad)
+	{
+		/* the queue or tenant is marked (logged once); look again in a minute */
+		hd_mark_row(it->bad_kind, it->tenant_id, it->bad_id, it->bad);
+		schedule_idle(it, now + 60 * USECS_PER_SEC, it->warned);
+		return;
+	}
 	hd_exec(&last_said, v, NULL, false, 1);
 	agent_at = get_ts(0, 1);
 	customer_at = get_ts(0, 2);
 
 	if (it->warned && (customer_at == 0 || customer_at < it->warned))
 	{
-		TimestampTz close_due = it->warned + it->close_us;
+		TimestampTz close_due;
+
+		if (!hd_ts_plus_us(it->warned, it->close_us, &close_due))
+			elog(ERROR, "idle_warned_at is not a usable time");
 
 		if (now >= close_due)
 		{
@@ -322,7 +346,10 @@ check_idle(void *arg)
 	}
 	if (agent_at && (customer_at == 0 || agent_at > customer_at))
 	{
-		TimestampTz warn_due = agent_at + it->warn_us;
+		TimestampTz warn_due;
+
+		if (!hd_ts_plus_us(agent_at, it->warn_us, &warn_due))
+			elog(ERROR, "the agent's last message has no usable time");
 
 		if (now >= warn_due)
 		{
@@ -354,6 +381,7 @@ check_idle(void *arg)
 typedef struct TimerList
 {
 	HdPlan	   *list;
+	Datum	   *params;
 	void		(*fill) (TimerItem *, int);
 	void		(*fn) (void *);
 	const char *what;
@@ -368,7 +396,7 @@ fetch_list(void *arg)
 	int			i;
 
 	/* items live in the caller's memory: only scalars are copied */
-	hd_exec(l->list, NULL, NULL, false, 0);
+	hd_exec(l->list, l->params, NULL, false, 0);
 	l->n = (int) SPI_processed;
 	for (i = 0; i < l->n; i++)
 		l->fill(&l->items[i], i);
@@ -431,7 +459,8 @@ static int	skipped_total = 0;
  * many fired.
  */
 static int
-run_items(HdPlan *list, void (*fill) (TimerItem *, int), void (*fn) (void *), const char *what)
+run_items(HdPlan *list, Datum *params, void (*fill) (TimerItem *, int), void (*fn) (void *),
+		  const char *what)
 {
 	TimerList	l;
 	int			i,
@@ -439,6 +468,7 @@ run_items(HdPlan *list, void (*fill) (TimerItem *, int), void (*fn) (void *), co
 	char	   *err = NULL;
 
 	l.list = list;
+	l.params = params;
 	l.fill = fill;
 	l.fn = fn;
 	l.what = what;
@@ -481,34 +511,235 @@ fill_wait(TimerItem *it, int row)
 static void
 fill_idle(TimerItem *it, int row)
 {
+	HeapTuple	t = SPI_tuptable->vals[row];
+	TupleDesc	d = SPI_tuptable->tupdesc;
+	HdTenantTimes tt;
+	HdQueueTimes qt;
+	const char *bad;
+
 	it->tenant_id = get_i8(row, 1);
 	it->session_id = get_i8(row, 2);
 	it->agent_id = get_i8(row, 3);
 	it->due = get_ts(row, 4);
 	it->warned = get_ts(row, 5);
-	it->warn_us = get_i8(row, 6);
-	it->close_us = get_i8(row, 7);
+	it->queue_id = get_i8(row, 6);
+	/* columns 7..12: the queue's, 13..19: the tenant's */
+	if ((bad = hd_tenant_times(t, d, 13, &tt)) != NULL)
+	{
+		it->bad = bad;
+		it->bad_kind = HD_MARK_TENANT;
+		it->bad_id = it->tenant_id;
+	}
+	else if ((bad = hd_queue_times(t, d, 7, &tt, &qt)) != NULL)
+	{
+		it->bad = bad;
+		it->bad_kind = HD_MARK_QUEUE;
+		it->bad_id = it->queue_id;
+	}
+	else
+	{
+		it->warn_us = qt.warn_us;
+		it->close_us = qt.close_us;
+	}
 }
 
-typedef struct Counter
+/*
+ * The tenants whose presence settings are usable, with what the presence
+ * and grace statements need, as arrays; read once per timers run.
+ */
+typedef struct TenantSet
 {
-	int64		n;
-} Counter;
+	int			n;
+	int64	   *ids;
+	TimestampTz *seen_before;	/* now - heartbeat_interval x misses */
+	int64	   *presence_us;
+	TimestampTz *lost_before;	/* now - presence_grace */
+	int64	   *grace_us;
+	char	  **marks;			/* stored dispatch_error */
+	MemoryContext cxt;			/* where the arrays live (outlives the read) */
+} TenantSet;
+
+static HdPlan all_tenants = {
+	"SELECT " HD_TENANT_COLS " FROM helpdesk.tenant t ORDER BY t.id", 0, {}
+};
+
+/*
+ * Read every tenant's settings; a tenant with one no arithmetic can use is
+ * marked (logged once) and left out of the presence and grace timers, one
+ * whose settings are usable again loses its 'settings:' mark.
+ */
+static void
+load_tenant_set(void *arg)
+{
+	TenantSet  *ts = (TenantSet *) arg;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int			i,
+				n;
+	List	   *marks = NIL;
+	MemoryContext spi_cxt;
+
+	hd_exec(&all_tenants, NULL, NULL, false, 0);
+	n = (int) SPI_processed;
+	/* the set lives in the caller's memory, not SPI's */
+	spi_cxt = MemoryContextSwitchTo(ts->cxt);
+	ts->ids = palloc(sizeof(int64) * Max(n, 1));
+	ts->seen_before = palloc(sizeof(TimestampTz) * Max(n, 1));
+	ts->presence_us = palloc(sizeof(int64) * Max(n, 1));
+	ts->lost_before = palloc(sizeof(TimestampTz) * Max(n, 1));
+	ts->grace_us = palloc(sizeof(int64) * Max(n, 1));
+	ts->marks = palloc(sizeof(char *) * Max(n, 1));
+	ts->n = 0;
+	for (i = 0; i < n; i++)
+	{
+		HdTenantTimes t;
+		const char *bad = hd_tenant_times(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &t);
+
+		if (bad)
+		{
+			if (t.mark == NULL || strcmp(t.mark, bad) != 0)
+				hd_defer_mark(&marks, HD_MARK_TENANT, t.tenant_id, t.tenant_id, bad);
+			continue;
+		}
+		if (hd_mark_is(t.mark, "settings:"))
+		{
+			hd_defer_mark(&marks, HD_MARK_TENANT, t.tenant_id, t.tenant_id, NULL);
+			t.mark = NULL;
+		}
+		ts->ids[ts->n] = t.tenant_id;
+		ts->seen_before[ts->n] = now - t.presence_us;
+		ts->presence_us[ts->n] = t.presence_us;
+		ts->lost_before[ts->n] = now - t.grace_us;
+		ts->grace_us[ts->n] = t.grace_us;
+		ts->marks[ts->n++] = t.mark ? pstrdup(t.mark) : NULL;
+	}
+	MemoryContextSwitchTo(spi_cxt);
+	hd_write_marks(marks);
+}
+
+static Datum
+ts_array(const TimestampTz *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = TimestampTzGetDatum(v[i]);
+	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
+}
+
+/* The statement parameters for the tenants idx[0..n) of ts. */
+static void
+set_params(const TenantSet *ts, const int *idx, int n, bool grace, Datum *v)
+{
+	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
+	TimestampTz *before = palloc(sizeof(TimestampTz) * Max(n, 1));
+	int64	   *us = palloc(sizeof(int64) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		ids[i] = ts->ids[idx[i]];
+		before[i] = grace ? ts->lost_before[idx[i]] : ts->seen_before[idx[i]];
+		us[i] = grace ? ts->grace_us[idx[i]] : ts->presence_us[idx[i]];
+	}
+	v[0] = hd_int8_array(ids, n);
+	v[1] = ts_array(before, n);
+	v[2] = hd_int8_array(us, n);
+}
+
+typedef struct Step
+{
+	HdPlan	   *plan;
+	Datum		v[3];
+	int64		n;				/* rows the statement counted */
+} Step;
 
 static void
-presence_step(void *arg)
+step_fn(void *arg)
 {
-	Counter    *c = (Counter *) arg;
+	Step	   *st = (Step *) arg;
 
-	hd_exec(&expire_presence, NULL, NULL, false, 1);
-	if (hd_get_int64(1, &c->n) && c->n > 0)
+	hd_exec(st->plan, st->v, NULL, false, 1);
+	if (st->plan == &expire_presence && hd_get_int64(1, &st->n) && st->n > 0)
 		hd_wake_at_commit(HD_WORKER_PUBLISHER);
 }
 
+/* hd_write_marks for hd_in_own_xact */
 static void
-end_grace_step(void *arg)
+write_marks_fn(void *arg)
 {
-	hd_exec(&end_grace, NULL, NULL, false, 0);
+	hd_write_marks((List *) arg);
+}
+
+/*
+ * Run a statement over every tenant of ts in one transaction; if it fails,
+ * tenant by tenant, marking (prefix, e.g. 'presence: ...') the ones it fails for. A
+ * tenant marked so runs alone every time (its mark cleared when that
+ * works), so a failure no check foresaw costs the others nothing.
+ */
+static int64
+run_per_tenant(const TenantSet *ts, HdPlan *plan, bool grace, const char *what,
+			   const char *prefix)
+{
+	int		   *bulk = palloc(sizeof(int) * Max(ts->n, 1));
+	int		   *alone = palloc(sizeof(int) * Max(ts->n, 1));
+	int			nbulk = 0,
+				nalone = 0,
+				i;
+	int64		total = 0;
+	char	   *err = NULL;
+	Step		st;
+
+	for (i = 0; i < ts->n; i++)
+	{
+		if (hd_mark_is(ts->marks[i], prefix))
+			alone[nalone++] = i;
+		else
+			bulk[nbulk++] = i;
+	}
+	st.plan = plan;
+	if (nbulk > 0)
+	{
+		st.n = 0;
+		set_params(ts, bulk, nbulk, grace, st.v);
+		if (hd_in_own_xact(step_fn, &st, &err))
+			total += st.n;
+		else
+		{
+			ereport(LOG,
+					(errmsg("pg_helpdesk dispatcher: %s failed (%s); trying tenant by tenant",
+							what, hd_clip(err, 400))));
+			for (i = 0; i < nbulk; i++)
+				alone[nalone++] = bulk[i];
+		}
+	}
+	for (i = 0; i < nalone; i++)
+	{
+		int64		tid = ts->ids[alone[i]];
+		char	   *mark;
+
+		st.n = 0;
+		set_params(ts, &alone[i], 1, grace, st.v);
+		if (hd_in_own_xact(step_fn, &st, &err))
+		{
+			total += st.n;
+			mark = NULL;
+			/* clear only this step's own mark */
+			if (!hd_mark_is(ts->marks[alone[i]], prefix))
+				continue;
+		}
+		else
+			mark = psprintf("%s %s", prefix, hd_clip(err, 400));
+		if (mark != NULL && ts->marks[alone[i]] != NULL && strcmp(mark, ts->marks[alone[i]]) == 0)
+			continue;
+		{
+			HdMark		m = {HD_MARK_TENANT, tid, tid, mark};
+
+			(void) hd_in_own_xact(write_marks_fn, list_make1(&m), NULL);
+		}
+	}
+	return total;
 }
 
 /*
@@ -519,31 +750,43 @@ end_grace_step(void *arg)
 int
 hd_dispatch_timers(void)
 {
-	Counter		c = {0};
+	TenantSet	ts;
 	int			fired = 0;
 	char	   *err = NULL;
+	Datum		v[3];
+	int		   *all;
+	int			i;
 
 	skipped_total = 0;
-	if (!hd_in_own_xact(presence_step, &c, &err))
-		elog(ERROR, "presence timers failed: %s", err);
-	fired += (int) c.n;
-	fired += run_items(&lost_sessions, fill_session_agent, requeue_lost, "requeue after agent loss");
-	if (!hd_in_own_xact(end_grace_step, NULL, &err))
-		elog(ERROR, "ending grace periods failed: %s", err);
-	fired += run_items(&due_offers, fill_session_agent, expire_offer, "offer timeout");
-	fired += run_items(&due_waits, fill_wait, expire_wait, "max wait");
-	fired += run_items(&due_idle, fill_idle, check_idle, "idle check");
+	memset(&ts, 0, sizeof(ts));
+	ts.cxt = CurrentMemoryContext;
+	if (!hd_in_own_xact(load_tenant_set, &ts, &err))
+		elog(ERROR, "could not read the tenants' settings: %s", err);
+	all = palloc(sizeof(int) * Max(ts.n, 1));
+	for (i = 0; i < ts.n; i++)
+		all[i] = i;
+	fired += (int) run_per_tenant(&ts, &expire_presence, false, "presence expiry", "presence:");
+	set_params(&ts, all, ts.n, true, v);
+	fired += run_items(&lost_sessions, v, fill_session_agent, requeue_lost, "requeue after agent loss");
+	(void) run_per_tenant(&ts, &end_grace, true, "ending grace periods", "grace:");
+	fired += run_items(&due_offers, NULL, fill_session_agent, expire_offer, "offer timeout");
+	fired += run_items(&due_waits, NULL, fill_wait, expire_wait, "max wait");
+	fired += run_items(&due_idle, NULL, fill_idle, check_idle, "idle check");
 	return skipped_total > 0 ? -1 : fired;
 }
 
-static HdPlan next_due = {
+/* per tenant: its settings, its oldest heartbeat and oldest loss of presence */
+static HdPlan next_presence_due = {
+	"SELECT " HD_TENANT_COLS ", "
+	"  (SELECT min(a.last_seen_at) FROM helpdesk.agent a "
+	"   WHERE a.tenant_id = t.id AND a.status <> 'offline'), "
+	"  (SELECT min(a.presence_lost_at) FROM helpdesk.agent a "
+	"   WHERE a.tenant_id = t.id AND a.presence_lost_at IS NOT NULL) "
+	"FROM helpdesk.tenant t",
+	0, {}
+};
+static HdPlan next_session_due = {
 	"SELECT least("
-	"  (SELECT min(x.due) FROM helpdesk.tenant t CROSS JOIN LATERAL "
-	"     (SELECT min(a.last_seen_at) + t.heartbeat_interval * t.heartbeat_misses AS due "
-	"      FROM helpdesk.agent a WHERE a.tenant_id = t.id AND a.status <> 'offline') x), "
-	"  (SELECT min(x.due) FROM helpdesk.tenant t CROSS JOIN LATERAL "
-	"     (SELECT min(a.presence_lost_at) + t.presence_grace AS due "
-	"      FROM helpdesk.agent a WHERE a.tenant_id = t.id AND a.presence_lost_at IS NOT NULL) x), "
 	"  (SELECT min(offer_expires_at) FROM helpdesk.session WHERE state = 'offered' "
 	"     AND dispatch_error IS NULL), "
 	"  (SELECT min(wait_due_at) FROM helpdesk.session WHERE state = 'queued' "
@@ -554,16 +797,57 @@ static HdPlan next_due = {
 	0, {}
 };
 
+static void
+earliest(TimestampTz *due, TimestampTz t)
+{
+	if (t != 0 && (*due == 0 || t < *due))
+		*due = t;
+}
+
 /*
  * When the next timer is due (0: none), and whether any session waits (so
  * positions need refreshing). An agent with offers pending keeps the grace
  * due time in the past until the offers are withdrawn, which the timers
- * stage does first.
+ * stage does first. Presence due times are computed here in C, per tenant:
+ * a tenant whose settings cannot be used has none (the timers stage marks
+ * it), and one whose presence statements failed ('presence:' mark) is
+ * looked at again within a minute rather than in a loop.
  */
 TimestampTz
 hd_dispatch_next_due(bool *have_waiting)
 {
-	hd_exec(&next_due, NULL, NULL, false, 1);
+	TimestampTz due = 0,
+				now = GetCurrentTimestamp();
+	int			i;
+	bool		retry = false;
+
+	hd_exec(&next_presence_due, NULL, NULL, false, 0);
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		HdTenantTimes tt;
+		TimestampTz x;
+		bool		isnull;
+
+		if (hd_tenant_times(t, d, 1, &tt) != NULL)
+			continue;
+		if (hd_mark_is(tt.mark, "presence:") || hd_mark_is(tt.mark, "grace:"))
+		{
+			retry = true;
+			continue;
+		}
+		x = DatumGetTimestampTz(SPI_getbinval(t, d, 8, &isnull));
+		if (!isnull && hd_ts_plus_us(x, tt.presence_us, &x))
+			earliest(&due, x);
+		x = DatumGetTimestampTz(SPI_getbinval(t, d, 9, &isnull));
+		if (!isnull && hd_ts_plus_us(x, tt.grace_us, &x))
+			earliest(&due, x);
+	}
+	if (retry)
+		earliest(&due, now + 60 * USECS_PER_SEC);
+	hd_exec(&next_session_due, NULL, NULL, false, 1);
 	*have_waiting = hd_get_bool(2);
-	return get_ts(0, 1);
+	earliest(&due, get_ts(0, 1));
+	return due;
 }

@@ -197,6 +197,8 @@ hd_dispatcher_run(void *worker_slot)
 		now = GetCurrentTimestamp();
 		if (next_due != 0 && now >= next_due)
 			timers = true;
+		if (hd_dispatch_retry_at != 0 && now >= hd_dispatch_retry_at)
+			assign = true;		/* a cool-down of declined sessions ended */
 
 		if (failures > 0 && now < retry_at)
 			timeout = Max(1L, (long) ((retry_at - now) / 1000));
@@ -251,6 +253,8 @@ hd_dispatcher_run(void *worker_slot)
 				if (have_waiting)
 					timeout = Min(timeout, Max(1L, (long) ((last_positions - now) / 1000) +
 											   hd_position_interval_ms));
+				if (hd_dispatch_retry_at != 0)
+					timeout = Min(timeout, Max(1L, (long) ((hd_dispatch_retry_at - now + 999) / 1000)));
 			}
 		}
 		if (timeout == 0)

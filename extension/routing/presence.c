@@ -10,7 +10,7 @@
  * agent row; the dispatcher owns every session change that follows, so lock
  * order stays session-then-agent everywhere.
  */
-#include "routing.h"
+#include "dispatch.h"
 
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -172,4 +172,78 @@ hd_agent_heartbeat(PG_FUNCTION_ARGS)
 		hd_wake_at_commit(HD_WORKER_DISPATCHER);
 	SPI_finish();
 	PG_RETURN_INT32((int32) n);
+}
+
+static HdPlan tenants_times = {
+	"SELECT " HD_TENANT_COLS " FROM helpdesk.tenant t WHERE t.id = ANY ($1)",
+	1, {INT8ARRAYOID}
+};
+
+PG_FUNCTION_INFO_V1(hd_presence_timeout_ms);
+
+/*
+ * helpdesk.presence_timeout_ms(tenant_ids[]): the shortest presence timeout
+ * (heartbeat_interval x heartbeat_misses) among these tenants, in ms; NULL
+ * when none is usable. helpdesk-bridge asks it with every heartbeat batch
+ * and sends its batches at least three times per timeout. Settings no
+ * arithmetic can use are skipped here, as the dispatcher skips them.
+ */
+Datum
+hd_presence_timeout_ms(PG_FUNCTION_ARGS)
+{
+	Datum		v[1];
+	int64		best = -1;
+	uint64		i;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	v[0] = PG_GETARG_DATUM(0);
+	SPI_connect();
+	hd_exec(&tenants_times, v, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HdTenantTimes t;
+
+		if (hd_tenant_times(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &t) != NULL)
+			continue;
+		if (best < 0 || t.presence_us / 1000 < best)
+			best = t.presence_us / 1000;
+	}
+	SPI_finish();
+	if (best < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(best);
+}
+
+/* The bridge's default heartbeat period (bridge/config.c --heartbeat-ms). */
+#define BRIDGE_DEFAULT_HEARTBEAT_MS 5000
+
+static HdPlan tenant_times = {
+	"SELECT " HD_TENANT_COLS " FROM helpdesk.tenant t WHERE t.id = $1", 1, {INT8OID}
+};
+
+/*
+ * upsert_tenant's warning: a presence timeout shorter than three of the
+ * bridge's default heartbeat periods works only because helpdesk-bridge
+ * follows it (it sends batches every third of the shortest timeout of its
+ * agents' tenants); anyone else calling agent_heartbeat must know it too.
+ */
+void
+hd_warn_short_presence(int64 tenant_id)
+{
+	Datum		v[1] = {Int64GetDatum(tenant_id)};
+	HdTenantTimes t;
+
+	hd_exec(&tenant_times, v, NULL, false, 1);	/* sees the upsert just made */
+	if (SPI_processed != 1 ||
+		hd_tenant_times(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &t) != NULL)
+		return;
+	if (t.presence_us < 3 * BRIDGE_DEFAULT_HEARTBEAT_MS * (int64) 1000)
+		ereport(WARNING,
+				(errmsg("tenant %lld: agents without a heartbeat for %lld ms go offline (heartbeat_interval x heartbeat_misses)",
+						(long long) tenant_id, (long long) (t.presence_us / 1000)),
+				 errdetail("That is less than three heartbeat batches of helpdesk-bridge at its default --heartbeat-ms %d.",
+						   BRIDGE_DEFAULT_HEARTBEAT_MS),
+				 errhint("helpdesk-bridge follows it (it sends batches every third of the shortest timeout of its agents' tenants, at least every 100 ms); any other caller of agent_heartbeat must call at least every %lld ms.",
+						 (long long) (t.presence_us / 3000))));
 }

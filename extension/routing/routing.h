@@ -21,11 +21,15 @@ extern void hd_release_agent(int64 tenant_id, int64 session_id, int64 agent_id,
 extern void hd_requeue(int64 tenant_id, int64 session_id, const char *from_state,
 					   int64 queue_id, int64 exclude_agent, int64 target_agent,
 					   bool new_stint, const char *why);
+extern TimestampTz hd_max_wait_due(int64 tenant_id, int64 queue_id);
 extern void hd_audit(int64 tenant_id, int64 session_id, int64 queue_id, int64 agent_id,
 					 const char *action, const char *reason, TimestampTz due_at);
 extern void hd_session_event(int64 tenant_id, int64 session_id, const char *from,
 							 const char *to, int64 queue_id, int64 agent_id,
 							 const char *extra_json_fields);
+
+/* presence.c */
+extern void hd_warn_short_presence(int64 tenant_id);
 
 /* priority.c */
 extern int32 hd_session_boost(int64 tenant_id, int64 customer_id, const char *issue_type,

@@ -99,8 +99,13 @@ hd_transfer_session(PG_FUNCTION_ARGS)
 		m.body = note;
 		(void) hd_post_message(&m);
 	}
+	/*
+	 * The transferring agent is excluded: the session goes to someone else,
+	 * and back to it only when every capable agent with a free slot has
+	 * declined or missed it and the cool-down passed (dispatch_match.c).
+	 */
 	hd_release_agent(tenant_id, session_id, agent_id, HD_END_TRANSFERRED);
-	hd_requeue(tenant_id, session_id, "active", queue_id, 0, to_agent, true,
+	hd_requeue(tenant_id, session_id, "active", queue_id, agent_id, to_agent, true,
 			   psprintf("transferred by agent " INT64_FORMAT, agent_id));
 	hd_audit(tenant_id, session_id, queue_id, agent_id, "transfer",
 			 to_agent ? psprintf("transferred to agent " INT64_FORMAT " via queue " INT64_FORMAT,

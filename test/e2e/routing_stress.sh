@@ -9,7 +9,9 @@
 #   2. no session assigned twice (one open assignment per session; one
 #      placement event per assignment row)
 #   3. no session left waiting while an eligible agent has a free slot for
-#      longer than one dispatcher pass (1 s slack, seen in two samples)
+#      longer than one dispatcher pass (1 s slack, seen in two samples); an
+#      agent who declined or missed the session is eligible again after the
+#      cool-down or a status change
 #   4. every timer fires within 1 s of its due time
 # Size: ROUTING_AGENTS (500) ROUTING_SESSIONS (20000) ROUTING_CLIENTS (64)
 # ROUTING_SECONDS (60) ROUTING_RATE (1500 transactions/s over all connections:
@@ -135,7 +137,12 @@ WHERE s.state = 'queued' AND q.strategy <> 'manual' AND s.target_agent_id IS NUL
         AND a.last_seen_at > now() - t.heartbeat_interval * t.heartbeat_misses + interval '1 second'
         AND a.load < a.max_sessions AND a.skills ?& q.required_skills
         AND (cardinality(q.required_languages) = 0 OR a.languages && q.required_languages)
-        AND NOT a.id = ANY (s.excluded_agents)
+        -- an agent who declined or missed it counts once the cool-down (the
+        -- queue's offer_timeout since the session came back) passed, or once
+        -- its status changed since then (README: Routing)
+        AND (NOT a.id = ANY (s.excluded_agents)
+             OR s.queued_at + q.offer_timeout < now() - interval '1 second'
+             OR a.status_changed_at > s.queued_at + interval '1 second')
         AND a.status_changed_at < now() - interval '1 second'
         AND a.capacity_changed_at < now() - interval '1 second'
         AND coalesce(a.last_activity_at, '-infinity') < now() - interval '1 second');

@@ -363,7 +363,7 @@ SELECT ok(pg_temp.wait_until($$(SELECT wait_reason FROM helpdesk.session WHERE i
 	'decline: the dispatcher looked at the declined session again');
 SELECT row_eq($$SELECT state, reason FROM helpdesk.session s JOIN helpdesk.waiting_why w ON w.session_id = s.id
 	WHERE s.id = pg_temp.fx('so2')$$,
-	ROW('queued'::text, 'all 1 capable agents with a free slot declined or missed it'::text),
+	ROW('queued'::text, 'all 1 capable agents with a free slot declined or missed it; offered to them again once it has waited offer_timeout since'::text),
 	'decline: not offered again to the agent who declined, though it has free slots');
 SELECT is((SELECT reason FROM helpdesk.dispatch_audit WHERE session_id = pg_temp.fx('so2') AND action = 'decline'),
 	'declined: on a call', 'dispatch_audit: the decline with its reason');
