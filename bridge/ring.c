@@ -252,7 +252,7 @@ fetched(void *arg, PGresult *res, const char *sqlstate, const char *message)
 	fetching = false;
 	if (sqlstate && strcmp(sqlstate, "HD412") == 0)
 	{
-		ring_reset(message);
+		ring_reset(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 		return;
 	}
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
