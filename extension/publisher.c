@@ -22,6 +22,12 @@
  * prefix in commit order. helpdesk.event_cursor.settled_id persists the id up
  * to which nothing is pending, so a restarted publisher resumes exactly.
  *
+ * The newest event_batch row is the log's position and identity (log_id):
+ * batches are dumped, the cursor is not. Every pass compares it with what
+ * this publisher last wrote, so batches restored under a running publisher
+ * (a restore's CREATE EXTENSION starts it on an empty log) make it rebuild
+ * its state instead of numbering the restored events again.
+ *
  * Errors never kill the loop: a failed pass is logged and retried with
  * backoff; nothing is half-written because a pass is one transaction.
  */

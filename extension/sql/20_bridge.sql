@@ -60,4 +60,4 @@ AS $$
 			ELSE '[]' END) END
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
-	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the sessions whose events the client sees (an agent: held now or since after_pos) and an agent''s queues.';
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: held now or since after_pos) and an agent''s queues.';
