@@ -443,6 +443,13 @@ catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message
 		client_unref(c);
 		return;
 	}
+	if (sqlstate && strcmp(sqlstate, "HD412") == 0)
+	{
+		/* the position is not in the log the ring follows (a reset, or a resume frame from nowhere) */
+		client_close(c, CLOSE_POSITION_GONE, "position not in the current event log; reload and connect without one");
+		client_unref(c);
+		return;
+	}
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		client_close(c, 1013, "database unavailable, try again");
@@ -495,7 +502,7 @@ client_start_catchup(Client *c)
 	char		after[32],
 				rows[16],
 				tenant[32];
-	const char *params[3] = {after, rows, tenant};
+	const char *params[4] = {after, rows, tenant, NULL};
 
 	if (!ring_known())
 		return;					/* woken again when the ring knows its position */
@@ -512,8 +519,9 @@ client_start_catchup(Client *c)
 	snprintf(after, sizeof(after), "%lld", (long long) c->pos);
 	snprintf(rows, sizeof(rows), "%d", CATCHUP_ROWS);
 	snprintf(tenant, sizeof(tenant), "%lld", (long long) c->tenant);
+	params[3] = ring_log_id();
 	client_ref(c);
-	db_call(ev_select_sql, 3, params, catchup_done, c);
+	db_call(ev_select_sql, 4, params, catchup_done, c);
 }
 
 /* token bucket: rate frames per minute, bursts up to rate */
@@ -938,6 +946,18 @@ clients_shutdown(void)
 	keepalive_stop();
 	for (Client *c = all; c; c = c->next)
 		client_close(c, CLOSE_GOING_AWAY, "bridge shutting down");
+}
+
+/*
+ * The event log was replaced under the ring: every client's position and
+ * what it was shown belong to the old log. 4010 tells it to reload and
+ * connect without a position.
+ */
+void
+clients_reset(void)
+{
+	for (Client *c = all; c; c = c->next)
+		client_close(c, CLOSE_POSITION_GONE, "the event log was reset; reload and connect without a position");
 }
 
 int

@@ -63,6 +63,9 @@ metrics_render(Buf *b)
 			{"db_reconnects_total", "Database connections re-established.", db_reconnects},
 			{"heartbeat_batches_total", "Agent heartbeat batches sent.", metrics.heartbeat_batches},
 			{"keepalive_drops_total", "Sockets dropped after 2 x --ping-secs without a frame or PONG.", metrics.keepalive_drops},
+			{"notifies_total", "Notifications received on channel helpdesk (hints: each causes at most one read).", metrics.notifies},
+			{"event_reads_total", "Reads of the event log by the ring.", metrics.event_reads},
+			{"log_resets_total", "Times the event log was replaced or went back under the bridge (ring reset, clients closed with 4010).", metrics.log_resets},
 		};
 
 		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)

@@ -46,6 +46,8 @@ extern bool ring_known(void);
 extern int64_t ring_base(void);	/* positions > base are in memory */
 extern int64_t ring_head(void);	/* newest position in memory */
 extern const Ev *ring_get(int64_t pos);
+extern const char *ring_log_id(void);	/* the followed log's identity, NULL if unknown */
+extern bool ring_same_log(const char *log_id);
 
 /* turns a bridge_events() row into an Ev (json malloc'd); used by catch-up too */
 struct pg_result;
@@ -61,6 +63,7 @@ extern void clients_wake_all(void);		/* the ring learnt its position */
 extern void clients_wake_for(const Ev *e);	/* a new event in the ring */
 extern void clients_on_typing(const char *payload);
 extern void clients_shutdown(void);
+extern void clients_reset(void);	/* the event log changed: close all with 4010 */
 extern int	clients_count(void);
 extern void clients_init(struct lws_context *ctx, struct lws_vhost *vh);
 
@@ -78,6 +81,9 @@ typedef struct Metrics
 	uint64_t	slow_disconnects;
 	uint64_t	heartbeat_batches;
 	uint64_t	keepalive_drops;	/* silent sockets dropped (keepalive.c) */
+	uint64_t	notifies;		/* NOTIFYs on channel helpdesk (ring.c) */
+	uint64_t	event_reads;	/* reads of the event log by the ring */
+	uint64_t	log_resets;		/* event log replaced or went backwards */
 } Metrics;
 
 extern Metrics metrics;

@@ -8,9 +8,20 @@
  * reads from the database instead (catch-up) or, if it was live and fell
  * behind by more than max_lag, is disconnected as too slow.
  *
- * The LISTEN connection reads new events whenever a NOTIFY on channel
- * helpdesk says the high-water mark moved, and once after (re)connecting,
- * so nothing published while the bridge was away is missed.
+ * The LISTEN connection reads new events whenever a NOTIFY arrives on
+ * channel helpdesk, and once after (re)connecting, so nothing published
+ * while the bridge was away is missed. A NOTIFY is only a hint: any login
+ * role can send one, with any payload. The payload is not read; a
+ * notification causes one read (several arriving during a read cause one
+ * more), and a read that returns less than a full chunk ends it. Only rows
+ * of the log move the head.
+ *
+ * Positions only mean something within one log. Every read names the log
+ * the ring follows (helpdesk.event_log_id(), kept by dump and restore, new
+ * when the extension is re-created); the database refuses it (HD412) when
+ * the log was replaced or is behind the ring's head, and the ring then
+ * resets: it forgets its events, closes every client with 4010 and follows
+ * the new log from its current position.
  */
 #include "db.h"
 #include "relay.h"
@@ -26,8 +37,9 @@ static Ev  *slots;
 static int64_t size;
 static int64_t base = -1;		/* -1: position unknown until first connect */
 static int64_t head = -1;
-static int64_t notified = -1;	/* highest position a NOTIFY announced */
 static bool fetching;
+static bool again;				/* a NOTIFY arrived during the read in flight */
+static char log_id[40];			/* the log the ring follows; "" until known */
 
 static void fetch(void);
 
@@ -36,7 +48,10 @@ const char *const ev_select_sql =
 "       coalesce(customer_id, 0), payload::text, message::text, "
 "       (extract(epoch FROM created_at) * 1000000)::int8, "
 "       to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
-"FROM helpdesk.bridge_events($1::int8, $2::int4, $3::int8)";
+"FROM helpdesk.bridge_events($1::int8, $2::int4, $3::int8, $4::uuid)";
+
+static const char *const head_sql =
+"SELECT helpdesk.event_position(), helpdesk.event_log_id()";
 
 void
 ring_init(void)
@@ -70,6 +85,12 @@ int64_t
 ring_head(void)
 {
 	return head;
+}
+
+const char *
+ring_log_id(void)
+{
+	return log_id[0] ? log_id : NULL;
 }
 
 const Ev *
@@ -194,15 +215,50 @@ ring_append(Ev *ev)
 	metrics.events_ingested++;
 }
 
+static void got_position(void *arg, PGresult *res, const char *sqlstate, const char *message);
+
+/*
+ * The log the ring followed is gone (re-created extension, another dump
+ * restored) or went behind our head: what the ring holds and what every
+ * client was shown belong to another log. Forget it, close the clients
+ * (4010: reload, connect without a position) and start over from the
+ * current log's position.
+ */
+static void
+ring_reset(const char *why)
+{
+	blog(BLOG_WARN, "the event log changed under the bridge (%s): dropping %lld events of log %s "
+		 "after position %lld, closing every client with 4010, following the current log",
+		 why, (long long) (head - base), log_id[0] ? log_id : "?", (long long) head);
+	metrics.log_resets++;
+	for (int64_t p = base + 1; p <= head; p++)
+	{
+		free(slots[p % size].json);
+		slots[p % size].json = NULL;
+	}
+	base = head = -1;
+	log_id[0] = '\0';
+	again = false;
+	clients_reset();
+	if (!db_listen_query(head_sql, 0, NULL, got_position, NULL))
+		blog(BLOG_WARN, "cannot read the event position now; retried when the database is back");
+}
+
 static void
 fetched(void *arg, PGresult *res, const char *sqlstate, const char *message)
 {
 	int			n;
 
 	fetching = false;
+	if (sqlstate && strcmp(sqlstate, "HD412") == 0)
+	{
+		ring_reset(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		return;
+	}
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		blog(BLOG_WARN, "reading events failed: %s", message ? message : "?");
+		again = false;
 		return;					/* the next NOTIFY or reconnect retries */
 	}
 	n = PQntuples(res);
@@ -214,7 +270,8 @@ fetched(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		ring_append(&ev);
 		clients_wake_for(ring_get(ev.pos));
 	}
-	if (n == FETCH_ROWS || notified > head)
+	/* a short read saw everything published when it ran; only news reads again */
+	if (n == FETCH_ROWS || again)
 		fetch();
 }
 
@@ -223,13 +280,20 @@ fetch(void)
 {
 	char		after[32],
 				limit[16];
-	const char *params[3] = {after, limit, NULL};
+	const char *params[4] = {after, limit, NULL, ring_log_id()};
 
-	if (fetching || base < 0)
+	if (fetching)
+	{
+		again = true;
 		return;
+	}
+	if (base < 0)
+		return;
+	again = false;
+	metrics.event_reads++;
 	snprintf(after, sizeof(after), "%lld", (long long) head);
 	snprintf(limit, sizeof(limit), "%d", FETCH_ROWS);
-	fetching = db_listen_query(ev_select_sql, 3, params, fetched, NULL);
+	fetching = db_listen_query(ev_select_sql, 4, params, fetched, NULL);
 }
 
 static void
@@ -241,8 +305,11 @@ got_position(void *arg, PGresult *res, const char *sqlstate, const char *message
 			 message ? message : "?");
 		return;
 	}
+	if (base >= 0)
+		return;					/* a second answer (reconnected meanwhile) */
 	base = head = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	blog(BLOG_INFO, "relaying events after position %lld", (long long) head);
+	snprintf(log_id, sizeof(log_id), "%s", PQgetvalue(res, 0, 1));
+	blog(BLOG_INFO, "relaying events of log %s after position %lld", log_id, (long long) head);
 	clients_wake_all();
 	fetch();
 }
@@ -265,9 +332,23 @@ ring_on_listen_up(void)
 	db_listen_query("LISTEN helpdesk", 0, NULL, listened, NULL);
 	db_listen_query("LISTEN helpdesk_typing", 0, NULL, listened, NULL);
 	if (base < 0)
-		db_listen_query("SELECT helpdesk.event_position()", 0, NULL, got_position, NULL);
+		db_listen_query(head_sql, 0, NULL, got_position, NULL);
 	else
 		fetch();
+}
+
+/*
+ * A client's subscriber lookup saw log id (or NULL): true when that is the
+ * log the ring follows (or the ring does not know yet). Otherwise the log
+ * changed and the ring has not noticed: read now, which resets it.
+ */
+bool
+ring_same_log(const char *id)
+{
+	if (base < 0 || id == NULL || strcmp(id, log_id) == 0)
+		return true;
+	fetch();
+	return false;
 }
 
 void
@@ -280,12 +361,7 @@ ring_on_notify(const char *channel, const char *payload)
 	}
 	if (strcmp(channel, "helpdesk") != 0)
 		return;
-	{
-		int64_t		hwm = strtoll(payload, NULL, 10);
-
-		if (hwm > notified)
-			notified = hwm;
-	}
-	if (notified > head)
-		fetch();
+	/* the payload (a position) is not trusted, nor needed: read what is there */
+	metrics.notifies++;
+	fetch();
 }

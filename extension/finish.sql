@@ -6,8 +6,9 @@ SELECT pg_catalog.pg_extension_config_dump('helpdesk.customer', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.session', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.message', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.event', '');
--- event_cursor is not dumped: CREATE EXTENSION makes its row, and the
--- publisher rebuilds its position from event_batch after a restore.
+-- event_cursor is not dumped: CREATE EXTENSION makes its row (and a new log
+-- identity). Positions and the log identity travel in event_batch; the
+-- publisher notices restored batches and rebuilds its state from them.
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.event_batch', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.tenant_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.agent_id_seq', '');

@@ -3,7 +3,8 @@
 -- event), and who a connecting client is.
 
 CREATE FUNCTION helpdesk.bridge_events(
-	after_pos bigint, max_rows integer DEFAULT 1000, tenant_id bigint DEFAULT NULL)
+	after_pos bigint, max_rows integer DEFAULT 1000, tenant_id bigint DEFAULT NULL,
+	log_id uuid DEFAULT NULL)
 RETURNS TABLE (pos bigint, tenant_id bigint, type text, audience text, audience_id bigint,
 	session_id bigint, customer_id bigint, payload jsonb, message jsonb, created_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER
@@ -16,7 +17,7 @@ AS $$
 	       (SELECT s.customer_id FROM helpdesk.session s
 	        WHERE s.tenant_id = e.tenant_id AND s.id = e.session_id),
 	       e.payload, e.message, e.created_at
-	FROM helpdesk.events_since(after_pos, max_rows, tenant_id) e
+	FROM helpdesk.events_since(after_pos, max_rows, tenant_id, log_id) e
 	ORDER BY e.pos
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_events IS
@@ -40,7 +41,8 @@ AS $$
 		                now()) - interval '1 second' AS t
 	)
 	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM me) THEN NULL ELSE jsonb_build_object(
-		'position', (SELECT c.last_pos FROM helpdesk.event_cursor c),
+		'position', helpdesk.event_position(),
+		'log_id', helpdesk.event_log_id(),
 		'oldest', (SELECT min(b.first_pos) - 1 FROM helpdesk.event_batch b),
 		'sessions', CASE $2 WHEN 'agent' THEN coalesce((
 			SELECT jsonb_agg(DISTINCT sa.session_id) FROM helpdesk.session_assignment sa, since
@@ -58,4 +60,4 @@ AS $$
 			ELSE '[]' END) END
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
-	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the sessions whose events the client sees (an agent: held now or since after_pos) and an agent''s queues.';
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: held now or since after_pos) and an agent''s queues.';

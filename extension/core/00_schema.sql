@@ -239,18 +239,24 @@ CREATE TABLE helpdesk.event_batch (
 	ids         int8multirange NOT NULL,
 	max_id      bigint NOT NULL,
 	published_at timestamptz NOT NULL DEFAULT now(),
+	log_id      uuid NOT NULL,
 	CHECK (last_pos >= first_pos)
 );
 CREATE INDEX event_batch_max_id ON helpdesk.event_batch (max_id);
 COMMENT ON TABLE helpdesk.event_batch IS
 	'One row per publishing pass: positions first_pos..last_pos are the event ids in ids, in ascending id order.';
+COMMENT ON COLUMN helpdesk.event_batch.log_id IS
+	'The identity of the log these positions belong to (helpdesk.event_log_id()); dumped and restored with them.';
 
 CREATE TABLE helpdesk.event_cursor (
 	id          boolean PRIMARY KEY DEFAULT true CHECK (id),
 	last_pos    bigint NOT NULL DEFAULT 0,
 	settled_id  bigint NOT NULL DEFAULT 0,
-	published_at timestamptz
+	published_at timestamptz,
+	log_id      uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid()
 );
 INSERT INTO helpdesk.event_cursor DEFAULT VALUES;
 COMMENT ON TABLE helpdesk.event_cursor IS
 	'Publisher state: the highest position handed out, and settled_id: every event id up to it is published or will never exist. Its row lock serialises publishers.';
+COMMENT ON COLUMN helpdesk.event_cursor.log_id IS
+	'A new log''s identity, made by CREATE EXTENSION; the first batch inherits it, and from then on the newest batch carries it.';

@@ -125,7 +125,8 @@ COMMENT ON FUNCTION helpdesk.customer_messages IS
 	'A customer''s messages across sessions, newest first, before a message id (NULL: from the newest).';
 
 CREATE FUNCTION helpdesk.events_since(
-	after_pos bigint, max_rows integer DEFAULT 1000, tenant_id bigint DEFAULT NULL)
+	after_pos bigint, max_rows integer DEFAULT 1000, tenant_id bigint DEFAULT NULL,
+	log_id uuid DEFAULT NULL)
 RETURNS TABLE (pos bigint, tenant_id bigint, type text, audience text, audience_id bigint,
 	session_id bigint, payload jsonb, message jsonb, created_at timestamptz)
 LANGUAGE c STABLE SECURITY DEFINER
@@ -134,7 +135,7 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS 'MODULE_PATHNAME', 'hd_events_since';
 COMMENT ON FUNCTION helpdesk.events_since IS
-	'Published events after a position, in commit order with no gaps; message events carry the message.';
+	'Published events after a position, in commit order with no gaps; message events carry the message. With log_id: refused (HD412) unless the log is still that one and has reached after_pos.';
 
 CREATE FUNCTION helpdesk.prune_events(keep interval DEFAULT '7 days')
 RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
@@ -146,9 +147,21 @@ COMMENT ON FUNCTION helpdesk.prune_events(interval) IS
 CREATE FUNCTION helpdesk.event_position()
 RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT last_pos FROM helpdesk.event_cursor $$;
+-- from the batches, which are dumped, not from event_cursor, which is not:
+-- right after a restore the position is the source's
+AS $$ SELECT coalesce(max(last_pos), 0) FROM helpdesk.event_batch $$;
 COMMENT ON FUNCTION helpdesk.event_position() IS
 	'The highest published event position (what the last NOTIFY on channel helpdesk carried).';
+
+CREATE FUNCTION helpdesk.event_log_id()
+RETURNS uuid LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce((SELECT b.log_id FROM helpdesk.event_batch b ORDER BY b.last_pos DESC LIMIT 1),
+	                (SELECT c.log_id FROM helpdesk.event_cursor c))
+$$;
+COMMENT ON FUNCTION helpdesk.event_log_id() IS
+	'The identity of the event log: kept by dump and restore (as positions are), new when the extension is re-created. Positions are only comparable within one log.';
 
 CREATE FUNCTION helpdesk.transition_allowed(from_state text, to_state text)
 RETURNS boolean LANGUAGE c IMMUTABLE STRICT

@@ -165,6 +165,46 @@ check_not_pruned(int64 after_pos)
 						 "and resume from helpdesk.event_position().")));
 }
 
+/* the log's head position and identity */
+static HdPlan log_head = {
+	"SELECT coalesce(max(last_pos), 0), helpdesk.event_log_id()::text FROM helpdesk.event_batch",
+	0, {}
+};
+
+/*
+ * A follower that names the log it follows (its identity from
+ * event_log_id(), e.g. helpdesk-bridge) must not read another log's
+ * positions as its own: after DROP and CREATE EXTENSION, or a restore of an
+ * older dump, the same numbers mean other events. Refused when the identity
+ * changed or the log is behind the follower's position (positions never go
+ * back within one log).
+ */
+static void
+check_same_log(int64 after_pos, Datum log_id)
+{
+	int64		head = 0;
+	char	   *current;
+	char	   *wanted = DatumGetCString(DirectFunctionCall1(uuid_out, log_id));
+
+	hd_exec(&log_head, NULL, NULL, true, 1);
+	hd_get_int64(1, &head);
+	current = hd_get_text(2);
+	if (current == NULL || strcmp(current, wanted) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_LOG_REPLACED),
+				 errmsg("the event log %s is not the one followed (%s)",
+						current ? current : "?", wanted),
+				 errdetail("The extension was re-created, or another database was restored here."),
+				 errhint("Reload what you show from the tables and resume from helpdesk.event_position() "
+						 "with helpdesk.event_log_id().")));
+	if (after_pos > head)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_LOG_REPLACED),
+				 errmsg("event position %lld is ahead of the event log, which ends at %lld",
+						(long long) after_pos, (long long) head),
+				 errhint("Reload what you show from the tables and resume from helpdesk.event_position().")));
+}
+
 PG_FUNCTION_INFO_V1(hd_events_since);
 
 Datum
@@ -187,6 +227,8 @@ hd_events_since(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (!PG_ARGISNULL(2))
 		hd_require_tenant(PG_GETARG_INT64(2));
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+		check_same_log(PG_GETARG_INT64(0), PG_GETARG_DATUM(3));
 	check_not_pruned(PG_GETARG_INT64(0));
 	hd_return_query(fcinfo, PG_ARGISNULL(2) ? &events_after : &tenant_events_after, v, NULL);
 	SPI_finish();

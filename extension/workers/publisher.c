@@ -22,6 +22,12 @@
  * prefix in commit order. helpdesk.event_cursor.settled_id persists the id up
  * to which nothing is pending, so a restarted publisher resumes exactly.
  *
+ * The newest event_batch row is the log's position and identity (log_id):
+ * batches are dumped, the cursor is not. Every pass compares it with what
+ * this publisher last wrote, so batches restored under a running publisher
+ * (a restore's CREATE EXTENSION starts it on an empty log) make it rebuild
+ * its state instead of numbering the restored events again.
+ *
  * Errors never kill the loop: a failed pass is logged and retried with
  * backoff; nothing is half-written because a pass is one transaction.
  */
@@ -71,7 +77,11 @@ static int64 staged_hwm,
 			staged_settled;
 
 static HdPlan lock_cursor = {
-	"SELECT last_pos, settled_id FROM helpdesk.event_cursor FOR UPDATE", 0, {}
+	"SELECT last_pos, settled_id, log_id::text FROM helpdesk.event_cursor FOR UPDATE", 0, {}
+};
+/* the newest batch: the log's position and identity (dumped, unlike the cursor) */
+static HdPlan head_batch = {
+	"SELECT last_pos, log_id::text FROM helpdesk.event_batch ORDER BY last_pos DESC LIMIT 1", 0, {}
 };
 static HdPlan read_sequence = {
 	"SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END, p.seqcache "
@@ -97,9 +107,9 @@ static HdPlan visible_gaps = {
 	"SELECT id, false FROM helpdesk.event WHERE id = ANY ($1) ORDER BY id", 1, {INT8ARRAYOID}
 };
 static HdPlan insert_batch = {
-	"INSERT INTO helpdesk.event_batch (first_pos, last_pos, ids, max_id) "
-	"VALUES ($1, $2, $3::int8multirange, $4)",
-	4, {INT8OID, INT8OID, TEXTOID, INT8OID}
+	"INSERT INTO helpdesk.event_batch (first_pos, last_pos, ids, max_id, log_id) "
+	"VALUES ($1, $2, $3::int8multirange, $4, $5::uuid)",
+	5, {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID}
 };
 static HdPlan save_cursor = {
 	"UPDATE helpdesk.event_cursor SET last_pos = $1, settled_id = $2, published_at = now()",
@@ -203,16 +213,17 @@ reload_state(int64 settled, int64 *last_pos)
 	loaded = true;
 }
 
-/* Record one event_batch row for ids[0..n) from position first. */
+/* Record one event_batch row for ids[0..n) from position first, in log log_id. */
 static void
-insert_batch_row(int64 first, int64 *ids, int n)
+insert_batch_row(int64 first, int64 *ids, int n, const char *log_id)
 {
-	Datum		v[4];
+	Datum		v[5];
 
 	v[0] = Int64GetDatum(first);
 	v[1] = Int64GetDatum(first + n - 1);
 	v[2] = CStringGetTextDatum(multirange_literal(ids, n));
 	v[3] = Int64GetDatum(ids[n - 1]);
+	v[4] = CStringGetTextDatum(log_id);
 	hd_exec(&insert_batch, v, NULL, false, 0);
 }
 
@@ -240,6 +251,9 @@ publish_pass(bool *gone)
 				nfound = 0,
 				npublish = 0,
 				i;
+	int64		head_pos = 0;
+	char	   *log_id;
+	bool		reloaded = false;
 
 	*gone = false;
 	if (!hd_extension_present())
@@ -252,11 +266,29 @@ publish_pass(bool *gone)
 		elog(ERROR, "helpdesk.event_cursor has no row");
 	hd_get_int64(1, &last_pos);
 	hd_get_int64(2, &settled);
-	/* someone else changed the cursor (restore, re-created extension): start over */
-	if (loaded && (last_pos != committed_last_pos || settled != committed_settled))
+	log_id = hd_get_text(3);
+
+	/*
+	 * The log's head is its newest batch. Batches are dumped and the cursor
+	 * is not: a restore (whose CREATE EXTENSION started us on an empty log)
+	 * loads batches, events and the sequence under us without touching the
+	 * cursor, so the cursor alone cannot tell us our memory is stale.
+	 */
+	hd_exec(&head_batch, NULL, NULL, false, 1);
+	if (SPI_processed == 1)
+	{
+		hd_get_int64(1, &head_pos);
+		log_id = hd_get_text(2);	/* the first batch inherited the cursor's */
+	}
+	/* someone else changed the cursor or the batches (restore, re-created extension): start over */
+	if (loaded && (last_pos != committed_last_pos || settled != committed_settled ||
+				   head_pos != committed_last_pos))
 		loaded = false;
 	if (!loaded)
+	{
 		reload_state(settled, &last_pos);
+		reloaded = true;
+	}
 
 	/* 1. H, then X, then the snapshot */
 	hd_exec(&read_sequence, NULL, NULL, false, 1);
@@ -342,8 +374,14 @@ publish_pass(bool *gone)
 
 	for (i = 0; i < npublish; i += hd_publisher_batch_size)
 		insert_batch_row(last_pos + 1 + i, publish + i,
-						 Min(hd_publisher_batch_size, npublish - i));
-	if (npublish > 0)
+						 Min(hd_publisher_batch_size, npublish - i), log_id);
+
+	/*
+	 * After (re)loading, announce the position even with nothing new: a
+	 * follower of a log that was dropped and re-created, or restored, learns
+	 * at once that it has to check which log it follows.
+	 */
+	if (npublish > 0 || reloaded)
 	{
 		char		buf[32];
 
