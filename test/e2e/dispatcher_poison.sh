@@ -11,6 +11,8 @@
 source "$(dirname "$0")/common.sh"
 db=e2e_poison
 fresh_db $db
+# each database with the extension holds two worker slots: give them back
+trap 'psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 log=$HD_CLUSTER/postgres.log
 logstart=$(stat -c %s "$log")
 # this database's dispatcher's log lines (other databases' workers share the file)

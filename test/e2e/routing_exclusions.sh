@@ -14,6 +14,8 @@
 source "$(dirname "$0")/common.sh"
 db=e2e_exclusions
 fresh_db $db
+# each database with the extension holds two worker slots: give them back
+trap 'psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 
 q $db "
 SELECT helpdesk.upsert_tenant('ex', 'Exclusions', heartbeat_interval => '1 hour');
