@@ -9,4 +9,8 @@ export BRIDGE_SCRIPT=heartbeat.js
 export BRIDGE_DB=${BRIDGE_DB:-e2e_bridge_heartbeat}
 export BRIDGE_PORT=${BRIDGE_PORT:-$((${HD_TEST_PORT:-55432} + 33))}
 export BRIDGE_LOG=${BRIDGE_LOG:-${HD_CLUSTER:?HD_CLUSTER is not set}/bridge-heartbeat.log}
-exec bash "$(dirname "$0")/bridge_e2e.sh"
+rc=0
+bash "$(dirname "$0")/bridge_e2e.sh" || rc=$?
+# each database with the extension holds two worker slots: give them back
+psql -qX -d postgres -c "DROP DATABASE IF EXISTS $BRIDGE_DB WITH (FORCE)" >/dev/null 2>&1 || true
+exit $rc

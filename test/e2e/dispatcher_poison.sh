@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# One tenant's data must never stop the others. Tenants b1..b5 are poisoned by
+# One tenant's data must never stop the others. Tenants b1..b6 are poisoned by
 # direct UPDATEs that bypass the API's checks (values a restore or a DBA can
 # write): intervals that overflow every arithmetic on them, skill levels that
 # overflow int4, infinite timestamps, NULLs in arrays, a VIP table indexed
-# from 0. The healthy tenants g and p keep being routed within one pass, and
+# from 0; b6's agents cannot be set offline (a DBA's trigger raises), which
+# fails the presence statement for every tenant unless it is retried tenant by
+# tenant. The healthy tenants g and p keep being routed within one pass, and
 # their offer timeouts, presence expiry and idle closes keep firing on time;
 # each bad row is marked once, and fixing it brings it back.
 source "$(dirname "$0")/common.sh"
 db=e2e_poison
 fresh_db $db
+# each database with the extension holds two worker slots: give them back
+trap 'psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 log=$HD_CLUSTER/postgres.log
 logstart=$(stat -c %s "$log")
 # this database's dispatcher's log lines (other databases' workers share the file)
@@ -20,15 +24,16 @@ BIG="'2000000000 mons -129143135:26:45.995904'"
 q $db "
 SELECT helpdesk.upsert_tenant(s, s, heartbeat_interval => '1 hour')
 FROM unnest('{g,b1,b2,b3,b4,b5}'::text[]) s;
-SELECT helpdesk.upsert_tenant('p', 'presence', heartbeat_interval => '1 second', heartbeat_misses => 2);
+SELECT helpdesk.upsert_tenant(s, 'presence', heartbeat_interval => '1 second', heartbeat_misses => 2)
+FROM unnest('{p,b6}'::text[]) s;
 SELECT helpdesk.upsert_queue(t.id, 'q', 'Q', offer_timeout => '2 seconds', is_default => true) FROM helpdesk.tenant t;
 SELECT helpdesk.upsert_agent(t.id, 'a' || g, 'A', '{\"x\": 5}', max_sessions => 3)
 FROM helpdesk.tenant t, generate_series(1, 2) g;
 SELECT helpdesk.upsert_customer(t.id, 'c' || g) FROM helpdesk.tenant t, generate_series(1, 6) g;
 SELECT helpdesk.set_agent_status(a.tenant_id, a.id, 'online') FROM helpdesk.agent a
-WHERE a.tenant_id IN (SELECT id FROM helpdesk.tenant WHERE slug IN ('g', 'p'));
+WHERE a.tenant_id IN (SELECT id FROM helpdesk.tenant WHERE slug IN ('g', 'p', 'b6'));
 " >/dev/null 2>&1
-G=$(tid g) P=$(tid p) B1=$(tid b1) B2=$(tid b2) B3=$(tid b3) B4=$(tid b4) B5=$(tid b5)
+G=$(tid g) P=$(tid p) B1=$(tid b1) B2=$(tid b2) B3=$(tid b3) B4=$(tid b4) B5=$(tid b5) B6=$(tid b6)
 wait_until $db "SELECT $(dpid) > 0" || fail "no dispatcher"
 pid=$(dpid)
 start() { q $db "SELECT session_id FROM helpdesk.start_session($1, (SELECT id FROM helpdesk.customer WHERE tenant_id = $1 AND external_id = '$2'))"; }
@@ -51,6 +56,13 @@ UPDATE helpdesk.queue SET offer_timeout = $BIG, sticky_window = $BIG, max_wait =
 -- b4: skill levels beyond int4 and beyond numeric's int range, NULL languages
 UPDATE helpdesk.agent SET skills = '{\"x\": 4294967297}', languages = '{NULL,en}' WHERE tenant_id = $B4 AND external_id = 'a1';
 UPDATE helpdesk.agent SET skills = '{\"x\": 1e300}' WHERE tenant_id = $B4 AND external_id = 'a2';
+-- b6: a trigger no check can foresee makes presence expiry fail for this tenant only
+CREATE FUNCTION public.no_offline() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	IF NEW.status = 'offline' AND NEW.tenant_id = $B6 THEN RAISE EXCEPTION 'b6 agents never go offline'; END IF;
+	RETURN NEW;
+END \$\$;
+CREATE TRIGGER no_offline BEFORE UPDATE ON helpdesk.agent FOR EACH ROW EXECUTE FUNCTION public.no_offline();
 -- b5: infinite times and NULLs in the session's own data
 UPDATE helpdesk.session SET queued_at = '-infinity', excluded_agents = '{NULL}' WHERE tenant_id = $B5;
 " >/dev/null
@@ -89,7 +101,8 @@ want="tenant $B1 settings: heartbeat_interval
 tenant $B2 settings: heartbeat_interval
 queue $B3 settings: offer_timeout
 agent $B4 settings: skill \"x\" has level 4294967297
-agent $B4 settings: skill \"x\" has level 10000000000"
+agent $B4 settings: skill \"x\" has level 10000000000
+tenant $B6 presence: b6 agents never go offline"
 got=$(q $db "SELECT kind || ' ' || tenant_id || ' ' || error FROM helpdesk.dispatch_errors ORDER BY tenant_id, kind, error")
 while IFS= read -r line; do
 	grep -qF -- "$line" <<<"$got" || { echo "$got"; fail "not marked: $line"; }
@@ -102,7 +115,7 @@ done
 wait_until $db "SELECT count(*) = 0 FROM helpdesk.session WHERE tenant_id = $B5 AND state = 'queued'" 5 \
 	|| fail "tenant $B5: sessions with infinite times not routed"
 sleep 2
-for what in "skipping tenant $B1:" "skipping tenant $B2:" "skipping queue" "skill \"x\" has level 4294967297" "has level 10000000000"; do
+for what in "skipping tenant $B1:" "skipping tenant $B2:" "skipping queue" "skill \"x\" has level 4294967297" "has level 10000000000" "skipping tenant $B6: presence: b6 agents never go offline"; do
 	n=$(newlog | grep -cF -- "$what" || true)
 	[ "$n" = 1 ] || fail "'$what' logged $n times, expected once"
 done

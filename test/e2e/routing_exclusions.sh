@@ -14,6 +14,8 @@
 source "$(dirname "$0")/common.sh"
 db=e2e_exclusions
 fresh_db $db
+# each database with the extension holds two worker slots: give them back
+trap 'psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 
 q $db "
 SELECT helpdesk.upsert_tenant('ex', 'Exclusions', heartbeat_interval => '1 hour');
@@ -88,13 +90,21 @@ q $db "SELECT helpdesk.decline_offer(1, agent_id, $s3) FROM helpdesk.session WHE
 q $db "SELECT helpdesk.close_session(1, $s3)" >/dev/null
 
 # 4. a transfer to a queue goes to someone else, not back to the transferring agent:
-#    bob takes it (ana busy), ana holds s1 and s2, so after the transfer bob is
-#    the least loaded (before, the session went straight back to him)
+#    bob takes it (ana busy) and ana gets two more sessions, so after the
+#    transfer bob is the least loaded (before, the session went straight back to him)
+status $bob online
 status $ana busy
 s4=$(start c4 $fast)
 wait_until $db "SELECT state = 'offered' AND agent_id = $bob FROM helpdesk.session WHERE id = $s4" 5 || fail "s4 not offered to bob"
 q $db "SELECT helpdesk.accept_offer(1, $bob, $s4)" >/dev/null
+status $bob busy
 status $ana online
+for c in c8 c9; do
+	s=$(start $c $fast)
+	wait_until $db "SELECT state = 'offered' AND agent_id = $ana FROM helpdesk.session WHERE id = $s" 5 || fail "$c not offered to ana"
+	q $db "SELECT helpdesk.accept_offer(1, $ana, $s)" >/dev/null
+done
+status $bob online
 note "before the transfer: ana load $(q $db "SELECT load FROM helpdesk.agent WHERE id = $ana"), bob load $(q $db "SELECT load FROM helpdesk.agent WHERE id = $bob")"
 q $db "SELECT helpdesk.transfer_session(1, $s4, $bob, to_queue_id => $fast)" >/dev/null
 wait_until $db "SELECT state = 'offered' FROM helpdesk.session WHERE id = $s4" 3 || fail "transferred session not offered"
