@@ -108,7 +108,6 @@ extern void hd_defer_mark(List **marks, HdMarkKind kind, int64 tenant_id, int64 
 						  const char *error);
 extern void hd_write_marks(List *marks);
 extern bool hd_mark_is(const char *mark, const char *prefix);
-extern char *hd_clip(const char *s, int n);
 
 /* dispatch_match.c: when a pass wants to look again (cool-downs), 0: no need */
 extern TimestampTz hd_dispatch_retry_at;

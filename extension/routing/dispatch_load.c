@@ -279,8 +279,8 @@ load_rest(void *arg)
 		q->rr_cursor = get_int8(t, d, 5, 0);
 		q->req_skills = hd_name_bits('s', q->tenant_id, SPI_getbinval(t, d, 6, &isnull));
 		q->req_langs = hd_name_bits('l', q->tenant_id, SPI_getbinval(t, d, 7, &isnull));
-		q->req_text = psprintf("skills %s and languages %s", hd_clip(skills, 200),
-							   hd_clip(langs, 200));
+		q->req_text = psprintf("skills %s and languages %s", hd_clip_message(pstrdup(skills), 200),
+							   hd_clip_message(pstrdup(langs), 200));
 		q->cands = palloc(sizeof(int) * Max(p->nagents, 1));
 		q->ncands = 0;
 		p->nqueues++;
@@ -482,7 +482,7 @@ load_isolated(Pass *p)
 		{
 			if (!probe_tenant(p, t, &err))
 			{
-				char	   *mark = psprintf("assignment: %s", hd_clip(err, 400));
+				char	   *mark = psprintf("assignment: %s", hd_clip_message(pstrdup(err), 400));
 
 				if (strcmp(mark, t->mark) != 0)
 					hd_defer_mark(&p->marks, HD_MARK_TENANT, t->tenant_id, t->tenant_id, mark);
@@ -498,7 +498,7 @@ load_isolated(Pass *p)
 	reset_loaded(p);
 	ereport(LOG,
 			(errmsg("pg_helpdesk dispatcher: loading the assignment pass failed (%s); trying tenant by tenant",
-					hd_clip(err, 400))));
+					hd_clip_message(pstrdup(err), 400))));
 	kept = 0;
 	for (i = 0; i < p->ntenants; i++)
 	{
@@ -507,7 +507,7 @@ load_isolated(Pass *p)
 		if (!probe_tenant(p, t, &err))
 		{
 			hd_defer_mark(&p->marks, HD_MARK_TENANT, t->tenant_id, t->tenant_id,
-						  psprintf("assignment: %s", hd_clip(err, 400)));
+						  psprintf("assignment: %s", hd_clip_message(pstrdup(err), 400)));
 			continue;
 		}
 		p->tt[kept++] = *t;

@@ -174,9 +174,9 @@ parse_skills(HdAgentSkills *sk, int64 tenant_id, Jsonb *skills)
 				{
 					if (sk->error == NULL)
 						sk->error = psprintf("settings: skill \"%s\" has level %s; levels are 1..10",
-											 hd_clip(pnstrdup(name, Min(namelen, 200)), 64),
-											 hd_clip(DatumGetCString(DirectFunctionCall1(numeric_out,
-																						  NumericGetDatum(v.val.numeric))), 40));
+											 hd_clip_message(pnstrdup(name, Min(namelen, 200)), 64),
+											 hd_clip_message(DatumGetCString(DirectFunctionCall1(numeric_out,
+																								  NumericGetDatum(v.val.numeric))), 40));
 					level = 1;
 				}
 			}

@@ -709,7 +709,7 @@ run_per_tenant(const TenantSet *ts, HdPlan *plan, bool grace, const char *what,
 		{
 			ereport(LOG,
 					(errmsg("pg_helpdesk dispatcher: %s failed (%s); trying tenant by tenant",
-							what, hd_clip(err, 400))));
+							what, hd_clip_message(pstrdup(err), 400))));
 			for (i = 0; i < nbulk; i++)
 				alone[nalone++] = bulk[i];
 		}
@@ -730,7 +730,7 @@ run_per_tenant(const TenantSet *ts, HdPlan *plan, bool grace, const char *what,
 				continue;
 		}
 		else
-			mark = psprintf("%s %s", prefix, hd_clip(err, 400));
+			mark = psprintf("%s %s", prefix, hd_clip_message(pstrdup(err), 400));
 		if (mark != NULL && ts->marks[alone[i]] != NULL && strcmp(mark, ts->marks[alone[i]]) == 0)
 			continue;
 		{

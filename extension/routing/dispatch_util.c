@@ -399,13 +399,3 @@ hd_mark_is(const char *mark, const char *prefix)
 	return mark != NULL && strncmp(mark, prefix, strlen(prefix)) == 0;
 }
 
-/* An error text cut to at most n bytes, never inside a multibyte character. */
-char *
-hd_clip(const char *s, int n)
-{
-	int			len = strlen(s);
-
-	if (len <= n)
-		return pstrdup(s);
-	return pnstrdup(s, pg_mbcliplen(s, len, n));
-}
