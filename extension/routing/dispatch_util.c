@@ -184,30 +184,19 @@ hd_in_own_xact(void (*fn) (void *), void *arg, char **error)
 /* ---- settings the dispatcher can trust ---- */
 
 /*
- * An interval as a delay in microseconds, counted as extract(epoch) does
- * (a year 365.25 days, a month 30 days, a day 24 hours), or false when it is
- * negative, longer than HD_MAX_DELAY_US, or has a part so large that adding
- * it to a timestamp in SQL would overflow. A stored interval can hold such
- * values (an old input check summed its parts without overflow checks, and a
- * direct UPDATE or a restore checks nothing), and any arithmetic on them in a
- * statement that reads every tenant would fail for all of them.
+ * An interval as a delay in microseconds, measured as the input checks
+ * measure it (hd_interval_usecs: a month 30 days, a day 24 hours, exact), or
+ * false when it is negative or longer than HD_MAX_DELAY_US. A stored
+ * interval can hold any value (an old input check summed its parts without
+ * overflow checks, and a direct UPDATE or a restore checks nothing), and any
+ * arithmetic on it in a statement that reads every tenant would fail for all
+ * of them.
  */
 bool
 hd_delay_us(const Interval *iv, int64 *us)
 {
-	const int64 max_days = HD_MAX_DELAY_US / USECS_PER_DAY;
-	int64		years,
-				total;
+	int64		total = hd_interval_usecs(iv);
 
-	if (iv->month > max_days / DAYS_PER_MONTH || iv->month < -max_days / DAYS_PER_MONTH ||
-		iv->day > max_days || iv->day < -max_days ||
-		iv->time > HD_MAX_DELAY_US || iv->time < -HD_MAX_DELAY_US)
-		return false;
-	/* every part is now below 2^59 in microseconds: the sum cannot overflow */
-	years = iv->month / MONTHS_PER_YEAR;
-	total = years * (int64) (DAYS_PER_YEAR * SECS_PER_DAY) * USECS_PER_SEC +
-		(int64) (iv->month % MONTHS_PER_YEAR) * DAYS_PER_MONTH * USECS_PER_DAY +
-		(int64) iv->day * USECS_PER_DAY + iv->time;
 	if (total < 0 || total > HD_MAX_DELAY_US)
 		return false;
 	*us = total;
