@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(123);
+SELECT plan(125);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -94,7 +94,10 @@ INSERT INTO interval_arg VALUES
 	 'ttl must be between 1 and 2592000 seconds'),
 	('prune_events(keep)',
 	 $$SELECT helpdesk.prune_events(%L)$$,
-	 'keep must be between 0 and 3155760000 seconds');
+	 'keep must be between 0 and 3155760000 seconds'),
+	('system_text(duration)',
+	 $$SELECT helpdesk.system_text(pg_temp.fx('ta'), 'idle_warning', 'en', %L)$$,
+	 'duration must be between 0 and 31536000 seconds');
 
 SELECT set_eq(
 	$$SELECT p.proname || '(' || a.name || ')'
