@@ -8,13 +8,13 @@ EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTEN
 META_VERSION := $(shell sed -n 's/^   "version": "\([^"]*\)".*/\1/p' META.json)
 
 MODULE_big  = pg_helpdesk
-OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c))) bridge/token_rules.o
 SQL_PARTS   = $(sort $(wildcard extension/sql/*.sql))
 DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
 
 PG_CPPFLAGS = -I$(srcdir)/extension
-SHLIB_LINK  = -lcrypto
+SHLIB_LINK  = -lcrypto -ljansson
 # -Wextra makes PostgreSQL's own headers warn about unused parameters and
 # partially initialised structs; silence exactly those two.
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter \

@@ -61,6 +61,7 @@ hd_accept_offer(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
+	hd_require_enabled_agent(tenant_id, agent_id);
 	require_offered_to(&s, agent_id);
 	v[0] = Int64GetDatum(tenant_id);
 	v[1] = Int64GetDatum(session_id);
@@ -104,6 +105,7 @@ hd_decline_offer(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
+	hd_require_enabled_agent(tenant_id, agent_id);
 	require_offered_to(&s, agent_id);
 	hd_release_agent(tenant_id, session_id, agent_id, HD_END_DECLINED);
 	hd_requeue(tenant_id, session_id, "offered", s.queue_id, agent_id, 0, false,
