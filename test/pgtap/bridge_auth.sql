@@ -142,7 +142,7 @@ SELECT throws_ok(format('SELECT helpdesk.session_history(%s, %s, ''customer'', %
 SELECT is((SELECT count(*) FROM helpdesk.session_history(pg_temp.fx('t'), pg_temp.fx('s1'), 'supervisor', pg_temp.fx('a1'))), 2::bigint,
 	'a supervisor reads any session of the tenant, notes included');
 -- an offer is not a hold
-UPDATE helpdesk.session SET state = 'offered', agent_id = pg_temp.fx('a1') WHERE tenant_id = pg_temp.fx('t') AND id = pg_temp.fx('s2');
+UPDATE helpdesk.session SET state = 'offered', agent_id = pg_temp.fx('a1'), offer_expires_at = now() + interval '1 minute' WHERE tenant_id = pg_temp.fx('t') AND id = pg_temp.fx('s2');
 SELECT throws_ok(format('SELECT helpdesk.session_history(%s, %s, ''agent'', %s)', pg_temp.fx('t'), pg_temp.fx('s2'), pg_temp.fx('a1')),
 	'42501', format('agent %s may not read session %s', pg_temp.fx('a1'), pg_temp.fx('s2')),
 	'an agent only offered the session reads nothing');
