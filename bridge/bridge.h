@@ -31,6 +31,7 @@ typedef struct BridgeConfig
 	int			agent_rate;
 	int			heartbeat_ms;	/* agent heartbeat batch interval */
 	int			max_pending;	/* queued control frames per client */
+	int			max_subject_sockets;	/* open sockets per (tenant, kind, subject); 0: any */
 	int			max_lag;		/* events a live client may fall behind */
 	int			ping_secs;		/* PING a socket silent this long, drop at twice */
 	const char *event_loop;		/* "epoll" (libev) or "poll" (lws's own) */
@@ -166,6 +167,7 @@ extern const char *cmd_name(CmdType t);
 #define CLOSE_WRONG_TENANT 4004
 #define CLOSE_TOO_SLOW 4008
 #define CLOSE_POSITION_GONE 4010
+#define CLOSE_TOO_MANY_SOCKETS 4029
 #define CLOSE_FRAME_TOO_BIG 1009
 #define CLOSE_GOING_AWAY 1001
 

@@ -63,6 +63,8 @@ metrics_render(Buf *b)
 			{"db_reconnects_total", "Database connections re-established.", db_reconnects},
 			{"heartbeat_batches_total", "Agent heartbeat batches sent.", metrics.heartbeat_batches},
 			{"keepalive_drops_total", "Sockets dropped after 2 x --ping-secs without a frame or PONG.", metrics.keepalive_drops},
+			{"token_expired_closes_total", "Open sockets closed (4003) when their token expired.", metrics.expired_closes},
+			{"typing_rejected_total", "helpdesk_typing notifications dropped: not signed by a bridge, or stale.", metrics.typing_rejected},
 		};
 
 		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)

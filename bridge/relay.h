@@ -23,7 +23,8 @@ typedef enum SessionEffect
 {
 	EFFECT_NONE = 0,
 	EFFECT_ADD,
-	EFFECT_REMOVE
+	EFFECT_REMOVE,
+	EFFECT_DISABLED				/* agent.disabled: its sockets are closed (4004) */
 } SessionEffect;
 
 typedef struct Ev
@@ -78,6 +79,8 @@ typedef struct Metrics
 	uint64_t	slow_disconnects;
 	uint64_t	heartbeat_batches;
 	uint64_t	keepalive_drops;	/* silent sockets dropped (keepalive.c) */
+	uint64_t	expired_closes;	/* open sockets closed at token expiry */
+	uint64_t	typing_rejected;	/* unauthenticated typing notifications */
 } Metrics;
 
 extern Metrics metrics;
