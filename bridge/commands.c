@@ -34,6 +34,12 @@ reply(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		goto done;
 	if (res == NULL)
 		client_send_error(c, ref, ERR_UNAVAILABLE, "database unavailable; retry (sends are idempotent by client_msg_id)", NULL);
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK && p->type == CMD_HISTORY && sqlstate &&
+			 (strcmp(sqlstate, "42501") == 0 || strcmp(sqlstate, "HD404") == 0))
+	{
+		/* not the reader's (or no such) session: the same answer for both */
+		client_send_error(c, ref, ERR_FORBIDDEN, "not a session of yours", NULL);
+	}
 	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -222,15 +228,11 @@ command_run(Client *c, Cmd *cmd)
 				return;
 			}
 		case CMD_HISTORY:
-			if (!may_see_session(c, cmd->session_id))
-			{
-				client_send_error(c, cmd->ref, ERR_FORBIDDEN, "not a session of yours", NULL);
-				return;
-			}
 			{
 				/*
-				 * And the database decides again, by who holds the session
-				 * now (not by what this socket was shown): session_history.
+				 * The database decides, by who holds the session now (not by
+				 * what this socket was shown): session_history. Its refusal
+				 * is answered as forbidden (see reply).
 				 */
 				const char *p[5] = {t, id_param(s, cmd->session_id), kind_name(c->kind), id,
 				id_param(x, cmd->up_to)};
