@@ -108,7 +108,12 @@ async function scenarioHoldsNow() {
 	await published();
 
 	const a1b = await connected('a1 again', tokA1, {}, P0);
+	// at once, while the catch-up is still being read
+	const early = a1b.request({ type: 'history', session_id: S1 });
 	check(!(a1b.hellos[0].sessions || []).includes(S1), 'hello: S1 is not among a1\'s sessions any more', a1b.hellos[0]);
+	const h0 = await early;
+	check(h0.type === 'error' && h0.code === 'forbidden', 'a1 cannot read S1\'s history right after reconnecting',
+		h0.type === 'ack' ? h0.result.map((m) => m.body) : h0);
 	// let the catch-up run to the end
 	const head = Number(await sql1('SELECT helpdesk.event_position() AS p'));
 	await waitFor(() => a1b.lastPos >= head, 5000);
