@@ -86,6 +86,14 @@ extern TokenStatus jwt_verify(const char *token, size_t len, const char *secret,
 extern const char *kind_name(ClientKind k);
 extern size_t b64url_encode(const unsigned char *in, size_t len, char *out);
 
+/* ---- typing_sig.c: signed typing signals between bridges ---- */
+#define TYPING_FIELDS 5			/* tenant, session, kind (0 customer, 1 agent), subject, unix ms */
+#define TYPING_WINDOW_MS 10000	/* older or newer signals are dropped */
+extern size_t typing_sign(char *out, size_t cap, const char *secret,
+						  const int64_t f[TYPING_FIELDS]);
+extern bool typing_verify(const char *payload, size_t len, const char *secret, int64_t now_ms,
+						  int64_t f[TYPING_FIELDS]);
+
 /* ---- json_util.c ---- */
 typedef struct Buf
 {

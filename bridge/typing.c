@@ -9,76 +9,26 @@
  *
  *   t1 <tenant> <session> <kind 0|1> <subject> <unix ms> <base64url mac>
  *
- * Every field is a number, parsed strictly; the frame sent to clients is
- * built from those numbers (never from text in the payload). A signal older
- * or newer than TYPING_WINDOW_MS is dropped, so a replayed one can only
- * repeat a genuine indicator for a few seconds.
+ * Every field is a number, parsed strictly (typing_sig.c); the frame sent
+ * to clients is built from those numbers (never from text in the payload).
+ * A signal older or newer than TYPING_WINDOW_MS is dropped, so a replayed
+ * one can only repeat a genuine indicator for a few seconds.
  */
 #include "client.h"
-#include "token_rules.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
-
-#define TYPING_WINDOW_MS 10000
-#define TYPING_FIELDS 5	/* tenant, session, kind, subject, ms */
 
 /* the NOTIFY payload announcing that c types in session_id */
 void
 typing_payload(Buf *b, const Client *c, int64_t session_id)
 {
-	char		mac[64];
-	size_t		n;
+	char		out[256];
+	int64_t		f[TYPING_FIELDS] = {c->tenant, session_id, c->kind == KIND_CUSTOMER ? 0 : 1,
+	c->subject, now_us() / 1000};
+	size_t		n = typing_sign(out, sizeof(out), cfg.token_secret, f);
 
 	b->len = 0;
-	buf_printf(b, "t1 %lld %lld %d %lld %lld", (long long) c->tenant, (long long) session_id,
-			   c->kind == KIND_CUSTOMER ? 0 : 1, (long long) c->subject,
-			   (long long) (now_us() / 1000));
-	n = hd_hmac_b64url(cfg.token_secret, b->data, b->len, mac);
-	buf_puts(b, " ");
-	buf_append(b, mac, n);
-}
-
-/*
- * Parses and authenticates a payload; false unless every field is a
- * decimal number, the kind is 0 or 1, the MAC matches and it is recent.
- */
-static bool
-typing_parse(const char *payload, int64_t f[TYPING_FIELDS])
-{
-	const char *p = payload,
-			   *macstart;
-	char		mac[64];
-	size_t		n;
-	int64_t		now_ms = now_us() / 1000;
-
-	if (strncmp(p, "t1 ", 3) != 0 || strlen(payload) > 200)
-		return false;
-	p += 3;
-	for (int i = 0; i < TYPING_FIELDS; i++)
-	{
-		char	   *end;
-		long long	v;
-
-		if (*p < '0' || *p > '9')
-			return false;
-		errno = 0;
-		v = strtoll(p, &end, 10);
-		if (errno != 0 || *end != ' ')
-			return false;
-		f[i] = v;
-		p = end + 1;
-	}
-	macstart = p;
-	n = hd_hmac_b64url(cfg.token_secret, payload, (size_t) (macstart - 1 - payload), mac);
-	if (n == 0 || strlen(macstart) != n || CRYPTO_memcmp(mac, macstart, n) != 0)
-		return false;
-	if (f[2] > 1 || f[0] <= 0 || f[1] <= 0 || f[3] <= 0)
-		return false;
-	return f[4] > now_ms - TYPING_WINDOW_MS && f[4] < now_ms + TYPING_WINDOW_MS;
+	buf_append(b, out, n);
 }
 
 typedef struct TypingNote
@@ -107,7 +57,7 @@ clients_on_typing(const char *payload)
 	int64_t		f[TYPING_FIELDS];
 	TypingNote	t = {0};
 
-	if (!typing_parse(payload, f))
+	if (!typing_verify(payload, strlen(payload), cfg.token_secret, now_us() / 1000, f))
 	{
 		metrics.typing_rejected++;
 		blog(BLOG_DEBUG, "dropped an unauthenticated helpdesk_typing notification");
