@@ -14,13 +14,15 @@ META_VERSION := $(shell sed -n 's/^   "version": "\([^"]*\)".*/\1/p' META.json)
 SUBSYSTEMS  = core workers routing security bridge_api
 
 MODULE_big  = pg_helpdesk
-OBJS        = $(foreach sub,$(SUBSYSTEMS),$(patsubst %.c,%.o,$(sort $(wildcard extension/$(sub)/*.c))))
+# common/: sources compiled into both the extension and helpdesk-bridge
+OBJS        = $(foreach sub,$(SUBSYSTEMS),$(patsubst %.c,%.o,$(sort $(wildcard extension/$(sub)/*.c)))) \
+              $(patsubst %.c,%.o,$(sort $(wildcard common/*.c)))
 SQL_PARTS   = $(foreach sub,$(SUBSYSTEMS),$(sort $(wildcard extension/$(sub)/*.sql))) extension/finish.sql
 DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
 
-PG_CPPFLAGS = $(foreach sub,$(SUBSYSTEMS),-I$(srcdir)/extension/$(sub))
-SHLIB_LINK  = -lcrypto
+PG_CPPFLAGS = $(foreach sub,$(SUBSYSTEMS),-I$(srcdir)/extension/$(sub)) -I$(srcdir)/common
+SHLIB_LINK  = -lcrypto -ljansson
 # -Wextra makes PostgreSQL's own headers warn about unused parameters and
 # partially initialised structs; silence exactly those two.
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -31,7 +33,7 @@ REGRESS      = schema admin session message events
 REGRESS_OPTS = --load-extension=pg_helpdesk
 # Isolation specs live under test/isolation/{specs,expected}.
 ISOLATION      = start_session_race post_message_idempotent post_into_closing_session event_commit_order \
-                 claim_capacity_race offer_accept_vs_close heartbeat_order
+                 claim_capacity_race offer_accept_vs_close heartbeat_order disable_vs_claim
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_helpdesk
 
 # Bitcode for JIT inlining buys nothing for these functions and would pull
@@ -62,7 +64,7 @@ endif
 all: $(DATA_built) bridge/helpdesk-bridge
 
 # helpdesk-bridge (bridge/Makefile also builds the ASan/UBSan and fuzz variants)
-BRIDGE_SOURCES = $(wildcard bridge/*.c bridge/*.h)
+BRIDGE_SOURCES = $(wildcard bridge/*.c bridge/*.h common/*.c common/*.h)
 bridge/helpdesk-bridge: $(BRIDGE_SOURCES)
 	$(MAKE) -C bridge helpdesk-bridge
 install: install-bridge

@@ -134,7 +134,8 @@ start_server() { # sys
 		# "poll": the same bridge on lws's own poll() loop (the baseline of the epoll loop)
 		# shellcheck disable=SC2086
 		${BRIDGE_WRAPPER:-} bridge/helpdesk-bridge --port "$ours_port" --db "dbname=$db" \
-			--event-loop "$([ "$1" = poll ] && echo poll || echo epoll)" ${BRIDGE_ARGS:-} >"$work/$1.log" 2>&1 &
+			--event-loop "$([ "$1" = poll ] && echo poll || echo epoll)" \
+			--max-sockets-per-subject 0 ${BRIDGE_ARGS:-} >"$work/$1.log" 2>&1 &
 		url=http://127.0.0.1:$ours_port/healthz
 	else
 		node bench/peers/node_relay.js "$peer_port" >"$work/peer.log" 2>&1 &

@@ -31,6 +31,7 @@ typedef struct BridgeConfig
 	int			agent_rate;
 	int			heartbeat_ms;	/* agent heartbeat batch interval */
 	int			max_pending;	/* queued control frames per client */
+	int			max_subject_sockets;	/* open sockets per (tenant, kind, subject); 0: any */
 	int			max_lag;		/* events a live client may fall behind */
 	int			ping_secs;		/* PING a socket silent this long, drop at twice */
 	const char *event_loop;		/* "epoll" (libev) or "poll" (lws's own) */
@@ -84,6 +85,14 @@ extern TokenStatus jwt_verify(const char *token, size_t len, const char *secret,
 							  int64_t now_s, TokenClaims *out);
 extern const char *kind_name(ClientKind k);
 extern size_t b64url_encode(const unsigned char *in, size_t len, char *out);
+
+/* ---- typing_sig.c: signed typing signals between bridges ---- */
+#define TYPING_FIELDS 5			/* tenant, session, kind (0 customer, 1 agent), subject, unix ms */
+#define TYPING_WINDOW_MS 10000	/* older or newer signals are dropped */
+extern size_t typing_sign(char *out, size_t cap, const char *secret,
+						  const int64_t f[TYPING_FIELDS]);
+extern bool typing_verify(const char *payload, size_t len, const char *secret, int64_t now_ms,
+						  int64_t f[TYPING_FIELDS]);
 
 /* ---- json_util.c ---- */
 typedef struct Buf
@@ -167,6 +176,7 @@ extern const char *cmd_name(CmdType t);
 #define CLOSE_WRONG_TENANT 4004
 #define CLOSE_TOO_SLOW 4008
 #define CLOSE_POSITION_GONE 4010
+#define CLOSE_TOO_MANY_SOCKETS 4029
 #define CLOSE_FRAME_TOO_BIG 1009
 #define CLOSE_GOING_AWAY 1001
 

@@ -206,14 +206,26 @@ client_send_error(Client *c, const char *ref, const char *code, const char *mess
 }
 
 /*
- * Whether c may see ev, applying what the event does to the sessions c
- * sees (so a client's view evolves in position order, live or catching up).
+ * Whether c may see ev. What c sees is who holds what now: at connect the
+ * sessions it holds (bridge_subscriber), then what events published after
+ * that (pos > since) do to them. Events a catch-up replays from before the
+ * connect change nothing: an agent resuming from an old position does not
+ * get back a session transferred away from it since, nor one only offered.
  */
 static bool
 visible(Client *c, const Ev *e)
 {
+	bool		fresh = e->pos > c->since;
+
 	if (e->tenant != c->tenant)
 		return false;
+	if (e->effect == EFFECT_DISABLED && fresh && c->kind != KIND_CUSTOMER &&
+		e->audience == AUD_AGENT && e->audience_id == c->subject)
+	{
+		/* its agent and supervisor sockets, on every bridge that reads it */
+		client_close(c, CLOSE_WRONG_TENANT, "agent disabled");
+		return false;
+	}
 	switch (c->kind)
 	{
 		case KIND_SUPERVISOR:
@@ -231,9 +243,9 @@ visible(Client *c, const Ev *e)
 				case AUD_AGENT:
 					if (e->audience_id != c->subject)
 						return false;
-					if (e->effect == EFFECT_ADD)
+					if (fresh && e->effect == EFFECT_ADD)
 						client_session_add(c, e->session_id);
-					else if (e->effect == EFFECT_REMOVE)
+					else if (fresh && e->effect == EFFECT_REMOVE)
 						client_session_remove(c, e->session_id);
 					return true;
 				case AUD_SESSION:
@@ -320,6 +332,21 @@ client_lagging(const Client *c)
 	return from < ring_base() || ring_head() - from > cfg.max_lag;
 }
 
+/*
+ * Past its token's expiry a socket is closed with 4003: checked on every
+ * frame in and out, and by keepalive.c's sweep for a quiet socket.
+ */
+bool
+client_expired(Client *c, int64_t now)
+{
+	if (c->exp == 0 || now / 1000000 < c->exp)
+		return false;
+	if (!c->close_code)
+		metrics.expired_closes++;
+	client_close(c, CLOSE_TOKEN_EXPIRED, "token expired");
+	return true;
+}
+
 /* writes c's next frame: close, PING, a reply, a catch-up read, live events */
 static int
 write_next(Client *c)
@@ -327,6 +354,7 @@ write_next(Client *c)
 	ClientExtra *x = c->x;
 
 	c->wake_pending = false;
+	(void) client_expired(c, now_us());
 	if (c->close_code)
 	{
 		const char *reason = x && x->close_reason ? x->close_reason : "";
@@ -524,25 +552,6 @@ client_start_catchup(Client *c)
 	db_call(ev_select_sql, 4, params, catchup_done, c);
 }
 
-/* token bucket: rate frames per minute, bursts up to rate */
-static bool
-rate_ok(Client *c)
-{
-	double		rate = (c->kind == KIND_CUSTOMER ? cfg.customer_rate : cfg.agent_rate);
-	int64_t		now = now_us();
-
-	c->tokens += (double) (now - c->refill_us) * rate / 60e6;
-	if (c->tokens > rate)
-		c->tokens = rate;
-	c->refill_us = now;
-	if (c->tokens >= 1.0)
-	{
-		c->tokens -= 1.0;
-		return true;
-	}
-	return false;
-}
-
 static void
 handle_frame(Client *c, const char *buf, size_t len)
 {
@@ -551,7 +560,9 @@ handle_frame(Client *c, const char *buf, size_t len)
 			   *msg;
 
 	metrics.frames_in++;
-	if (!rate_ok(c))
+	if (client_expired(c, now_us()))
+		return;
+	if (c->subj == NULL || !subject_rate_ok(c->subj))
 	{
 		int64_t		now = now_us();
 
@@ -561,7 +572,7 @@ handle_frame(Client *c, const char *buf, size_t len)
 		{
 			char		m[128];
 
-			snprintf(m, sizeof(m), "rate limit of %d frames per minute exceeded; %u frames dropped",
+			snprintf(m, sizeof(m), "rate limit of %d frames per minute (for all your sockets) exceeded; %u frames dropped",
 					 c->kind == KIND_CUSTOMER ? cfg.customer_rate : cfg.agent_rate,
 					 c->limited_dropped);
 			client_send_error(c, NULL, ERR_RATE_LIMITED, m, NULL);
@@ -655,11 +666,17 @@ on_established(Client *c, struct lws *wsi)
 					 st == TOKEN_EXPIRED ? "token expired" : "token invalid");
 		return;
 	}
+	c->subj = subject_acquire(claims.tenant, claims.kind, claims.subject);
+	if (c->subj == NULL)
+	{
+		metrics.auth_failures++;
+		client_close(c, CLOSE_TOO_MANY_SOCKETS, "too many sockets for this subject");
+		return;
+	}
 	c->kind = claims.kind;
 	c->tenant = claims.tenant;
 	c->subject = claims.subject;
-	c->tokens = c->kind == KIND_CUSTOMER ? cfg.customer_rate : cfg.agent_rate;
-	c->refill_us = now_us();
+	c->exp = claims.exp;
 	metrics.connections[c->kind]++;
 	subscriber_lookup(c);
 }
@@ -720,6 +737,8 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 				c->next->prev = c->prev;
 			nclients--;
 			churn++;
+			subject_release(c->subj);
+			c->subj = NULL;
 			client_unindex(c);
 			c->wsi = NULL;
 			*pc = NULL;
@@ -776,52 +795,6 @@ clients_wake_for(const Ev *e)
 		default:
 			break;
 	}
-}
-
-typedef struct TypingNote
-{
-	long long	session;
-	long long	id;
-	const char *kind;
-	Buf			frame;
-} TypingNote;
-
-static void
-typing_one(Client *c, void *arg)
-{
-	TypingNote *t = arg;
-
-	if (c->state == ST_AUTH || c->close_code)
-		return;
-	if (c->subject == t->id && strcmp(kind_name(c->kind), t->kind) == 0)
-		return;					/* not back to the typist */
-	client_send_raw(c, t->frame.data, t->frame.len);
-}
-
-/* typing indicator relayed through NOTIFY helpdesk_typing (never stored) */
-void
-clients_on_typing(const char *payload)
-{
-	long long	tenant = 0,
-				session = 0,
-				id = 0;
-	char		kind[16] = "";
-	Buf			b = {0};
-
-	TypingNote	t;
-
-	if (sscanf(payload, "%lld %lld %15s %lld", &tenant, &session, kind, &id) != 4)
-		return;
-	buf_printf(&b, "{\"type\":\"typing\",\"session_id\":%lld,\"from\":", session);
-	buf_json_string(&b, kind);
-	buf_printf(&b, ",\"id\":%lld}", id);
-	t.session = session;
-	t.id = id;
-	t.kind = kind;
-	t.frame = b;
-	subs_foreach('S', tenant, session, typing_one, &t);
-	subs_foreach('T', tenant, 0, typing_one, &t);
-	buf_free(&b);
 }
 
 /*

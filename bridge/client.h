@@ -52,6 +52,8 @@ typedef struct ClientExtra
 	int			nout;
 } ClientExtra;
 
+typedef struct Subject Subject;	/* subject.c */
+
 struct Client
 {
 	/* 8-byte members first, then smaller ones: no padding between them */
@@ -65,8 +67,9 @@ struct Client
 	int64_t		resume;			/* -1: live from now */
 	int64_t		wake_from;		/* first event that woke it while idle */
 	IdSet		sessions;		/* sessions whose events it sees (keys 'S') */
-	double		tokens;			/* rate limit bucket */
-	int64_t		refill_us;
+	Subject    *subj;			/* shared by the subject's sockets: count, rate bucket */
+	int64_t		exp;			/* the token's expiry, Unix seconds (4003 then) */
+	int64_t		since;			/* position at connect: events after it change what it sees */
 	int64_t		limited_sent_us;
 	int64_t		last_rx_us;		/* last frame or PONG received (keepalive.c) */
 	int64_t		ping_sent_us;	/* PING written (ping_out) or wanted (ping_due) */
@@ -99,6 +102,17 @@ extern void client_session_add(Client *c, int64_t session_id);
 extern Client *clients_first(void);
 extern int64_t client_scan_from(const Client *c);
 extern bool client_lagging(const Client *c);
+extern bool client_expired(Client *c, int64_t now);
+
+/* subject.c */
+extern Subject *subject_acquire(int64_t tenant, ClientKind kind, int64_t id);
+extern void subject_release(Subject *s);
+extern bool subject_rate_ok(Subject *s);
+extern int	subject_sockets(const Subject *s);
+extern void subjects_free(void);
+
+/* typing.c */
+extern void typing_payload(Buf *b, const Client *c, int64_t session_id);
 
 /* idset.c */
 extern const int64_t *idset_ids(const IdSet *s);

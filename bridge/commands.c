@@ -34,6 +34,12 @@ reply(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		goto done;
 	if (res == NULL)
 		client_send_error(c, ref, ERR_UNAVAILABLE, "database unavailable; retry (sends are idempotent by client_msg_id)", NULL);
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK && p->type == CMD_HISTORY && sqlstate &&
+			 (strcmp(sqlstate, "42501") == 0 || strcmp(sqlstate, "HD404") == 0))
+	{
+		/* not the reader's (or no such) session: the same answer for both */
+		client_send_error(c, ref, ERR_FORBIDDEN, "not a session of yours", NULL);
+	}
 	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -143,12 +149,14 @@ command_run(Client *c, Cmd *cmd)
 				return;
 			}
 			{
-				char		payload[128];
-				const char *params[1] = {payload};
+				Buf			payload = {0};
+				const char *params[1];
 
-				snprintf(payload, sizeof(payload), "%lld %lld %s %lld", (long long) c->tenant,
-						 (long long) cmd->session_id, kind_name(c->kind), (long long) c->subject);
+				/* signed: see typing.c */
+				typing_payload(&payload, c, cmd->session_id);
+				params[0] = payload.data;
 				call(c, cmd, "SELECT to_jsonb(pg_notify('helpdesk_typing', $1))", 1, params);
+				buf_free(&payload);
 			}
 			return;
 		case CMD_START:
@@ -220,19 +228,19 @@ command_run(Client *c, Cmd *cmd)
 				return;
 			}
 		case CMD_HISTORY:
-			if (!may_see_session(c, cmd->session_id))
 			{
-				client_send_error(c, cmd->ref, ERR_FORBIDDEN, "not a session of yours", NULL);
-				return;
-			}
-			{
-				const char *p[4] = {t, id_param(s, cmd->session_id), id_param(x, cmd->up_to),
-				c->kind == KIND_CUSTOMER ? "false" : "true"};
+				/*
+				 * The database decides, by who holds the session now (not by
+				 * what this socket was shown): session_history. Its refusal
+				 * is answered as forbidden (see reply).
+				 */
+				const char *p[5] = {t, id_param(s, cmd->session_id), kind_name(c->kind), id,
+				id_param(x, cmd->up_to)};
 
-				if (p[2] == NULL)
-					p[2] = "0";
+				if (p[4] == NULL)
+					p[4] = "0";
 				call(c, cmd, "SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.id), '[]') "
-					 "FROM helpdesk.session_messages($1, $2, $3, 500, $4::boolean) m", 4, p);
+					 "FROM helpdesk.session_history($1, $2, $3, $4, $5, 500) m", 5, p);
 				return;
 			}
 		case CMD_COUNT:
@@ -285,6 +293,7 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		goto done;
 	}
 	c->pos = (c->resume >= 0 && c->resume < position) ? c->resume : position;
+	c->since = position;
 
 	buf_printf(&b, "{\"type\":\"hello\",\"kind\":\"%s\",\"tenant\":%lld,\"subject\":%lld,"
 			   "\"position\":%lld,\"sessions\":[",

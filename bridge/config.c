@@ -23,6 +23,7 @@ BridgeConfig cfg = {
 	.agent_rate = 600,
 	.heartbeat_ms = 5000,
 	.max_pending = 256,
+	.max_subject_sockets = 20,
 	.max_lag = 32768,
 	.ping_secs = 30,
 	.event_loop = "epoll",
@@ -46,8 +47,10 @@ usage(FILE *f)
 			"  --ring-size N          events kept in memory for live clients (default 65536)\n"
 			"  --max-lag N            events a live client may fall behind before 4008 (default 32768)\n"
 			"  --max-frame BYTES      largest client frame; larger closes with 1009 (default 65536)\n"
-			"  --customer-rate N      frames per minute per customer socket (default 200)\n"
-			"  --agent-rate N         frames per minute per agent or supervisor socket (default 600)\n"
+			"  --customer-rate N      frames per minute per customer, all its sockets together (default 200)\n"
+			"  --agent-rate N         frames per minute per agent or supervisor, all its sockets together (default 600)\n"
+			"  --max-sockets-per-subject N  open sockets per token subject; more are closed with 4029\n"
+			"                         (default 20; 0: no limit)\n"
 			"  --max-pending N        replies queued per client before 4008 (default 256)\n"
 			"  --heartbeat-ms N       interval of the agents' heartbeat batch (default 5000)\n"
 			"  --ping-secs N          PING a socket silent for N s, drop it after 2N (default 30)\n"
@@ -126,6 +129,7 @@ static const IntOption int_options[] = {
 	{"customer-rate", &cfg.customer_rate, 1, 1000000},
 	{"agent-rate", &cfg.agent_rate, 1, 1000000},
 	{"max-pending", &cfg.max_pending, 4, 1000000},
+	{"max-sockets-per-subject", &cfg.max_subject_sockets, 0, 1000000},
 	{"heartbeat-ms", &cfg.heartbeat_ms, 100, 3600000},
 	{"ping-secs", &cfg.ping_secs, 1, 3600},
 };

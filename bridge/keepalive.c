@@ -68,6 +68,8 @@ check(Client *c, int64_t now)
 
 	if (c->wsi == NULL || c->close_code)
 		return;
+	if (client_expired(c, now))
+		return;
 	if (stuck_behind(c))
 	{
 		client_close(c, CLOSE_TOO_SLOW, "fell behind the event stream; resume with your position");

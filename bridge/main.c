@@ -150,6 +150,7 @@ main(int argc, char **argv)
 	loop_free();
 	ring_free();
 	subs_free();
+	subjects_free();
 	free(cfg.token_secret);
 	blog(BLOG_INFO, "stopped");
 	return 0;

@@ -66,6 +66,8 @@ metrics_render(Buf *b)
 			{"notifies_total", "Notifications received on channel helpdesk (hints: each causes at most one read).", metrics.notifies},
 			{"event_reads_total", "Reads of the event log by the ring.", metrics.event_reads},
 			{"log_resets_total", "Times the event log was replaced or went back under the bridge (ring reset, clients closed with 4010).", metrics.log_resets},
+			{"token_expired_closes_total", "Open sockets closed (4003) when their token expired.", metrics.expired_closes},
+			{"typing_rejected_total", "helpdesk_typing notifications dropped: not signed by a bridge, or stale.", metrics.typing_rejected},
 		};
 
 		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)

@@ -23,7 +23,8 @@ typedef enum SessionEffect
 {
 	EFFECT_NONE = 0,
 	EFFECT_ADD,
-	EFFECT_REMOVE
+	EFFECT_REMOVE,
+	EFFECT_DISABLED				/* agent.disabled: its sockets are closed (4004) */
 } SessionEffect;
 
 typedef struct Ev
@@ -84,6 +85,8 @@ typedef struct Metrics
 	uint64_t	notifies;		/* NOTIFYs on channel helpdesk (ring.c) */
 	uint64_t	event_reads;	/* reads of the event log by the ring */
 	uint64_t	log_resets;		/* event log replaced or went backwards */
+	uint64_t	expired_closes;	/* open sockets closed at token expiry */
+	uint64_t	typing_rejected;	/* unauthenticated typing notifications */
 } Metrics;
 
 extern Metrics metrics;

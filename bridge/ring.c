@@ -120,14 +120,18 @@ parse_audience(const char *s)
 }
 
 /*
- * An agent's copy of a session.state event that makes it offered/active
- * adds the session to what the agent sees; session.released removes it.
+ * An agent's copy of a session.state event that makes it active adds the
+ * session to what the agent sees (an offer does not: an agent sees a
+ * session's messages once it holds it); session.released removes it.
+ * agent.disabled closes the agent's sockets.
  */
 static SessionEffect
 agent_effect(const char *type, const char *payload)
 {
 	SessionEffect e = EFFECT_NONE;
 
+	if (strcmp(type, "agent.disabled") == 0)
+		return EFFECT_DISABLED;
 	if (strcmp(type, "session.released") == 0)
 		return EFFECT_REMOVE;
 	if (strcmp(type, "session.state") == 0)
@@ -135,7 +139,7 @@ agent_effect(const char *type, const char *payload)
 		json_t	   *p = json_loads(payload, 0, NULL);
 		const char *to = json_string_value(json_object_get(p, "to"));
 
-		if (to && (strcmp(to, "offered") == 0 || strcmp(to, "active") == 0))
+		if (to && strcmp(to, "active") == 0)
 			e = EFFECT_ADD;
 		json_decref(p);
 	}
@@ -157,7 +161,7 @@ ev_from_row(struct pg_result *res, int row, Ev *ev)
 	ev->session_id = strtoll(PQgetvalue(res, row, 5), NULL, 10);
 	ev->customer_id = strtoll(PQgetvalue(res, row, 6), NULL, 10);
 	ev->created_us = strtoll(PQgetvalue(res, row, 9), NULL, 10);
-	if (ev->audience == AUD_AGENT && ev->session_id)
+	if (ev->audience == AUD_AGENT)
 		ev->effect = (uint8_t) agent_effect(type, payload);
 
 	/* payload and message are jsonb output: valid JSON, copied as is */

@@ -1,7 +1,8 @@
 /*
  * fuzz_frames.c — libFuzzer target for everything the bridge parses from
  * the network before the database sees it: client frames (JSON), tokens
- * (base64url, HMAC, claims JSON) and the JSON string escapers.
+ * (base64url, HMAC, claims JSON), typing notifications and the JSON string
+ * escapers.
  *
  * The first byte picks the parser so one corpus covers all of them. Forged
  * tokens never reach the claims parser (the signature fails first), so
@@ -72,7 +73,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			{
 				TokenClaims claims;
 
+				int64_t		f[TYPING_FIELDS];
+
 				(void) jwt_verify((const char *) data, size, secret, 1700000000, &claims);
+				/* the same bytes as a helpdesk_typing payload */
+				if (typing_verify((const char *) data, size, secret, 1700000000000LL, f) &&
+					(f[2] > 1 || f[0] <= 0 || f[3] <= 0))
+					abort();
 				break;
 			}
 		case 2:

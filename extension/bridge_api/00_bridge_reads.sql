@@ -35,19 +35,17 @@ AS $$
 		UNION ALL
 		SELECT c.id, NULL, NULL FROM helpdesk.customer c
 		WHERE c.tenant_id = $1 AND c.id = $3 AND $2 = 'customer'
-	), since AS (
-		SELECT coalesce((SELECT b.published_at FROM helpdesk.event_batch b
-		                 WHERE $4 IS NOT NULL AND b.first_pos <= $4 + 1 AND b.last_pos >= $4 + 1),
-		                now()) - interval '1 second' AS t
 	)
 	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM me) THEN NULL ELSE jsonb_build_object(
 		'position', helpdesk.event_position(),
 		'log_id', helpdesk.event_log_id(),
 		'oldest', (SELECT min(b.first_pos) - 1 FROM helpdesk.event_batch b),
 		'sessions', CASE $2 WHEN 'agent' THEN coalesce((
-			SELECT jsonb_agg(DISTINCT sa.session_id) FROM helpdesk.session_assignment sa, since
-			WHERE sa.tenant_id = $1 AND sa.agent_id = $3
-			  AND (sa.ended_at IS NULL OR sa.ended_at >= since.t)), '[]')
+			-- held now: an offer is not a hold, and what it held before
+			-- (transferred, released) it no longer sees, whatever position
+			-- it resumes from
+			SELECT jsonb_agg(s.id ORDER BY s.id) FROM helpdesk.session s
+			WHERE s.tenant_id = $1 AND s.agent_id = $3 AND s.state = 'active'), '[]')
 			WHEN 'customer' THEN coalesce((
 			SELECT jsonb_agg(s.id) FROM helpdesk.session s
 			WHERE s.tenant_id = $1 AND s.customer_id = $3 AND s.state <> 'closed'), '[]')
@@ -60,4 +58,4 @@ AS $$
 			ELSE '[]' END) END
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
-	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: held now or since after_pos) and an agent''s queues.';
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';

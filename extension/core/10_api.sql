@@ -112,6 +112,18 @@ AS 'MODULE_PATHNAME', 'hd_session_messages';
 COMMENT ON FUNCTION helpdesk.session_messages IS
 	'A session''s messages oldest first, after a message id (page with the last id you got).';
 
+CREATE FUNCTION helpdesk.session_history(
+	tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint,
+	after_id bigint DEFAULT 0, max_rows integer DEFAULT 50)
+RETURNS TABLE (id bigint, session_id bigint, sender_kind text, sender_id bigint,
+	type text, body text, attachment jsonb, options jsonb, client_msg_id text,
+	created_at timestamptz, delivered_at timestamptz, read_at timestamptz)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_session_history';
+COMMENT ON FUNCTION helpdesk.session_history IS
+	'session_messages for one reader, checked against who holds the session now: a customer its own sessions (no notes), an agent the session it holds (active, or closed while held), a supervisor any of the tenant (notes included). 42501 otherwise.';
+
 CREATE FUNCTION helpdesk.customer_messages(
 	tenant_id bigint, customer_id bigint, before_id bigint DEFAULT NULL,
 	max_rows integer DEFAULT 50, include_notes boolean DEFAULT false)

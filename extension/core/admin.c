@@ -4,6 +4,7 @@
  * takes the default on insert), so callers can send partial updates.
  */
 #include "hd.h"
+#include "routing.h"
 #include "message.h"
 #include "routing.h"
 
@@ -176,6 +177,12 @@ static HdPlan upsert_agent = {
 	7, {INT8OID, TEXTOID, TEXTOID, JSONBOID, TEXTARRAYOID, INT4OID, BOOLOID}
 };
 
+/* $1 tenant, $2 external id, as in upsert_agent's parameters */
+static HdPlan agent_by_external_id = {
+	"SELECT id, enabled FROM helpdesk.agent WHERE tenant_id = $1 AND external_id = $2",
+	2, {INT8OID, TEXTOID}
+};
+
 PG_FUNCTION_INFO_V1(hd_upsert_agent);
 
 /* helpdesk.upsert_agent(tenant_id, external_id, display_name, skills, languages, max_sessions, enabled) */
@@ -186,7 +193,10 @@ hd_upsert_agent(PG_FUNCTION_ARGS)
 	Datum		v[7];
 	char		n[8];
 	int64		tenant_id,
-				id;
+				id = 0;
+	bool		disabling,
+				was_enabled = false;
+	int			released = 0;
 
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
@@ -200,8 +210,34 @@ hd_upsert_agent(PG_FUNCTION_ARGS)
 	hd_args_to_params(fcinfo, v, n, 7);
 	SPI_connect();
 	hd_require_tenant(tenant_id);
+	disabling = !PG_ARGISNULL(6) && !PG_GETARG_BOOL(6);
+	if (disabling)
+	{
+		/* lock and hand back its sessions before the agent row (lock order) */
+		hd_exec(&agent_by_external_id, v, NULL, false, 1);
+		was_enabled = SPI_processed == 1 && hd_get_bool(2);
+		if (SPI_processed == 1 && hd_get_int64(1, &id))
+			released = hd_release_disabled_agent(tenant_id, id);
+	}
 	id = upsert(&upsert_agent, v, n);
 	hd_append_event(tenant_id, "agent", id, 0, 0, "agent.updated", NULL);
+	if (disabling)
+	{
+		/* an offer the dispatcher placed meanwhile; none can follow the update */
+		released += hd_release_disabled_agent(tenant_id, id);
+		if (was_enabled || released > 0)
+		{
+			/*
+			 * helpdesk-bridge closes the agent's sockets (4004) when it reads
+			 * this event, to the agent and to the tenant's supervisors.
+			 */
+			hd_append_event(tenant_id, "agent", id, 0, 0, "agent.disabled",
+							psprintf("{\"released\": %d}", released));
+			hd_append_event(tenant_id, "tenant", tenant_id, 0, 0, "agent.disabled",
+							psprintf("{\"agent_id\": " INT64_FORMAT ", \"released\": %d}",
+									 id, released));
+		}
+	}
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* skills or capacity may have changed */
 	SPI_finish();
 	PG_RETURN_INT64(id);

@@ -1,7 +1,13 @@
 /*
  * history.c — paging through a session's or a customer's messages by id.
+ *
+ * session_history is what helpdesk-bridge's history frame calls: it checks
+ * the reader against who holds the session now, not against what a client
+ * has seen, so a reconnecting agent cannot read a session transferred away
+ * from it or only ever offered to it.
  */
 #include "hd.h"
+#include "routing.h"
 
 #include "utils/builtins.h"
 
@@ -87,6 +93,59 @@ hd_customer_messages(PG_FUNCTION_ARGS)
 				 errmsg("customer %lld does not exist in tenant %lld",
 						(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
 	hd_return_query(fcinfo, &customer_page, v, NULL);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(hd_session_history);
+
+/*
+ * helpdesk.session_history(tenant_id, session_id, reader_kind, reader_id,
+ * after_id, max_rows): session_messages for one reader. A customer reads
+ * its own sessions, never notes; an agent the session it holds now (active,
+ * or closed while it held it), with notes; a supervisor (an enabled agent
+ * with a supervisor token) any session of the tenant, with notes. Anyone
+ * else gets 42501; a disabled agent 55000.
+ */
+Datum
+hd_session_history(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"tenant_id", "session_id", "reader_kind", "reader_id",
+	"after_id", "max_rows"};
+	static const char *const readers[] = {"customer", "agent", "supervisor", NULL};
+	HdSessionRow s;
+	Datum		v[5];
+	int64		tenant_id,
+				reader_id;
+	char	   *kind;
+	bool		staff;
+
+	hd_require_args(fcinfo, 6, names);
+	tenant_id = PG_GETARG_INT64(0);
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	reader_id = PG_GETARG_INT64(3);
+	hd_check_enum("reader_kind", kind, readers);
+	staff = strcmp(kind, "customer") != 0;
+	v[0] = PG_GETARG_DATUM(0);
+	v[1] = PG_GETARG_DATUM(1);
+	v[2] = PG_GETARG_DATUM(4);
+	v[3] = Int32GetDatum(page_size(fcinfo, 5));
+	v[4] = BoolGetDatum(staff);
+	SPI_connect();
+	hd_load_session(tenant_id, PG_GETARG_INT64(1), HD_LOCK_NONE, &s);
+	if (staff)
+		hd_require_enabled_agent(tenant_id, reader_id);
+	if (strcmp(kind, "customer") == 0 ? s.customer_id != reader_id
+		: strcmp(kind, "agent") == 0 &&
+		(!s.has_agent || s.agent_id != reader_id ||
+		 (strcmp(s.state, "active") != 0 && strcmp(s.state, "closed") != 0)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s %lld may not read session %lld", kind, (long long) reader_id,
+						(long long) s.id),
+				 errhint(staff ? "An agent reads the sessions it holds now (accepted, not only offered)."
+						 : "A customer reads its own sessions.")));
+	hd_return_query(fcinfo, &session_page, v, NULL);
 	SPI_finish();
 	return (Datum) 0;
 }

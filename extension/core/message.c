@@ -2,6 +2,7 @@
  * message.c — helpdesk.post_message: validate, store once, log an event.
  */
 #include "message.h"
+#include "routing.h"
 #include "direct.h"
 
 #include "access/table.h"
@@ -260,6 +261,7 @@ check_sender(HdPostArgs *m, HdSessionRow *s)
 	}
 	else if (strcmp(k, "agent") == 0)
 	{
+		hd_require_enabled_agent(m->tenant_id, m->sender_id);
 		if (!s->has_agent || s->agent_id != m->sender_id)
 			not_participant("agent %lld is not assigned to session %lld", m->sender_id, s->id);
 		if (strcmp(s->state, "active") != 0)

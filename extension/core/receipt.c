@@ -6,6 +6,7 @@
  * accepted on closed sessions too (a client may come back online late).
  */
 #include "hd.h"
+#include "routing.h"
 
 #include "utils/builtins.h"
 
@@ -50,6 +51,8 @@ mark(FunctionCallInfo fcinfo, bool read)
 
 	SPI_connect();
 	hd_load_session(tenant_id, session_id, HD_LOCK_NONE, &s);
+	if (strcmp(kind, "agent") == 0)
+		hd_require_enabled_agent(tenant_id, reader_id);
 	if (strcmp(kind, "customer") == 0 ? reader_id != s.customer_id
 		: (!s.has_agent || reader_id != s.agent_id))
 		ereport(ERROR,

@@ -555,6 +555,8 @@ hd_close_session(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("customer %lld is not part of session %lld",
 						(long long) actor_id, (long long) session_id)));
+	if (strcmp(closed_by, "agent") == 0)
+		hd_require_enabled_agent(tenant_id, actor_id);
 	if (strcmp(closed_by, "agent") == 0 && (!s.has_agent || s.agent_id != actor_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -153,3 +153,92 @@ hd_session_event(int64 tenant_id, int64 session_id, const char *from, const char
 	if (strcmp(to, "queued") == 0)
 		hd_append_event(tenant_id, "queue", queue_id, session_id, 0, "session.queued", p.data);
 }
+
+static HdPlan agent_enabled = {
+	"SELECT enabled FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
+	2, {INT8OID, INT8OID}
+};
+
+/*
+ * 55000 unless the agent is enabled (HD404 if it does not exist): every
+ * action an agent takes in the SQL API checks this, so a disabled agent can
+ * neither post nor accept, claim, transfer, close or mark anything, whatever
+ * path (the bridge, a backend) the call comes by.
+ */
+void
+hd_require_enabled_agent(int64 tenant_id, int64 agent_id)
+{
+	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(agent_id)};
+
+	hd_exec(&agent_enabled, v, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("agent %lld does not exist in tenant %lld",
+						(long long) agent_id, (long long) tenant_id)));
+	if (!hd_get_bool(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agent %lld is disabled", (long long) agent_id),
+				 errhint("Enable it with helpdesk.upsert_agent(..., enabled => true).")));
+}
+
+/* the sessions an agent holds, locked in id order (sessions before the agent row) */
+static HdPlan held_sessions = {
+	"SELECT id, state, queue_id FROM helpdesk.session "
+	"WHERE tenant_id = $1 AND agent_id = $2 AND state IN ('offered', 'active') "
+	"ORDER BY id FOR UPDATE",
+	2, {INT8OID, INT8OID}
+};
+
+/*
+ * A disabled agent gives back every session it holds: offers and active
+ * conversations return to their queues (keeping their rank, excluding this
+ * agent) with the usual session.released / session.state events and an
+ * audit row each. Returns how many. Called once before the agent row is
+ * updated (so locks go session-then-agent as everywhere else) and once
+ * after, for an offer the dispatcher placed in between.
+ */
+int
+hd_release_disabled_agent(int64 tenant_id, int64 agent_id)
+{
+	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(agent_id)};
+	int			n;
+	int64	   *ids,
+			   *queues;
+	bool	   *active;
+
+	hd_exec(&held_sessions, v, NULL, false, 0);
+	n = (int) SPI_processed;
+	if (n == 0)
+		return 0;
+	ids = palloc(n * sizeof(int64));
+	queues = palloc(n * sizeof(int64));
+	active = palloc(n * sizeof(bool));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		char	   *state;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		state = TextDatumGetCString(SPI_getbinval(tup, td, 2, &isnull));
+		active[i] = strcmp(state, "active") == 0;
+		queues[i] = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+		if (isnull)
+			queues[i] = 0;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		hd_release_agent(tenant_id, ids[i], agent_id, HD_END_REQUEUED);
+		if (queues[i] == 0)
+			continue;			/* cannot happen: offers and assignments come from a queue */
+		hd_requeue(tenant_id, ids[i], active[i] ? "active" : "offered", queues[i], agent_id,
+				   0, active[i], psprintf("agent " INT64_FORMAT " was disabled", agent_id));
+		hd_audit(tenant_id, ids[i], queues[i], agent_id, "requeue",
+				 active[i] ? "agent disabled; back to its place in the queue"
+				 : "offer withdrawn: agent disabled", 0);
+	}
+	return n;
+}

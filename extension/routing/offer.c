@@ -61,6 +61,7 @@ hd_accept_offer(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
+	hd_require_enabled_agent(tenant_id, agent_id);
 	require_offered_to(&s, agent_id);
 	v[0] = Int64GetDatum(tenant_id);
 	v[1] = Int64GetDatum(session_id);
@@ -104,6 +105,7 @@ hd_decline_offer(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
+	hd_require_enabled_agent(tenant_id, agent_id);
 	require_offered_to(&s, agent_id);
 	hd_release_agent(tenant_id, session_id, agent_id, HD_END_DECLINED);
 	hd_requeue(tenant_id, session_id, "offered", s.queue_id, agent_id, 0, false,
@@ -122,14 +124,20 @@ static HdPlan claim_check = {
 	"WHERE q.tenant_id = $1 AND q.id = $3 AND a.tenant_id = $1 AND a.id = $2",
 	3, {INT8OID, INT8OID, INT8OID}
 };
+/*
+ * enabled is re-checked here, on the row version the UPDATE waited for: an
+ * upsert_agent(enabled => false) that committed while this claim waited for
+ * the agent row has already handed back the agent's sessions, and this one
+ * must not slip in after it.
+ */
 static HdPlan take_slot = {
 	"UPDATE helpdesk.agent SET load = load + 1, last_activity_at = now() "
-	"WHERE tenant_id = $1 AND id = $2 AND load < max_sessions "
+	"WHERE tenant_id = $1 AND id = $2 AND load < max_sessions AND enabled "
 	"RETURNING load, max_sessions",
 	2, {INT8OID, INT8OID}
 };
 static HdPlan agent_load = {
-	"SELECT load, max_sessions FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
+	"SELECT load, max_sessions, enabled FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
 	2, {INT8OID, INT8OID}
 };
 /* runs after take_slot holds the agent row lock, so it sees every commit */
@@ -226,6 +234,9 @@ hd_claim_session(PG_FUNCTION_ARGS)
 		hd_exec(&agent_load, v, NULL, false, 1);
 		hd_get_int64(1, &load);
 		hd_get_int64(2, &cap);
+		if (!hd_get_bool(3))
+			not_claimable("agent %lld must be enabled and online to claim session %lld",
+						  agent_id, session_id);
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_AT_CAPACITY),
 				 errmsg("agent %lld is at capacity (%lld of %lld sessions)",

@@ -63,6 +63,7 @@ hd_transfer_session(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
+	hd_require_enabled_agent(tenant_id, agent_id);
 	if (strcmp(s.state, "active") != 0 || !s.has_agent || s.agent_id != agent_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

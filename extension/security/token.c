@@ -11,8 +11,7 @@
  */
 #include "hd.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include "token_rules.h"
 
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -34,37 +33,12 @@ static HdPlan customer_exists = {
 	2, {INT8OID, INT8OID}
 };
 
+/* base64url of in (no padding), appended to out */
 static void
 b64url_append(StringInfo out, const unsigned char *in, size_t len)
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t		i;
-
-	for (i = 0; i + 2 < len; i += 3)
-	{
-		uint32		v = (in[i] << 16) | (in[i + 1] << 8) | in[i + 2];
-
-		appendStringInfoChar(out, alphabet[(v >> 18) & 63]);
-		appendStringInfoChar(out, alphabet[(v >> 12) & 63]);
-		appendStringInfoChar(out, alphabet[(v >> 6) & 63]);
-		appendStringInfoChar(out, alphabet[v & 63]);
-	}
-	if (len - i == 1)
-	{
-		uint32		v = in[i] << 16;
-
-		appendStringInfoChar(out, alphabet[(v >> 18) & 63]);
-		appendStringInfoChar(out, alphabet[(v >> 12) & 63]);
-	}
-	else if (len - i == 2)
-	{
-		uint32		v = (in[i] << 16) | (in[i + 1] << 8);
-
-		appendStringInfoChar(out, alphabet[(v >> 18) & 63]);
-		appendStringInfoChar(out, alphabet[(v >> 12) & 63]);
-		appendStringInfoChar(out, alphabet[(v >> 6) & 63]);
-	}
+	enlargeStringInfo(out, (int) (4 * ((len + 2) / 3) + 1));
+	out->len += (int) hd_b64url_encode(in, len, out->data + out->len);
 }
 
 static const char *
@@ -86,16 +60,15 @@ static void
 append_signature(StringInfo out, const char *signing_input, size_t len)
 {
 	const char *secret = require_secret();
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	size_t		maclen = 0;
+	size_t		n;
 
-	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret),
-				  (const unsigned char *) signing_input, len,
-				  mac, sizeof(mac), &maclen) == NULL)
+	enlargeStringInfo(out, 64);
+	n = hd_hmac_b64url(secret, signing_input, len, out->data + out->len);
+	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compute the token signature")));
-	b64url_append(out, mac, maclen);
+	out->len += (int) n;
 }
 
 PG_FUNCTION_INFO_V1(hd_issue_token);
@@ -165,102 +138,42 @@ hd_issue_token(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(tok.data, tok.len));
 }
 
-static int
-b64url_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* decodes base64url without padding; false on a bad character or length */
-static bool
-b64url_decode(const char *in, size_t len, StringInfo out)
-{
-	uint32		acc = 0;
-	int			bits = 0;
-	size_t		i;
-
-	if (len % 4 == 1)
-		return false;
-	for (i = 0; i < len; i++)
-	{
-		int			d = b64url_value(in[i]);
-
-		if (d < 0)
-			return false;
-		acc = (acc << 6) | d;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			appendStringInfoChar(out, (char) ((acc >> bits) & 0xFF));
-		}
-	}
-	return true;
-}
-
-static void
-bad_token(const char *why)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-			 errmsg("invalid token: %s", why)));
-}
-
 PG_FUNCTION_INFO_V1(hd_verify_token);
 
 /*
- * verify_token(token): the claims of a token this database issued, as
- * jsonb, after checking the signature (constant time) and expiry. For
- * backends that take the same tokens as the bridge.
+ * verify_token(token): the claims {tenant, kind, sub, iat, exp} of a valid,
+ * unexpired token, by the rules helpdesk-bridge applies at connect (the
+ * same code: common/token_rules.c). Anything else is 28000, with what was
+ * wrong in the message (never the token itself).
  */
 Datum
 hd_verify_token(PG_FUNCTION_ARGS)
 {
-	char	   *token;
-	char	   *dot1,
-			   *dot2;
-	StringInfoData sig,
-				claims;
-	Jsonb	   *j;
-	JsonbValue *exp;
+	text	   *t;
+	const char *secret;
+	const char *why;
+	HdTokenClaims cl;
+	HdTokenStatus st;
 	int64		now_s;
+	char	   *json;
 
 	if (PG_ARGISNULL(0))
-		bad_token("token is NULL");
-	token = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	dot1 = strchr(token, '.');
-	dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-	if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
-		bad_token("not three dot-separated parts");
-
-	initStringInfo(&sig);
-	append_signature(&sig, token, dot2 - token);
-	if (strlen(dot2 + 1) != (size_t) sig.len ||
-		CRYPTO_memcmp(sig.data, dot2 + 1, sig.len) != 0)
-		bad_token("signature does not match");
-
-	initStringInfo(&claims);
-	if (!b64url_decode(dot1 + 1, dot2 - dot1 - 1, &claims))
-		bad_token("claims are not base64url");
-	j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(claims.data)));
-	exp = getKeyJsonValueFromContainer(&j->root, "exp", 3, NULL);
-	if (exp == NULL || exp->type != jbvNumeric)
-		bad_token("no exp claim");
-	now_s = (GetCurrentTimestamp() / USECS_PER_SEC) +
-		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
-	if (DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(exp->val.numeric))) <= now_s)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("invalid token: expired")));
-	PG_RETURN_JSONB_P(j);
+				 errmsg("invalid token: token is NULL")));
+	t = PG_GETARG_TEXT_PP(0);
+	secret = require_secret();
+	now_s = (GetCurrentTimestamp() / USECS_PER_SEC) +
+		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	st = hd_token_verify(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), secret, now_s, &cl, &why);
+	if (st != HD_TOKEN_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("invalid token: %s", why),
+				 st == HD_TOKEN_EXPIRED ? errhint("Issue a new one with helpdesk.issue_token().") : 0));
+	json = psprintf("{\"tenant\": " INT64_FORMAT ", \"kind\": \"%s\", \"sub\": \"" INT64_FORMAT
+					"\", \"iat\": %s, \"exp\": " INT64_FORMAT "}",
+					(int64) cl.tenant, hd_token_kind_name(cl.kind), (int64) cl.subject,
+					cl.iat ? psprintf(INT64_FORMAT, (int64) cl.iat) : "null", (int64) cl.exp);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }

@@ -125,7 +125,7 @@ function expectedEvents(rows, who) {
 					vis = true;
 					if (r.type === 'session.released')
 						held.delete(sid);
-					else if (r.type === 'session.state' && sid && ['offered', 'active'].includes(r.payload.to))
+					else if (r.type === 'session.state' && sid && r.payload.to === 'active')
 						held.add(sid);
 				}
 			} else if (r.audience === 'session' || r.audience === 'session_staff') {

@@ -2,7 +2,8 @@
 # The bridge end-to-end suite (bridge_e2e.sh) against helpdesk-bridge built
 # with AddressSanitizer and UBSan: any sanitizer report in the bridge's log
 # fails, and so does a leak at the final SIGTERM exit (the kill -9 in the
-# resilience scenario skips the leak check of that one process).
+# resilience scenario skips the leak check of that one process); then
+# test/bridge/auth.js the same way.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$HD_ROOT"
@@ -19,9 +20,14 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 rc=0
 bash test/e2e/bridge_e2e.sh || rc=$?
-if grep -nE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|AddressSanitizer|LeakSanitizer' "$BRIDGE_LOG" >/dev/null; then
-	grep -nE -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$BRIDGE_LOG" | head -n 120
-	fail "sanitizer report in $BRIDGE_LOG"
-fi
+# and the access-control scenarios (test/bridge/auth.js), in their own database and log
+auth_log=$HD_CLUSTER/bridge-asan-auth.log
+BRIDGE_SCRIPT=auth.js BRIDGE_DB=e2e_bridge_asan_auth BRIDGE_LOG=$auth_log bash test/e2e/bridge_e2e.sh || rc=$?
+for log in "$BRIDGE_LOG" "$auth_log"; do
+	if grep -nE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|AddressSanitizer|LeakSanitizer' "$log" >/dev/null; then
+		grep -nE -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" | head -n 120
+		fail "sanitizer report in $log"
+	fi
+done
 [ "$rc" -eq 0 ] || fail "bridge end-to-end checks failed under ASan/UBSan"
 echo "bridge asan: ok"

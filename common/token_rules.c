@@ -1,0 +1,229 @@
+/*
+ * token_rules.c — what a valid helpdesk token is, in one place.
+ *
+ * Compiled into the extension (helpdesk.verify_token, issue_token's
+ * signature) and into helpdesk-bridge (the check at connect), so the two
+ * accept exactly the same tokens. Only what issue_token produces passes:
+ *   - three base64url parts (no padding), at most HD_TOKEN_MAX_BYTES;
+ *   - HMAC-SHA256 signature over "header.claims", compared in constant time
+ *     before anything is decoded (a forged token costs one HMAC);
+ *   - header: a JSON object whose alg is exactly "HS256" (typ, if present,
+ *     "JWT"): no alg confusion, no "none";
+ *   - claims: a JSON object without duplicate keys; tenant a positive
+ *     integer, kind one of agent, customer, supervisor, sub a positive
+ *     decimal integer as a string, exp an integer, iat an integer if present.
+ * Base64 is OpenSSL's (EVP_EncodeBlock/EVP_DecodeBlock over the url
+ * alphabet), JSON is jansson's. Nothing here allocates with palloc or
+ * raises errors: callers map the status to their own (28000, close codes).
+ */
+#include "token_rules.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+static const char *const kind_names[] = {"customer", "agent", "supervisor"};
+
+const char *
+hd_token_kind_name(HdTokenKind k)
+{
+	return (unsigned) k < 3 ? kind_names[k] : "?";
+}
+
+size_t
+hd_b64url_encode(const unsigned char *in, size_t len, char *out)
+{
+	int			n = EVP_EncodeBlock((unsigned char *) out, in, (int) len);
+
+	while (n > 0 && out[n - 1] == '=')
+		n--;
+	for (int i = 0; i < n; i++)
+	{
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
+	out[n] = '\0';
+	return (size_t) n;
+}
+
+/*
+ * Decodes unpadded base64url into out (cap bytes); -1 when in holds anything
+ * but the url alphabet or has an impossible length. The alphabet is checked
+ * here because EVP_DecodeBlock takes the standard one (and skips blanks).
+ */
+static long
+b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+	char		std[HD_TOKEN_MAX_BYTES + 4];
+	size_t		pad = (4 - len % 4) % 4;
+	int			n;
+
+	if (len == 0 || len % 4 == 1 || len + pad > sizeof(std) - 1 ||
+		(len + pad) / 4 * 3 > cap)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+	{
+		char		ch = in[i];
+
+		if (ch == '-')
+			ch = '+';
+		else if (ch == '_')
+			ch = '/';
+		else if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+				   (ch >= '0' && ch <= '9')))
+			return -1;
+		std[i] = ch;
+	}
+	memset(std + len, '=', pad);
+	std[len + pad] = '\0';
+	n = EVP_DecodeBlock(out, (const unsigned char *) std, (int) (len + pad));
+	if (n < 0)
+		return -1;
+	return (long) n - (long) pad;
+}
+
+size_t
+hd_hmac_b64url(const char *secret, const void *in, size_t len, char *out)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t		maclen = 0;
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, strlen(secret),
+				  in, len, mac, sizeof(mac), &maclen) == NULL)
+		return 0;
+	return hd_b64url_encode(mac, maclen, out);
+}
+
+/* a JSON object decoded from a base64url part; NULL if it is not one */
+static json_t *
+part_object(const char *in, size_t len)
+{
+	unsigned char raw[HD_TOKEN_MAX_BYTES];
+	long		n = b64url_decode(in, len, raw, sizeof(raw));
+	json_t	   *o;
+
+	if (n <= 0)
+		return NULL;
+	o = json_loadb((const char *) raw, (size_t) n, JSON_REJECT_DUPLICATES, NULL);
+	if (o != NULL && !json_is_object(o))
+	{
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static bool
+get_int(json_t *o, const char *key, int64_t *out)
+{
+	json_t	   *v = json_object_get(o, key);
+
+	if (!json_is_integer(v))
+		return false;
+	*out = (int64_t) json_integer_value(v);
+	return true;
+}
+
+#define BAD(w) do { *why = (w); goto done; } while (0)
+
+/*
+ * Verifies token (len bytes, not necessarily NUL-terminated) against secret
+ * at now_s (Unix seconds). On HD_TOKEN_OK and HD_TOKEN_EXPIRED *out holds
+ * the claims; *why always says what was wrong (a constant string).
+ */
+HdTokenStatus
+hd_token_verify(const char *token, size_t len, const char *secret, int64_t now_s,
+				HdTokenClaims *out, const char **why)
+{
+	const char *dot1,
+			   *dot2,
+			   *s;
+	char		sig[128];
+	size_t		siglen;
+	json_t	   *hdr = NULL,
+			   *claims = NULL,
+			   *v;
+	char	   *end;
+	long long	sub;
+	HdTokenStatus st = HD_TOKEN_INVALID;
+
+	memset(out, 0, sizeof(*out));
+	*why = "token missing";
+	if (token == NULL || len == 0)
+		return HD_TOKEN_MISSING;
+	*why = "token too long";
+	if (len > HD_TOKEN_MAX_BYTES)
+		return HD_TOKEN_INVALID;
+	*why = "not three dot-separated parts";
+	dot1 = memchr(token, '.', len);
+	if (dot1 == NULL)
+		return HD_TOKEN_INVALID;
+	dot2 = memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token));
+	if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t) (dot2 + 1 - token)) != NULL)
+		return HD_TOKEN_INVALID;
+
+	*why = "signature does not match";
+	siglen = hd_hmac_b64url(secret, token, (size_t) (dot2 - token), sig);
+	if (siglen == 0 || (size_t) (token + len - (dot2 + 1)) != siglen ||
+		CRYPTO_memcmp(sig, dot2 + 1, siglen) != 0)
+		return HD_TOKEN_INVALID;
+
+	hdr = part_object(token, (size_t) (dot1 - token));
+	if (hdr == NULL)
+		BAD("header is not base64url JSON");
+	s = json_string_value(json_object_get(hdr, "alg"));
+	if (s == NULL || strcmp(s, "HS256") != 0)
+		BAD("header alg is not HS256");
+	v = json_object_get(hdr, "typ");
+	if (v != NULL && (!json_is_string(v) || strcmp(json_string_value(v), "JWT") != 0))
+		BAD("header typ is not JWT");
+
+	claims = part_object(dot1 + 1, (size_t) (dot2 - dot1 - 1));
+	if (claims == NULL)
+		BAD("claims are not base64url JSON");
+	if (!get_int(claims, "tenant", &out->tenant) || out->tenant <= 0)
+		BAD("claim tenant is missing or not a positive integer");
+	s = json_string_value(json_object_get(claims, "kind"));
+	if (s == NULL)
+		BAD("claim kind is missing");
+	if (strcmp(s, "customer") == 0)
+		out->kind = HD_TK_CUSTOMER;
+	else if (strcmp(s, "agent") == 0)
+		out->kind = HD_TK_AGENT;
+	else if (strcmp(s, "supervisor") == 0)
+		out->kind = HD_TK_SUPERVISOR;
+	else
+		BAD("claim kind is not agent, customer or supervisor");
+	s = json_string_value(json_object_get(claims, "sub"));
+	if (s == NULL || *s < '1' || *s > '9')
+		BAD("claim sub is missing or not a positive decimal string");
+	errno = 0;
+	sub = strtoll(s, &end, 10);
+	if (*end != '\0' || errno != 0 || sub <= 0)
+		BAD("claim sub is missing or not a positive decimal string");
+	out->subject = sub;
+	if (!get_int(claims, "exp", &out->exp))
+		BAD("claim exp is missing or not an integer");
+	if (json_object_get(claims, "iat") != NULL && !get_int(claims, "iat", &out->iat))
+		BAD("claim iat is not an integer");
+	if (out->exp <= now_s)
+	{
+		*why = "expired";
+		st = HD_TOKEN_EXPIRED;
+	}
+	else
+	{
+		*why = "ok";
+		st = HD_TOKEN_OK;
+	}
+done:
+	json_decref(hdr);
+	json_decref(claims);
+	return st;
+}

@@ -1,0 +1,263 @@
+'use strict';
+// helpdesk-bridge: who may see and do what (issue 13). Run by
+// test/e2e/bridge_auth.sh (same environment as e2e.js).
+//
+//   typing      a NOTIFY helpdesk_typing from any role (old format, or the new
+//               one with a wrong MAC) reaches nobody; a genuine one does
+//   holds now   an agent reconnecting with an old position gets neither the
+//               events nor the history of a session transferred away from it,
+//               nor of one only offered to it
+//   expiry      a socket is closed with 4003 when its token expires: a frame
+//               after expiry is not executed, a quiet socket is closed too
+//   disabled    disabling an agent closes its agent and supervisor sockets
+//               with 4004 and puts its session back in the queue
+//   per subject the (default) cap of 20 sockets per subject closes the 21st
+//               with 4029; two sockets of one customer share one rate bucket
+
+const L = require('./lib');
+const { check, info, sql, sql1, waitFor, connected } = L;
+
+const ids = {};
+
+async function setup() {
+	const T = Number(await sql1(`SELECT helpdesk.upsert_tenant('bridge-auth', 'Bridge auth') AS id`));
+	const agent = async (ext, skills) => Number(await sql1(
+		`SELECT helpdesk.upsert_agent($1, $2, $2, $3::jsonb, '{en}', 5) AS id`, [T, ext, skills]));
+	const cust = async (ext) => Number(await sql1(`SELECT helpdesk.upsert_customer($1, $2) AS id`, [T, ext]));
+	Object.assign(ids, {
+		T,
+		Qman: Number(await sql1(`SELECT helpdesk.upsert_queue($1, 'man', 'Manual', strategy => 'manual', is_default => true) AS id`, [T])),
+		Qoffer: Number(await sql1(`SELECT helpdesk.upsert_queue($1, 'offer', 'Offer', required_skills => '{offer}') AS id`, [T])),
+		A1: await agent('a1', '{}'),
+		A2: await agent('a2', '{}'),
+		A3: await agent('a3', '{"offer": 5}'),
+		A4: await agent('a4', '{}'),
+		SUP: await agent('sup', '{}'),
+		C1: await cust('c1'), C2: await cust('c2'), C3: await cust('c3'), C4: await cust('c4'),
+		C5: await cust('c5'), C6: await cust('c6'),
+	});
+}
+
+async function published() {
+	return waitFor(async () => Number(await sql1('SELECT helpdesk.publisher_lag() AS l')) === 0, 10000, 50);
+}
+
+// a customer's session in the manual queue, claimed by an agent over the bridge
+async function claimed(cust, agentClient, text, cmid) {
+	const s = await cust.must({ type: 'start', queue_id: ids.Qman, text, client_msg_id: cmid }, `${cust.name} start`);
+	await agentClient.must({ type: 'claim', session_id: s.session_id }, `${agentClient.name} claim`);
+	return s.session_id;
+}
+
+const msgs = (c, s) => c.events.filter((e) => e.type === 'message.created' && e.session_id === s);
+
+async function scenarioTyping() {
+	L.setScenario('typing');
+	const { T, A1, C1 } = ids;
+	const a1 = await connected('a1', await L.issueToken(T, 'agent', A1));
+	const c1 = await connected('c1', await L.issueToken(T, 'customer', C1));
+	await a1.must({ type: 'status', status: 'online' }, 'a1 online');
+	const S = await claimed(c1, a1, 'hello', 'c1-0');
+	check(await c1.waitEvent((e) => e.type === 'session.state' && e.session_id === S && e.payload.to === 'active'),
+		'c1 sees its session active');
+	const before = await L.metrics();
+	// what any login role can send: the old format, with markup, and a new-looking one with a bad MAC
+	await sql(`SELECT pg_notify('helpdesk_typing', $1)`, [`${T} ${S} <img/src=x> 77`]);
+	await sql(`SELECT pg_notify('helpdesk_typing', $1)`, [`${T} ${S} customer ${C1}`]);
+	await sql(`SELECT pg_notify('helpdesk_typing', $1)`, [`t1 ${T} ${S} 0 77 ${Date.now()} AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`]);
+	// a genuine one afterwards: when it has arrived, the forged ones would have too
+	await c1.must({ type: 'typing', session_id: S }, 'c1 typing');
+	check(await waitFor(() => a1.typing.find((t) => t.session_id === S && t.from === 'customer' && t.id === C1), 5000),
+		'a genuine typing signal still reaches the agent', a1.typing);
+	await L.sleep(300);
+	check(a1.typing.length === 1 && c1.typing.length === 0,
+		'no forged typing frame reaches the agent or the customer', { a1: a1.typing, c1: c1.typing });
+	check(!a1.typing.concat(c1.typing).some((t) => typeof t.from !== 'string' || !['customer', 'agent'].includes(t.from)),
+		'typing frames carry only a known sender kind');
+	const after = await L.metrics();
+	const rej = after && before ? after.helpdesk_bridge_typing_rejected_total - before.helpdesk_bridge_typing_rejected_total : NaN;
+	check(rej === 3, 'the three forged notifications are counted in typing_rejected_total', rej);
+	a1.stop();
+	c1.stop();
+}
+
+async function scenarioHoldsNow() {
+	L.setScenario('holds now');
+	const { T, A1, A2, A3, C2, C3, Qman, Qoffer } = ids;
+	const tokA1 = await L.issueToken(T, 'agent', A1);
+	const a1 = await connected('a1', tokA1);
+	const a2 = await connected('a2', await L.issueToken(T, 'agent', A2));
+	const c2 = await connected('c2', await L.issueToken(T, 'customer', C2));
+	await a1.must({ type: 'status', status: 'online' }, 'a1 online');
+	await a2.must({ type: 'status', status: 'online' }, 'a2 online');
+	const S1 = await claimed(c2, a1, 'my order', 'c2-0');
+	const m0 = (await c2.must({ type: 'message', session_id: S1, text: 'before the transfer', client_msg_id: 'c2-1' })).message_id;
+	check(await waitFor(() => msgs(a1, S1).some((e) => e.message.id === m0), 10000), 'a1 gets the message while it holds S1');
+	await published();
+	const P0 = a1.lastPos;
+	a1.stop();
+
+	// S1 goes to a2 while a1 is away; then a message and an internal note
+	await L.sleep(100);
+	await sql(`SELECT helpdesk.transfer_session($1, $2, $3, NULL, $4, 'over to a2')`, [T, S1, A1, Qman]);
+	await a2.must({ type: 'claim', session_id: S1 }, 'a2 claim');
+	const m1 = (await c2.must({ type: 'message', session_id: S1, text: 'after the transfer: private', client_msg_id: 'c2-2' })).message_id;
+	const n1 = Number(await sql1(`SELECT helpdesk.post_message($1, $2, 'note', $3, 'note by a2 after the transfer') AS id`, [T, S1, A2]));
+	check(await waitFor(() => msgs(a2, S1).some((e) => e.message.id === m1) && msgs(a2, S1).some((e) => e.message.id === n1), 10000),
+		'a2 gets the message and the note');
+	await published();
+
+	const a1b = await connected('a1 again', tokA1, {}, P0);
+	// at once, while the catch-up is still being read
+	const early = a1b.request({ type: 'history', session_id: S1 });
+	check(!(a1b.hellos[0].sessions || []).includes(S1), 'hello: S1 is not among a1\'s sessions any more', a1b.hellos[0]);
+	const h0 = await early;
+	check(h0.type === 'error' && h0.code === 'forbidden', 'a1 cannot read S1\'s history right after reconnecting',
+		h0.type === 'ack' ? h0.result.map((m) => m.body) : h0);
+	// let the catch-up run to the end
+	const head = Number(await sql1('SELECT helpdesk.event_position() AS p'));
+	await waitFor(() => a1b.lastPos >= head, 5000);
+	await L.sleep(500);
+	const leaked = msgs(a1b, S1).filter((e) => e.message.id === m1 || e.message.id === n1);
+	check(leaked.length === 0, 'a1 resuming from its old position gets neither the message nor the note posted after the transfer',
+		leaked.map((e) => e.message.body));
+	const h = await a1b.request({ type: 'history', session_id: S1 });
+	check(h.type === 'error' && (h.code === 'forbidden' || h.sqlstate === '42501'),
+		'a1 cannot read S1\'s history any more', h.type === 'ack' ? h.result.map((m) => m.body) : h);
+
+	// only ever offered: a3 is the only agent for Qoffer and never accepts
+	const tokA3 = await L.issueToken(T, 'agent', A3);
+	const a3 = await connected('a3', tokA3);
+	const P3 = a3.lastPos;
+	const c3 = await connected('c3', await L.issueToken(T, 'customer', C3));
+	await a3.must({ type: 'status', status: 'online' }, 'a3 online');
+	const S2 = (await c3.must({ type: 'start', queue_id: Qoffer, text: 'offered only', client_msg_id: 'c3-0' }, 'c3 start')).session_id;
+	const offer = await a3.waitEvent((e) => e.type === 'session.state' && e.session_id === S2 && e.payload.to === 'offered', 20000);
+	check(offer, 'a3 gets the offer (its own event)');
+	const m2 = (await c3.must({ type: 'message', session_id: S2, text: 'while offered: private', client_msg_id: 'c3-1' })).message_id;
+	await published();
+	await L.sleep(500);
+	check(!msgs(a3, S2).some((e) => e.message.id === m2), 'an agent only offered the session does not get its messages',
+		msgs(a3, S2).map((e) => e.message.body));
+	const h3 = await a3.request({ type: 'history', session_id: S2 });
+	check(h3.type === 'error', 'an agent only offered the session cannot read its history',
+		h3.type === 'ack' ? h3.result.map((m) => m.body) : h3);
+	a3.stop();
+	const a3b = await connected('a3 again', tokA3, {}, P3);
+	const head3 = Number(await sql1('SELECT helpdesk.event_position() AS p'));
+	await waitFor(() => a3b.lastPos >= head3, 5000);
+	await L.sleep(500);
+	check(!msgs(a3b, S2).length, 'nor after reconnecting from before the offer', msgs(a3b, S2).map((e) => e.message.body));
+	const h3b = await a3b.request({ type: 'history', session_id: S2 });
+	check(h3b.type === 'error', 'nor its history', h3b.type === 'ack' ? h3b.result.map((m) => m.body) : h3b);
+	// once it accepts, it holds the session: events and history
+	await a3b.must({ type: 'accept', session_id: S2 }, 'a3 accept');
+	const m3 = (await c3.must({ type: 'message', session_id: S2, text: 'now yours', client_msg_id: 'c3-2' })).message_id;
+	check(await waitFor(() => msgs(a3b, S2).some((e) => e.message.id === m3), 10000), 'after accepting, a3 gets the session\'s messages');
+	const h3c = await a3b.must({ type: 'history', session_id: S2 }, 'a3 history after accepting');
+	check(Array.isArray(h3c) && h3c.some((m) => m.id === m2), 'and its history, the earlier message included', h3c);
+	for (const c of [a1b, a2, c2, a3b, c3]) {
+		c.positionsOk();
+		c.stop();
+	}
+}
+
+async function scenarioExpiry() {
+	L.setScenario('expiry');
+	const { T, C4 } = ids;
+	const tok = await L.issueToken(T, 'customer', C4, '3 seconds');
+	const exp = L.tokenClaims(tok).exp;
+	const busy = await connected('c4 busy', tok);
+	const quiet = await connected('c4 quiet', tok);
+	const s = await busy.must({ type: 'start', queue_id: ids.Qman, text: 'short token', client_msg_id: 'c4-0' }, 'c4 start');
+	// a condition, not an assertion: past the expiry
+	await waitFor(() => Date.now() / 1000 >= exp + 0.05, 6000, 5);
+	const before = Number(await sql1(`SELECT count(*) AS n FROM helpdesk.message WHERE tenant_id = $1 AND session_id = $2`, [T, s.session_id]));
+	const r = await busy.request({ type: 'message', session_id: s.session_id, text: 'after expiry', client_msg_id: 'c4-late' }, 3000);
+	if (r.type === 'closed' && r.code === undefined)
+		info('the keepalive sweep closed the busy socket before its frame went out');
+	else
+		check(r.type === 'closed' && r.code === 4003, 'a frame after the token expired closes the socket with 4003, unanswered', r);
+	check(busy.closes.some((c) => c.code === 4003), 'the busy socket is closed with 4003', busy.closes);
+	const after = Number(await sql1(`SELECT count(*) AS n FROM helpdesk.message WHERE tenant_id = $1 AND session_id = $2`, [T, s.session_id]));
+	check(after === before, 'and the message was not posted', { before, after });
+	// the keepalive sweep visits every socket each --ping-secs / 3 (10 s)
+	const qc = await quiet.waitClose(15000);
+	check(qc && qc.code === 4003, 'a quiet socket is closed with 4003 too', qc);
+	check(qc && Date.now() / 1000 - exp < 12, 'within one sweep of the expiry', qc && Date.now() / 1000 - exp);
+	busy.stop();
+	quiet.stop();
+}
+
+async function scenarioDisabled() {
+	L.setScenario('disabled');
+	const { T, A4, C5, Qman } = ids;
+	const a4 = await connected('a4', await L.issueToken(T, 'agent', A4));
+	const a4sup = await connected('a4 as supervisor', await L.issueToken(T, 'supervisor', A4));
+	const c5 = await connected('c5', await L.issueToken(T, 'customer', C5));
+	await a4.must({ type: 'status', status: 'online' }, 'a4 online');
+	const S = await claimed(c5, a4, 'hi a4', 'c5-0');
+	await sql(`SELECT helpdesk.upsert_agent($1, 'a4', 'a4', enabled => false)`, [T]);
+	const ac = await a4.waitClose(10000);
+	check(ac && ac.code === 4004, 'the disabled agent\'s socket is closed with 4004', ac);
+	const sc = await a4sup.waitClose(10000);
+	check(sc && sc.code === 4004, 'its supervisor socket too', sc);
+	check(await c5.waitEvent((e) => e.type === 'session.state' && e.session_id === S && e.payload.to === 'queued'),
+		'the customer sees its session go back to the queue');
+	const row = (await sql(`SELECT state, agent_id, queue_id FROM helpdesk.session WHERE tenant_id = $1 AND id = $2`, [T, S]))[0];
+	check(row.state === 'queued' && row.agent_id === null && Number(row.queue_id) === Qman, 'the session is queued again, without agent', row);
+	const m = await c5.must({ type: 'message', session_id: S, text: 'anyone?', client_msg_id: 'c5-1' }, 'c5 message');
+	check(m, 'the customer goes on');
+	c5.stop();
+}
+
+async function scenarioPerSubject() {
+	L.setScenario('per subject');
+	const { T, C6 } = ids;
+	const tok = await L.issueToken(T, 'customer', C6);
+	const socks = [];
+	for (let i = 0; i < 20; i++)
+		socks.push(await connected(`c6#${i}`, tok));
+	const extra = new L.Client('c6#21', tok);
+	const r = await Promise.race([extra.connect(), L.sleep(10000 * L.SLOW).then(() => ({ type: 'timeout' }))]);
+	check(r.type === 'closed' && r.code === 4029, 'the 21st socket of one subject is closed with 4029', r);
+	check(extra.frames.length === 0, 'with no data before the close', extra.frames);
+	socks.pop().close();
+	await L.sleep(300);
+	const again = new L.Client('c6 again', tok);
+	const r2 = await Promise.race([again.connect(), L.sleep(10000 * L.SLOW).then(() => ({ type: 'timeout' }))]);
+	check(r2.type === 'hello', 'once one closed, a new socket is accepted', r2);
+	again.stop();
+	for (const s of socks)
+		s.stop();
+	await L.sleep(300);
+
+	// one bucket for the subject: 2 x 150 frames > 200 per minute
+	const [x, y] = [await connected('c6 x', tok), await connected('c6 y', tok)];
+	for (let i = 0; i < 150; i++) {
+		x.send({ type: 'heartbeat' });
+		y.send({ type: 'heartbeat' });
+	}
+	const limited = await waitFor(() => x.frames.concat(y.frames).find((f) => f.type === 'error' && f.code === 'rate_limited'), 5000);
+	check(limited, 'two sockets of one customer share its rate limit (300 frames in a burst of 200)', limited);
+	info(`rate limited: ${limited ? limited.message : 'no'}`);
+	x.stop();
+	y.stop();
+}
+
+async function main() {
+	const bridge = new L.Bridge();
+	await bridge.start();
+	try {
+		await setup();
+		await scenarioTyping();
+		await scenarioHoldsNow();
+		await scenarioExpiry();
+		await scenarioDisabled();
+		await scenarioPerSubject();
+	} finally {
+		await bridge.term();
+	}
+}
+
+L.runMain(main);
