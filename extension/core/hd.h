@@ -123,8 +123,9 @@ extern void hd_request_launcher_at_commit(void);
 /* ---- session_state.c ---- */
 extern bool hd_transition_allowed(const char *from, const char *to);
 extern void hd_check_transition(int64 session_id, const char *from, const char *to);
+extern const char *hd_state_literal(const char *state);
 
-/* ---- session lookup shared by session.c, message.c, receipt.c ---- */
+/* ---- session_row.c: a session row by key, locked as the caller needs ---- */
 typedef struct HdSessionRow
 {
 	int64		id;

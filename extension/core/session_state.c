@@ -60,3 +60,17 @@ hd_transition_allowed_sql(PG_FUNCTION_ARGS)
 
 	PG_RETURN_BOOL(hd_transition_allowed(from, to));
 }
+
+/* Map a state read from the table to its static literal (survives SPI_finish). */
+const char *
+hd_state_literal(const char *s)
+{
+	static const char *const states[] = {"bot", "queued", "offered", "active", "closed", NULL};
+	int			i;
+
+	for (i = 0; states[i] != NULL; i++)
+		if (strcmp(states[i], s) == 0)
+			return states[i];
+	elog(ERROR, "pg_helpdesk: unknown session state \"%s\"", s);
+	return NULL;				/* keep compiler quiet */
+}

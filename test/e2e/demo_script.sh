@@ -8,8 +8,8 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
 root=$HD_ROOT
 cd "$root"
-pg_port=$((HD_TEST_PORT + 41))
-br_port=$((HD_TEST_PORT + 42))
+pg_port=$((HD_TEST_PORT + 50))
+br_port=$((HD_TEST_PORT + 51))
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 cleanup() {
