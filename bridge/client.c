@@ -852,7 +852,7 @@ heartbeat_tick(lws_sorted_usec_list_t *sul)
 		metrics.heartbeat_batches++;
 		db_call("SELECT pg_catalog.sum(helpdesk.agent_heartbeat(t, ids)) FROM ("
 				"  SELECT t, pg_catalog.array_agg(DISTINCT a) ids"
-				"  FROM pg_catalog.unnest($1::pg_catalog.int8[], $2::pg_catalog.int8[]) u(t, a) GROUP BY t) x",
+				"  FROM unnest($1::pg_catalog.int8[], $2::pg_catalog.int8[]) u(t, a) GROUP BY t) x",
 				2, params, heartbeat_done, NULL);
 	}
 	buf_free(&tenants);

@@ -175,7 +175,7 @@ conn_kick(DbConn *c)
 	c->inflight = r;
 	c->sent_us = now_us();
 	if (PQflush(c->pg) == 1)
-		lws_callback_on_writable(c->wsi);
+		dbconn_want_write(c);
 }
 
 static void
@@ -249,7 +249,7 @@ void
 db_conn_writable(DbConn *c)
 {
 	if (c->pg && PQflush(c->pg) == 1)
-		lws_callback_on_writable(c->wsi);
+		dbconn_want_write(c);
 }
 
 void

@@ -144,6 +144,26 @@ schedule_reconnect(DbConn *c)
 	lws_sul_schedule(context, 0, &c->sul, reconnect_cb, (lws_usec_t) ms * 1000);
 }
 
+static void
+want_write_cb(lws_sorted_usec_list_t *sul)
+{
+	DbConn	   *c = lws_container_of(sul, DbConn, write_sul);
+
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
+/*
+ * Ask for RAW_WRITEABLE_FILE. lws 4.1 clears the POLLOUT interest of a raw
+ * file after its writeable callback returns, so a request made inside that
+ * callback would be lost: it is made from a timer at the next pass instead.
+ */
+void
+dbconn_want_write(DbConn *c)
+{
+	lws_sul_schedule(context, 0, &c->write_sul, want_write_cb, 1);
+}
+
 /* lws closes the wsi (and our dup) at its next pass; RAW_CLOSE_FILE reconnects */
 static void
 wsi_close_async(struct lws *wsi)
@@ -243,7 +263,7 @@ advance(DbConn *c)
 		case PGRES_POLLING_WRITING:
 			if (!same_socket(c) && !adopt_socket(c))
 				break;
-			lws_callback_on_writable(c->wsi);
+			dbconn_want_write(c);
 			return true;
 		default:				/* reading */
 			if (!same_socket(c) && !adopt_socket(c))
@@ -279,7 +299,7 @@ dbconn_open(DbConn *c)
 		return;
 	}
 	/* as if PQconnectPoll had said "writing" (libpq's documented start) */
-	lws_callback_on_writable(c->wsi);
+	dbconn_want_write(c);
 }
 
 /* Give up on c now (from outside its wsi's callbacks): fail, close, reconnect. */
@@ -301,6 +321,7 @@ void
 dbconn_stop(DbConn *c)
 {
 	lws_sul_cancel(&c->sul);
+	lws_sul_cancel(&c->write_sul);
 	db_conn_lost(c, "shutdown");
 }
 

@@ -45,6 +45,7 @@ typedef struct DbConn
 			   *tail;			/* own FIFO (listen connection only) */
 	int			tries;
 	lws_sorted_usec_list_t sul; /* reconnect backoff */
+	lws_sorted_usec_list_t write_sul;	/* dbconn_want_write */
 } DbConn;
 
 /* dbconn.c */
@@ -53,6 +54,7 @@ extern void dbconn_open(DbConn *c);
 extern void dbconn_stop(DbConn *c);
 extern void dbconn_kill(DbConn *c, const char *why);
 extern void dbconn_free(void);
+extern void dbconn_want_write(DbConn *c);
 
 /* db.c, called by dbconn.c */
 extern void db_conn_up(DbConn *c);
