@@ -23,7 +23,7 @@ static DbReq *pending_head,
 bool		db_shutting_down;
 
 uint64_t	db_reconnects;
-int64_t		db_last_notify_us;
+int64_t		db_notified_max = -1;
 
 static void conn_kick(DbConn *c);
 
@@ -185,9 +185,15 @@ drain_notifies(DbConn *c)
 
 	while ((n = PQnotifies(c->pg)) != NULL)
 	{
-		/* evidence for notifycheck.c that NOTIFYs reach us at all */
+		/* for notifycheck.c: what the NOTIFYs that reach us announced */
 		if (strcmp(n->relname, "helpdesk") == 0)
-			db_last_notify_us = now_us();
+		{
+			char	   *end;
+			long long	pos = strtoll(n->extra, &end, 10);
+
+			if (end != n->extra && pos > db_notified_max && !notifycheck_in_flight())
+				db_notified_max = pos;
+		}
 		ring_on_notify(n->relname, n->extra);
 		PQfreemem(n);
 	}

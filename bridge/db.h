@@ -48,6 +48,6 @@ extern uint64_t db_reconnects;
 extern uint64_t db_connect_timeouts;
 extern uint64_t db_query_timeouts;
 extern uint64_t notify_deaf_total;
-extern int64_t db_last_notify_us;	/* when a NOTIFY on channel helpdesk last came */
+extern int64_t db_notified_max;	/* highest position a NOTIFY on channel helpdesk announced */
 
 #endif							/* BRIDGE_DB_H */

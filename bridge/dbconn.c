@@ -224,13 +224,17 @@ connect_failed(DbConn *c, const char *why)
 {
 	Target	   *t = target_of(c);
 
-	if (t->pin && strstr(why, "unsupported startup parameter") != NULL)
+	if (strstr(why, "unsupported startup parameter") != NULL)
 	{
-		blog(BLOG_WARN, "the %s connection's server refused the \"options\" startup "
-			 "parameter (a pooler such as pgbouncer?): connecting without pinning "
-			 "search_path; the bridge's queries name their schemas", t->name);
-		t->pin = false;
-		target_build(t);
+		/* another connection of t may have found out first */
+		if (t->pin)
+		{
+			blog(BLOG_WARN, "the %s connection's server refused the \"options\" startup "
+				 "parameter (a pooler such as pgbouncer?): connecting without pinning "
+				 "search_path; the bridge's queries name their schemas", t->name);
+			t->pin = false;
+			target_build(t);
+		}
 		c->tries = 0;
 	}
 	else if (c->tries == 0 || cfg.verbose)

@@ -4,20 +4,26 @@
  * A LISTEN connection through a pooler in transaction mode (pgbouncer's
  * pool_mode = transaction) runs queries fine but never receives a
  * notification: the bridge would relay nothing while everything looks up.
- * So every --notify-check-secs the LISTEN connection reads the log's head
- * (helpdesk.event_position()). The publisher NOTIFYs in the transaction
- * that moves the head, so if the head moved between two checks, a NOTIFY
- * on channel helpdesk must have arrived since the first of them was sent;
- * if none has within GRACE_US of the second check's answer, the connection
- * is deaf: /healthz answers 503, helpdesk_bridge_listen_deaf is 1 and the
- * log says what to do (--listen-db with a direct session). It is healthy
- * again as soon as a later move comes with a NOTIFY.
+ * Through pgbouncer some do arrive, late: a server connection that once
+ * ran LISTEN keeps what it was sent and hands it to the next client linked
+ * to it, often our own next query. So every --notify-check-secs the LISTEN
+ * connection reads the log's head (helpdesk.event_position()), and a NOTIFY
+ * that comes during that check does not count. The publisher NOTIFYs the
+ * new head in the transaction that moves it, so when a check finds the
+ * head moved to P, a NOTIFY announcing P has arrived or arrives within
+ * GRACE_US. A move that is not announced in time is a strike; two strikes
+ * in a row (one could be a NOTIFY that happened to come during the check)
+ * and the connection is deaf: /healthz answers 503,
+ * helpdesk_bridge_listen_deaf is 1 and the log says what to do
+ * (--listen-db with a direct session). A move announced in time clears it.
  *
  * Either way the head read by the check is handed to the ring, which reads
- * up to it: a deaf bridge still relays, --notify-check-secs late. The head
- * comes from the database, unlike a NOTIFY payload, which anyone can send.
- * Detection takes at most --notify-check-secs + GRACE_US + one tick (1 s)
- * after the first event that no NOTIFY announced.
+ * up to it: a deaf bridge still relays, up to --notify-check-secs late. The
+ * head comes from the database; a NOTIFY payload, which any role can send,
+ * only serves here as evidence that NOTIFYs arrive (a forged one can at
+ * worst hide deafness, never make the bridge relay anything).
+ * While events are published, deafness is reported within
+ * 2 x --notify-check-secs + GRACE_US + one tick (1 s) of the first event.
  */
 #include "dbconn.h"
 
@@ -27,14 +33,20 @@
 
 static bool inflight;
 static int64_t next_check_us;
-static int64_t sent_us;			/* of the check in flight */
 static int64_t prev_pos = -1;	/* head at the previous check; -1: none yet */
-static int64_t prev_sent_us;
-static int64_t suspect_since = -1;	/* a move needs a NOTIFY heard after this */
+static int64_t suspect_pos = -1;	/* a NOTIFY must announce this by the deadline */
 static int64_t suspect_deadline;
+static int	strikes;
 static bool deaf;
 
 uint64_t	notify_deaf_total;		/* times the connection was found deaf */
+
+/* db.c: a NOTIFY arriving now may be one a pooler kept and hands us late */
+bool
+notifycheck_in_flight(void)
+{
+	return inflight;
+}
 
 bool
 db_listen_deaf(void)
@@ -45,7 +57,8 @@ db_listen_deaf(void)
 static void
 heard(void)
 {
-	suspect_since = -1;
+	suspect_pos = -1;
+	strikes = 0;
 	if (deaf)
 		blog(BLOG_INFO, "NOTIFYs reach the LISTEN connection again");
 	deaf = false;
@@ -65,18 +78,19 @@ checked(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		return;
 	}
 	pos = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	if (prev_pos >= 0 && pos > prev_pos)
+	if (prev_pos >= 0 && pos < prev_pos)
+		db_notified_max = -1;	/* a new log (the extension was re-created) */
+	else if (prev_pos >= 0 && pos > prev_pos)
 	{
-		if (db_last_notify_us >= prev_sent_us)
+		if (db_notified_max >= pos)
 			heard();
-		else if (suspect_since < 0)
+		else if (suspect_pos < 0)
 		{
-			suspect_since = prev_sent_us;
+			suspect_pos = pos;
 			suspect_deadline = now_us() + GRACE_US;
 		}
 	}
 	prev_pos = pos;
-	prev_sent_us = sent_us;
 	ring_on_position(pos);
 }
 
@@ -85,7 +99,7 @@ void
 notifycheck_listen_up(void)
 {
 	prev_pos = -1;
-	suspect_since = -1;
+	suspect_pos = -1;
 	next_check_us = 0;
 }
 
@@ -93,14 +107,17 @@ notifycheck_listen_up(void)
 void
 notifycheck_tick(int64_t now)
 {
-	if (suspect_since >= 0)
+	if (suspect_pos >= 0)
 	{
-		if (db_last_notify_us >= suspect_since)
+		if (db_notified_max >= suspect_pos)
 			heard();
 		else if (now >= suspect_deadline)
 		{
-			suspect_since = -1;
-			if (!deaf)
+			suspect_pos = -1;
+			if (++strikes < 2)
+				blog(BLOG_INFO, "no NOTIFY announced position %lld; checking again",
+					 (long long) prev_pos);
+			else if (!deaf)
 			{
 				notify_deaf_total++;
 				blog(BLOG_ERR, "the LISTEN connection receives no NOTIFY: the event log moved "
@@ -108,12 +125,12 @@ notifycheck_tick(int64_t now)
 					 "--listen-db a direct session); relaying every %d s from the position "
 					 "check meanwhile", cfg.notify_check_secs);
 			}
-			deaf = true;
+			if (strikes >= 2)
+				deaf = true;
 		}
 	}
 	if (cfg.notify_check_secs == 0 || inflight || !db_listen_up() || now < next_check_us)
 		return;
-	sent_us = now;
 	next_check_us = now + (int64_t) cfg.notify_check_secs * 1000000;
 	inflight = db_listen_query("SELECT helpdesk.event_position()", 0, NULL, checked, NULL);
 }
