@@ -224,7 +224,7 @@ connect_failed(DbConn *c, const char *why)
 {
 	Target	   *t = target_of(c);
 
-	if (strstr(why, "unsupported startup parameter") != NULL)
+	if (c->pinned && strstr(why, "unsupported startup parameter") != NULL)
 	{
 		/* another connection of t may have found out first */
 		if (t->pin)
@@ -286,6 +286,7 @@ dbconn_open(DbConn *c)
 
 	if (db_shutting_down)
 		return;
+	c->pinned = t->pin;
 	c->pg = PQconnectStartParams((const char *const *) t->keywords,
 								 (const char *const *) t->values, 0);
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD || PQsocket(c->pg) < 0)

@@ -44,6 +44,7 @@ typedef struct DbConn
 	DbReq	   *head,
 			   *tail;			/* own FIFO (listen connection only) */
 	int			tries;
+	bool		pinned;			/* this attempt asked for our search_path */
 	lws_sorted_usec_list_t sul; /* reconnect backoff */
 	lws_sorted_usec_list_t write_sul;	/* dbconn_want_write */
 } DbConn;
