@@ -242,6 +242,8 @@ db_conn_readable(DbConn *c)
 			drain_notifies(c);
 		conn_kick(c);
 	}
+	if (c->is_listen && c->inflight == NULL)
+		notifycheck_listen_idle();
 	if (PQstatus(c->pg) == CONNECTION_BAD)
 	{
 		db_conn_lost(c, PQerrorMessage(c->pg));

@@ -68,6 +68,7 @@ extern DbConn *db_conn_at(int i);	/* 0: listen, 1..: pool; NULL past the end */
 extern void notifycheck_tick(int64_t now);
 extern void notifycheck_listen_up(void);
 extern bool notifycheck_in_flight(void);
+extern void notifycheck_listen_idle(void);
 
 extern bool db_shutting_down;
 

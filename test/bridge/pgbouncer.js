@@ -4,9 +4,12 @@
 //   deaf        --db through pgbouncer only: LISTEN hears nothing in time there;
 //               the position check notices (/healthz 503 "deaf", /metrics
 //               helpdesk_bridge_listen_deaf 1) within 2 x --notify-check-secs
-//               + 3 s of the first event, and still relays the events. The pooled
+//               + 4 s of the first event, and still relays the events. The pooled
 //               connections cannot pin search_path: a hostile operator in
 //               public must not run anyway.
+//   rotating    through a pgbouncer that spreads queries over its sessions:
+//               the LISTEN connection's backend changes, deaf within two
+//               checks, with nothing published
 //   direct      --listen-db a direct session, --db through pgbouncer: events
 //               arrive by NOTIFY (well before the position check), calls go
 //               through the pooler, /healthz stays ok.
@@ -15,6 +18,7 @@ const L = require('./lib');
 const { check, info, sql, sql1, sleep, waitFor, connected } = L;
 
 const PGB = `host=127.0.0.1 port=${L.env.PGB_PORT} dbname=${L.DB} user=${L.env.PGUSER || 'postgres'}`;
+const PGB_RR = `host=127.0.0.1 port=${L.env.PGB_RR_PORT} dbname=${L.DB} user=${L.env.PGUSER || 'postgres'}`;
 const DIRECT = `host=${L.env.PGHOST} port=${L.env.PGPORT} dbname=${L.DB} user=${L.env.PGUSER || 'postgres'}`;
 
 async function main() {
@@ -52,7 +56,7 @@ async function main() {
 		}, 14000, 400);
 		const ms = Date.now() - t0;
 		check(deaf, '/healthz says 503 deaf', await L.httpGet('/healthz'));
-		check(ms <= (2 * 2 + 3 + 2) * 1000 * L.SLOW, 'within 2 x --notify-check-secs + 3 s (and a little slack)', ms);
+		check(ms <= (2 * 2 + 4 + 1) * 1000 * L.SLOW, 'within 2 x --notify-check-secs + 4 s (and 1 s of slack)', ms);
 		info(`deaf reported ${ms} ms after the first event`);
 		const m = await L.metrics();
 		check(m && m.helpdesk_bridge_listen_deaf === 1, '/metrics helpdesk_bridge_listen_deaf 1', m && m.helpdesk_bridge_listen_deaf);
@@ -67,6 +71,24 @@ async function main() {
 		sup.positionsOk();
 		sup.stop();
 		cust.stop();
+	} finally {
+		await b.term();
+	}
+
+	// ---- a pooler that rotates sessions: deaf with no event at all
+	L.setScenario('rotating');
+	b = new L.Bridge(['--db', PGB_RR, '--notify-check-secs', '1'], L.PORT + 2);
+	await b.start();
+	try {
+		const t0 = Date.now();
+		const deaf = await waitFor(async () => {
+			const r = await L.httpGet('/healthz', 3000, L.PORT + 2);
+			return r.status === 503 && /deaf/.test(r.body) ? r : null;
+		}, 8000, 100);
+		check(deaf, '/healthz says 503 deaf without any event published', await L.httpGet('/healthz', 3000, L.PORT + 2));
+		info(`deaf reported ${Date.now() - t0} ms after the bridge was healthy`);
+		const m = await L.metrics(L.PORT + 2);
+		check(m && m.helpdesk_bridge_listen_deaf === 1, '/metrics helpdesk_bridge_listen_deaf 1', m && m.helpdesk_bridge_listen_deaf);
 	} finally {
 		await b.term();
 	}
