@@ -13,8 +13,10 @@
  * at once, until the LISTEN connection is reopened. Second (a pooler that
  * keeps handing us the same server), every --notify-check-secs the LISTEN
  * connection reads the log's head (helpdesk.event_position()), and a NOTIFY
- * that comes during that check, or during the reads it leads to, before
- * the connection is idle again, does not count. The publisher NOTIFYs the
+ * that comes during that check, or during the reads it leads to (until the
+ * connection is idle again, WINDOW_US at most: under a steady stream the
+ * reads never stop, and a direct session's NOTIFYs must count then), does
+ * not count. The publisher NOTIFYs the
  * new head in the transaction that moves it, so when a check finds the
  * head moved to P, a NOTIFY announcing P has arrived or arrives within
  * GRACE_US. A move that is not announced in time is a strike; two strikes
@@ -37,9 +39,11 @@
 #include <stdlib.h>
 
 #define GRACE_US 2000000
+#define WINDOW_US 100000
 
 static bool inflight;
 static bool window;				/* from a check's send until the connection is idle */
+static int64_t window_until;	/* ... or until this, after its answer */
 static int64_t next_check_us;
 static int64_t prev_pos = -1;	/* head at the previous check; -1: none yet */
 static int64_t suspect_pos = -1;	/* a NOTIFY must announce this by the deadline */
@@ -55,7 +59,7 @@ uint64_t	notify_deaf_total;		/* times the connection was found deaf */
 bool
 notifycheck_in_flight(void)
 {
-	return inflight || window;
+	return inflight || (window && now_us() < window_until);
 }
 
 /* db.c: the LISTEN connection has nothing in flight any more */
@@ -88,6 +92,7 @@ checked(void *arg, PGresult *res, const char *sqlstate, const char *message)
 	int64_t		pos;
 
 	inflight = false;
+	window_until = now_us() + WINDOW_US;
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
 		PQnfields(res) != 2 || PQgetisnull(res, 0, 0))
 	{
