@@ -3,8 +3,8 @@
  *
  * One libwebsockets event loop serves WebSocket clients and /healthz and
  * /metrics; libpq connections join the same loop as adopted raw file
- * descriptors. Nothing blocks the loop except (re)connecting to
- * PostgreSQL, which fails fast when the server is down.
+ * descriptors, connected without blocking (dbconn.c). Nothing blocks the
+ * loop except a host name lookup of the connection string (use an address).
  */
 #ifndef BRIDGE_H
 #define BRIDGE_H
@@ -20,7 +20,11 @@ typedef struct BridgeConfig
 {
 	const char *listen_addr;
 	int			port;
-	const char *conninfo;
+	const char *conninfo;		/* --db: call connections */
+	const char *listen_conninfo;	/* --listen-db: the LISTEN connection (default --db) */
+	int			db_connect_timeout; /* seconds for one connection attempt */
+	int			db_query_timeout;	/* seconds a query may go unanswered; 0: no limit */
+	int			notify_check_secs;	/* position check interval; 0: off */
 	char	   *token_secret;
 	const char *tls_cert;
 	const char *tls_key;

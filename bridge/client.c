@@ -868,10 +868,10 @@ heartbeat_tick(lws_sorted_usec_list_t *sul)
 		const char *params[2] = {tenants.data, agents.data};
 
 		metrics.heartbeat_batches++;
-		db_call("SELECT sum(helpdesk.agent_heartbeat(t, ids)), "
-				"       helpdesk.presence_timeout_ms(array_agg(t)) FROM ("
-				"  SELECT t, array_agg(DISTINCT a) ids"
-				"  FROM unnest($1::int8[], $2::int8[]) u(t, a) GROUP BY t) x",
+		db_call("SELECT pg_catalog.sum(helpdesk.agent_heartbeat(t, ids)), "
+				"       helpdesk.presence_timeout_ms(pg_catalog.array_agg(t)) FROM ("
+				"  SELECT t, pg_catalog.array_agg(DISTINCT a) ids"
+				"  FROM unnest($1::pg_catalog.int8[], $2::pg_catalog.int8[]) u(t, a) GROUP BY t) x",
 				2, params, heartbeat_done, NULL);
 	}
 	buf_free(&tenants);

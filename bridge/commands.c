@@ -155,7 +155,7 @@ command_run(Client *c, Cmd *cmd)
 				/* signed: see typing.c */
 				typing_payload(&payload, c, cmd->session_id);
 				params[0] = payload.data;
-				call(c, cmd, "SELECT to_jsonb(pg_notify('helpdesk_typing', $1))", 1, params);
+				call(c, cmd, "SELECT pg_catalog.to_jsonb(pg_catalog.pg_notify('helpdesk_typing', $1))", 1, params);
 				buf_free(&payload);
 			}
 			return;
@@ -164,7 +164,7 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[6] = {t, id, id_param(x, cmd->queue_id), cmd->issue_type, cmd->text,
 				cmd->client_msg_id};
 
-				call(c, cmd, "SELECT to_jsonb(r) FROM helpdesk.start_session($1, $2, 'web', $3, $4, $5, "
+				call(c, cmd, "SELECT pg_catalog.to_jsonb(r) FROM helpdesk.start_session($1, $2, 'web', $3, $4, $5, "
 					 "NULL, 0, $6) r", 6, p);
 				return;
 			}
@@ -173,8 +173,8 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[9] = {t, id_param(s, cmd->session_id), kind, id, cmd->text,
 				cmd->message_type, cmd->client_msg_id, cmd->attachment, cmd->options};
 
-				call(c, cmd, "SELECT jsonb_build_object('message_id', helpdesk.post_message("
-					 "$1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb))", 9, p);
+				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.post_message("
+					 "$1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9::pg_catalog.jsonb))", 9, p);
 				return;
 			}
 		case CMD_DELIVERED:
@@ -183,15 +183,15 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[5] = {t, id_param(s, cmd->session_id), kind, id, id_param(x, cmd->up_to)};
 
 				call(c, cmd, cmd->type == CMD_READ
-					 ? "SELECT to_jsonb(helpdesk.mark_read($1, $2, $3, $4, $5))"
-					 : "SELECT to_jsonb(helpdesk.mark_delivered($1, $2, $3, $4, $5))", 5, p);
+					 ? "SELECT pg_catalog.to_jsonb(helpdesk.mark_read($1, $2, $3, $4, $5))"
+					 : "SELECT pg_catalog.to_jsonb(helpdesk.mark_delivered($1, $2, $3, $4, $5))", 5, p);
 				return;
 			}
 		case CMD_STATUS:
 			{
 				const char *p[3] = {t, id, cmd->status};
 
-				call(c, cmd, "SELECT to_jsonb(helpdesk.set_agent_status($1, $2, $3))", 3, p);
+				call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.set_agent_status($1, $2, $3))", 3, p);
 				return;
 			}
 		case CMD_ACCEPT:
@@ -200,15 +200,15 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[3] = {t, id, id_param(s, cmd->session_id)};
 
 				call(c, cmd, cmd->type == CMD_ACCEPT
-					 ? "SELECT to_jsonb(helpdesk.accept_offer($1, $2, $3)::text)"
-					 : "SELECT to_jsonb(helpdesk.claim_session($1, $2, $3)::text)", 3, p);
+					 ? "SELECT pg_catalog.to_jsonb(helpdesk.accept_offer($1, $2, $3)::pg_catalog.text)"
+					 : "SELECT pg_catalog.to_jsonb(helpdesk.claim_session($1, $2, $3)::pg_catalog.text)", 3, p);
 				return;
 			}
 		case CMD_DECLINE:
 			{
 				const char *p[4] = {t, id, id_param(s, cmd->session_id), cmd->reason};
 
-				call(c, cmd, "SELECT to_jsonb(helpdesk.decline_offer($1, $2, $3, $4)::text)", 4, p);
+				call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.decline_offer($1, $2, $3, $4)::pg_catalog.text)", 4, p);
 				return;
 			}
 		case CMD_TRANSFER:
@@ -216,7 +216,7 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[6] = {t, id_param(s, cmd->session_id), id, id_param(x, cmd->to_agent_id),
 				id_param(y, cmd->to_queue_id), cmd->reason};
 
-				call(c, cmd, "SELECT to_jsonb(helpdesk.transfer_session($1, $2, $3, $4, $5, $6))", 6, p);
+				call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.transfer_session($1, $2, $3, $4, $5, $6))", 6, p);
 				return;
 			}
 		case CMD_CLOSE:
@@ -224,7 +224,7 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[5] = {t, id_param(s, cmd->session_id), cmd->reason ? cmd->reason : "closed",
 				kind, id};
 
-				call(c, cmd, "SELECT to_jsonb(helpdesk.close_session($1, $2, $3, $4, $5))", 5, p);
+				call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.close_session($1, $2, $3, $4, $5))", 5, p);
 				return;
 			}
 		case CMD_HISTORY:
@@ -239,7 +239,7 @@ command_run(Client *c, Cmd *cmd)
 
 				if (p[4] == NULL)
 					p[4] = "0";
-				call(c, cmd, "SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.id), '[]') "
+				call(c, cmd, "SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(m) ORDER BY m.id), '[]') "
 					 "FROM helpdesk.session_history($1, $2, $3, $4, $5, 500) m", 5, p);
 				return;
 			}

@@ -17,6 +17,9 @@ BridgeConfig cfg = {
 	.port = 8090,
 	.conninfo = "",
 	.db_pool = 2,
+	.db_connect_timeout = 5,
+	.db_query_timeout = 30,
+	.notify_check_secs = 5,
 	.ring_size = 65536,
 	.max_frame = 65536,
 	.customer_rate = 200,
@@ -39,6 +42,13 @@ usage(FILE *f)
 			"  --listen ADDR          address to listen on (env HELPDESK_BRIDGE_LISTEN; default 127.0.0.1)\n"
 			"  --port N               port for WebSocket, /healthz and /metrics (env HELPDESK_BRIDGE_PORT; default 8090)\n"
 			"  --db CONNINFO          libpq connection string (env HELPDESK_DB; default: libpq's PG* variables)\n"
+			"  --listen-db CONNINFO   the LISTEN connection's, a direct session, not a pooler in\n"
+			"                         transaction mode (env HELPDESK_LISTEN_DB; default --db)\n"
+			"  --db-connect-timeout S give up on a connection attempt after S seconds (default 5)\n"
+			"  --db-query-timeout S   drop a connection whose query has no answer after S seconds\n"
+			"                         (default 30; 0: never)\n"
+			"  --notify-check-secs N  read the log's head every N s: relays what NOTIFY missed and\n"
+			"                         reports the LISTEN connection deaf (default 5; 0: off)\n"
 			"  --token-secret S       HS256 secret, the server's helpdesk.token_secret (env HELPDESK_TOKEN_SECRET)\n"
 			"  --token-secret-file F  read the secret from a file instead (env HELPDESK_TOKEN_SECRET_FILE)\n"
 			"  --tls-cert FILE        serve wss:// with this PEM certificate (env HELPDESK_BRIDGE_TLS_CERT)\n"
@@ -132,6 +142,9 @@ static const IntOption int_options[] = {
 	{"max-sockets-per-subject", &cfg.max_subject_sockets, 0, 1000000},
 	{"heartbeat-ms", &cfg.heartbeat_ms, 100, 3600000},
 	{"ping-secs", &cfg.ping_secs, 1, 3600},
+	{"db-connect-timeout", &cfg.db_connect_timeout, 1, 3600},
+	{"db-query-timeout", &cfg.db_query_timeout, 0, 86400},
+	{"notify-check-secs", &cfg.notify_check_secs, 0, 3600},
 };
 #define N_INT_OPTIONS ((int) (sizeof(int_options) / sizeof(int_options[0])))
 
@@ -141,6 +154,7 @@ config_parse(int argc, char **argv)
 	static const struct option other_opts[] = {
 		{"listen", required_argument, NULL, 'l'},
 		{"db", required_argument, NULL, 'd'},
+		{"listen-db", required_argument, NULL, 'D'},
 		{"token-secret", required_argument, NULL, 's'},
 		{"token-secret-file", required_argument, NULL, 'S'},
 		{"tls-cert", required_argument, NULL, 'c'},
@@ -165,6 +179,7 @@ config_parse(int argc, char **argv)
 	if (getenv("HELPDESK_BRIDGE_PORT"))
 		cfg.port = int_arg("HELPDESK_BRIDGE_PORT", getenv("HELPDESK_BRIDGE_PORT"), 1, 65535);
 	cfg.conninfo = env_or("HELPDESK_DB", cfg.conninfo);
+	cfg.listen_conninfo = env_or("HELPDESK_LISTEN_DB", NULL);
 	cfg.tls_cert = env_or("HELPDESK_BRIDGE_TLS_CERT", NULL);
 	cfg.tls_key = env_or("HELPDESK_BRIDGE_TLS_KEY", NULL);
 
@@ -186,6 +201,9 @@ config_parse(int argc, char **argv)
 				break;
 			case 'd':
 				cfg.conninfo = optarg;
+				break;
+			case 'D':
+				cfg.listen_conninfo = optarg;
 				break;
 			case 's':
 				secret = optarg;
@@ -240,6 +258,8 @@ config_parse(int argc, char **argv)
 		fprintf(stderr, "helpdesk-bridge: --tls-cert and --tls-key go together\n");
 		exit(2);
 	}
+	if (cfg.listen_conninfo == NULL)
+		cfg.listen_conninfo = cfg.conninfo;
 	if (cfg.max_lag > cfg.ring_size)
 		cfg.max_lag = cfg.ring_size;
 	return 0;

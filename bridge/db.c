@@ -1,56 +1,30 @@
 /*
- * db.c — libpq connections as raw file descriptors in the lws loop.
+ * db.c — the requests on the bridge's libpq connections.
  *
- * lws closes what it adopts, so it gets a dup() of PQsocket(); libpq keeps
- * its own. Readable → PQconsumeInput, notifications, then results of the
- * query in flight. A broken connection fails its request (the client gets
- * "unavailable" and may retry: message sends are idempotent by
- * client_msg_id), and is reopened with capped exponential backoff.
+ * Each connection runs one query at a time; call requests wait in one FIFO
+ * for the first idle pool connection, event reads in the LISTEN
+ * connection's own. Readable → PQconsumeInput, notifications, then results
+ * of the query in flight. A broken connection fails its request (the client
+ * gets "unavailable" and may retry: message sends are idempotent by
+ * client_msg_id). Opening, timeouts and reconnecting are dbconn.c's.
  */
-#include "db.h"
+#include "dbconn.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_POOL 16
 
-typedef struct DbReq
-{
-	struct DbReq *next;
-	const char *sql;			/* static text */
-	int			nparams;
-	char	  **params;
-	DbCallback	cb;
-	void	   *arg;
-} DbReq;
-
-typedef struct DbConn
-{
-	bool		is_listen;
-	PGconn	   *pg;
-	struct lws *wsi;
-	bool		up;
-	DbReq	   *inflight;
-	PGresult   *last;			/* result kept until the query completes */
-	DbReq	   *head,
-			   *tail;			/* own FIFO (listen connection only) */
-	int			tries;
-	lws_sorted_usec_list_t sul;
-} DbConn;
-
-static struct lws_context *context;
-static struct lws_vhost *vhost;
 static DbConn listen_conn;
 static DbConn pool[MAX_POOL];
 static int	npool;
 static DbReq *pending_head,
 		   *pending_tail;
-static bool shutting_down;
+bool		db_shutting_down;
 
 uint64_t	db_reconnects;
+int64_t		db_notified_max = -1;
 
-static void conn_open(DbConn *c);
 static void conn_kick(DbConn *c);
 
 static DbReq *
@@ -87,32 +61,12 @@ req_fail(DbReq *r, const char *why)
 	req_free(r);
 }
 
-static void
-reconnect_cb(lws_sorted_usec_list_t *sul)
-{
-	DbConn	   *c = lws_container_of(sul, DbConn, sul);
-
-	conn_open(c);
-}
-
-static void
-schedule_reconnect(DbConn *c)
-{
-	static const int backoff_ms[] = {100, 200, 500, 1000, 2000, 5000};
-	int			ms = backoff_ms[c->tries < 5 ? c->tries : 5];
-
-	if (shutting_down)
-		return;
-	c->tries++;
-	lws_sul_schedule(context, 0, &c->sul, reconnect_cb, (lws_usec_t) ms * 1000);
-}
-
 /*
  * Forget the connection: fail what was asked of it and, if lws still has
  * its descriptor, let lws close that (RAW_CLOSE_FILE then reconnects).
  */
-static void
-conn_lost(DbConn *c, const char *why)
+void
+db_conn_lost(DbConn *c, const char *why)
 {
 	bool		was_up = c->up;
 
@@ -120,6 +74,7 @@ conn_lost(DbConn *c, const char *why)
 		blog(BLOG_WARN, "database connection %s lost: %s",
 			 c->is_listen ? "listen" : "call", why);
 	c->up = false;
+	c->state = CONN_DOWN;
 	if (c->inflight)
 	{
 		DbReq	   *r = c->inflight;
@@ -159,40 +114,10 @@ conn_lost(DbConn *c, const char *why)
 	}
 }
 
-static void
-conn_open(DbConn *c)
+/* dbconn.c made c ready: say so, and give it work */
+void
+db_conn_up(DbConn *c)
 {
-	lws_sock_file_fd_type fd;
-	int			dupfd;
-
-	if (shutting_down)
-		return;
-	c->pg = PQconnectdb(cfg.conninfo);
-	if (PQstatus(c->pg) != CONNECTION_OK)
-	{
-		if (c->tries == 0 || cfg.verbose)
-			blog(BLOG_WARN, "cannot connect to the database: %s", PQerrorMessage(c->pg));
-		PQfinish(c->pg);
-		c->pg = NULL;
-		schedule_reconnect(c);
-		return;
-	}
-	PQsetnonblocking(c->pg, 1);
-	dupfd = dup(PQsocket(c->pg));
-	fd.filefd = dupfd;
-	c->wsi = dupfd < 0 ? NULL :
-		lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "hd-db", NULL);
-	if (c->wsi == NULL)
-	{
-		blog(BLOG_ERR, "cannot adopt the database socket");
-		if (dupfd >= 0)
-			close(dupfd);
-		PQfinish(c->pg);
-		c->pg = NULL;
-		schedule_reconnect(c);
-		return;
-	}
-	lws_set_opaque_user_data(c->wsi, c);
 	if (c->tries > 0 || db_reconnects > 0 || !c->is_listen)
 		blog(BLOG_INFO, "database connection %s%s up", c->is_listen ? "listen" : "call",
 			 c->tries ? " back" : "");
@@ -200,8 +125,12 @@ conn_open(DbConn *c)
 		db_reconnects++;
 	c->tries = 0;
 	c->up = true;
+	c->state = CONN_UP;
 	if (c->is_listen)
+	{
 		ring_on_listen_up();
+		notifycheck_listen_up();
+	}
 	conn_kick(c);
 }
 
@@ -240,14 +169,13 @@ conn_kick(DbConn *c)
 						   (const char *const *) r->params, NULL, NULL, 0))
 	{
 		c->inflight = r;
-		conn_lost(c, PQerrorMessage(c->pg));
-		if (c->wsi)
-			lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+		dbconn_kill(c, PQerrorMessage(c->pg));
 		return;
 	}
 	c->inflight = r;
+	c->sent_us = now_us();
 	if (PQflush(c->pg) == 1)
-		lws_callback_on_writable(c->wsi);
+		dbconn_want_write(c);
 }
 
 static void
@@ -257,18 +185,27 @@ drain_notifies(DbConn *c)
 
 	while ((n = PQnotifies(c->pg)) != NULL)
 	{
+		/* for notifycheck.c: what the NOTIFYs that reach us announced */
+		if (strcmp(n->relname, "helpdesk") == 0)
+		{
+			char	   *end;
+			long long	pos = strtoll(n->extra, &end, 10);
+
+			if (end != n->extra && pos > db_notified_max && !notifycheck_in_flight())
+				db_notified_max = pos;
+		}
 		ring_on_notify(n->relname, n->extra);
 		PQfreemem(n);
 	}
 }
 
 /* read what arrived; false when the connection is gone */
-static bool
-conn_readable(DbConn *c)
+bool
+db_conn_readable(DbConn *c)
 {
 	if (!c->pg || !PQconsumeInput(c->pg))
 	{
-		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "no connection");
+		db_conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "no connection");
 		return false;
 	}
 	if (c->is_listen)
@@ -305,44 +242,22 @@ conn_readable(DbConn *c)
 			drain_notifies(c);
 		conn_kick(c);
 	}
+	if (c->is_listen && c->inflight == NULL)
+		notifycheck_listen_idle();
 	if (PQstatus(c->pg) == CONNECTION_BAD)
 	{
-		conn_lost(c, PQerrorMessage(c->pg));
+		db_conn_lost(c, PQerrorMessage(c->pg));
 		return false;
 	}
 	return true;
 }
 
-int
-db_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			   void *in, size_t len)
+/* lws says the socket takes more: send what libpq still holds */
+void
+db_conn_writable(DbConn *c)
 {
-	DbConn	   *c = lws_get_opaque_user_data(wsi);
-
-	switch (reason)
-	{
-		case LWS_CALLBACK_RAW_RX_FILE:
-			if (c == NULL)
-				return 0;
-			if (!conn_readable(c))
-				return -1;
-			break;
-		case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-			if (c && c->pg && PQflush(c->pg) == 1)
-				lws_callback_on_writable(wsi);
-			break;
-		case LWS_CALLBACK_RAW_CLOSE_FILE:
-			if (c == NULL)
-				return 0;
-			c->wsi = NULL;
-			if (c->pg || c->up)
-				conn_lost(c, "socket closed");
-			schedule_reconnect(c);
-			break;
-		default:
-			break;
-	}
-	return 0;
+	if (c->pg && PQflush(c->pg) == 1)
+		dbconn_want_write(c);
 }
 
 void
@@ -403,28 +318,32 @@ db_calls_up(void)
 	return n;
 }
 
+DbConn *
+db_conn_at(int i)
+{
+	if (i == 0)
+		return &listen_conn;
+	return i <= npool ? &pool[i - 1] : NULL;
+}
+
 void
 db_init(struct lws_context *ctx, struct lws_vhost *vh)
 {
-	context = ctx;
-	vhost = vh;
 	npool = cfg.db_pool < MAX_POOL ? cfg.db_pool : MAX_POOL;
 	listen_conn.is_listen = true;
-	conn_open(&listen_conn);
+	dbconn_setup(ctx, vh);
+	dbconn_open(&listen_conn);
 	for (int i = 0; i < npool; i++)
-		conn_open(&pool[i]);
+		dbconn_open(&pool[i]);
 }
 
 /* Fail everything still waiting and close the connections (at exit). */
 void
 db_shutdown(void)
 {
-	shutting_down = true;
-	lws_sul_cancel(&listen_conn.sul);
-	conn_lost(&listen_conn, "shutdown");
+	db_shutting_down = true;
+	dbconn_stop(&listen_conn);
 	for (int i = 0; i < npool; i++)
-	{
-		lws_sul_cancel(&pool[i].sul);
-		conn_lost(&pool[i], "shutdown");
-	}
+		dbconn_stop(&pool[i]);
+	dbconn_free();
 }

@@ -1,9 +1,10 @@
 /*
  * db.h — PostgreSQL connections inside the lws loop.
  *
- * One LISTEN connection (reads the event log) and a small pool of call
- * connections (client requests, heartbeats, catch-up reads). Each runs one
- * query at a time, asynchronously; requests wait in a FIFO.
+ * One LISTEN connection (reads the event log; --listen-db) and a small pool
+ * of call connections (client requests, heartbeats, catch-up reads; --db).
+ * Each runs one query at a time, asynchronously; requests wait in a FIFO.
+ * Connections open without blocking the loop (dbconn.c).
  */
 #ifndef BRIDGE_DB_H
 #define BRIDGE_DB_H
@@ -34,12 +35,19 @@ extern bool db_listen_query(const char *sql, int nparams, const char *const *par
 							DbCallback cb, void *arg);
 extern bool db_listen_up(void);
 extern int	db_calls_up(void);
+/* the LISTEN connection hears no NOTIFY (notifycheck.c) */
+extern bool db_listen_deaf(void);
 
 /* hooks implemented elsewhere */
 extern void ring_on_listen_up(void);	/* ring.c */
 extern void ring_on_notify(const char *channel, const char *payload);
+extern void ring_on_position(int64_t pos);	/* the head, read from the database */
 
 /* metrics */
 extern uint64_t db_reconnects;
+extern uint64_t db_connect_timeouts;
+extern uint64_t db_query_timeouts;
+extern uint64_t notify_deaf_total;
+extern int64_t db_notified_max;	/* highest position a NOTIFY on channel helpdesk announced */
 
 #endif							/* BRIDGE_DB_H */

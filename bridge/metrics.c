@@ -61,6 +61,9 @@ metrics_render(Buf *b)
 			{"errors_sent_total", "Error frames sent.", metrics.errors_sent},
 			{"slow_disconnects_total", "Clients closed (4008) for falling behind.", metrics.slow_disconnects},
 			{"db_reconnects_total", "Database connections re-established.", db_reconnects},
+			{"db_connect_timeouts_total", "Connection attempts given up after --db-connect-timeout.", db_connect_timeouts},
+			{"db_query_timeouts_total", "Connections dropped after --db-query-timeout without an answer.", db_query_timeouts},
+			{"listen_deaf_total", "Times the LISTEN connection was found to receive no NOTIFY.", notify_deaf_total},
 			{"heartbeat_batches_total", "Agent heartbeat batches sent.", metrics.heartbeat_batches},
 			{"keepalive_drops_total", "Sockets dropped after 2 x --ping-secs without a frame or PONG.", metrics.keepalive_drops},
 			{"notifies_total", "Notifications received on channel helpdesk (hints: each causes at most one read).", metrics.notifies},
@@ -79,6 +82,12 @@ metrics_render(Buf *b)
 	buf_printf(b, "# HELP helpdesk_bridge_db_up Whether the LISTEN connection is up.\n"
 			   "# TYPE helpdesk_bridge_db_up gauge\n"
 			   "helpdesk_bridge_db_up %d\n", db_listen_up() ? 1 : 0);
+	buf_printf(b, "# HELP helpdesk_bridge_db_calls_up Call connections that are up.\n"
+			   "# TYPE helpdesk_bridge_db_calls_up gauge\n"
+			   "helpdesk_bridge_db_calls_up %d\n", db_calls_up());
+	buf_printf(b, "# HELP helpdesk_bridge_listen_deaf Whether the LISTEN connection receives no NOTIFY (see --listen-db).\n"
+			   "# TYPE helpdesk_bridge_listen_deaf gauge\n"
+			   "helpdesk_bridge_listen_deaf %d\n", db_listen_deaf() ? 1 : 0);
 	buf_puts(b, "# HELP helpdesk_bridge_commit_to_send_seconds From an event's transaction to its frame being written.\n"
 			 "# TYPE helpdesk_bridge_commit_to_send_seconds histogram\n");
 	for (size_t i = 0; i < NBOUNDS; i++)
@@ -109,13 +118,19 @@ http_serve(struct lws *wsi, const char *path)
 
 	if (strcmp(path, "/healthz") == 0)
 	{
-		if (db_listen_up() && db_calls_up() > 0)
-			buf_puts(&body, "ok\n");
-		else
+		if (!db_listen_up() || db_calls_up() == 0)
 		{
 			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
 			buf_puts(&body, "database unreachable\n");
 		}
+		else if (db_listen_deaf())
+		{
+			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+			buf_puts(&body, "deaf: the LISTEN connection receives no NOTIFY (a pooler in "
+					 "transaction mode? use --listen-db with a direct session)\n");
+		}
+		else
+			buf_puts(&body, "ok\n");
 	}
 	else if (strcmp(path, "/metrics") == 0)
 	{

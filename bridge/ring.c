@@ -45,10 +45,10 @@ static void fetch(void);
 
 const char *const ev_select_sql =
 "SELECT pos, tenant_id, type, audience, coalesce(audience_id, 0), coalesce(session_id, 0), "
-"       coalesce(customer_id, 0), payload::text, message::text, "
-"       (extract(epoch FROM created_at) * 1000000)::int8, "
-"       to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
-"FROM helpdesk.bridge_events($1::int8, $2::int4, $3::int8, $4::uuid)";
+"       coalesce(customer_id, 0), payload::pg_catalog.text, message::pg_catalog.text, "
+"       (extract(epoch FROM created_at) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, "
+"       pg_catalog.to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+"FROM helpdesk.bridge_events($1::pg_catalog.int8, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.uuid)";
 
 static const char *const head_sql =
 "SELECT helpdesk.event_position(), helpdesk.event_log_id()";
@@ -353,6 +353,18 @@ ring_same_log(const char *id)
 		return true;
 	fetch();
 	return false;
+}
+
+/*
+ * The position check (notifycheck.c) read the log's head from the
+ * database (a number the bridge can trust, unlike a NOTIFY payload): read
+ * up to it, whether or not a NOTIFY said so.
+ */
+void
+ring_on_position(int64_t pos)
+{
+	if (pos > head)
+		fetch();
 }
 
 void

@@ -15,6 +15,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 
 PGDLLEXPORT void hd_worker_main(Datum main_arg);
 
@@ -63,6 +64,21 @@ hd_worker_check_sigterm(void)
 		elog(DEBUG1, "pg_helpdesk worker exits on SIGTERM");
 		proc_exit(0);
 	}
+}
+
+/*
+ * Workers run as the bootstrap superuser: with the default search_path an
+ * unprivileged role that may CREATE in public could shadow a built-in
+ * function or operator our statements use (public.*(numeric, integer) beats
+ * pg_catalog's numeric * numeric for "extract(...) * 1000000") and have it
+ * run as superuser. Only pg_catalog is searched (pg_temp last, so it never
+ * shadows); our own objects are always written helpdesk.name. Overrides
+ * ALTER DATABASE/ROLE SET and survives SIGHUP. Before any plan is made.
+ */
+void
+hd_worker_pin_search_path(void)
+{
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 /* Is pg_helpdesk installed in this database? Needs a transaction. */
@@ -122,6 +138,7 @@ hd_worker_main(Datum main_arg)
 	before_shmem_exit(worker_detach, 0);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	hd_worker_pin_search_path();
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();

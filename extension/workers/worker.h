@@ -13,6 +13,7 @@ extern volatile sig_atomic_t hd_worker_in_pass;
 
 extern bool hd_extension_present(void);
 extern void hd_worker_check_sigterm(void);
+extern void hd_worker_pin_search_path(void);
 extern void hd_worker_exit_absent(void) pg_attribute_noreturn();
 extern void hd_publisher_run(HdWorkerSlot *w);
 
