@@ -15,13 +15,14 @@ SUBSYSTEMS  = core workers routing security bridge_api
 
 MODULE_big  = pg_helpdesk
 # common/: sources compiled into both the extension and helpdesk-bridge
-OBJS        = $(foreach sub,$(SUBSYSTEMS),$(patsubst %.c,%.o,$(sort $(wildcard extension/$(sub)/*.c)))) \
+OBJS        = extension/pg_helpdesk.o $(foreach sub,$(SUBSYSTEMS),$(patsubst %.c,%.o,$(sort $(wildcard extension/$(sub)/*.c)))) \
               $(patsubst %.c,%.o,$(sort $(wildcard common/*.c)))
 SQL_PARTS   = $(foreach sub,$(SUBSYSTEMS),$(sort $(wildcard extension/$(sub)/*.sql))) extension/finish.sql
 DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
 
-PG_CPPFLAGS = $(foreach sub,$(SUBSYSTEMS),-I$(srcdir)/extension/$(sub)) -I$(srcdir)/common
+PG_CPPFLAGS = $(foreach sub,$(SUBSYSTEMS),-I$(srcdir)/extension/$(sub)) -I$(srcdir)/common \
+              -DHD_EXTVERSION='"$(EXTVERSION)"'
 SHLIB_LINK  = -lcrypto -ljansson
 # -Wextra makes PostgreSQL's own headers warn about unused parameters and
 # partially initialised structs; silence exactly those two.
@@ -55,8 +56,9 @@ $(DATA_built): $(SQL_PARTS) $(EXTENSION).control META.json
 	  printf '%s\n' '\echo Use "CREATE EXTENSION pg_helpdesk" to load this file. \quit'; \
 	  cat $(SQL_PARTS) ) > $@
 
-# every C file belongs to a listed subsystem
-UNLISTED := $(filter-out $(addprefix extension/,$(addsuffix /%,$(SUBSYSTEMS))),$(wildcard extension/*/*.c extension/*.c))
+# every C file belongs to a listed subsystem (extension/pg_helpdesk.c, the
+# module load above them all, aside)
+UNLISTED := $(filter-out extension/pg_helpdesk.c $(addprefix extension/,$(addsuffix /%,$(SUBSYSTEMS))),$(wildcard extension/*/*.c extension/*.c))
 ifneq ($(UNLISTED),)
 $(error C files outside the listed subsystems: $(UNLISTED))
 endif

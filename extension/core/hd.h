@@ -24,7 +24,7 @@
 #define ERRCODE_HD_LOG_REPLACED		MAKE_SQLSTATE('H','D','4','1','2')
 #define ERRCODE_HD_AT_CAPACITY			MAKE_SQLSTATE('H','D','4','2','9')
 
-/* GUCs (pg_helpdesk.c) */
+/* GUCs (settings.c; helpdesk.token_secret: security/token.c) */
 extern int	hd_max_message_bytes;
 extern int	hd_publisher_batch_size;
 extern int	hd_max_databases;
@@ -33,6 +33,8 @@ extern int	hd_publisher_min_interval_ms;
 extern int	hd_dispatch_batch_size;
 extern int	hd_position_interval_ms;
 extern char *hd_token_secret;
+extern void hd_define_core_settings(void);
+extern void hd_define_security_settings(void);
 
 /*
  * ---- spi_util.c: saved plans and argument checks ----
@@ -70,7 +72,7 @@ extern void hd_check_length(const char *what, const char *s, int minlen, int max
 extern void hd_check_enum(const char *what, const char *value, const char *const *allowed);
 extern int64 hd_require_tenant(int64 tenant_id);
 
-/* admin.c */
+/* spi_util.c: a function's own arguments as SPI parameters */
 extern void hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count);
 
 /*
@@ -146,6 +148,7 @@ typedef enum HdRowLock
 
 extern void hd_load_session(int64 tenant_id, int64 session_id, HdRowLock lock,
 							HdSessionRow *row);
+extern void hd_require_enabled_agent(int64 tenant_id, int64 agent_id);
 
 /* ---- background workers ---- */
 extern void hd_shmem_request(void);

@@ -1,9 +1,10 @@
 /*
- * session_row.c — reading a session row by key, with the lock the caller's
- * next step needs: FOR KEY SHARE for a message (conflicts with a state
- * change, not with other messages), FOR UPDATE for a state change. Kept apart
- * from the session life cycle (routing/session.c) because messages, receipts
- * and history need only this, and nothing of routing.
+ * session_row.c — the rows every session call starts from: the session by
+ * key, with the lock the caller's next step needs (FOR KEY SHARE for a
+ * message: conflicts with a state change, not with other messages; FOR
+ * UPDATE for a state change), and the acting agent, which must be enabled.
+ * Kept apart from the session life cycle (routing/session.c) because
+ * messages, receipts and history need only this, and nothing of routing.
  */
 #include "hd.h"
 #include "direct.h"
@@ -131,4 +132,33 @@ hd_load_session(int64 tenant_id, int64 session_id, HdRowLock lock, HdSessionRow 
 	row->state = (char *) hd_state_literal(hd_get_text(2));
 	row->has_agent = hd_get_int64(3, &row->agent_id);
 	row->has_queue = hd_get_int64(4, &row->queue_id);
+}
+
+static HdPlan agent_enabled = {
+	"SELECT enabled FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
+	2, {INT8OID, INT8OID}
+};
+
+/*
+ * 55000 unless the agent is enabled (HD404 if it does not exist): every
+ * action an agent takes in the SQL API checks this, so a disabled agent can
+ * neither post nor accept, claim, transfer, close or mark anything, whatever
+ * path (the bridge, a backend) the call comes by.
+ */
+void
+hd_require_enabled_agent(int64 tenant_id, int64 agent_id)
+{
+	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(agent_id)};
+
+	hd_exec(&agent_enabled, v, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("agent %lld does not exist in tenant %lld",
+						(long long) agent_id, (long long) tenant_id)));
+	if (!hd_get_bool(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agent %lld is disabled", (long long) agent_id),
+				 errhint("Enable it with helpdesk.upsert_agent(..., enabled => true).")));
 }

@@ -212,3 +212,17 @@ hd_require_tenant(int64 tenant_id)
 				 errmsg("tenant %lld does not exist", (long long) tenant_id)));
 	return tenant_id;
 }
+
+/* Fill Datum/null arrays from the function's own arguments (n gets a terminating NUL). */
+void
+hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count)
+{
+	int			i;
+
+	for (i = 0; i < count; i++)
+	{
+		n[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		v[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	n[count] = '\0';
+}

@@ -154,35 +154,6 @@ hd_session_event(int64 tenant_id, int64 session_id, const char *from, const char
 		hd_append_event(tenant_id, "queue", queue_id, session_id, 0, "session.queued", p.data);
 }
 
-static HdPlan agent_enabled = {
-	"SELECT enabled FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
-	2, {INT8OID, INT8OID}
-};
-
-/*
- * 55000 unless the agent is enabled (HD404 if it does not exist): every
- * action an agent takes in the SQL API checks this, so a disabled agent can
- * neither post nor accept, claim, transfer, close or mark anything, whatever
- * path (the bridge, a backend) the call comes by.
- */
-void
-hd_require_enabled_agent(int64 tenant_id, int64 agent_id)
-{
-	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(agent_id)};
-
-	hd_exec(&agent_enabled, v, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent %lld does not exist in tenant %lld",
-						(long long) agent_id, (long long) tenant_id)));
-	if (!hd_get_bool(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("agent %lld is disabled", (long long) agent_id),
-				 errhint("Enable it with helpdesk.upsert_agent(..., enabled => true).")));
-}
-
 /* the sessions an agent holds, locked in id order (sessions before the agent row) */
 static HdPlan held_sessions = {
 	"SELECT id, state, queue_id FROM helpdesk.session "

@@ -5,6 +5,7 @@
 #define HD_DISPATCH_H
 
 #include "routing.h"
+#include "worker.h"
 
 #include "nodes/bitmapset.h"
 #include "utils/array.h"
@@ -111,5 +112,8 @@ extern bool hd_mark_is(const char *mark, const char *prefix);
 
 /* dispatch_match.c: when a pass wants to look again (cool-downs), 0: no need */
 extern TimestampTz hd_dispatch_retry_at;
+
+/* dispatcher.c: the dispatcher worker's loop (registered in pg_helpdesk.c) */
+extern void hd_dispatcher_run(HdWorkerSlot *w);
 
 #endif							/* HD_DISPATCH_H */

@@ -24,7 +24,7 @@
 #include "utils/numeric.h"
 
 #define MAX_NAMES 65536
-#define MAX_NAME_LEN 72			/* admin.c allows names of 1 to 64 bytes */
+#define MAX_NAME_LEN 72			/* directory.c allows names of 1 to 64 bytes */
 
 typedef struct NameKey
 {

@@ -152,9 +152,8 @@ run_timers(bool *retry_soon)
 }
 
 void
-hd_dispatcher_run(void *worker_slot)
+hd_dispatcher_run(HdWorkerSlot *w)
 {
-	HdWorkerSlot *w = (HdWorkerSlot *) worker_slot;
 	bool		assign = true;	/* place what queued up while we were down */
 	bool		timers = true;	/* and fire what came due */
 	TimestampTz last_positions = 0;

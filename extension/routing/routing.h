@@ -24,7 +24,6 @@ extern void hd_requeue(int64 tenant_id, int64 session_id, const char *from_state
 extern TimestampTz hd_max_wait_due(int64 tenant_id, int64 queue_id);
 extern void hd_audit(int64 tenant_id, int64 session_id, int64 queue_id, int64 agent_id,
 					 const char *action, const char *reason, TimestampTz due_at);
-extern void hd_require_enabled_agent(int64 tenant_id, int64 agent_id);
 extern int	hd_release_disabled_agent(int64 tenant_id, int64 agent_id);
 extern void hd_session_event(int64 tenant_id, int64 session_id, const char *from,
 							 const char *to, int64 queue_id, int64 agent_id,
@@ -42,8 +41,5 @@ extern char *hd_first_customer_message(int64 tenant_id, int64 session_id);
 /* session.c */
 extern void hd_close(int64 tenant_id, HdSessionRow *s, const char *reason,
 					 const char *closed_by);
-
-/* dispatcher.c */
-extern void hd_dispatcher_run(void *worker_slot);
 
 #endif							/* HD_ROUTING_H */

@@ -19,6 +19,18 @@
 
 char	   *hd_token_secret = NULL;
 
+/* helpdesk.token_secret, defined at module load (pg_helpdesk.c) */
+void
+hd_define_security_settings(void)
+{
+	DefineCustomStringVariable("helpdesk.token_secret",
+							   "Secret that signs bridge tokens (HS256); helpdesk-bridge needs the same value.",
+							   "At least 32 bytes. Readable by superusers only.",
+							   &hd_token_secret, NULL, PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+}
+
 #define MIN_SECRET_BYTES 32
 #define MAX_TTL_SECS (30 * 86400)
 

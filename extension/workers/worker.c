@@ -1,13 +1,14 @@
 /*
  * worker.c — entry point of the per-database workers started by the
  * launcher: claim the shared slot, connect, make sure the extension is
- * installed (exit quietly if not), then run the worker's loop.
+ * installed (exit quietly if not) at the library's version (wait if not),
+ * then run the loop registered for the worker's kind.
  */
 #include "shmem.h"
 #include "worker.h"
-#include "routing.h"
 
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -15,12 +16,26 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
+#include "utils/memutils.h"
 #include "utils/guc.h"
 
 PGDLLEXPORT void hd_worker_main(Datum main_arg);
 
 volatile sig_atomic_t hd_got_sigterm = false;
 volatile sig_atomic_t hd_worker_in_pass = false;
+
+/*
+ * The loop of each worker kind, registered at module load (pg_helpdesk.c):
+ * this entry names no subsystem, so a subsystem adds a worker kind without
+ * workers/ calling up into it.
+ */
+static HdWorkerLoop worker_loops[HD_NUM_WORKER_KINDS];
+
+void
+hd_register_worker(HdWorkerKind kind, HdWorkerLoop loop)
+{
+	worker_loops[kind] = loop;
+}
 
 static HdDbSlot *my_slot = NULL;
 static HdWorkerSlot *my_worker = NULL;
@@ -103,6 +118,76 @@ hd_worker_exit_absent(void)
 	proc_exit(0);
 }
 
+/*
+ * The version of pg_helpdesk installed in this database (NULL: none), read
+ * in the caller's transaction.
+ */
+static char *
+installed_version(void)
+{
+	char	   *v = NULL;
+
+	SPI_connect();
+	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension "
+					"WHERE extname OPERATOR(pg_catalog.=) 'pg_helpdesk'", true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+		v = MemoryContextStrdup(TopMemoryContext,
+								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	return v;
+}
+
+/*
+ * The library's SQL and the database's tables go together: after the
+ * library was upgraded, a database still at the older version (until ALTER
+ * EXTENSION pg_helpdesk UPDATE) must not run the new loops against the old
+ * schema, nor crash-loop on it. The worker waits, says so once, and looks
+ * again every second (the DDL hook also wakes it at ALTER EXTENSION).
+ * Returns false when the extension is gone meanwhile.
+ */
+static bool
+wait_for_version(void)
+{
+	bool		said = false;
+
+	for (;;)
+	{
+		char	   *v;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		v = installed_version();
+		CommitTransactionCommand();
+		if (v == NULL)
+			return false;
+		if (strcmp(v, HD_EXTVERSION) == 0)
+		{
+			if (said)
+				elog(LOG, "pg_helpdesk %s worker: the extension is at %s now; starting",
+					 hd_worker_kind_names[my_worker - my_slot->workers], v);
+			pfree(v);
+			return true;
+		}
+		if (!said)
+			ereport(LOG,
+					(errmsg("pg_helpdesk %s worker: this database has pg_helpdesk %s and the library is %s; "
+							"waiting for ALTER EXTENSION pg_helpdesk UPDATE",
+							hd_worker_kind_names[my_worker - my_slot->workers], v, HD_EXTVERSION)));
+		said = true;
+		pfree(v);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		hd_worker_check_sigterm();
+	}
+}
+
 void
 hd_worker_main(Datum main_arg)
 {
@@ -144,7 +229,7 @@ hd_worker_main(Datum main_arg)
 	StartTransactionCommand();
 	present = hd_extension_present();
 	CommitTransactionCommand();
-	if (!present)
+	if (!present || !wait_for_version())
 		hd_worker_exit_absent();
 
 	LWLockAcquire(hd_shared->lock, LW_EXCLUSIVE);
@@ -158,16 +243,7 @@ hd_worker_main(Datum main_arg)
 	}
 	LWLockRelease(hd_shared->lock);
 
-	switch ((HdWorkerKind) kind)
-	{
-		case HD_WORKER_PUBLISHER:
-			hd_publisher_run(my_worker);
-			break;
-		case HD_WORKER_DISPATCHER:
-			hd_dispatcher_run(my_worker);
-			break;
-		default:
-			break;
-	}
+	if (worker_loops[kind])
+		worker_loops[kind] (my_worker);
 	proc_exit(0);
 }

@@ -15,6 +15,10 @@ extern bool hd_extension_present(void);
 extern void hd_worker_check_sigterm(void);
 extern void hd_worker_pin_search_path(void);
 extern void hd_worker_exit_absent(void) pg_attribute_noreturn();
+/* the loop a worker kind runs once connected (registered at module load) */
+typedef void (*HdWorkerLoop) (HdWorkerSlot *w);
+extern void hd_register_worker(HdWorkerKind kind, HdWorkerLoop loop);
+
 extern void hd_publisher_run(HdWorkerSlot *w);
 
 /* plan_refresh.c: replan statements over tables that doubled or halved */

@@ -1,12 +1,15 @@
 /*
- * admin.c — create-or-update of tenants, agents, queues and customers, keyed
- * by the caller's external ids. A NULL argument keeps the stored value (or
- * takes the default on insert), so callers can send partial updates.
+ * directory.c — create-or-update of tenants, agents, queues and customers,
+ * keyed by the caller's external ids. A NULL argument keeps the stored value
+ * (or takes the default on insert), so callers can send partial updates.
+ * It lives with routing because what it stores is routing's configuration
+ * (skills, capacity, strategies, timeouts, VIP levels) and a change can be a
+ * routing event: disabling an agent releases its sessions, a short presence
+ * timeout is warned about.
  */
 #include "hd.h"
 #include "routing.h"
 #include "message.h"
-#include "routing.h"
 
 #include "datatype/timestamp.h"
 #include "utils/array.h"
@@ -99,20 +102,6 @@ upsert(HdPlan *plan, Datum *v, const char *nulls)
 	if (SPI_processed != 1 || !hd_get_int64(1, &id))
 		elog(ERROR, "pg_helpdesk: upsert returned no id");
 	return id;
-}
-
-/* Fill Datum/null arrays from the function's own arguments (n gets a terminating NUL). */
-void
-hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count)
-{
-	int			i;
-
-	for (i = 0; i < count; i++)
-	{
-		n[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-		v[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-	}
-	n[count] = '\0';
 }
 
 static HdPlan upsert_tenant = {

@@ -1,0 +1,50 @@
+/*
+ * settings.c — the core's settings (GUCs helpdesk.*) and their variables.
+ * Defined at module load (pg_helpdesk.c) with the other subsystems'; the
+ * prefix is reserved after all of them.
+ */
+#include "hd.h"
+
+#include "utils/guc.h"
+
+int			hd_max_message_bytes = 16384;
+int			hd_publisher_batch_size = 10000;
+int			hd_max_databases = 32;
+int			hd_launcher_naptime = 60;
+int			hd_publisher_min_interval_ms = 2;
+int			hd_dispatch_batch_size = 2000;
+int			hd_position_interval_ms = 1000;
+
+void
+hd_define_core_settings(void)
+{
+	DefineCustomIntVariable("helpdesk.max_message_bytes",
+							"Largest message body (and attachment/options JSON) post_message accepts, in bytes.",
+							NULL, &hd_max_message_bytes, 16384, 64, 1048576,
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.publisher_batch_size",
+							"Most events the publisher numbers in one transaction.",
+							NULL, &hd_publisher_batch_size, 10000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.publisher_min_interval",
+							"Least time between two publishing passes; commits arriving meanwhile are published together.",
+							"0 publishes after every commit. Bounds the added commit-to-NOTIFY latency under load.",
+							&hd_publisher_min_interval_ms, 2, 0, 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.max_databases",
+							"Most databases that can run pg_helpdesk workers at once.",
+							NULL, &hd_max_databases, 32, 1, 4096,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.launcher_naptime",
+							"Seconds between the launcher's checks for new or dropped databases.",
+							NULL, &hd_launcher_naptime, 60, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.dispatch_batch_size",
+							"Most waiting sessions per queue the dispatcher considers in one pass.",
+							NULL, &hd_dispatch_batch_size, 2000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.position_interval",
+							"How often the dispatcher recomputes queue positions and pushes changed ones to customers.",
+							NULL, &hd_position_interval_ms, 1000, 100, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+}
