@@ -40,6 +40,7 @@ static int64_t head = -1;
 static bool fetching;
 static bool again;				/* a NOTIFY arrived during the read in flight */
 static char log_id[40];			/* the log the ring follows; "" until known */
+static bool positioning;		/* reading the log's position and identity */
 
 static void fetch(void);
 
@@ -217,6 +218,15 @@ ring_append(Ev *ev)
 
 static void got_position(void *arg, PGresult *res, const char *sqlstate, const char *message);
 
+/* learn where the log is and which log it is (at start and after a reset) */
+static void
+read_position(void)
+{
+	if (positioning || base >= 0)
+		return;
+	positioning = db_listen_query(head_sql, 0, NULL, got_position, NULL);
+}
+
 /*
  * The log the ring followed is gone (re-created extension, another dump
  * restored) or went behind our head: what the ring holds and what every
@@ -240,8 +250,7 @@ ring_reset(const char *why)
 	log_id[0] = '\0';
 	again = false;
 	clients_reset();
-	if (!db_listen_query(head_sql, 0, NULL, got_position, NULL))
-		blog(BLOG_WARN, "cannot read the event position now; retried when the database is back");
+	read_position();			/* if the connection is down: when it is back */
 }
 
 static void
@@ -299,6 +308,7 @@ fetch(void)
 static void
 got_position(void *arg, PGresult *res, const char *sqlstate, const char *message)
 {
+	positioning = false;
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
 		blog(BLOG_ERR, "cannot read the event position (is pg_helpdesk installed?): %s",
@@ -331,8 +341,9 @@ ring_on_listen_up(void)
 	fetching = false;
 	db_listen_query("LISTEN helpdesk", 0, NULL, listened, NULL);
 	db_listen_query("LISTEN helpdesk_typing", 0, NULL, listened, NULL);
+	positioning = false;		/* a query of the lost connection never answers */
 	if (base < 0)
-		db_listen_query(head_sql, 0, NULL, got_position, NULL);
+		read_position();
 	else
 		fetch();
 }
@@ -363,5 +374,8 @@ ring_on_notify(const char *channel, const char *payload)
 		return;
 	/* the payload (a position) is not trusted, nor needed: read what is there */
 	metrics.notifies++;
-	fetch();
+	if (base < 0)
+		read_position();		/* e.g. the extension was missing when we asked */
+	else
+		fetch();
 }
