@@ -256,7 +256,6 @@ publish_pass(bool *gone)
 				head_settled = 0,
 				cursor_settled;
 	char	   *log_id;
-	bool		reloaded = false;
 
 	*gone = false;
 	if (!hd_extension_present())
@@ -298,7 +297,6 @@ publish_pass(bool *gone)
 		 */
 		settled = Max(settled, head_settled);
 		reload_state(settled, &last_pos);
-		reloaded = true;
 	}
 
 	/* 1. H, then X, then the snapshot */
@@ -386,21 +384,14 @@ publish_pass(bool *gone)
 	for (i = 0; i < npublish; i += hd_publisher_batch_size)
 		insert_batch_row(last_pos + 1 + i, publish + i,
 						 Min(hd_publisher_batch_size, npublish - i), log_id);
-
-	/*
-	 * After (re)loading, announce the position even with nothing new: a
-	 * follower of a log that was dropped and re-created, or restored, learns
-	 * at once that it has to check which log it follows.
-	 */
-	if (npublish > 0 || reloaded)
+	if (npublish > 0)
 	{
 		char		buf[32];
 
 		snprintf(buf, sizeof(buf), INT64_FORMAT, staged_last_pos);
 		Async_Notify("helpdesk", buf);
 	}
-	if (npublish > 0 || reloaded || staged_settled != cursor_settled ||
-		staged_last_pos != committed_last_pos)
+	if (npublish > 0 || staged_settled != cursor_settled || staged_last_pos != committed_last_pos)
 	{
 		Datum		v[2] = {Int64GetDatum(staged_last_pos), Int64GetDatum(staged_settled)};
 
