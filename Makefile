@@ -19,7 +19,8 @@ OBJS        = extension/pg_helpdesk.o $(foreach sub,$(SUBSYSTEMS),$(patsubst %.c
               $(patsubst %.c,%.o,$(sort $(wildcard common/*.c)))
 SQL_PARTS   = $(foreach sub,$(SUBSYSTEMS),$(sort $(wildcard extension/$(sub)/*.sql))) extension/finish.sql
 DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql)
+# released install scripts and the upgrade chain (extension/upgrade/README.md)
+DATA        = $(wildcard extension/upgrade/$(EXTENSION)--*.sql)
 
 PG_CPPFLAGS = $(foreach sub,$(SUBSYSTEMS),-I$(srcdir)/extension/$(sub)) -I$(srcdir)/common \
               -DHD_EXTVERSION='"$(EXTVERSION)"'

@@ -281,7 +281,7 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		idset_add(&c->sessions, (int64_t) json_integer_value(v));
 	json_array_foreach(json_object_get(doc, "queues"), i, v)
 		idset_add(&client_extra(c)->queues, (int64_t) json_integer_value(v));
-	if (!ring_same_log(json_string_value(json_object_get(doc, "log_id"))))
+	if (!ring_same_log(json_string_value(json_object_get(doc, "log_id")), position))
 	{
 		/* the log changed and the ring is only now noticing: start afresh */
 		client_close(c, 1013, "the event log changed; try again");

@@ -127,7 +127,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ring_init();
+	ring_init(context);
 	clients_init(context, vhost);
 	db_init(context, vhost);
 	blog(BLOG_INFO, "listening on %s://%s:%d, event loop %s", cfg.tls_cert ? "wss" : "ws",
@@ -146,6 +146,7 @@ main(int argc, char **argv)
 			loop_once(context, 50);
 	}
 	db_shutdown();
+	ring_stop();
 	lws_context_destroy(context);
 	loop_free();
 	ring_free();

@@ -41,14 +41,15 @@ typedef struct Ev
 	char	   *json;			/* the rendered event object */
 } Ev;
 
-extern void ring_init(void);
+extern void ring_init(struct lws_context *ctx);
+extern void ring_stop(void);
 extern void ring_free(void);
 extern bool ring_known(void);
 extern int64_t ring_base(void);	/* positions > base are in memory */
 extern int64_t ring_head(void);	/* newest position in memory */
 extern const Ev *ring_get(int64_t pos);
 extern const char *ring_log_id(void);	/* the followed log's identity, NULL if unknown */
-extern bool ring_same_log(const char *log_id);
+extern bool ring_same_log(const char *log_id, int64_t position);
 
 /* turns a bridge_events() row into an Ev (json malloc'd); used by catch-up too */
 struct pg_result;

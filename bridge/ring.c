@@ -40,6 +40,11 @@ static int64_t head = -1;
 static bool fetching;
 static bool again;				/* a NOTIFY arrived during the read in flight */
 static char log_id[40];			/* the log the ring follows; "" until known */
+static bool positioning;		/* reading the log's position and identity */
+static struct lws_context *context;
+static lws_sorted_usec_list_t retry_sul;	/* a failed read is retried */
+
+static int	retries;			/* failed reads in a row: 1 s doubling to 32 s */
 
 static void fetch(void);
 
@@ -54,10 +59,18 @@ static const char *const head_sql =
 "SELECT helpdesk.event_position(), helpdesk.event_log_id()";
 
 void
-ring_init(void)
+ring_init(struct lws_context *ctx)
 {
+	context = ctx;
 	size = cfg.ring_size;
 	slots = calloc((size_t) size, sizeof(Ev));
+}
+
+/* before the lws context goes */
+void
+ring_stop(void)
+{
+	lws_sul_cancel(&retry_sul);
 }
 
 void
@@ -220,6 +233,38 @@ ring_append(Ev *ev)
 }
 
 static void got_position(void *arg, PGresult *res, const char *sqlstate, const char *message);
+static void read_position(void);
+
+static void
+retry_cb(lws_sorted_usec_list_t *sul)
+{
+	if (base < 0)
+		read_position();
+	else
+		fetch();
+}
+
+/*
+ * A read failed (the extension missing for a moment, as during a re-create
+ * or a restore): try again in a second, not only at the next NOTIFY or
+ * reconnect, which may never come while the log is idle.
+ */
+static void
+retry_later(void)
+{
+	lws_sul_schedule(context, 0, &retry_sul, retry_cb,
+					 (lws_usec_t) (1000000LL << (retries < 5 ? retries : 5)));
+	retries++;
+}
+
+/* learn where the log is and which log it is (at start and after a reset) */
+static void
+read_position(void)
+{
+	if (positioning || base >= 0)
+		return;
+	positioning = db_listen_query(head_sql, 0, NULL, got_position, NULL);
+}
 
 /*
  * The log the ring followed is gone (re-created extension, another dump
@@ -244,8 +289,7 @@ ring_reset(const char *why)
 	log_id[0] = '\0';
 	again = false;
 	clients_reset();
-	if (!db_listen_query(head_sql, 0, NULL, got_position, NULL))
-		blog(BLOG_WARN, "cannot read the event position now; retried when the database is back");
+	read_position();			/* if the connection is down: when it is back */
 }
 
 static void
@@ -263,8 +307,10 @@ fetched(void *arg, PGresult *res, const char *sqlstate, const char *message)
 	{
 		blog(BLOG_WARN, "reading events failed: %s", message ? message : "?");
 		again = false;
-		return;					/* the next NOTIFY or reconnect retries */
+		retry_later();
+		return;
 	}
+	retries = 0;
 	n = PQntuples(res);
 	for (int i = 0; i < n; i++)
 	{
@@ -303,12 +349,15 @@ fetch(void)
 static void
 got_position(void *arg, PGresult *res, const char *sqlstate, const char *message)
 {
+	positioning = false;
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
 		blog(BLOG_ERR, "cannot read the event position (is pg_helpdesk installed?): %s",
 			 message ? message : "?");
+		retry_later();
 		return;
 	}
+	retries = 0;
 	if (base >= 0)
 		return;					/* a second answer (reconnected meanwhile) */
 	base = head = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -335,24 +384,34 @@ ring_on_listen_up(void)
 	fetching = false;
 	db_listen_query("LISTEN helpdesk", 0, NULL, listened, NULL);
 	db_listen_query("LISTEN helpdesk_typing", 0, NULL, listened, NULL);
+	positioning = false;		/* a query of the lost connection never answers */
 	if (base < 0)
-		db_listen_query(head_sql, 0, NULL, got_position, NULL);
+		read_position();
 	else
 		fetch();
 }
 
 /*
- * A client's subscriber lookup saw log id (or NULL): true when that is the
- * log the ring follows (or the ring does not know yet). Otherwise the log
- * changed and the ring has not noticed: read now, which resets it.
+ * A client's subscriber lookup saw log id (or NULL) at position: true when
+ * that is the log the ring follows (or the ring does not know yet).
+ * Otherwise the log changed and the ring has not noticed: read now, which
+ * resets it. A position behind the ring's head is usually a lookup that ran
+ * before the ring's last read, but may be an older dump of the same log
+ * restored: a read tells (and resets the ring if so).
  */
 bool
-ring_same_log(const char *id)
+ring_same_log(const char *id, int64_t position)
 {
-	if (base < 0 || id == NULL || strcmp(id, log_id) == 0)
+	if (base < 0 || id == NULL)
 		return true;
-	fetch();
-	return false;
+	if (strcmp(id, log_id) != 0)
+	{
+		fetch();
+		return false;
+	}
+	if (position < head)
+		fetch();
+	return true;
 }
 
 /*
@@ -379,5 +438,8 @@ ring_on_notify(const char *channel, const char *payload)
 		return;
 	/* the payload (a position) is not trusted, nor needed: read what is there */
 	metrics.notifies++;
-	fetch();
+	if (base < 0)
+		read_position();		/* e.g. the extension was missing when we asked */
+	else
+		fetch();
 }

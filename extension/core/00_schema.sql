@@ -240,6 +240,7 @@ CREATE TABLE helpdesk.event_batch (
 	max_id      bigint NOT NULL,
 	published_at timestamptz NOT NULL DEFAULT now(),
 	log_id      uuid NOT NULL,
+	settled_id  bigint NOT NULL DEFAULT 0,
 	CHECK (last_pos >= first_pos)
 );
 CREATE INDEX event_batch_max_id ON helpdesk.event_batch (max_id);
@@ -247,6 +248,8 @@ COMMENT ON TABLE helpdesk.event_batch IS
 	'One row per publishing pass: positions first_pos..last_pos are the event ids in ids, in ascending id order.';
 COMMENT ON COLUMN helpdesk.event_batch.log_id IS
 	'The identity of the log these positions belong to (helpdesk.event_log_id()); dumped and restored with them.';
+COMMENT ON COLUMN helpdesk.event_batch.settled_id IS
+	'event_cursor.settled_id as this pass left it: a restored log''s publisher resumes from the newest batch''s.';
 
 CREATE TABLE helpdesk.event_cursor (
 	id          boolean PRIMARY KEY DEFAULT true CHECK (id),

@@ -81,7 +81,7 @@ static HdPlan lock_cursor = {
 };
 /* the newest batch: the log's position and identity (dumped, unlike the cursor) */
 static HdPlan head_batch = {
-	"SELECT last_pos, log_id::text FROM helpdesk.event_batch ORDER BY last_pos DESC LIMIT 1", 0, {}
+	"SELECT last_pos, log_id::text, settled_id FROM helpdesk.event_batch ORDER BY last_pos DESC LIMIT 1", 0, {}
 };
 static HdPlan read_sequence = {
 	"SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END, p.seqcache "
@@ -107,9 +107,9 @@ static HdPlan visible_gaps = {
 	"SELECT id, false FROM helpdesk.event WHERE id = ANY ($1) ORDER BY id", 1, {INT8ARRAYOID}
 };
 static HdPlan insert_batch = {
-	"INSERT INTO helpdesk.event_batch (first_pos, last_pos, ids, max_id, log_id) "
-	"VALUES ($1, $2, $3::int8multirange, $4, $5::uuid)",
-	5, {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID}
+	"INSERT INTO helpdesk.event_batch (first_pos, last_pos, ids, max_id, log_id, settled_id) "
+	"VALUES ($1, $2, $3::int8multirange, $4, $5::uuid, $6)",
+	6, {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID}
 };
 static HdPlan save_cursor = {
 	"UPDATE helpdesk.event_cursor SET last_pos = $1, settled_id = $2, published_at = now()",
@@ -217,13 +217,14 @@ reload_state(int64 settled, int64 *last_pos)
 static void
 insert_batch_row(int64 first, int64 *ids, int n, const char *log_id)
 {
-	Datum		v[5];
+	Datum		v[6];
 
 	v[0] = Int64GetDatum(first);
 	v[1] = Int64GetDatum(first + n - 1);
 	v[2] = CStringGetTextDatum(multirange_literal(ids, n));
 	v[3] = Int64GetDatum(ids[n - 1]);
 	v[4] = CStringGetTextDatum(log_id);
+	v[5] = Int64GetDatum(staged_settled);
 	hd_exec(&insert_batch, v, NULL, false, 0);
 }
 
@@ -251,9 +252,10 @@ publish_pass(bool *gone)
 				nfound = 0,
 				npublish = 0,
 				i;
-	int64		head_pos = 0;
+	int64		head_pos = 0,
+				head_settled = 0,
+				cursor_settled;
 	char	   *log_id;
-	bool		reloaded = false;
 
 	*gone = false;
 	if (!hd_extension_present())
@@ -266,6 +268,7 @@ publish_pass(bool *gone)
 		elog(ERROR, "helpdesk.event_cursor has no row");
 	hd_get_int64(1, &last_pos);
 	hd_get_int64(2, &settled);
+	cursor_settled = settled;
 	log_id = hd_get_text(3);
 
 	/*
@@ -279,6 +282,7 @@ publish_pass(bool *gone)
 	{
 		hd_get_int64(1, &head_pos);
 		log_id = hd_get_text(2);	/* the first batch inherited the cursor's */
+		hd_get_int64(3, &head_settled);
 	}
 	/* someone else changed the cursor or the batches (restore, re-created extension): start over */
 	if (loaded && (last_pos != committed_last_pos || settled != committed_settled ||
@@ -286,8 +290,13 @@ publish_pass(bool *gone)
 		loaded = false;
 	if (!loaded)
 	{
+		/*
+		 * A restored cursor says 0: without the newest batch's settled id
+		 * every id of the pruned past would be examined (and held as a gap
+		 * until the next pass). Either value is a safe lower bound.
+		 */
+		settled = Max(settled, head_settled);
 		reload_state(settled, &last_pos);
-		reloaded = true;
 	}
 
 	/* 1. H, then X, then the snapshot */
@@ -375,20 +384,14 @@ publish_pass(bool *gone)
 	for (i = 0; i < npublish; i += hd_publisher_batch_size)
 		insert_batch_row(last_pos + 1 + i, publish + i,
 						 Min(hd_publisher_batch_size, npublish - i), log_id);
-
-	/*
-	 * After (re)loading, announce the position even with nothing new: a
-	 * follower of a log that was dropped and re-created, or restored, learns
-	 * at once that it has to check which log it follows.
-	 */
-	if (npublish > 0 || reloaded)
+	if (npublish > 0)
 	{
 		char		buf[32];
 
 		snprintf(buf, sizeof(buf), INT64_FORMAT, staged_last_pos);
 		Async_Notify("helpdesk", buf);
 	}
-	if (npublish > 0 || staged_settled != settled || staged_last_pos != committed_last_pos)
+	if (npublish > 0 || staged_settled != cursor_settled || staged_last_pos != committed_last_pos)
 	{
 		Datum		v[2] = {Int64GetDatum(staged_last_pos), Int64GetDatum(staged_settled)};
 

@@ -113,6 +113,14 @@ async function scenarioRecreated() {
 	await sql('CREATE EXTENSION pg_helpdesk');
 	const newLog = await sql1('SELECT helpdesk.event_log_id()::text AS l');
 	check(newLog !== oldLog, 'CREATE EXTENSION makes a new log identity', { oldLog, newLog });
+	// the new log has no event yet (a tenant and a customer append none): the
+	// first to notice is a client's subscriber lookup, which sees the new identity
+	const T = Number(await sql1(`SELECT helpdesk.upsert_tenant('bridge-log', 'Bridge log') AS id`));
+	const C = Number(await sql1(`SELECT helpdesk.upsert_customer($1, 'c1') AS id`, [T]));
+	check(Number(await sql1('SELECT count(*) AS n FROM helpdesk.event')) === 0, 'the new log is still empty');
+	const early = new L.Client('early', await L.issueToken(T, 'customer', C));
+	const first = await early.connect();
+	check(first.type === 'closed' && first.code === 1013, 'a client connecting before the bridge noticed is told to try again (1013)', first);
 	const closed = await sup.waitClose(15000);
 	check(closed && closed.code === 4010, 'a client of the old log is closed with 4010', closed);
 	if (closed)
@@ -121,6 +129,10 @@ async function scenarioRecreated() {
 	check(m0 && m1 && m1.helpdesk_bridge_log_resets_total === (m0.helpdesk_bridge_log_resets_total || 0) + 1,
 		'/metrics counts one log reset', m1 && m1.helpdesk_bridge_log_resets_total);
 	check(/event log changed under the bridge/.test(fs.readFileSync(L.LOG, 'utf8')), 'the bridge logs the reset');
+
+	const retry = await connected('early-again', await L.issueToken(T, 'customer', C));
+	check(retry.hellos[0].position === 0, 'its retry gets the new log\'s position', retry.hellos[0].position);
+	retry.close();
 
 	// the new log: same names, ids from 1 again
 	await setup();

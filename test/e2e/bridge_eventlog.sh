@@ -7,6 +7,6 @@
 # in bridge_e2e.sh.
 export BRIDGE_SCRIPT=eventlog.js
 export BRIDGE_DB=${BRIDGE_DB:-e2e_bridge_eventlog}
-export BRIDGE_PORT=${BRIDGE_PORT:-$((${HD_TEST_PORT:-55432} + 33))}
+export BRIDGE_PORT=${BRIDGE_PORT:-$((${HD_TEST_PORT:-55432} + 34))}
 export BRIDGE_LOG=${BRIDGE_LOG:-${HD_CLUSTER:?HD_CLUSTER is not set}/bridge-eventlog.log}
 exec bash "$(dirname "$0")/bridge_e2e.sh"

@@ -89,6 +89,8 @@ check_restored() {
 		fail "$what: events_since($src_pos) returned $new_events (new message/events/first position), expected 1/$n_new/$((src_pos + 1))"
 	[ "$(q "$db" "SELECT helpdesk.event_log_id()")" = "$src_log" ] || fail "$what: the log identity changed after publishing"
 	note "$what: positions as the source's, the next event at $((src_pos + 1))"
+	# each database runs two workers: free their slots for the next one
+	psql -qX -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
 }
 
 # ---- a source without pg_cron
@@ -116,6 +118,8 @@ sleep 0.5
 q e2e_restore_c "SELECT pg_sleep(0.3)" >/dev/null
 "$PGBIN/pg_restore" --section=post-data -d e2e_restore_c "$work/src.dump" 2>>"$work/c.err" || { cat "$work/c.err"; fail "pg_restore post-data failed"; }
 check_restored e2e_restore_c "pg_restore in sections, publisher running"
+
+psql -qX -d postgres -c "DROP DATABASE $src WITH (FORCE)" >/dev/null
 
 # ---- a source that uses pg_cron: its objects fail in any other database
 if [ -z "$cron_db" ] || [ "$(q postgres "SELECT count(*) FROM pg_database WHERE datname = '$cron_db'")" != 1 ]; then
