@@ -3,7 +3,7 @@
 # payloads are only hints (bounded reads, real events still relayed), and a
 # log that is re-created (DROP/CREATE EXTENSION) or replaced by an older dump
 # resets the bridge's ring and closes its clients with 4010.
-# The bridge listens on BRIDGE_PORT (default HD_TEST_PORT + 33); the rest as
+# The bridge listens on BRIDGE_PORT (default HD_TEST_PORT + 34); the rest as
 # in bridge_e2e.sh.
 export BRIDGE_SCRIPT=eventlog.js
 export BRIDGE_DB=${BRIDGE_DB:-e2e_bridge_eventlog}
