@@ -1,0 +1,236 @@
+-- pg_helpdesk 0.1.0 -> 0.2.0 (ALTER EXTENSION pg_helpdesk UPDATE).
+-- Every change to the install script's parts in 0.2.0 adds its lines here
+-- (extension/upgrade/README.md); test/e2e/upgrade.sh checks that a database
+-- updated from 0.1.0 has exactly the schema of a fresh 0.2.0 install.
+\echo Use "ALTER EXTENSION pg_helpdesk UPDATE" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- the event log's identity and the settled id carried by each batch
+------------------------------------------------------------------------------
+-- the existing log gets its identity now; its batches belong to it
+ALTER TABLE helpdesk.event_cursor
+	ADD COLUMN log_id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid();
+ALTER TABLE helpdesk.event_batch
+	ADD COLUMN log_id uuid,
+	ADD COLUMN settled_id bigint NOT NULL DEFAULT 0;
+UPDATE helpdesk.event_batch SET log_id = (SELECT c.log_id FROM helpdesk.event_cursor c);
+ALTER TABLE helpdesk.event_batch ALTER COLUMN log_id SET NOT NULL;
+
+COMMENT ON COLUMN helpdesk.event_batch.log_id IS
+	'The identity of the log these positions belong to (helpdesk.event_log_id()); dumped and restored with them.';
+COMMENT ON COLUMN helpdesk.event_batch.settled_id IS
+	'event_cursor.settled_id as this pass left it: a restored log''s publisher resumes from the newest batch''s.';
+COMMENT ON COLUMN helpdesk.event_cursor.log_id IS
+	'A new log''s identity, made by CREATE EXTENSION; the first batch inherits it, and from then on the newest batch carries it.';
+
+-- events_since and bridge_events take the log identity (HD412 for another log)
+DROP FUNCTION helpdesk.bridge_events(bigint, integer, bigint);
+DROP FUNCTION helpdesk.events_since(bigint, integer, bigint);
+
+CREATE FUNCTION helpdesk.events_since(
+	after_pos bigint, max_rows integer DEFAULT 1000, tenant_id bigint DEFAULT NULL,
+	log_id uuid DEFAULT NULL)
+RETURNS TABLE (pos bigint, tenant_id bigint, type text, audience text, audience_id bigint,
+	session_id bigint, payload jsonb, message jsonb, created_at timestamptz)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- the batch expansion's row estimates are pessimistic; JIT would cost ~100 ms a call
+SET jit = off
+AS 'MODULE_PATHNAME', 'hd_events_since';
+COMMENT ON FUNCTION helpdesk.events_since IS
+	'Published events after a position, in commit order with no gaps; message events carry the message. With log_id: refused (HD412) unless the log is still that one and has reached after_pos.';
+
+CREATE OR REPLACE FUNCTION helpdesk.event_position()
+RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- from the batches, which are dumped, not from event_cursor, which is not:
+-- right after a restore the position is the source's
+AS $$ SELECT coalesce(max(last_pos), 0) FROM helpdesk.event_batch $$;
+COMMENT ON FUNCTION helpdesk.event_position() IS
+	'The highest published event position (what the last NOTIFY on channel helpdesk carried).';
+
+CREATE FUNCTION helpdesk.event_log_id()
+RETURNS uuid LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce((SELECT b.log_id FROM helpdesk.event_batch b ORDER BY b.last_pos DESC LIMIT 1),
+	                (SELECT c.log_id FROM helpdesk.event_cursor c))
+$$;
+COMMENT ON FUNCTION helpdesk.event_log_id() IS
+	'The identity of the event log: kept by dump and restore (as positions are), new when the extension is re-created. Positions are only comparable within one log.';
+
+CREATE FUNCTION helpdesk.bridge_events(
+	after_pos bigint, max_rows integer DEFAULT 1000, tenant_id bigint DEFAULT NULL,
+	log_id uuid DEFAULT NULL)
+RETURNS TABLE (pos bigint, tenant_id bigint, type text, audience text, audience_id bigint,
+	session_id bigint, customer_id bigint, payload jsonb, message jsonb, created_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+	-- a subquery per row, by primary key: a join was planned as a hash join
+	-- over every session, whose cost grew with the table on each read
+	SELECT e.pos, e.tenant_id, e.type, e.audience, e.audience_id, e.session_id,
+	       (SELECT s.customer_id FROM helpdesk.session s
+	        WHERE s.tenant_id = e.tenant_id AND s.id = e.session_id),
+	       e.payload, e.message, e.created_at
+	FROM helpdesk.events_since(after_pos, max_rows, tenant_id, log_id) e
+	ORDER BY e.pos
+$$;
+COMMENT ON FUNCTION helpdesk.bridge_events IS
+	'events_since() plus the customer of the event''s session; read by helpdesk-bridge.';
+
+CREATE OR REPLACE FUNCTION helpdesk.bridge_subscriber(
+	tenant_id bigint, kind text, subject bigint, after_pos bigint DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH me AS (
+		SELECT a.id, a.skills, a.languages FROM helpdesk.agent a
+		WHERE a.tenant_id = $1 AND a.id = $3 AND a.enabled AND $2 IN ('agent', 'supervisor')
+		UNION ALL
+		SELECT c.id, NULL, NULL FROM helpdesk.customer c
+		WHERE c.tenant_id = $1 AND c.id = $3 AND $2 = 'customer'
+	)
+	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM me) THEN NULL ELSE jsonb_build_object(
+		'position', helpdesk.event_position(),
+		'log_id', helpdesk.event_log_id(),
+		'oldest', (SELECT min(b.first_pos) - 1 FROM helpdesk.event_batch b),
+		'sessions', CASE $2 WHEN 'agent' THEN coalesce((
+			-- held now: an offer is not a hold, and what it held before
+			-- (transferred, released) it no longer sees, whatever position
+			-- it resumes from
+			SELECT jsonb_agg(s.id ORDER BY s.id) FROM helpdesk.session s
+			WHERE s.tenant_id = $1 AND s.agent_id = $3 AND s.state = 'active'), '[]')
+			WHEN 'customer' THEN coalesce((
+			SELECT jsonb_agg(s.id) FROM helpdesk.session s
+			WHERE s.tenant_id = $1 AND s.customer_id = $3 AND s.state <> 'closed'), '[]')
+			ELSE '[]' END,
+		'queues', CASE $2 WHEN 'agent' THEN coalesce((
+			SELECT jsonb_agg(q.id) FROM helpdesk.queue q, me
+			WHERE q.tenant_id = $1
+			  AND me.skills ?& q.required_skills
+			  AND (cardinality(q.required_languages) = 0 OR me.languages && q.required_languages)), '[]')
+			ELSE '[]' END) END
+$$;
+COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
+
+------------------------------------------------------------------------------
+-- history read as the holder of a session now
+------------------------------------------------------------------------------
+
+CREATE FUNCTION helpdesk.session_history(
+	tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint,
+	after_id bigint DEFAULT 0, max_rows integer DEFAULT 50)
+RETURNS TABLE (id bigint, session_id bigint, sender_kind text, sender_id bigint,
+	type text, body text, attachment jsonb, options jsonb, client_msg_id text,
+	created_at timestamptz, delivered_at timestamptz, read_at timestamptz)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_session_history';
+COMMENT ON FUNCTION helpdesk.session_history IS
+	'session_messages for one reader, checked against who holds the session now: a customer its own sessions (no notes), an agent the session it holds (active, or closed while held), a supervisor any of the tenant (notes included). 42501 otherwise.';
+
+------------------------------------------------------------------------------
+-- the dispatcher's fault isolation; the bridge following short presence
+-- timeouts
+------------------------------------------------------------------------------
+ALTER TABLE helpdesk.tenant ADD COLUMN dispatch_error text;
+ALTER TABLE helpdesk.queue ADD COLUMN dispatch_error text;
+ALTER TABLE helpdesk.agent ADD COLUMN dispatch_error text;
+
+COMMENT ON COLUMN helpdesk.tenant.dispatch_error IS
+	'Why the dispatcher skips this tenant (settings it cannot use, or a stage failing for it); NULL when fine. Cleared by the dispatcher once the tenant works again.';
+COMMENT ON COLUMN helpdesk.queue.dispatch_error IS
+	'Why the dispatcher does not route this queue (a setting it cannot use); NULL when fine. Cleared by the dispatcher once the settings are valid again.';
+COMMENT ON COLUMN helpdesk.agent.dispatch_error IS
+	'Why the dispatcher offers this agent nothing (skills or capacity it cannot use); NULL when fine. Cleared by the dispatcher once the data is valid again.';
+
+CREATE OR REPLACE VIEW helpdesk.waiting_why AS
+	SELECT s.tenant_id, s.id AS session_id, s.queue_id, s.queue_position,
+	       now() - s.queued_at AS waited, s.boost_seconds, s.rank_at,
+	       coalesce(s.dispatch_error, 'queue ' || q.id || ' skipped: ' || q.dispatch_error,
+	                'tenant ' || t.id || ' skipped: ' || t.dispatch_error,
+	                s.wait_reason, 'not looked at yet') AS reason,
+	       s.excluded_agents, s.target_agent_id
+	FROM helpdesk.session s
+	LEFT JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id
+	LEFT JOIN helpdesk.tenant t ON t.id = s.tenant_id
+	WHERE s.state = 'queued';
+COMMENT ON VIEW helpdesk.waiting_why IS
+	'Waiting sessions with the dispatcher''s last reason for not placing them.';
+
+CREATE VIEW helpdesk.dispatch_errors AS
+	SELECT t.id AS tenant_id, 'tenant'::text AS kind, t.id, t.dispatch_error AS error
+	FROM helpdesk.tenant t WHERE t.dispatch_error IS NOT NULL
+	UNION ALL
+	SELECT q.tenant_id, 'queue', q.id, q.dispatch_error
+	FROM helpdesk.queue q WHERE q.dispatch_error IS NOT NULL
+	UNION ALL
+	SELECT a.tenant_id, 'agent', a.id, a.dispatch_error
+	FROM helpdesk.agent a WHERE a.dispatch_error IS NOT NULL
+	UNION ALL
+	SELECT s.tenant_id, 'session', s.id, s.dispatch_error
+	FROM helpdesk.session s WHERE s.dispatch_error IS NOT NULL AND s.state <> 'closed';
+COMMENT ON VIEW helpdesk.dispatch_errors IS
+	'Tenants, queues, agents and open sessions the dispatcher skips, and why. Tenant, queue and agent marks clear themselves once the data works again; clear a session''s mark (UPDATE helpdesk.session SET dispatch_error = NULL) to retry it.';
+
+CREATE FUNCTION helpdesk.presence_timeout_ms(tenant_ids bigint[])
+RETURNS bigint LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_presence_timeout_ms';
+COMMENT ON FUNCTION helpdesk.presence_timeout_ms IS
+	'The shortest heartbeat_interval x heartbeat_misses of these tenants in ms (NULL: none usable). helpdesk-bridge sends its heartbeat batches at least three times within it.';
+
+------------------------------------------------------------------------------
+-- system texts in the customer's language
+------------------------------------------------------------------------------
+
+ALTER TABLE helpdesk.tenant
+	ADD COLUMN default_language text NOT NULL DEFAULT 'zh-cn'
+		CHECK (default_language ~ '^[a-z]{2,3}(-[a-z0-9]{1,8})*$' AND length(default_language) <= 35);
+COMMENT ON COLUMN helpdesk.tenant.default_language IS
+	'Language of system texts for customers whose own language has no text (lowercase; default zh-cn).';
+
+CREATE TABLE helpdesk.system_text (
+	tenant_id  bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	key        text NOT NULL CHECK (key IN ('idle_warning')),
+	language   text NOT NULL
+	           CHECK (language ~ '^[a-z]{2,3}(-[a-z0-9]{1,8})*$' AND length(language) <= 35),
+	body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 1000),
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, key, language)
+);
+COMMENT ON TABLE helpdesk.system_text IS
+	'A tenant''s own wording of a system text in one language (placeholders {duration}, {minutes}, {seconds}); overrides the built-in zh-CN/en text.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.system_text', '');
+
+CREATE FUNCTION helpdesk.set_system_text(tenant_id bigint, key text, language text, body text)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_system_text';
+COMMENT ON FUNCTION helpdesk.set_system_text IS
+	'Set the tenant''s text for a system message key (idle_warning) in a language; body NULL removes it (the built-in text applies again).';
+
+CREATE FUNCTION helpdesk.set_tenant_language(tenant_id bigint, default_language text)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_tenant_language';
+COMMENT ON FUNCTION helpdesk.set_tenant_language IS
+	'The language of system texts for customers whose own language has none (lowercase; default zh-cn).';
+
+CREATE FUNCTION helpdesk.system_text(tenant_id bigint, key text, language text DEFAULT NULL,
+	duration interval DEFAULT NULL)
+RETURNS text LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_system_text_sql';
+COMMENT ON FUNCTION helpdesk.system_text IS
+	'The system text a customer speaking language would get, with {duration} filled in (a preview of what the dispatcher sends).';
+
+------------------------------------------------------------------------------
+-- nothing new is callable by PUBLIC (as in the install script)
+------------------------------------------------------------------------------
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpdesk FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION helpdesk.transition_allowed(text, text) TO PUBLIC;
