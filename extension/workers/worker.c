@@ -17,6 +17,7 @@
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/guc.h"
 
 PGDLLEXPORT void hd_worker_main(Datum main_arg);
@@ -127,6 +128,7 @@ installed_version(void)
 {
 	char	   *v = NULL;
 
+	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
 	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension "
 					"WHERE extname OPERATOR(pg_catalog.=) 'pg_helpdesk'", true, 1) == SPI_OK_SELECT &&
@@ -134,6 +136,7 @@ installed_version(void)
 		v = MemoryContextStrdup(TopMemoryContext,
 								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	SPI_finish();
+	PopActiveSnapshot();
 	return v;
 }
 
