@@ -97,8 +97,15 @@ extern void client_unref(Client *c);
 extern ClientExtra *client_extra(Client *c);
 extern void client_extra_release(Client *c);
 extern void client_start_catchup(Client *c);
+extern int	client_on_writeable(Client *c);	/* stream.c */
+extern Client *client_open(struct lws *wsi);
+extern void client_closed(Client *c);
+extern void clients_trim_memory(void);	/* hand freed memory back after churn */
+extern void heartbeat_init(struct lws_context *ctx);	/* heartbeat.c */
+extern void heartbeat_stop(void);
 extern void client_index(Client *c);
 extern void client_session_add(Client *c, int64_t session_id);
+extern void client_session_remove(Client *c, int64_t session_id);
 extern Client *clients_first(void);
 extern int64_t client_scan_from(const Client *c);
 extern bool client_lagging(const Client *c);

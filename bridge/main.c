@@ -128,7 +128,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ring_init(context);
-	clients_init(context, vhost);
+	server_init(context, vhost);
 	db_init(context, vhost);
 	blog(BLOG_INFO, "listening on %s://%s:%d, event loop %s", cfg.tls_cert ? "wss" : "ws",
 		 cfg.listen_addr, cfg.port, loop_name());
@@ -138,7 +138,7 @@ main(int argc, char **argv)
 
 	/* let the close frames go out, briefly */
 	blog(BLOG_INFO, "shutting down: closing %d clients", clients_count());
-	clients_shutdown();
+	server_shutdown();
 	{
 		int64_t		deadline = now_us() + 500000;
 

@@ -68,6 +68,8 @@ extern void clients_shutdown(void);
 extern void clients_reset(void);	/* the event log changed: close all with 4010 */
 extern int	clients_count(void);
 extern void clients_init(struct lws_context *ctx, struct lws_vhost *vh);
+extern void server_init(struct lws_context *ctx, struct lws_vhost *vh);	/* server.c */
+extern void server_shutdown(void);
 
 /* ---- metrics.c ---- */
 typedef struct Metrics
