@@ -46,6 +46,7 @@ install -m 755 "$tmp/src/pg_helpdesk.so" "$("$bin/pg_config" --pkglibdir)/" &&
 		"$("$bin/pg_config" --sharedir)/extension/" || fail "cannot install $release"
 note "built and installed $release ($release_commit)"
 
+mkdir "$tmp/data" && chown postgres "$tmp/data" && touch "$tmp/postgres.log" && chown postgres "$tmp/postgres.log"
 as_pg "$bin/initdb" -D "$tmp/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
 mkdir -p "/tmp/hd-sock-$port"; chown postgres "/tmp/hd-sock-$port"
 cat >>"$tmp/data/postgresql.conf" <<CONF
@@ -122,12 +123,13 @@ note "$new library on a $release database: workers wait, nothing fails"
 uq up_old "ALTER EXTENSION pg_helpdesk UPDATE" || fail "ALTER EXTENSION pg_helpdesk UPDATE failed"
 [ "$(uq up_old "SELECT extversion FROM pg_extension WHERE extname = 'pg_helpdesk'")" = "$new" ] || fail "not at $new after the update"
 # A plain --schema-only dump shows an extension as one CREATE EXTENSION line;
-# --binary-upgrade spells out every member object. Its OIDs, relfrozenxids
-# and missing-value records, comments and trailing commas (the column order of
-# an added column) are not the schema and are left out; the rest is sorted.
+# --binary-upgrade spells out every member object. Its OIDs, relfrozenxids,
+# missing-value records and sequence values (data), comments and trailing
+# commas (the column order of an added column) are not the schema and are
+# left out; the rest is sorted.
 schema() {
-	"$bin/pg_dump" --schema-only --binary-upgrade -d "$1" |
-		grep -Ev '^--|^$|binary_upgrade|^\\(un)?restrict|^SET relfrozenxid|^UPDATE pg_catalog.pg_class|^WHERE oid = ' |
+	"$bin/pg_dump" --schema-only --binary-upgrade -d "$1" 2>/dev/null |
+		grep -Ev '^--|^$|binary_upgrade|^\\(un)?restrict|^SET relfrozenxid|^UPDATE pg_catalog.pg_class|^WHERE oid = |^SELECT pg_catalog.setval' |
 		sed 's/,$//' | sort
 }
 schema up_old >"$tmp/old.schema"
