@@ -24,6 +24,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# a shallow clone lacks the release: deepen it from where it came from
+if ! git -C "$HD_ROOT" cat-file -e "$release_commit^{commit}" 2>/dev/null &&
+	[ "$(git -C "$HD_ROOT" rev-parse --is-shallow-repository 2>/dev/null)" = true ]; then
+	note "shallow clone: fetching the history for the $release release"
+	git -C "$HD_ROOT" fetch -q --unshallow 2>/dev/null || git -C "$HD_ROOT" fetch -q origin "$release_commit" 2>/dev/null || true
+fi
 git -C "$HD_ROOT" cat-file -e "$release_commit^{commit}" 2>/dev/null ||
 	fail "the $release release ($release_commit) is not in this clone's history: the upgrade test builds it from git"
 
