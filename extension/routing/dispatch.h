@@ -43,6 +43,7 @@ extern Datum hd_int8_array(const int64 *v, int n);
 extern Datum hd_int4_array(const int32 *v, int n);
 extern Datum hd_bool_array(const bool *v, int n);
 extern Datum hd_float8_array(const double *v, int n);
+extern Datum hd_timestamptz_array(const TimestampTz *v, int n);
 extern Datum hd_text_array(char *const *v, int n);
 extern void hd_mark_session_error(int64 tenant_id, int64 session_id, const char *what,
 								  const char *message);

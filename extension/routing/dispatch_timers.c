@@ -618,18 +618,6 @@ load_tenant_set(void *arg)
 	hd_write_marks(marks);
 }
 
-static Datum
-ts_array(const TimestampTz *v, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		d[i] = TimestampTzGetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-										   TYPALIGN_DOUBLE));
-}
-
 /* The statement parameters for the tenants idx[0..n) of ts. */
 static void
 set_params(const TenantSet *ts, const int *idx, int n, bool grace, Datum *v)
@@ -646,7 +634,7 @@ set_params(const TenantSet *ts, const int *idx, int n, bool grace, Datum *v)
 		us[i] = grace ? ts->grace_us[idx[i]] : ts->presence_us[idx[i]];
 	}
 	v[0] = hd_int8_array(ids, n);
-	v[1] = ts_array(before, n);
+	v[1] = hd_timestamptz_array(before, n);
 	v[2] = hd_int8_array(us, n);
 }
 

@@ -60,6 +60,18 @@ hd_float8_array(const double *v, int n)
 }
 
 Datum
+hd_timestamptz_array(const TimestampTz *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = TimestampTzGetDatum(v[i]);
+	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
+}
+
+Datum
 hd_text_array(char *const *v, int n)
 {
 	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
