@@ -15,15 +15,22 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-Datum
-hd_int8_array(const int64 *v, int n)
+/* an array of a 64-bit type (int8, timestamptz: the same Datum) */
+static Datum
+int64_array(const int64 *v, int n, Oid type)
 {
 	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
 	int			i;
 
 	for (i = 0; i < n; i++)
 		d[i] = Int64GetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return PointerGetDatum(construct_array(d, n, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+Datum
+hd_int8_array(const int64 *v, int n)
+{
+	return int64_array(v, n, INT8OID);
 }
 
 Datum
@@ -62,13 +69,7 @@ hd_float8_array(const double *v, int n)
 Datum
 hd_timestamptz_array(const TimestampTz *v, int n)
 {
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		d[i] = TimestampTzGetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-										   TYPALIGN_DOUBLE));
+	return int64_array(v, n, TIMESTAMPTZOID);
 }
 
 Datum
