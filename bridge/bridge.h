@@ -131,6 +131,15 @@ typedef enum CmdType
 	CMD_CLOSE,
 	CMD_HEARTBEAT,
 	CMD_HISTORY,
+	/* tickets (no session: ticket_id) */
+	CMD_TICKET_REPLY,
+	CMD_TICKET_NOTE,
+	CMD_TICKET_STATUS,
+	CMD_TICKET_PRIORITY,
+	CMD_TICKET_ASSIGN,
+	CMD_TICKET_TAKE,
+	CMD_TICKET_DELIVERED,
+	CMD_TICKET_READ,
 	CMD_COUNT
 } CmdType;
 
@@ -149,15 +158,20 @@ typedef struct Cmd
 	int64_t		to_agent_id;
 	int64_t		to_queue_id;
 	int64_t		up_to;
+	int64_t		ticket_id;
+	int64_t		agent_id;		/* ticket_assign: 0 with unassign */
 	const char *text;
 	const char *message_type;
 	const char *client_msg_id;
 	const char *status;
 	const char *reason;
 	const char *issue_type;
+	const char *priority;
 	char	   *attachment;		/* serialised JSON, malloc'd */
 	char	   *options;		/* serialised JSON, malloc'd */
 	bool		has_position;
+	bool		unassign;		/* ticket_assign with "agent_id": null */
+	bool		force;			/* ticket_assign beyond the agent's capacity */
 } Cmd;
 
 /* error codes sent in error frames */

@@ -108,6 +108,86 @@ may_see_session(Client *c, int64_t session_id)
 	return c->kind == KIND_SUPERVISOR || idset_has(&c->sessions, session_id);
 }
 
+/*
+ * Ticket frames: one SQL function each, always as the token's tenant and
+ * subject. The database decides who may touch which ticket (a customer only
+ * its own; notes, priority and assignment are staff only, and the frame
+ * table already refuses them to customers). Staff act as sender or actor
+ * kind agent in the tickets API and as themselves (agent or supervisor) in
+ * assign_ticket, which tells them apart.
+ */
+static void
+ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
+{
+	char		k[24],
+				x[24];
+	const char *kind = c->kind == KIND_CUSTOMER ? "customer" : "agent";
+
+	(void) id_param(k, cmd->ticket_id);
+	switch (cmd->type)
+	{
+		case CMD_TICKET_REPLY:
+			{
+				const char *p[8] = {t, k, kind, id, cmd->text, cmd->message_type,
+				cmd->client_msg_id, cmd->attachment};
+
+				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.reply_ticket("
+					 "$1, $2, $3, $4, $5, message_type => $6, client_msg_id => $7, "
+					 "attachment => $8::pg_catalog.jsonb))", 8, p);
+				return;
+			}
+		case CMD_TICKET_NOTE:
+			{
+				const char *p[6] = {t, k, id, cmd->text, cmd->client_msg_id, cmd->attachment};
+
+				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.add_ticket_note("
+					 "$1, $2, $3, $4, client_msg_id => $5, attachment => $6::pg_catalog.jsonb))", 6, p);
+				return;
+			}
+		case CMD_TICKET_STATUS:
+		case CMD_TICKET_PRIORITY:
+			{
+				const char *p[5] = {t, k, cmd->type == CMD_TICKET_STATUS ? cmd->status : cmd->priority,
+				kind, id};
+
+				call(c, cmd, cmd->type == CMD_TICKET_STATUS
+					 ? "SELECT pg_catalog.to_jsonb(helpdesk.set_ticket_status($1, $2, $3, $4, $5))"
+					 : "SELECT pg_catalog.to_jsonb(helpdesk.set_ticket_priority($1, $2, $3, $4, $5))", 5, p);
+				return;
+			}
+		case CMD_TICKET_ASSIGN:
+			{
+				const char *p[6] = {t, k, cmd->unassign ? NULL : id_param(x, cmd->agent_id),
+					kind_name(c->kind), id, cmd->force ? "true" : "false"};
+				const char *q[7] = {p[0], p[1], p[2], p[3], p[4], p[5], cmd->reason};
+
+				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('changed', helpdesk.assign_ticket("
+					 "$1, $2, $3, $4, $5, $6::pg_catalog.bool, $7))", 7, q);
+				return;
+			}
+		case CMD_TICKET_TAKE:
+			{
+				const char *p[3] = {t, id, k};
+
+				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('changed', helpdesk.take_ticket($1, $2, $3))",
+					 3, p);
+				return;
+			}
+		case CMD_TICKET_DELIVERED:
+		case CMD_TICKET_READ:
+			{
+				const char *p[5] = {t, k, kind, id, id_param(x, cmd->up_to)};
+
+				call(c, cmd, cmd->type == CMD_TICKET_READ
+					 ? "SELECT pg_catalog.to_jsonb(helpdesk.mark_ticket_read($1, $2, $3, $4, $5))"
+					 : "SELECT pg_catalog.to_jsonb(helpdesk.mark_ticket_delivered($1, $2, $3, $4, $5))", 5, p);
+				return;
+			}
+		default:
+			return;
+	}
+}
+
 void
 command_run(Client *c, Cmd *cmd)
 {
@@ -243,6 +323,16 @@ command_run(Client *c, Cmd *cmd)
 					 "FROM helpdesk.session_history($1, $2, $3, $4, $5, 500) m", 5, p);
 				return;
 			}
+		case CMD_TICKET_REPLY:
+		case CMD_TICKET_NOTE:
+		case CMD_TICKET_STATUS:
+		case CMD_TICKET_PRIORITY:
+		case CMD_TICKET_ASSIGN:
+		case CMD_TICKET_TAKE:
+		case CMD_TICKET_DELIVERED:
+		case CMD_TICKET_READ:
+			ticket_command(c, cmd, t, id);
+			return;
 		case CMD_COUNT:
 			return;
 	}

@@ -40,6 +40,14 @@ static const CmdSpec specs[CMD_COUNT] = {
 	[CMD_CLOSE] = {"close", K_C | K_A},
 	[CMD_HEARTBEAT] = {"heartbeat", K_C | K_A | K_S},
 	[CMD_HISTORY] = {"history", K_C | K_A | K_S},
+	[CMD_TICKET_REPLY] = {"ticket_reply", K_C | K_A | K_S},
+	[CMD_TICKET_NOTE] = {"ticket_note", K_A | K_S},
+	[CMD_TICKET_STATUS] = {"ticket_status", K_C | K_A | K_S},
+	[CMD_TICKET_PRIORITY] = {"ticket_priority", K_A | K_S},
+	[CMD_TICKET_ASSIGN] = {"ticket_assign", K_A | K_S},
+	[CMD_TICKET_TAKE] = {"ticket_take", K_A},
+	[CMD_TICKET_DELIVERED] = {"ticket_delivered", K_C | K_A | K_S},
+	[CMD_TICKET_READ] = {"ticket_read", K_C | K_A | K_S},
 };
 
 const char *
@@ -230,6 +238,53 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 		case CMD_HISTORY:
 			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
 				get_id(doc, "after_id", false, &out->up_to, &bad);
+			break;
+		case CMD_TICKET_REPLY:
+		case CMD_TICKET_NOTE:
+			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad) &&
+				get_str(doc, "text", false, 0, &out->text, &bad) &&
+				get_str(doc, "message_type", false, 16, &out->message_type, &bad) &&
+				get_str(doc, "client_msg_id", false, MAX_SHORT, &out->client_msg_id, &bad) &&
+				get_json(doc, "attachment", true, &out->attachment, &bad);
+			if (ok && out->message_type == NULL)
+				out->message_type = "text";
+			break;
+		case CMD_TICKET_STATUS:
+			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad) &&
+				get_str(doc, "status", true, 16, &out->status, &bad);
+			break;
+		case CMD_TICKET_PRIORITY:
+			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad) &&
+				get_str(doc, "priority", true, 16, &out->priority, &bad);
+			break;
+		case CMD_TICKET_ASSIGN:
+			{
+				json_t	   *f = json_object_get(doc, "force");
+
+				/* agent_id must be there: an id, or null to unassign */
+				if (json_object_get(doc, "agent_id") == NULL)
+					bad = "agent_id";
+				else if (json_is_null(json_object_get(doc, "agent_id")))
+					out->unassign = true;
+				ok = bad == NULL &&
+					get_id(doc, "ticket_id", true, &out->ticket_id, &bad) &&
+					(out->unassign || get_id(doc, "agent_id", true, &out->agent_id, &bad)) &&
+					get_str(doc, "reason", false, MAX_SHORT, &out->reason, &bad);
+				if (ok && f != NULL && !json_is_null(f) && !json_is_boolean(f))
+				{
+					bad = "force";
+					ok = false;
+				}
+				out->force = ok && json_is_true(f);
+				break;
+			}
+		case CMD_TICKET_TAKE:
+			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad);
+			break;
+		case CMD_TICKET_DELIVERED:
+		case CMD_TICKET_READ:
+			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad) &&
+				get_id(doc, "up_to", true, &out->up_to, &bad);
 			break;
 		case CMD_HEARTBEAT:
 		case CMD_COUNT:

@@ -37,6 +37,7 @@ typedef struct Ev
 	int64_t		created_us;
 	uint8_t		audience;
 	uint8_t		effect;
+	bool		ticket_copy;	/* a ticket.* event's copy for a subject, not the tenant's */
 	uint32_t	len;
 	char	   *json;			/* the rendered event object */
 } Ev;

@@ -176,6 +176,8 @@ ev_from_row(struct pg_result *res, int row, Ev *ev)
 	ev->created_us = strtoll(PQgetvalue(res, row, 9), NULL, 10);
 	if (ev->audience == AUD_AGENT)
 		ev->effect = (uint8_t) agent_effect(type, payload);
+	/* a ticket event is appended once per audience, the tenant's included */
+	ev->ticket_copy = strncmp(type, "ticket.", 7) == 0 && ev->audience != AUD_TENANT;
 
 	/* payload and message are jsonb output: valid JSON, copied as is */
 	buf_printf(&b, "{\"pos\":%lld,\"type\":", (long long) ev->pos);

@@ -45,7 +45,8 @@ visible(Client *c, const Ev *e)
 	switch (c->kind)
 	{
 		case KIND_SUPERVISOR:
-			return true;
+			/* every event of the tenant, a ticket's once (the tenant copy) */
+			return !e->ticket_copy;
 		case KIND_CUSTOMER:
 			if (e->audience == AUD_SESSION && e->customer_id == c->subject)
 			{
