@@ -128,20 +128,20 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 	{
 		case CMD_TICKET_REPLY:
 			{
-				const char *p[8] = {t, k, kind, id, cmd->text, cmd->message_type,
-				cmd->client_msg_id, cmd->attachment};
+				const char *p[9] = {t, k, kind, id, cmd->text, cmd->message_type,
+				cmd->client_msg_id, cmd->attachment, cmd->status};
 
 				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.reply_ticket("
-					 "$1, $2, $3, $4, $5, message_type => $6, client_msg_id => $7, "
-					 "attachment => $8::pg_catalog.jsonb))", 8, p);
+					 "$1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9))", 9, p);
 				return;
 			}
 		case CMD_TICKET_NOTE:
 			{
-				const char *p[6] = {t, k, id, cmd->text, cmd->client_msg_id, cmd->attachment};
+				const char *p[7] = {t, k, id, cmd->text, cmd->client_msg_id, cmd->message_type,
+				cmd->attachment};
 
 				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.add_ticket_note("
-					 "$1, $2, $3, $4, client_msg_id => $5, attachment => $6::pg_catalog.jsonb))", 6, p);
+					 "$1, $2, $3, $4, $5, $6, $7::pg_catalog.jsonb))", 7, p);
 				return;
 			}
 		case CMD_TICKET_STATUS:
@@ -150,9 +150,10 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 				const char *p[5] = {t, k, cmd->type == CMD_TICKET_STATUS ? cmd->status : cmd->priority,
 				kind, id};
 
+				/* the result: the status or priority before */
 				call(c, cmd, cmd->type == CMD_TICKET_STATUS
-					 ? "SELECT pg_catalog.to_jsonb(helpdesk.set_ticket_status($1, $2, $3, $4, $5))"
-					 : "SELECT pg_catalog.to_jsonb(helpdesk.set_ticket_priority($1, $2, $3, $4, $5))", 5, p);
+					 ? "SELECT pg_catalog.jsonb_build_object('previous', helpdesk.set_ticket_status($1, $2, $3, $4, $5))"
+					 : "SELECT pg_catalog.jsonb_build_object('previous', helpdesk.set_ticket_priority($1, $2, $3, $4, $5))", 5, p);
 				return;
 			}
 		case CMD_TICKET_ASSIGN:
@@ -179,8 +180,8 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 				const char *p[5] = {t, k, kind, id, id_param(x, cmd->up_to)};
 
 				call(c, cmd, cmd->type == CMD_TICKET_READ
-					 ? "SELECT pg_catalog.to_jsonb(helpdesk.mark_ticket_read($1, $2, $3, $4, $5))"
-					 : "SELECT pg_catalog.to_jsonb(helpdesk.mark_ticket_delivered($1, $2, $3, $4, $5))", 5, p);
+					 ? "SELECT pg_catalog.jsonb_build_object('count', helpdesk.mark_ticket_read($1, $2, $3, $4, $5))"
+					 : "SELECT pg_catalog.jsonb_build_object('count', helpdesk.mark_ticket_delivered($1, $2, $3, $4, $5))", 5, p);
 				return;
 			}
 		default:

@@ -242,6 +242,8 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 		case CMD_TICKET_REPLY:
 		case CMD_TICKET_NOTE:
 			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad) &&
+				(out->type == CMD_TICKET_NOTE ||
+				 get_str(doc, "status", false, 16, &out->status, &bad)) &&
 				get_str(doc, "text", false, 0, &out->text, &bad) &&
 				get_str(doc, "message_type", false, 16, &out->message_type, &bad) &&
 				get_str(doc, "client_msg_id", false, MAX_SHORT, &out->client_msg_id, &bad) &&
