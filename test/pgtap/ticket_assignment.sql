@@ -10,7 +10,7 @@
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(108);
+SELECT plan(114);
 
 \ir fixtures.psql
 
