@@ -40,6 +40,12 @@ reply(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		/* not the reader's (or no such) session: the same answer for both */
 		client_send_error(c, ref, ERR_FORBIDDEN, "not a session of yours", NULL);
 	}
+	else if (PQresultStatus(res) == PGRES_TUPLES_OK && p->type == CMD_TICKET_HISTORY &&
+			 (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)))
+	{
+		/* not the customer's (or no such) ticket: the same answer for both */
+		client_send_error(c, ref, ERR_FORBIDDEN, "not a ticket of yours", NULL);
+	}
 	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -182,6 +188,25 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 				call(c, cmd, cmd->type == CMD_TICKET_READ
 					 ? "SELECT pg_catalog.jsonb_build_object('count', helpdesk.mark_ticket_read($1, $2, $3, $4, $5))"
 					 : "SELECT pg_catalog.jsonb_build_object('count', helpdesk.mark_ticket_delivered($1, $2, $3, $4, $5))", 5, p);
+				return;
+			}
+		case CMD_TICKET_HISTORY:
+			{
+				/*
+				 * A customer reads its own tickets' public thread; staff any
+				 * ticket of the tenant, notes included. NULL (answered as
+				 * forbidden, see reply) for someone else's or a missing one.
+				 */
+				const char *p[5] = {t, k, kind_name(c->kind), id, id_param(x, cmd->up_to)};
+
+				if (p[4] == NULL)
+					p[4] = "0";
+				call(c, cmd, "SELECT CASE WHEN EXISTS (SELECT 1 FROM helpdesk.ticket tk "
+					 "  WHERE tk.tenant_id = $1 AND tk.id = $2 "
+					 "    AND ($3::pg_catalog.text OPERATOR(pg_catalog.<>) 'customer' OR tk.customer_id = $4::pg_catalog.int8)) "
+					 "THEN (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(m) ORDER BY m.id), '[]') "
+					 "      FROM helpdesk.ticket_messages($1, $2, $5, 500, $3::pg_catalog.text OPERATOR(pg_catalog.<>) 'customer') m) END",
+					 5, p);
 				return;
 			}
 		default:
@@ -332,6 +357,7 @@ command_run(Client *c, Cmd *cmd)
 		case CMD_TICKET_TAKE:
 		case CMD_TICKET_DELIVERED:
 		case CMD_TICKET_READ:
+		case CMD_TICKET_HISTORY:
 			ticket_command(c, cmd, t, id);
 			return;
 		case CMD_COUNT:

@@ -48,6 +48,7 @@ static const CmdSpec specs[CMD_COUNT] = {
 	[CMD_TICKET_TAKE] = {"ticket_take", K_A},
 	[CMD_TICKET_DELIVERED] = {"ticket_delivered", K_C | K_A | K_S},
 	[CMD_TICKET_READ] = {"ticket_read", K_C | K_A | K_S},
+	[CMD_TICKET_HISTORY] = {"ticket_history", K_C | K_A | K_S},
 };
 
 const char *
@@ -282,6 +283,10 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 			}
 		case CMD_TICKET_TAKE:
 			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad);
+			break;
+		case CMD_TICKET_HISTORY:
+			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad) &&
+				get_id(doc, "after_id", false, &out->up_to, &bad);
 			break;
 		case CMD_TICKET_DELIVERED:
 		case CMD_TICKET_READ:

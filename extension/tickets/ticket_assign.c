@@ -211,17 +211,16 @@ hd_ticket_assignee_event(int64 tenant_id, int64 ticket_id, int64 old_agent, int6
 {
 	StringInfoData p;
 
+	/* the shape of the tickets code's ticket.updated: change, new value, previous */
 	initStringInfo(&p);
-	appendStringInfoString(&p, "{\"changes\": {\"assignee_id\": {\"from\": ");
+	appendStringInfoString(&p, "{\"change\": \"assignee\", \"assignee_id\": ");
+	append_id(&p, new_agent);
+	appendStringInfoString(&p, ", \"previous\": ");
 	append_id(&p, old_agent);
-	appendStringInfoString(&p, ", \"to\": ");
-	append_id(&p, new_agent);
-	appendStringInfoString(&p, "}}, \"assignee_id\": ");
-	append_id(&p, new_agent);
 	appendStringInfoString(&p, ", \"actor_kind\": ");
 	escape_json(&p, actor_kind);
-	appendStringInfoString(&p, ", \"actor_id\": ");
-	append_id(&p, actor_id);
+	if (actor_id)
+		appendStringInfo(&p, ", \"actor_id\": " INT64_FORMAT, actor_id);
 	appendStringInfoString(&p, ", \"reason\": ");
 	escape_json(&p, reason);
 	appendStringInfoChar(&p, '}');

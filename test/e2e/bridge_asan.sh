@@ -3,7 +3,7 @@
 # with AddressSanitizer and UBSan: any sanitizer report in the bridge's log
 # fails, and so does a leak at the final SIGTERM exit (the kill -9 in the
 # resilience scenario skips the leak check of that one process); then
-# test/bridge/auth.js the same way.
+# test/bridge/auth.js and test/bridge/tickets.js the same way.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$HD_ROOT"
@@ -23,7 +23,10 @@ bash test/e2e/bridge_e2e.sh || rc=$?
 # and the access-control scenarios (test/bridge/auth.js), in their own database and log
 auth_log=$HD_CLUSTER/bridge-asan-auth.log
 BRIDGE_SCRIPT=auth.js BRIDGE_DB=e2e_bridge_asan_auth BRIDGE_LOG=$auth_log bash test/e2e/bridge_e2e.sh || rc=$?
-for log in "$BRIDGE_LOG" "$auth_log"; do
+# and the ticket frames and relay (test/bridge/tickets.js)
+tickets_log=$HD_CLUSTER/bridge-asan-tickets.log
+BRIDGE_SCRIPT=tickets.js BRIDGE_DB=e2e_bridge_asan_tickets BRIDGE_LOG=$tickets_log bash test/e2e/bridge_e2e.sh || rc=$?
+for log in "$BRIDGE_LOG" "$auth_log" "$tickets_log"; do
 	if grep -nE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|AddressSanitizer|LeakSanitizer' "$log" >/dev/null; then
 		grep -nE -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" | head -n 120
 		fail "sanitizer report in $log"

@@ -178,7 +178,7 @@ SELECT is((SELECT action || ' ' || actor_kind || ' ' || actor_id || ' ' || agent
 	'take agent ' || pg_temp.fx('a1') || ' ' || pg_temp.fx('a1') || ' 1/20', 'the take is audited with the agent''s load');
 SELECT is((SELECT array_agg(audience || ':' || coalesce(audience_id::text, '') ORDER BY id) FROM helpdesk.event
 	WHERE tenant_id = pg_temp.fx('t') AND type = 'ticket.updated' AND payload->>'ticket_id' = pg_temp.fx('k1')::text
-	  AND payload->'changes' ? 'assignee_id'),
+	  AND payload->>'change' = 'assignee'),
 	ARRAY['agent:' || pg_temp.fx('a1'), 'queue:' || pg_temp.fx('qm'), 'tenant:' || pg_temp.fx('t')],
 	'ticket.updated goes to the new assignee, the queue and supervisors, not to the customer');
 
@@ -204,7 +204,8 @@ SELECT is(pg_temp.assignee('k2'), pg_temp.fx('a2'), 'k2 is a2''s');
 SELECT is(ARRAY[pg_temp.open_tickets('a1'), pg_temp.open_tickets('a2')], ARRAY[1, 2], 'one open ticket moved from a1 to a2');
 SELECT is((SELECT count(*)::int FROM helpdesk.event WHERE tenant_id = pg_temp.fx('t') AND type = 'ticket.updated'
 	AND audience = 'agent' AND audience_id = pg_temp.fx('a1') AND payload->>'ticket_id' = pg_temp.fx('k2')::text
-	AND payload->'changes'->'assignee_id'->>'to' = pg_temp.fx('a2')::text), 1,
+	AND payload->>'change' = 'assignee' AND payload->>'assignee_id' = pg_temp.fx('a2')::text
+	AND payload->>'previous' = pg_temp.fx('a1')::text), 1,
 	'the agent that lost the ticket is told');
 SELECT is((SELECT previous_agent_id FROM helpdesk.ticket_assignment_audit WHERE ticket_id = pg_temp.fx('k2') ORDER BY id DESC LIMIT 1),
 	pg_temp.fx('a1'), 'the audit row names the previous assignee');
