@@ -436,12 +436,12 @@ hd_assign_ticket(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("actor_id must not be NULL when actor_kind is %s", c.actor_kind)));
+	if ((strcmp(c.actor_kind, "system") == 0 || strcmp(c.actor_kind, "api") == 0) && c.actor_id != 0)
+		hd_invalid("actor_id must be NULL when actor_kind is %s", c.actor_kind);
 
 	SPI_connect();
-	if (c.actor_id && strcmp(c.actor_kind, "supervisor") == 0)
-		hd_require_enabled_agent(c.tenant_id, c.actor_id);
-	else if (c.actor_id && strcmp(c.actor_kind, "agent") == 0)
-		hd_require_enabled_agent(c.tenant_id, c.actor_id);
+	if (c.actor_id)
+		hd_require_enabled_agent(c.tenant_id, c.actor_id);	/* a supervisor or an agent */
 	load_ticket(c.tenant_id, c.ticket_id, &c.t);
 	if (strcmp(c.actor_kind, "agent") == 0)
 	{

@@ -10,7 +10,7 @@
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(114);
+SELECT plan(115);
 
 \ir fixtures.psql
 
@@ -98,6 +98,8 @@ SELECT throws_ok($$SELECT helpdesk.assign_ticket(pg_temp.fx('t'), pg_temp.fx('k1
 	'22023', NULL, 'assign_ticket: a customer cannot assign (unknown actor_kind)');
 SELECT throws_ok($$SELECT helpdesk.assign_ticket(pg_temp.fx('t'), pg_temp.fx('k1'), pg_temp.fx('a1'), 'supervisor')$$,
 	'22004', 'actor_id must not be NULL when actor_kind is supervisor', 'assign_ticket: a supervisor names itself');
+SELECT throws_ok($$SELECT helpdesk.assign_ticket(pg_temp.fx('t'), pg_temp.fx('k1'), pg_temp.fx('a1'), 'api', pg_temp.fx('sup'))$$,
+	'22023', 'actor_id must be NULL when actor_kind is api', 'assign_ticket: system and api name nobody');
 SELECT throws_ok($$SELECT helpdesk.assign_ticket(pg_temp.fx('t'), pg_temp.fx('k1'), 0, 'api')$$,
 	'22023', 'agent_id must be a positive id or NULL (unassign), not 0', 'assign_ticket: agent_id 0');
 SELECT throws_ok($$SELECT helpdesk.assign_ticket(pg_temp.fx('t'), pg_temp.fx('k1'), pg_temp.fx('a1'), 'api', reason => repeat('x', 501))$$,
