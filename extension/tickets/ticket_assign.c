@@ -302,6 +302,32 @@ apply_change(Change *c)
 		hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* a ticket slot freed up */
 }
 
+/*
+ * A disabled agent's open ticket goes back to nobody (the dispatcher's
+ * stage calls this, ticket row locked by the caller): the agent can no
+ * longer work it, and in an automatic queue it is assigned again at once.
+ * Returns false when the ticket changed meanwhile (no longer open, or no
+ * longer that agent's).
+ */
+bool
+hd_ticket_release_disabled(int64 tenant_id, int64 ticket_id, int64 agent_id)
+{
+	Change		c;
+
+	memset(&c, 0, sizeof(c));
+	c.tenant_id = tenant_id;
+	c.ticket_id = ticket_id;
+	load_ticket(tenant_id, ticket_id, &c.t);
+	if (c.t.assignee != agent_id || !hd_ticket_status_counts(c.t.status))
+		return false;
+	c.to = 0;
+	c.action = "unassign";
+	c.actor_kind = "dispatcher";
+	c.reason = psprintf("agent " INT64_FORMAT " was disabled", agent_id);
+	apply_change(&c);
+	return true;
+}
+
 static HdPlan serves_queue = {
 	"SELECT a.enabled, a.skills ?& q.required_skills, "
 	"       cardinality(q.required_languages) = 0 OR a.languages && q.required_languages "

@@ -28,6 +28,8 @@ extern void hd_ticket_assignee_event(int64 tenant_id, int64 ticket_id, int64 old
 									 int64 new_agent, const char *actor_kind,
 									 int64 actor_id, const char *reason);
 
+extern bool hd_ticket_release_disabled(int64 tenant_id, int64 ticket_id, int64 agent_id);
+
 /* ticket_assign_stage.c */
 extern void hd_ticket_assign_register_stage(void);
 

@@ -449,6 +449,81 @@ queue_one_by_one(QueueWork *proto, const char *batch_error)
 	return assigned;
 }
 
+/*
+ * Open tickets of disabled agents (upsert_agent(enabled => false) wakes the
+ * dispatcher): the agent can no longer act on them, so they go back to
+ * nobody, each in a subtransaction, before the queues are served; those in
+ * automatic queues are then assigned again in the same run.
+ */
+static HdPlan disabled_holders = {
+	"SELECT t.tenant_id, t.id, t.assignee_id FROM helpdesk.agent a "
+	"JOIN helpdesk.ticket t ON t.tenant_id = a.tenant_id AND t.assignee_id = a.id "
+	"  AND t.status IN " HD_TICKET_OPEN_STATUSES " AND t.assign_error IS NULL "
+	"WHERE NOT a.enabled AND a.open_tickets > 0 "
+	"ORDER BY t.tenant_id, t.id LIMIT $1",
+	1, {INT4OID}
+};
+
+typedef struct Held
+{
+	int64		tenant_id;
+	int64		ticket_id;
+	int64		agent_id;
+} Held;
+
+static void
+release_one(void *arg)
+{
+	Held	   *h = (Held *) arg;
+
+	(void) hd_ticket_release_disabled(h->tenant_id, h->ticket_id, h->agent_id);
+}
+
+static void
+release_disabled(bool *more)
+{
+	Datum		v[1] = {Int32GetDatum(MAX_TICKETS_PER_QUEUE + 1)};
+	int			n,
+				i;
+	Held	   *h;
+
+	hd_exec(&disabled_holders, v, NULL, false, 0);
+	n = (int) SPI_processed;
+	if (n == 0)
+		return;
+	if (n > MAX_TICKETS_PER_QUEUE)
+	{
+		n = MAX_TICKETS_PER_QUEUE;
+		*more = true;
+	}
+	h = palloc(sizeof(Held) * n);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		h[i].tenant_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		h[i].ticket_id = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+		h[i].agent_id = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
+	}
+	for (i = 0; i < n; i++)
+	{
+		char	   *err = NULL;
+
+		if (!hd_run_in_subxact(release_one, &h[i], &err))
+		{
+			Datum		m[3] = {Int64GetDatum(h[i].tenant_id), Int64GetDatum(h[i].ticket_id),
+			CStringGetTextDatum(hd_clip_message(psprintf("release: %s", err), 1000))};
+
+			ereport(WARNING,
+					(errmsg("pg_helpdesk dispatcher: releasing ticket %lld of disabled agent %lld failed: %s",
+							(long long) h[i].ticket_id, (long long) h[i].agent_id, err)));
+			hd_exec(&mark_ticket, m, NULL, false, 0);
+		}
+	}
+}
+
 static int
 stage_run(TimestampTz now, bool *more)
 {
@@ -457,6 +532,8 @@ stage_run(TimestampTz now, bool *more)
 				i,
 				assigned = 0;
 	QueueWork  *q;
+
+	release_disabled(more);
 
 	hd_exec(&auto_queues, v, NULL, false, 0);
 	nq = (int) SPI_processed;

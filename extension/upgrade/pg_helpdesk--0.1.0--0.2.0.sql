@@ -601,10 +601,13 @@ ALTER TABLE helpdesk.agent
 		CHECK (max_open_tickets BETWEEN 0 AND 10000),
 	ADD COLUMN open_tickets integer NOT NULL DEFAULT 0 CHECK (open_tickets >= 0),
 	ADD COLUMN last_ticket_at timestamptz;
+-- the dispatcher's look for open tickets of disabled agents (usually empty)
+CREATE INDEX agent_disabled_with_tickets ON helpdesk.agent (tenant_id)
+	WHERE NOT enabled AND open_tickets > 0;
 COMMENT ON COLUMN helpdesk.agent.max_open_tickets IS
 	'Ticket capacity: the most open (new, open, pending) tickets the dispatcher or take_ticket gives the agent; assign_ticket(force => true) may go beyond it.';
 COMMENT ON COLUMN helpdesk.agent.open_tickets IS
-	'Open (new, open, pending) tickets assigned to the agent. Kept by the C API; capacity checks compare it with max_open_tickets in the same UPDATE.';
+	'Open (new, open, pending) tickets assigned to the agent. Kept by the C API; capacity checks compare it with max_open_tickets in the same UPDATE. A disabled agent''s open tickets are unassigned by the dispatcher.';
 COMMENT ON COLUMN helpdesk.agent.last_ticket_at IS
 	'When the agent was last given a ticket (least_loaded prefers the one waiting longest among equals).';
 

@@ -10,7 +10,7 @@
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(115);
+SELECT plan(119);
 
 \ir fixtures.psql
 
@@ -331,6 +331,20 @@ SELECT ok(pg_temp.wait_until($$(SELECT assign_wait_reason FROM helpdesk.ticket W
 	'with that agent away, the next one waits: no online agent serves the queue');
 SELECT helpdesk.set_agent_status(pg_temp.fx('ta'), pg_temp.fx('roff'), 'online') \g /dev/null
 SELECT ok(pg_temp.wait_until($$pg_temp.assignee('sk2') = pg_temp.fx('roff')$$), 'an agent with the skill coming online gets it');
+
+-- a disabled agent's open tickets go back to nobody, and in an automatic queue on to another agent
+SELECT helpdesk.set_agent_status(pg_temp.fx('ta'), pg_temp.fx(a), 'away') FROM unnest(ARRAY['r1', 'roff']) a \g /dev/null
+SELECT helpdesk.set_agent_status(pg_temp.fx('ta'), pg_temp.fx('r3'), 'online') \g /dev/null
+SELECT helpdesk.upsert_agent(pg_temp.fx('ta'), 'r2', 'R2', enabled => false) \g /dev/null
+SELECT ok(pg_temp.wait_until($$pg_temp.open_tickets('r2') = 0$$), 'a disabled agent is left with no open ticket');
+SELECT ok(pg_temp.wait_until($$(SELECT count(*) FROM helpdesk.ticket t WHERE t.assignee_id IS DISTINCT FROM pg_temp.fx('r3')
+	AND t.id IN (SELECT ticket_id FROM helpdesk.ticket_assignment_audit WHERE action = 'unassign' AND previous_agent_id = pg_temp.fx('r2'))) = 0$$),
+	'its tickets (round_robin and least_loaded queues) went on to r3, the only other online agent');
+SELECT is((SELECT count(*)::int FROM helpdesk.ticket_assignment_audit WHERE tenant_id = pg_temp.fx('ta') AND action = 'unassign'
+	AND actor_kind = 'dispatcher' AND previous_agent_id = pg_temp.fx('r2') AND reason = 'agent ' || pg_temp.fx('r2') || ' was disabled'), 3,
+	'each of its three open tickets was unassigned by the dispatcher, audited with the reason');
+SELECT is((SELECT assignee_id FROM helpdesk.ticket WHERE id = pg_temp.fx('rr2')), pg_temp.fx('r2'),
+	'its resolved ticket keeps it as assignee (history)');
 
 -- the counters match the tickets, for every agent of both tenants
 SELECT is((SELECT array_agg(a.external_id ORDER BY a.id) FROM helpdesk.agent a
