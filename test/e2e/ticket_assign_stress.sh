@@ -2,14 +2,15 @@
 # Ticket assignment under concurrency: TICKETS_CLIENTS (32) pgbench
 # connections create tickets in two automatic queues (round_robin,
 # least_loaded) and a manual one, take them, give and unassign them as a
-# supervisor, resolve them and flap their agents' status, while the
-# dispatcher assigns. Exits non-zero on any violation:
+# supervisor, resolve them, flap their agents' status and disable and enable
+# agents (whose open tickets the dispatcher gives back), while the dispatcher
+# assigns. Exits non-zero on any violation:
 #   1. no agent ever over max_open_tickets: live (a sampler, every 100 ms,
 #      one snapshot) and post hoc (every assign/take/auto audit row's load
 #      after the decision <= the capacity read in the same transaction)
 #   2. agent.open_tickets always equals the agent's open assigned tickets
 #      (live and at the end), and every ticket counts against its assignee
-#      exactly while it is open
+#      exactly while it is open, disabled agents included
 #   3. no deadlock and no other unexpected error in any actor
 #   4. afterwards, within 5 s, no ticket waits unassigned in an automatic
 #      queue while an online agent serving it has a free slot
@@ -89,6 +90,13 @@ BEGIN
 	END IF;
 EXCEPTION WHEN OTHERS THEN PERFORM public.tas_fail('resolve', SQLSTATE, SQLERRM);
 END \$\$;
+CREATE FUNCTION public.tas_enable() RETURNS void LANGUAGE plpgsql AS \$\$
+DECLARE e text;
+BEGIN
+	SELECT external_id INTO e FROM helpdesk.agent WHERE tenant_id = 1 AND id > 1 ORDER BY random() LIMIT 1;
+	PERFORM helpdesk.upsert_agent(1, e, 'Agent', enabled => random() < 0.7);
+EXCEPTION WHEN OTHERS THEN PERFORM public.tas_fail('enable', SQLSTATE, SQLERRM);
+END \$\$;
 CREATE FUNCTION public.tas_flap() RETURNS void LANGUAGE plpgsql AS \$\$
 DECLARE a bigint;
 BEGIN
@@ -98,7 +106,7 @@ EXCEPTION WHEN OTHERS THEN PERFORM public.tas_fail('flap', SQLSTATE, SQLERRM);
 END \$\$;
 " >/dev/null
 
-for f in create take give resolve flap; do echo "SELECT public.tas_$f();" >"$work/$f.sql"; done
+for f in create take give resolve flap enable; do echo "SELECT public.tas_$f();" >"$work/$f.sql"; done
 
 # live sampler: one statement, one snapshot of agents and tickets
 sampler() {
@@ -121,12 +129,13 @@ sampler_pid=$!
 note "pgbench: $clients clients, $secs s, $rate tx/s, $agents agents"
 pgbench -n -c "$clients" -j 4 -T "$secs" -R "$rate" \
 	-f "$work/create.sql@5" -f "$work/take.sql@2" -f "$work/give.sql@2" \
-	-f "$work/resolve.sql@3" -f "$work/flap.sql@1" "$db" >"$work/pgbench.out" 2>&1 ||
+	-f "$work/resolve.sql@3" -f "$work/flap.sql@1" -f "$work/enable.sql@1" "$db" >"$work/pgbench.out" 2>&1 ||
 	{ cat "$work/pgbench.out"; kill "$sampler_pid" 2>/dev/null; fail "pgbench failed"; }
 wait "$sampler_pid" || true
 grep -E "number of transactions actually processed|tps" "$work/pgbench.out" | sed 's/^/   /'
 
-# quiesce: everyone online, then the dispatcher places what it can
+# quiesce: everyone enabled and online, then the dispatcher places what it can
+q $db "SELECT helpdesk.upsert_agent(1, external_id, 'Agent', enabled => true) FROM helpdesk.agent" >/dev/null
 q $db "SELECT helpdesk.set_agent_status(1, id, 'online') FROM helpdesk.agent" >/dev/null
 idle_sql="SELECT NOT EXISTS (
 	SELECT 1 FROM helpdesk.ticket t JOIN helpdesk.queue q ON q.tenant_id = t.tenant_id AND q.id = t.queue_id
@@ -143,6 +152,8 @@ autos=$(q $db "SELECT count(*) FROM helpdesk.ticket_assignment_audit WHERE actio
 manual=$(q $db "SELECT count(*) FROM helpdesk.ticket_assignment_audit WHERE action IN ('take', 'assign', 'unassign')")
 note "$tickets tickets, $autos automatic assignments, $manual manual changes"
 [ "$autos" -ge 100 ] || fail "only $autos automatic assignments: the test did not exercise the dispatcher"
+released=$(q $db "SELECT count(*) FROM helpdesk.ticket_assignment_audit WHERE action = 'unassign' AND actor_kind = 'dispatcher'")
+note "$released tickets of disabled agents given back by the dispatcher"
 
 unexpected=$(q $db "SELECT count(*) FROM public.tas_unexpected")
 [ "$unexpected" -eq 0 ] || fail "unexpected errors: $(q $db "SELECT string_agg(DISTINCT actor || ' ' || sqlstate || ' ' || message, '; ') FROM public.tas_unexpected")"
