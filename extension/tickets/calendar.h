@@ -14,7 +14,7 @@
 #include "pgtime.h"
 
 #define HD_CAL_MAX_PER_DAY		24		/* opening intervals per weekday */
-#define HD_CAL_MAX_HOLIDAYS		5000
+#define HD_CAL_MAX_HOLIDAYS		1000
 #define HD_CAL_MAX_TZ_BYTES		64
 /* business_time_add/between never walk more than this much calendar time */
 #define HD_CAL_MAX_WALK_US		(INT64CONST(36525) * USECS_PER_DAY)	/* 100 years */
