@@ -134,6 +134,13 @@ static HdPlan ticket_update = {
 	TIMESTAMPTZOID}
 };
 
+static HdPlan fired_update = {
+	"UPDATE helpdesk.ticket SET sla_next_at = $3, "
+	"sla_state = CASE WHEN $4 AND sla_state IS NOT NULL THEN 'missed' ELSE sla_state END "
+	"WHERE tenant_id = $1 AND id = $2",
+	4, {INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID}
+};
+
 static HdPlan event_insert = {
 	"INSERT INTO helpdesk.sla_event (tenant_id, ticket_id, target, kind, round, policy_id, due) "
 	"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, ticket_id, target, kind, round) "
@@ -549,7 +556,8 @@ hd_sla_recompute(int64 tenant_id, int64 ticket_id, TimestampTz now)
  * Fire what is due at now: each warning and breach becomes one sla_event
  * row (unique per ticket, target, kind and round, so a retry after a crash
  * cannot fire twice) and one ticket.sla event for the ticket's staff
- * audiences; then the recompute moves sla_next_at on.
+ * audiences; then sla_next_at moves on to the next unfired instant (the
+ * ticket itself did not change, so nothing else needs recomputing).
  */
 int
 hd_sla_fire(int64 tenant_id, int64 ticket_id, TimestampTz now)
@@ -600,6 +608,28 @@ hd_sla_fire(int64 tenant_id, int64 ticket_id, TimestampTz now)
 		}
 		save_clock(tenant_id, ticket_id, (Target) i, c);
 	}
-	hd_sla_recompute(tenant_id, ticket_id, now);
+	/* nothing but the flags changed: the next instant and the state follow from the clocks */
+	{
+		TimestampTz next = 0;
+		bool		missed = false;
+		Datum		v[4];
+		char		n[5] = "    ";
+
+		for (i = 0; i < T_COUNT; i++)
+		{
+			TimestampTz x = clock_next(&clocks[i]);
+
+			if (x != 0 && (next == 0 || x < next))
+				next = x;
+			if (clocks[i].exists && (clocks[i].breached || clocks[i].outcome == 'm'))
+				missed = true;
+		}
+		v[0] = Int64GetDatum(tenant_id);
+		v[1] = Int64GetDatum(ticket_id);
+		v[2] = TimestampTzGetDatum(next);
+		n[2] = next != 0 ? ' ' : 'n';
+		v[3] = BoolGetDatum(missed);
+		hd_exec(&fired_update, v, n, false, 0);
+	}
 	return fired;
 }

@@ -15,6 +15,12 @@
 
 #include "access/xact.h"
 
+/*
+ * Tickets per run: one transaction, so its events become visible together;
+ * small enough that the first of a burst is not held back long.
+ */
+#define SLA_BATCH 200
+
 static TimestampTz skipped_until = 0;	/* due tickets were locked: retry then */
 
 static HdPlan next_plan = {
@@ -106,7 +112,7 @@ log_item(const char *what, const SlaItem *it, const char *err)
 static int
 sla_run(TimestampTz now, bool *more)
 {
-	int			batch = Max(1, hd_dispatch_batch_size);
+	int			batch = SLA_BATCH;
 	Datum		v[3];
 	int64	   *ids;
 	uint64		n,
