@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(125);
+SELECT plan(127);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -97,7 +97,10 @@ INSERT INTO interval_arg VALUES
 	 'keep must be between 0 and 3155760000 seconds'),
 	('system_text(duration)',
 	 $$SELECT helpdesk.system_text(pg_temp.fx('ta'), 'idle_warning', 'en', %L)$$,
-	 'duration must be between 0 and 31536000 seconds');
+	 'duration must be between 0 and 31536000 seconds'),
+	('set_ticket_settings(reopen_window)',
+	 $$SELECT helpdesk.set_ticket_settings(pg_temp.fx('ta'), reopen_window => %L)$$,
+	 'reopen_window must be between 0 and 315360000 seconds');
 
 SELECT set_eq(
 	$$SELECT p.proname || '(' || a.name || ')'
