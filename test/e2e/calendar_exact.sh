@@ -9,6 +9,7 @@
 # HD_SEED repeats a run (the seed is printed).
 source "$(dirname "$0")/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)
+export PGTZ=UTC	# the expected instants below are written in UTC
 db=e2e_calendar
 fresh_db $db
 trap 'psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
@@ -68,3 +69,19 @@ check "SELECT helpdesk.business_time_add(1, (SELECT id FROM helpdesk.calendar WH
 check "SELECT helpdesk.business_time_add(1, (SELECT id FROM helpdesk.calendar WHERE external_id = 'shanghai'),
        '2026-09-30 17:59:59.999999+08', '0.000002 seconds') AT TIME ZONE 'Asia/Shanghai'" "2026-10-08 09:00:00.000001"
 note "known DST facts hold"
+
+# another backend's compiled copy is dropped when an edit commits: one
+# connection computes, sleeps while a second one changes the hours, computes again
+q $db "SELECT helpdesk.upsert_calendar(1, 'edit', 'Edit', 'UTC', '{\"mon\": [[\"09:00\", \"17:00\"]]}')" >/dev/null
+psql -qXAt -d $db >"$tmp/edit.out" <<'SQL' &
+SELECT helpdesk.business_time_add(1, (SELECT id FROM helpdesk.calendar WHERE external_id = 'edit'), '2026-11-30 09:00+00', '1 hour');
+SELECT pg_sleep(1.5);
+SELECT helpdesk.business_time_add(1, (SELECT id FROM helpdesk.calendar WHERE external_id = 'edit'), '2026-11-30 09:00+00', '1 hour');
+SQL
+reader=$!
+sleep 0.5
+q $db "SELECT helpdesk.upsert_calendar(1, 'edit', 'Edit', 'UTC', '{\"mon\": [[\"12:00\", \"17:00\"]]}')" >/dev/null
+wait $reader
+[ "$(tr '\n' ' ' <"$tmp/edit.out")" = "2026-11-30 10:00:00+00  2026-11-30 13:00:00+00 " ] \
+	|| fail "a backend kept its compiled calendar after another committed an edit: $(tr '\n' ' ' <"$tmp/edit.out")"
+note "an edit committed by another backend is seen at once"
