@@ -146,3 +146,44 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_ticket_sla';
 COMMENT ON FUNCTION helpdesk.ticket_sla IS
 	'The SLA clocks of a ticket: per target and round, the goal, the open time elapsed so far, due and warning times and the outcome.';
+
+-- Chat sessions: a first-response target per queue, from entering the queue
+-- (start_session into a queue, or the bot's hand-off) to the first agent
+-- message; the dispatcher stage checks each session once, at its due time.
+ALTER TABLE helpdesk.queue
+	ADD COLUMN chat_first_response interval CHECK (chat_first_response > '0 s');
+COMMENT ON COLUMN helpdesk.queue.chat_first_response IS
+	'First-response target of chat sessions entering this queue (wall time); NULL = none. Set with set_queue_sla.';
+ALTER TABLE helpdesk.session
+	ADD COLUMN sla_first_response_due timestamptz,
+	ADD COLUMN sla_breached_at timestamptz;
+CREATE INDEX session_sla_due ON helpdesk.session (sla_first_response_due)
+	WHERE sla_first_response_due IS NOT NULL;
+COMMENT ON COLUMN helpdesk.session.sla_first_response_due IS
+	'When the queue''s first-response target falls due, set on entering the queue; cleared by the dispatcher at that time (hit when an agent wrote before, else breach).';
+COMMENT ON COLUMN helpdesk.session.sla_breached_at IS 'When the dispatcher found the first response late (event session.sla).';
+
+-- copies the queue's target into the session row as it enters its first queue
+CREATE FUNCTION helpdesk._session_sla_start() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	NEW.sla_first_response_due := NEW.queued_at + (SELECT q.chat_first_response FROM helpdesk.queue q
+		WHERE q.tenant_id = NEW.tenant_id AND q.id = NEW.queue_id);
+	RETURN NEW;
+END $$;
+COMMENT ON FUNCTION helpdesk._session_sla_start() IS
+	'Trigger: a session entering its first queue gets that queue''s chat first-response due time.';
+CREATE TRIGGER session_sla_start_insert BEFORE INSERT ON helpdesk.session
+	FOR EACH ROW WHEN (NEW.queued_at IS NOT NULL AND NEW.queue_id IS NOT NULL)
+	EXECUTE FUNCTION helpdesk._session_sla_start();
+CREATE TRIGGER session_sla_start_update BEFORE UPDATE OF queued_at ON helpdesk.session
+	FOR EACH ROW WHEN (OLD.queued_at IS NULL AND NEW.queued_at IS NOT NULL AND NEW.queue_id IS NOT NULL
+	                   AND NEW.sla_breached_at IS NULL)
+	EXECUTE FUNCTION helpdesk._session_sla_start();
+
+CREATE FUNCTION helpdesk.set_queue_sla(tenant_id bigint, queue_id bigint, chat_first_response interval)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_queue_sla';
+COMMENT ON FUNCTION helpdesk.set_queue_sla IS
+	'A queue''s first-response target for chat sessions (wall time from entering the queue or the bot hand-off to the first agent message); ''0 s'' clears it. Applies to sessions entering the queue from now on.';

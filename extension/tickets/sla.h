@@ -22,6 +22,9 @@ extern int	hd_sla_fire(int64 tenant_id, int64 ticket_id, TimestampTz now);
 /* Ask the dispatcher to recompute the tenant's open tickets (after a policy or calendar edit). */
 extern void hd_sla_request_recompute(int64 tenant_id);
 
+/* sla_session.c: chat sessions' first response, checked at the due time */
+extern int	hd_sla_sessions_due(TimestampTz now, int batch, bool *more);
+
 /* sla_stage.c */
 extern void hd_sla_register_stage(void);
 

@@ -4,8 +4,8 @@
  * calendar edits, and the ticket observer that recomputes a ticket's clocks
  * on each of its changes.
  *
- * next_due is one index lookup (ticket_sla_next) plus a look at the small
- * sla_recompute table; run takes the due tickets in due order through the
+ * next_due is one index lookup (ticket_sla_next) and one for chat sessions
+ * (session_sla_due) plus a look at the small sla_recompute table; run takes the due tickets in due order through the
  * same index, so nothing scans the open tickets, and a pass costs the same
  * at ten thousand open tickets as at a million.
  */
@@ -24,8 +24,10 @@
 static TimestampTz skipped_until = 0;	/* due tickets were locked: retry then */
 
 static HdPlan next_plan = {
-	"SELECT (SELECT t.sla_next_at FROM helpdesk.ticket t WHERE t.sla_next_at IS NOT NULL "
-	"ORDER BY t.sla_next_at LIMIT 1), EXISTS (SELECT 1 FROM helpdesk.sla_recompute)",
+	"SELECT least((SELECT t.sla_next_at FROM helpdesk.ticket t WHERE t.sla_next_at IS NOT NULL "
+	"ORDER BY t.sla_next_at LIMIT 1), (SELECT s.sla_first_response_due FROM helpdesk.session s "
+	"WHERE s.sla_first_response_due IS NOT NULL ORDER BY s.sla_first_response_due LIMIT 1)), "
+	"EXISTS (SELECT 1 FROM helpdesk.sla_recompute)",
 	0, {InvalidOid}
 };
 
@@ -154,6 +156,9 @@ sla_run(TimestampTz now, bool *more)
 			skipped_until = (due > (int64) n) ? TimestampTzPlusMilliseconds(now, 100) : 0;
 		}
 	}
+
+	/* chat sessions whose first response fell due */
+	done += hd_sla_sessions_due(now, batch, more);
 
 	/* one batch of a recompute request */
 	hd_exec(&request_plan, NULL, NULL, false, 1);

@@ -10,7 +10,7 @@
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(90);
+SELECT plan(109);
 
 \ir fixtures.psql
 
@@ -270,8 +270,58 @@ SELECT throws_ok($$SELECT * FROM helpdesk.ticket_sla(pg_temp.fx('tb'), pg_temp.f
 	'HD404', format('ticket %s does not exist in tenant %s', pg_temp.fx('k_fast'), pg_temp.fx('tb')), 'ticket_sla: another tenant''s ticket');
 
 ------------------------------------------------------------------------------
+-- chat sessions: a first-response target per queue
+------------------------------------------------------------------------------
+INSERT INTO fx SELECT 'q_chat', helpdesk.upsert_queue(pg_temp.fx('ta'), 'chat', 'Chat');
+SELECT throws_ok($$SELECT helpdesk.set_queue_sla(NULL, pg_temp.fx('q_chat'), '1 s')$$,
+	'22004', 'tenant_id must not be NULL', 'set_queue_sla: NULL tenant_id');
+SELECT throws_ok($$SELECT helpdesk.set_queue_sla(pg_temp.fx('ta'), NULL, '1 s')$$,
+	'22004', 'queue_id must not be NULL', 'set_queue_sla: NULL queue_id');
+SELECT throws_ok($$SELECT helpdesk.set_queue_sla(pg_temp.fx('ta'), pg_temp.fx('q_chat'), NULL)$$,
+	'22004', 'chat_first_response must not be NULL', 'set_queue_sla: NULL target');
+SELECT throws_ok($$SELECT helpdesk.set_queue_sla(pg_temp.fx('ta'), pg_temp.fx('q_chat'), '0.5 s')$$,
+	'22023', 'chat_first_response must be between 1 and 604800 seconds', 'set_queue_sla: under a second');
+SELECT throws_ok($$SELECT helpdesk.set_queue_sla(pg_temp.fx('ta'), pg_temp.fx('q_other'), '1 s')$$,
+	'HD404', format('queue %s does not exist in tenant %s', pg_temp.fx('q_other'), pg_temp.fx('ta')),
+	'set_queue_sla: another tenant''s queue');
+SELECT throws_ok($$SELECT helpdesk.set_queue_sla(pg_temp.fx('no_tenant'), pg_temp.fx('q_chat'), '1 s')$$,
+	'HD404', format('tenant %s does not exist', pg_temp.fx('no_tenant')), 'set_queue_sla: unknown tenant');
+SELECT lives_ok($$SELECT helpdesk.set_queue_sla(pg_temp.fx('ta'), pg_temp.fx('q_chat'), '1 second')$$, 'set_queue_sla');
+SELECT lives_ok($$SELECT helpdesk.set_queue_routing(pg_temp.fx('ta'), pg_temp.fx('q_chat'), offer_mode => 'direct')$$,
+	'the chat queue assigns directly');
+INSERT INTO fx SELECT 'c_chat1', helpdesk.upsert_customer(pg_temp.fx('ta'), 'chat1');
+INSERT INTO fx SELECT 'c_chat2', helpdesk.upsert_customer(pg_temp.fx('ta'), 'chat2');
+-- nobody online: the first response is late
+INSERT INTO fx SELECT 's_late', session_id FROM helpdesk.start_session(pg_temp.fx('ta'), pg_temp.fx('c_chat1'),
+	queue_id => pg_temp.fx('q_chat'));
+SELECT is((SELECT sla_first_response_due - queued_at FROM helpdesk.session WHERE id = pg_temp.fx('s_late')),
+	interval '1 second', 'chat: entering the queue sets the due time');
+SELECT ok(pg_temp.wait_until($$(SELECT sla_breached_at IS NOT NULL AND sla_first_response_due IS NULL
+	FROM helpdesk.session WHERE id = pg_temp.fx('s_late'))$$), 'chat: the dispatcher finds the breach');
+SELECT is((SELECT count(*) FROM helpdesk.event WHERE tenant_id = pg_temp.fx('ta') AND type = 'session.sla'
+	AND audience = 'tenant' AND session_id = pg_temp.fx('s_late')), 1::bigint, 'chat: one session.sla event for supervisors');
+-- an agent answers in time: no breach
+INSERT INTO fx SELECT 'bo', helpdesk.upsert_agent(pg_temp.fx('ta'), 'bo', 'Bo');
+SELECT lives_ok($$SELECT helpdesk.set_agent_status(pg_temp.fx('ta'), pg_temp.fx('bo'), 'online')$$, 'an agent comes online');
+INSERT INTO fx SELECT 's_ok', session_id FROM helpdesk.start_session(pg_temp.fx('ta'), pg_temp.fx('c_chat2'),
+	queue_id => pg_temp.fx('q_chat'));
+SELECT ok(pg_temp.wait_until($$(SELECT state = 'active' FROM helpdesk.session WHERE id = pg_temp.fx('s_ok'))$$, '0.8 s'),
+	'chat: the session is assigned');
+SELECT lives_ok($$SELECT helpdesk.post_message(pg_temp.fx('ta'), pg_temp.fx('s_ok'), 'agent', pg_temp.fx('bo'), 'hello')$$,
+	'chat: the agent answers');
+SELECT ok(pg_temp.wait_until($$(SELECT sla_first_response_due IS NULL FROM helpdesk.session WHERE id = pg_temp.fx('s_ok'))$$),
+	'chat: checked at the due time');
+SELECT is((SELECT sla_breached_at FROM helpdesk.session WHERE id = pg_temp.fx('s_ok')), NULL, 'chat: answered in time, no breach');
+
+------------------------------------------------------------------------------
 -- clean up
 ------------------------------------------------------------------------------
+SELECT lives_ok($$SELECT count(helpdesk.close_session(tenant_id, id)) FROM helpdesk.session
+	WHERE tenant_id IN (SELECT id FROM my_tenants) AND state <> 'closed'$$, 'clean up: close open sessions');
+SELECT lives_ok($$DELETE FROM helpdesk.dispatch_audit WHERE tenant_id IN (SELECT id FROM my_tenants)$$,
+	'clean up: delete the audit rows');
+SELECT lives_ok($$DELETE FROM helpdesk.session_assignment WHERE tenant_id IN (SELECT id FROM my_tenants)$$,
+	'clean up: delete the assignment history');
 SELECT lives_ok($$DELETE FROM helpdesk.tenant WHERE id IN (SELECT id FROM my_tenants)$$, 'clean up: delete the tenants');
 
 SELECT * FROM finish();
