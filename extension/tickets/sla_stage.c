@@ -21,7 +21,7 @@
  */
 #define SLA_BATCH 200
 
-static TimestampTz skipped_until = 0;	/* due tickets were locked: retry then */
+static bool last_run_more = false;	/* the last run stopped early on purpose */
 
 static HdPlan next_plan = {
 	"SELECT least((SELECT t.sla_next_at FROM helpdesk.ticket t WHERE t.sla_next_at IS NOT NULL "
@@ -31,24 +31,36 @@ static HdPlan next_plan = {
 	0, {InvalidOid}
 };
 
+/* The earliest due time of the SLA's work (now when a recompute request waits), 0 when none. */
+static TimestampTz
+earliest_due(TimestampTz now)
+{
+	TimestampTz due = 0;
+	bool		isnull;
+	Datum		d;
+
+	hd_exec(&next_plan, NULL, NULL, true, 1);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		due = DatumGetTimestampTz(d);
+	if (hd_get_bool(2))
+		due = now;
+	return due;
+}
+
+/*
+ * Called after every run. Something still due right after a run that did
+ * not ask for more is held by a writer's row lock (the run skips locked
+ * tickets): look again in 100 ms rather than spin.
+ */
 static TimestampTz
 sla_next_due(void)
 {
-	TimestampTz due = 0;
 	TimestampTz now = GetCurrentTimestamp();
-	bool		isnull;
+	TimestampTz due = earliest_due(now);
 
-	hd_exec(&next_plan, NULL, NULL, true, 1);
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			due = DatumGetTimestampTz(d);
-	}
-	if (hd_get_bool(2))
-		due = now;
-	if (due != 0 && due <= now && skipped_until > now)
-		due = skipped_until;
+	if (due != 0 && due <= now && !last_run_more)
+		due = TimestampTzPlusMilliseconds(now, 100);
 	return due;
 }
 
@@ -79,10 +91,6 @@ recompute_one(void *arg)
 static HdPlan due_plan = {
 	"SELECT t.tenant_id, t.id FROM helpdesk.ticket t WHERE t.sla_next_at <= $1 "
 	"ORDER BY t.sla_next_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-	2, {TIMESTAMPTZOID, INT4OID}
-};
-static HdPlan due_count_plan = {
-	"SELECT count(*) FROM (SELECT 1 FROM helpdesk.ticket t WHERE t.sla_next_at <= $1 LIMIT $2) x",
 	2, {TIMESTAMPTZOID, INT4OID}
 };
 static HdPlan request_plan = {
@@ -121,6 +129,14 @@ sla_run(TimestampTz now, bool *more)
 				i;
 	int			done = 0;
 
+	/* woken for other stages' work, or early: one lookup and back */
+	last_run_more = false;
+	{
+		TimestampTz due = earliest_due(now);
+
+		if (due == 0 || due > now)
+			return 0;
+	}
 	v[0] = TimestampTzGetDatum(now);
 	v[1] = Int32GetDatum(batch);
 	hd_exec(&due_plan, v, NULL, false, batch);
@@ -145,17 +161,6 @@ sla_run(TimestampTz now, bool *more)
 	}
 	if (n == (uint64) batch)
 		*more = true;
-	else
-	{
-		/* fewer than asked for: were some due tickets locked by their writers? */
-		hd_exec(&due_count_plan, v, NULL, false, 1);
-		{
-			int64		due = 0;
-
-			hd_get_int64(1, &due);
-			skipped_until = (due > (int64) n) ? TimestampTzPlusMilliseconds(now, 100) : 0;
-		}
-	}
 
 	/* chat sessions whose first response fell due */
 	done += hd_sla_sessions_due(now, batch, more);
@@ -201,6 +206,7 @@ sla_run(TimestampTz now, bool *more)
 		else
 			hd_exec(&finish_plan, v, NULL, false, 0);
 	}
+	last_run_more = *more;
 	return done;
 }
 
