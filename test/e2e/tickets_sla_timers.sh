@@ -39,12 +39,12 @@ SELECT helpdesk.upsert_sla_policy(1, 'tight', 2, first_response => '3 s', resolu
 wait_until $db "SELECT $(dpid) > 0" 20 || fail "no dispatcher"
 pid=$(dpid)
 
-# create the tickets in batches of 50 over ~20 s (a steady ~400 warnings and
+# create the tickets in batches of 25 over ~40 s (a steady ~200 warnings and
 # breaches a second, not one burst, on a machine shared with other work): odd customers high
 # priority (24/7), even ones normal (tight calendar); every tenth high ticket
 # is answered in its creating transaction (so its first response never runs
 # late whatever the machine's load)
-batch=50
+batch=25
 {
 	for ((b = 0; b < n / batch; b++)); do
 		echo "BEGIN;"
