@@ -26,6 +26,16 @@ LEFT JOIN helpdesk.session_transition t ON t.from_state = a.state AND t.to_state
 WHERE helpdesk.transition_allowed(a.state, b.state) <> (t.from_state IS NOT NULL);
 SELECT count(*) AS allowed_transitions FROM helpdesk.session_transition;
 
+-- the same for tickets
+WITH s(status) AS (VALUES ('new'), ('open'), ('pending'), ('resolved'), ('closed'))
+SELECT a.status AS from_status, b.status AS to_status,
+       helpdesk.ticket_transition_allowed(a.status, b.status) AS in_c,
+       t.from_status IS NOT NULL AS in_table
+FROM s a CROSS JOIN s b
+LEFT JOIN helpdesk.ticket_transition t ON t.from_status = a.status AND t.to_status = b.status
+WHERE helpdesk.ticket_transition_allowed(a.status, b.status) <> (t.from_status IS NOT NULL);
+SELECT count(*) AS allowed_ticket_transitions FROM helpdesk.ticket_transition;
+
 -- pg_dump keeps the data
 SELECT count(*) AS dumped_tables FROM pg_extension e, unnest(e.extconfig) WHERE e.extname = 'pg_helpdesk';
 
