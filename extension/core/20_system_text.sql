@@ -10,7 +10,9 @@ COMMENT ON COLUMN helpdesk.tenant.default_language IS
 
 CREATE TABLE helpdesk.system_text (
 	tenant_id  bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
-	key        text NOT NULL CHECK (key IN ('idle_warning')),
+	key        text NOT NULL CHECK (key IN ('idle_warning', 'autoclose_resolve_warning',
+	           'autoclose_close_warning', 'autoclose_pending', 'autoclose_replied',
+	           'autoclose_resolved', 'csat_request')),
 	language   text NOT NULL
 	           CHECK (language ~ '^[a-z]{2,3}(-[a-z0-9]{1,8})*$' AND length(language) <= 35),
 	body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 1000),
