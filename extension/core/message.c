@@ -106,9 +106,12 @@ url_has_host(const char *url)
 	return true;
 }
 
-/* Attachment of an image or file message: {"url","name","size","mime"}. */
-static void
-check_attachment(Jsonb *a, bool image)
+/*
+ * Attachment of an image or file message: {"url","name","size","mime"}.
+ * Also checks the attachments of ticket messages (tickets/).
+ */
+void
+hd_check_attachment(Jsonb *a, bool image)
 {
 	char	   *url,
 			   *mime,
@@ -189,7 +192,7 @@ check_content(HdPostArgs *m)
 			hd_invalid("%s messages need a non-empty body", m->type);
 	}
 	else if (strcmp(m->type, "image") == 0 || strcmp(m->type, "file") == 0)
-		check_attachment(m->attachment, strcmp(m->type, "image") == 0);
+		hd_check_attachment(m->attachment, strcmp(m->type, "image") == 0);
 	else if (strcmp(m->type, "menu") == 0)
 	{
 		if (m->body == NULL || m->body[0] == '\0')

@@ -22,5 +22,6 @@ typedef struct HdPostArgs
 } HdPostArgs;
 
 extern int64 hd_post_message(HdPostArgs *m);
+extern void hd_check_attachment(Jsonb *a, bool image);
 
 #endif							/* HD_MESSAGE_H */

@@ -63,6 +63,13 @@ CREATE TABLE helpdesk.agent_queue_limit (
 COMMENT ON TABLE helpdesk.agent_queue_limit IS
 	'Optional per-queue capacity: at most max_sessions of the agent''s sessions from this queue (agent.max_sessions still caps the total).';
 
+-- what max_wait does (ticket: a hook that tickets/ registers, see routing.h)
+ALTER TABLE helpdesk.queue
+	ADD COLUMN max_wait_action text NOT NULL DEFAULT 'overflow'
+		CHECK (max_wait_action IN ('overflow', 'close', 'ticket'));
+COMMENT ON COLUMN helpdesk.queue.max_wait_action IS
+	'What max_wait does: overflow (to overflow_queue_id, abandoned when there is none), close (abandoned), or ticket (the session becomes a ticket through the hook tickets/ registers, and closes as escalated).';
+
 ALTER TABLE helpdesk.queue
 	ADD COLUMN offer_mode text NOT NULL DEFAULT 'offer' CHECK (offer_mode IN ('offer', 'direct')),
 	ADD COLUMN sticky_window interval NOT NULL DEFAULT '7 days' CHECK (sticky_window >= '0 seconds'),

@@ -115,6 +115,7 @@ typedef struct TimerItem
 	int64		warn_us;
 	int64		close_us;
 	int64		overflow;
+	bool		to_ticket;		/* max wait: max_wait_action ticket */
 	TimestampTz warned;
 	bool		fired;
 	/* idle: a setting that cannot be used (the session waits a minute) */
@@ -213,7 +214,9 @@ expire_offer(void *arg)
  */
 
 static HdPlan due_waits = {
-	"SELECT s.tenant_id, s.id, s.queue_id, greatest(s.wait_due_at, s.queued_at), q.overflow_queue_id "
+	"SELECT s.tenant_id, s.id, s.queue_id, greatest(s.wait_due_at, s.queued_at), "
+	"       CASE WHEN q.max_wait_action = 'overflow' THEN q.overflow_queue_id END, "
+	"       q.max_wait_action = 'ticket' "
 	"FROM helpdesk.session s JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id "
 	"WHERE s.state = 'queued' AND s.wait_due_at <= now() AND s.dispatch_error IS NULL "
 	"ORDER BY s.wait_due_at LIMIT " CppAsString2(TIMER_BATCH),
@@ -224,6 +227,8 @@ static HdPlan wait_still_due = {
 	"AND queue_id = $3 AND wait_due_at <= now()",
 	3, {INT8OID, INT8OID, INT8OID}
 };
+
+HdMaxWaitTicketHook hd_max_wait_ticket_hook = NULL;
 
 static void
 expire_wait(void *arg)
@@ -244,6 +249,13 @@ expire_wait(void *arg)
 		hd_audit(it->tenant_id, it->session_id, it->overflow, 0, "overflow",
 				 psprintf("max_wait of queue " INT64_FORMAT " exceeded; moved to overflow queue " INT64_FORMAT,
 						  it->queue_id, it->overflow), it->due);
+	}
+	else if (it->to_ticket && hd_max_wait_ticket_hook != NULL)
+	{
+		hd_max_wait_ticket_hook(it->tenant_id, &s, it->due);
+		hd_audit(it->tenant_id, it->session_id, it->queue_id, 0, "ticket",
+				 psprintf("max_wait of queue " INT64_FORMAT " exceeded; escalated to a ticket",
+						  it->queue_id), it->due);
 	}
 	else
 	{
@@ -503,11 +515,14 @@ fill_session_agent(TimerItem *it, int row)
 static void
 fill_wait(TimerItem *it, int row)
 {
+	bool		isnull;
+
 	it->tenant_id = get_i8(row, 1);
 	it->session_id = get_i8(row, 2);
 	it->queue_id = get_i8(row, 3);
 	it->due = get_ts(row, 4);
 	it->overflow = get_i8(row, 5);
+	it->to_ticket = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 6, &isnull));
 }
 
 static void

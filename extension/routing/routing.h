@@ -29,6 +29,15 @@ extern void hd_session_event(int64 tenant_id, int64 session_id, const char *from
 							 const char *to, int64 queue_id, int64 agent_id,
 							 const char *extra_json_fields);
 
+/*
+ * dispatch_timers.c: a queue's max_wait_action 'ticket' hands the waiting
+ * session (locked FOR UPDATE, still queued) to this hook, which a folder
+ * above routing registers (tickets/): it makes the ticket and closes the
+ * session as escalated. Unset, the session is abandoned as with 'close'.
+ */
+typedef void (*HdMaxWaitTicketHook) (int64 tenant_id, HdSessionRow *s, TimestampTz due);
+extern HdMaxWaitTicketHook hd_max_wait_ticket_hook;
+
 /* presence.c */
 extern void hd_warn_short_presence(int64 tenant_id);
 

@@ -13,12 +13,6 @@ COMMENT ON COLUMN helpdesk.tenant.reopen_window IS
 COMMENT ON COLUMN helpdesk.tenant.offline_tickets IS
 	'When true, a customer who writes while no agent of the queue is online gets a ticket (channel offline).';
 
-ALTER TABLE helpdesk.queue
-	ADD COLUMN max_wait_action text NOT NULL DEFAULT 'overflow'
-		CHECK (max_wait_action IN ('overflow', 'close', 'ticket'));
-COMMENT ON COLUMN helpdesk.queue.max_wait_action IS
-	'What max_wait does: overflow (to overflow_queue_id, abandoned when there is none), close (abandoned), or ticket (the session is escalated to a ticket and closed).';
-
 -- One row per tenant, locked FOR UPDATE by the transaction that creates a
 -- ticket and advanced in it: numbers are unique and gapless (a rolled back
 -- creation rolls the counter back too), at the price of serialising ticket
@@ -141,6 +135,10 @@ CREATE TABLE helpdesk.ticket_message (
 CREATE UNIQUE INDEX ticket_message_client_id ON helpdesk.ticket_message
 	(tenant_id, ticket_id, sender_kind, client_msg_id);
 CREATE INDEX ticket_message_by_ticket ON helpdesk.ticket_message (tenant_id, ticket_id, id);
+-- create_ticket and contact_support find a retried creation by the customer's client id
+CREATE INDEX ticket_message_customer_client_id ON helpdesk.ticket_message
+	(tenant_id, customer_id, client_msg_id)
+	WHERE sender_kind = 'customer' AND client_msg_id IS NOT NULL;
 COMMENT ON TABLE helpdesk.ticket_message IS
 	'A ticket''s thread: public replies (customer, agent), internal notes, system entries, in order of id.';
 COMMENT ON COLUMN helpdesk.ticket_message.sender_kind IS

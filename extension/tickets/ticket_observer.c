@@ -60,6 +60,7 @@ hd_ticket_change_name(HdTicketChange what)
 void
 hd_tickets_init(void)
 {
+	hd_ticket_escalate_init();
 	if (hd_sla_init)
 		hd_sla_init();
 	if (hd_autoclose_init)

@@ -61,3 +61,30 @@ hd_ticket_transition_allowed_sql(PG_FUNCTION_ARGS)
 
 	PG_RETURN_BOOL(hd_ticket_transition_allowed(from, to));
 }
+
+/* A status read from the table or checked by the caller, as its static literal. */
+const char *
+hd_ticket_status_literal(const char *s)
+{
+	static const char *const statuses[] = {"new", "open", "pending", "resolved", "closed", NULL};
+	int			i;
+
+	for (i = 0; statuses[i] != NULL; i++)
+		if (strcmp(statuses[i], s) == 0)
+			return statuses[i];
+	elog(ERROR, "pg_helpdesk: unknown ticket status \"%s\"", s);
+	return NULL;				/* keep compiler quiet */
+}
+
+const char *
+hd_ticket_priority_literal(const char *s)
+{
+	static const char *const priorities[] = {"low", "normal", "high", "urgent", NULL};
+	int			i;
+
+	for (i = 0; priorities[i] != NULL; i++)
+		if (strcmp(priorities[i], s) == 0)
+			return priorities[i];
+	elog(ERROR, "pg_helpdesk: unknown ticket priority \"%s\"", s);
+	return NULL;				/* keep compiler quiet */
+}
