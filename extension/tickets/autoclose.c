@@ -244,7 +244,9 @@ usecs_interval(int64 us)
 {
 	Interval   *i = palloc0(sizeof(Interval));
 
-	i->time = us;
+	/* whole days as days, as people write them ('3 days', not '72:00:00') */
+	i->day = (int32) (us / USECS_PER_DAY);
+	i->time = us % USECS_PER_DAY;
 	return i;
 }
 
