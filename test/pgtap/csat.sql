@@ -32,9 +32,9 @@ BEGIN
 	PERFORM helpdesk.claim_session(pg_temp.fx('t'), pg_temp.fx('a'), s);
 	RETURN s;
 END $$;
-CREATE FUNCTION pg_temp.surveys(target text, k bigint) RETURNS text LANGUAGE sql AS $$
+CREATE FUNCTION pg_temp.surveys(kind text, k bigint) RETURNS text LANGUAGE sql AS $$
 	SELECT coalesce(string_agg(concat_ws(':', resolution, coalesce(score::text, '-'), after_autoclose), ' ' ORDER BY id), '')
-	FROM helpdesk.csat WHERE (target = 'ticket' AND ticket_id = k) OR (target = 'session' AND session_id = k)
+	FROM helpdesk.csat WHERE (kind = 'ticket' AND ticket_id = k) OR (kind = 'session' AND session_id = k)
 $$;
 
 ------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(125);
+SELECT plan(131);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -97,7 +97,16 @@ INSERT INTO interval_arg VALUES
 	 'keep must be between 0 and 3155760000 seconds'),
 	('system_text(duration)',
 	 $$SELECT helpdesk.system_text(pg_temp.fx('ta'), 'idle_warning', 'en', %L)$$,
-	 'duration must be between 0 and 31536000 seconds');
+	 'duration must be between 0 and 31536000 seconds'),
+	('set_autoclose(close_after)',
+	 $$SELECT helpdesk.set_autoclose(pg_temp.fx('ta'), 'pending', close_after => %L)$$,
+	 'close_after must be between 1 and 31536000 seconds'),
+	('set_autoclose(warn_before)',
+	 $$SELECT helpdesk.set_autoclose(pg_temp.fx('ta'), 'pending', warn_before => %L)$$,
+	 'warn_before must be between 1 and 31536000 seconds'),
+	('set_csat(window)',
+	 $$SELECT helpdesk.set_csat(pg_temp.fx('ta'), "window" => %L)$$,
+	 'window must be between 60 and 31536000 seconds');
 
 SELECT set_eq(
 	$$SELECT p.proname || '(' || a.name || ')'

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(55);
+SELECT plan(57);
 
 -- Quick replies: upsert and its matching key, placeholders (checked on
 -- store, filled in on render with fallbacks and bounds), the agent's prefix
@@ -112,6 +112,19 @@ UPDATE helpdesk.quick_reply SET body = 'x {{nope}} {{agent.name}}' WHERE id = pg
 SELECT is(helpdesk.render_quick_reply(pg_temp.fx('t'), pg_temp.fx('refund'), pg_temp.fx('ana'), count_use => false),
 	'x {{nope}} Ana', 'an unknown placeholder in a row written directly stays verbatim');
 
+-- a ticket: its number, subject and attributes, and its customer
+INSERT INTO fx SELECT 'k', ticket_id FROM helpdesk.create_ticket(pg_temp.fx('t'), pg_temp.fx('c'), 'Lost sword', 'help',
+	attributes => '{"order": "B-9"}');
+INSERT INTO fx SELECT 'k_other', ticket_id FROM helpdesk.create_ticket(pg_temp.fx('t2'),
+	helpdesk.upsert_customer(pg_temp.fx('t2'), 'x'), 'Other', 'help');
+INSERT INTO fx SELECT 'tk', helpdesk.upsert_quick_reply(pg_temp.fx('t'), 'tk', 'Ticket',
+	'{{ticket.number}} "{{ticket.subject}}" {{ticket.attributes.order}} for {{customer.name}} ({{session.attributes.order|no chat}})');
+SELECT is(helpdesk.render_quick_reply(pg_temp.fx('t'), pg_temp.fx('tk'), pg_temp.fx('ana'), ticket_id => pg_temp.fx('k')),
+	format('#%s "Lost sword" B-9 for 李雷 (no chat)', (SELECT number FROM helpdesk.ticket WHERE id = pg_temp.fx('k'))),
+	'render for a ticket: number, subject, ticket attribute, its customer');
+SELECT throws_ok(format('SELECT helpdesk.render_quick_reply(%s, %s, %s, ticket_id => %s)', pg_temp.fx('t'), pg_temp.fx('tk'), pg_temp.fx('ana'), pg_temp.fx('k_other')),
+	'HD404', format('ticket %s does not exist in tenant %s', pg_temp.fx('k_other'), pg_temp.fx('t')),
+	'render: another tenant''s ticket');
 SELECT throws_ok(format('SELECT helpdesk.render_quick_reply(%s, %s, %s)', pg_temp.fx('t'), pg_temp.fx('ana_ref'), pg_temp.fx('bo')),
 	'HD404', format('quick reply %s does not exist for agent %s in tenant %s', pg_temp.fx('ana_ref'), pg_temp.fx('bo'), pg_temp.fx('t')),
 	'render: another agent''s personal quick reply');
@@ -141,8 +154,8 @@ SELECT is((SELECT uses FROM helpdesk.quick_reply_use WHERE agent_id = pg_temp.fx
 -- Ana uses refund three times: it ranks first for her, not for Bo
 SELECT helpdesk.render_quick_reply(pg_temp.fx('t'), pg_temp.fx('refund'), pg_temp.fx('ana')) FROM generate_series(1, 3);
 SELECT is(array(SELECT quick_reply_id FROM helpdesk.search_quick_replies(pg_temp.fx('t'), pg_temp.fx('ana'))),
-	ARRAY[pg_temp.fx('refund'), pg_temp.fx('greet'), pg_temp.fx('attrs'), pg_temp.fx('ana_ref'), pg_temp.fx('greet_en')],
-	'Ana: most used by her first, then personal before shared; Bo''s personal one is not hers');
+	ARRAY[pg_temp.fx('refund'), pg_temp.fx('greet'), pg_temp.fx('tk'), pg_temp.fx('attrs'), pg_temp.fx('ana_ref'), pg_temp.fx('greet_en')],
+	'Ana: most used by her first (ties: the most recent), then personal before shared; Bo''s personal one is not hers');
 SELECT is(array(SELECT quick_reply_id FROM helpdesk.search_quick_replies(pg_temp.fx('t'), pg_temp.fx('bo'), 'HEL')),
 	ARRAY[pg_temp.fx('bo_hello'), pg_temp.fx('greet'), pg_temp.fx('greet_en')],
 	'Bo, prefix HEL: both used once by him, the most recent first, then the unused one');
