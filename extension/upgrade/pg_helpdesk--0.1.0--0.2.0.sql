@@ -571,6 +571,9 @@ COMMENT ON FUNCTION helpdesk.set_queue_max_wait_action IS
 
 
 
+
+
+
 -- >>> extension/tickets/40_autoclose.sql (copied verbatim)
 -- Auto-close: per-tenant rules that resolve or close tickets nobody moves,
 -- scheduled as one indexed due time on the ticket (recomputed by the
