@@ -568,12 +568,6 @@ AS 'MODULE_PATHNAME', 'hd_set_queue_max_wait_action';
 COMMENT ON FUNCTION helpdesk.set_queue_max_wait_action IS
 	'What a queue''s max_wait does: overflow (to overflow_queue_id, abandoned when none: the default), close (abandoned) or ticket (escalated to a ticket).';
 
-
-
-
-
-
-
 -- >>> extension/tickets/40_autoclose.sql (copied verbatim)
 -- Auto-close: per-tenant rules that resolve or close tickets nobody moves,
 -- scheduled as one indexed due time on the ticket (recomputed by the
