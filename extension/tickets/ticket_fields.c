@@ -58,8 +58,9 @@ hd_set_ticket_tags(PG_FUNCTION_ARGS)
 	ArrayType  *tags;
 	Datum		v[3];
 
+	/* before SPI_connect: the result outlives SPI_finish */
+	tags = PG_ARGISNULL(2) ? NULL : hd_ticket_normalise_tags(PG_GETARG_ARRAYTYPE_P(2));
 	begin_change(fcinfo, "tags", &t);
-	tags = hd_ticket_normalise_tags(PG_GETARG_ARRAYTYPE_P(2));
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
 	v[2] = PointerGetDatum(tags);

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(131);
+SELECT plan(133);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -98,6 +98,9 @@ INSERT INTO interval_arg VALUES
 	('system_text(duration)',
 	 $$SELECT helpdesk.system_text(pg_temp.fx('ta'), 'idle_warning', 'en', %L)$$,
 	 'duration must be between 0 and 31536000 seconds'),
+	('set_ticket_settings(reopen_window)',
+	 $$SELECT helpdesk.set_ticket_settings(pg_temp.fx('ta'), reopen_window => %L)$$,
+	 'reopen_window must be between 0 and 315360000 seconds'),
 	('set_autoclose(close_after)',
 	 $$SELECT helpdesk.set_autoclose(pg_temp.fx('ta'), 'pending', close_after => %L)$$,
 	 'close_after must be between 1 and 31536000 seconds'),
