@@ -64,7 +64,7 @@ COMMENT ON COLUMN helpdesk.csat.queue_id IS 'The queue of the chat or ticket the
 COMMENT ON COLUMN helpdesk.csat.sla_policy_id IS
 	'The SLA policy the ticket had when it was resolved, when tickets carry one (ticket.sla_policy_id).';
 COMMENT ON COLUMN helpdesk.csat.after_autoclose IS
-	'Asked after a timer closed the chat (idle) or auto-close resolved the ticket.';
+	'Asked after the idle timer closed the chat (reason idle) or auto-close resolved the ticket.';
 COMMENT ON COLUMN helpdesk.csat.message_id IS
 	'The csat message that asked (helpdesk.message for sessions, helpdesk.ticket_message for tickets).';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.csat', '');

@@ -18,6 +18,7 @@
 #include "routing.h"
 
 #include "utils/builtins.h"
+#include "utils/json.h"
 
 static HdPlan next_due_plan = {
 	"SELECT min(autoclose_at) FROM helpdesk.ticket WHERE autoclose_at IS NOT NULL",
@@ -91,7 +92,9 @@ static void
 autoclose_event(AcItem *it, const char *rule, const char *action, TimestampTz due)
 {
 	char	   *payload = psprintf("{\"rule\": \"%s\", \"action\": \"%s\", \"due_at\": \"%s\"}",
-								   rule, action, timestamptz_to_str(due));
+								   rule, action,
+								   JsonEncodeDateTime(NULL, TimestampTzGetDatum(due),
+													  TIMESTAMPTZOID, NULL));
 
 	hd_ticket_event(it->tenant_id, it->ticket_id, "ticket.autoclose", payload, false);
 }

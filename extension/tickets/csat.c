@@ -12,7 +12,7 @@
  *     again.
  * The tenant's csat_mode decides: off, on, or not_after_autoclose (no
  * survey when the auto-close stage resolved the ticket or the idle timer
- * closed the chat). Answered with submit_csat() once, within csat_window,
+ * closed the chat, reason idle). Answered with submit_csat() once, within csat_window,
  * by the customer it was asked of; the row keeps agent, queue and SLA
  * policy for reports and the event csat.submitted goes out.
  */
@@ -20,6 +20,7 @@
 #include "routing.h"
 
 #include "utils/builtins.h"
+#include "utils/json.h"
 
 static HdPlan tenant_csat = {
 	"SELECT csat_mode, now() + csat_window FROM helpdesk.tenant WHERE id = $1",
@@ -52,7 +53,7 @@ request_payload(int64 csat_id, const char *target, int64 target_id, TimestampTz 
 {
 	return psprintf("{\"csat_id\": " INT64_FORMAT ", \"target\": \"%s\", \"%s_id\": " INT64_FORMAT
 					", \"expires_at\": \"%s\"}", csat_id, target, target, target_id,
-					timestamptz_to_str(expires));
+					JsonEncodeDateTime(NULL, TimestampTzGetDatum(expires), TIMESTAMPTZOID, NULL));
 }
 
 /*
@@ -100,7 +101,8 @@ static void
 csat_session_closed(int64 tenant_id, const HdSessionRow *s, const char *reason,
 					const char *closed_by)
 {
-	bool		after_timer = strcmp(closed_by, "system") == 0;
+	/* the idle timer's close (a close_session call defaults to closed_by system too) */
+	bool		after_timer = strcmp(reason, "idle") == 0;
 	TimestampTz expires;
 	int64		csat_id,
 				message_id;

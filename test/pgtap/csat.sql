@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(51);
+SELECT plan(53);
 
 -- CSAT: asked after a chat with an agent closes and after each resolve of
 -- a ticket (per the tenant's csat_mode), answered once within the window by
@@ -135,6 +135,12 @@ SELECT pg_temp.resolve(pg_temp.fx('k_manual'));
 SELECT is(pg_temp.surveys('ticket', pg_temp.fx('k_manual')), '1:-:f', 'not_after_autoclose: asked after an agent''s resolve');
 SELECT is((SELECT body FROM helpdesk.ticket_message WHERE ticket_id = pg_temp.fx('k_manual') AND type = 'csat'),
 	'请为本次服务评分（1-5分），感谢您的反馈！', 'in zh-CN for a customer without a language');
+INSERT INTO fx SELECT 's_idle', pg_temp.chat('c_other');
+SELECT helpdesk.close_session(pg_temp.fx('t'), pg_temp.fx('s_idle'), 'idle', 'system');
+SELECT is(pg_temp.surveys('session', pg_temp.fx('s_idle')), '', 'not_after_autoclose: a chat the idle timer closed asks nothing');
+INSERT INTO fx SELECT 's_sys', pg_temp.chat('c_other');
+SELECT helpdesk.close_session(pg_temp.fx('t'), pg_temp.fx('s_sys'));
+SELECT is(pg_temp.surveys('session', pg_temp.fx('s_sys')), '1:-:f', 'not_after_autoclose: a chat closed through the API (closed_by system) asks');
 SELECT helpdesk.set_csat(pg_temp.fx('t'), 'on');
 INSERT INTO fx SELECT 'k_auto2', pg_temp.ticket('c_zh');
 SELECT helpdesk.reply_ticket(pg_temp.fx('t'), pg_temp.fx('k_auto2'), 'agent', pg_temp.fx('a'), 'done');
