@@ -6,7 +6,7 @@
  * tickets in due order and handles each in its own subtransaction. Each
  * ticket is locked FOR UPDATE SKIP LOCKED with its due time checked again
  * on the locked row: a customer reply that holds the row is waited out (the
- * ticket is picked up on the next pass, a millisecond later), and one that
+ * ticket is picked up again 20 ms later, until that transaction ends), and one that
  * committed first has moved or cleared the schedule, so nothing fires. A
  * reply that comes after a committed close finds a resolved (or closed)
  * ticket and reopens or follows up by the ticket rules. Everything a firing
@@ -61,7 +61,17 @@ typedef struct AcItem
 	int64		ticket_id;
 	TimestampTz now;
 	bool		fired;
+	bool		skipped;		/* not due on the row as locked, or held by another */
 } AcItem;
+
+/*
+ * Whether the last pass in this process left a due ticket alone because a
+ * transaction held it: next_due then waits a little instead of waking the
+ * dispatcher every millisecond until that transaction ends.
+ */
+static bool last_pass_skipped = false;
+
+#define AC_LOCKED_RETRY_MS 20
 
 static TimestampTz
 col_ts(int col)
@@ -115,7 +125,10 @@ fire_one(void *arg)
 
 	hd_exec(&lock_due, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		return;					/* changed since (or held by a reply now) */
+	{
+		it->skipped = true;		/* changed since (or held by a reply now) */
+		return;
+	}
 	rule = hd_get_text(1);
 	due = col_ts(2);
 	warned = hd_get_bool(3);
@@ -164,6 +177,7 @@ hd_autoclose_pass(TimestampTz now, int max_rows, bool *more)
 				i,
 				fired = 0;
 
+	last_pass_skipped = false;
 	hd_exec(&due_list, v, NULL, false, 0);
 	n = (int) SPI_processed;
 	*more = n >= max_rows;
@@ -186,6 +200,7 @@ hd_autoclose_pass(TimestampTz now, int max_rows, bool *more)
 		if (hd_run_in_subxact(fire_one, &items[i], &error))
 		{
 			fired += items[i].fired ? 1 : 0;
+			last_pass_skipped |= items[i].skipped;
 			continue;
 		}
 		hd_autoclose_firing = false;
@@ -211,9 +226,19 @@ stage_next_due(void)
 	bool		isnull;
 	Datum		d;
 
+	TimestampTz due,
+				floor;
+
 	hd_exec(&next_due_plan, NULL, NULL, false, 1);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetTimestampTz(d);
+	if (isnull)
+		return 0;
+	due = DatumGetTimestampTz(d);
+	/* a ticket held by another transaction: look again shortly, not at once */
+	floor = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), AC_LOCKED_RETRY_MS);
+	if (last_pass_skipped && due < floor)
+		due = floor;
+	return due;
 }
 
 static int
