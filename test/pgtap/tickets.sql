@@ -224,6 +224,7 @@ INSERT INTO fx SELECT 'cs', helpdesk.upsert_customer(pg_temp.fx('ta'), 'chatter'
 SELECT pg_temp.fx('cs') AS cs \gset
 SELECT session_id AS s1 FROM helpdesk.start_session(:ta, :cs, first_message => E'My account is locked\nplease help') \gset
 UPDATE helpdesk.session SET state = 'active', agent_id = :aa, assigned_at = now() WHERE tenant_id = :ta AND id = :s1;
+UPDATE helpdesk.agent SET load = 1 WHERE tenant_id = :ta AND id = :aa;
 SELECT helpdesk.post_message(:ta, :s1, 'agent', :aa, 'I will open a ticket');
 SELECT helpdesk.escalate_session(:ta, :s1, actor_kind => 'agent', actor_id => :aa, note => 'needs the security team') AS te \gset
 SELECT is((SELECT row(channel, session_id, customer_id, subject, status, queue_id, last_public_sender, last_customer_at IS NOT NULL)::text
@@ -233,6 +234,10 @@ SELECT is((SELECT row(channel, session_id, customer_id, subject, status, queue_i
 SELECT is((SELECT row(state, close_reason, closed_by)::text FROM helpdesk.session WHERE tenant_id = :ta AND id = :s1),
 	row('closed', 'escalated', 'agent')::text, 'the session closed with reason escalated');
 SELECT is((SELECT agent.load FROM helpdesk.agent WHERE tenant_id = :ta AND id = :aa), 0, 'through the close path: the agent''s slot is free');
+SELECT is((SELECT count(*) FROM helpdesk.event WHERE tenant_id = :ta AND session_id = :s1 AND type = 'session.released'
+	AND audience = 'agent' AND audience_id = :aa), 1::bigint, 'and the agent was told the session is released');
+SELECT is((SELECT payload->>'reason' FROM helpdesk.event WHERE tenant_id = :ta AND session_id = :s1 AND type = 'session.state'
+	AND payload->>'to' = 'closed' AND audience = 'session'), 'escalated', 'session.state closed with reason escalated');
 SELECT is((SELECT count(*) FROM helpdesk.ticket_messages(:ta, :te, include_notes => true) WHERE sender_kind = 'note'), 1::bigint,
 	'the agent''s note is on the ticket');
 SELECT is(helpdesk.escalate_session(:ta, :s1), :te::bigint, 'escalating again returns the same ticket');
