@@ -1,6 +1,7 @@
 /*
- * system_text.c — the texts the system itself sends to customers (today the
- * idle warning), in the customer's language.
+ * system_text.c — the texts the system itself sends to customers (the idle
+ * warning; the tickets' auto-close entries and survey request), in the
+ * customer's language.
  *
  * Language tags are stored lowercase (as customer.language is) and compared
  * case-insensitively. Built-in texts exist in zh-CN (the default of every tenant) and en; a
