@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(59);
+SELECT plan(61);
 
 -- Auto-close: the settings and their errors, the schedule each ticket
 -- change leaves on the ticket (rule, due time, warning), and the pass the
@@ -149,6 +149,11 @@ SELECT is(pg_temp.sched(pg_temp.fx('k4')), 'pending pending 02:00:00 f 00:00:00'
 SELECT is(helpdesk._autoclose_pass(now() + interval '3 hours'), 1, 'no warning: straight to the resolve');
 SELECT is(pg_temp.ac_events(pg_temp.fx('k4')), 'pending:resolved', 'one event');
 
+-- the built-in texts of the close warning (the resolved rule)
+SELECT is(helpdesk.system_text(pg_temp.fx('t'), 'autoclose_close_warning', 'en', '1 hour'),
+	'This ticket will be closed in 1 hour; after that, a reply opens a new ticket.', 'close warning, en');
+SELECT is(helpdesk.system_text(pg_temp.fx('t'), 'autoclose_close_warning', 'zh-CN', '1 hour'),
+	'此工单将在1小时后关闭，关闭后的回复将创建新工单。', 'close warning, zh-CN');
 -- a tenant's own text replaces the built-in one
 SELECT helpdesk.set_system_text(pg_temp.fx('t'), 'autoclose_resolved', 'en', 'Closed after {duration} of quiet.');
 SELECT is(helpdesk.system_text(pg_temp.fx('t'), 'autoclose_resolved', 'en', '4 days'), 'Closed after 4 days of quiet.',
