@@ -67,6 +67,45 @@ SELECT throws_ok(format('SELECT helpdesk.contact_support(%s, %s, NULL)', :ta, :c
 SELECT throws_ok('SELECT helpdesk.set_ticket_settings(NULL)', '22004', 'tenant_id must not be NULL', 'set_ticket_settings: NULL');
 SELECT throws_ok(format('SELECT helpdesk.set_queue_max_wait_action(%s, %s, NULL)', :ta, :qa), '22004', 'max_wait_action must not be NULL', 'set_queue_max_wait_action: NULL');
 
+-- every required argument of every function, NULL in turn: 22004 naming it
+CREATE TEMP TABLE null_arg (call text, arg text);
+INSERT INTO null_arg VALUES
+	('create_ticket(%s, 1, ''s'')', 'tenant_id'), ('create_ticket(1, %s, ''s'')', 'customer_id'),
+	('create_ticket(1, 1, %s)', 'subject'),
+	('reply_ticket(%s, 1, ''agent'', 1, ''x'')', 'tenant_id'), ('reply_ticket(1, %s, ''agent'', 1, ''x'')', 'ticket_id'),
+	('reply_ticket(1, 1, %s, 1, ''x'')', 'sender_kind'), ('reply_ticket(1, 1, ''agent'', %s, ''x'')', 'sender_id'),
+	('add_ticket_note(%s, 1, 1, ''x'')', 'tenant_id'), ('add_ticket_note(1, %s, 1, ''x'')', 'ticket_id'),
+	('add_ticket_note(1, 1, %s, ''x'')', 'agent_id'),
+	('set_ticket_status(%s, 1, ''open'', ''api'')', 'tenant_id'), ('set_ticket_status(1, %s, ''open'', ''api'')', 'ticket_id'),
+	('set_ticket_status(1, 1, %s, ''api'')', 'status'), ('set_ticket_status(1, 1, ''open'', %s)', 'actor_kind'),
+	('set_ticket_priority(%s, 1, ''low'', ''api'')', 'tenant_id'), ('set_ticket_priority(1, %s, ''low'', ''api'')', 'ticket_id'),
+	('set_ticket_priority(1, 1, %s, ''api'')', 'priority'), ('set_ticket_priority(1, 1, ''low'', %s)', 'actor_kind'),
+	('set_ticket_tags(%s, 1, ''{}'', ''api'')', 'tenant_id'), ('set_ticket_tags(1, %s, ''{}'', ''api'')', 'ticket_id'),
+	('set_ticket_tags(1, 1, %s, ''api'')', 'tags'), ('set_ticket_tags(1, 1, ''{}'', %s)', 'actor_kind'),
+	('set_ticket_attributes(%s, 1, ''{}'', ''api'')', 'tenant_id'), ('set_ticket_attributes(1, %s, ''{}'', ''api'')', 'ticket_id'),
+	('set_ticket_attributes(1, 1, %s, ''api'')', 'attributes'), ('set_ticket_attributes(1, 1, ''{}'', %s)', 'actor_kind'),
+	('set_ticket_queue(%s, 1, 1, ''api'')', 'tenant_id'), ('set_ticket_queue(1, %s, 1, ''api'')', 'ticket_id'),
+	('set_ticket_queue(1, 1, %s, ''api'')', 'queue_id'), ('set_ticket_queue(1, 1, 1, %s)', 'actor_kind'),
+	('get_ticket(%s, 1)', 'tenant_id'), ('get_ticket(1, %s)', 'ticket_id'),
+	('list_tickets(%s)', 'tenant_id'),
+	('ticket_messages(%s, 1)', 'tenant_id'), ('ticket_messages(1, %s)', 'ticket_id'),
+	('ticket_messages(1, 1, %s)', 'after_id'), ('ticket_messages(1, 1, 0, %s)', 'max_rows'),
+	('mark_ticket_delivered(%s, 1, ''agent'', 1, 1)', 'tenant_id'), ('mark_ticket_delivered(1, %s, ''agent'', 1, 1)', 'ticket_id'),
+	('mark_ticket_delivered(1, 1, %s, 1, 1)', 'reader_kind'), ('mark_ticket_delivered(1, 1, ''agent'', %s, 1)', 'reader_id'),
+	('mark_ticket_delivered(1, 1, ''agent'', 1, %s)', 'up_to_message_id'),
+	('mark_ticket_read(%s, 1, ''agent'', 1, 1)', 'tenant_id'), ('mark_ticket_read(1, %s, ''agent'', 1, 1)', 'ticket_id'),
+	('mark_ticket_read(1, 1, %s, 1, 1)', 'reader_kind'), ('mark_ticket_read(1, 1, ''agent'', %s, 1)', 'reader_id'),
+	('mark_ticket_read(1, 1, ''agent'', 1, %s)', 'up_to_message_id'),
+	('escalate_session(%s, 1)', 'tenant_id'), ('escalate_session(1, %s)', 'session_id'),
+	('contact_support(%s, 1, ''x'')', 'tenant_id'), ('contact_support(1, %s, ''x'')', 'customer_id'),
+	('contact_support(1, 1, %s)', 'body'),
+	('set_ticket_settings(%s)', 'tenant_id'),
+	('set_queue_max_wait_action(%s, 1, ''ticket'')', 'tenant_id'), ('set_queue_max_wait_action(1, %s, ''ticket'')', 'queue_id'),
+	('set_queue_max_wait_action(1, 1, %s)', 'max_wait_action');
+SELECT throws_ok(format('SELECT * FROM helpdesk.' || call, 'NULL'), '22004', arg || ' must not be NULL',
+	split_part(call, '(', 1) || ': NULL ' || arg)
+FROM null_arg ORDER BY call;
+
 -- ---- other tenants' ids and unknown ids (HD404) ----
 SELECT throws_ok(format($q$SELECT helpdesk.create_ticket(%s, %s, 's')$q$, :ta, :cb), 'HD404', format('customer %s does not exist in tenant %s', :cb, :ta), 'create_ticket: another tenant''s customer');
 SELECT throws_ok(format($q$SELECT helpdesk.create_ticket(%s, %s, 's', queue_id => %s)$q$, :ta, :ca, :qb), 'HD404', format('queue %s does not exist in tenant %s', :qb, :ta), 'create_ticket: another tenant''s queue');
