@@ -355,8 +355,7 @@ hd_submit_csat(PG_FUNCTION_ARGS)
 	if (hd_get_text(4) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_IDEMPOTENCY_CONFLICT),
-				 errmsg("%s was already rated (score %s at %s)", label, hd_get_text(3),
-						hd_get_text(4)),
+				 errmsg("%s was already rated (score %s)", label, hd_get_text(3)),
 				 is_ticket ? errhint("A ticket can be rated again after it is reopened and resolved again.") : 0));
 	if (hd_get_bool(6))
 		ereport(ERROR,

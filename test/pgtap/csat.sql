@@ -165,7 +165,7 @@ SELECT throws_ok(format('SELECT helpdesk.submit_csat(%s, %L, %s, %s, 5)', pg_tem
 SELECT lives_ok(format('SELECT helpdesk.submit_csat(%s, %L, %s, %s, 5)', pg_temp.fx('t'), 'session', pg_temp.fx('s'), pg_temp.fx('c')),
 	'session: rated');
 SELECT throws_ok(format('SELECT helpdesk.submit_csat(%s, %L, %s, %s, 5)', pg_temp.fx('t'), 'session', pg_temp.fx('s'), pg_temp.fx('c')),
-	'HD409', format('session %s was already rated (score 5 at %s)', pg_temp.fx('s'), now()), 'session: twice');
+	'HD409', format('session %s was already rated (score 5)', pg_temp.fx('s')), 'session: twice');
 SELECT is((SELECT string_agg(audience, ',' ORDER BY audience) FROM helpdesk.event WHERE type = 'csat.submitted' AND session_id = pg_temp.fx('s')),
 	'session_staff,tenant', 'csat.submitted for the session''s staff and supervisors');
 -- abandoned: the customer left before an agent took it
