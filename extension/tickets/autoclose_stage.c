@@ -33,7 +33,7 @@ static HdPlan due_list = {
 
 static HdPlan lock_due = {
 	"SELECT t.autoclose_rule, t.autoclose_due_at, t.autoclose_warned, t.autoclose_at, "
-	"       c.language "
+	"       c.language, t.autoclose_since "
 	"FROM helpdesk.ticket t JOIN helpdesk.customer c "
 	"  ON c.tenant_id = t.tenant_id AND c.id = t.customer_id "
 	"WHERE t.tenant_id = $1 AND t.id = $2 AND t.autoclose_at <= $3 "
@@ -119,7 +119,8 @@ fire_one(void *arg)
 	char	   *rule,
 			   *language;
 	TimestampTz due,
-				at;
+				at,
+				since;
 	bool		warned;
 	HdTicketRow t;
 
@@ -134,6 +135,7 @@ fire_one(void *arg)
 	warned = hd_get_bool(3);
 	at = col_ts(4);
 	language = hd_get_text(5);
+	since = col_ts(6);
 	hd_load_ticket(it->tenant_id, it->ticket_id, HD_LOCK_UPDATE, &t);
 	if (!warned && at < due && it->now < due)
 	{
@@ -148,15 +150,7 @@ fire_one(void *arg)
 	}
 	{
 		bool		closing = strcmp(rule, "resolved") == 0;
-		Datum		sv[2] = {Int64GetDatum(it->tenant_id), Int64GetDatum(it->ticket_id)};
-		static HdPlan since_of = {
-			"SELECT autoclose_since FROM helpdesk.ticket WHERE tenant_id = $1 AND id = $2",
-			2, {INT8OID, INT8OID}
-		};
-		TimestampTz since;
 
-		hd_exec(&since_of, sv, NULL, false, 1);
-		since = col_ts(1);
 		/* the entry first: it explains the status change that follows */
 		system_entry(it, &t, psprintf("autoclose_%s", rule), language, due - since);
 		hd_autoclose_firing = true;

@@ -149,10 +149,12 @@ csat_session_closed(int64 tenant_id, const HdSessionRow *s, const char *reason,
  * ---- tickets ----
  */
 
+/* only resolved tickets of tenants with surveys on come back */
 static HdPlan ticket_for_csat = {
 	"SELECT t.status, t.resolution_count, t.customer_id, t.assignee_id, t.queue_id, "
 	"       (to_jsonb(t) ->> 'sla_policy_id')::bigint "
-	"FROM helpdesk.ticket t WHERE t.tenant_id = $1 AND t.id = $2",
+	"FROM helpdesk.ticket t JOIN helpdesk.tenant tn ON tn.id = t.tenant_id "
+	"WHERE t.tenant_id = $1 AND t.id = $2 AND t.status = 'resolved' AND tn.csat_mode <> 'off'",
 	2, {INT8OID, INT8OID}
 };
 
@@ -184,7 +186,7 @@ csat_observer(int64 tenant_id, int64 ticket_id, HdTicketChange what)
 	v[0] = Int64GetDatum(tenant_id);
 	v[1] = Int64GetDatum(ticket_id);
 	hd_exec(&ticket_for_csat, v, NULL, false, 1);
-	if (SPI_processed == 0 || strcmp(hd_get_text(1), "resolved") != 0)
+	if (SPI_processed == 0)
 		return;
 	resolution = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
 											 &isnull));

@@ -12,7 +12,7 @@ fresh_db $db
 trap 'psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 n_pending=${AUTOCLOSE_PENDING:-600}
 n_replied=${AUTOCLOSE_REPLIED:-300}
-waves=5
+waves=10
 
 q $db "
 SELECT helpdesk.upsert_tenant('ac', 'Auto-close');
@@ -44,7 +44,7 @@ total=$((n_pending + n_replied))
 per=$((total / (waves + 1)))
 for ((w = 1; w <= waves; w++)); do
 	make_wave 1 $(((w - 1) * per + 1)) $((w * per))
-	sleep 0.4
+	sleep 0.3
 done
 n1=$(q $db "SELECT count(*) FROM public.wave_ticket WHERE phase = 1")
 note "phase 1: $n1 tickets in $waves waves"
