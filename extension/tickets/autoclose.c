@@ -217,6 +217,16 @@ autoclose_observer(int64 tenant_id, int64 ticket_id, HdTicketChange what)
 		hd_wake_at_commit(HD_WORKER_DISPATCHER);
 }
 
+/*
+ * Recompute a ticket's schedule outside a change: the stage calls it when
+ * the row it locked no longer fits its rule (a write around the API).
+ */
+void
+hd_autoclose_reschedule(int64 tenant_id, int64 ticket_id)
+{
+	autoclose_observer(tenant_id, ticket_id, HD_TICKET_ATTRIBUTES);
+}
+
 void		hd_autoclose_init(void);
 
 /* From hd_tickets_init (in _PG_init): the observer and the dispatcher stage. */

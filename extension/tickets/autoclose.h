@@ -24,6 +24,9 @@ extern const char *const hd_autoclose_rule_names[HD_AC_NUM_RULES];
  */
 extern bool hd_autoclose_firing;
 
+/* autoclose.c: recompute the schedule of a ticket (SPI connected, row locked) */
+extern void hd_autoclose_reschedule(int64 tenant_id, int64 ticket_id);
+
 /* autoclose_stage.c: fire what is due at now (at most max_rows); *more when cut short */
 extern int	hd_autoclose_pass(TimestampTz now, int max_rows, bool *more);
 extern void hd_autoclose_register_stage(void);

@@ -33,7 +33,10 @@ static HdPlan due_list = {
 
 static HdPlan lock_due = {
 	"SELECT t.autoclose_rule, t.autoclose_due_at, t.autoclose_warned, t.autoclose_at, "
-	"       c.language, t.autoclose_since "
+	"       c.language, t.autoclose_since, "
+	"       CASE t.autoclose_rule WHEN 'pending' THEN t.status = 'pending' "
+	"         WHEN 'replied' THEN t.status IN ('new', 'open') AND t.last_public_sender = 'agent' "
+	"         ELSE t.status = 'resolved' END "
 	"FROM helpdesk.ticket t JOIN helpdesk.customer c "
 	"  ON c.tenant_id = t.tenant_id AND c.id = t.customer_id "
 	"WHERE t.tenant_id = $1 AND t.id = $2 AND t.autoclose_at <= $3 "
@@ -136,6 +139,13 @@ fire_one(void *arg)
 	at = col_ts(4);
 	language = hd_get_text(5);
 	since = col_ts(6);
+	if (!hd_get_bool(7))
+	{
+		/* the row no longer fits its rule (written around the API): reschedule */
+		hd_autoclose_reschedule(it->tenant_id, it->ticket_id);
+		it->skipped = true;
+		return;
+	}
 	hd_load_ticket(it->tenant_id, it->ticket_id, HD_LOCK_UPDATE, &t);
 	if (!warned && at < due && it->now < due)
 	{
