@@ -196,7 +196,9 @@ COMMENT ON COLUMN helpdesk.tenant.default_language IS
 
 CREATE TABLE helpdesk.system_text (
 	tenant_id  bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
-	key        text NOT NULL CHECK (key IN ('idle_warning')),
+	key        text NOT NULL CHECK (key IN ('idle_warning', 'autoclose_resolve_warning',
+	           'autoclose_close_warning', 'autoclose_pending', 'autoclose_replied',
+	           'autoclose_resolved', 'csat_request')),
 	language   text NOT NULL
 	           CHECK (language ~ '^[a-z]{2,3}(-[a-z0-9]{1,8})*$' AND length(language) <= 35),
 	body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 1000),
@@ -212,7 +214,7 @@ RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_set_system_text';
 COMMENT ON FUNCTION helpdesk.set_system_text IS
-	'Set the tenant''s text for a system message key (idle_warning) in a language; body NULL removes it (the built-in text applies again).';
+	'Set the tenant''s text for a system message key (idle_warning, autoclose_resolve_warning, autoclose_close_warning, autoclose_pending, autoclose_replied, autoclose_resolved, csat_request) in a language; body NULL removes it (the built-in text applies again).';
 
 CREATE FUNCTION helpdesk.set_tenant_language(tenant_id bigint, default_language text)
 RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
@@ -228,6 +230,7 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_system_text_sql';
 COMMENT ON FUNCTION helpdesk.system_text IS
 	'The system text a customer speaking language would get, with {duration} filled in (a preview of what the dispatcher sends).';
+
 
 ------------------------------------------------------------------------------
 -- tickets (extension/tickets/00_ticket_schema.sql, 10_ticket_api.sql) and the
@@ -564,6 +567,262 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_set_queue_max_wait_action';
 COMMENT ON FUNCTION helpdesk.set_queue_max_wait_action IS
 	'What a queue''s max_wait does: overflow (to overflow_queue_id, abandoned when none: the default), close (abandoned) or ticket (escalated to a ticket).';
+
+-- >>> extension/tickets/40_autoclose.sql (copied verbatim)
+-- Auto-close: per-tenant rules that resolve or close tickets nobody moves,
+-- scheduled as one indexed due time on the ticket (recomputed by the
+-- auto-close observer on every ticket change, autoclose.c) and fired by the
+-- dispatcher's auto-close stage (autoclose_stage.c).
+
+CREATE TABLE helpdesk.autoclose_setting (
+	tenant_id   bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	rule        text NOT NULL CHECK (rule IN ('pending', 'replied', 'resolved')),
+	enabled     boolean NOT NULL,
+	close_after interval NOT NULL CHECK (close_after >= '1 second'),
+	warn_before interval CHECK (warn_before > '0 seconds' AND warn_before < close_after),
+	updated_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, rule)
+);
+COMMENT ON TABLE helpdesk.autoclose_setting IS
+	'A tenant''s auto-close rules; a rule without a row has its default: pending 72 hours, replied 24 hours, resolved 4 days, enabled, no warning.';
+COMMENT ON COLUMN helpdesk.autoclose_setting.rule IS
+	'pending: a pending ticket with no customer reply is resolved; replied: an open ticket whose last public message is the agent''s is resolved; resolved: a resolved ticket is closed.';
+COMMENT ON COLUMN helpdesk.autoclose_setting.close_after IS
+	'How long the ticket must stay untouched (since it became pending or an agent last replied; since the agent''s last reply; since it was resolved).';
+COMMENT ON COLUMN helpdesk.autoclose_setting.warn_before IS
+	'When set, the customer is warned this long before (a system entry on the thread); NULL: no warning.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.autoclose_setting', '');
+
+ALTER TABLE helpdesk.ticket
+	ADD COLUMN autoclose_rule text CHECK (autoclose_rule IN ('pending', 'replied', 'resolved')),
+	ADD COLUMN autoclose_since timestamptz,
+	ADD COLUMN autoclose_due_at timestamptz,
+	ADD COLUMN autoclose_warned boolean NOT NULL DEFAULT false,
+	ADD COLUMN autoclose_at timestamptz,
+	ADD COLUMN autoclose_error text,
+	ADD CONSTRAINT ticket_autoclose_scheduled
+		CHECK ((autoclose_rule IS NULL) = (autoclose_due_at IS NULL)
+		       AND (autoclose_at IS NULL OR autoclose_rule IS NOT NULL));
+-- the auto-close stage's only access path: the earliest due times first
+CREATE INDEX ticket_autoclose_due ON helpdesk.ticket (autoclose_at)
+	WHERE autoclose_at IS NOT NULL;
+COMMENT ON COLUMN helpdesk.ticket.autoclose_rule IS
+	'The auto-close rule that applies to the ticket now (pending, replied, resolved), or NULL.';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_since IS
+	'Since when the rule''s silence counts (becoming pending or the agent''s last reply; the agent''s last reply; resolved_at).';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_due_at IS 'When the rule resolves or closes the ticket.';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_warned IS 'Whether the warning before autoclose_due_at was sent.';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_at IS
+	'When the dispatcher acts next: the warning, then autoclose_due_at (NULL: nothing scheduled).';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_error IS
+	'Why the last auto-close of this ticket failed (retried a minute later; cleared by the next change).';
+
+CREATE FUNCTION helpdesk.set_autoclose(tenant_id bigint, rule text, enabled boolean DEFAULT NULL,
+	close_after interval DEFAULT NULL, warn_before interval DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_autoclose';
+COMMENT ON FUNCTION helpdesk.set_autoclose IS
+	'Set a tenant''s auto-close rule (pending, replied, resolved): on or off, after how long, and the warning before (0 removes it); NULL keeps the stored value. Open tickets take the new setting at their next change.';
+
+CREATE FUNCTION helpdesk.autoclose_settings(tenant_id bigint)
+RETURNS TABLE (rule text, enabled boolean, close_after interval, warn_before interval)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_autoclose_settings';
+COMMENT ON FUNCTION helpdesk.autoclose_settings IS
+	'The tenant''s three auto-close rules as they apply (defaults filled in).';
+
+CREATE FUNCTION helpdesk._autoclose_pass(now timestamptz DEFAULT NULL, max_rows integer DEFAULT 200)
+RETURNS integer LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_autoclose_pass_sql';
+COMMENT ON FUNCTION helpdesk._autoclose_pass IS
+	'Internal (the dispatcher runs it): fire the auto-close warnings and closes due at now (default: the clock). For tests and manual catch-up; returns how many it fired.';
+-- <<< extension/tickets/40_autoclose.sql
+
+-- >>> extension/tickets/50_csat.sql (copied verbatim)
+-- CSAT: the customer is asked to rate a chat with an agent when it closes
+-- and a ticket each time it is resolved; the answer is stored with the
+-- agent, queue and SLA policy for reports (csat.c).
+
+ALTER TABLE helpdesk.tenant
+	ADD COLUMN csat_mode text NOT NULL DEFAULT 'off'
+		CHECK (csat_mode IN ('off', 'on', 'not_after_autoclose')),
+	ADD COLUMN csat_window interval NOT NULL DEFAULT '7 days'
+		CHECK (csat_window >= '1 minute' AND csat_window <= '365 days');
+COMMENT ON COLUMN helpdesk.tenant.csat_mode IS
+	'Satisfaction surveys: off, on (after every chat with an agent and every resolve), or not_after_autoclose (not when a timer closed the chat or resolved the ticket).';
+COMMENT ON COLUMN helpdesk.tenant.csat_window IS
+	'How long a survey can be answered after it was asked.';
+
+-- the widget renders a chat message of type csat as the rating form
+ALTER TABLE helpdesk.message
+	DROP CONSTRAINT message_type_check,
+	ADD CONSTRAINT message_type_check
+		CHECK (type IN ('text', 'image', 'file', 'menu', 'system', 'csat'));
+
+CREATE TABLE helpdesk.csat (
+	tenant_id     bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	id            bigint GENERATED BY DEFAULT AS IDENTITY,
+	target        text NOT NULL CHECK (target IN ('session', 'ticket')),
+	session_id    bigint,
+	ticket_id     bigint,
+	resolution    integer NOT NULL DEFAULT 1 CHECK (resolution >= 1),
+	customer_id   bigint NOT NULL,
+	agent_id      bigint,
+	queue_id      bigint,
+	sla_policy_id bigint,
+	after_autoclose boolean NOT NULL DEFAULT false,
+	message_id    bigint,
+	requested_at  timestamptz NOT NULL DEFAULT now(),
+	expires_at    timestamptz NOT NULL,
+	score         smallint CHECK (score BETWEEN 1 AND 5),
+	comment       text CHECK (length(comment) <= 2000),
+	submitted_at  timestamptz,
+	PRIMARY KEY (tenant_id, id),
+	FOREIGN KEY (tenant_id, session_id) REFERENCES helpdesk.session (tenant_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (tenant_id, ticket_id) REFERENCES helpdesk.ticket (tenant_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (tenant_id, customer_id) REFERENCES helpdesk.customer (tenant_id, id) ON DELETE CASCADE,
+	CHECK ((target = 'session') = (session_id IS NOT NULL)),
+	CHECK ((target = 'ticket') = (ticket_id IS NOT NULL)),
+	CHECK ((score IS NULL) = (submitted_at IS NULL)),
+	CHECK (comment IS NULL OR score IS NOT NULL),
+	CHECK (expires_at > requested_at)
+);
+-- one survey per session, one per resolution of a ticket
+CREATE UNIQUE INDEX csat_per_session ON helpdesk.csat (tenant_id, session_id)
+	WHERE session_id IS NOT NULL;
+CREATE UNIQUE INDEX csat_per_resolution ON helpdesk.csat (tenant_id, ticket_id, resolution)
+	WHERE ticket_id IS NOT NULL;
+CREATE INDEX csat_by_agent ON helpdesk.csat (tenant_id, agent_id, requested_at)
+	WHERE agent_id IS NOT NULL;
+CREATE INDEX csat_by_time ON helpdesk.csat (tenant_id, requested_at);
+COMMENT ON TABLE helpdesk.csat IS
+	'A satisfaction survey: asked after a chat with an agent closed or a ticket was resolved, answered at most once within the tenant''s csat_window.';
+COMMENT ON COLUMN helpdesk.csat.resolution IS
+	'For tickets: ticket.resolution_count at the resolve that asked (a reopened and re-resolved ticket asks again); 1 for sessions.';
+COMMENT ON COLUMN helpdesk.csat.agent_id IS
+	'The agent of the chat, or the ticket''s assignee when it was resolved (kept when the agent is gone: no foreign key).';
+COMMENT ON COLUMN helpdesk.csat.queue_id IS 'The queue of the chat or ticket then (no foreign key, as agent_id).';
+COMMENT ON COLUMN helpdesk.csat.sla_policy_id IS
+	'The SLA policy the ticket had when it was resolved, when tickets carry one (ticket.sla_policy_id).';
+COMMENT ON COLUMN helpdesk.csat.after_autoclose IS
+	'Asked after the idle timer closed the chat (reason idle) or auto-close resolved the ticket.';
+COMMENT ON COLUMN helpdesk.csat.message_id IS
+	'The csat message that asked (helpdesk.message for sessions, helpdesk.ticket_message for tickets).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.csat', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.csat_id_seq', '');
+
+CREATE FUNCTION helpdesk.set_csat(tenant_id bigint, mode text DEFAULT NULL,
+	"window" interval DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_csat';
+COMMENT ON FUNCTION helpdesk.set_csat IS
+	'A tenant''s satisfaction surveys: mode off, on or not_after_autoclose, and how long one can be answered (1 minute .. 365 days); NULL keeps the stored value.';
+
+CREATE FUNCTION helpdesk.submit_csat(tenant_id bigint, target text, id bigint,
+	customer_id bigint, score integer, comment text DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_submit_csat';
+COMMENT ON FUNCTION helpdesk.submit_csat IS
+	'The customer''s rating (1..5, optional comment) of a session or of the latest resolution of a ticket: once, within the window. Returns the survey id.';
+-- <<< extension/tickets/50_csat.sql
+
+-- >>> extension/tickets/60_quick_reply.sql (copied verbatim)
+-- Quick replies (canned responses): shared per tenant or personal per agent,
+-- with placeholders rendered in C (quick_reply_render.c) and a per-agent use
+-- count that ranks the prefix search (quick_reply.c).
+
+CREATE TABLE helpdesk.quick_reply (
+	tenant_id  bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	id         bigint GENERATED BY DEFAULT AS IDENTITY,
+	agent_id   bigint,
+	shortcode  text NOT NULL CHECK (shortcode ~ '^[a-z0-9][a-z0-9_.-]{0,49}$'),
+	title      text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+	body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 4000),
+	category   text CHECK (length(category) BETWEEN 1 AND 100),
+	language   text CHECK (language ~ '^[a-z]{2,3}(-[a-z0-9]{1,8})*$' AND length(language) <= 35),
+	use_count  bigint NOT NULL DEFAULT 0 CHECK (use_count >= 0),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, id),
+	FOREIGN KEY (tenant_id, agent_id) REFERENCES helpdesk.agent (tenant_id, id) ON DELETE CASCADE,
+	CONSTRAINT quick_reply_shortcode UNIQUE NULLS NOT DISTINCT (tenant_id, agent_id, shortcode, language)
+);
+CREATE INDEX quick_reply_by_shortcode ON helpdesk.quick_reply
+	(tenant_id, shortcode text_pattern_ops);
+CREATE INDEX quick_reply_by_title ON helpdesk.quick_reply
+	(tenant_id, lower(title) text_pattern_ops);
+COMMENT ON TABLE helpdesk.quick_reply IS
+	'A canned response an agent inserts by shortcode: shared by the tenant (agent_id NULL) or personal to one agent.';
+COMMENT ON COLUMN helpdesk.quick_reply.agent_id IS
+	'The owner of a personal quick reply; NULL for one shared by every agent of the tenant.';
+COMMENT ON COLUMN helpdesk.quick_reply.shortcode IS
+	'What the agent types to find it (lowercase letters, digits, _ . -); unique per owner and language.';
+COMMENT ON COLUMN helpdesk.quick_reply.body IS
+	'The text, with placeholders {{customer.name}}, {{customer.attributes.KEY}}, {{agent.name}}, {{ticket.number}}, {{ticket.subject}}, {{ticket.attributes.KEY}}, {{session.attributes.KEY}}, each optionally with a fallback {{customer.name|there}}.';
+COMMENT ON COLUMN helpdesk.quick_reply.language IS
+	'Language of the text (lowercase BCP 47 tag) or NULL for any.';
+COMMENT ON COLUMN helpdesk.quick_reply.use_count IS
+	'How often it was rendered for use, by all agents (quick_reply_use has the count per agent).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.quick_reply', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.quick_reply_id_seq', '');
+
+CREATE TABLE helpdesk.quick_reply_use (
+	tenant_id      bigint NOT NULL,
+	quick_reply_id bigint NOT NULL,
+	agent_id       bigint NOT NULL,
+	uses           bigint NOT NULL DEFAULT 0 CHECK (uses >= 0),
+	last_used_at   timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, agent_id, quick_reply_id),
+	FOREIGN KEY (tenant_id, quick_reply_id) REFERENCES helpdesk.quick_reply (tenant_id, id)
+		ON DELETE CASCADE,
+	FOREIGN KEY (tenant_id, agent_id) REFERENCES helpdesk.agent (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX quick_reply_use_by_reply ON helpdesk.quick_reply_use (tenant_id, quick_reply_id);
+COMMENT ON TABLE helpdesk.quick_reply_use IS
+	'How often each agent used each quick reply: ranks that agent''s search results.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.quick_reply_use', '');
+
+CREATE FUNCTION helpdesk.upsert_quick_reply(tenant_id bigint, shortcode text, title text,
+	body text, agent_id bigint DEFAULT NULL, category text DEFAULT NULL,
+	language text DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_upsert_quick_reply';
+COMMENT ON FUNCTION helpdesk.upsert_quick_reply IS
+	'Create or update a quick reply, matched on (agent_id, shortcode, language); agent_id NULL makes it shared by the tenant. Unknown placeholders are refused. Returns its id.';
+
+CREATE FUNCTION helpdesk.delete_quick_reply(tenant_id bigint, quick_reply_id bigint,
+	agent_id bigint DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_delete_quick_reply';
+COMMENT ON FUNCTION helpdesk.delete_quick_reply IS
+	'Delete a quick reply and its use counts. With agent_id: only that agent''s personal one (HD404 otherwise); without: any of the tenant''s.';
+
+CREATE FUNCTION helpdesk.search_quick_replies(tenant_id bigint, agent_id bigint,
+	prefix text DEFAULT '', max_rows integer DEFAULT 20, language text DEFAULT NULL)
+RETURNS TABLE (quick_reply_id bigint, shortcode text, title text, category text,
+	language text, personal boolean, uses bigint, body text)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_search_quick_replies';
+COMMENT ON FUNCTION helpdesk.search_quick_replies IS
+	'The quick replies an agent may use (its own and the shared ones) whose shortcode or title starts with prefix (case-insensitive), most used by this agent first, then personal before shared, then by shortcode. language: that language or none.';
+
+CREATE FUNCTION helpdesk.render_quick_reply(tenant_id bigint, quick_reply_id bigint,
+	agent_id bigint, session_id bigint DEFAULT NULL, ticket_id bigint DEFAULT NULL,
+	count_use boolean DEFAULT true)
+RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_render_quick_reply';
+COMMENT ON FUNCTION helpdesk.render_quick_reply IS
+	'The quick reply''s body with its placeholders filled in for the agent and the customer of a session or a ticket (at most one); a value that is missing renders as the placeholder''s fallback or as nothing. Counts a use unless count_use is false.';
+-- <<< extension/tickets/60_quick_reply.sql
 
 ------------------------------------------------------------------------------
 -- nothing new is callable by PUBLIC (as in the install script)

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(137);
+SELECT plan(143);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -115,7 +115,16 @@ INSERT INTO interval_arg VALUES
 	 'next_response must be between 1 and 31622400 seconds'),
 	('upsert_sla_policy(resolution)',
 	 $$SELECT helpdesk.upsert_sla_policy(pg_temp.fx('ta'), 'p', 1, resolution => %L)$$,
-	 'resolution must be between 1 and 31622400 seconds');
+	 'resolution must be between 1 and 31622400 seconds'),
+	('set_autoclose(close_after)',
+	 $$SELECT helpdesk.set_autoclose(pg_temp.fx('ta'), 'pending', close_after => %L)$$,
+	 'close_after must be between 1 and 31536000 seconds'),
+	('set_autoclose(warn_before)',
+	 $$SELECT helpdesk.set_autoclose(pg_temp.fx('ta'), 'pending', warn_before => %L)$$,
+	 'warn_before must be between 1 and 31536000 seconds'),
+	('set_csat(window)',
+	 $$SELECT helpdesk.set_csat(pg_temp.fx('ta'), "window" => %L)$$,
+	 'window must be between 60 and 31536000 seconds');
 
 SELECT set_eq(
 	$$SELECT p.proname || '(' || a.name || ')'
