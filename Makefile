@@ -36,7 +36,8 @@ REGRESS_OPTS = --load-extension=pg_helpdesk
 # Isolation specs live under test/isolation/{specs,expected}.
 ISOLATION      = start_session_race post_message_idempotent post_into_closing_session event_commit_order \
                  claim_capacity_race offer_accept_vs_close heartbeat_order disable_vs_claim \
-                 ticket_number_race ticket_agents_race
+                 ticket_number_race ticket_agents_race \
+                 autoclose_vs_reply csat_submit_race
 ISOLATION     += ticket_take_capacity_race
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_helpdesk
 

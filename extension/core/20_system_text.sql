@@ -10,7 +10,9 @@ COMMENT ON COLUMN helpdesk.tenant.default_language IS
 
 CREATE TABLE helpdesk.system_text (
 	tenant_id  bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
-	key        text NOT NULL CHECK (key IN ('idle_warning')),
+	key        text NOT NULL CHECK (key IN ('idle_warning', 'autoclose_resolve_warning',
+	           'autoclose_close_warning', 'autoclose_pending', 'autoclose_replied',
+	           'autoclose_resolved', 'csat_request')),
 	language   text NOT NULL
 	           CHECK (language ~ '^[a-z]{2,3}(-[a-z0-9]{1,8})*$' AND length(language) <= 35),
 	body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 1000),
@@ -26,7 +28,7 @@ RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_set_system_text';
 COMMENT ON FUNCTION helpdesk.set_system_text IS
-	'Set the tenant''s text for a system message key (idle_warning) in a language; body NULL removes it (the built-in text applies again).';
+	'Set the tenant''s text for a system message key (idle_warning, autoclose_resolve_warning, autoclose_close_warning, autoclose_pending, autoclose_replied, autoclose_resolved, csat_request) in a language; body NULL removes it (the built-in text applies again).';
 
 CREATE FUNCTION helpdesk.set_tenant_language(tenant_id bigint, default_language text)
 RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER

@@ -1,6 +1,7 @@
 /*
- * system_text.c — the texts the system itself sends to customers (today the
- * idle warning), in the customer's language.
+ * system_text.c — the texts the system itself sends to customers (the idle
+ * warning; the tickets' auto-close entries and survey request), in the
+ * customer's language.
  *
  * Language tags are stored lowercase (as customer.language is) and compared
  * case-insensitively. Built-in texts exist in zh-CN (the default of every tenant) and en; a
@@ -29,10 +30,26 @@ typedef struct BuiltinText
 static const BuiltinText builtin_texts[] = {
 	{"idle_warning", "zh-cn", "您还在吗？如果您在{duration}内没有回复，本次会话将自动结束。"},
 	{"idle_warning", "en", "Are you still there? This chat will close in {duration} unless you reply."},
+	/* tickets/autoclose.c ({duration}: the time left, or the silence that closed it) */
+	{"autoclose_resolve_warning", "zh-cn", "我们一直在等待您的回复。如果您在{duration}内没有回复，此工单将自动标记为已解决。"},
+	{"autoclose_resolve_warning", "en", "We are still waiting for your reply. If we do not hear from you within {duration}, this ticket will be marked as solved."},
+	{"autoclose_close_warning", "zh-cn", "此工单将在{duration}后关闭，关闭后的回复将创建新工单。"},
+	{"autoclose_close_warning", "en", "This ticket will be closed in {duration}; after that, a reply opens a new ticket."},
+	{"autoclose_pending", "zh-cn", "由于{duration}内未收到您的回复，此工单已自动标记为已解决。如仍需帮助，请直接回复。"},
+	{"autoclose_pending", "en", "We have not heard from you for {duration}, so this ticket was marked as solved. Reply if you still need help."},
+	{"autoclose_replied", "zh-cn", "客服已答复，{duration}内未收到您的进一步消息，此工单已自动标记为已解决。如仍需帮助，请直接回复。"},
+	{"autoclose_replied", "en", "Our agent answered and we have not heard back for {duration}, so this ticket was marked as solved. Reply if you still need help."},
+	{"autoclose_resolved", "zh-cn", "此工单已关闭。如有新的问题，回复即可创建新工单。"},
+	{"autoclose_resolved", "en", "This ticket is now closed. Reply to open a new one."},
+	/* tickets/csat.c ({duration}: how long the rating stays open) */
+	{"csat_request", "zh-cn", "请为本次服务评分（1-5分），感谢您的反馈！"},
+	{"csat_request", "en", "How did we do? Please rate this conversation from 1 to 5."},
 	{NULL, NULL, NULL}
 };
 
-static const char *const text_keys[] = {"idle_warning", NULL};
+static const char *const text_keys[] = {"idle_warning", "autoclose_resolve_warning",
+	"autoclose_close_warning", "autoclose_pending", "autoclose_replied", "autoclose_resolved",
+"csat_request", NULL};
 static const char *const placeholders[] = {"duration", "minutes", "seconds", NULL};
 
 #define HD_MAX_TEXT_CHARS 1000

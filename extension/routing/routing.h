@@ -52,6 +52,16 @@ extern void hd_close(int64 tenant_id, HdSessionRow *s, const char *reason,
 					 const char *closed_by);
 
 /*
+ * session.c: called at the end of every close (hd_close), inside the
+ * closing transaction with SPI connected; s->state is the state the session
+ * closed from. A folder above routing sets it (tickets/csat.c: the
+ * satisfaction survey after a chat with an agent). NULL: nothing.
+ */
+typedef void (*HdSessionClosedHook) (int64 tenant_id, const HdSessionRow *s,
+									 const char *reason, const char *closed_by);
+extern HdSessionClosedHook hd_session_closed_hook;
+
+/*
  * dispatch_stages.c: stages that later subsystems (tickets: SLA timers,
  * auto-close, ticket assignment) add to the dispatcher's loop, so that the
  * dispatcher stays the one clock and the one writer of assignments without

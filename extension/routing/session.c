@@ -351,6 +351,8 @@ hd_request_agent(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(queue_id);
 }
 
+HdSessionClosedHook hd_session_closed_hook = NULL;
+
 static HdPlan set_closed = {
 	"UPDATE helpdesk.session SET state = 'closed', closed_at = now(), close_reason = $3, "
 	"       closed_by = $4, offer_expires_at = NULL, idle_check_at = NULL, "
@@ -384,6 +386,8 @@ hd_close(int64 tenant_id, HdSessionRow *s, const char *reason, const char *close
 	appendStringInfo(&extra, ", \"closed_by\": \"%s\"", closed_by);
 	hd_session_event(tenant_id, s->id, s->state, "closed", 0,
 					 s->has_agent ? s->agent_id : 0, extra.data);
+	if (hd_session_closed_hook != NULL)
+		hd_session_closed_hook(tenant_id, s, reason, closed_by);
 }
 
 PG_FUNCTION_INFO_V1(hd_close_session);

@@ -196,7 +196,9 @@ COMMENT ON COLUMN helpdesk.tenant.default_language IS
 
 CREATE TABLE helpdesk.system_text (
 	tenant_id  bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
-	key        text NOT NULL CHECK (key IN ('idle_warning')),
+	key        text NOT NULL CHECK (key IN ('idle_warning', 'autoclose_resolve_warning',
+	           'autoclose_close_warning', 'autoclose_pending', 'autoclose_replied',
+	           'autoclose_resolved', 'csat_request')),
 	language   text NOT NULL
 	           CHECK (language ~ '^[a-z]{2,3}(-[a-z0-9]{1,8})*$' AND length(language) <= 35),
 	body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 1000),
@@ -212,7 +214,7 @@ RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_set_system_text';
 COMMENT ON FUNCTION helpdesk.set_system_text IS
-	'Set the tenant''s text for a system message key (idle_warning) in a language; body NULL removes it (the built-in text applies again).';
+	'Set the tenant''s text for a system message key (idle_warning, autoclose_resolve_warning, autoclose_close_warning, autoclose_pending, autoclose_replied, autoclose_resolved, csat_request) in a language; body NULL removes it (the built-in text applies again).';
 
 CREATE FUNCTION helpdesk.set_tenant_language(tenant_id bigint, default_language text)
 RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
@@ -228,6 +230,7 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_system_text_sql';
 COMMENT ON FUNCTION helpdesk.system_text IS
 	'The system text a customer speaking language would get, with {duration} filled in (a preview of what the dispatcher sends).';
+
 
 ------------------------------------------------------------------------------
 -- tickets (extension/tickets/00_ticket_schema.sql, 10_ticket_api.sql) and the
@@ -565,12 +568,517 @@ AS 'MODULE_PATHNAME', 'hd_set_queue_max_wait_action';
 COMMENT ON FUNCTION helpdesk.set_queue_max_wait_action IS
 	'What a queue''s max_wait does: overflow (to overflow_queue_id, abandoned when none: the default), close (abandoned) or ticket (escalated to a ticket).';
 
+-- >>> extension/tickets/40_autoclose.sql (copied verbatim)
+-- Auto-close: per-tenant rules that resolve or close tickets nobody moves,
+-- scheduled as one indexed due time on the ticket (recomputed by the
+-- auto-close observer on every ticket change, autoclose.c) and fired by the
+-- dispatcher's auto-close stage (autoclose_stage.c).
+
+CREATE TABLE helpdesk.autoclose_setting (
+	tenant_id   bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	rule        text NOT NULL CHECK (rule IN ('pending', 'replied', 'resolved')),
+	enabled     boolean NOT NULL,
+	close_after interval NOT NULL CHECK (close_after >= '1 second'),
+	warn_before interval CHECK (warn_before > '0 seconds' AND warn_before < close_after),
+	updated_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, rule)
+);
+COMMENT ON TABLE helpdesk.autoclose_setting IS
+	'A tenant''s auto-close rules; a rule without a row has its default: pending 72 hours, replied 24 hours, resolved 4 days, enabled, no warning.';
+COMMENT ON COLUMN helpdesk.autoclose_setting.rule IS
+	'pending: a pending ticket with no customer reply is resolved; replied: an open ticket whose last public message is the agent''s is resolved; resolved: a resolved ticket is closed.';
+COMMENT ON COLUMN helpdesk.autoclose_setting.close_after IS
+	'How long the ticket must stay untouched (since it became pending or an agent last replied; since the agent''s last reply; since it was resolved).';
+COMMENT ON COLUMN helpdesk.autoclose_setting.warn_before IS
+	'When set, the customer is warned this long before (a system entry on the thread); NULL: no warning.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.autoclose_setting', '');
+
+ALTER TABLE helpdesk.ticket
+	ADD COLUMN autoclose_rule text CHECK (autoclose_rule IN ('pending', 'replied', 'resolved')),
+	ADD COLUMN autoclose_since timestamptz,
+	ADD COLUMN autoclose_due_at timestamptz,
+	ADD COLUMN autoclose_warned boolean NOT NULL DEFAULT false,
+	ADD COLUMN autoclose_at timestamptz,
+	ADD COLUMN autoclose_error text,
+	ADD CONSTRAINT ticket_autoclose_scheduled
+		CHECK ((autoclose_rule IS NULL) = (autoclose_due_at IS NULL)
+		       AND (autoclose_at IS NULL OR autoclose_rule IS NOT NULL));
+-- the auto-close stage's only access path: the earliest due times first
+CREATE INDEX ticket_autoclose_due ON helpdesk.ticket (autoclose_at)
+	WHERE autoclose_at IS NOT NULL;
+COMMENT ON COLUMN helpdesk.ticket.autoclose_rule IS
+	'The auto-close rule that applies to the ticket now (pending, replied, resolved), or NULL.';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_since IS
+	'Since when the rule''s silence counts (becoming pending or the agent''s last reply; the agent''s last reply; resolved_at).';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_due_at IS 'When the rule resolves or closes the ticket.';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_warned IS 'Whether the warning before autoclose_due_at was sent.';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_at IS
+	'When the dispatcher acts next: the warning, then autoclose_due_at (NULL: nothing scheduled).';
+COMMENT ON COLUMN helpdesk.ticket.autoclose_error IS
+	'Why the last auto-close of this ticket failed (retried a minute later; cleared by the next change).';
+
+CREATE FUNCTION helpdesk.set_autoclose(tenant_id bigint, rule text, enabled boolean DEFAULT NULL,
+	close_after interval DEFAULT NULL, warn_before interval DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_autoclose';
+COMMENT ON FUNCTION helpdesk.set_autoclose IS
+	'Set a tenant''s auto-close rule (pending, replied, resolved): on or off, after how long, and the warning before (0 removes it); NULL keeps the stored value. Open tickets take the new setting at their next change.';
+
+CREATE FUNCTION helpdesk.autoclose_settings(tenant_id bigint)
+RETURNS TABLE (rule text, enabled boolean, close_after interval, warn_before interval)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_autoclose_settings';
+COMMENT ON FUNCTION helpdesk.autoclose_settings IS
+	'The tenant''s three auto-close rules as they apply (defaults filled in).';
+
+CREATE FUNCTION helpdesk._autoclose_pass(now timestamptz DEFAULT NULL, max_rows integer DEFAULT 200)
+RETURNS integer LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_autoclose_pass_sql';
+COMMENT ON FUNCTION helpdesk._autoclose_pass IS
+	'Internal (the dispatcher runs it): fire the auto-close warnings and closes due at now (default: the clock). For tests and manual catch-up; returns how many it fired.';
+-- <<< extension/tickets/40_autoclose.sql
+
+-- >>> extension/tickets/50_csat.sql (copied verbatim)
+-- CSAT: the customer is asked to rate a chat with an agent when it closes
+-- and a ticket each time it is resolved; the answer is stored with the
+-- agent, queue and SLA policy for reports (csat.c).
+
+ALTER TABLE helpdesk.tenant
+	ADD COLUMN csat_mode text NOT NULL DEFAULT 'off'
+		CHECK (csat_mode IN ('off', 'on', 'not_after_autoclose')),
+	ADD COLUMN csat_window interval NOT NULL DEFAULT '7 days'
+		CHECK (csat_window >= '1 minute' AND csat_window <= '365 days');
+COMMENT ON COLUMN helpdesk.tenant.csat_mode IS
+	'Satisfaction surveys: off, on (after every chat with an agent and every resolve), or not_after_autoclose (not when a timer closed the chat or resolved the ticket).';
+COMMENT ON COLUMN helpdesk.tenant.csat_window IS
+	'How long a survey can be answered after it was asked.';
+
+-- the widget renders a chat message of type csat as the rating form
+ALTER TABLE helpdesk.message
+	DROP CONSTRAINT message_type_check,
+	ADD CONSTRAINT message_type_check
+		CHECK (type IN ('text', 'image', 'file', 'menu', 'system', 'csat'));
+
+CREATE TABLE helpdesk.csat (
+	tenant_id     bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	id            bigint GENERATED BY DEFAULT AS IDENTITY,
+	target        text NOT NULL CHECK (target IN ('session', 'ticket')),
+	session_id    bigint,
+	ticket_id     bigint,
+	resolution    integer NOT NULL DEFAULT 1 CHECK (resolution >= 1),
+	customer_id   bigint NOT NULL,
+	agent_id      bigint,
+	queue_id      bigint,
+	sla_policy_id bigint,
+	after_autoclose boolean NOT NULL DEFAULT false,
+	message_id    bigint,
+	requested_at  timestamptz NOT NULL DEFAULT now(),
+	expires_at    timestamptz NOT NULL,
+	score         smallint CHECK (score BETWEEN 1 AND 5),
+	comment       text CHECK (length(comment) <= 2000),
+	submitted_at  timestamptz,
+	PRIMARY KEY (tenant_id, id),
+	FOREIGN KEY (tenant_id, session_id) REFERENCES helpdesk.session (tenant_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (tenant_id, ticket_id) REFERENCES helpdesk.ticket (tenant_id, id) ON DELETE CASCADE,
+	FOREIGN KEY (tenant_id, customer_id) REFERENCES helpdesk.customer (tenant_id, id) ON DELETE CASCADE,
+	CHECK ((target = 'session') = (session_id IS NOT NULL)),
+	CHECK ((target = 'ticket') = (ticket_id IS NOT NULL)),
+	CHECK ((score IS NULL) = (submitted_at IS NULL)),
+	CHECK (comment IS NULL OR score IS NOT NULL),
+	CHECK (expires_at > requested_at)
+);
+-- one survey per session, one per resolution of a ticket
+CREATE UNIQUE INDEX csat_per_session ON helpdesk.csat (tenant_id, session_id)
+	WHERE session_id IS NOT NULL;
+CREATE UNIQUE INDEX csat_per_resolution ON helpdesk.csat (tenant_id, ticket_id, resolution)
+	WHERE ticket_id IS NOT NULL;
+CREATE INDEX csat_by_agent ON helpdesk.csat (tenant_id, agent_id, requested_at)
+	WHERE agent_id IS NOT NULL;
+CREATE INDEX csat_by_time ON helpdesk.csat (tenant_id, requested_at);
+COMMENT ON TABLE helpdesk.csat IS
+	'A satisfaction survey: asked after a chat with an agent closed or a ticket was resolved, answered at most once within the tenant''s csat_window.';
+COMMENT ON COLUMN helpdesk.csat.resolution IS
+	'For tickets: ticket.resolution_count at the resolve that asked (a reopened and re-resolved ticket asks again); 1 for sessions.';
+COMMENT ON COLUMN helpdesk.csat.agent_id IS
+	'The agent of the chat, or the ticket''s assignee when it was resolved (kept when the agent is gone: no foreign key).';
+COMMENT ON COLUMN helpdesk.csat.queue_id IS 'The queue of the chat or ticket then (no foreign key, as agent_id).';
+COMMENT ON COLUMN helpdesk.csat.sla_policy_id IS
+	'The SLA policy the ticket had when it was resolved, when tickets carry one (ticket.sla_policy_id).';
+COMMENT ON COLUMN helpdesk.csat.after_autoclose IS
+	'Asked after the idle timer closed the chat (reason idle) or auto-close resolved the ticket.';
+COMMENT ON COLUMN helpdesk.csat.message_id IS
+	'The csat message that asked (helpdesk.message for sessions, helpdesk.ticket_message for tickets).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.csat', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.csat_id_seq', '');
+
+CREATE FUNCTION helpdesk.set_csat(tenant_id bigint, mode text DEFAULT NULL,
+	"window" interval DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_csat';
+COMMENT ON FUNCTION helpdesk.set_csat IS
+	'A tenant''s satisfaction surveys: mode off, on or not_after_autoclose, and how long one can be answered (1 minute .. 365 days); NULL keeps the stored value.';
+
+CREATE FUNCTION helpdesk.submit_csat(tenant_id bigint, target text, id bigint,
+	customer_id bigint, score integer, comment text DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_submit_csat';
+COMMENT ON FUNCTION helpdesk.submit_csat IS
+	'The customer''s rating (1..5, optional comment) of a session or of the latest resolution of a ticket: once, within the window. Returns the survey id.';
+-- <<< extension/tickets/50_csat.sql
+
+-- >>> extension/tickets/60_quick_reply.sql (copied verbatim)
+-- Quick replies (canned responses): shared per tenant or personal per agent,
+-- with placeholders rendered in C (quick_reply_render.c) and a per-agent use
+-- count that ranks the prefix search (quick_reply.c).
+
+CREATE TABLE helpdesk.quick_reply (
+	tenant_id  bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	id         bigint GENERATED BY DEFAULT AS IDENTITY,
+	agent_id   bigint,
+	shortcode  text NOT NULL CHECK (shortcode ~ '^[a-z0-9][a-z0-9_.-]{0,49}$'),
+	title      text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+	body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 4000),
+	category   text CHECK (length(category) BETWEEN 1 AND 100),
+	language   text CHECK (language ~ '^[a-z]{2,3}(-[a-z0-9]{1,8})*$' AND length(language) <= 35),
+	use_count  bigint NOT NULL DEFAULT 0 CHECK (use_count >= 0),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, id),
+	FOREIGN KEY (tenant_id, agent_id) REFERENCES helpdesk.agent (tenant_id, id) ON DELETE CASCADE,
+	CONSTRAINT quick_reply_shortcode UNIQUE NULLS NOT DISTINCT (tenant_id, agent_id, shortcode, language)
+);
+CREATE INDEX quick_reply_by_shortcode ON helpdesk.quick_reply
+	(tenant_id, shortcode text_pattern_ops);
+CREATE INDEX quick_reply_by_title ON helpdesk.quick_reply
+	(tenant_id, lower(title) text_pattern_ops);
+COMMENT ON TABLE helpdesk.quick_reply IS
+	'A canned response an agent inserts by shortcode: shared by the tenant (agent_id NULL) or personal to one agent.';
+COMMENT ON COLUMN helpdesk.quick_reply.agent_id IS
+	'The owner of a personal quick reply; NULL for one shared by every agent of the tenant.';
+COMMENT ON COLUMN helpdesk.quick_reply.shortcode IS
+	'What the agent types to find it (lowercase letters, digits, _ . -); unique per owner and language.';
+COMMENT ON COLUMN helpdesk.quick_reply.body IS
+	'The text, with placeholders {{customer.name}}, {{customer.attributes.KEY}}, {{agent.name}}, {{ticket.number}}, {{ticket.subject}}, {{ticket.attributes.KEY}}, {{session.attributes.KEY}}, each optionally with a fallback {{customer.name|there}}.';
+COMMENT ON COLUMN helpdesk.quick_reply.language IS
+	'Language of the text (lowercase BCP 47 tag) or NULL for any.';
+COMMENT ON COLUMN helpdesk.quick_reply.use_count IS
+	'How often it was rendered for use, by all agents (quick_reply_use has the count per agent).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.quick_reply', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.quick_reply_id_seq', '');
+
+CREATE TABLE helpdesk.quick_reply_use (
+	tenant_id      bigint NOT NULL,
+	quick_reply_id bigint NOT NULL,
+	agent_id       bigint NOT NULL,
+	uses           bigint NOT NULL DEFAULT 0 CHECK (uses >= 0),
+	last_used_at   timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, agent_id, quick_reply_id),
+	FOREIGN KEY (tenant_id, quick_reply_id) REFERENCES helpdesk.quick_reply (tenant_id, id)
+		ON DELETE CASCADE,
+	FOREIGN KEY (tenant_id, agent_id) REFERENCES helpdesk.agent (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX quick_reply_use_by_reply ON helpdesk.quick_reply_use (tenant_id, quick_reply_id);
+COMMENT ON TABLE helpdesk.quick_reply_use IS
+	'How often each agent used each quick reply: ranks that agent''s search results.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.quick_reply_use', '');
+
+CREATE FUNCTION helpdesk.upsert_quick_reply(tenant_id bigint, shortcode text, title text,
+	body text, agent_id bigint DEFAULT NULL, category text DEFAULT NULL,
+	language text DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_upsert_quick_reply';
+COMMENT ON FUNCTION helpdesk.upsert_quick_reply IS
+	'Create or update a quick reply, matched on (agent_id, shortcode, language); agent_id NULL makes it shared by the tenant. Unknown placeholders are refused. Returns its id.';
+
+CREATE FUNCTION helpdesk.delete_quick_reply(tenant_id bigint, quick_reply_id bigint,
+	agent_id bigint DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_delete_quick_reply';
+COMMENT ON FUNCTION helpdesk.delete_quick_reply IS
+	'Delete a quick reply and its use counts. With agent_id: only that agent''s personal one (HD404 otherwise); without: any of the tenant''s.';
+
+CREATE FUNCTION helpdesk.search_quick_replies(tenant_id bigint, agent_id bigint,
+	prefix text DEFAULT '', max_rows integer DEFAULT 20, language text DEFAULT NULL)
+RETURNS TABLE (quick_reply_id bigint, shortcode text, title text, category text,
+	language text, personal boolean, uses bigint, body text)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_search_quick_replies';
+COMMENT ON FUNCTION helpdesk.search_quick_replies IS
+	'The quick replies an agent may use (its own and the shared ones) whose shortcode or title starts with prefix (case-insensitive), most used by this agent first, then personal before shared, then by shortcode. language: that language or none.';
+
+CREATE FUNCTION helpdesk.render_quick_reply(tenant_id bigint, quick_reply_id bigint,
+	agent_id bigint, session_id bigint DEFAULT NULL, ticket_id bigint DEFAULT NULL,
+	count_use boolean DEFAULT true)
+RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_render_quick_reply';
+COMMENT ON FUNCTION helpdesk.render_quick_reply IS
+	'The quick reply''s body with its placeholders filled in for the agent and the customer of a session or a ticket (at most one); a value that is missing renders as the placeholder''s fallback or as nothing. Counts a use unless count_use is false.';
+-- <<< extension/tickets/60_quick_reply.sql
+
 ------------------------------------------------------------------------------
 -- nothing new is callable by PUBLIC (as in the install script)
 ------------------------------------------------------------------------------
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpdesk FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.transition_allowed(text, text) TO PUBLIC;
 
+------------------------------------------------------------------------------
+-- calendars (extension/tickets/20_calendar.sql)
+------------------------------------------------------------------------------
+
+CREATE TABLE helpdesk.calendar (
+	tenant_id   bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	id          bigint GENERATED BY DEFAULT AS IDENTITY,
+	external_id text NOT NULL CHECK (length(external_id) BETWEEN 1 AND 200),
+	name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+	time_zone   text NOT NULL CHECK (length(time_zone) BETWEEN 1 AND 64),
+	hours       jsonb NOT NULL CHECK (jsonb_typeof(hours) IN ('object', 'string')),
+	holidays    jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(holidays) = 'array'),
+	created_at  timestamptz NOT NULL DEFAULT now(),
+	updated_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, id),
+	UNIQUE (tenant_id, external_id)
+);
+COMMENT ON TABLE helpdesk.calendar IS
+	'Business hours of a tenant: open when the local time in time_zone falls in one of the weekday''s intervals and the local date is not a holiday. Written only by upsert_calendar, which checks it.';
+COMMENT ON COLUMN helpdesk.calendar.external_id IS
+	'The integrator''s key of the calendar; upsert_calendar updates the row with the same one.';
+COMMENT ON COLUMN helpdesk.calendar.time_zone IS
+	'IANA time zone name, as PostgreSQL spells it (pg_timezone_names).';
+COMMENT ON COLUMN helpdesk.calendar.hours IS
+	'"24/7", or {"mon": [["09:00","12:00"],["13:30","18:00"]], …, "sun": []}: local opening intervals per weekday, end 24:00 allowed; a day left out is closed.';
+COMMENT ON COLUMN helpdesk.calendar.holidays IS
+	'[{"date": "2026-10-01", "name": "…"}, …]: local dates closed all day.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.calendar', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.calendar_id_seq', '');
+
+CREATE FUNCTION helpdesk.upsert_calendar(tenant_id bigint, external_id text, name text,
+	time_zone text, hours jsonb, holidays jsonb DEFAULT '[]')
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_upsert_calendar';
+COMMENT ON FUNCTION helpdesk.upsert_calendar IS
+	'Create or update (by external_id) a business-hours calendar; refuses unknown zones, malformed, empty or overlapping hours and bad holidays (22023). Returns the calendar id.';
+
+CREATE FUNCTION helpdesk.business_time_add(tenant_id bigint, calendar_id bigint,
+	"from" timestamptz, amount interval)
+RETURNS timestamptz LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_business_time_add';
+COMMENT ON FUNCTION helpdesk.business_time_add IS
+	'The instant when amount of open time of the calendar has passed after "from" (a start in a closed period counts from the next opening). A day in amount is 24 hours of open time.';
+
+CREATE FUNCTION helpdesk.business_time_between(tenant_id bigint, calendar_id bigint,
+	a timestamptz, b timestamptz)
+RETURNS interval LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_business_time_between';
+COMMENT ON FUNCTION helpdesk.business_time_between IS
+	'Open time of the calendar in [a, b), as hours, minutes and seconds (0 when b <= a).';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpdesk FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION helpdesk.transition_allowed(text, text) TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- SLA policies, clocks and events (extension/tickets/30_sla.sql)
+------------------------------------------------------------------------------
+
+CREATE TABLE helpdesk.sla_policy (
+	tenant_id       bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	id              bigint GENERATED BY DEFAULT AS IDENTITY,
+	name            text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+	position        integer NOT NULL CHECK (position BETWEEN 0 AND 1000000),
+	enabled         boolean NOT NULL DEFAULT true,
+	priorities      text[] CHECK (priorities <@ '{low,normal,high,urgent}' AND cardinality(priorities) > 0),
+	issue_types     text[] CHECK (cardinality(issue_types) BETWEEN 1 AND 100),
+	min_vip_level   smallint CHECK (min_vip_level BETWEEN 0 AND 10),
+	channels        text[] CHECK (channels <@ '{chat,player_api,api,offline}' AND cardinality(channels) > 0),
+	queue_ids       bigint[] CHECK (cardinality(queue_ids) BETWEEN 1 AND 100),
+	first_response  interval CHECK (first_response > '0 s'),
+	next_response   interval CHECK (next_response > '0 s'),
+	resolution      interval CHECK (resolution > '0 s'),
+	calendar_id     bigint,
+	warning_percent smallint NOT NULL DEFAULT 80 CHECK (warning_percent BETWEEN 1 AND 99),
+	created_at      timestamptz NOT NULL DEFAULT now(),
+	updated_at      timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, id),
+	UNIQUE (tenant_id, name),
+	FOREIGN KEY (tenant_id, calendar_id) REFERENCES helpdesk.calendar (tenant_id, id)
+);
+CREATE INDEX sla_policy_order ON helpdesk.sla_policy (tenant_id, position, id) WHERE enabled;
+COMMENT ON TABLE helpdesk.sla_policy IS
+	'SLA policies of a tenant, tried in position order (then id): the first enabled one whose conditions all match a ticket applies. A NULL condition matches everything; a NULL target is not measured.';
+COMMENT ON COLUMN helpdesk.sla_policy.min_vip_level IS 'Matches customers whose vip_level is at least this.';
+COMMENT ON COLUMN helpdesk.sla_policy.queue_ids IS 'Matches tickets in one of these queues.';
+COMMENT ON COLUMN helpdesk.sla_policy.first_response IS 'Open time from creation to the first public agent reply.';
+COMMENT ON COLUMN helpdesk.sla_policy.next_response IS
+	'Open time from a customer reply that waits for an agent (after the first response) to the next public agent reply.';
+COMMENT ON COLUMN helpdesk.sla_policy.resolution IS 'Open time from creation to resolved (a reopen resumes the clock).';
+COMMENT ON COLUMN helpdesk.sla_policy.calendar_id IS 'The business hours the targets count in; NULL = 24/7.';
+COMMENT ON COLUMN helpdesk.sla_policy.warning_percent IS 'A warning fires when this share of a target has elapsed.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.sla_policy', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.sla_policy_id_seq', '');
+
+ALTER TABLE helpdesk.ticket
+	ADD COLUMN sla_policy_id bigint,
+	ADD COLUMN sla_state text CHECK (sla_state IN ('active', 'hit', 'missed')),
+	ADD COLUMN sla_first_response_due timestamptz,
+	ADD COLUMN sla_next_response_due timestamptz,
+	ADD COLUMN sla_resolution_due timestamptz,
+	ADD COLUMN sla_next_at timestamptz,
+	ADD FOREIGN KEY (tenant_id, sla_policy_id) REFERENCES helpdesk.sla_policy (tenant_id, id)
+		ON DELETE SET NULL (sla_policy_id);
+CREATE INDEX ticket_sla_next ON helpdesk.ticket (sla_next_at) WHERE sla_next_at IS NOT NULL;
+COMMENT ON COLUMN helpdesk.ticket.sla_policy_id IS 'The SLA policy that applies (recomputed on every change that may move it).';
+COMMENT ON COLUMN helpdesk.ticket.sla_state IS
+	'active while measured, missed once any target was breached, hit when resolved with no miss; NULL without a policy.';
+COMMENT ON COLUMN helpdesk.ticket.sla_first_response_due IS 'When the running first-response target is due (NULL: none, paused or done).';
+COMMENT ON COLUMN helpdesk.ticket.sla_next_response_due IS 'When the running next-response target is due (NULL: none, paused or done).';
+COMMENT ON COLUMN helpdesk.ticket.sla_resolution_due IS 'When the running resolution target is due (NULL: none, paused or done).';
+COMMENT ON COLUMN helpdesk.ticket.sla_next_at IS
+	'The earliest warning or breach not yet fired: the dispatcher''s index (ticket_sla_next) finds due tickets without a scan.';
+
+-- one row per ticket, target and round (next_response: each customer wait)
+CREATE TABLE helpdesk.ticket_sla (
+	tenant_id     bigint NOT NULL,
+	ticket_id     bigint NOT NULL,
+	target        text NOT NULL CHECK (target IN ('first_response', 'next_response', 'resolution')),
+	round         integer NOT NULL CHECK (round >= 1),
+	policy_id     bigint,
+	goal          interval NOT NULL,
+	started_at    timestamptz NOT NULL,
+	running_since timestamptz,
+	consumed      interval NOT NULL DEFAULT '0 s',
+	warn_at       timestamptz,
+	due_at        timestamptz,
+	warned        boolean NOT NULL DEFAULT false,
+	breached      boolean NOT NULL DEFAULT false,
+	stopped_at    timestamptz,
+	outcome       text CHECK (outcome IN ('hit', 'missed')),
+	PRIMARY KEY (tenant_id, ticket_id, target, round),
+	FOREIGN KEY (tenant_id, ticket_id) REFERENCES helpdesk.ticket (tenant_id, id) ON DELETE CASCADE,
+	CHECK (outcome IS NULL OR stopped_at IS NOT NULL),
+	CHECK (running_since IS NULL OR stopped_at IS NULL)
+);
+COMMENT ON TABLE helpdesk.ticket_sla IS
+	'The clock of one SLA target on a ticket: running (running_since set), paused (pending: neither running_since nor stopped_at) or stopped (outcome hit or missed; NULL when the target stopped applying).';
+COMMENT ON COLUMN helpdesk.ticket_sla.goal IS 'The target in open time, from the applied policy.';
+COMMENT ON COLUMN helpdesk.ticket_sla.consumed IS 'Open time counted before running_since (the clock''s earlier runs).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.ticket_sla', '');
+
+CREATE TABLE helpdesk.sla_event (
+	tenant_id  bigint NOT NULL,
+	id         bigint GENERATED BY DEFAULT AS IDENTITY,
+	ticket_id  bigint NOT NULL,
+	target     text NOT NULL CHECK (target IN ('first_response', 'next_response', 'resolution')),
+	kind       text NOT NULL CHECK (kind IN ('warning', 'breach')),
+	round      integer NOT NULL CHECK (round >= 1),
+	policy_id  bigint,
+	due        timestamptz NOT NULL,
+	at         timestamptz NOT NULL DEFAULT clock_timestamp(),
+	PRIMARY KEY (tenant_id, id),
+	UNIQUE (tenant_id, ticket_id, target, kind, round),
+	FOREIGN KEY (tenant_id, ticket_id) REFERENCES helpdesk.ticket (tenant_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE helpdesk.sla_event IS
+	'Every SLA warning and breach, fired once by the dispatcher (unique per ticket, target, kind and round).';
+COMMENT ON COLUMN helpdesk.sla_event.due IS 'When it was due (the warning or breach instant).';
+COMMENT ON COLUMN helpdesk.sla_event.at IS 'When the dispatcher fired it.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.sla_event', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.sla_event_id_seq', '');
+
+-- tenants whose open tickets need their SLA recomputed (a policy or calendar
+-- changed); the dispatcher works through them in batches by ticket id
+CREATE TABLE helpdesk.sla_recompute (
+	tenant_id    bigint PRIMARY KEY REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	after_id     bigint NOT NULL DEFAULT 0,
+	requested_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE helpdesk.sla_recompute IS
+	'Pending recomputations of a tenant''s open tickets after a policy or calendar edit; after_id is how far the dispatcher got.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.sla_recompute', '');
+
+CREATE FUNCTION helpdesk.upsert_sla_policy(tenant_id bigint, name text, "position" integer,
+	first_response interval DEFAULT NULL, next_response interval DEFAULT NULL,
+	resolution interval DEFAULT NULL, calendar_id bigint DEFAULT NULL,
+	priorities text[] DEFAULT NULL, issue_types text[] DEFAULT NULL,
+	min_vip_level integer DEFAULT NULL, channels text[] DEFAULT NULL,
+	queue_ids bigint[] DEFAULT NULL, warning_percent integer DEFAULT 80,
+	enabled boolean DEFAULT true)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_upsert_sla_policy';
+COMMENT ON FUNCTION helpdesk.upsert_sla_policy IS
+	'Create or update (by name) an SLA policy: its place in the order, conditions (NULL = any), targets (NULL = not measured), calendar (NULL = 24/7) and warning share. The tenant''s open tickets are recomputed by the dispatcher in batches. Returns the policy id.';
+
+CREATE FUNCTION helpdesk.delete_sla_policy(tenant_id bigint, policy_id bigint)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_delete_sla_policy';
+COMMENT ON FUNCTION helpdesk.delete_sla_policy IS
+	'Delete an SLA policy; its tickets get the next matching policy (recomputed by the dispatcher in batches).';
+
+CREATE FUNCTION helpdesk.ticket_sla(tenant_id bigint, ticket_id bigint)
+RETURNS TABLE (target text, round integer, policy_id bigint, goal interval, started_at timestamptz,
+	running boolean, elapsed interval, warn_at timestamptz, due_at timestamptz, warned boolean,
+	breached boolean, stopped_at timestamptz, outcome text)
+LANGUAGE c STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_ticket_sla';
+COMMENT ON FUNCTION helpdesk.ticket_sla IS
+	'The SLA clocks of a ticket: per target and round, the goal, the open time elapsed so far, due and warning times and the outcome.';
+
+-- Chat sessions: a first-response target per queue, from entering the queue
+-- (start_session into a queue, or the bot's hand-off) to the first agent
+-- message; the dispatcher stage checks each session once, at its due time.
+ALTER TABLE helpdesk.queue
+	ADD COLUMN chat_first_response interval CHECK (chat_first_response > '0 s');
+COMMENT ON COLUMN helpdesk.queue.chat_first_response IS
+	'First-response target of chat sessions entering this queue (wall time); NULL = none. Set with set_queue_sla.';
+ALTER TABLE helpdesk.session
+	ADD COLUMN sla_first_response_due timestamptz,
+	ADD COLUMN sla_breached_at timestamptz;
+CREATE INDEX session_sla_due ON helpdesk.session (sla_first_response_due)
+	WHERE sla_first_response_due IS NOT NULL;
+COMMENT ON COLUMN helpdesk.session.sla_first_response_due IS
+	'When the queue''s first-response target falls due, set on entering the queue; cleared by the dispatcher at that time (hit when an agent wrote before, else breach).';
+COMMENT ON COLUMN helpdesk.session.sla_breached_at IS 'When the dispatcher found the first response late (event session.sla).';
+
+-- copies the queue's target into the session row as it enters its first queue
+CREATE FUNCTION helpdesk._session_sla_start() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	NEW.sla_first_response_due := NEW.queued_at + (SELECT q.chat_first_response FROM helpdesk.queue q
+		WHERE q.tenant_id = NEW.tenant_id AND q.id = NEW.queue_id);
+	RETURN NEW;
+END $$;
+COMMENT ON FUNCTION helpdesk._session_sla_start() IS
+	'Trigger: a session entering its first queue gets that queue''s chat first-response due time.';
+CREATE TRIGGER session_sla_start_insert BEFORE INSERT ON helpdesk.session
+	FOR EACH ROW WHEN (NEW.queued_at IS NOT NULL AND NEW.queue_id IS NOT NULL)
+	EXECUTE FUNCTION helpdesk._session_sla_start();
+CREATE TRIGGER session_sla_start_update BEFORE UPDATE OF queued_at ON helpdesk.session
+	FOR EACH ROW WHEN (OLD.queued_at IS NULL AND NEW.queued_at IS NOT NULL AND NEW.queue_id IS NOT NULL
+	                   AND NEW.sla_breached_at IS NULL)
+	EXECUTE FUNCTION helpdesk._session_sla_start();
+
+CREATE FUNCTION helpdesk.set_queue_sla(tenant_id bigint, queue_id bigint, chat_first_response interval)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_queue_sla';
+COMMENT ON FUNCTION helpdesk.set_queue_sla IS
+	'A queue''s first-response target for chat sessions (wall time from entering the queue or the bot hand-off to the first agent message); ''0 s'' clears it. Applies to sessions entering the queue from now on.';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpdesk FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION helpdesk.transition_allowed(text, text) TO PUBLIC;
 
 ------------------------------------------------------------------------------
 -- ticket assignment (extension/tickets/70_ticket_assignment.sql)

@@ -31,7 +31,7 @@ SELECT helpdesk.upsert_agent(t.id, 'a' || g, 'A', '{\"x\": 5}', max_sessions => 
 FROM helpdesk.tenant t, generate_series(1, 2) g;
 SELECT helpdesk.upsert_customer(t.id, 'c' || g) FROM helpdesk.tenant t, generate_series(1, 6) g;
 SELECT helpdesk.set_agent_status(a.tenant_id, a.id, 'online') FROM helpdesk.agent a
-WHERE a.tenant_id IN (SELECT id FROM helpdesk.tenant WHERE slug IN ('g', 'p', 'b6'));
+WHERE a.tenant_id IN (SELECT id FROM helpdesk.tenant WHERE slug = 'g');
 " >/dev/null 2>&1
 G=$(tid g) P=$(tid p) B1=$(tid b1) B2=$(tid b2) B3=$(tid b3) B4=$(tid b4) B5=$(tid b5) B6=$(tid b6)
 wait_until $db "SELECT $(dpid) > 0" || fail "no dispatcher"
@@ -63,6 +63,10 @@ BEGIN
 	RETURN NEW;
 END \$\$;
 CREATE TRIGGER no_offline BEFORE UPDATE ON helpdesk.agent FOR EACH ROW EXECUTE FUNCTION public.no_offline();
+-- p's and b6's agents come online only now, with the trigger in place: their
+-- presence (2 s) expires in one statement, which b6's trigger fails
+SELECT helpdesk.set_agent_status(a.tenant_id, a.id, 'online') FROM helpdesk.agent a
+WHERE a.tenant_id IN ($P, $B6);
 -- b5: infinite times and NULLs in the session's own data
 UPDATE helpdesk.session SET queued_at = '-infinity', excluded_agents = '{NULL}' WHERE tenant_id = $B5;
 " >/dev/null

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(127);
+SELECT plan(143);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -100,7 +100,31 @@ INSERT INTO interval_arg VALUES
 	 'duration must be between 0 and 31536000 seconds'),
 	('set_ticket_settings(reopen_window)',
 	 $$SELECT helpdesk.set_ticket_settings(pg_temp.fx('ta'), reopen_window => %L)$$,
-	 'reopen_window must be between 0 and 315360000 seconds');
+	 'reopen_window must be between 0 and 315360000 seconds'),
+	('business_time_add(amount)',
+	 $$SELECT helpdesk.business_time_add(pg_temp.fx('ta'), 0, now(), %L)$$,
+	 'amount must be between 0 and 316224000 seconds'),
+	('set_queue_sla(chat_first_response)',
+	 $$SELECT helpdesk.set_queue_sla(pg_temp.fx('ta'), pg_temp.fx('qa'), %L)$$,
+	 'chat_first_response must be between 1 and 604800 seconds'),
+	('upsert_sla_policy(first_response)',
+	 $$SELECT helpdesk.upsert_sla_policy(pg_temp.fx('ta'), 'p', 1, first_response => %L)$$,
+	 'first_response must be between 1 and 31622400 seconds'),
+	('upsert_sla_policy(next_response)',
+	 $$SELECT helpdesk.upsert_sla_policy(pg_temp.fx('ta'), 'p', 1, next_response => %L)$$,
+	 'next_response must be between 1 and 31622400 seconds'),
+	('upsert_sla_policy(resolution)',
+	 $$SELECT helpdesk.upsert_sla_policy(pg_temp.fx('ta'), 'p', 1, resolution => %L)$$,
+	 'resolution must be between 1 and 31622400 seconds'),
+	('set_autoclose(close_after)',
+	 $$SELECT helpdesk.set_autoclose(pg_temp.fx('ta'), 'pending', close_after => %L)$$,
+	 'close_after must be between 1 and 31536000 seconds'),
+	('set_autoclose(warn_before)',
+	 $$SELECT helpdesk.set_autoclose(pg_temp.fx('ta'), 'pending', warn_before => %L)$$,
+	 'warn_before must be between 1 and 31536000 seconds'),
+	('set_csat(window)',
+	 $$SELECT helpdesk.set_csat(pg_temp.fx('ta'), "window" => %L)$$,
+	 'window must be between 60 and 31536000 seconds');
 
 SELECT set_eq(
 	$$SELECT p.proname || '(' || a.name || ')'
