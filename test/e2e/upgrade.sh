@@ -114,6 +114,9 @@ make -s -C "$HD_ROOT" PG_CONFIG="$bin/pg_config" install >/dev/null || fail "can
 [ -f "$("$bin/pg_config" --sharedir)/extension/pg_helpdesk--$release--$new.sql" ] || fail "no upgrade script $release--$new installed"
 logstart=$(stat -c %s "$tmp/postgres.log")
 start
+# read again: the old workers may have published a last batch (a queue
+# position push, a timer) between the read above and the stop
+before_pos=$(uq up_old "SELECT helpdesk.event_position()")
 uq up_new "CREATE EXTENSION pg_helpdesk"
 sleep 3
 log=$(tail -c +$((logstart + 1)) "$tmp/postgres.log")
