@@ -79,7 +79,6 @@ tput_ours() {
 }
 # throughput: the peer, on the same payloads (copied from our last run)
 tput_peer() {
-	psql -qX -d $db -c "CREATE TEMP TABLE IF NOT EXISTS x ()" >/dev/null
 	psql -qX -d $db -c "DROP TABLE IF EXISTS bench_payload" -c "CREATE TABLE bench_payload AS SELECT msg_id, body FROM helpdesk.webhook_delivery ORDER BY id" >/dev/null
 	reset_tables; ours false; sink_up; peer_up
 	psql -qX -d $db -c "INSERT INTO bench_outbox (msg_id, body) SELECT msg_id, body FROM bench_payload" >/dev/null
@@ -89,18 +88,20 @@ tput_peer() {
 	peer_down
 }
 cat >"$work/ours.sql" <<EOF2
-\set k random(0, 15)
-SELECT helpdesk.post_message(1, $sbase + :k, 'customer', $cbase + :k, '$body');
+\set sid $sbase + random(0, 15)
+\set cid :sid - $sbase + $cbase
+SELECT helpdesk.post_message(1, :sid, 'customer', :cid, '$body');
 EOF2
 # the peer's producer writes its outbox row in the same transaction (the outbox pattern),
 # a payload of the same shape and size as ours
 cat >"$work/peer.sql" <<EOF2
-\set k random(0, 15)
+\set sid $sbase + random(0, 15)
+\set cid :sid - $sbase + $cbase
 BEGIN;
 INSERT INTO bench_outbox (msg_id, body)
 SELECT 'msg_' || m, (SELECT body FROM bench_payload LIMIT 1)::jsonb || jsonb_build_object('timestamp',
 	to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-FROM helpdesk.post_message(1, $sbase + :k, 'customer', $cbase + :k, '$body') m;
+FROM helpdesk.post_message(1, (:sid)::bigint, 'customer', (:cid)::bigint, '$body') m;
 COMMIT;
 EOF2
 latency() { # ours|peer
