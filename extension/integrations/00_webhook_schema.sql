@@ -67,8 +67,10 @@ CREATE TABLE helpdesk.webhook_delivery (
 	CHECK ((state = 'pending') = (next_at IS NOT NULL)),
 	CHECK ((state IN ('delivered', 'dead')) = (finished_at IS NOT NULL))
 );
--- the worker's claim (FOR UPDATE SKIP LOCKED) and its next due time
-CREATE INDEX webhook_delivery_due ON helpdesk.webhook_delivery (next_at, id) WHERE state = 'pending';
+-- the worker's claim (FOR UPDATE SKIP LOCKED, endpoint by endpoint) and its next due time
+CREATE INDEX webhook_delivery_due_by_webhook ON helpdesk.webhook_delivery (tenant_id, webhook_id, next_at, id)
+	WHERE state = 'pending';
+CREATE INDEX webhook_delivery_due ON helpdesk.webhook_delivery (next_at) WHERE state = 'pending';
 -- recover() after a crash: what a dead worker was sending
 CREATE INDEX webhook_delivery_sending ON helpdesk.webhook_delivery (tenant_id, id) WHERE state = 'sending';
 CREATE INDEX webhook_delivery_by_webhook ON helpdesk.webhook_delivery (tenant_id, webhook_id, id);

@@ -25,6 +25,7 @@ int			hd_webhook_disable_after_s = 5 * 86400;
 
 #define JITTER 0.1				/* retries spread +-10% around the schedule */
 #define RETRY_AFTER_MAX_S 86400
+#define CLAIM_PER_ENDPOINT 64	/* most rows one claim reads of one endpoint */
 
 typedef struct WebhookJob
 {
@@ -46,21 +47,30 @@ static HdPlan recover_sending = {
 	0, {}
 };
 
+/*
+ * Due deliveries, endpoint by endpoint: each enabled endpoint not at its cap
+ * gives its first ones (by due time, through the partial index
+ * webhook_delivery_due_by_webhook), then the earliest of all are taken. An
+ * endpoint with a large backlog at its cap costs nothing (it is left out
+ * before any delivery is read) and cannot hold the others back.
+ */
 static HdPlan claim_due = {
-	"WITH c AS (SELECT d.tenant_id, d.id FROM helpdesk.webhook_delivery d "
-	"           JOIN helpdesk.webhook w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id "
-	"           WHERE d.state = 'pending' AND d.next_at <= now() AND w.enabled "
+	"WITH c AS (SELECT d.tenant_id, d.id, d.next_at FROM helpdesk.webhook w "
+	"           CROSS JOIN LATERAL (SELECT d.tenant_id, d.id, d.next_at FROM helpdesk.webhook_delivery d "
+	"                               WHERE d.tenant_id = w.tenant_id AND d.webhook_id = w.id "
+	"                                 AND d.state = 'pending' AND d.next_at <= now() "
+	"                               ORDER BY d.next_at, d.id LIMIT $4 FOR UPDATE SKIP LOCKED) d "
+	"           WHERE w.enabled "
 	"             AND NOT EXISTS (SELECT 1 FROM unnest($2::int8[], $3::int8[]) AS f(t, i) "
-	"                             WHERE f.t = d.tenant_id AND f.i = d.webhook_id) "
-	"           ORDER BY d.next_at, d.id LIMIT $1 "
-	"           FOR UPDATE OF d SKIP LOCKED) "
+	"                             WHERE f.t = w.tenant_id AND f.i = w.id) "
+	"           ORDER BY d.next_at, d.id LIMIT $1) "
 	"SELECT d.tenant_id, d.id, d.webhook_id, d.attempts + 1, d.msg_id, d.event_type, d.body, w.url, w.secret, "
 	"       CASE WHEN w.previous_until > now() THEN w.previous_secret END, w.max_in_flight, w.timeout_ms, "
 	"       (extract(epoch FROM w.retry_schedule[d.step + 1]) * 1000000)::bigint "
 	"FROM c JOIN helpdesk.webhook_delivery d ON d.tenant_id = c.tenant_id AND d.id = c.id "
 	"JOIN helpdesk.webhook w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id "
-	"ORDER BY d.next_at, d.id",
-	3, {INT4OID, INT8ARRAYOID, INT8ARRAYOID}
+	"ORDER BY c.next_at, c.id",
+	4, {INT4OID, INT8ARRAYOID, INT8ARRAYOID, INT4OID}
 };
 
 static HdPlan mark_sending = {
@@ -232,7 +242,7 @@ webhook_claim(HdHttpClaim *claim, int max)
 	int64	   *full_t,
 			   *full_i;
 	int			nfull = hd_http_full_endpoints(claim, &full_t, &full_i);
-	Datum		v[3];
+	Datum		v[4];
 	int64	   *acc_t,
 			   *acc_i;
 	int			nacc = 0;
@@ -241,6 +251,7 @@ webhook_claim(HdHttpClaim *claim, int max)
 	v[0] = Int32GetDatum(max);
 	v[1] = hd_int8_array(full_t, nfull);
 	v[2] = hd_int8_array(full_i, nfull);
+	v[3] = Int32GetDatum(Min(max, CLAIM_PER_ENDPOINT));
 	hd_exec(&claim_due, v, NULL, false, 0);
 	if (SPI_processed == 0)
 		return 0;

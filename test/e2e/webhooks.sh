@@ -161,4 +161,43 @@ old_n=$(q $db "SELECT count(*) FROM helpdesk.webhook_delivery WHERE webhook_id =
 q $db "UPDATE helpdesk.webhook_delivery SET finished_at = finished_at - interval '2 hours' WHERE webhook_id = $failing" >/dev/null
 [ "$(q $db "SELECT helpdesk.prune_webhook_deliveries('1 hour')")" = "$old_n" ] || fail "prune did not remove the $old_n old deliveries"
 [ "$(q $db "SELECT count(*) FROM helpdesk.webhook_attempt WHERE webhook_id = $failing")" = 0 ] || fail "attempts of pruned deliveries remain"
+# 13. a bad row is marked and skipped: a secret that no longer opens dead-letters its
+#     delivery ("bad row"), the worker stays up and the others still go out
+pid=$(http_pid $db)
+bad=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'bad', '$base/ok-bad', '{message.created}')")
+q $db "UPDATE helpdesk.webhook SET secret = '\\x01'::bytea || gen_random_uuid()::text::bytea WHERE id = $bad" >/dev/null
+post "bad row"
+wait_until $db "SELECT state = 'dead' AND last_error LIKE 'bad row:%' FROM helpdesk.webhook_delivery WHERE webhook_id = $bad" 10 ||
+	fail "bad row not marked: $(q $db "SELECT state, last_error FROM helpdesk.webhook_delivery WHERE webhook_id = $bad")"
+wait_until $db "SELECT count(*) = 1 FROM helpdesk.event WHERE type = 'webhook.dead_letter' AND payload->>'reason' = 'bad_row'" 5 || fail "no dead_letter event for the bad row"
+wait_until $db "SELECT count(*) = 10 FROM helpdesk.webhook_delivery WHERE webhook_id = $ok AND state = 'delivered'" 10 || fail "the good endpoint stopped with the bad row"
+[ "$(http_pid $db)" = "$pid" ] || fail "the worker restarted on a bad row"
+note "bad row marked and skipped, worker $pid still up"
+
+# 14. an endpoint failing for helpdesk.webhook_disable_after (1 s here) is disabled
+set_http webhook_disable_after 1s
+failing2=$(hook failing2 /fail "'{0,1500ms,1500ms}'")
+post "failing for long"
+wait_until $db "SELECT NOT enabled AND disabled_reason = 'failing' FROM helpdesk.webhook WHERE id = $failing2" 15 ||
+	fail "failing endpoint not disabled: $(q $db "SELECT enabled, failing_since FROM helpdesk.webhook WHERE id = $failing2")"
+wait_until $db "SELECT count(*) = 1 FROM helpdesk.event WHERE type = 'webhook.disabled' AND payload->>'webhook_id' = '$failing2' AND payload->>'reason' = 'failing'" 5 ||
+	fail "no webhook.disabled event (failing)"
+note "failing endpoint disabled after helpdesk.webhook_disable_after"
+
+# 15. SIGTERM with requests in flight: the worker is gone within 1 s; what it had in flight is sent again
+hang2=$(hook hang2 /hang "'{0}'" "'30 seconds'")
+post "in flight at SIGTERM"
+wait_until $db "SELECT state = 'sending' FROM helpdesk.webhook_delivery WHERE webhook_id = $hang2" 10 || fail "hang2 not in flight"
+pid=$(http_pid $db)
+t0=$(date +%s%3N)
+q $db "SELECT pg_terminate_backend($pid)" >/dev/null
+for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
+t1=$(date +%s%3N)
+kill -0 "$pid" 2>/dev/null && fail "the worker did not exit within 1 s of SIGTERM"
+[ $((t1 - t0)) -lt 1000 ] || fail "SIGTERM took $((t1 - t0)) ms"
+wait_until $db "SELECT coalesce((SELECT pid FROM helpdesk.worker_status() WHERE kind = 'http'), 0) NOT IN (0, $pid)" 20 || fail "worker not restarted"
+wait_until $db "SELECT state = 'sending' AND attempts = 2 FROM helpdesk.webhook_delivery WHERE webhook_id = $hang2" 20 ||
+	fail "the in-flight delivery was not sent again after the restart: $(q $db "SELECT state, attempts FROM helpdesk.webhook_delivery WHERE webhook_id = $hang2")"
+q $db "SELECT helpdesk.upsert_webhook($tenant, 'hang2', '$base/hang', '{message.created}', enabled => false)" >/dev/null
+note "SIGTERM with a request in flight: exited in $((t1 - t0)) ms, resent after the restart"
 echo "webhooks: ok"
