@@ -28,7 +28,6 @@
 
 #define SWEEP_MS 1000			/* prepare at least this often without a wakeup */
 #define BLOCKED_MS 200			/* due rows no claim could take (locked, caps) */
-#define PREPARE_MIN_MS 3		/* least time between two reads of new input */
 #define BACKOFF_MAX_MS 30000
 
 typedef enum Phase
@@ -38,18 +37,11 @@ typedef enum Phase
 	PHASE_CLAIM,
 	PHASE_COMPLETE,
 	PHASE_COMPLETE_EACH,
-	PHASE_COMPLETE_CLAIM,
-	PHASE_TURN
+	PHASE_COMPLETE_CLAIM
 } Phase;
 
 static const char *const phase_names[] = {"recover", "prepare", "claim", "complete", "complete",
-"complete and claim", "turn"};
-
-/* what PHASE_TURN does, in one transaction: prepare, complete, claim */
-static bool turn_prepare,
-			turn_complete,
-			turn_claim;
-static bool prepare_more;		/* the last prepare left input waiting */
+"complete and claim"};
 
 static TimestampTz next_due = 0;
 
@@ -87,20 +79,8 @@ run_phase(Phase phase, bool *flag)
 					if (hd_http_sources[i]->prepare && hd_http_sources[i]->prepare())
 						*flag = true;
 				break;
-			case PHASE_TURN:
-				prepare_more = false;
-				if (turn_prepare)
-					for (i = 0; i < hd_http_nsources; i++)
-						if (hd_http_sources[i]->prepare && hd_http_sources[i]->prepare())
-							prepare_more = true;
-				if (turn_complete)
-					hd_http_engine_complete(false);
-				if (!turn_claim)
-					break;
-				/* FALLTHROUGH */
 			case PHASE_COMPLETE_CLAIM:
-				if (phase == PHASE_COMPLETE_CLAIM)
-					hd_http_engine_complete(false);
+				hd_http_engine_complete(false);
 				/* FALLTHROUGH */
 			case PHASE_CLAIM:
 				{
@@ -150,10 +130,9 @@ run_phase(Phase phase, bool *flag)
 	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	if (phase == PHASE_COMPLETE || phase == PHASE_COMPLETE_EACH || phase == PHASE_COMPLETE_CLAIM ||
-		(phase == PHASE_TURN && turn_complete))
+	if (phase == PHASE_COMPLETE || phase == PHASE_COMPLETE_EACH || phase == PHASE_COMPLETE_CLAIM)
 		hd_http_engine_completed(ok);
-	if (phase == PHASE_CLAIM || phase == PHASE_COMPLETE_CLAIM || (phase == PHASE_TURN && turn_claim))
+	if (phase == PHASE_CLAIM || phase == PHASE_COMPLETE_CLAIM)
 		hd_http_engine_claimed(ok);
 	return ok;
 }
@@ -210,46 +189,35 @@ hd_http_worker_run(HdWorkerSlot *w)
 		{
 			if (!recovered)
 				ok = recovered = run_phase(PHASE_RECOVER, &flag);
-			/*
-			 * One transaction per turn under load: new input (at most
-			 * every PREPARE_MIN_MS while it trickles in, so that a burst
-			 * of commits is read at once), the results that are due, and
-			 * the next claim. If it fails, the phases run one by one, the
-			 * results each in a subtransaction.
-			 */
-			turn_prepare = ok && prepare &&
-				(prepare_more || now - last_prepare >= (int64) PREPARE_MIN_MS * 1000);
-			turn_complete = ok && hd_http_engine_complete_due(NULL);
-			turn_claim = ok && (claim || turn_prepare || turn_complete) &&
-				hd_http_engine_free_slots() > 0;
-			if (ok && (turn_prepare || turn_complete || turn_claim))
+			if (ok && prepare)
 			{
-				bool		was_prepare = turn_prepare;
+				ok = run_phase(PHASE_PREPARE, &flag);
+				last_prepare = now;
+				prepare = ok && flag;
+				if (ok)
+					claim = true;
+			}
+			/*
+			 * Results and the next claim share one transaction (one commit
+			 * per turn under load); if that fails, results are written one
+			 * by one and the claim runs on its own.
+			 */
+			if (ok && hd_http_engine_complete_due(NULL))
+			{
+				bool		with_claim = hd_http_engine_free_slots() > 0;
 
-				if (run_phase(PHASE_TURN, &flag))
-				{
-					if (was_prepare)
-					{
-						last_prepare = now;
-						prepare = prepare_more;
-					}
-					if (turn_claim)
-						claim = false;
-				}
+				if (run_phase(with_claim ? PHASE_COMPLETE_CLAIM : PHASE_COMPLETE, &flag))
+					claim = !with_claim;
 				else
 				{
-					if (was_prepare)
-					{
-						ok = run_phase(PHASE_PREPARE, &flag);
-						last_prepare = now;
-						prepare = ok && flag;
-					}
-					if (ok && hd_http_engine_finished() > 0)
-						ok = run_phase(PHASE_COMPLETE_EACH, &flag);
-					if (ok && hd_http_engine_free_slots() > 0)
-						ok = run_phase(PHASE_CLAIM, &flag);
-					claim = !ok;
+					ok = run_phase(PHASE_COMPLETE_EACH, &flag);
+					claim = true;	/* slots are free, retries may be due */
 				}
+			}
+			if (ok && claim && hd_http_engine_free_slots() > 0)
+			{
+				ok = run_phase(PHASE_CLAIM, &flag);
+				claim = false;
 			}
 			if (!ok)
 			{
@@ -265,10 +233,8 @@ hd_http_worker_run(HdWorkerSlot *w)
 		now = GetCurrentTimestamp();
 		if (failures > 0)
 			timeout = Max(1L, (long) ((retry_at - now) / 1000));
-		else if (hd_http_engine_complete_due(NULL) || (prepare && prepare_more))
+		else if (prepare || hd_http_engine_complete_due(NULL))
 			timeout = 0;
-		else if (prepare)
-			timeout = Max(0L, PREPARE_MIN_MS - (long) ((now - last_prepare) / 1000));
 		else
 		{
 			if (next_due != 0)
