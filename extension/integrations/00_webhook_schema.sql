@@ -15,7 +15,7 @@ CREATE TABLE helpdesk.webhook (
 	retry_schedule  interval[] NOT NULL
 	                CHECK (cardinality(retry_schedule) BETWEEN 1 AND 20),
 	max_in_flight   integer NOT NULL DEFAULT 32 CHECK (max_in_flight BETWEEN 1 AND 1000),
-	timeout_ms      integer NOT NULL DEFAULT 15000 CHECK (timeout_ms BETWEEN 100 AND 60000),
+	timeout_ms      integer NOT NULL DEFAULT 15000 CHECK (timeout_ms BETWEEN 1000 AND 60000),
 	from_position   bigint NOT NULL DEFAULT 0,
 	failing_since   timestamptz,
 	disabled_reason text CHECK (disabled_reason IN ('gone', 'failing')),

@@ -196,7 +196,7 @@ hd_upsert_webhook(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(8))
 		hd_check_range("max_in_flight", PG_GETARG_INT32(8), 1, 1000);
 	if (!PG_ARGISNULL(9))
-		timeout_ms = hd_interval_arg(fcinfo, 9, "timeout", 100 * 1000, 60 * USECS_PER_SEC, false, NULL) / 1000;
+		timeout_ms = hd_interval_arg(fcinfo, 9, "timeout", USECS_PER_SEC, 60 * USECS_PER_SEC, false, NULL) / 1000;
 
 	SPI_connect();
 	hd_require_tenant(tenant_id);

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(125);
+SELECT plan(129);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -97,7 +97,13 @@ INSERT INTO interval_arg VALUES
 	 'keep must be between 0 and 3155760000 seconds'),
 	('system_text(duration)',
 	 $$SELECT helpdesk.system_text(pg_temp.fx('ta'), 'idle_warning', 'en', %L)$$,
-	 'duration must be between 0 and 31536000 seconds');
+	 'duration must be between 0 and 31536000 seconds'),
+	('upsert_webhook(timeout)',
+	 $$SELECT helpdesk.upsert_webhook(pg_temp.fx('ta'), 'lim', 'http://a.example/', '{*}', timeout => %L)$$,
+	 'timeout must be between 1 and 60 seconds'),
+	('prune_webhook_deliveries(keep)',
+	 $$SELECT helpdesk.prune_webhook_deliveries(%L)$$,
+	 'keep must be between 0 and 3155760000 seconds');
 
 SELECT set_eq(
 	$$SELECT p.proname || '(' || a.name || ')'
