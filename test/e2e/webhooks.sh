@@ -44,7 +44,8 @@ secret=$(q $db "SELECT helpdesk.webhook_secret($tenant, $ok)")
 node "$WH_DIR/verify.js" "$sinklog" "$secret" | jq -c "select(.path == \"/ok\")" >"$HD_CLUSTER/wh_ok.jsonl"
 [ "$(jq -s 'length' "$HD_CLUSTER/wh_ok.jsonl")" = 2 ] || fail "ok endpoint got $(jq -s length "$HD_CLUSTER/wh_ok.jsonl") requests"
 [ "$(jq -s 'all(.ok)' "$HD_CLUSTER/wh_ok.jsonl")" = true ] || fail "a signature did not verify: $(cat "$HD_CLUSTER/wh_ok.jsonl")"
-[ "$(jq -s 'all(.ua == "pg_helpdesk/'"$(make -s -C "$HD_ROOT" print-version 2>/dev/null || echo 0.2.0)"'" and .ct == "application/json")' "$HD_CLUSTER/wh_ok.jsonl")" = true ] ||
+version=$(q $db "SELECT extversion FROM pg_extension WHERE extname = 'pg_helpdesk'")
+[ "$(jq -s 'all(.ua == "pg_helpdesk/'"$version"'" and .ct == "application/json")' "$HD_CLUSTER/wh_ok.jsonl")" = true ] ||
 	fail "user-agent or content-type wrong: $(head -1 "$HD_CLUSTER/wh_ok.jsonl")"
 bodies=$(jq -r 'select(.path == "/ok" and .headers["webhook-id"] != null) | .body' "$sinklog")
 [ "$(echo "$bodies" | jq -r '.data.message.body' | paste -sd,)" = "first,second" ] || fail "ok endpoint: not in commit order: $bodies"
