@@ -3,6 +3,8 @@ CREATE EXTENSION IF NOT EXISTS pg_helpdesk;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 -- retention of the event log, hourly
 SELECT cron.schedule('helpdesk-prune-events', '17 * * * *', $$SELECT helpdesk.prune_events('7 days')$$);
+-- and of the webhook delivery log
+SELECT cron.schedule('helpdesk-prune-webhooks', '23 * * * *', $$SELECT helpdesk.prune_webhook_deliveries('30 days')$$);
 
 SELECT helpdesk.upsert_tenant('starfall', 'Starfall Online') AS t \gset
 SELECT helpdesk.upsert_queue(:t, 'general', 'General', is_default => true) AS q_general \gset

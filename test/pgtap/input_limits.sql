@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(143);
+SELECT plan(145);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -124,7 +124,13 @@ INSERT INTO interval_arg VALUES
 	 'warn_before must be between 1 and 31536000 seconds'),
 	('set_csat(window)',
 	 $$SELECT helpdesk.set_csat(pg_temp.fx('ta'), "window" => %L)$$,
-	 'window must be between 60 and 31536000 seconds');
+	 'window must be between 60 and 31536000 seconds'),
+	('upsert_webhook(timeout)',
+	 $$SELECT helpdesk.upsert_webhook(pg_temp.fx('ta'), 'lim', 'http://a.example/', '{*}', timeout => %L)$$,
+	 'timeout must be between 1 and 60 seconds'),
+	('prune_webhook_deliveries(keep)',
+	 $$SELECT helpdesk.prune_webhook_deliveries(%L)$$,
+	 'keep must be between 0 and 3155760000 seconds');
 
 SELECT set_eq(
 	$$SELECT p.proname || '(' || a.name || ')'
