@@ -14,6 +14,8 @@
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
+hd_bot_message_hook_type hd_bot_message_hook = NULL;
+
 static const char *const sender_kinds[] = {"customer", "agent", "bot", "system", "note", NULL};
 static const char *const message_types[] = {"text", "image", "file", "menu", "system", NULL};
 
@@ -541,7 +543,11 @@ hd_post_message(HdPostArgs *m)
 			return id;
 		}
 	}
-	return rel != NULL ? insert_direct(rel, m, &s) : insert_with_spi(m, &s);
+	id = rel != NULL ? insert_direct(rel, m, &s) : insert_with_spi(m, &s);
+	if (hd_bot_message_hook != NULL && strcmp(s.state, "bot") == 0 &&
+		strcmp(m->sender_kind, "customer") == 0)
+		hd_bot_message_hook(m, s.customer_id, id);
+	return id;
 }
 
 PG_FUNCTION_INFO_V1(hd_post_message_sql);
