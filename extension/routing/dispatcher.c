@@ -9,6 +9,9 @@
  *
  *   timers     when the earliest due time has come (dispatch_timers.c)
  *   assign     when woken, or when the last pass left work (dispatch_match.c)
+ *   registered the stages other subsystems add (routing.h,
+ *              dispatch_stages.c), each when due, when it asked for more,
+ *              or when woken
  *   positions  every helpdesk.position_interval while sessions wait
  *
  * and then sleeps until the next due time, the next position refresh or a
@@ -33,13 +36,18 @@
 typedef enum Stage
 {
 	STAGE_ASSIGN,
-	STAGE_POSITIONS
+	STAGE_POSITIONS,
+	STAGE_REGISTERED			/* one of hd_dispatch_stage(): run_stage's ext */
 } Stage;
 
-static const char *const stage_names[] = {"assignment", "positions"};
+static const char *const stage_names[] = {"assignment", "positions", "registered"};
 
 static TimestampTz next_due = 0;	/* 0: nothing scheduled */
 static bool have_waiting = true;
+
+/* per registered stage (routing.h): its next due time, and whether it wants more */
+static TimestampTz ext_due[HD_MAX_DISPATCH_STAGES];
+static bool ext_more[HD_MAX_DISPATCH_STAGES];
 
 /*
  * Run one stage in its own transaction. Returns false after an error (the
@@ -47,7 +55,7 @@ static bool have_waiting = true;
  * extension was dropped.
  */
 static bool
-run_stage(Stage stage, int *result, bool *more, bool *gone)
+run_stage(Stage stage, int ext, int *result, bool *more, bool *gone)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile bool ok = true;
@@ -68,7 +76,9 @@ run_stage(Stage stage, int *result, bool *more, bool *gone)
 			PushActiveSnapshot(GetTransactionSnapshot());
 			pgstat_report_activity(STATE_RUNNING, stage == STAGE_ASSIGN
 									? "pg_helpdesk: assigning sessions"
-									: "pg_helpdesk: queue positions");
+									: stage == STAGE_POSITIONS
+									? "pg_helpdesk: queue positions"
+									: hd_dispatch_stage(ext)->name);
 			switch (stage)
 			{
 				case STAGE_ASSIGN:
@@ -76,6 +86,10 @@ run_stage(Stage stage, int *result, bool *more, bool *gone)
 					break;
 				case STAGE_POSITIONS:
 					*result = hd_dispatch_positions();
+					break;
+				case STAGE_REGISTERED:
+					*result = hd_dispatch_stage(ext)->run(GetCurrentTimestamp(), more);
+					ext_due[ext] = hd_dispatch_stage(ext)->next_due();
 					break;
 			}
 			next_due = hd_dispatch_next_due((bool *) &have_waiting);
@@ -95,7 +109,9 @@ run_stage(Stage stage, int *result, bool *more, bool *gone)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		ereport(WARNING,
-				(errmsg("pg_helpdesk dispatcher: %s stage failed: %s", stage_names[stage],
+				(errmsg("pg_helpdesk dispatcher: %s stage failed: %s",
+						stage == STAGE_REGISTERED ? hd_dispatch_stage(ext)->name
+						: stage_names[stage],
 						edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
 				 errhint("Retried with backoff; nothing of the failed stage was written.")));
@@ -151,11 +167,66 @@ run_timers(bool *retry_soon)
 	return ok;
 }
 
+/*
+ * Run every registered stage that is due, asked for more, or (woken) may
+ * have new work. Each runs in its own transaction, so one stage's failure
+ * neither rolls back nor delays another's work beyond the shared backoff.
+ */
+static bool
+run_registered(bool woken, bool *gone)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	bool		ok = true;
+	int			i;
+
+	for (i = 0; i < hd_dispatch_stage_count() && !*gone; i++)
+	{
+		int			result;
+		bool		more = false;
+
+		if (!woken && !ext_more[i] && (ext_due[i] == 0 || now < ext_due[i]))
+			continue;
+		if (run_stage(STAGE_REGISTERED, i, &result, &more, gone))
+			ext_more[i] = more;
+		else
+		{
+			ext_more[i] = false;
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static bool
+registered_want_more(void)
+{
+	int			i;
+
+	for (i = 0; i < hd_dispatch_stage_count(); i++)
+		if (ext_more[i])
+			return true;
+	return false;
+}
+
+/* the earliest due time over the registered stages, 0 when none */
+static TimestampTz
+registered_next_due(void)
+{
+	TimestampTz due = 0;
+	int			i;
+
+	for (i = 0; i < hd_dispatch_stage_count(); i++)
+		if (ext_due[i] != 0 && (due == 0 || ext_due[i] < due))
+			due = ext_due[i];
+	return due;
+}
+
 void
 hd_dispatcher_run(HdWorkerSlot *w)
 {
 	bool		assign = true;	/* place what queued up while we were down */
 	bool		timers = true;	/* and fire what came due */
+	bool		woken = true;	/* registered stages: run them all once at start */
 	TimestampTz last_positions = 0;
 	TimestampTz retry_at = 0;
 	int			failures = 0;
@@ -192,7 +263,7 @@ hd_dispatcher_run(HdWorkerSlot *w)
 
 		hd_worker_check_sigterm();
 		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
-			assign = true;
+			assign = woken = true;
 		now = GetCurrentTimestamp();
 		if (next_due != 0 && now >= next_due)
 			timers = true;
@@ -214,15 +285,18 @@ hd_dispatcher_run(HdWorkerSlot *w)
 			}
 			if (ok && !gone && assign)
 			{
-				ok = run_stage(STAGE_ASSIGN, &result, &more, &gone);
+				ok = run_stage(STAGE_ASSIGN, 0, &result, &more, &gone);
 				if (ok)
 					assign = more;
 			}
+			ok = ok && !gone && run_registered(woken, &gone);
+			if (ok)
+				woken = false;
 			now = GetCurrentTimestamp();
 			if (ok && !gone && have_waiting &&
 				now - last_positions >= (int64) hd_position_interval_ms * 1000)
 			{
-				ok = run_stage(STAGE_POSITIONS, &result, &more, &gone);
+				ok = run_stage(STAGE_POSITIONS, 0, &result, &more, &gone);
 				last_positions = now;
 			}
 			if (gone)
@@ -234,6 +308,7 @@ hd_dispatcher_run(HdWorkerSlot *w)
 				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout);
 				timers = true;
 				assign = true;
+				woken = true;
 			}
 			else
 				failures = 0;
@@ -242,10 +317,14 @@ hd_dispatcher_run(HdWorkerSlot *w)
 		if (ok)
 		{
 			now = GetCurrentTimestamp();
-			if (assign || timers)
+			if (assign || timers || registered_want_more())
 				timeout = 0;
 			else
 			{
+				TimestampTz ext = registered_next_due();
+
+				if (ext != 0)
+					timeout = Min(timeout, Max(1L, (long) ((ext - now + 999) / 1000)));
 				if (next_due != 0)
 					timeout = Min(timeout, Max(retry_soon ? 20L : 0L,
 											   (long) ((next_due - now + 999) / 1000)));

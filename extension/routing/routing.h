@@ -42,4 +42,36 @@ extern char *hd_first_customer_message(int64 tenant_id, int64 session_id);
 extern void hd_close(int64 tenant_id, HdSessionRow *s, const char *reason,
 					 const char *closed_by);
 
+/*
+ * dispatch_stages.c: stages that later subsystems (tickets: SLA timers,
+ * auto-close, ticket assignment) add to the dispatcher's loop, so that the
+ * dispatcher stays the one clock and the one writer of assignments without
+ * routing calling the folders after it.
+ *
+ * next_due: the earliest due time of the stage's work, 0 when none; called
+ *   inside a transaction with SPI connected, after every run of the stage.
+ *   It must be an index lookup (no scan over open items).
+ * run: does the work that is due at `now`, inside one transaction with SPI
+ *   connected and a snapshot; catches per item (hd_run_in_subxact) so a bad
+ *   row is marked and skipped; returns how many items it handled and sets
+ *   *more when it stopped early and wants to run again at once. A stage
+ *   that throws is rolled back, logged, and retried with backoff.
+ * A stage runs when its due time has come, when it asked for more, and
+ * whenever the dispatcher is woken (hd_wake_at_commit(HD_WORKER_DISPATCHER)),
+ * so a backend that moves a due time earlier wakes the dispatcher at commit.
+ */
+typedef struct HdDispatchStage
+{
+	const char *name;			/* for logs and pg_stat_activity */
+	TimestampTz (*next_due) (void);
+	int			(*run) (TimestampTz now, bool *more);
+} HdDispatchStage;
+
+#define HD_MAX_DISPATCH_STAGES 8
+
+/* from _PG_init only (every process gets the same list) */
+extern void hd_dispatch_register_stage(const HdDispatchStage *stage);
+extern int	hd_dispatch_stage_count(void);
+extern const HdDispatchStage *hd_dispatch_stage(int i);
+
 #endif							/* HD_ROUTING_H */
