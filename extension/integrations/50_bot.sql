@@ -10,11 +10,11 @@ CREATE TABLE helpdesk.bot (
 	external_id      text NOT NULL CHECK (length(external_id) BETWEEN 1 AND 200),
 	kind             text NOT NULL CHECK (kind IN ('dify', 'webhook')),
 	base_url         text NOT NULL CHECK (base_url ~ '^https?://' AND length(base_url) <= 2048),
-	secret           bytea,
+	secret           bytea NOT NULL,
 	queue_id         bigint,
 	issue_type       text CHECK (length(issue_type) BETWEEN 1 AND 100),
 	handoff_marker   text CHECK (length(handoff_marker) BETWEEN 1 AND 100),
-	handoff_flag     text CHECK (length(handoff_flag) BETWEEN 1 AND 100),
+	handoff_flag     text DEFAULT 'handoff' CHECK (length(handoff_flag) BETWEEN 1 AND 100),
 	handoff_keywords text[] NOT NULL DEFAULT '{人工,转人工,客服,agent,human}'
 	                 CHECK (cardinality(handoff_keywords) <= 50),
 	max_turns        integer NOT NULL DEFAULT 10 CHECK (max_turns BETWEEN 1 AND 1000),
@@ -25,8 +25,7 @@ CREATE TABLE helpdesk.bot (
 	updated_at       timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (tenant_id, id),
 	UNIQUE (tenant_id, external_id),
-	FOREIGN KEY (tenant_id, queue_id) REFERENCES helpdesk.queue (tenant_id, id) ON DELETE CASCADE,
-	CHECK (kind = 'webhook' OR secret IS NOT NULL)
+	FOREIGN KEY (tenant_id, queue_id) REFERENCES helpdesk.queue (tenant_id, id) ON DELETE CASCADE
 );
 -- one enabled bot per scope (tenant; tenant + queue; tenant + issue type; both)
 CREATE UNIQUE INDEX bot_one_per_scope ON helpdesk.bot
@@ -84,6 +83,7 @@ CREATE TABLE helpdesk.bot_job (
 	attempts    integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	sent_at     timestamptz,
+	reply_due_at timestamptz,
 	finished_at timestamptz,
 	http_status integer,
 	answer_message_id bigint,
@@ -99,9 +99,16 @@ CREATE INDEX bot_job_open ON helpdesk.bot_job (tenant_id, session_id, id)
 -- ... and the worker's claim scan
 CREATE INDEX bot_job_pending ON helpdesk.bot_job (id) WHERE state = 'pending';
 CREATE INDEX bot_job_by_session ON helpdesk.bot_job (tenant_id, session_id, id);
+-- one job per customer message (post_message's replays enqueue nothing)
+CREATE UNIQUE INDEX bot_job_message ON helpdesk.bot_job (tenant_id, message_id);
+-- webhook bots: the answer is due by reply_due_at (bot_source.c hands off after it)
+CREATE INDEX bot_job_reply_due ON helpdesk.bot_job (reply_due_at)
+	WHERE state = 'sending' AND reply_due_at IS NOT NULL;
 COMMENT ON TABLE helpdesk.bot_job IS
 	'One customer message for the bot. Sent one at a time per session in id order by the HTTP worker; pending -> sending -> done | failed | dropped (handed off first: a late answer is dropped and logged here, never shown).';
 COMMENT ON COLUMN helpdesk.bot_job.message_id IS 'The customer message sent to the bot.';
+COMMENT ON COLUMN helpdesk.bot_job.reply_due_at IS
+	'webhook bots: the payload was delivered, bot_reply must come by then or the session hands off (timeout).';
 COMMENT ON COLUMN helpdesk.bot_job.answer_message_id IS 'The bot message posted from the answer.';
 COMMENT ON COLUMN helpdesk.bot_job.error IS
 	'Why it failed or was dropped (curl error, HTTP status, bad answer, handed off).';
@@ -116,14 +123,14 @@ RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_upsert_bot';
 COMMENT ON FUNCTION helpdesk.upsert_bot IS
-	'Create or update a bot by external id (NULL keeps the stored value; queue_id 0, issue_type '''', handoff_marker/handoff_flag '''' clear). kind, base_url and (for dify) secret are required to create one. Returns the bot id.';
+	'Create or update a bot by external id (NULL keeps the stored value; queue_id 0, issue_type '''', handoff_marker/handoff_flag '''' clear). kind, base_url and secret (dify: the API key; webhook: the signing secret) are required to create one; the secret is stored encrypted. Returns the bot id.';
 
 CREATE FUNCTION helpdesk.delete_bot(tenant_id bigint, bot_id bigint)
 RETURNS boolean LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_delete_bot';
 COMMENT ON FUNCTION helpdesk.delete_bot IS
-	'Delete a bot and its pending calls; sessions it was answering hand off when the customer writes next. Returns false if there was none.';
+	'Delete a bot and its pending calls; sessions it was answering in state bot are handed to a human (reason api). Returns false if there was none.';
 
 CREATE FUNCTION helpdesk.handoff_to_agent(tenant_id bigint, session_id bigint,
 	queue_id bigint DEFAULT NULL)

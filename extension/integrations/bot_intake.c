@@ -1,0 +1,159 @@
+/*
+ * bot_intake.c — a customer message in a session in state bot.
+ *
+ * post_message (core) calls hd_bot_message_hook after storing a customer's
+ * message in a bot session, in the customer's transaction. Here, with the
+ * session row locked FOR KEY SHARE:
+ *
+ *   - no enabled bot of the session's scope: nothing (the application drives
+ *     the session through the SQL API, as before bots existed here);
+ *   - a hand-off keyword in the message: hand off now (bot_handoff.c), so
+ *     "转人工" works even while a bot call is in flight;
+ *   - the bot already had max_turns messages: hand off;
+ *   - else one bot_job row (and the session's turn count): the HTTP worker,
+ *     woken at COMMIT, sends the session's jobs one at a time in id order.
+ *
+ * Why here and not from the event log through a worker's cursor (as the
+ * webhooks are): the keyword check must be in the customer's transaction
+ * anyway (a hand-off cannot wait for a bot call in flight), and the job row
+ * written next to it costs only bot sessions, one INSERT: sessions with an
+ * agent pay one pointer test and one strcmp (bench in extension/integrations/
+ * README.md). Being in the same transaction also orders the jobs by message
+ * id without a cursor.
+ */
+#include "bot.h"
+#include "http_engine.h"
+#include "message.h"
+
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+/*
+ * The bot for the session: the one it already talks to while that bot still
+ * serves the session's scope, else the most specific enabled bot (queue and
+ * issue type, queue, issue type, tenant-wide).
+ */
+static HdPlan session_bot = {
+	"SELECT b.id, b.handoff_keywords, s.bot_turns >= b.max_turns "
+	"FROM helpdesk.session s JOIN helpdesk.bot b ON b.tenant_id = s.tenant_id AND b.enabled "
+	"  AND (b.queue_id IS NULL OR b.queue_id = s.queue_id) "
+	"  AND (b.issue_type IS NULL OR b.issue_type = s.issue_type) "
+	"WHERE s.tenant_id = $1 AND s.id = $2 "
+	"ORDER BY b.id IS NOT DISTINCT FROM s.bot_id DESC, b.queue_id IS NOT NULL DESC, "
+	"         b.issue_type IS NOT NULL DESC LIMIT 1",
+	2, {INT8OID, INT8OID}
+};
+
+/*
+ * The job and the turn in one statement. ON CONFLICT: post_message's SPI
+ * path may replay a message another transaction stored a moment earlier.
+ */
+static HdPlan enqueue_job = {
+	"WITH j AS (INSERT INTO helpdesk.bot_job (tenant_id, session_id, message_id, bot_id) "
+	"           VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, message_id) DO NOTHING "
+	"           RETURNING id) "
+	"UPDATE helpdesk.session SET bot_turns = bot_turns + 1, bot_id = $4 "
+	"WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT FROM j)",
+	4, {INT8OID, INT8OID, INT8OID, INT8OID}
+};
+
+static bool
+ascii_letter(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * Does the message contain the keyword? ASCII letters compare without case;
+ * a keyword that starts (ends) with an ASCII letter must not touch another
+ * letter there, so "agent" matches "an agent please" but not "reagent",
+ * while "人工" matches inside "我要转人工". Bytes, not characters: UTF-8 never
+ * matches in the middle of a character.
+ */
+bool
+hd_bot_keyword_match(const char *body, const char *keyword)
+{
+	size_t		klen = strlen(keyword),
+				blen = strlen(body),
+				i;
+
+	if (klen == 0 || klen > blen)
+		return false;
+	for (i = 0; i + klen <= blen; i++)
+	{
+		size_t		j;
+
+		for (j = 0; j < klen; j++)
+			if (pg_ascii_tolower((unsigned char) body[i + j]) !=
+				pg_ascii_tolower((unsigned char) keyword[j]))
+				break;
+		if (j < klen)
+			continue;
+		if (ascii_letter(keyword[0]) && i > 0 && ascii_letter(body[i - 1]))
+			continue;
+		if (ascii_letter(keyword[klen - 1]) && ascii_letter(body[i + klen]))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static bool
+any_keyword(const char *body, ArrayType *keywords)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+
+	if (body == NULL)
+		return false;
+	deconstruct_array(keywords, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i] && hd_bot_keyword_match(body, TextDatumGetCString(elems[i])))
+			return true;
+	return false;
+}
+
+/* hd_bot_message_hook (core/message.h): see the file comment. */
+static void
+bot_message_posted(HdPostArgs *m, int64 customer_id, int64 message_id)
+{
+	Datum		v[4] = {Int64GetDatum(m->tenant_id), Int64GetDatum(m->session_id),
+	Int64GetDatum(message_id), 0};
+	int64		bot_id;
+	bool		isnull;
+	ArrayType  *keywords;
+	bool		turns_used;
+
+	hd_exec(&session_bot, v, NULL, false, 1);
+	if (SPI_processed == 0)
+		return;
+	hd_get_int64(1, &bot_id);
+	keywords = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 2, &isnull));
+	turns_used = hd_get_bool(3);
+	if (any_keyword(m->body, keywords))
+	{
+		(void) hd_bot_handoff(m->tenant_id, m->session_id, HD_HANDOFF_KEYWORD,
+							  false, 0, false, 0, NULL);
+		return;
+	}
+	if (turns_used)
+	{
+		(void) hd_bot_handoff(m->tenant_id, m->session_id, HD_HANDOFF_TURNS,
+							  false, 0, false, 0, NULL);
+		return;
+	}
+	v[3] = Int64GetDatum(bot_id);
+	hd_exec(&enqueue_job, v, NULL, false, 0);
+	hd_wake_at_commit(HD_WORKER_HTTP);
+}
+
+/* From hd_integrations_init (module load): the hook and the job source. */
+void
+hd_bot_init(void)
+{
+	hd_bot_message_hook = bot_message_posted;
+	hd_http_register_source(&hd_bot_source);
+}
