@@ -24,8 +24,11 @@
 #define HD_HANDOFF_TIMEOUT	"timeout"
 #define HD_HANDOFF_API		"api"
 
-/* The secret's AES-GCM context (binds a ciphertext to its use). */
-#define HD_BOT_SECRET_CONTEXT "bot.secret"
+/*
+ * The AES-GCM context of a bot's secret ("bot:<tenant>"): a sealed key
+ * copied to another tenant's bot, or into a webhook row, does not open.
+ */
+#define hd_bot_secret_context(tenant_id) psprintf("bot:%lld", (long long) (tenant_id))
 
 /* bot_source.c: the HTTP worker's job source */
 struct HdHttpSource;

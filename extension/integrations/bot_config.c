@@ -166,7 +166,7 @@ hd_upsert_bot(PG_FUNCTION_ARGS)
 		v[3] = CStringGetTextDatum(base_url);
 	if (secret)
 	{
-		sealed = hd_encrypt_secret(secret, strlen(secret), HD_BOT_SECRET_CONTEXT);
+		sealed = hd_encrypt_secret(secret, strlen(secret), hd_bot_secret_context(tenant_id));
 		v[4] = PointerGetDatum(sealed);
 	}
 

@@ -270,12 +270,12 @@ bot_build(HdHttpJob *job)
 		elog(ERROR, "pg_helpdesk: bot job %lld vanished", (long long) job->row_id);
 	kind = hd_get_text(1);
 	base_url = hd_get_text(2);
-	sealed = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	sealed = DatumGetByteaP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	d->timeout_ms = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	d->dify = strcmp(kind, "dify") == 0;
 	hd_get_int64(14, &session_id);
 	hd_get_int64(16, &message_id);
-	key = hd_decrypt_secret(sealed, HD_BOT_SECRET_CONTEXT, &keylen);
+	key = hd_decrypt_secret(sealed, hd_bot_secret_context(job->tenant_id), &keylen);
 	job->data = d;
 	job->request.method = "POST";
 	job->request.timeout_ms = d->timeout_ms;
@@ -283,7 +283,7 @@ bot_build(HdHttpJob *job)
 
 	if (d->dify)
 	{
-		json_t	   *inputs = json_object();
+		json_t	   *inputs = hd_json_new_object();
 		char	   *conv = hd_get_text(13);
 
 		json_object_set_new(inputs, "vip_level",
@@ -294,7 +294,7 @@ bot_build(HdHttpJob *job)
 		json_object_set_new(inputs, "channel", col_json_string(15));
 		json_object_set_new(inputs, "attributes", col_json_value(10));
 		json_object_set_new(inputs, "session_attributes", col_json_value(17));
-		root = json_object();
+		root = hd_json_new_object();
 		json_object_set_new(root, "query", json_string(query_text()));
 		json_object_set_new(root, "inputs", inputs);
 		json_object_set_new(root, "user", col_json_string(8));
@@ -305,9 +305,9 @@ bot_build(HdHttpJob *job)
 	}
 	else
 	{
-		json_t	   *data = json_object(),
-				   *msg = json_object(),
-				   *cust = json_object();
+		json_t	   *data = hd_json_new_object(),
+				   *msg = hd_json_new_object(),
+				   *cust = hd_json_new_object();
 
 		json_object_set_new(msg, "id", json_integer(message_id));
 		json_object_set_new(msg, "type", col_json_string(5));
@@ -326,7 +326,7 @@ bot_build(HdHttpJob *job)
 		json_object_set_new(data, "conversation_id", col_json_string(13));
 		json_object_set_new(data, "message", msg);
 		json_object_set_new(data, "customer", cust);
-		root = json_object();
+		root = hd_json_new_object();
 		json_object_set_new(root, "type", json_string("bot.message"));
 		json_object_set_new(root, "timestamp",
 							json_string(timestamptz_to_str(GetCurrentTimestamp())));
