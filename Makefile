@@ -24,7 +24,7 @@ DATA        = $(wildcard extension/upgrade/$(EXTENSION)--*.sql)
 
 PG_CPPFLAGS = $(foreach sub,$(SUBSYSTEMS),-I$(srcdir)/extension/$(sub)) -I$(srcdir)/common \
               -DHD_EXTVERSION='"$(EXTVERSION)"'
-SHLIB_LINK  = -lcrypto -ljansson
+SHLIB_LINK  = -lcrypto -ljansson -lcurl
 # -Wextra makes PostgreSQL's own headers warn about unused parameters and
 # partially initialised structs; silence exactly those two.
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter \
