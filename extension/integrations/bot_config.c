@@ -8,6 +8,7 @@
  */
 #include "bot.h"
 #include "http_engine.h"
+#include "http_webhook.h"
 
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
@@ -15,7 +16,7 @@
 #include "utils/builtins.h"
 
 static HdPlan bot_by_external_id = {
-	"SELECT id FROM helpdesk.bot WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE",
+	"SELECT id, kind FROM helpdesk.bot WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE",
 	2, {INT8OID, TEXTOID}
 };
 /* created disabled: its scope is set (and checked) by the update below */
@@ -130,6 +131,7 @@ hd_upsert_bot(PG_FUNCTION_ARGS)
 	Datum		v[14];
 	char		n[15];
 	bool		created = false;
+	char	   *stored_kind = NULL;
 	char	   *clash;
 	int			i;
 
@@ -188,8 +190,14 @@ hd_upsert_bot(PG_FUNCTION_ARGS)
 
 		hd_exec(&bot_by_external_id, k, NULL, false, 1);
 		if (SPI_processed == 1)
+		{
 			hd_get_int64(1, &id);
+			stored_kind = hd_get_text(2);
+		}
 	}
+	/* a webhook bot signs like webhooks: a whsec_ secret */
+	if (secret && strcmp(kind ? kind : stored_kind ? stored_kind : "", "webhook") == 0)
+		hd_webhook_check_secret(secret);
 	if (id == 0)
 	{
 		if (kind == NULL || base_url == NULL || secret == NULL)

@@ -18,9 +18,8 @@
 #include "bot.h"
 #include "bot_json.h"
 #include "http_engine.h"
+#include "http_webhook.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "access/xact.h"
 #include "utils/jsonb.h"
@@ -204,49 +203,20 @@ dump_to(MemoryContext cxt, json_t *root, size_t *len)
 }
 
 /*
- * Standard Webhooks headers, as webhook deliveries carry them: webhook-id
- * (bot_<tenant>_<job>, the same on every retry), webhook-timestamp (unix
- * seconds), webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>"
- * under the secret (a whsec_ secret's key is the base64 after the prefix).
+ * Standard Webhooks headers, signed as webhook deliveries are
+ * (http_webhook_sign.c): webhook-id bot_<tenant>_<job> (the same on every
+ * retry), webhook-timestamp, webhook-signature.
  */
 static void
-bot_sign(HdHttpJob *job, const char *secret, int secretlen)
+bot_sign(HdHttpJob *job, const char *secret)
 {
 	char	   *id = psprintf("bot_%lld_%lld", (long long) job->tenant_id, (long long) job->row_id);
-	long		ts = (long) time(NULL);
-	StringInfoData msg;
-	unsigned char key[512],
-				mac[EVP_MAX_MD_SIZE];
-	int			keylen;
-	unsigned int maclen = 0;
-	char		b64[2 * EVP_MAX_MD_SIZE + 4];
+	int64		ts = (int64) time(NULL);
 
-	if (secretlen > 6 && strncmp(secret, "whsec_", 6) == 0 && (secretlen - 6) * 3 / 4 < (int) sizeof(key))
-	{
-		keylen = EVP_DecodeBlock(key, (const unsigned char *) secret + 6, secretlen - 6);
-		if (keylen < 0)
-			elog(ERROR, "pg_helpdesk: bot %lld's whsec_ secret is not base64", (long long) job->endpoint_id);
-		/* EVP_DecodeBlock counts the padding as zero bytes */
-		if (secretlen >= 2 && secret[secretlen - 1] == '=')
-			keylen--;
-		if (secretlen >= 3 && secret[secretlen - 2] == '=')
-			keylen--;
-	}
-	else
-	{
-		keylen = Min(secretlen, (int) sizeof(key));
-		memcpy(key, secret, keylen);
-	}
-	initStringInfo(&msg);
-	appendStringInfo(&msg, "%s.%ld.", id, ts);
-	appendBinaryStringInfo(&msg, job->request.body, job->request.body_len);
-	if (HMAC(EVP_sha256(), key, keylen, (unsigned char *) msg.data, msg.len, mac, &maclen) == NULL)
-		elog(ERROR, "pg_helpdesk: HMAC-SHA256 failed");
-	EVP_EncodeBlock((unsigned char *) b64, mac, maclen);
-	memset(key, 0, sizeof(key));
 	hd_http_add_header(job, "webhook-id", id);
-	hd_http_add_header(job, "webhook-timestamp", psprintf("%ld", ts));
-	hd_http_add_header(job, "webhook-signature", psprintf("v1,%s", b64));
+	hd_http_add_header(job, "webhook-timestamp", psprintf(INT64_FORMAT, ts));
+	hd_http_add_header(job, "webhook-signature",
+					   hd_webhook_signature(secret, id, ts, job->request.body, job->request.body_len));
 }
 
 static void
@@ -336,7 +306,7 @@ bot_build(HdHttpJob *job)
 	job->request.body = dump_to(job->cxt, root, &len);
 	job->request.body_len = len;
 	if (!d->dify)
-		bot_sign(job, key, keylen);
+		bot_sign(job, key);
 	memset(key, 0, keylen);
 }
 
