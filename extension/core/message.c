@@ -461,9 +461,9 @@ insert_direct(Relation rel, HdPostArgs *m, HdSessionRow *s)
 	return id;
 }
 
-/* The same through SPI, with ON CONFLICT for a client_msg_id. */
+/* The same through SPI, with ON CONFLICT for a client_msg_id (*replayed). */
 static int64
-insert_with_spi(HdPostArgs *m, HdSessionRow *s)
+insert_with_spi(HdPostArgs *m, HdSessionRow *s, bool *replayed)
 {
 	Datum		v[11];
 	char		n[12] = "           ";
@@ -488,6 +488,7 @@ insert_with_spi(HdPostArgs *m, HdSessionRow *s)
 	v[10] = CStringGetTextDatum(event_audience(m));
 
 	hd_exec(m->client_msg_id ? &insert_once : &insert_plain, v, n, false, 1);
+	*replayed = SPI_processed == 0;
 	if (SPI_processed == 0)
 	{
 		id = replayed_message(m, &found);
@@ -510,7 +511,7 @@ hd_post_message(HdPostArgs *m)
 	HdSessionRow s;
 	Relation	rel;
 	int64		id = 0;
-	bool		found;
+	bool		found = false;
 
 	check_content(m);
 	hd_load_session(m->tenant_id, m->session_id, HD_LOCK_KEY_SHARE, &s);
@@ -543,7 +544,9 @@ hd_post_message(HdPostArgs *m)
 			return id;
 		}
 	}
-	id = rel != NULL ? insert_direct(rel, m, &s) : insert_with_spi(m, &s);
+	id = rel != NULL ? insert_direct(rel, m, &s) : insert_with_spi(m, &s, &found);
+	if (rel == NULL && found)
+		return id;				/* a replay: the bot has it already */
 	if (hd_bot_message_hook != NULL && strcmp(s.state, "bot") == 0 &&
 		strcmp(m->sender_kind, "customer") == 0)
 		hd_bot_message_hook(m, s.customer_id, id);

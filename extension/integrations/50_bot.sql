@@ -54,7 +54,6 @@ COMMENT ON COLUMN helpdesk.bot.timeout IS
 ALTER TABLE helpdesk.session
 	ADD COLUMN bot_id bigint,
 	ADD COLUMN bot_conversation_id text CHECK (length(bot_conversation_id) BETWEEN 1 AND 200),
-	ADD COLUMN bot_turns integer NOT NULL DEFAULT 0 CHECK (bot_turns >= 0),
 	ADD COLUMN bot_handoff_at timestamptz,
 	ADD COLUMN bot_handoff_reason text
 		CHECK (bot_handoff_reason IN ('marker', 'metadata', 'keyword', 'max_turns',
@@ -66,7 +65,6 @@ COMMENT ON COLUMN helpdesk.session.bot_id IS
 	'The bot that answered this session (set at its first customer message).';
 COMMENT ON COLUMN helpdesk.session.bot_conversation_id IS
 	'The bot''s conversation id (Dify conversation_id), sent back with every call.';
-COMMENT ON COLUMN helpdesk.session.bot_turns IS 'Customer messages given to the bot.';
 COMMENT ON COLUMN helpdesk.session.bot_handoff_at IS
 	'When the bot handed the session to a human: first response times of agents count from here.';
 COMMENT ON COLUMN helpdesk.session.bot_handoff_reason IS
@@ -90,7 +88,6 @@ CREATE TABLE helpdesk.bot_job (
 	error       text CHECK (length(error) <= 1000),
 	PRIMARY KEY (tenant_id, id),
 	FOREIGN KEY (tenant_id, session_id) REFERENCES helpdesk.session (tenant_id, id) ON DELETE CASCADE,
-	FOREIGN KEY (tenant_id, bot_id) REFERENCES helpdesk.bot (tenant_id, id) ON DELETE CASCADE,
 	CHECK ((state IN ('pending', 'sending')) = (finished_at IS NULL))
 );
 -- the open jobs of a session in order (the head is the one to send) ...
@@ -107,6 +104,8 @@ CREATE INDEX bot_job_reply_due ON helpdesk.bot_job (reply_due_at)
 COMMENT ON TABLE helpdesk.bot_job IS
 	'One customer message for the bot. Sent one at a time per session in id order by the HTTP worker; pending -> sending -> done | failed | dropped (handed off first: a late answer is dropped and logged here, never shown).';
 COMMENT ON COLUMN helpdesk.bot_job.message_id IS 'The customer message sent to the bot.';
+COMMENT ON COLUMN helpdesk.bot_job.bot_id IS
+	'The bot asked (no foreign key: post_message writes jobs without the executor, checking only the session''s key; delete_bot deletes its jobs).';
 COMMENT ON COLUMN helpdesk.bot_job.reply_due_at IS
 	'webhook bots: the payload was delivered, bot_reply must come by then or the session hands off (timeout).';
 COMMENT ON COLUMN helpdesk.bot_job.answer_message_id IS 'The bot message posted from the answer.';
@@ -153,14 +152,17 @@ RETURNS TABLE (bot_id bigint, conversation_id text, turns integer, handoff_at ti
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT s.bot_id, s.bot_conversation_id, s.bot_turns, s.bot_handoff_at, s.bot_handoff_reason,
+	SELECT s.bot_id, s.bot_conversation_id,
+	       (SELECT count(*)::int4 FROM helpdesk.bot_job j
+	        WHERE j.tenant_id = s.tenant_id AND j.session_id = s.id),
+	       s.bot_handoff_at, s.bot_handoff_reason,
 	       (SELECT count(*) FROM helpdesk.bot_job j
 	        WHERE j.tenant_id = s.tenant_id AND j.session_id = s.id
 	          AND j.state IN ('pending', 'sending'))
 	FROM helpdesk.session s WHERE s.tenant_id = $1 AND s.id = $2
 $$;
 COMMENT ON FUNCTION helpdesk.bot_status IS
-	'The bot side of a session: which bot, its conversation id, turns, hand-off time and reason, calls not yet answered.';
+	'The bot side of a session: which bot, its conversation id, turns (customer messages given to the bot), hand-off time and reason, calls not yet answered.';
 
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot_id_seq', '');

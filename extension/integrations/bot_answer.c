@@ -56,9 +56,12 @@ static HdPlan lock_job = {
 	"WHERE j.tenant_id = $1 AND j.id = $2 FOR UPDATE OF j",
 	2, {INT8OID, INT8OID}
 };
+/* a job still being sent (its session left the bot) is dropped with it */
 static HdPlan note_late = {
 	"UPDATE helpdesk.bot_job SET http_status = coalesce($3, http_status), "
-	"       error = left(coalesce(error || '; ', '') || $4, 1000) "
+	"       error = left(coalesce(error || '; ', '') || $4, 1000), "
+	"       state = CASE WHEN state = 'sending' THEN 'dropped' ELSE state END, "
+	"       finished_at = coalesce(finished_at, now()), reply_due_at = NULL "
 	"WHERE tenant_id = $1 AND id = $2",
 	4, {INT8OID, INT8OID, INT4OID, TEXTOID}
 };

@@ -235,6 +235,7 @@ hd_upsert_bot(PG_FUNCTION_ARGS)
 }
 
 static HdPlan delete_bot = {
+	"WITH j AS (DELETE FROM helpdesk.bot_job WHERE tenant_id = $1 AND bot_id = $2) "
 	"DELETE FROM helpdesk.bot WHERE tenant_id = $1 AND id = $2 RETURNING id",
 	2, {INT8OID, INT8OID}
 };
@@ -249,7 +250,7 @@ PG_FUNCTION_INFO_V1(hd_delete_bot);
 /*
  * helpdesk.delete_bot(tenant_id, bot_id): the sessions it was answering are
  * handed to a human first (never left with no bot at all); its jobs go with
- * it (ON DELETE CASCADE).
+ * it (deleted here: bot_job has no foreign key to bot, see 50_bot.sql).
  */
 Datum
 hd_delete_bot(PG_FUNCTION_ARGS)

@@ -10,8 +10,9 @@
  *   - a hand-off keyword in the message: hand off now (bot_handoff.c), so
  *     "转人工" works even while a bot call is in flight;
  *   - the bot already had max_turns messages: hand off;
- *   - else one bot_job row (and the session's turn count): the HTTP worker,
- *     woken at COMMIT, sends the session's jobs one at a time in id order.
+ *   - else one bot_job row, written without the executor like the message
+ *     itself: the HTTP worker, woken at COMMIT, sends the session's jobs
+ *     one at a time in id order.
  *
  * Why here and not from the event log through a worker's cursor (as the
  * webhooks are): the keyword check must be in the customer's transaction
@@ -24,6 +25,9 @@
 #include "bot.h"
 #include "http_engine.h"
 #include "message.h"
+#include "direct.h"
+
+#include "access/table.h"
 
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -31,10 +35,15 @@
 /*
  * The bot for the session: the one it already talks to while that bot still
  * serves the session's scope, else the most specific enabled bot (queue and
- * issue type, queue, issue type, tenant-wide).
+ * issue type, queue, issue type, tenant-wide). Also: are its turns used up
+ * (customer messages given to it, counted on bot_job_by_session), and is it
+ * new to the session.
  */
 static HdPlan session_bot = {
-	"SELECT b.id, b.handoff_keywords, s.bot_turns >= b.max_turns "
+	"SELECT b.id, b.handoff_keywords, "
+	"       (SELECT count(*) FROM helpdesk.bot_job j "
+	"        WHERE j.tenant_id = s.tenant_id AND j.session_id = s.id) >= b.max_turns, "
+	"       b.id IS DISTINCT FROM s.bot_id "
 	"FROM helpdesk.session s JOIN helpdesk.bot b ON b.tenant_id = s.tenant_id AND b.enabled "
 	"  AND (b.queue_id IS NULL OR b.queue_id = s.queue_id) "
 	"  AND (b.issue_type IS NULL OR b.issue_type = s.issue_type) "
@@ -43,19 +52,69 @@ static HdPlan session_bot = {
 	"         b.issue_type IS NOT NULL DESC LIMIT 1",
 	2, {INT8OID, INT8OID}
 };
+static HdPlan set_session_bot = {
+	"UPDATE helpdesk.session SET bot_id = $3 WHERE tenant_id = $1 AND id = $2",
+	3, {INT8OID, INT8OID, INT8OID}
+};
 
 /*
- * The job and the turn in one statement. ON CONFLICT: post_message's SPI
- * path may replay a message another transaction stored a moment earlier.
+ * The job row, written like post_message writes messages (direct.h): the
+ * session's foreign key is not checked again, the caller holds FOR KEY
+ * SHARE on it. Through SPI when the direct way could differ from an INSERT.
  */
-static HdPlan enqueue_job = {
-	"WITH j AS (INSERT INTO helpdesk.bot_job (tenant_id, session_id, message_id, bot_id) "
-	"           VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, message_id) DO NOTHING "
-	"           RETURNING id) "
-	"UPDATE helpdesk.session SET bot_turns = bot_turns + 1, bot_id = $4 "
-	"WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT FROM j)",
+static HdDirectTable job_table = {
+	"bot_job", 14, {
+		{"tenant_id", INT8OID, HD_FILL_CALLER},
+		{"id", INT8OID, HD_FILL_IDENTITY},
+		{"session_id", INT8OID, HD_FILL_CALLER},
+		{"message_id", INT8OID, HD_FILL_CALLER},
+		{"bot_id", INT8OID, HD_FILL_CALLER},
+		{"state", TEXTOID, HD_FILL_CALLER},
+		{"attempts", INT4OID, HD_FILL_CALLER},
+		{"created_at", TIMESTAMPTZOID, HD_FILL_NOW},
+		{"sent_at", TIMESTAMPTZOID, HD_FILL_CALLER},
+		{"reply_due_at", TIMESTAMPTZOID, HD_FILL_CALLER},
+		{"finished_at", TIMESTAMPTZOID, HD_FILL_CALLER},
+		{"http_status", INT4OID, HD_FILL_CALLER},
+		{"answer_message_id", INT8OID, HD_FILL_CALLER},
+		{"error", TEXTOID, HD_FILL_CALLER}
+	},
+	"session", {"tenant_id", "session_id"}
+};
+static HdPlan insert_job = {
+	"INSERT INTO helpdesk.bot_job (tenant_id, session_id, message_id, bot_id) "
+	"VALUES ($1, $2, $3, $4)",
 	4, {INT8OID, INT8OID, INT8OID, INT8OID}
 };
+
+static void
+enqueue_job(int64 tenant_id, int64 session_id, int64 message_id, int64 bot_id)
+{
+	Relation	rel = hd_direct_reads_ok() ? hd_direct_open(&job_table) : NULL;
+
+	if (rel != NULL)
+	{
+		Datum		v[14];
+		bool		n[14];
+
+		memset(n, true, sizeof(n));
+		v[0] = Int64GetDatum(tenant_id);
+		v[2] = Int64GetDatum(session_id);
+		v[3] = Int64GetDatum(message_id);
+		v[4] = Int64GetDatum(bot_id);
+		v[5] = CStringGetTextDatum("pending");
+		v[6] = Int32GetDatum(0);
+		n[0] = n[2] = n[3] = n[4] = n[5] = n[6] = false;
+		(void) hd_direct_insert(&job_table, rel, v, n);	/* closes rel */
+	}
+	else
+	{
+		Datum		v[4] = {Int64GetDatum(tenant_id), Int64GetDatum(session_id),
+		Int64GetDatum(message_id), Int64GetDatum(bot_id)};
+
+		hd_exec(&insert_job, v, NULL, false, 0);
+	}
+}
 
 static bool
 ascii_letter(unsigned char c)
@@ -124,7 +183,8 @@ bot_message_posted(HdPostArgs *m, int64 customer_id, int64 message_id)
 	int64		bot_id;
 	bool		isnull;
 	ArrayType  *keywords;
-	bool		turns_used;
+	bool		turns_used,
+				new_bot;
 
 	hd_exec(&session_bot, v, NULL, false, 1);
 	if (SPI_processed == 0)
@@ -133,6 +193,7 @@ bot_message_posted(HdPostArgs *m, int64 customer_id, int64 message_id)
 	keywords = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 2, &isnull));
 	turns_used = hd_get_bool(3);
+	new_bot = hd_get_bool(4);
 	if (any_keyword(m->body, keywords))
 	{
 		(void) hd_bot_handoff(m->tenant_id, m->session_id, HD_HANDOFF_KEYWORD,
@@ -145,8 +206,12 @@ bot_message_posted(HdPostArgs *m, int64 customer_id, int64 message_id)
 							  false, 0, false, 0, NULL);
 		return;
 	}
-	v[3] = Int64GetDatum(bot_id);
-	hd_exec(&enqueue_job, v, NULL, false, 0);
+	if (new_bot)
+	{
+		v[2] = Int64GetDatum(bot_id);
+		hd_exec(&set_session_bot, v, NULL, false, 0);
+	}
+	enqueue_job(m->tenant_id, m->session_id, message_id, bot_id);
 	hd_wake_at_commit(HD_WORKER_HTTP);
 }
 

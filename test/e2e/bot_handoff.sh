@@ -105,7 +105,7 @@ requests | node -e '
 const r = JSON.parse(require("fs").readFileSync(0, "utf8")).filter((x) => x.body.user === "c1");
 if (r.length !== 2 || r[1].body.conversation_id !== "conv-c1") throw new Error(JSON.stringify(r.map((x) => x.body)));
 ' || fail "the second call did not carry the conversation id"
-[ "$(q $db "SELECT bot_conversation_id || ' ' || bot_turns FROM helpdesk.session WHERE id = $s1")" = "conv-c1 2" ] ||
+[ "$(q $db "SELECT conversation_id || ' ' || turns FROM helpdesk.bot_status(1, $s1)")" = "conv-c1 2" ] ||
 	fail "conversation id / turns not kept on session $s1"
 note "bot answered twice, conversation id kept"
 
@@ -188,6 +188,15 @@ if (r.map((x) => x.body.query).join("|") !== "late 400 first|second|third") thro
 if (!(r[1].at >= r[0].at + 390)) throw new Error("the second call went out while the first was in flight");
 ' || fail "calls of one session overlapped or were out of order"
 note "three messages: one call at a time, in order"
+
+# 7b. the customer leaves while a call is in flight: the answer is dropped
+s12=$(start c12 'late 800 bye')
+wait_until $db "SELECT EXISTS (SELECT FROM helpdesk.bot_job WHERE session_id = $s12 AND state = 'sending')" 5 || fail "no call in flight"
+q $db "SELECT helpdesk.close_session(1, $s12, closed_by => 'customer', actor_id => $(cust c12))" >/dev/null
+wait_until $db "SELECT error LIKE 'late answer dropped%' FROM helpdesk.bot_job WHERE session_id = $s12" 5 ||
+	fail "answer to a closed session not dropped: $(q $db "SELECT state, error FROM helpdesk.bot_job WHERE session_id = $s12")"
+[ "$(bot_messages "$s12")" = 0 ] || fail "an answer was posted into a closed session"
+note "closed while a call was in flight: answer dropped"
 
 # 8. kill -9 of the HTTP worker mid-flight: sent again, posted once
 q $db "SELECT helpdesk.upsert_bot(1, 'dify', timeout => '6 s')" >/dev/null

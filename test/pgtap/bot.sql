@@ -123,7 +123,7 @@ SELECT lives_ok($$SELECT helpdesk.upsert_bot(pg_temp.fx('to'), 'hook', 'webhook'
 -- post_message in a bot session: jobs, keywords, max turns, scopes
 ------------------------------------------------------------------------------
 INSERT INTO fx SELECT 's1', session_id FROM helpdesk.start_session(pg_temp.fx('tb'), pg_temp.fx('c1'), first_message => 'where is my sword?');
-SELECT is((SELECT row(s.state, s.bot_id, s.bot_turns)::text FROM helpdesk.session s WHERE id = pg_temp.fx('s1')),
+SELECT is((SELECT row(s.state, s.bot_id, b.turns)::text FROM helpdesk.session s, helpdesk.bot_status(s.tenant_id, s.id) b WHERE s.id = pg_temp.fx('s1')),
 	row('bot', pg_temp.fx('bot'), 1)::text, 'the first message goes to the tenant-wide bot (one turn)');
 SELECT is((SELECT row(j.state, j.bot_id, m.body)::text FROM helpdesk.bot_job j JOIN helpdesk.message m ON m.id = j.message_id
            WHERE j.session_id = pg_temp.fx('s1')),
