@@ -69,7 +69,7 @@ write bot 3 "SELECT helpdesk.post_message(3, :sid, 'customer', :cid, '$body');"
 tps() { # variant clients
 	local j=$(( $2 < 2 ? 1 : 2 ))
 	psql -qX -d $db -c 'TRUNCATE bench_plain, helpdesk.bot_job, helpdesk.message, helpdesk.event, helpdesk.event_batch' \
-		-c 'UPDATE helpdesk.session SET bot_turns = 0' -c 'CHECKPOINT' >/dev/null
+		-c 'CHECKPOINT' >/dev/null
 	pgbench -n -M prepared -c "$2" -j "$j" -T "$secs" -f "$work/$1.sql" $db >"$work/pgbench.out" 2>&1 ||
 		{ cat "$work/pgbench.out" >&2; return 1; }
 	# the bot's sessions must still be with the bot (160 sessions: far below

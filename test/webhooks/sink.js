@@ -48,7 +48,8 @@ const server = http.createServer((req, res) => {
 		res.writeHead(code, headers || {});
 		res.end(body || '');
 	};
-	req.on('close', () => { if (!done) { done = true; stats.in_flight--; } });
+	// the client gave up (timeout, worker killed): no longer in flight
+	res.on('close', () => { if (!done) { done = true; stats.in_flight--; } });
 	req.on('data', (c) => chunks.push(c));
 	req.on('end', () => {
 		const body = Buffer.concat(chunks).toString('utf8');
