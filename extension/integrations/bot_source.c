@@ -26,6 +26,12 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+/*
+ * A Dify answer is read whole (the engine keeps 4 KB of other bodies):
+ * the answer text plus metadata (retriever resources can be long).
+ */
+#define BOT_MAX_ANSWER_BYTES (128 * 1024)
+
 typedef struct BotJobData
 {
 	bool		dify;
@@ -249,6 +255,11 @@ bot_build(HdHttpJob *job)
 	job->data = d;
 	job->request.method = "POST";
 	job->request.timeout_ms = d->timeout_ms;
+	if (d->dify)
+	{
+		job->request.response_cap = BOT_MAX_ANSWER_BYTES;
+		job->request.response_buf = MemoryContextAllocZero(job->cxt, BOT_MAX_ANSWER_BYTES + 1);
+	}
 	hd_http_add_header(job, "Content-Type", "application/json");
 
 	if (d->dify)
@@ -365,7 +376,10 @@ bot_complete(HdHttpJob *job, const HdHttpResult *r)
 		hd_bot_fail(job->tenant_id, job->row_id, why, r->status, error);
 		return;
 	}
-	if (d == NULL || d->dify)
+	if (r->body_truncated && (d == NULL || d->dify))
+		hd_bot_fail(job->tenant_id, job->row_id, HD_HANDOFF_FAILURE, r->status,
+					psprintf("the answer is longer than %d bytes", BOT_MAX_ANSWER_BYTES));
+	else if (d == NULL || d->dify)
 		apply_in_subxact(job, r);
 	else
 	{

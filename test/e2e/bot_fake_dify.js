@@ -8,6 +8,7 @@
 //   "flag ..."          metadata.handoff = true, issue_type refund, urgency high
 //   "menu ..."          metadata.options: two choices
 //   "fail ..."          HTTP 500
+//   "long ..."          a 6,000-byte answer (more than the engine keeps of other bodies)
 //   anything else       "echo: <query>"
 // A wrong Authorization header gets 401. conversation_id: "conv-<user>"
 // (echoed back when the request carried one). POST /hook records a webhook
@@ -51,6 +52,7 @@ const server = http.createServer((req, res) => {
 		if (q.startsWith('fail')) return answer(res, 500, {code: 'internal_error'});
 		if (q.startsWith('marker')) reply.answer = 'Let me get a colleague for you. [[handoff]]';
 		if (q.startsWith('flag')) Object.assign(reply.metadata, {handoff: true, issue_type: 'refund', urgency: 'high'});
+		if (q.startsWith('long')) reply.answer = '长'.repeat(2000);
 		if (q.startsWith('menu')) reply.metadata.options = ['Recharge', {id: 'refund', label: 'Refund'}];
 		const m = /^late (\d+)/.exec(q);
 		if (m) return setTimeout(() => answer(res, 200, reply), Number(m[1]));

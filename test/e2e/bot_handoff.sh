@@ -15,7 +15,8 @@
 #   - a bot that hangs times out (2 s) and hands off, on time;
 #   - the marker text hands off (the marker is cut from the posted answer),
 #     the metadata flag hands off and sets issue type and urgency;
-#   - options become a menu message; an HTTP 500 hands off;
+#   - options become a menu message; an HTTP 500 hands off; a 6 KB answer is
+#     posted whole;
 #   - after max_turns answers the next message hands off without a call;
 #   - a webhook bot gets our signed payload (signature checked here with
 #     openssl) and answers with bot_reply; one that does not answer within
@@ -73,7 +74,7 @@ SELECT helpdesk.set_agent_status(1, (SELECT id FROM helpdesk.agent WHERE externa
 SELECT helpdesk.upsert_customer(1, 'c' || g, vip_level => 3, attributes => '{\"server\": \"eu-1\"}')
 FROM generate_series(1, 20) g;
 SELECT helpdesk.upsert_bot(1, 'dify', 'dify', 'http://127.0.0.1:$dify_port/v1/', 'app-test-key',
-       timeout => '2 s', max_turns => 3, handoff_marker => '[[handoff]]');
+       timeout => '6 s', max_turns => 3, handoff_marker => '[[handoff]]');
 " >/dev/null
 ana=$(q $db "SELECT id FROM helpdesk.agent WHERE external_id = 'ana'")
 cust() { q $db "SELECT id FROM helpdesk.customer WHERE tenant_id = ${2:-1} AND external_id = '$1'"; }
@@ -124,7 +125,7 @@ sleep 0.5
 note "转人工 -> queued -> offered to the online agent"
 
 # 3. 转人工 while a call is in flight; the late answer is dropped
-s3=$(start c3 'late 1500 where is my order')
+s3=$(start c3 'late 3000 where is my order')
 wait_until $db "SELECT EXISTS (SELECT FROM helpdesk.bot_job WHERE session_id = $s3 AND state = 'sending')" 5 || fail "no call in flight"
 say "$s3" c3 '人工客服'
 [ "$(state "$s3")" != bot ] || fail "session $s3 not handed off while the call was in flight"
@@ -135,6 +136,7 @@ wait_until $db "SELECT error LIKE '%late answer dropped%' FROM helpdesk.bot_job 
 note "late answer after 人工客服 dropped, not posted"
 
 # 4. a hanging bot times out (2 s) and hands off, on time
+q $db "SELECT helpdesk.upsert_bot(1, 'dify', timeout => '2 s')" >/dev/null
 s4=$(start c4 'hang forever')
 wait_until $db "SELECT state <> 'bot' FROM helpdesk.session WHERE id = $s4" 8 || fail "hanging bot did not hand off"
 [ "$(reason "$s4")" = timeout ] || fail "reason $(reason "$s4") for the hanging bot"
@@ -142,6 +144,7 @@ lag=$(q $db "SELECT extract(epoch FROM s.bot_handoff_at - m.created_at) FROM hel
              JOIN helpdesk.message m ON m.session_id = s.id AND m.sender_kind = 'customer' WHERE s.id = $s4")
 awk -v x="$lag" 'BEGIN { exit !(x >= 1.9 && x <= 3.5) }' || fail "timeout hand-off after ${lag}s, expected ~2 s"
 note "hanging bot handed off after ${lag}s (timeout 2 s)"
+q $db "SELECT helpdesk.upsert_bot(1, 'dify', timeout => '6 s')" >/dev/null
 
 # 5. marker text; metadata flag with issue type and urgency; menu; HTTP 500
 s5=$(start c5 'marker please')
@@ -161,7 +164,12 @@ s8=$(start c8 'fail now')
 wait_until $db "SELECT state <> 'bot' FROM helpdesk.session WHERE id = $s8" 8 || fail "HTTP 500 did not hand off"
 [ "$(reason "$s8")" = failure ] || fail "reason $(reason "$s8") for HTTP 500"
 [ "$(q $db "SELECT http_status FROM helpdesk.bot_job WHERE session_id = $s8")" = 500 ] || fail "status not logged"
-note "marker, metadata flag (issue type refund, priority 300), menu, HTTP 500"
+s13=$(start c13 'long answer please')
+wait_until $db "SELECT EXISTS (SELECT FROM helpdesk.message WHERE session_id = $s13 AND sender_kind = 'bot')" 8 ||
+	fail "no long answer: $(q $db "SELECT state, error FROM helpdesk.bot_job WHERE session_id = $s13")"
+[ "$(q $db "SELECT length(body) || ' ' || octet_length(body) FROM helpdesk.message WHERE session_id = $s13 AND sender_kind = 'bot'")" = '2000 6000' ] ||
+	fail "the long answer was cut"
+note "marker, metadata flag (issue type refund, priority 300), menu, HTTP 500, a 6 KB answer"
 
 # 6. max_turns 3: the fourth message hands off without a call
 s9=$(start c9 'one')
@@ -190,16 +198,15 @@ if (!(r[1].at >= r[0].at + 390)) throw new Error("the second call went out while
 note "three messages: one call at a time, in order"
 
 # 7b. the customer leaves while a call is in flight: the answer is dropped
-s12=$(start c12 'late 800 bye')
+s12=$(start c12 'late 2500 bye')
 wait_until $db "SELECT EXISTS (SELECT FROM helpdesk.bot_job WHERE session_id = $s12 AND state = 'sending')" 5 || fail "no call in flight"
 q $db "SELECT helpdesk.close_session(1, $s12, closed_by => 'customer', actor_id => $(cust c12))" >/dev/null
-wait_until $db "SELECT error LIKE 'late answer dropped%' FROM helpdesk.bot_job WHERE session_id = $s12" 5 ||
+wait_until $db "SELECT error LIKE 'late answer dropped%' FROM helpdesk.bot_job WHERE session_id = $s12" 8 ||
 	fail "answer to a closed session not dropped: $(q $db "SELECT state, error FROM helpdesk.bot_job WHERE session_id = $s12")"
 [ "$(bot_messages "$s12")" = 0 ] || fail "an answer was posted into a closed session"
 note "closed while a call was in flight: answer dropped"
 
 # 8. kill -9 of the HTTP worker mid-flight: sent again, posted once
-q $db "SELECT helpdesk.upsert_bot(1, 'dify', timeout => '6 s')" >/dev/null
 s11=$(start c11 'late 2500 survive')
 wait_until $db "SELECT EXISTS (SELECT FROM helpdesk.bot_job WHERE session_id = $s11 AND state = 'sending')" 5 || fail "no call in flight"
 pid=$(q $db "SELECT pid FROM helpdesk.worker_status() WHERE kind = 'http'")
@@ -207,7 +214,7 @@ kill -9 "$pid"
 bot_says "$s11" 'echo: late 2500 survive' 20 || fail "the call in flight at kill -9 was not sent again: $(q $db "SELECT state, attempts, error FROM helpdesk.bot_job WHERE session_id = $s11")"
 sleep 3
 [ "$(bot_messages "$s11")" = 1 ] || fail "answer posted $(bot_messages "$s11") times"
-[ "$(q $db "SELECT attempts FROM helpdesk.bot_job WHERE session_id = $s11")" = 2 ] || fail "not retried once"
+[ "$(q $db "SELECT attempts FROM helpdesk.bot_job WHERE session_id = $s11")" = 2 ] || fail "not retried once: $(q $db "SELECT attempts, state, error FROM helpdesk.bot_job WHERE session_id = $s11")"
 [ "$(requests | node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(r.filter((x) => x.body.query === "late 2500 survive").length)')" = 2 ] ||
 	fail "the fake server did not get the call twice"
 note "kill -9 mid-flight: resent after restart, posted once"
@@ -218,7 +225,7 @@ q $db "
 SELECT helpdesk.upsert_queue($t2, 'main', 'Main', is_default => true);
 SELECT helpdesk.upsert_customer($t2, 'w' || g) FROM generate_series(1, 3) g;
 SELECT helpdesk.upsert_bot($t2, 'hook', 'webhook', 'http://127.0.0.1:$dify_port/hook',
-       'whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10aGUtdGVzdA==', timeout => '2 s');
+       'whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10aGUtdGVzdA==', timeout => '5 s');
 " >/dev/null
 w1=$(start w1 'webhook hello' "$t2")
 wait_until $db "SELECT http_status = 200 FROM helpdesk.bot_job WHERE session_id = $w1" 5 || fail "webhook not delivered"
@@ -237,11 +244,11 @@ console.log(a.body.data.job_id);
 ' >"$work/job" || fail "webhook payload or signature wrong"
 job=$(cat "$work/job")
 mid=$(q $db "SELECT helpdesk.bot_reply($t2, $job, '{\"answer\": \"hello from the hook\", \"conversation_id\": \"h-1\"}')")
-[ -n "$mid" ] || fail "bot_reply posted nothing"
+[ -n "$mid" ] || fail "bot_reply posted nothing: $(q $db "SELECT state, attempts, error FROM helpdesk.bot_job WHERE id = $job")"
 bot_says "$w1" 'hello from the hook' 1 || fail "webhook answer not posted"
 [ "$(state "$w1")" = bot ] || fail "webhook session left the bot"
 say "$w1" w1 'nobody answers this' "$t2"
-wait_until $db "SELECT state <> 'bot' FROM helpdesk.session WHERE id = $w1" 8 || fail "silent webhook bot did not hand off"
+wait_until $db "SELECT state <> 'bot' FROM helpdesk.session WHERE id = $w1" 12 || fail "silent webhook bot did not hand off"
 [ "$(reason "$w1")" = timeout ] || fail "silent webhook bot: reason $(reason "$w1")"
 late=$(q $db "SELECT id FROM helpdesk.bot_job WHERE session_id = $w1 ORDER BY id DESC LIMIT 1")
 [ -z "$(q $db "SELECT helpdesk.bot_reply($t2, $late, '{\"answer\": \"too late\"}')")" ] || fail "late bot_reply was posted"
