@@ -11,7 +11,10 @@
  */
 #include "bot.h"
 
+#include "access/xact.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 
 static HdPlan session_state = {
 	"SELECT state FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
@@ -32,6 +35,49 @@ static HdPlan drop_open_jobs = {
 	"WHERE tenant_id = $1 AND session_id = $2 AND state IN ('pending', 'sending')",
 	3, {INT8OID, INT8OID, TEXTOID}
 };
+
+/*
+ * request_agent for a hand-off nobody asked for by API (a keyword in the
+ * customer's post, the bot's signal, a failure): when it cannot queue the
+ * session (the tenant has no default queue and the session none), the
+ * customer's message must still be stored and the worker must go on, so
+ * the error becomes a WARNING and the session stays with the bot.
+ */
+static bool
+request_agent_or_warn(Datum *v, const char *n, int64 session_id, const char *reason)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		hd_exec(&request_agent, v, n, false, 1);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errmsg("pg_helpdesk: session %lld could not be handed to a human (%s): %s",
+						(long long) session_id, reason, e->message),
+				 errhint("Give the tenant a default queue, or start bot sessions with a queue_id.")));
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
 
 /*
  * Hand the session to a human if it is still with the bot; false (nothing
@@ -58,7 +104,10 @@ hd_bot_handoff(int64 tenant_id, int64 session_id, const char *reason,
 		return false;
 	n[2] = has_queue ? ' ' : 'n';
 	n[3] = has_priority ? ' ' : 'n';
-	hd_exec(&request_agent, v, n, false, 1);
+	if (strcmp(reason, HD_HANDOFF_API) == 0)
+		hd_exec(&request_agent, v, n, false, 1);	/* the caller gets the error */
+	else if (!request_agent_or_warn(v, n, session_id, reason))
+		return false;
 	hd_get_int64(1, &queue);
 	v[2] = CStringGetTextDatum(reason);
 	hd_exec(&record_handoff, v, NULL, false, 0);

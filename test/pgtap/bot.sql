@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(99);
+SELECT plan(103);
 
 -- The bot hand-off's SQL side (the HTTP side is test/e2e/bot_handoff.sh):
 -- upsert_bot, delete_bot, handoff_to_agent, bot_reply, bot_status, and what
@@ -174,6 +174,19 @@ INSERT INTO fx SELECT 'sn', session_id FROM helpdesk.start_session(pg_temp.fx('t
 SELECT is((SELECT row(state, bot_handoff_reason, (SELECT count(*) FROM helpdesk.bot_job WHERE session_id = pg_temp.fx('sn')))::text
            FROM helpdesk.session WHERE id = pg_temp.fx('sn')),
 	row('bot', NULL::text, 0)::text, 'with no bot configured nothing changes: no job, no keyword hand-off');
+
+-- a tenant with no default queue: 转人工 cannot queue, the message is still stored
+INSERT INTO fx SELECT 'tq', helpdesk.upsert_tenant('tap-bot-noqueue', 'TAP bot no queue', bot_enabled => true);
+INSERT INTO fx SELECT 'cq', helpdesk.upsert_customer(pg_temp.fx('tq'), 'cq');
+SELECT lives_ok($$SELECT helpdesk.upsert_bot(pg_temp.fx('tq'), 'b', 'dify', 'https://dify.test/v1', 'app-secret-key-q')$$, 'a bot for tq');
+INSERT INTO fx SELECT 'sq', session_id FROM helpdesk.start_session(pg_temp.fx('tq'), pg_temp.fx('cq'), first_message => 'hi');
+SELECT lives_ok($$SELECT helpdesk.post_message(pg_temp.fx('tq'), pg_temp.fx('sq'), 'customer', pg_temp.fx('cq'), '转人工')$$,
+	'转人工 with no queue to go to: the post succeeds (a WARNING says why)');
+SELECT is((SELECT row(state, bot_handoff_reason, (SELECT count(*) FROM helpdesk.message m WHERE m.session_id = s.id))::text
+           FROM helpdesk.session s WHERE id = pg_temp.fx('sq')),
+	row('bot', NULL::text, 2)::text, 'the message is stored and the session stays with the bot');
+SELECT is(pg_temp.err($$SELECT helpdesk.handoff_to_agent(pg_temp.fx('tq'), pg_temp.fx('sq'))$$),
+	'55000: tenant ' || pg_temp.fx('tq') || ' has no default queue', 'handoff_to_agent passes the error on');
 
 ------------------------------------------------------------------------------
 -- handoff_to_agent
