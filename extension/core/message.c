@@ -548,7 +548,7 @@ hd_post_message(HdPostArgs *m)
 	if (rel == NULL && found)
 		return id;				/* a replay: the bot has it already */
 	if (hd_bot_message_hook != NULL && strcmp(s.state, "bot") == 0 &&
-		strcmp(m->sender_kind, "customer") == 0)
+		(strcmp(m->sender_kind, "customer") == 0 || strcmp(m->sender_kind, "bot") == 0))
 		hd_bot_message_hook(m, s.customer_id, id);
 	return id;
 }

@@ -24,8 +24,8 @@ typedef struct HdPostArgs
 extern int64 hd_post_message(HdPostArgs *m);
 
 /*
- * Called after a customer message is stored (never for a replay) in a
- * session in state bot, with the session row locked FOR KEY SHARE and SPI
+ * Called after a customer or bot message is stored (never for a replay)
+ * in a session in state bot, with the session row locked FOR KEY SHARE and SPI
  * connected: integrations/ hands it to the bot, or hands off. A layer above
  * core sets it at load; one pointer test costs every other post nothing.
  */

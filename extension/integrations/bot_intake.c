@@ -2,8 +2,8 @@
  * bot_intake.c — a customer message in a session in state bot.
  *
  * post_message (core) calls hd_bot_message_hook after storing a customer's
- * message in a bot session, in the customer's transaction. Here, with the
- * session row locked FOR KEY SHARE:
+ * (or a bot's, see webhook_answered) message in a bot session, in the
+ * poster's transaction. Here, with the session row locked FOR KEY SHARE:
  *
  *   - no enabled bot of the session's scope: nothing (the application drives
  *     the session through the SQL API, as before bots existed here);
@@ -174,6 +174,21 @@ any_keyword(const char *body, ArrayType *keywords)
 	return false;
 }
 
+/*
+ * A webhook bot may answer with post_message(..., 'bot', ...) instead of
+ * bot_reply: its call being sent in that session is then answered (the
+ * next message's call may go out, and the reply deadline does not hand the
+ * session off). bot_reply's own post lands here too, harmlessly.
+ */
+static HdPlan webhook_answered = {
+	"UPDATE helpdesk.bot_job j SET state = 'done', finished_at = now(), answer_message_id = $3, "
+	"       reply_due_at = NULL "
+	"FROM helpdesk.bot b "
+	"WHERE j.tenant_id = $1 AND j.session_id = $2 AND j.state = 'sending' "
+	"  AND b.tenant_id = j.tenant_id AND b.id = j.bot_id AND b.kind = 'webhook'",
+	3, {INT8OID, INT8OID, INT8OID}
+};
+
 /* hd_bot_message_hook (core/message.h): see the file comment. */
 static void
 bot_message_posted(HdPostArgs *m, int64 customer_id, int64 message_id)
@@ -186,6 +201,13 @@ bot_message_posted(HdPostArgs *m, int64 customer_id, int64 message_id)
 	bool		turns_used,
 				new_bot;
 
+	if (strcmp(m->sender_kind, "bot") == 0)
+	{
+		hd_exec(&webhook_answered, v, NULL, false, 0);
+		if (SPI_processed > 0)
+			hd_wake_at_commit(HD_WORKER_HTTP);
+		return;
+	}
 	hd_exec(&session_bot, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		return;

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(103);
+SELECT plan(105);
 
 -- The bot hand-off's SQL side (the HTTP side is test/e2e/bot_handoff.sh):
 -- upsert_bot, delete_bot, handoff_to_agent, bot_reply, bot_status, and what
@@ -262,6 +262,18 @@ SELECT ok(helpdesk.bot_reply(pg_temp.fx('tb'), (SELECT id FROM helpdesk.bot_job 
 SELECT is((SELECT body FROM helpdesk.message WHERE session_id = pg_temp.fx('s8') AND sender_kind = 'bot'), 'One moment, a colleague takes over.',
 	'without the marker');
 SELECT is((SELECT bot_handoff_reason FROM helpdesk.session WHERE id = pg_temp.fx('s8')), 'marker', 'and the marker hands off');
+
+-- a webhook bot answering with post_message as the bot answers its call
+INSERT INTO fx SELECT 'tw', helpdesk.upsert_tenant('tap-bot-hook', 'TAP bot hook', bot_enabled => true);
+INSERT INTO fx SELECT 'qw', helpdesk.upsert_queue(pg_temp.fx('tw'), 'main', 'Main W', is_default => true);
+INSERT INTO fx SELECT 'cw', helpdesk.upsert_customer(pg_temp.fx('tw'), 'cw');
+SELECT lives_ok($$SELECT helpdesk.upsert_bot(pg_temp.fx('tw'), 'hook', 'webhook', 'http://hook.test/bot',
+	'whsec_' || encode(convert_to(repeat('w', 32), 'UTF8'), 'base64'))$$, 'a webhook bot for tw');
+INSERT INTO fx SELECT 'sw', session_id FROM helpdesk.start_session(pg_temp.fx('tw'), pg_temp.fx('cw'), first_message => 'hello hook');
+UPDATE helpdesk.bot_job SET state = 'sending', reply_due_at = now() + interval '1 minute' WHERE session_id = pg_temp.fx('sw');
+INSERT INTO fx SELECT 'mw', helpdesk.post_message(pg_temp.fx('tw'), pg_temp.fx('sw'), 'bot', NULL, 'answered by post_message');
+SELECT is((SELECT row(state, answer_message_id, reply_due_at)::text FROM helpdesk.bot_job WHERE session_id = pg_temp.fx('sw')),
+	row('done', pg_temp.fx('mw'), NULL::timestamptz)::text, 'post_message as the bot answers the webhook call in flight');
 
 ------------------------------------------------------------------------------
 -- bot_status, delete_bot
