@@ -6,19 +6,24 @@
 # publisher's notifications. Prints a Markdown table; writes it to
 # bench/results/.
 #   BENCH_SECONDS (10)  BENCH_ROUNDS (3)  BENCH_CLIENTS ("1 4 16")  HD_BENCH_PORT (55433)
+#   BENCH_WEBHOOKS (0): that many webhook endpoints subscribed to message.created,
+#   served by a local sink (test/webhooks/sink.js); the HTTP worker delivers
+#   during the runs (it reads the event log after commit, nothing is added to
+#   post_message's transaction)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HD_ROOT"
 secs=${BENCH_SECONDS:-10}
 rounds=${BENCH_ROUNDS:-3}
 clients_list=${BENCH_CLIENTS:-"1 4 16"}
 port=${HD_BENCH_PORT:-55433}
+hooks=${BENCH_WEBHOOKS:-0}
 
 hd_install_packages
 hd_build_install
 dir=$(hd_cluster_dir "$HD_ROOT/.bench-cluster")
-hd_cluster_start "$dir" "$port"
-listener=
-trap '[ -n "$listener" ] && kill $listener 2>/dev/null; hd_cluster_stop' EXIT
+hd_cluster_start "$dir" "$port" "helpdesk.http_allowed_hosts = '127.0.0.1/32'"
+listener= sink=
+trap '[ -n "$listener" ] && kill $listener 2>/dev/null; [ -n "$sink" ] && kill $sink 2>/dev/null; hd_cluster_stop' EXIT
 work=$dir/bench; mkdir -p "$work"; chmod 777 "$work"
 
 psql -qX -d postgres -c 'CREATE DATABASE helpdesk_bench' >/dev/null
@@ -33,6 +38,11 @@ SELECT helpdesk.start_session(1, id) FROM helpdesk.customer ORDER BY id;
 CREATE TABLE bench_plain (LIKE helpdesk.message INCLUDING ALL);
 ALTER TABLE bench_plain ADD FOREIGN KEY (tenant_id, session_id) REFERENCES helpdesk.session (tenant_id, id);
 SQL
+if [ "$hooks" -gt 0 ]; then
+	node test/webhooks/sink.js $((port + 1)) >/dev/null 2>&1 &
+	sink=$!
+	psql -qXAt -d $db -c "SELECT helpdesk.upsert_webhook(1, 'hook' || g, 'http://127.0.0.1:$((port + 1))/ok', '{message.created}') FROM generate_series(1, $hooks) g" >/dev/null
+fi
 read -r sbase cbase span < <(psql -XAt -d $db -c "SELECT min(id), min(customer_id), max(id) - min(id) FROM helpdesk.session" | tr '|' ' ')
 [ "$span" = 15 ] && [ "$(psql -XAt -d $db -c "SELECT count(*) FROM helpdesk.session WHERE customer_id - $cbase = id - $sbase")" = 16 ] \
 	|| { echo "sessions are not numbered contiguously; cannot map clients to sessions" >&2; exit 1; }
@@ -67,7 +77,7 @@ listener=$!
 tps() { # variant clients
 	local j=$(( $2 < 2 ? 1 : 2 ))
 	# every run starts from the same state: empty tables, clean checkpoint
-	psql -qX -d $db -c 'TRUNCATE bench_plain, helpdesk.message, helpdesk.event, helpdesk.event_batch' \
+	psql -qX -d $db -c 'TRUNCATE bench_plain, helpdesk.message, helpdesk.event, helpdesk.event_batch, helpdesk.webhook_delivery CASCADE' \
 		-c 'CHECKPOINT' >/dev/null
 	pgbench -n -M prepared -c "$2" -j "$j" -T "$secs" -D sbase="$sbase" -D cbase="$cbase" \
 		-f "$work/$1.sql" $db >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; return 1; }
@@ -94,6 +104,7 @@ latency=$(psql -XAt -d $db -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (O
 	FROM (SELECT extract(epoch FROM p.published_at - e.created_at) * 1000 AS ms
 	      FROM helpdesk.event_positions p JOIN helpdesk.event e ON e.id = p.event_id) t")
 published=$(psql -XAt -d $db -c "SELECT (SELECT count(*) FROM helpdesk.event_positions) || ' of ' || (SELECT count(*) FROM helpdesk.event) || ' events of the last run'")
+deliveries=$(psql -XAt -d $db -c "SELECT count(*) FILTER (WHERE state = 'delivered') || ' delivered of ' || count(*) FROM helpdesk.webhook_delivery")
 notifications=$(grep -c 'Asynchronous notification "helpdesk"' "$work/listener.out" || true)
 mkdir -p bench/results
 out=bench/results/post_message-$(date -u +%Y%m%dT%H%M%SZ).md
@@ -110,6 +121,7 @@ out=bench/results/post_message-$(date -u +%Y%m%dT%H%M%SZ).md
 	done
 	echo
 	echo "append-to-publish latency at ${clients_list##* } clients (publisher_min_interval 2 ms): $latency"
+	[ "$hooks" -gt 0 ] && echo "webhook endpoints subscribed to message.created: $hooks; deliveries of the last run (a second after it): $deliveries"
 	echo "published: $published; NOTIFY batches received by the listener on channel helpdesk: $notifications"
 	echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(psql -XAt -d $db -c 'SELECT version()' | cut -d, -f1)"
 } | tee "$out"

@@ -85,6 +85,10 @@ static dlist_head finished = DLIST_STATIC_INIT(finished);
 static int	nclaimed = 0,
 			nflying = 0,
 			nfinished = 0;
+static TimestampTz first_finished_at = 0;	/* when nfinished last became non-zero */
+
+#define HD_HTTP_COMPLETE_BATCH 32
+#define HD_HTTP_COMPLETE_WAIT_US 2000
 
 struct HdHttpClaim
 {
@@ -272,8 +276,9 @@ finish_without_request(EngineJob *ej, const char *error, bool bad_row)
 	ej->result.bad_row = bad_row;
 	ej->result.body = ej->body;
 	release_endpoint(ej);
+	if (nfinished++ == 0)
+		first_finished_at = GetCurrentTimestamp();
 	dlist_push_tail(&finished, &ej->node);
-	nfinished++;
 }
 
 /*
@@ -579,7 +584,8 @@ collect_done(void)
 		dlist_delete(&ej->node);
 		nflying--;
 		dlist_push_tail(&finished, &ej->node);
-		nfinished++;
+		if (nfinished++ == 0)
+			first_finished_at = GetCurrentTimestamp();
 	}
 }
 
@@ -603,8 +609,14 @@ hd_http_engine_wait(long timeout_ms)
 		t = Max(t, 0);
 		timeout_ms = timeout_ms < 0 ? t : Min(timeout_ms, t);
 	}
-	if (nfinished > 0)
-		timeout_ms = 0;
+	{
+		long		due_ms;
+
+		if (hd_http_engine_complete_due(&due_ms))
+			timeout_ms = 0;
+		else if (due_ms >= 0)
+			timeout_ms = timeout_ms < 0 ? due_ms : Min(timeout_ms, due_ms);
+	}
 	n = WaitEventSetWait(wes, timeout_ms, ev, 3, PG_WAIT_EXTENSION);
 	for (i = 0; i < n; i++)
 	{
@@ -651,13 +663,41 @@ hd_http_engine_finished(void)
 }
 
 static void
-complete_one(EngineJob *ej)
+complete_one(EngineJob *ej, bool flush)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	MemoryContextSwitchTo(ej->job.cxt);
 	ej->job.source->complete(&ej->job, &ej->result);
 	MemoryContextSwitchTo(oldcxt);
+	if (flush && ej->job.source->flush)
+		ej->job.source->flush();
+}
+
+/*
+ * Are the finished jobs worth a transaction now? When HD_HTTP_COMPLETE_BATCH
+ * have finished, when nothing else is in flight, or when the first has
+ * waited HD_HTTP_COMPLETE_WAIT_US: under load a turn writes many results
+ * (and claims as many) per commit instead of one or two. *wait_ms: how long
+ * until they are due otherwise.
+ */
+bool
+hd_http_engine_complete_due(long *wait_ms)
+{
+	int64		waited;
+
+	if (wait_ms)
+		*wait_ms = -1;
+	if (nfinished == 0)
+		return false;
+	if (nfinished >= HD_HTTP_COMPLETE_BATCH || nflying == 0)
+		return true;
+	waited = GetCurrentTimestamp() - first_finished_at;
+	if (waited >= HD_HTTP_COMPLETE_WAIT_US)
+		return true;
+	if (wait_ms)
+		*wait_ms = (long) ((HD_HTTP_COMPLETE_WAIT_US - waited + 999) / 1000);
+	return false;
 }
 
 /*
@@ -682,13 +722,13 @@ hd_http_engine_complete(bool per_item)
 			continue;
 		if (!per_item)
 		{
-			complete_one(ej);
+			complete_one(ej, false);
 			continue;
 		}
 		BeginInternalSubTransaction(NULL);
 		PG_TRY();
 		{
-			complete_one(ej);
+			complete_one(ej, true);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcxt);
 			CurrentResourceOwner = oldowner;
@@ -711,6 +751,14 @@ hd_http_engine_complete(bool per_item)
 			FreeErrorData(edata);
 		}
 		PG_END_TRY();
+	}
+	if (!per_item)
+	{
+		int			i;
+
+		for (i = 0; i < hd_http_nsources; i++)
+			if (hd_http_sources[i]->flush)
+				hd_http_sources[i]->flush();
 	}
 }
 

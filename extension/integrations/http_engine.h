@@ -152,6 +152,14 @@ struct HdHttpSource
 	 * none; the worker sleeps until the earliest over all sources.
 	 */
 	TimestampTz (*next_due) (void);
+
+	/*
+	 * Optional (NULL: none): called after a batch of complete() calls in the
+	 * same transaction, so a source may defer the common case (a success)
+	 * and write it for the whole batch in one statement. In the per-item
+	 * fallback it follows each complete() inside its subtransaction.
+	 */
+	void		(*flush) (void);
 };
 
 extern void hd_http_register_source(const HdHttpSource *source);

@@ -18,6 +18,7 @@ extern int	hd_http_engine_claim(const HdHttpSource *src, int max);
 extern void hd_http_engine_claimed(bool committed);
 extern void hd_http_engine_wait(long timeout_ms);
 extern int	hd_http_engine_finished(void);
+extern bool hd_http_engine_complete_due(long *wait_ms);
 /* in a transaction with SPI: complete the finished jobs; per_item: one subtransaction each */
 extern void hd_http_engine_complete(bool per_item);
 /* after that transaction committed: free what was completed */

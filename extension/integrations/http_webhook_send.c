@@ -19,6 +19,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "storage/proc.h"
 
 int			hd_webhook_disable_after_s = 5 * 86400;
 
@@ -78,15 +79,104 @@ static HdPlan next_due_plan = {
 	"             (tenant_id, delivery_id, attempt, webhook_id, status, latency_us, error, response) " \
 	"           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)) "
 
-static HdPlan record_success = {
-	ATTEMPT_CTE ", "
-	"w AS (UPDATE helpdesk.webhook SET failing_since = NULL "
-	"      WHERE tenant_id = $1 AND id = $4 AND failing_since IS NOT NULL) "
-	"UPDATE helpdesk.webhook_delivery SET state = 'delivered', finished_at = now(), "
-	"       last_status = $5, last_error = NULL "
-	"WHERE tenant_id = $1 AND id = $2 AND state = 'sending'",
-	8, {INT8OID, INT8OID, INT4OID, INT8OID, INT4OID, INT8OID, TEXTOID, TEXTOID}
+
+/* the successes of one completion batch (webhook_flush) */
+static HdPlan record_successes = {
+	"WITH r AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::int8[], $5::int4[], $6::int8[], $7::text[]) "
+	"           AS r(t, d, a, w, s, l, resp)), "
+	"a AS (INSERT INTO helpdesk.webhook_attempt "
+	"        (tenant_id, delivery_id, attempt, webhook_id, status, latency_us, response) "
+	"      SELECT t, d, a, w, s, l, nullif(resp, '') FROM r), "
+	"w AS (UPDATE helpdesk.webhook x SET failing_since = NULL FROM (SELECT DISTINCT t, w FROM r) u "
+	"      WHERE x.tenant_id = u.t AND x.id = u.w AND x.failing_since IS NOT NULL) "
+	"UPDATE helpdesk.webhook_delivery d SET state = 'delivered', finished_at = now(), "
+	"       last_status = r.s, last_error = NULL "
+	"FROM r WHERE d.tenant_id = r.t AND d.id = r.d AND d.state = 'sending'",
+	7, {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, TEXTARRAYOID}
 };
+
+/*
+ * Successes deferred by complete() until flush(), in TopTransactionContext;
+ * batch_lxid tells a batch left by a transaction that aborted before its
+ * flush (then it is dropped: those rows stay "being sent").
+ */
+typedef struct SuccessBatch
+{
+	LocalTransactionId lxid;
+	int			n,
+				cap;
+	int64	   *t,
+			   *d,
+			   *w,
+			   *l;
+	int32	   *a,
+			   *s;
+	char	  **resp;
+} SuccessBatch;
+
+static SuccessBatch batch;
+
+static void
+defer_success(int64 tenant, int64 delivery, int attempt, int64 webhook, int status,
+			  int64 latency, const char *response)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	if (batch.lxid != MyProc->lxid || batch.cap == 0)
+	{
+		batch.lxid = MyProc->lxid;
+		batch.n = 0;
+		batch.cap = 64;
+		batch.t = palloc(sizeof(int64) * batch.cap);
+		batch.d = palloc(sizeof(int64) * batch.cap);
+		batch.w = palloc(sizeof(int64) * batch.cap);
+		batch.l = palloc(sizeof(int64) * batch.cap);
+		batch.a = palloc(sizeof(int32) * batch.cap);
+		batch.s = palloc(sizeof(int32) * batch.cap);
+		batch.resp = palloc(sizeof(char *) * batch.cap);
+	}
+	if (batch.n == batch.cap)
+	{
+		batch.cap *= 2;
+		batch.t = repalloc(batch.t, sizeof(int64) * batch.cap);
+		batch.d = repalloc(batch.d, sizeof(int64) * batch.cap);
+		batch.w = repalloc(batch.w, sizeof(int64) * batch.cap);
+		batch.l = repalloc(batch.l, sizeof(int64) * batch.cap);
+		batch.a = repalloc(batch.a, sizeof(int32) * batch.cap);
+		batch.s = repalloc(batch.s, sizeof(int32) * batch.cap);
+		batch.resp = repalloc(batch.resp, sizeof(char *) * batch.cap);
+	}
+	batch.t[batch.n] = tenant;
+	batch.d[batch.n] = delivery;
+	batch.a[batch.n] = attempt;
+	batch.w[batch.n] = webhook;
+	batch.s[batch.n] = status;
+	batch.l[batch.n] = latency;
+	batch.resp[batch.n] = pstrdup(response ? response : "");
+	batch.n++;
+	MemoryContextSwitchTo(old);
+}
+
+/* Write the deferred successes in one statement. */
+static void
+webhook_flush(void)
+{
+	Datum		v[7];
+	int			n;
+
+	if (batch.lxid != MyProc->lxid || batch.n == 0)
+		return;
+	n = batch.n;
+	batch.n = 0;				/* also if the statement fails */
+	v[0] = hd_int8_array(batch.t, n);
+	v[1] = hd_int8_array(batch.d, n);
+	v[2] = hd_int4_array(batch.a, n);
+	v[3] = hd_int8_array(batch.w, n);
+	v[4] = hd_int4_array(batch.s, n);
+	v[5] = hd_int8_array(batch.l, n);
+	v[6] = hd_text_array(batch.resp, n);
+	hd_exec(&record_successes, v, NULL, false, 0);
+}
 
 /* $9: retry after $10 microseconds (else dead); returns whether the endpoint failed long enough */
 static HdPlan record_failure = {
@@ -329,7 +419,8 @@ webhook_complete(HdHttpJob *job, const HdHttpResult *r)
 	n[7] = response ? ' ' : 'n';
 	if (ok)
 	{
-		hd_exec(&record_success, v, n, false, 0);
+		defer_success(job->tenant_id, job->row_id, wj->attempt, wj->webhook_id, r->status,
+					  r->latency_us, response);
 		return;
 	}
 	{
@@ -377,5 +468,6 @@ const HdHttpSource hd_webhook_source = {
 	.claim = webhook_claim,
 	.build = webhook_build,
 	.complete = webhook_complete,
-	.next_due = webhook_next_due
+	.next_due = webhook_next_due,
+	.flush = webhook_flush
 };

@@ -202,7 +202,7 @@ hd_http_worker_run(HdWorkerSlot *w)
 			 * per turn under load); if that fails, results are written one
 			 * by one and the claim runs on its own.
 			 */
-			if (ok && hd_http_engine_finished() > 0)
+			if (ok && hd_http_engine_complete_due(NULL))
 			{
 				bool		with_claim = hd_http_engine_free_slots() > 0;
 
@@ -233,7 +233,7 @@ hd_http_worker_run(HdWorkerSlot *w)
 		now = GetCurrentTimestamp();
 		if (failures > 0)
 			timeout = Max(1L, (long) ((retry_at - now) / 1000));
-		else if (prepare || hd_http_engine_finished() > 0)
+		else if (prepare || hd_http_engine_complete_due(NULL))
 			timeout = 0;
 		else
 		{

@@ -20,7 +20,8 @@ cust=$(q $db "SELECT customer_id FROM public.e2e_session WHERE n = 1")
 hook=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'load', 'http://127.0.0.1:$port/slow?ms=100', '{message.created}', max_in_flight => $CAP)")
 wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status() WHERE kind = 'http'" 15 || fail "no http worker"
 pid=$(http_pid $db)
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+# private memory (RssAnon): VmRSS also counts the shared buffers the worker touched
+rss() { awk '/^RssAnon/ {print $2}' "/proc/$pid/status"; }
 
 t0=$(date +%s)
 q $db "SELECT count(helpdesk.post_message($tenant, $sess, 'customer', $cust, 'load ' || g)) FROM generate_series(1, $N) g" >/dev/null
