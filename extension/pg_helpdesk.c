@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "tickets.h"
 #include "http_engine.h"
+#include "bot.h"
 
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -34,6 +35,7 @@ _PG_init(void)
 	hd_define_core_settings();
 	hd_define_security_settings();
 	hd_integrations_init();
+	hd_bot_init();
 	MarkGUCPrefixReserved("helpdesk");
 	hd_shmem_request();
 	hd_register_worker(HD_WORKER_PUBLISHER, hd_publisher_run);

@@ -14,6 +14,8 @@
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
+hd_bot_message_hook_type hd_bot_message_hook = NULL;
+
 static const char *const sender_kinds[] = {"customer", "agent", "bot", "system", "note", NULL};
 static const char *const message_types[] = {"text", "image", "file", "menu", "system", NULL};
 
@@ -462,9 +464,9 @@ insert_direct(Relation rel, HdPostArgs *m, HdSessionRow *s)
 	return id;
 }
 
-/* The same through SPI, with ON CONFLICT for a client_msg_id. */
+/* The same through SPI, with ON CONFLICT for a client_msg_id (*replayed). */
 static int64
-insert_with_spi(HdPostArgs *m, HdSessionRow *s)
+insert_with_spi(HdPostArgs *m, HdSessionRow *s, bool *replayed)
 {
 	Datum		v[11];
 	char		n[12] = "           ";
@@ -489,6 +491,7 @@ insert_with_spi(HdPostArgs *m, HdSessionRow *s)
 	v[10] = CStringGetTextDatum(event_audience(m));
 
 	hd_exec(m->client_msg_id ? &insert_once : &insert_plain, v, n, false, 1);
+	*replayed = SPI_processed == 0;
 	if (SPI_processed == 0)
 	{
 		id = replayed_message(m, &found);
@@ -511,7 +514,7 @@ hd_post_message(HdPostArgs *m)
 	HdSessionRow s;
 	Relation	rel;
 	int64		id = 0;
-	bool		found;
+	bool		found = false;
 
 	check_content(m);
 	hd_load_session(m->tenant_id, m->session_id, HD_LOCK_KEY_SHARE, &s);
@@ -544,7 +547,13 @@ hd_post_message(HdPostArgs *m)
 			return id;
 		}
 	}
-	return rel != NULL ? insert_direct(rel, m, &s) : insert_with_spi(m, &s);
+	id = rel != NULL ? insert_direct(rel, m, &s) : insert_with_spi(m, &s, &found);
+	if (rel == NULL && found)
+		return id;				/* a replay: the bot has it already */
+	if (hd_bot_message_hook != NULL && strcmp(s.state, "bot") == 0 &&
+		(strcmp(m->sender_kind, "customer") == 0 || strcmp(m->sender_kind, "bot") == 0))
+		hd_bot_message_hook(m, s.customer_id, id);
+	return id;
 }
 
 PG_FUNCTION_INFO_V1(hd_post_message_sql);

@@ -24,4 +24,14 @@ typedef struct HdPostArgs
 extern int64 hd_post_message(HdPostArgs *m);
 extern void hd_check_attachment(Jsonb *a, bool image);
 
+/*
+ * Called after a customer or bot message is stored (never for a replay)
+ * in a session in state bot, with the session row locked FOR KEY SHARE and SPI
+ * connected: integrations/ hands it to the bot, or hands off. A layer above
+ * core sets it at load; one pointer test costs every other post nothing.
+ */
+typedef void (*hd_bot_message_hook_type) (HdPostArgs *m, int64 customer_id,
+										  int64 message_id);
+extern PGDLLIMPORT hd_bot_message_hook_type hd_bot_message_hook;
+
 #endif							/* HD_MESSAGE_H */

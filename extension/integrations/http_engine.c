@@ -344,15 +344,19 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	EngineJob  *ej = userdata;
 	size_t		n = size * nmemb;
-	size_t		room = HD_HTTP_BODY_KEEP - ej->body_len;
+	char	   *buf = ej->job.request.response_buf ? ej->job.request.response_buf : ej->body;
+	size_t		cap = ej->job.request.response_buf ? ej->job.request.response_cap : HD_HTTP_BODY_KEEP;
+	size_t		room = cap - ej->body_len;
 
+	if (n > room)
+		ej->result.body_truncated = true;
 	if (room > 0)
 	{
 		size_t		take = Min(room, n);
 
-		memcpy(ej->body + ej->body_len, ptr, take);
+		memcpy(buf + ej->body_len, ptr, take);
 		ej->body_len += take;
-		ej->body[ej->body_len] = '\0';
+		buf[ej->body_len] = '\0';
 	}
 	return n;
 }
@@ -555,7 +559,7 @@ collect_done(void)
 		curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
 		ej->result.status = (int) status;
 		ej->result.latency_us = (int64) total;
-		ej->result.body = ej->body;
+		ej->result.body = ej->job.request.response_buf ? ej->job.request.response_buf : ej->body;
 		ej->result.body_len = ej->body_len;
 		ej->result.retry_after = ej->retry_after[0] ? ej->retry_after : NULL;
 		if (msg->data.result != CURLE_OK)

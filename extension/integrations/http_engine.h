@@ -69,6 +69,16 @@ typedef struct HdHttpRequest
 	size_t		body_len;
 	int			connect_timeout_ms; /* 0: helpdesk.http_connect_timeout (5 s) */
 	int			timeout_ms;		/* total; 0: helpdesk.http_timeout (15 s) */
+
+	/*
+	 * Where the response body goes when the source needs more than
+	 * HD_HTTP_BODY_KEEP bytes of it (a bot's answer): a buffer of
+	 * response_cap + 1 bytes the source allocates in job->cxt. NULL: the
+	 * engine keeps the first HD_HTTP_BODY_KEEP bytes. Bytes beyond the cap
+	 * are dropped and result->body_truncated says so.
+	 */
+	char	   *response_buf;
+	int			response_cap;
 } HdHttpRequest;
 
 /* What came back; valid during complete() only. */
@@ -78,12 +88,14 @@ typedef struct HdHttpResult
 	int64		latency_us;		/* from the start of the transfer to its end */
 	const char *error;			/* NULL on a response; else why not (curl, SSRF
 								 * guard, bad row, shutdown) */
-	const char *body;			/* first HD_HTTP_BODY_KEEP bytes, NUL-terminated */
+	const char *body;			/* first HD_HTTP_BODY_KEEP (or response_cap)
+								 * bytes, NUL-terminated */
 	int			body_len;
 	const char *retry_after;	/* the Retry-After header, or NULL */
 	bool		bad_row;		/* build() raised an ERROR: mark and skip */
 	bool		refused;		/* the SSRF guard refused the address */
 	bool		timed_out;		/* connect or total timeout */
+	bool		body_truncated; /* more came than the buffer holds */
 } HdHttpResult;
 
 /* One claimed job. The engine owns it; the source fills data and request. */

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(145);
+SELECT plan(146);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -95,6 +95,9 @@ INSERT INTO interval_arg VALUES
 	('prune_events(keep)',
 	 $$SELECT helpdesk.prune_events(%L)$$,
 	 'keep must be between 0 and 3155760000 seconds'),
+	('upsert_bot(timeout)',
+	 $$SELECT helpdesk.upsert_bot(pg_temp.fx('ta'), 'lim-bot', timeout => %L)$$,
+	 'timeout must be between 1 and 120 seconds'),
 	('system_text(duration)',
 	 $$SELECT helpdesk.system_text(pg_temp.fx('ta'), 'idle_warning', 'en', %L)$$,
 	 'duration must be between 0 and 31536000 seconds'),
