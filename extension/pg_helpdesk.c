@@ -11,6 +11,7 @@
 #include "shmem.h"
 #include "worker.h"
 #include "dispatch.h"
+#include "security.h"
 
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -37,4 +38,5 @@ _PG_init(void)
 	hd_register_worker(HD_WORKER_DISPATCHER, hd_dispatcher_run);
 	hd_register_launcher();
 	hd_install_utility_hook();
+	hd_security_init();
 }

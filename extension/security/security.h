@@ -37,6 +37,23 @@ extern void hd_random_bytes(unsigned char *out, int n);
 /* agent_login.c: a bump of the agent's token version with its agent.revoked event */
 extern int64 hd_revoke_agent_tokens(int64 tenant_id, int64 agent_id, const char *reason);
 
+/*
+ * The signed player API's refusals (verify_signed_request), one SQLSTATE
+ * each; the message starts with the code word the bridge answers with.
+ */
+#define ERRCODE_HD_MALFORMED_REQUEST	MAKE_SQLSTATE('H','D','A','0','0')
+#define ERRCODE_HD_BAD_SIGNATURE		MAKE_SQLSTATE('H','D','A','0','1')
+#define ERRCODE_HD_STALE_TIMESTAMP		MAKE_SQLSTATE('H','D','A','0','2')
+#define ERRCODE_HD_REPLAYED_NONCE		MAKE_SQLSTATE('H','D','A','0','3')
+#define ERRCODE_HD_UNKNOWN_APP			MAKE_SQLSTATE('H','D','A','0','4')
+
+#define HD_SIGNED_WINDOW_SECS 300
+#define HD_NONCE_KEEP_SECS (2 * HD_SIGNED_WINDOW_SECS)
+
+/* app.c: an app's secret, opened (palloc'd, NUL-terminated) */
+extern char *hd_app_secret_open(int64 tenant_id, const char *app_id, const bytea *sealed);
+extern bool hd_app_id_valid(const char *app_id);
+
 /* nonce_prune.c */
 extern void hd_security_init(void);
 
