@@ -11,7 +11,7 @@ META_VERSION := $(shell sed -n 's/^   "version": "\([^"]*\)".*/\1/p' META.json)
 # may call the folders before it, never those after it (extension/*/README.md).
 # The install script is their SQL parts in this order (within a folder by
 # file name), then extension/finish.sql.
-SUBSYSTEMS  = core workers routing security bridge_api
+SUBSYSTEMS  = core workers routing integrations security bridge_api
 
 MODULE_big  = pg_helpdesk
 # common/: sources compiled into both the extension and helpdesk-bridge
@@ -24,7 +24,7 @@ DATA        = $(wildcard extension/upgrade/$(EXTENSION)--*.sql)
 
 PG_CPPFLAGS = $(foreach sub,$(SUBSYSTEMS),-I$(srcdir)/extension/$(sub)) -I$(srcdir)/common \
               -DHD_EXTVERSION='"$(EXTVERSION)"'
-SHLIB_LINK  = -lcrypto -ljansson
+SHLIB_LINK  = -lcrypto -ljansson -lcurl
 # -Wextra makes PostgreSQL's own headers warn about unused parameters and
 # partially initialised structs; silence exactly those two.
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter \

@@ -11,6 +11,7 @@
 #include "shmem.h"
 #include "worker.h"
 #include "dispatch.h"
+#include "http_engine.h"
 #include "security.h"
 
 #include "miscadmin.h"
@@ -32,6 +33,7 @@ _PG_init(void)
 						 "and restart the server.")));
 	hd_define_core_settings();
 	hd_define_security_settings();
+	hd_integrations_init();
 	MarkGUCPrefixReserved("helpdesk");
 	hd_shmem_request();
 	hd_register_worker(HD_WORKER_PUBLISHER, hd_publisher_run);

@@ -116,6 +116,7 @@ typedef enum HdWorkerKind
 {
 	HD_WORKER_PUBLISHER = 0,
 	HD_WORKER_DISPATCHER,
+	HD_WORKER_HTTP,				/* integrations/: webhooks, bot calls */
 	HD_NUM_WORKER_KINDS
 } HdWorkerKind;
 

@@ -390,6 +390,8 @@ publish_pass(bool *gone)
 
 		snprintf(buf, sizeof(buf), INT64_FORMAT, staged_last_pos);
 		Async_Notify("helpdesk", buf);
+		/* the HTTP worker feeds webhooks from published events */
+		hd_wake_at_commit(HD_WORKER_HTTP);
 	}
 	if (npublish > 0 || staged_settled != cursor_settled || staged_last_pos != committed_last_pos)
 	{

@@ -1,0 +1,241 @@
+/*
+ * http_worker.c — the per-database HTTP worker's loop (HD_WORKER_HTTP).
+ *
+ * Each turn, each phase in its own short transaction:
+ *
+ *   prepare   when woken (the publisher published, an API call added work)
+ *             or every second: sources turn new input into due rows
+ *             (webhooks: published events into deliveries)
+ *   claim     when rows may be due and slots are free: claim and build
+ *   complete  when requests finished: write their results
+ *
+ * then one wait on the latch, curl's sockets and the earliest of curl's
+ * timer and the next due row (http_engine.c). HTTP never happens inside a
+ * transaction. A failing phase is logged and retried with backoff; bad rows
+ * are marked by the engine and skipped.
+ */
+#include "http_engine_int.h"
+#include "worker.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+
+#define SWEEP_MS 1000			/* prepare at least this often without a wakeup */
+#define BLOCKED_MS 200			/* due rows no claim could take (locked, caps) */
+#define BACKOFF_MAX_MS 30000
+
+typedef enum Phase
+{
+	PHASE_RECOVER,
+	PHASE_PREPARE,
+	PHASE_CLAIM,
+	PHASE_COMPLETE,
+	PHASE_COMPLETE_EACH
+} Phase;
+
+static const char *const phase_names[] = {"recover", "prepare", "claim", "complete", "complete"};
+
+static TimestampTz next_due = 0;
+
+/*
+ * Run one phase in a transaction; false after an error (rolled back,
+ * logged). *flag: prepare wants another round / claim filled its slots.
+ */
+static bool
+run_phase(Phase phase, bool *flag)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool ok = true;
+	int			i;
+
+	*flag = false;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		hd_worker_in_pass = true;
+		if (!hd_extension_present())
+			hd_worker_exit_absent();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, psprintf("pg_helpdesk http: %s", phase_names[phase]));
+		switch (phase)
+		{
+			case PHASE_RECOVER:
+				for (i = 0; i < hd_http_nsources; i++)
+					if (hd_http_sources[i]->recover)
+						hd_http_sources[i]->recover();
+				break;
+			case PHASE_PREPARE:
+				for (i = 0; i < hd_http_nsources; i++)
+					if (hd_http_sources[i]->prepare && hd_http_sources[i]->prepare())
+						*flag = true;
+				break;
+			case PHASE_CLAIM:
+				{
+					int			free_slots = hd_http_engine_free_slots();
+
+					for (i = 0; i < hd_http_nsources && free_slots > 0; i++)
+						free_slots -= hd_http_engine_claim(hd_http_sources[i], free_slots);
+					*flag = free_slots == 0;
+					next_due = 0;
+					for (i = 0; i < hd_http_nsources; i++)
+					{
+						TimestampTz t = hd_http_sources[i]->next_due();
+
+						if (t != 0 && (next_due == 0 || t < next_due))
+							next_due = t;
+					}
+					/* due rows this claim could not take (caps, locks): look again soon, not at once */
+					if (next_due != 0 && next_due <= GetCurrentTimestamp())
+						next_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), BLOCKED_MS);
+				}
+				break;
+			case PHASE_COMPLETE:
+			case PHASE_COMPLETE_EACH:
+				hd_http_engine_complete(phase == PHASE_COMPLETE_EACH);
+				break;
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		hd_worker_in_pass = false;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		hd_worker_in_pass = false;
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(WARNING,
+				(errmsg("pg_helpdesk http worker: %s failed: %s", phase_names[phase], edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	if (phase == PHASE_CLAIM)
+		hd_http_engine_claimed(ok);
+	else if (phase == PHASE_COMPLETE || phase == PHASE_COMPLETE_EACH)
+		hd_http_engine_completed(ok);
+	return ok;
+}
+
+static void
+check_sigterm(void)
+{
+	if (hd_got_sigterm)
+	{
+		hd_http_engine_shutdown();
+		hd_worker_check_sigterm();
+	}
+}
+
+void
+hd_http_worker_run(HdWorkerSlot *w)
+{
+	bool		recovered = false,
+				prepare = true,
+				claim = true;
+	TimestampTz last_prepare = 0,
+				retry_at = 0;
+	int			failures = 0;
+	MemoryContext loop_cxt;
+
+	/*
+	 * A result lost in a crash means the request is sent again (at least
+	 * once): our commits need not wait for the WAL flush.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	hd_http_engine_init();
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk http loop",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		TimestampTz now;
+		long		timeout = SWEEP_MS;
+		bool		flag,
+					ok = true;
+
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
+		check_sigterm();
+		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
+			prepare = claim = true;
+		now = GetCurrentTimestamp();
+		if (now - last_prepare >= (int64) SWEEP_MS * 1000)
+			prepare = true;
+		if (next_due != 0 && now >= next_due)
+			claim = true;
+
+		if (failures == 0 || now >= retry_at)
+		{
+			if (!recovered)
+				ok = recovered = run_phase(PHASE_RECOVER, &flag);
+			if (ok && prepare)
+			{
+				ok = run_phase(PHASE_PREPARE, &flag);
+				last_prepare = now;
+				prepare = ok && flag;
+				if (ok)
+					claim = true;
+			}
+			if (ok && hd_http_engine_finished() > 0)
+			{
+				if (!run_phase(PHASE_COMPLETE, &flag))
+					ok = run_phase(PHASE_COMPLETE_EACH, &flag);
+				claim = true;	/* slots are free, retries may be due */
+			}
+			if (ok && claim && hd_http_engine_free_slots() > 0)
+			{
+				ok = run_phase(PHASE_CLAIM, &flag);
+				claim = false;
+			}
+			if (!ok)
+			{
+				failures++;
+				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   Min(BACKOFF_MAX_MS, 100L << Min(failures, 9)));
+				prepare = claim = true;
+			}
+			else
+				failures = 0;
+		}
+
+		now = GetCurrentTimestamp();
+		if (failures > 0)
+			timeout = Max(1L, (long) ((retry_at - now) / 1000));
+		else if (prepare || hd_http_engine_finished() > 0)
+			timeout = 0;
+		else
+		{
+			if (next_due != 0)
+			{
+				long		t = (long) ((next_due - now + 999) / 1000);
+
+				timeout = Min(timeout, Max(0L, t));
+			}
+			timeout = Min(timeout, Max(0L, SWEEP_MS - (long) ((now - last_prepare) / 1000)));
+		}
+		check_sigterm();
+		hd_http_engine_wait(timeout);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+}
