@@ -89,6 +89,9 @@ hd_cluster_start() {
 	mkdir -p "$HD_SOCK" "$dir"
 	[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$HD_SOCK" "$dir"
 	as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+	# the key that seals secrets at rest (webhook secrets, bot keys)
+	(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$dir/data/encryption.key")
+	[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir/data/encryption.key"
 	{
 		echo "port = $port"
 		echo "listen_addresses = '127.0.0.1'"
@@ -102,6 +105,7 @@ hd_cluster_start() {
 		echo "log_line_prefix = '%m [%p] %b '"
 		echo "helpdesk.launcher_naptime = 5"
 		echo "helpdesk.token_secret = '$HELPDESK_TOKEN_SECRET'"
+		echo "helpdesk.encryption_key_file = 'encryption.key'"
 		for line in "$@"; do echo "$line"; done
 	} >>"$dir/data/postgresql.conf"
 	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null
