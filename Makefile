@@ -35,7 +35,8 @@ REGRESS      = schema admin session message events
 REGRESS_OPTS = --load-extension=pg_helpdesk
 # Isolation specs live under test/isolation/{specs,expected}.
 ISOLATION      = start_session_race post_message_idempotent post_into_closing_session event_commit_order \
-                 claim_capacity_race offer_accept_vs_close heartbeat_order disable_vs_claim
+                 claim_capacity_race offer_accept_vs_close heartbeat_order disable_vs_claim \
+                 signed_nonce_race login_lockout_race
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_helpdesk
 
 # Bitcode for JIT inlining buys nothing for these functions and would pull

@@ -79,6 +79,24 @@ static const HdDispatchStage prune_stage = {
 	"api nonce and rate pruning", prune_next_due, prune_run
 };
 
+/*
+ * The dispatcher runs the stage when it is due or woken, and it learns the
+ * first due time only by running it: so the writers of nonces and counters
+ * wake it at commit, at most once a minute per backend (one latch set).
+ */
+void
+hd_security_prune_wake(void)
+{
+	static TimestampTz last = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now - last >= 60 * USECS_PER_SEC)
+	{
+		last = now;
+		hd_wake_at_commit(HD_WORKER_DISPATCHER);
+	}
+}
+
 /* from _PG_init: the subsystem's dispatcher stage */
 void
 hd_security_init(void)

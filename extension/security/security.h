@@ -56,5 +56,6 @@ extern bool hd_app_id_valid(const char *app_id);
 
 /* nonce_prune.c */
 extern void hd_security_init(void);
+extern void hd_security_prune_wake(void);
 
 #endif							/* HD_SECURITY_H */
