@@ -34,7 +34,8 @@ $$;
 
 CREATE FUNCTION peer_verify(method text, path text, app text, ts text, nonce text,
 	signature text, body bytea, OUT tenant_id bigint, OUT app_id text)
-LANGUAGE plpgsql AS $$
+-- as an API function would be (and verify_signed_request is)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
 	a peer_app;
 	secret bytea;

@@ -174,7 +174,11 @@ hd_agent_login(PG_FUNCTION_ARGS)
 	char	   *role = NULL;
 	int64		ver = 0;
 	int			iterations = hd_password_iterations;
-	Datum		result;
+	const char *reason = NULL;
+	double		retry = 0;
+	text	   *tok = NULL;
+	int64		exp_s = 0;
+	MemoryContext outer = CurrentMemoryContext;	/* the result outlives SPI's */
 
 	hd_require_args(fcinfo, 3, names);
 	pw = PG_GETARG_TEXT_PP(2);
@@ -209,12 +213,13 @@ hd_agent_login(PG_FUNCTION_ARGS)
 				SPI_finish();
 				PG_RETURN_DATUM(login_result(fcinfo, NULL, 0, 0, NULL, "locked", Max(left, 1)));
 			}
+			/* the row's values live in SPI's memory, gone at SPI_finish */
 			have_cred = true;
 			iterations = DatumGetInt32(SPI_getbinval(row, desc, 1, &isnull));
 			salt = DatumGetByteaPP(SPI_getbinval(row, desc, 2, &isnull));
 			hash = DatumGetByteaPP(SPI_getbinval(row, desc, 3, &isnull));
 			enabled = hd_get_bool(4);
-			role = hd_get_text(5);
+			role = MemoryContextStrdup(outer, hd_get_text(5));
 			hd_get_int64(6, &ver);
 			if (pwlen <= HD_PASSWORD_MAX_BYTES)
 			{
@@ -231,21 +236,23 @@ hd_agent_login(PG_FUNCTION_ARGS)
 	OPENSSL_cleanse(got, sizeof(got));
 
 	if (!have_cred || !enabled)
-		result = login_result(fcinfo, NULL, 0, 0, NULL, "bad_credentials", 0);
+		reason = "bad_credentials";
 	else if (!match)
 	{
 		v[2] = Int32GetDatum(LOCKOUT_FAILURES);
 		v[3] = Float8GetDatum(LOCKOUT_SECS);
 		hd_exec(&count_failure, v, NULL, false, 0);
 		if (hd_get_bool(1))
-			result = login_result(fcinfo, NULL, 0, 0, NULL, "locked", LOCKOUT_SECS);
+		{
+			reason = "locked";
+			retry = LOCKOUT_SECS;
+		}
 		else
-			result = login_result(fcinfo, NULL, 0, 0, NULL, "bad_credentials", 0);
+			reason = "bad_credentials";
 	}
 	else
 	{
-		int64		exp_s;
-		text	   *tok;
+		MemoryContext spi;
 
 		hd_exec(&count_success, v, NULL, false, 0);
 		if (iterations != hd_password_iterations)
@@ -263,14 +270,17 @@ hd_agent_login(PG_FUNCTION_ARGS)
 			hd_exec(&rehash, v, NULL, false, 0);
 			OPENSSL_cleanse(hash, sizeof(hash));
 		}
+		spi = MemoryContextSwitchTo(outer);
 		tok = hd_sign_token(tenant_id,
 							strcmp(role, "admin") == 0 || strcmp(role, "supervisor") == 0
 							? "supervisor" : "agent",
 							agent_id, ttl_s, role, ver, &exp_s);
-		result = login_result(fcinfo, tok, exp_s, agent_id, role, NULL, 0);
+		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
-	PG_RETURN_DATUM(result);
+	if (tok == NULL)
+		PG_RETURN_DATUM(login_result(fcinfo, NULL, 0, 0, NULL, reason, retry));
+	PG_RETURN_DATUM(login_result(fcinfo, tok, exp_s, agent_id, role, NULL, 0));
 }
 
 PG_FUNCTION_INFO_V1(hd_logout_agent);

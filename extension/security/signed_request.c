@@ -19,14 +19,15 @@
  */
 #include "security.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #define MAX_PATH_BYTES 8192
 #define MAX_METHOD_BYTES 16
@@ -43,6 +44,87 @@ static HdPlan record_nonce = {
 	"WHERE n.seen_at < EXCLUDED.seen_at - make_interval(secs => $4) RETURNING 1",
 	4, {INT8OID, TEXTOID, TEXTOID, FLOAT8OID}
 };
+
+/*
+ * Keyed HMAC contexts of recently used apps, per backend: opening a sealed
+ * secret (AES-GCM) and keying an HMAC for every request cost more than the
+ * HMAC itself. An entry is used only while the app's row still holds the
+ * very sealed bytes it was made from, so a new secret (or another tenant's
+ * app of that id) never meets an old key. The secret's text is wiped once
+ * the context is keyed.
+ */
+#define KEY_CACHE_SIZE 16
+
+typedef struct KeyEntry
+{
+	char		app[65];
+	int64		tenant_id;
+	bytea	   *sealed;			/* TopMemoryContext */
+	EVP_MAC_CTX *keyed;
+} KeyEntry;
+
+static KeyEntry key_cache[KEY_CACHE_SIZE];
+static int	key_next = 0;
+static EVP_MAC *hmac_alg = NULL;
+static EVP_MD *sha256_alg = NULL;
+
+/* OpenSSL's algorithms, fetched once per backend instead of once per call */
+static void
+fetch_algorithms(void)
+{
+	if (hmac_alg == NULL)
+		hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (sha256_alg == NULL)
+		sha256_alg = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (hmac_alg == NULL || sha256_alg == NULL)
+		elog(ERROR, "OpenSSL has no HMAC or SHA-256");
+}
+
+static EVP_MAC_CTX *
+keyed_hmac(int64 tenant_id, const char *app, const bytea *sealed)
+{
+	KeyEntry   *e;
+	char	   *secret;
+	OSSL_PARAM	params[2];
+	MemoryContext old;
+
+	for (int i = 0; i < KEY_CACHE_SIZE; i++)
+	{
+		e = &key_cache[i];
+		if (e->keyed != NULL && e->tenant_id == tenant_id && strcmp(e->app, app) == 0 &&
+			VARSIZE_ANY_EXHDR(e->sealed) == VARSIZE_ANY_EXHDR(sealed) &&
+			memcmp(VARDATA_ANY(e->sealed), VARDATA_ANY(sealed), VARSIZE_ANY_EXHDR(sealed)) == 0)
+			return e->keyed;
+	}
+	e = &key_cache[key_next];
+	key_next = (key_next + 1) % KEY_CACHE_SIZE;
+	if (e->keyed != NULL)
+	{
+		EVP_MAC_CTX_free(e->keyed);
+		e->keyed = NULL;
+		pfree(e->sealed);
+	}
+	secret = hd_app_secret_open(tenant_id, app, sealed);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	e->keyed = EVP_MAC_CTX_new(hmac_alg);
+	if (e->keyed == NULL ||
+		EVP_MAC_init(e->keyed, (const unsigned char *) secret, strlen(secret), params) != 1)
+	{
+		OPENSSL_cleanse(secret, strlen(secret));
+		EVP_MAC_CTX_free(e->keyed);
+		e->keyed = NULL;
+		elog(ERROR, "could not key HMAC-SHA256");
+	}
+	OPENSSL_cleanse(secret, strlen(secret));
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	e->sealed = palloc(VARSIZE_ANY(sealed));
+	memcpy(e->sealed, sealed, VARSIZE_ANY(sealed));
+	MemoryContextSwitchTo(old);
+	strlcpy(e->app, app, sizeof(e->app));
+	e->tenant_id = tenant_id;
+	return e->keyed;
+}
 
 /* the parts of a request as text (NULL: missing) */
 typedef struct SignedParts
@@ -142,9 +224,10 @@ verify(const SignedParts *p)
 				tenant_id = 0;
 	Datum		v[4];
 	bool		isnull;
-	char	   *secret;
+	EVP_MAC_CTX *mac;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	size_t		maclen = 0;
 	char		body_hex[2 * 32 + 1],
 				want[2 * 32 + 1];
 	StringInfoData msg;
@@ -162,21 +245,31 @@ verify(const SignedParts *p)
 				 errmsg("stale_timestamp: X-HD-Timestamp is %lld s from the server's clock, more than %d",
 						(long long) (ts - now_s), HD_SIGNED_WINDOW_SECS),
 				 errhint("Sign with the current Unix time in seconds.")));
-	secret = hd_app_secret_open(tenant_id, p->app,
-								DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-															  SPI_tuptable->tupdesc, 2, &isnull)));
+	fetch_algorithms();
+	mac = keyed_hmac(tenant_id, p->app,
+					 DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 2, &isnull)));
+	mac = EVP_MAC_CTX_dup(mac);
+	if (mac == NULL)
+		elog(ERROR, "could not copy the HMAC context");
 
-	if (EVP_Digest(p->body, p->body_len, md, &mdlen, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(p->body, p->body_len, md, &mdlen, sha256_alg, NULL) != 1)
+	{
+		EVP_MAC_CTX_free(mac);
 		elog(ERROR, "SHA-256 failed");
+	}
 	hex_lower(md, (int) mdlen, body_hex);
 	initStringInfo(&msg);
 	appendStringInfo(&msg, "%s\n%s\n%s\n%s\n%s", p->method, p->path, p->timestamp, p->nonce,
 					 body_hex);
-	if (HMAC(EVP_sha256(), secret, (int) strlen(secret), (unsigned char *) msg.data, msg.len,
-			 md, &mdlen) == NULL)
+	if (EVP_MAC_update(mac, (unsigned char *) msg.data, msg.len) != 1 ||
+		EVP_MAC_final(mac, md, &maclen, sizeof(md)) != 1)
+	{
+		EVP_MAC_CTX_free(mac);
 		elog(ERROR, "HMAC-SHA256 failed");
-	OPENSSL_cleanse(secret, strlen(secret));
-	hex_lower(md, (int) mdlen, want);
+	}
+	EVP_MAC_CTX_free(mac);
+	hex_lower(md, (int) maclen, want);
 	if (strlen(p->signature) != 64 || CRYPTO_memcmp(want, p->signature, 64) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_BAD_SIGNATURE),
@@ -247,8 +340,9 @@ hd_verify_signed_request(PG_FUNCTION_ARGS)
 	}
 	SPI_connect();
 	tenant_id = verify(&p);
-	r = result_row(fcinfo, tenant_id, p.app);
 	SPI_finish();
+	/* after SPI_finish: the row must not live in SPI's memory */
+	r = result_row(fcinfo, tenant_id, p.app);
 	PG_RETURN_DATUM(r);
 }
 
@@ -312,7 +406,8 @@ hd_verify_signed_request_headers(PG_FUNCTION_ARGS)
 	}
 	SPI_connect();
 	tenant_id = verify(&p);
-	r = result_row(fcinfo, tenant_id, p.app);
 	SPI_finish();
+	/* after SPI_finish: the row must not live in SPI's memory */
+	r = result_row(fcinfo, tenant_id, p.app);
 	PG_RETURN_DATUM(r);
 }
