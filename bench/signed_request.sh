@@ -63,41 +63,48 @@ SELECT (peer_verify(r.method, r.path, 'bench-peer', r.ts, r.nonce, r.sig, r.body
 FROM bench_req r WHERE r.kind = 'peer' AND r.id = (SELECT nextval('seq_peer'));
 EOF2
 
-# verifications per second of one statement verifying $batch requests
+# "WALL CPU": verifications per second of one statement verifying $batch
+# requests, by the wall clock and per CPU second of its backend (/proc: the
+# machine is shared, so the CPU figure is the one-core rate)
 batch_rate() {
-	psql -XAt -v ON_ERROR_STOP=1 -d $db -c "
-	DO \$\$ DECLARE t0 timestamptz := clock_timestamp(); n bigint; BEGIN
-		IF '$1' = 'c' THEN
-			SELECT count((helpdesk.verify_signed_request(r.method, r.path, 'bench-c', r.ts, r.nonce, r.sig, r.body)).tenant_id)
-			INTO n FROM bench_req r WHERE r.kind = 'c' AND r.id <= $batch;
-		ELSE
-			SELECT count((peer_verify(r.method, r.path, 'bench-peer', r.ts, r.nonce, r.sig, r.body)).tenant_id)
-			INTO n FROM bench_req r WHERE r.kind = 'peer' AND r.id <= $batch;
-		END IF;
-		IF n <> $batch THEN RAISE EXCEPTION 'verified % of $batch', n; END IF;
-		RAISE NOTICE 'rate %', round(n / extract(epoch FROM clock_timestamp() - t0));
-	END \$\$;" 2>&1 | sed -n 's/.*rate \([0-9]*\).*/\1/p'
+	local fn app pid c0 c1 t0 t1 out tck
+	if [ "$1" = c ]; then fn="helpdesk.verify_signed_request"; app=bench-c; else fn=peer_verify; app=bench-peer; fi
+	tck=$(getconf CLK_TCK)
+	coproc P { psql -qXAt -v ON_ERROR_STOP=1 -d $db 2>&1; }
+	echo "SELECT pg_backend_pid();" >&"${P[1]}"
+	read -r pid <&"${P[0]}"
+	c0=$(awk '{print $14 + $15}' /proc/$pid/stat); t0=$(date +%s.%N)
+	echo "SELECT count(($fn(r.method, r.path, '$app', r.ts, r.nonce, r.sig, r.body)).tenant_id) FROM bench_req r WHERE r.kind = '$1' AND r.id <= $batch;" >&"${P[1]}"
+	read -r out <&"${P[0]}"
+	t1=$(date +%s.%N); c1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+	echo '\q' >&"${P[1]}"
+	wait "$P_PID" 2>/dev/null || true
+	[ "$out" = "$batch" ] || { echo "verified '$out' of $batch" >&2; exit 1; }
+	awk -v n="$batch" -v w="$(echo "$t1 - $t0" | bc)" -v c="$(( c1 - c0 ))" -v t="$tck" \
+		'BEGIN {printf "%d %d\n", n / w, (c > 0 ? n / (c / t) : 0)}'
 }
 tps() {
 	pgbench -n -M prepared -c 1 -j 1 -T "$secs" -f "$work/$1.sql" $db 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | cut -d. -f1
 }
 
-declare -a bc bp tc tp
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -a bc bp cc cp tc tp
 for r in $(seq 1 "$rounds"); do
-	psql -qXAt -d $db -c "SELECT bench_sign($batch + 200000)" >/dev/null
+	psql -qXAt -d $db -c "SELECT bench_sign($batch + 50000)" >/dev/null
 	# the second batch of each kind starts after the first's rows
 	if [ $((r % 2)) = 1 ]; then
-		bc+=("$(batch_rate c)"); bp+=("$(batch_rate peer)")
+		read -r w1 c1 < <(batch_rate c); read -r w2 c2 < <(batch_rate peer)
 	else
-		bp+=("$(batch_rate peer)"); bc+=("$(batch_rate c)")
+		read -r w2 c2 < <(batch_rate peer); read -r w1 c1 < <(batch_rate c)
 	fi
+	bc+=("$w1"); bp+=("$w2"); cc+=("$c1"); cp+=("$c2")
 	psql -qXAt -d $db -c "SELECT setval('seq_c', $batch + 1, false), setval('seq_peer', $batch + 1, false)" >/dev/null
 	if [ $((r % 2)) = 1 ]; then
 		tc+=("$(tps c)"); tp+=("$(tps peer)")
 	else
 		tp+=("$(tps peer)"); tc+=("$(tps c)")
 	fi
-	echo "round $r: batch C ${bc[-1]}/s peer ${bp[-1]}/s; per request C ${tc[-1]} TPS peer ${tp[-1]} TPS" >&2
+	echo "round $r: batch C ${bc[-1]}/s (${cc[-1]} per CPU s) peer ${bp[-1]}/s (${cp[-1]} per CPU s); per request C ${tc[-1]} TPS peer ${tp[-1]} TPS" >&2
 done
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -111,10 +118,13 @@ mkdir -p bench/results
 {
 	echo "# verify_signed_request: C vs PL/pgSQL + pgcrypto ($stamp)"
 	echo
+	echo "Load average at the start: $load0."
+	echo
 	echo "One backend each; $rounds rounds; batch = $batch requests in one statement; per request = pgbench -c 1, $secs s, durable commits."
 	echo
 	echo "| workload | C (median, spread) | peer (median, spread) | ratio (median, spread) |"
 	echo "|---|---:|---:|---:|"
 	echo "| batch, verifications/s | $(median "${bc[@]}") ($(spread "${bc[@]}")) | $(median "${bp[@]}") ($(spread "${bp[@]}")) | **$(median $(ratios bc bp))x** ($(spread $(ratios bc bp))) |"
+	echo "| batch, per CPU second of the backend (one core) | $(median "${cc[@]}") ($(spread "${cc[@]}")) | $(median "${cp[@]}") ($(spread "${cp[@]}")) | **$(median $(ratios cc cp))x** ($(spread $(ratios cc cp))) |"
 	echo "| per request, TPS | $(median "${tc[@]}") ($(spread "${tc[@]}")) | $(median "${tp[@]}") ($(spread "${tp[@]}")) | **$(median $(ratios tc tp))x** ($(spread $(ratios tc tp))) |"
 } | tee "$out"

@@ -11,6 +11,9 @@
 //               after expiry is not executed, a quiet socket is closed too
 //   disabled    disabling an agent closes its agent and supervisor sockets
 //               with 4004 and puts its session back in the queue
+//   revoked     logout_agent closes the sockets opened with the agent's login
+//               token (agent_login) with 4004, not those of issue_token; the
+//               old login token is refused at connect, a new login works
 //   per subject the (default) cap of 20 sockets per subject closes the 21st
 //               with 4029; two sockets of one customer share one rate bucket
 
@@ -211,6 +214,31 @@ async function scenarioDisabled() {
 	c5.stop();
 }
 
+async function scenarioRevoked() {
+	L.setScenario('revoked');
+	const { T, A2 } = ids;
+	await sql(`SELECT helpdesk.set_agent_password($1, $2, 'a2 password for the bridge')`, [T, A2]);
+	const login = async () => sql1(`SELECT token AS t FROM helpdesk.agent_login('bridge-auth', 'a2', 'a2 password for the bridge')`);
+	const tok1 = await login();
+	check(tok1, 'agent_login gives a token');
+	const viaLogin = await connected('a2 (login)', tok1);
+	const viaIssue = await connected('a2 (issue_token)', await L.issueToken(T, 'agent', A2));
+	const ver = await sql1(`SELECT helpdesk.logout_agent($1, $2) AS v`, [T, A2]);
+	const t0 = Date.now();
+	const lc = await viaLogin.waitClose(10000);
+	check(lc && lc.code === 4004, 'logout closes the login token\'s socket with 4004', lc);
+	info(`closed ${Date.now() - t0} ms after logout_agent (version ${ver})`);
+	const hb = await viaIssue.must({ type: 'status', status: 'away' }, 'a2 (issue_token) status');
+	check(hb, 'a socket of issue_token (no version) stays open');
+	const again = new L.Client('a2 old login token', tok1);
+	const r = await Promise.race([again.connect(), L.sleep(10000 * L.SLOW).then(() => ({ type: 'timeout' }))]);
+	check(r.type === 'closed' && r.code === 4004, 'the revoked login token is refused at connect (4004)', r);
+	const fresh = await connected('a2 (new login)', await login());
+	check(fresh, 'a new login connects');
+	fresh.stop();
+	viaIssue.stop();
+}
+
 async function scenarioPerSubject() {
 	L.setScenario('per subject');
 	const { T, C6 } = ids;
@@ -254,6 +282,7 @@ async function main() {
 		await scenarioHoldsNow();
 		await scenarioExpiry();
 		await scenarioDisabled();
+		await scenarioRevoked();
 		await scenarioPerSubject();
 	} finally {
 		await bridge.term();

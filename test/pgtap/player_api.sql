@@ -101,7 +101,7 @@ SELECT is(pg_temp.try(:'sec', 'POST', '/p', pg_temp.now_s(302), pg_temp.nonce(),
 SELECT is(pg_temp.try(:'sec', 'POST', '/p', '0', pg_temp.nonce(), 'x'), 'HDA02', 'the epoch');
 SELECT throws_like(format('SELECT helpdesk.verify_signed_request(''POST'', ''/p'', ''tap-game'', %L, %L, %L, ''x'')', pg_temp.now_s(-1000), 'nonce-stale-000001',
 	pg_temp.sign(:'sec', 'POST', '/p', pg_temp.now_s(-1000), 'nonce-stale-000001', 'x')),
-	'stale_timestamp: X-HD-Timestamp is -9__ s from the server''s clock, more than 300', 'the message says how far off');
+	'stale_timestamp: X-HD-Timestamp is -% s from the server''s clock, more than 300', 'the message says how far off');
 
 -- nonces
 SELECT pg_temp.nonce() AS n1 \gset
