@@ -99,7 +99,7 @@ hd_cluster_start() {
 		echo "shared_preload_libraries = 'pg_helpdesk, pg_cron'"
 		echo "cron.database_name = 'helpdesk'"
 		echo "cron.host = '$HD_SOCK'"
-		echo "max_worker_processes = 64"
+		echo "max_worker_processes = 96"
 		echo "max_connections = 200"
 		echo "shared_buffers = 256MB"
 		echo "log_line_prefix = '%m [%p] %b '"

@@ -159,11 +159,15 @@ hd_http_in_flight(void)
 	return nflying;
 }
 
-/* How many more jobs may be claimed now (in flight or waiting to complete count). */
+/*
+ * How many more jobs may be claimed now. Finished jobs do not count: they
+ * hold no socket, and the completion that frees them runs before the claim
+ * (claims wait while completions fail), so at most one turn's worth waits.
+ */
 int
 hd_http_engine_free_slots(void)
 {
-	return Max(0, hd_http_max_in_flight - nclaimed - nflying - nfinished);
+	return Max(0, hd_http_max_in_flight - nclaimed - nflying);
 }
 
 HdHttpJob *
@@ -267,6 +271,7 @@ finish_without_request(EngineJob *ej, const char *error, bool bad_row)
 	ej->result.error = ej->errbuf;
 	ej->result.bad_row = bad_row;
 	ej->result.body = ej->body;
+	release_endpoint(ej);
 	dlist_push_tail(&finished, &ej->node);
 	nfinished++;
 }
@@ -565,6 +570,8 @@ collect_done(void)
 			}
 		}
 		curl_multi_remove_handle(multi, e);
+		/* the endpoint may take another request while this result is written */
+		release_endpoint(ej);
 		dlist_delete(&ej->node);
 		nflying--;
 		dlist_push_tail(&finished, &ej->node);
@@ -667,6 +674,8 @@ hd_http_engine_complete(bool per_item)
 		MemoryContext oldcxt = CurrentMemoryContext;
 		ResourceOwner oldowner = CurrentResourceOwner;
 
+		if (ej->in_claim)
+			continue;
 		if (!per_item)
 		{
 			complete_one(ej);
@@ -716,6 +725,8 @@ hd_http_engine_completed(bool committed)
 	{
 		EngineJob  *ej = dlist_container(EngineJob, node, it.cur);
 
+		if (ej->in_claim)
+			continue;			/* a bad row of this transaction's claim: completed next turn */
 		dlist_delete(&ej->node);
 		nfinished--;
 		free_job(ej);

@@ -47,7 +47,7 @@ hd_define_integrations_settings(void)
 							   "File holding the 256-bit key that encrypts secrets at rest (webhook signing secrets, bot API keys).",
 							   "64 hex digits (e.g. from openssl rand -hex 32), readable by the server's OS user only.",
 							   &hd_encryption_key_file, "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+							   PGC_SUSET, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomIntVariable("helpdesk.webhook_disable_after",
 							"How long a webhook endpoint may fail without a success before the HTTP worker disables it.",
 							NULL, &hd_webhook_disable_after_s, 5 * 86400, 1, 365 * 86400,

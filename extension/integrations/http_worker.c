@@ -36,10 +36,12 @@ typedef enum Phase
 	PHASE_PREPARE,
 	PHASE_CLAIM,
 	PHASE_COMPLETE,
-	PHASE_COMPLETE_EACH
+	PHASE_COMPLETE_EACH,
+	PHASE_COMPLETE_CLAIM
 } Phase;
 
-static const char *const phase_names[] = {"recover", "prepare", "claim", "complete", "complete"};
+static const char *const phase_names[] = {"recover", "prepare", "claim", "complete", "complete",
+"complete and claim"};
 
 static TimestampTz next_due = 0;
 
@@ -77,6 +79,9 @@ run_phase(Phase phase, bool *flag)
 					if (hd_http_sources[i]->prepare && hd_http_sources[i]->prepare())
 						*flag = true;
 				break;
+			case PHASE_COMPLETE_CLAIM:
+				hd_http_engine_complete(false);
+				/* FALLTHROUGH */
 			case PHASE_CLAIM:
 				{
 					int			free_slots = hd_http_engine_free_slots();
@@ -125,10 +130,10 @@ run_phase(Phase phase, bool *flag)
 	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	if (phase == PHASE_CLAIM)
-		hd_http_engine_claimed(ok);
-	else if (phase == PHASE_COMPLETE || phase == PHASE_COMPLETE_EACH)
+	if (phase == PHASE_COMPLETE || phase == PHASE_COMPLETE_EACH || phase == PHASE_COMPLETE_CLAIM)
 		hd_http_engine_completed(ok);
+	if (phase == PHASE_CLAIM || phase == PHASE_COMPLETE_CLAIM)
+		hd_http_engine_claimed(ok);
 	return ok;
 }
 
@@ -192,11 +197,22 @@ hd_http_worker_run(HdWorkerSlot *w)
 				if (ok)
 					claim = true;
 			}
+			/*
+			 * Results and the next claim share one transaction (one commit
+			 * per turn under load); if that fails, results are written one
+			 * by one and the claim runs on its own.
+			 */
 			if (ok && hd_http_engine_finished() > 0)
 			{
-				if (!run_phase(PHASE_COMPLETE, &flag))
+				bool		with_claim = hd_http_engine_free_slots() > 0;
+
+				if (run_phase(with_claim ? PHASE_COMPLETE_CLAIM : PHASE_COMPLETE, &flag))
+					claim = !with_claim;
+				else
+				{
 					ok = run_phase(PHASE_COMPLETE_EACH, &flag);
-				claim = true;	/* slots are free, retries may be due */
+					claim = true;	/* slots are free, retries may be due */
+				}
 			}
 			if (ok && claim && hd_http_engine_free_slots() > 0)
 			{
