@@ -12,7 +12,6 @@
 #include "worker.h"
 #include "dispatch.h"
 #include "http_engine.h"
-#include "security.h"
 
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -40,5 +39,4 @@ _PG_init(void)
 	hd_register_worker(HD_WORKER_DISPATCHER, hd_dispatcher_run);
 	hd_register_launcher();
 	hd_install_utility_hook();
-	hd_security_init();
 }

@@ -1,26 +1,25 @@
 /*
- * nonce_prune.c — a dispatcher stage that forgets what the player API no
- * longer needs: nonces older than twice the replay window (a request that
- * could still reuse one would be refused as stale anyway) and rate counters
- * idle for two minutes. Due times come from the indexes on seen_at and
- * window_start, so nothing scans while there is nothing to prune.
+ * nonce_prune.c — forgetting what the player API no longer needs: nonces
+ * older than twice the replay window (a request that could still reuse one
+ * would be refused as stale anyway) and rate counters idle for two minutes.
+ *
+ * The writers prune as they go: every PRUNE_EVERY-th write of a backend
+ * deletes up to PRUNE_BATCH expired rows of that table through its index
+ * (about one statement per hundred requests), so the tables stay at the
+ * last ten minutes of traffic without a worker. prune_player_api() does the
+ * same for the whole of both tables (pg_cron, or after traffic stopped).
+ * (A dispatcher stage did this first; it ran on every routing wake-up and
+ * delayed the dispatcher's own timers under load.)
  */
 #include "security.h"
 
-#include "routing.h"
-
+#include "access/htup_details.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 
-#define PRUNE_BATCH 5000
+#define PRUNE_EVERY 128
+#define PRUNE_BATCH 500
 
-static HdPlan next_nonce_due = {
-	"SELECT min(seen_at) + make_interval(secs => $1) FROM helpdesk.api_nonce",
-	1, {FLOAT8OID}
-};
-static HdPlan next_rate_due = {
-	"SELECT to_timestamp(min(window_start) + 120) FROM helpdesk.api_rate",
-	0, {}
-};
 static HdPlan prune_nonces = {
 	"DELETE FROM helpdesk.api_nonce WHERE ctid = ANY (ARRAY("
 	"  SELECT ctid FROM helpdesk.api_nonce "
@@ -34,72 +33,58 @@ static HdPlan prune_rates = {
 	1, {INT4OID}
 };
 
-static TimestampTz
-first_due(HdPlan *p, Datum *v)
+static int64
+prune(bool nonces, int limit)
 {
-	bool		isnull;
-	Datum		d;
+	Datum		v[2];
 
-	hd_exec(p, v, NULL, true, 1);
-	if (SPI_processed == 0)
-		return 0;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetTimestampTz(d);
-}
-
-static TimestampTz
-prune_next_due(void)
-{
-	Datum		v[1] = {Float8GetDatum(HD_NONCE_KEEP_SECS)};
-	TimestampTz a = first_due(&next_nonce_due, v),
-				b = first_due(&next_rate_due, NULL);
-
-	if (a == 0)
-		return b;
-	if (b == 0)
-		return a;
-	return Min(a, b);
-}
-
-static int
-prune_run(TimestampTz now, bool *more)
-{
-	Datum		v[2] = {Float8GetDatum(HD_NONCE_KEEP_SECS), Int32GetDatum(PRUNE_BATCH)};
-	int			n;
-
-	hd_exec(&prune_nonces, v, NULL, false, 0);
-	n = (int) SPI_processed;
-	v[0] = Int32GetDatum(PRUNE_BATCH);
-	hd_exec(&prune_rates, v, NULL, false, 0);
-	*more = n == PRUNE_BATCH || SPI_processed == PRUNE_BATCH;
-	return n + (int) SPI_processed;
-}
-
-static const HdDispatchStage prune_stage = {
-	"api nonce and rate pruning", prune_next_due, prune_run
-};
-
-/*
- * The dispatcher runs the stage when it is due or woken, and it learns the
- * first due time only by running it: so the writers of nonces and counters
- * wake it at commit, at most once a minute per backend (one latch set).
- */
-void
-hd_security_prune_wake(void)
-{
-	static TimestampTz last = 0;
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (now - last >= 60 * USECS_PER_SEC)
+	if (nonces)
 	{
-		last = now;
-		hd_wake_at_commit(HD_WORKER_DISPATCHER);
+		v[0] = Float8GetDatum(HD_NONCE_KEEP_SECS);
+		v[1] = Int32GetDatum(limit);
+		hd_exec(&prune_nonces, v, NULL, false, 0);
 	}
+	else
+	{
+		v[0] = Int32GetDatum(limit);
+		hd_exec(&prune_rates, v, NULL, false, 0);
+	}
+	return (int64) SPI_processed;
 }
 
-/* from _PG_init: the subsystem's dispatcher stage */
+/* after a write to api_nonce (nonces) or api_rate; inside SPI */
 void
-hd_security_init(void)
+hd_security_prune_some(bool nonces)
 {
-	hd_dispatch_register_stage(&prune_stage);
+	static uint32 writes[2];
+
+	if (++writes[nonces ? 0 : 1] % PRUNE_EVERY == 0)
+		(void) prune(nonces, PRUNE_BATCH);
+}
+
+PG_FUNCTION_INFO_V1(hd_prune_player_api);
+
+/* prune_player_api() -> (nonces, counters) deleted */
+Datum
+hd_prune_player_api(PG_FUNCTION_ARGS)
+{
+	int64		n = 0,
+				r = 0,
+				got;
+	Datum		out[2];
+	bool		nulls[2] = {false, false};
+	TupleDesc	desc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "prune_player_api must return a row");
+	desc = BlessTupleDesc(desc);
+	SPI_connect();
+	while ((got = prune(true, 10000)) > 0)
+		n += got;
+	while ((got = prune(false, 10000)) > 0)
+		r += got;
+	SPI_finish();
+	out[0] = Int64GetDatum(n);
+	out[1] = Int64GetDatum(r);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, nulls)));
 }

@@ -180,7 +180,7 @@ hd_rate_limit_hit(PG_FUNCTION_ARGS)
 		if (player != NULL)
 			count(v, &pl);
 		count(v, &app);
-		hd_security_prune_wake();
+		hd_security_prune_some(false);
 	}
 	SPI_finish();
 

@@ -55,7 +55,6 @@ extern char *hd_app_secret_open(int64 tenant_id, const char *app_id, const bytea
 extern bool hd_app_id_valid(const char *app_id);
 
 /* nonce_prune.c */
-extern void hd_security_init(void);
-extern void hd_security_prune_wake(void);
+extern void hd_security_prune_some(bool nonces);
 
 #endif							/* HD_SECURITY_H */

@@ -288,7 +288,7 @@ verify(const SignedParts *p)
 				 errmsg("replayed_nonce: app %s used this X-HD-Nonce within the last %d s",
 						hd_quote(p->app), HD_NONCE_KEEP_SECS),
 				 errhint("Use a new random nonce for every request.")));
-	hd_security_prune_wake();
+	hd_security_prune_some(true);
 	return tenant_id;
 }
 

@@ -527,7 +527,7 @@ CREATE TABLE helpdesk.api_nonce (
 );
 CREATE INDEX api_nonce_seen ON helpdesk.api_nonce (seen_at);
 COMMENT ON TABLE helpdesk.api_nonce IS
-	'Nonces of accepted signed requests: the primary key refuses a second use, also from another bridge. Kept 600 s (twice the 300 s window); the dispatcher prunes older ones.';
+	'Nonces of accepted signed requests: the primary key refuses a second use, also from another bridge. Kept 600 s (twice the 300 s window); older ones are pruned as requests come (and by prune_player_api).';
 -- not dumped: a nonce outlives its usefulness within ten minutes
 
 CREATE UNLOGGED TABLE helpdesk.api_rate (
@@ -543,7 +543,7 @@ CREATE UNLOGGED TABLE helpdesk.api_rate (
 );
 CREATE INDEX api_rate_window ON helpdesk.api_rate (window_start);
 COMMENT ON TABLE helpdesk.api_rate IS
-	'Request counters of rate_limit_hit per app and per player: this minute''s and the previous minute''s hits (a sliding window). Unlogged: counters need not survive a crash. The dispatcher prunes idle ones.';
+	'Request counters of rate_limit_hit per app and per player: this minute''s and the previous minute''s hits (a sliding window). Unlogged: counters need not survive a crash. Idle ones are pruned as requests come (and by prune_player_api).';
 COMMENT ON COLUMN helpdesk.api_rate.key IS
 	'The app id (scope app) or the player''s external id (scope player).';
 COMMENT ON COLUMN helpdesk.api_rate.window_start IS
@@ -590,6 +590,13 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_rate_limit_hit';
 COMMENT ON FUNCTION helpdesk.rate_limit_hit IS
 	'Counts one request of the app (and of the player, when given) against api_app.rate_per_minute and player_rate_per_minute over a sliding minute shared by every bridge. Refused requests are not counted; retry_after (whole seconds) says when one would pass, scope which limit refused it.';
+
+CREATE FUNCTION helpdesk.prune_player_api(OUT nonces bigint, OUT counters bigint)
+RETURNS record LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_prune_player_api';
+COMMENT ON FUNCTION helpdesk.prune_player_api() IS
+	'Deletes the nonces older than 600 s and the rate counters idle for two minutes; returns how many. verify_signed_request and rate_limit_hit prune as they go; schedule this with pg_cron for quiet periods.';
 
 ------------------------------------------------------------------------------
 -- nothing new is callable by PUBLIC (as in the install script)

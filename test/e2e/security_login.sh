@@ -9,8 +9,8 @@
 #  - 8 connections send the same 300 requests, signed by node's crypto (not
 #    our C), at once in different orders: each is accepted exactly once, the
 #    other 7 copies refused as replayed_nonce;
-#  - the dispatcher's prune stage forgets nonces older than 600 s and idle
-#    rate counters.
+#  - requests prune nonces older than 600 s as they go, prune_player_api()
+#    those and idle rate counters, and nothing else.
 source "$(dirname "$0")/common.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -100,23 +100,25 @@ note "8 connections x 300 requests signed by node: each accepted once, 2100 repl
 node "$root/test/security/sign_requests.js" "$(printf '%064d' 0)" e2e-game 1 e2e-wrong-secret- >"$tmp/wrong.sql"
 [ "$(psql -qXAt -d $db -f "$tmp/wrong.sql")" = HDA01 ] || fail "a request signed with another secret passed"
 
-# --- pruning by the dispatcher
-# (rate_limit_hit wakes the dispatcher; the ageing below does not)
-q $db "SELECT helpdesk.rate_limit_hit(1, 'e2e-game', 'p1')" >/dev/null
-sleep 1
+# --- pruning: as requests come, and prune_player_api()
 q $db "
-UPDATE helpdesk.api_nonce SET seen_at = now() - interval '601 seconds' WHERE nonce LIKE 'e2e-nonce-0000000%';
+SELECT helpdesk.rate_limit_hit(1, 'e2e-game', 'p1');
+UPDATE helpdesk.api_nonce SET seen_at = now() - interval '601 seconds' WHERE nonce LIKE 'e2e-nonce-000000%';
 UPDATE helpdesk.api_rate SET window_start = window_start - 180;" >/dev/null
 old=$(q $db "SELECT count(*) FROM helpdesk.api_nonce WHERE seen_at < now() - interval '600 seconds'")
-[ "$old" -gt 0 ] || fail "no old nonces to prune"
-# a new backend's first accepted request wakes the dispatcher at commit
-node "$root/test/security/sign_requests.js" "$secret" e2e-game 1 e2e-wake- >"$tmp/wake.sql"
-[ "$(psql -qXAt -d $db -f "$tmp/wake.sql")" = accepted ] || fail "the wake-up request"
-wait_until $db "SELECT NOT EXISTS (SELECT 1 FROM helpdesk.api_nonce WHERE seen_at < now() - interval '600 seconds')
-	AND NOT EXISTS (SELECT 1 FROM helpdesk.api_rate)" 15 ||
-	fail "the dispatcher did not prune: $(q $db "SELECT count(*) FROM helpdesk.api_nonce WHERE seen_at < now() - interval '600 seconds'") old nonces"
-[ "$(q $db "SELECT count(*) FROM helpdesk.api_nonce")" = $((300 - old + 1)) ] || fail "the prune took recent nonces too"
-note "the dispatcher pruned $old nonces older than 600 s and the idle rate counters, and nothing else"
+[ "$old" = 100 ] || fail "$old old nonces to prune, want 100"
+# 128 requests from one backend: the 128th prunes (up to 500 rows)
+node "$root/test/security/sign_requests.js" "$secret" e2e-game 128 e2e-more- >"$tmp/more.sql"
+[ "$(psql -qXAt -d $db -f "$tmp/more.sql" | grep -c '^accepted$')" = 128 ] || fail "128 more requests"
+[ "$(q $db "SELECT count(*) FROM helpdesk.api_nonce WHERE seen_at < now() - interval '600 seconds'")" = 0 ] ||
+	fail "the 128th request of a backend did not prune the old nonces"
+[ "$(q $db "SELECT count(*) FROM helpdesk.api_nonce")" = $((300 - old + 128)) ] || fail "the prune took recent nonces too"
+note "the 128th request of a backend pruned the $old nonces older than 600 s, nothing else"
+q $db "UPDATE helpdesk.api_nonce SET seen_at = now() - interval '601 seconds' WHERE nonce LIKE 'e2e-more-%'" >/dev/null
+[ "$(q $db "SELECT (n, c)::text FROM helpdesk.prune_player_api() AS p(n, c)")" = "(128,2)" ] ||
+	fail "prune_player_api: $(q $db "SELECT count(*) FROM helpdesk.api_rate") counters left"
+[ "$(q $db "SELECT count(*) FROM helpdesk.api_nonce")" = 200 ] || fail "prune_player_api took recent nonces too"
+note "prune_player_api: the 128 aged nonces and the 2 idle counters, nothing else"
 
 psql -qXd postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null 2>&1 || true
 echo "security_login: ok"

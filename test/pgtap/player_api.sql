@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(72);
+SELECT plan(74);
 
 -- The signed player API's database side: apps and their sealed secrets,
 -- verify_signed_request against an independent signer (pgcrypto's hmac and
@@ -115,6 +115,9 @@ SELECT is(pg_temp.try(:'sec', 'POST', '/p', :'ts', 'nonce-forged-00001', 'x'), '
 UPDATE helpdesk.api_nonce SET seen_at = clock_timestamp() - interval '601 seconds' WHERE nonce = :'n1';
 SELECT is(pg_temp.try(:'sec', 'POST', '/p', :'ts', :'n1', 'x'), 'ok ' || pg_temp.fx('t') || ' tap-game', 'a nonce older than 600 s is forgotten');
 SELECT is((SELECT count(*) FROM helpdesk.api_nonce WHERE nonce = :'n1' AND app_id = 'tap-game'), 1::bigint, 'one row per nonce and app');
+UPDATE helpdesk.api_nonce SET seen_at = clock_timestamp() - interval '601 seconds' WHERE nonce = :'n1' AND app_id = 'tap-game';
+SELECT is((SELECT nonces FROM helpdesk.prune_player_api()), 1::bigint, 'prune_player_api deletes nonces older than 600 s');
+SELECT ok((SELECT count(*) > 0 FROM helpdesk.api_nonce WHERE app_id = 'tap-game'), 'and keeps the others');
 
 -- malformed and missing parts
 SELECT throws_ok(format('SELECT helpdesk.verify_signed_request(NULL, ''/p'', ''tap-game'', %L, ''nonce-000000000001'', repeat(''0'', 64), ''x'')', :'ts'), 'HDA00', 'malformed_request: the method is missing', 'no method');
