@@ -112,7 +112,7 @@ SELECT is(pg_temp.try(helpdesk.upsert_app(pg_temp.fx('t'), 'tap-given', 'Given',
 	'ok ' || pg_temp.fx('t') || ' tap-given', 'the same nonce for another app is its own');
 SELECT is(pg_temp.try(repeat('0', 64), 'POST', '/p', :'ts', 'nonce-forged-00001', 'x'), 'HDA01', 'a forgery...');
 SELECT is(pg_temp.try(:'sec', 'POST', '/p', :'ts', 'nonce-forged-00001', 'x'), 'ok ' || pg_temp.fx('t') || ' tap-game', '...does not use up the nonce');
-UPDATE helpdesk.api_nonce SET seen_at = clock_timestamp() - interval '601 seconds' WHERE nonce = :'n1';
+UPDATE helpdesk.api_nonce SET seen_at = clock_timestamp() - interval '601 seconds' WHERE nonce = :'n1' AND app_id = 'tap-game';
 SELECT is(pg_temp.try(:'sec', 'POST', '/p', :'ts', :'n1', 'x'), 'ok ' || pg_temp.fx('t') || ' tap-game', 'a nonce older than 600 s is forgotten');
 SELECT is((SELECT count(*) FROM helpdesk.api_nonce WHERE nonce = :'n1' AND app_id = 'tap-game'), 1::bigint, 'one row per nonce and app');
 UPDATE helpdesk.api_nonce SET seen_at = clock_timestamp() - interval '601 seconds' WHERE nonce = :'n1' AND app_id = 'tap-game';
