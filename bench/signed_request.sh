@@ -38,8 +38,7 @@ CREATE TABLE bench_req (kind text, id bigint, method text, path text, ts text, n
 CREATE SEQUENCE seq_c; CREATE SEQUENCE seq_peer;
 -- n requests of each kind signed now, like a game server would (pgcrypto)
 CREATE FUNCTION bench_sign(n int) RETURNS void LANGUAGE sql AS $$
-	TRUNCATE bench_req, peer_nonce;
-	DELETE FROM helpdesk.api_nonce;
+	TRUNCATE bench_req, peer_nonce, helpdesk.api_nonce;
 	SELECT setval('seq_c', 1, false), setval('seq_peer', 1, false);
 	INSERT INTO bench_req
 	SELECT k, g, 'POST', '/api/v1/player/sessions/' || g || '/messages?lang=en', ts, n, 
