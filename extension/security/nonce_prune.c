@@ -8,8 +8,9 @@
  * (about one statement per hundred requests), so the tables stay at the
  * last ten minutes of traffic without a worker. prune_player_api() does the
  * same for the whole of both tables (pg_cron, or after traffic stopped).
- * (A dispatcher stage did this first; it ran on every routing wake-up and
- * delayed the dispatcher's own timers under load.)
+ * (A dispatcher stage did this first; the dispatcher runs every stage on
+ * every routing wake-up, each in its own transaction, for two tables that
+ * only the player API writes.)
  */
 #include "security.h"
 
