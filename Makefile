@@ -37,7 +37,8 @@ REGRESS_OPTS = --load-extension=pg_helpdesk
 ISOLATION      = start_session_race post_message_idempotent post_into_closing_session event_commit_order \
                  claim_capacity_race offer_accept_vs_close heartbeat_order disable_vs_claim \
                  ticket_number_race ticket_agents_race \
-                 autoclose_vs_reply csat_submit_race bot_answer_vs_keyword
+                 autoclose_vs_reply csat_submit_race bot_answer_vs_keyword \
+                 signed_nonce_race login_lockout_race
 ISOLATION     += ticket_take_capacity_race
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_helpdesk
 

@@ -26,6 +26,7 @@ typedef struct BridgeConfig
 	int			db_query_timeout;	/* seconds a query may go unanswered; 0: no limit */
 	int			notify_check_secs;	/* position check interval; 0: off */
 	char	   *token_secret;
+	char	   *token_secret_previous;	/* during a rotation; NULL: none */
 	const char *tls_cert;
 	const char *tls_key;
 	int			db_pool;
@@ -83,10 +84,11 @@ typedef struct TokenClaims
 	ClientKind	kind;
 	int64_t		subject;
 	int64_t		exp;
+	int64_t		ver;			/* agent_login's token version; 0: none */
 } TokenClaims;
 
 extern TokenStatus jwt_verify(const char *token, size_t len, const char *secret,
-							  int64_t now_s, TokenClaims *out);
+							  const char *previous, int64_t now_s, TokenClaims *out);
 extern const char *kind_name(ClientKind k);
 extern size_t b64url_encode(const unsigned char *in, size_t len, char *out);
 

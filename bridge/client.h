@@ -69,6 +69,7 @@ struct Client
 	IdSet		sessions;		/* sessions whose events it sees (keys 'S') */
 	Subject    *subj;			/* shared by the subject's sockets: count, rate bucket */
 	int64_t		exp;			/* the token's expiry, Unix seconds (4003 then) */
+	int64_t		token_ver;		/* the token's ver claim (agent_login), 0: none */
 	int64_t		since;			/* position at connect: events after it change what it sees */
 	int64_t		limited_sent_us;
 	int64_t		last_rx_us;		/* last frame or PONG received (keepalive.c) */

@@ -435,13 +435,16 @@ subscriber_lookup(Client *c)
 {
 	char		t[24],
 				s[24],
-				r[24];
-	const char *p[4];
+				r[24],
+				v[24];
+	const char *p[5];
 
 	p[0] = id_param(t, c->tenant);
 	p[1] = kind_name(c->kind);
 	p[2] = id_param(s, c->subject);
 	p[3] = c->resume >= 0 ? (snprintf(r, sizeof(r), "%lld", (long long) c->resume), r) : NULL;
+	/* a token of agent_login: refused once logout or a new password bumped it */
+	p[4] = c->token_ver > 0 ? id_param(v, c->token_ver) : NULL;
 	client_ref(c);
-	db_call("SELECT helpdesk.bridge_subscriber($1, $2, $3, $4)", 4, p, subscribed, c);
+	db_call("SELECT helpdesk.bridge_subscriber($1, $2, $3, $4, $5)", 5, p, subscribed, c);
 }

@@ -51,6 +51,8 @@ usage(FILE *f)
 			"                         reports the LISTEN connection deaf (default 5; 0: off)\n"
 			"  --token-secret S       HS256 secret, the server's helpdesk.token_secret (env HELPDESK_TOKEN_SECRET)\n"
 			"  --token-secret-file F  read the secret from a file instead (env HELPDESK_TOKEN_SECRET_FILE)\n"
+			"  --token-secret-previous-file F  during a rotation, also accept tokens of the secret in F,\n"
+			"                         the server's helpdesk.token_secret_previous (env HELPDESK_TOKEN_SECRET_PREVIOUS_FILE)\n"
 			"  --tls-cert FILE        serve wss:// with this PEM certificate (env HELPDESK_BRIDGE_TLS_CERT)\n"
 			"  --tls-key FILE         ... and this PEM private key (env HELPDESK_BRIDGE_TLS_KEY)\n"
 			"  --db-pool N            connections for client requests (default 2, at most 16)\n"
@@ -157,6 +159,7 @@ config_parse(int argc, char **argv)
 		{"listen-db", required_argument, NULL, 'D'},
 		{"token-secret", required_argument, NULL, 's'},
 		{"token-secret-file", required_argument, NULL, 'S'},
+		{"token-secret-previous-file", required_argument, NULL, 'P'},
 		{"tls-cert", required_argument, NULL, 'c'},
 		{"tls-key", required_argument, NULL, 'k'},
 		{"event-loop", required_argument, NULL, 'e'},
@@ -166,6 +169,7 @@ config_parse(int argc, char **argv)
 	struct option opts[sizeof(other_opts) / sizeof(other_opts[0]) + N_INT_OPTIONS + 1];
 	const char *secret_file = env_or("HELPDESK_TOKEN_SECRET_FILE", NULL);
 	const char *secret = env_or("HELPDESK_TOKEN_SECRET", NULL);
+	const char *previous_file = env_or("HELPDESK_TOKEN_SECRET_PREVIOUS_FILE", NULL);
 	int			n = 0,
 				o;
 
@@ -211,6 +215,9 @@ config_parse(int argc, char **argv)
 			case 'S':
 				secret_file = optarg;
 				break;
+			case 'P':
+				previous_file = optarg;
+				break;
 			case 'c':
 				cfg.tls_cert = optarg;
 				break;
@@ -252,6 +259,15 @@ config_parse(int argc, char **argv)
 				"(--token-secret, HELPDESK_TOKEN_SECRET or a file); it must equal the "
 				"server's helpdesk.token_secret\n");
 		exit(2);
+	}
+	if (previous_file)
+	{
+		cfg.token_secret_previous = read_secret_file(previous_file);
+		if (strlen(cfg.token_secret_previous) < 32)
+		{
+			fprintf(stderr, "helpdesk-bridge: the previous token secret must be at least 32 bytes too\n");
+			exit(2);
+		}
 	}
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
 	{

@@ -19,16 +19,17 @@ b64url_encode(const unsigned char *in, size_t len, char *out)
 }
 
 TokenStatus
-jwt_verify(const char *token, size_t len, const char *secret, int64_t now_s,
-		   TokenClaims *out)
+jwt_verify(const char *token, size_t len, const char *secret, const char *previous,
+		   int64_t now_s, TokenClaims *out)
 {
 	HdTokenClaims cl;
 	const char *why;
-	HdTokenStatus st = hd_token_verify(token, len, secret, now_s, &cl, &why);
+	HdTokenStatus st = hd_token_verify2(token, len, secret, previous, now_s, &cl, &why);
 
 	out->tenant = cl.tenant;
 	out->subject = cl.subject;
 	out->exp = cl.exp;
+	out->ver = cl.ver;
 	out->kind = (ClientKind) cl.kind;
 	switch (st)
 	{

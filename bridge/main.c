@@ -153,6 +153,7 @@ main(int argc, char **argv)
 	subs_free();
 	subjects_free();
 	free(cfg.token_secret);
+	free(cfg.token_secret_previous);
 	blog(BLOG_INFO, "stopped");
 	return 0;
 }

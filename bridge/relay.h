@@ -24,7 +24,8 @@ typedef enum SessionEffect
 	EFFECT_NONE = 0,
 	EFFECT_ADD,
 	EFFECT_REMOVE,
-	EFFECT_DISABLED				/* agent.disabled: its sockets are closed (4004) */
+	EFFECT_DISABLED,			/* agent.disabled: its sockets are closed (4004) */
+	EFFECT_REVOKED				/* agent.revoked: its login sockets of older versions are closed (4004) */
 } SessionEffect;
 
 typedef struct Ev
@@ -35,6 +36,7 @@ typedef struct Ev
 	int64_t		session_id;
 	int64_t		customer_id;
 	int64_t		created_us;
+	int64_t		revoked_ver;	/* EFFECT_REVOKED: login tokens below this version are revoked */
 	uint8_t		audience;
 	uint8_t		effect;
 	bool		ticket_copy;	/* a ticket.* event's copy for a subject, not the tenant's */

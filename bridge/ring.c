@@ -136,7 +136,8 @@ parse_audience(const char *s)
  * An agent's copy of a session.state event that makes it active adds the
  * session to what the agent sees (an offer does not: an agent sees a
  * session's messages once it holds it); session.released removes it.
- * agent.disabled closes the agent's sockets.
+ * agent.disabled closes the agent's sockets; agent.revoked those opened with
+ * a login token of an older version (logout, new password, role change).
  */
 static SessionEffect
 agent_effect(const char *type, const char *payload)
@@ -145,6 +146,8 @@ agent_effect(const char *type, const char *payload)
 
 	if (strcmp(type, "agent.disabled") == 0)
 		return EFFECT_DISABLED;
+	if (strcmp(type, "agent.revoked") == 0)
+		return EFFECT_REVOKED;
 	if (strcmp(type, "session.released") == 0)
 		return EFFECT_REMOVE;
 	if (strcmp(type, "session.state") == 0)
@@ -178,6 +181,14 @@ ev_from_row(struct pg_result *res, int row, Ev *ev)
 		ev->effect = (uint8_t) agent_effect(type, payload);
 	/* a ticket event is appended once per audience, the tenant's included */
 	ev->ticket_copy = strncmp(type, "ticket.", 7) == 0 && ev->audience != AUD_TENANT;
+	if (ev->effect == EFFECT_REVOKED)
+	{
+		json_t	   *p = json_loads(payload, 0, NULL);
+		json_t	   *v = json_object_get(p, "token_version");
+
+		ev->revoked_ver = json_is_integer(v) ? (int64_t) json_integer_value(v) : 0;
+		json_decref(p);
+	}
 
 	/* payload and message are jsonb output: valid JSON, copied as is */
 	buf_printf(&b, "{\"pos\":%lld,\"type\":", (long long) ev->pos);

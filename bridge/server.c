@@ -109,7 +109,7 @@ on_established(Client *c, struct lws *wsi)
 	/* lws returns a pointer to the value inside the buffer it filled */
 	tok = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
 	n = tok ? (int) strlen(tok) : 0;
-	st = jwt_verify(tok, (size_t) n, cfg.token_secret, now_us() / 1000000, &claims);
+	st = jwt_verify(tok, (size_t) n, cfg.token_secret, cfg.token_secret_previous, now_us() / 1000000, &claims);
 	c->resume = -1;
 	if ((ps = lws_get_urlarg_by_name(wsi, "position=", pos, sizeof(pos))) != NULL)
 	{
@@ -139,6 +139,7 @@ on_established(Client *c, struct lws *wsi)
 	c->tenant = claims.tenant;
 	c->subject = claims.subject;
 	c->exp = claims.exp;
+	c->token_ver = claims.ver;
 	metrics.connections[c->kind]++;
 	subscriber_lookup(c);
 }

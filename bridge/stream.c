@@ -42,6 +42,14 @@ visible(Client *c, const Ev *e)
 		client_close(c, CLOSE_WRONG_TENANT, "agent disabled");
 		return false;
 	}
+	if (e->effect == EFFECT_REVOKED && fresh && c->kind != KIND_CUSTOMER &&
+		e->audience == AUD_AGENT && e->audience_id == c->subject &&
+		c->token_ver > 0 && c->token_ver < e->revoked_ver)
+	{
+		/* a login token of an older version (tokens of issue_token have none) */
+		client_close(c, CLOSE_WRONG_TENANT, "token revoked");
+		return false;
+	}
 	switch (c->kind)
 	{
 		case KIND_SUPERVISOR:

@@ -7,11 +7,18 @@
  *   - three base64url parts (no padding), at most HD_TOKEN_MAX_BYTES;
  *   - HMAC-SHA256 signature over "header.claims", compared in constant time
  *     before anything is decoded (a forged token costs one HMAC);
+ *   - during a secret rotation the signature may match the previous secret
+ *     instead (at most two HMACs for a forgery);
  *   - header: a JSON object whose alg is exactly "HS256" (typ, if present,
- *     "JWT"): no alg confusion, no "none";
+ *     "JWT"; kid, if present, the key id of the secret that matched): no alg
+ *     confusion, no "none";
  *   - claims: a JSON object without duplicate keys; tenant a positive
  *     integer, kind one of agent, customer, supervisor, sub a positive
- *     decimal integer as a string, exp an integer, iat an integer if present.
+ *     decimal integer as a string, exp an integer, iat an integer if present;
+ *     ver (the agent's token version, agent_login) a positive integer and
+ *     role one of admin, supervisor, agent, qa if present, both only on agent
+ *     and supervisor tokens. Whether ver is still the agent's current version
+ *     is the caller's to check (verify_token, bridge_subscriber).
  * Base64 is OpenSSL's (EVP_EncodeBlock/EVP_DecodeBlock over the url
  * alphabet), JSON is jansson's. Nothing here allocates with palloc or
  * raises errors: callers map the status to their own (28000, close codes).
@@ -27,11 +34,37 @@
 #include <openssl/evp.h>
 
 static const char *const kind_names[] = {"customer", "agent", "supervisor"};
+static const char *const role_names[] = {"", "admin", "supervisor", "agent", "qa"};
 
 const char *
 hd_token_kind_name(HdTokenKind k)
 {
 	return (unsigned) k < 3 ? kind_names[k] : "?";
+}
+
+const char *
+hd_token_role_name(HdTokenRole r)
+{
+	return (unsigned) r < 5 ? role_names[r] : "?";
+}
+
+bool
+hd_token_kid(const char *secret, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(secret, strlen(secret), md, &mdlen, EVP_sha256(), NULL) != 1 ||
+		mdlen < HD_TOKEN_KID_LEN / 2)
+		return false;
+	for (int i = 0; i < HD_TOKEN_KID_LEN / 2; i++)
+	{
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[HD_TOKEN_KID_LEN] = '\0';
+	return true;
 }
 
 size_t
@@ -132,19 +165,39 @@ get_int(json_t *o, const char *key, int64_t *out)
 
 #define BAD(w) do { *why = (w); goto done; } while (0)
 
-/*
- * Verifies token (len bytes, not necessarily NUL-terminated) against secret
- * at now_s (Unix seconds). On HD_TOKEN_OK and HD_TOKEN_EXPIRED *out holds
- * the claims; *why always says what was wrong (a constant string).
- */
+/* whether the signature part (siglen bytes at sig_in) is secret's over the first n bytes */
+static bool
+signature_matches(const char *secret, const char *token, size_t n, const char *sig_in,
+				  size_t siglen)
+{
+	char		sig[128];
+	size_t		got = hd_hmac_b64url(secret, token, n, sig);
+
+	return got != 0 && got == siglen && CRYPTO_memcmp(sig, sig_in, siglen) == 0;
+}
+
 HdTokenStatus
 hd_token_verify(const char *token, size_t len, const char *secret, int64_t now_s,
 				HdTokenClaims *out, const char **why)
 {
+	return hd_token_verify2(token, len, secret, NULL, now_s, out, why);
+}
+
+/*
+ * Verifies token (len bytes, not necessarily NUL-terminated) against secret
+ * (or previous, during a rotation) at now_s (Unix seconds). On HD_TOKEN_OK
+ * and HD_TOKEN_EXPIRED *out holds the claims; *why always says what was
+ * wrong (a constant string).
+ */
+HdTokenStatus
+hd_token_verify2(const char *token, size_t len, const char *secret, const char *previous,
+				 int64_t now_s, HdTokenClaims *out, const char **why)
+{
+	const char *used;
+	char		kid[HD_TOKEN_KID_LEN + 1];
 	const char *dot1,
 			   *dot2,
 			   *s;
-	char		sig[128];
 	size_t		siglen;
 	json_t	   *hdr = NULL,
 			   *claims = NULL,
@@ -169,10 +222,15 @@ hd_token_verify(const char *token, size_t len, const char *secret, int64_t now_s
 		return HD_TOKEN_INVALID;
 
 	*why = "signature does not match";
-	siglen = hd_hmac_b64url(secret, token, (size_t) (dot2 - token), sig);
-	if (siglen == 0 || (size_t) (token + len - (dot2 + 1)) != siglen ||
-		CRYPTO_memcmp(sig, dot2 + 1, siglen) != 0)
-		return HD_TOKEN_INVALID;
+	siglen = (size_t) (token + len - (dot2 + 1));
+	used = secret;
+	if (!signature_matches(secret, token, (size_t) (dot2 - token), dot2 + 1, siglen))
+	{
+		used = previous;
+		if (previous == NULL || previous[0] == '\0' ||
+			!signature_matches(previous, token, (size_t) (dot2 - token), dot2 + 1, siglen))
+			return HD_TOKEN_INVALID;
+	}
 
 	hdr = part_object(token, (size_t) (dot1 - token));
 	if (hdr == NULL)
@@ -183,6 +241,10 @@ hd_token_verify(const char *token, size_t len, const char *secret, int64_t now_s
 	v = json_object_get(hdr, "typ");
 	if (v != NULL && (!json_is_string(v) || strcmp(json_string_value(v), "JWT") != 0))
 		BAD("header typ is not JWT");
+	v = json_object_get(hdr, "kid");
+	if (v != NULL && (!json_is_string(v) || !hd_token_kid(used, kid) ||
+					  strcmp(json_string_value(v), kid) != 0))
+		BAD("header kid is not the key id of the secret that signed it");
 
 	claims = part_object(dot1 + 1, (size_t) (dot2 - dot1 - 1));
 	if (claims == NULL)
@@ -212,6 +274,20 @@ hd_token_verify(const char *token, size_t len, const char *secret, int64_t now_s
 		BAD("claim exp is missing or not an integer");
 	if (json_object_get(claims, "iat") != NULL && !get_int(claims, "iat", &out->iat))
 		BAD("claim iat is not an integer");
+	if (json_object_get(claims, "ver") != NULL &&
+		(out->kind == HD_TK_CUSTOMER || !get_int(claims, "ver", &out->ver) || out->ver <= 0))
+		BAD("claim ver is not a positive integer on an agent or supervisor token");
+	v = json_object_get(claims, "role");
+	if (v != NULL)
+	{
+		s = json_string_value(v);
+		out->role = HD_TR_NONE;
+		for (int r = HD_TR_ADMIN; s != NULL && r <= HD_TR_QA; r++)
+			if (strcmp(s, role_names[r]) == 0)
+				out->role = (HdTokenRole) r;
+		if (out->role == HD_TR_NONE || out->kind == HD_TK_CUSTOMER)
+			BAD("claim role is not admin, supervisor, agent or qa on an agent or supervisor token");
+	}
 	if (out->exp <= now_s)
 	{
 		*why = "expired";

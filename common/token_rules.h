@@ -28,18 +28,45 @@ typedef enum HdTokenKind
 	HD_TK_SUPERVISOR
 } HdTokenKind;
 
+/* an agent's role in its tenant (claim role, from agent_login) */
+typedef enum HdTokenRole
+{
+	HD_TR_NONE = 0,				/* no role claim (issue_token) */
+	HD_TR_ADMIN,
+	HD_TR_SUPERVISOR,
+	HD_TR_AGENT,
+	HD_TR_QA
+} HdTokenRole;
+
 typedef struct HdTokenClaims
 {
 	int64_t		tenant;
 	int64_t		subject;
 	int64_t		iat;			/* 0 when absent */
 	int64_t		exp;
+	int64_t		ver;			/* the agent's token version; 0 when absent */
 	HdTokenKind kind;
+	HdTokenRole role;
 } HdTokenClaims;
 
+/* the key id of a secret: hex of the first 4 bytes of its SHA-256 */
+#define HD_TOKEN_KID_LEN 8
+
+/*
+ * Verifies against secret, or during a rotation against previous too (NULL
+ * or "" when there is none). A kid in the header must be the kid of the
+ * secret whose signature matched.
+ */
+extern HdTokenStatus hd_token_verify2(const char *token, size_t len, const char *secret,
+									  const char *previous, int64_t now_s,
+									  HdTokenClaims *out, const char **why);
 extern HdTokenStatus hd_token_verify(const char *token, size_t len, const char *secret,
 									 int64_t now_s, HdTokenClaims *out, const char **why);
 extern const char *hd_token_kind_name(HdTokenKind k);
+extern const char *hd_token_role_name(HdTokenRole r);
+
+/* out needs HD_TOKEN_KID_LEN + 1 bytes; false if SHA-256 failed */
+extern bool hd_token_kid(const char *secret, char *out);
 
 /* base64url without padding; out needs 4 * ((len + 2) / 3) + 1 bytes; returns length */
 extern size_t hd_b64url_encode(const unsigned char *in, size_t len, char *out);

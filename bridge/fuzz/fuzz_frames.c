@@ -38,7 +38,7 @@ signed_token(const uint8_t *data, size_t size)
 	{
 		tok[n++] = '.';
 		n += b64url_encode(mac, maclen, tok + n);
-		if (jwt_verify(tok, n, secret, 1700000000, &claims) == TOKEN_OK &&
+		if (jwt_verify(tok, n, secret, NULL, 1700000000, &claims) == TOKEN_OK &&
 			(claims.subject <= 0 || claims.kind >= KIND_COUNT))
 			abort();			/* accepted claims must be well-formed */
 	}
@@ -75,7 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 				int64_t		f[TYPING_FIELDS];
 
-				(void) jwt_verify((const char *) data, size, secret, 1700000000, &claims);
+				(void) jwt_verify((const char *) data, size, secret, NULL, 1700000000, &claims);
 				/* the same bytes as a helpdesk_typing payload */
 				if (typing_verify((const char *) data, size, secret, 1700000000000LL, f) &&
 					(f[2] > 1 || f[0] <= 0 || f[3] <= 0))

@@ -24,7 +24,8 @@ COMMENT ON FUNCTION helpdesk.bridge_events IS
 	'events_since() plus the customer of the event''s session; read by helpdesk-bridge.';
 
 CREATE FUNCTION helpdesk.bridge_subscriber(
-	tenant_id bigint, kind text, subject bigint, after_pos bigint DEFAULT NULL)
+	tenant_id bigint, kind text, subject bigint, after_pos bigint DEFAULT NULL,
+	token_version bigint DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -32,6 +33,8 @@ AS $$
 	WITH me AS (
 		SELECT a.id, a.skills, a.languages FROM helpdesk.agent a
 		WHERE a.tenant_id = $1 AND a.id = $3 AND a.enabled AND $2 IN ('agent', 'supervisor')
+		  -- a token of agent_login carries the version it was issued under
+		  AND ($5 IS NULL OR a.token_version = $5)
 		UNION ALL
 		SELECT c.id, NULL, NULL FROM helpdesk.customer c
 		WHERE c.tenant_id = $1 AND c.id = $3 AND $2 = 'customer'
@@ -58,4 +61,4 @@ AS $$
 			ELSE '[]' END) END
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
-	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';

@@ -7,9 +7,14 @@
  * application roles nor the tokens' holders can read it.
  *
  * Claims: {"tenant": <id>, "kind": "agent"|"customer"|"supervisor",
- *          "sub": "<id>", "iat": <unix s>, "exp": <unix s>}.
+ *          "sub": "<id>", "iat": <unix s>, "exp": <unix s>}, and from
+ *          agent_login also "role" and "ver" (the agent's token version:
+ *          logout, a new password, a role change or disabling bump it, and
+ *          verify_token and bridge_subscriber refuse the older ones).
+ * Header: {"alg": "HS256", "typ": "JWT", "kid": <key id of the secret>}.
+ * During a secret rotation, helpdesk.token_secret_previous still verifies.
  */
-#include "hd.h"
+#include "security.h"
 
 #include "token_rules.h"
 
@@ -18,8 +23,10 @@
 #include "utils/guc.h"
 
 char	   *hd_token_secret = NULL;
+char	   *hd_token_secret_previous = NULL;
+int			hd_password_iterations = HD_PASSWORD_DEFAULT_ITERATIONS;
 
-/* helpdesk.token_secret, defined at module load (pg_helpdesk.c) */
+/* the security settings, defined at module load (pg_helpdesk.c) */
 void
 hd_define_security_settings(void)
 {
@@ -29,15 +36,31 @@ hd_define_security_settings(void)
 							   &hd_token_secret, NULL, PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
+	DefineCustomStringVariable("helpdesk.token_secret_previous",
+							   "During a rotation of helpdesk.token_secret, the secret before it: tokens it signed stay valid.",
+							   "Empty when no rotation is under way. Readable by superusers only.",
+							   &hd_token_secret_previous, NULL, PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.password_iterations",
+							"PBKDF2-HMAC-SHA256 iterations for new agent passwords (stored with each hash).",
+							"OWASP's recommendation is the default; the floor of 1000 is for tests only.",
+							&hd_password_iterations, HD_PASSWORD_DEFAULT_ITERATIONS,
+							HD_PASSWORD_MIN_ITERATIONS, 100000000, PGC_SUSET, 0,
+							NULL, NULL, NULL);
 }
 
 #define MIN_SECRET_BYTES 32
-#define MAX_TTL_SECS (30 * 86400)
+#define MAX_TTL_SECS HD_MAX_TOKEN_TTL_SECS
 
 static const char *const token_kinds[] = {"agent", "customer", "supervisor", NULL};
 
 static HdPlan agent_exists = {
 	"SELECT 1 FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2 AND enabled",
+	2, {INT8OID, INT8OID}
+};
+static HdPlan agent_version = {
+	"SELECT token_version FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2 AND enabled",
 	2, {INT8OID, INT8OID}
 };
 static HdPlan customer_exists = {
@@ -83,6 +106,58 @@ append_signature(StringInfo out, const char *signing_input, size_t len)
 	out->len += (int) n;
 }
 
+int64
+hd_unix_now(void)
+{
+	return (GetCurrentTimestamp() / USECS_PER_SEC) +
+		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
+/*
+ * The one signer of tokens: the header names the key id of the current
+ * secret, so that during a rotation it is clear which secret a token needs.
+ */
+text *
+hd_sign_token(int64 tenant_id, const char *kind, int64 subject, int64 ttl_s,
+			  const char *role, int64 ver, int64 *exp_s)
+{
+	int64		now_s = hd_unix_now();
+	char		kid[HD_TOKEN_KID_LEN + 1];
+	char	   *header;
+	StringInfoData claims,
+				tok;
+
+	if (!hd_token_kid(require_secret(), kid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute the token key id")));
+	header = psprintf("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", kid);
+	initStringInfo(&claims);
+	appendStringInfo(&claims,
+					 "{\"tenant\":%lld,\"kind\":\"%s\",\"sub\":\"%lld\"",
+					 (long long) tenant_id, kind, (long long) subject);
+	if (role != NULL)
+		appendStringInfo(&claims, ",\"role\":\"%s\"", role);
+	if (ver > 0)
+		appendStringInfo(&claims, ",\"ver\":%lld", (long long) ver);
+	appendStringInfo(&claims, ",\"iat\":%lld,\"exp\":%lld}",
+					 (long long) now_s, (long long) (now_s + ttl_s));
+	if (exp_s)
+		*exp_s = now_s + ttl_s;
+
+	initStringInfo(&tok);
+	b64url_append(&tok, (const unsigned char *) header, strlen(header));
+	appendStringInfoChar(&tok, '.');
+	b64url_append(&tok, (const unsigned char *) claims.data, claims.len);
+	{
+		size_t		signed_len = tok.len;
+
+		appendStringInfoChar(&tok, '.');
+		append_signature(&tok, tok.data, signed_len);
+	}
+	return cstring_to_text_with_len(tok.data, tok.len);
+}
+
 PG_FUNCTION_INFO_V1(hd_issue_token);
 
 /*
@@ -99,11 +174,7 @@ hd_issue_token(PG_FUNCTION_ARGS)
 				subject;
 	char	   *kind;
 	int64		ttl_us;
-	int64		now_s;
 	Datum		v[2];
-	StringInfoData claims,
-				tok;
-	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 
 	hd_require_args(fcinfo, 4, names);
 	tenant_id = PG_GETARG_INT64(0);
@@ -129,25 +200,7 @@ hd_issue_token(PG_FUNCTION_ARGS)
 						strcmp(kind, "customer") == 0 ? "" : " or is disabled")));
 	SPI_finish();
 
-	now_s = (GetCurrentTimestamp() / USECS_PER_SEC) +
-		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
-	initStringInfo(&claims);
-	appendStringInfo(&claims,
-					 "{\"tenant\":%lld,\"kind\":\"%s\",\"sub\":\"%lld\",\"iat\":%lld,\"exp\":%lld}",
-					 (long long) tenant_id, kind, (long long) subject,
-					 (long long) now_s, (long long) (now_s + ttl_us / USECS_PER_SEC));
-
-	initStringInfo(&tok);
-	b64url_append(&tok, (const unsigned char *) header, strlen(header));
-	appendStringInfoChar(&tok, '.');
-	b64url_append(&tok, (const unsigned char *) claims.data, claims.len);
-	{
-		size_t		signed_len = tok.len;
-
-		appendStringInfoChar(&tok, '.');
-		append_signature(&tok, tok.data, signed_len);
-	}
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(tok.data, tok.len));
+	PG_RETURN_TEXT_P(hd_sign_token(tenant_id, kind, subject, ttl_us / USECS_PER_SEC, NULL, 0, NULL));
 }
 
 PG_FUNCTION_INFO_V1(hd_verify_token);
@@ -155,8 +208,11 @@ PG_FUNCTION_INFO_V1(hd_verify_token);
 /*
  * verify_token(token): the claims {tenant, kind, sub, iat, exp} of a valid,
  * unexpired token, by the rules helpdesk-bridge applies at connect (the
- * same code: common/token_rules.c). Anything else is 28000, with what was
- * wrong in the message (never the token itself).
+ * same code: common/token_rules.c), signed with the current secret or the
+ * previous one during a rotation. A token of agent_login (claim ver) must
+ * also carry the agent's current token version, and the agent be enabled:
+ * logout, a new password, a role change and disabling revoke it. Anything
+ * else is 28000, with what was wrong in the message (never the token itself).
  */
 Datum
 hd_verify_token(PG_FUNCTION_ARGS)
@@ -175,17 +231,36 @@ hd_verify_token(PG_FUNCTION_ARGS)
 				 errmsg("invalid token: token is NULL")));
 	t = PG_GETARG_TEXT_PP(0);
 	secret = require_secret();
-	now_s = (GetCurrentTimestamp() / USECS_PER_SEC) +
-		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
-	st = hd_token_verify(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), secret, now_s, &cl, &why);
+	now_s = hd_unix_now();
+	st = hd_token_verify2(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), secret,
+						  hd_token_secret_previous, now_s, &cl, &why);
 	if (st != HD_TOKEN_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid token: %s", why),
 				 st == HD_TOKEN_EXPIRED ? errhint("Issue a new one with helpdesk.issue_token().") : 0));
+	if (cl.ver > 0)
+	{
+		Datum		v[2];
+		int64		current = 0;
+
+		v[0] = Int64GetDatum(cl.tenant);
+		v[1] = Int64GetDatum(cl.subject);
+		SPI_connect();
+		hd_exec(&agent_version, v, NULL, true, 1);
+		if (SPI_processed == 0 || !hd_get_int64(1, &current) || current != cl.ver)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("invalid token: revoked (logout, new password, role change or agent disabled)"),
+					 errhint("Log in again with helpdesk.agent_login().")));
+		SPI_finish();
+	}
 	json = psprintf("{\"tenant\": " INT64_FORMAT ", \"kind\": \"%s\", \"sub\": \"" INT64_FORMAT
-					"\", \"iat\": %s, \"exp\": " INT64_FORMAT "}",
+					"\", \"iat\": %s, \"exp\": " INT64_FORMAT "%s%s%s%s}",
 					(int64) cl.tenant, hd_token_kind_name(cl.kind), (int64) cl.subject,
-					cl.iat ? psprintf(INT64_FORMAT, (int64) cl.iat) : "null", (int64) cl.exp);
+					cl.iat ? psprintf(INT64_FORMAT, (int64) cl.iat) : "null", (int64) cl.exp,
+					cl.role ? ", \"role\": \"" : "", cl.role ? hd_token_role_name(cl.role) : "",
+					cl.role ? "\"" : "",
+					cl.ver ? psprintf(", \"ver\": " INT64_FORMAT, (int64) cl.ver) : "");
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }

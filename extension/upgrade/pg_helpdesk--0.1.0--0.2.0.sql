@@ -80,8 +80,11 @@ $$;
 COMMENT ON FUNCTION helpdesk.bridge_events IS
 	'events_since() plus the customer of the event''s session; read by helpdesk-bridge.';
 
-CREATE OR REPLACE FUNCTION helpdesk.bridge_subscriber(
-	tenant_id bigint, kind text, subject bigint, after_pos bigint DEFAULT NULL)
+-- login tokens' version (security/10_agent_login.sql) is a fifth argument
+DROP FUNCTION helpdesk.bridge_subscriber(bigint, text, bigint, bigint);
+CREATE FUNCTION helpdesk.bridge_subscriber(
+	tenant_id bigint, kind text, subject bigint, after_pos bigint DEFAULT NULL,
+	token_version bigint DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -89,6 +92,8 @@ AS $$
 	WITH me AS (
 		SELECT a.id, a.skills, a.languages FROM helpdesk.agent a
 		WHERE a.tenant_id = $1 AND a.id = $3 AND a.enabled AND $2 IN ('agent', 'supervisor')
+		  -- a token of agent_login carries the version it was issued under
+		  AND ($5 IS NULL OR a.token_version = $5)
 		UNION ALL
 		SELECT c.id, NULL, NULL FROM helpdesk.customer c
 		WHERE c.tenant_id = $1 AND c.id = $3 AND $2 = 'customer'
@@ -115,7 +120,7 @@ AS $$
 			ELSE '[]' END) END
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
-	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant; else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
 
 ------------------------------------------------------------------------------
 -- history read as the holder of a session now
@@ -1161,6 +1166,206 @@ SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot_job', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot_job_id_seq', '');
+-- security: agent roles and login, the signed player API (extension/security/)
+------------------------------------------------------------------------------
+
+-- Agents logging in (agent_login.c, password.c): roles inside a tenant, the
+-- password hashes apart from the agent table, lockout counted in the
+-- database (shared by every bridge), and the token version that revokes
+-- login tokens.
+
+ALTER TABLE helpdesk.agent
+	ADD COLUMN role text NOT NULL DEFAULT 'agent'
+		CHECK (role IN ('admin', 'supervisor', 'agent', 'qa')),
+	ADD COLUMN token_version bigint NOT NULL DEFAULT 1 CHECK (token_version >= 1);
+COMMENT ON COLUMN helpdesk.agent.role IS
+	'The agent''s role in its tenant: admin, supervisor, agent or qa (reads transcripts and scores, does not post). Carried in its login tokens.';
+COMMENT ON COLUMN helpdesk.agent.token_version IS
+	'Carried in login tokens (claim ver); logout_agent, a new password, a role change and disabling bump it, which revokes the older tokens.';
+
+CREATE TABLE helpdesk.agent_credential (
+	tenant_id       bigint NOT NULL,
+	agent_id        bigint NOT NULL,
+	algorithm       text NOT NULL DEFAULT 'pbkdf2-sha256' CHECK (algorithm = 'pbkdf2-sha256'),
+	iterations      integer NOT NULL CHECK (iterations >= 1000),
+	salt            bytea NOT NULL CHECK (length(salt) BETWEEN 16 AND 64),
+	hash            bytea NOT NULL CHECK (length(hash) = 32),
+	failed_attempts integer NOT NULL DEFAULT 0 CHECK (failed_attempts BETWEEN 0 AND 100),
+	locked_until    timestamptz,
+	last_failed_at  timestamptz,
+	last_login_at   timestamptz,
+	password_changed_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, agent_id),
+	FOREIGN KEY (tenant_id, agent_id) REFERENCES helpdesk.agent (tenant_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE helpdesk.agent_credential IS
+	'An agent''s password hash (PBKDF2-HMAC-SHA256) and login failures; kept apart from helpdesk.agent so that readers of agents never see hashes.';
+COMMENT ON COLUMN helpdesk.agent_credential.iterations IS
+	'PBKDF2 iterations this hash was made with (helpdesk.password_iterations at the time); agent_login rehashes at the current setting after a successful login.';
+COMMENT ON COLUMN helpdesk.agent_credential.failed_attempts IS
+	'Wrong passwords in a row since the last success or lockout; the fifth locks the agent out for 15 minutes and resets it.';
+COMMENT ON COLUMN helpdesk.agent_credential.locked_until IS
+	'While in the future, agent_login answers locked without checking the password.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.agent_credential', '');
+
+-- disabling an agent revokes its login tokens (routing's upsert_agent writes the row)
+CREATE FUNCTION helpdesk._agent_disable_bump() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'hd_agent_disable_bump';
+COMMENT ON FUNCTION helpdesk._agent_disable_bump() IS
+	'Trigger: bumps agent.token_version when an agent is disabled, so its login tokens are refused.';
+CREATE TRIGGER agent_disable_revokes BEFORE UPDATE OF enabled ON helpdesk.agent
+	FOR EACH ROW WHEN (OLD.enabled AND NOT NEW.enabled)
+	EXECUTE FUNCTION helpdesk._agent_disable_bump();
+
+CREATE FUNCTION helpdesk.set_agent_role(tenant_id bigint, agent_id bigint, role text)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_agent_role';
+COMMENT ON FUNCTION helpdesk.set_agent_role IS
+	'Sets the agent''s role in its tenant (admin, supervisor, agent, qa); a change revokes its login tokens (agent.revoked).';
+
+CREATE FUNCTION helpdesk.set_agent_password(tenant_id bigint, agent_id bigint, password text)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_agent_password';
+COMMENT ON FUNCTION helpdesk.set_agent_password IS
+	'Stores a PBKDF2-HMAC-SHA256 hash of the password (10 characters to 1024 bytes; fresh 16-byte salt; helpdesk.password_iterations), clears failures and lockout, revokes the agent''s login tokens. NULL removes the credential. Pass the password as a bind parameter.';
+
+CREATE FUNCTION helpdesk.agent_login(tenant_slug text, external_id text, password text,
+	ttl interval DEFAULT '12 hours',
+	OUT token text, OUT expires_at timestamptz, OUT agent_id bigint, OUT role text,
+	OUT reason text, OUT retry_after interval)
+RETURNS record LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_agent_login';
+COMMENT ON FUNCTION helpdesk.agent_login IS
+	'A login token (kind supervisor for admins and supervisors, else agent; claims role and ver) or, with token NULL, reason bad_credentials or locked (retry_after). Never raises for a wrong login, so the failure count commits; 5 failures lock the agent for 15 minutes.';
+
+CREATE FUNCTION helpdesk.logout_agent(tenant_id bigint, agent_id bigint)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_logout_agent';
+COMMENT ON FUNCTION helpdesk.logout_agent IS
+	'Revokes every login token of the agent (bumps its token version, appends agent.revoked); returns the new version.';
+
+COMMENT ON FUNCTION helpdesk.verify_token IS
+	'The claims of a valid, unexpired token of issue_token or agent_login (signed with helpdesk.token_secret, or helpdesk.token_secret_previous during a rotation); a login token also needs the agent enabled and its token version current. Raises 28000 otherwise.';
+
+-- The player HTTP API's database side (app.c, signed_request.c,
+-- rate_limit.c, nonce_prune.c): game apps with their secrets sealed, the
+-- nonces seen within the replay window, and request counters shared by
+-- every bridge. helpdesk-bridge only forwards requests to these functions.
+
+CREATE TABLE helpdesk.api_app (
+	tenant_id     bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	app_id        text NOT NULL CHECK (app_id ~ '^[A-Za-z0-9_.-]{3,64}$'),
+	name          text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+	secret_sealed bytea NOT NULL,
+	rate_per_minute integer NOT NULL DEFAULT 6000 CHECK (rate_per_minute BETWEEN 1 AND 10000000),
+	player_rate_per_minute integer NOT NULL DEFAULT 200
+	              CHECK (player_rate_per_minute BETWEEN 1 AND 1000000),
+	revoked_at    timestamptz,
+	created_at    timestamptz NOT NULL DEFAULT now(),
+	updated_at    timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, app_id),
+	UNIQUE (app_id)
+);
+COMMENT ON TABLE helpdesk.api_app IS
+	'A game server or backend that calls the signed player API for a tenant (several per tenant). The app id is unique across tenants: a request names only its app.';
+COMMENT ON COLUMN helpdesk.api_app.secret_sealed IS
+	'The signing secret, AES-256-GCM under helpdesk.encryption_key_file with the tenant and app id as associated data; only upsert_app''s answer shows it.';
+COMMENT ON COLUMN helpdesk.api_app.rate_per_minute IS
+	'Requests per minute of the whole app (rate_limit_hit, sliding window shared by every bridge).';
+COMMENT ON COLUMN helpdesk.api_app.player_rate_per_minute IS
+	'Requests per minute of one player through this app (default 200).';
+COMMENT ON COLUMN helpdesk.api_app.revoked_at IS
+	'Set by revoke_app: its requests are refused as unknown_app from then on; upsert_app makes it usable again with a new secret.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.api_app', '');
+
+-- No foreign key and no CHECK: written once per signed request, by
+-- verify_signed_request only, after it checked the nonce's form and found the
+-- app; a foreign key's check (and its share lock on the app's row, taken by
+-- every request of the app) and a regular expression per row were half of
+-- the verification's cost. Rows of a deleted app are pruned like any other.
+CREATE TABLE helpdesk.api_nonce (
+	tenant_id bigint NOT NULL,
+	app_id    text NOT NULL,
+	nonce     text NOT NULL,
+	seen_at   timestamptz NOT NULL,
+	PRIMARY KEY (tenant_id, app_id, nonce)
+);
+CREATE INDEX api_nonce_seen ON helpdesk.api_nonce (seen_at);
+COMMENT ON TABLE helpdesk.api_nonce IS
+	'Nonces of accepted signed requests: the primary key refuses a second use, also from another bridge. Kept 600 s (twice the 300 s window); older ones are pruned as requests come (and by prune_player_api).';
+-- not dumped: a nonce outlives its usefulness within ten minutes
+
+CREATE UNLOGGED TABLE helpdesk.api_rate (
+	tenant_id    bigint NOT NULL,
+	app_id       text NOT NULL,
+	scope        text NOT NULL CHECK (scope IN ('app', 'player')),
+	key          text NOT NULL CHECK (length(key) <= 200),
+	window_start bigint NOT NULL,
+	hits         integer NOT NULL DEFAULT 0 CHECK (hits >= 0),
+	prev_hits    integer NOT NULL DEFAULT 0 CHECK (prev_hits >= 0),
+	PRIMARY KEY (tenant_id, app_id, scope, key),
+	FOREIGN KEY (tenant_id, app_id) REFERENCES helpdesk.api_app (tenant_id, app_id) ON DELETE CASCADE
+);
+CREATE INDEX api_rate_window ON helpdesk.api_rate (window_start);
+COMMENT ON TABLE helpdesk.api_rate IS
+	'Request counters of rate_limit_hit per app and per player: this minute''s and the previous minute''s hits (a sliding window). Unlogged: counters need not survive a crash. Idle ones are pruned as requests come (and by prune_player_api).';
+COMMENT ON COLUMN helpdesk.api_rate.key IS
+	'The app id (scope app) or the player''s external id (scope player).';
+COMMENT ON COLUMN helpdesk.api_rate.window_start IS
+	'Start of the minute hits counts, in Unix seconds (a multiple of 60).';
+-- not dumped: counters of the last two minutes
+
+CREATE FUNCTION helpdesk.upsert_app(tenant_id bigint, app_id text, name text,
+	secret text DEFAULT NULL, rate_per_minute integer DEFAULT NULL,
+	player_rate_per_minute integer DEFAULT NULL)
+RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_upsert_app';
+COMMENT ON FUNCTION helpdesk.upsert_app IS
+	'Creates or updates a player API app and returns its secret: the given one (32 to 256 printable ASCII characters) or, when NULL, 32 random bytes as 64 hex digits. Stored sealed (helpdesk.encryption_key_file); a revoked app becomes usable again.';
+
+CREATE FUNCTION helpdesk.revoke_app(tenant_id bigint, app_id text)
+RETURNS boolean LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_revoke_app';
+COMMENT ON FUNCTION helpdesk.revoke_app IS
+	'Refuses the app''s signed requests from now on (unknown_app); true when it was usable until now.';
+
+CREATE FUNCTION helpdesk.verify_signed_request(method text, path_with_query text,
+	app text, "timestamp" text, nonce text, signature text, body bytea,
+	OUT tenant_id bigint, OUT app_id text)
+RETURNS record LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_verify_signed_request';
+COMMENT ON FUNCTION helpdesk.verify_signed_request(text, text, text, text, text, text, bytea) IS
+	'Checks a signed player API request: X-HD-Signature = lowercase hex HMAC-SHA256(app secret, METHOD \n PATH_WITH_QUERY \n TIMESTAMP \n NONCE \n hex SHA-256(body)), timestamp within 300 s of now, nonce (16-64 of [A-Za-z0-9_-]) used once per app. Returns the tenant and app; raises HDA00 malformed_request, HDA01 bad_signature, HDA02 stale_timestamp, HDA03 replayed_nonce, HDA04 unknown_app.';
+
+CREATE FUNCTION helpdesk.verify_signed_request(method text, path_with_query text,
+	headers jsonb, body bytea, OUT tenant_id bigint, OUT app_id text)
+RETURNS record LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_verify_signed_request_headers';
+COMMENT ON FUNCTION helpdesk.verify_signed_request(text, text, jsonb, bytea) IS
+	'verify_signed_request with the request''s headers as a JSON object of strings (names in any case: X-HD-App, X-HD-Timestamp, X-HD-Nonce, X-HD-Signature); a missing one is HDA00.';
+
+CREATE FUNCTION helpdesk.rate_limit_hit(tenant_id bigint, app_id text, player text DEFAULT NULL,
+	OUT allowed boolean, OUT retry_after interval, OUT scope text)
+RETURNS record LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_rate_limit_hit';
+COMMENT ON FUNCTION helpdesk.rate_limit_hit IS
+	'Counts one request of the app (and of the player, when given) against api_app.rate_per_minute and player_rate_per_minute over a sliding minute shared by every bridge. Refused requests are not counted; retry_after (whole seconds) says when one would pass, scope which limit refused it.';
+
+CREATE FUNCTION helpdesk.prune_player_api(OUT nonces bigint, OUT counters bigint)
+RETURNS record LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_prune_player_api';
+COMMENT ON FUNCTION helpdesk.prune_player_api() IS
+	'Deletes the nonces older than 600 s and the rate counters idle for two minutes; returns how many. verify_signed_request and rate_limit_hit prune as they go; schedule this with pg_cron for quiet periods.';
 
 ------------------------------------------------------------------------------
 -- nothing new is callable by PUBLIC (as in the install script)

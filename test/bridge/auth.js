@@ -11,9 +11,19 @@
 //               after expiry is not executed, a quiet socket is closed too
 //   disabled    disabling an agent closes its agent and supervisor sockets
 //               with 4004 and puts its session back in the queue
+//   revoked     logout_agent closes the sockets opened with the agent's login
+//               token (agent_login) with 4004, not those of issue_token; the
+//               old login token is refused at connect, a new login works
+//   rotation    a bridge with a new --token-secret and the old one in
+//               --token-secret-previous-file accepts tokens of both, and of
+//               no third secret
 //   per subject the (default) cap of 20 sockets per subject closes the 21st
 //               with 4029; two sockets of one customer share one rate bucket
 
+const crypto = require('crypto');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const L = require('./lib');
 const { check, info, sql, sql1, waitFor, connected } = L;
 
@@ -211,6 +221,60 @@ async function scenarioDisabled() {
 	c5.stop();
 }
 
+async function scenarioRevoked() {
+	L.setScenario('revoked');
+	const { T, A2 } = ids;
+	await sql(`SELECT helpdesk.set_agent_password($1, $2, 'a2 password for the bridge')`, [T, A2]);
+	const login = async () => sql1(`SELECT token AS t FROM helpdesk.agent_login('bridge-auth', 'a2', 'a2 password for the bridge')`);
+	const tok1 = await login();
+	check(tok1, 'agent_login gives a token');
+	const viaLogin = await connected('a2 (login)', tok1);
+	const viaIssue = await connected('a2 (issue_token)', await L.issueToken(T, 'agent', A2));
+	const ver = await sql1(`SELECT helpdesk.logout_agent($1, $2) AS v`, [T, A2]);
+	const t0 = Date.now();
+	const lc = await viaLogin.waitClose(10000);
+	check(lc && lc.code === 4004, 'logout closes the login token\'s socket with 4004', lc);
+	info(`closed ${Date.now() - t0} ms after logout_agent (version ${ver})`);
+	const hb = await viaIssue.must({ type: 'status', status: 'away' }, 'a2 (issue_token) status');
+	check(hb, 'a socket of issue_token (no version) stays open');
+	const again = new L.Client('a2 old login token', tok1);
+	const r = await Promise.race([again.connect(), L.sleep(10000 * L.SLOW).then(() => ({ type: 'timeout' }))]);
+	check(r.type === 'closed' && r.code === 4004, 'the revoked login token is refused at connect (4004)', r);
+	const fresh = await connected('a2 (new login)', await login());
+	check(fresh, 'a new login connects');
+	fresh.stop();
+	viaIssue.stop();
+}
+
+async function scenarioRotation() {
+	L.setScenario('rotation');
+	const { T, A1, C1 } = ids;
+	const port = L.PORT + 2;
+	const prevFile = path.join(os.tmpdir(), `hd-previous-secret-${process.pid}`);
+	fs.writeFileSync(prevFile, `${L.SECRET}\n`, { mode: 0o600 });
+	const NEW = crypto.randomBytes(24).toString('hex');
+	const b2 = new L.Bridge(['--token-secret', NEW, '--token-secret-previous-file', prevFile], port);
+	await b2.start();
+	try {
+		const now = Math.floor(Date.now() / 1000);
+		const claims = { tenant: T, kind: 'customer', sub: String(C1), iat: now, exp: now + 600 };
+		const old = await connected('c1, the previous secret', await L.issueToken(T, 'customer', C1), { port });
+		check(old, 'a token of the previous secret (the database\'s) is accepted');
+		const fresh = await connected('c1, the new secret', L.signToken(claims, NEW), { port });
+		check(fresh, 'a token of the new secret is accepted');
+		const other = new L.Client('c1, a third secret', L.signToken(claims, crypto.randomBytes(24).toString('hex')), { port });
+		const r = await Promise.race([other.connect(), L.sleep(10000 * L.SLOW).then(() => ({ type: 'timeout' }))]);
+		check(r.type === 'closed' && r.code === 4002, 'a token of any other secret is refused (4002)', r);
+		old.stop();
+		fresh.stop();
+		const a1 = await connected('a1 on the first bridge', await L.issueToken(T, 'agent', A1));
+		a1.stop();
+	} finally {
+		await b2.term();
+		fs.unlinkSync(prevFile);
+	}
+}
+
 async function scenarioPerSubject() {
 	L.setScenario('per subject');
 	const { T, C6 } = ids;
@@ -254,6 +318,8 @@ async function main() {
 		await scenarioHoldsNow();
 		await scenarioExpiry();
 		await scenarioDisabled();
+		await scenarioRevoked();
+		await scenarioRotation();
 		await scenarioPerSubject();
 	} finally {
 		await bridge.term();

@@ -1,0 +1,60 @@
+/*
+ * security.h — what the files of extension/security share: token signing
+ * (token.c), password hashing (password.c), the settings of the subsystem.
+ */
+#ifndef HD_SECURITY_H
+#define HD_SECURITY_H
+
+#include "hd.h"
+
+/* settings (token.c defines them all) */
+extern char *hd_token_secret_previous;
+extern int	hd_password_iterations;
+
+#define HD_MAX_TOKEN_TTL_SECS (30 * 86400)
+
+/*
+ * A signed token (kid header) for a subject of a tenant; role NULL and ver 0
+ * leave those claims out (issue_token). *exp_s gets the expiry, Unix seconds.
+ */
+extern text *hd_sign_token(int64 tenant_id, const char *kind, int64 subject, int64 ttl_s,
+						   const char *role, int64 ver, int64 *exp_s);
+extern int64 hd_unix_now(void);
+
+/* password.c */
+#define HD_PASSWORD_SALT_BYTES 16
+#define HD_PASSWORD_HASH_BYTES 32
+#define HD_PASSWORD_MIN_ITERATIONS 1000	/* the floor, for tests only */
+#define HD_PASSWORD_DEFAULT_ITERATIONS 600000	/* OWASP 2023 for PBKDF2-HMAC-SHA256 */
+#define HD_PASSWORD_MIN_CHARS 10
+#define HD_PASSWORD_MAX_BYTES 1024
+
+extern void hd_password_hash(const char *pw, size_t len, const unsigned char *salt,
+							 size_t saltlen, int iterations, unsigned char *out);
+extern void hd_check_password_rules(const char *pw, size_t len);
+extern void hd_random_bytes(unsigned char *out, int n);
+
+/* agent_login.c: a bump of the agent's token version with its agent.revoked event */
+extern int64 hd_revoke_agent_tokens(int64 tenant_id, int64 agent_id, const char *reason);
+
+/*
+ * The signed player API's refusals (verify_signed_request), one SQLSTATE
+ * each; the message starts with the code word the bridge answers with.
+ */
+#define ERRCODE_HD_MALFORMED_REQUEST	MAKE_SQLSTATE('H','D','A','0','0')
+#define ERRCODE_HD_BAD_SIGNATURE		MAKE_SQLSTATE('H','D','A','0','1')
+#define ERRCODE_HD_STALE_TIMESTAMP		MAKE_SQLSTATE('H','D','A','0','2')
+#define ERRCODE_HD_REPLAYED_NONCE		MAKE_SQLSTATE('H','D','A','0','3')
+#define ERRCODE_HD_UNKNOWN_APP			MAKE_SQLSTATE('H','D','A','0','4')
+
+#define HD_SIGNED_WINDOW_SECS 300
+#define HD_NONCE_KEEP_SECS (2 * HD_SIGNED_WINDOW_SECS)
+
+/* app.c: an app's secret, opened (palloc'd, NUL-terminated) */
+extern char *hd_app_secret_open(int64 tenant_id, const char *app_id, const bytea *sealed);
+extern bool hd_app_id_valid(const char *app_id);
+
+/* nonce_prune.c */
+extern void hd_security_prune_some(bool nonces);
+
+#endif							/* HD_SECURITY_H */
