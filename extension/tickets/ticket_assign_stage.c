@@ -454,13 +454,22 @@ queue_one_by_one(QueueWork *proto, const char *batch_error)
  * dispatcher): the agent can no longer act on them, so they go back to
  * nobody, each in a subtransaction, before the queues are served; those in
  * automatic queues are then assigned again in the same run.
+ *
+ * The tickets are locked up front, in id order, skipping those a backend
+ * holds: every release also updates the agent's counter, and the locks of a
+ * subtransaction last until the run commits, so taking ticket after ticket
+ * while holding the agent's row would wait on a backend that holds the next
+ * ticket and waits for that agent row (a resolve: ticket, then its agent's
+ * counter): a deadlock. A skipped ticket is released on a later run (the
+ * backend's change wakes the dispatcher at commit).
  */
 static HdPlan disabled_holders = {
 	"SELECT t.tenant_id, t.id, t.assignee_id FROM helpdesk.agent a "
 	"JOIN helpdesk.ticket t ON t.tenant_id = a.tenant_id AND t.assignee_id = a.id "
 	"  AND t.status IN " HD_TICKET_OPEN_STATUSES " AND t.assign_error IS NULL "
 	"WHERE NOT a.enabled AND a.open_tickets > 0 "
-	"ORDER BY t.tenant_id, t.id LIMIT $1",
+	"ORDER BY t.tenant_id, t.id LIMIT $1 "
+	"FOR UPDATE OF t SKIP LOCKED",
 	1, {INT4OID}
 };
 
