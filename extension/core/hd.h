@@ -123,6 +123,16 @@ typedef enum HdWorkerKind
 extern void hd_wake_at_commit(HdWorkerKind kind);
 extern void hd_request_launcher_at_commit(void);
 
+/* ---- state_table.c: lookups in state machines' static tables ---- */
+typedef struct HdTransition
+{
+	const char *from;
+	const char *to;
+} HdTransition;
+
+extern bool hd_transition_in(const HdTransition *table, const char *from, const char *to);
+extern const char *hd_literal_in(const char *const *list, const char *s, const char *what);
+
 /* ---- session_state.c ---- */
 extern bool hd_transition_allowed(const char *from, const char *to);
 extern void hd_check_transition(int64 session_id, const char *from, const char *to);
