@@ -138,16 +138,6 @@ login_result(FunctionCallInfo fcinfo, text *token, int64 exp_s, int64 agent_id,
 	return HeapTupleGetDatum(heap_form_tuple(desc, v, n));
 }
 
-static bytea *
-to_bytea(const unsigned char *b, int n)
-{
-	bytea	   *r = palloc(VARHDRSZ + n);
-
-	SET_VARSIZE(r, VARHDRSZ + n);
-	memcpy(VARDATA(r), b, n);
-	return r;
-}
-
 PG_FUNCTION_INFO_V1(hd_agent_login);
 
 /*
@@ -265,8 +255,8 @@ hd_agent_login(PG_FUNCTION_ARGS)
 			hd_password_hash(VARDATA_ANY(pw), pwlen, salt, sizeof(salt),
 							 hd_password_iterations, hash);
 			v[2] = Int32GetDatum(hd_password_iterations);
-			v[3] = PointerGetDatum(to_bytea(salt, sizeof(salt)));
-			v[4] = PointerGetDatum(to_bytea(hash, sizeof(hash)));
+			v[3] = PointerGetDatum(hd_bytea_from(salt, sizeof(salt)));
+			v[4] = PointerGetDatum(hd_bytea_from(hash, sizeof(hash)));
 			hd_exec(&rehash, v, NULL, false, 0);
 			OPENSSL_cleanse(hash, sizeof(hash));
 		}
