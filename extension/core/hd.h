@@ -71,6 +71,7 @@ extern char *hd_arg_text_or_null(FunctionCallInfo fcinfo, int n);
 extern void hd_check_length(const char *what, const char *s, int minlen, int maxlen);
 extern void hd_check_enum(const char *what, const char *value, const char *const *allowed);
 extern int64 hd_require_tenant(int64 tenant_id);
+extern void hd_not_found(const char *what, int64 id, int64 tenant_id) pg_attribute_noreturn();
 
 /* spi_util.c: a function's own arguments as SPI parameters */
 extern void hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count);

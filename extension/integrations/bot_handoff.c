@@ -96,10 +96,7 @@ hd_bot_handoff(int64 tenant_id, int64 session_id, const char *reason,
 
 	hd_exec(&session_state, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("session %lld does not exist in tenant %lld",
-						(long long) session_id, (long long) tenant_id)));
+		hd_not_found("session", session_id, tenant_id);
 	if (strcmp(hd_get_text(1), "bot") != 0)
 		return false;
 	n[2] = has_queue ? ' ' : 'n';

@@ -71,10 +71,7 @@ require_agent(int64 tenant_id, int64 agent_id)
 
 	hd_exec(&agent_exists, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent %lld does not exist in tenant %lld",
-						(long long) agent_id, (long long) tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 }
 
 static HdPlan upsert_reply = {
@@ -159,10 +156,7 @@ hd_delete_quick_reply(PG_FUNCTION_ARGS)
 	if (SPI_processed == 0)
 	{
 		if (PG_ARGISNULL(2))
-			ereport(ERROR,
-					(errcode(ERRCODE_HD_NOT_FOUND),
-					 errmsg("quick reply %lld does not exist in tenant %lld",
-							(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+			hd_not_found("quick reply", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_NOT_FOUND),
 				 errmsg("quick reply %lld is not a personal quick reply of agent %lld in tenant %lld",
