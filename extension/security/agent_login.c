@@ -95,10 +95,7 @@ hd_revoke_agent_tokens(int64 tenant_id, int64 agent_id, const char *reason)
 	v[1] = Int64GetDatum(agent_id);
 	hd_exec(&bump_version, v, NULL, false, 1);
 	if (SPI_processed == 0 || !hd_get_int64(1, &ver))
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent " INT64_FORMAT " does not exist in tenant " INT64_FORMAT,
-						agent_id, tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 	hd_append_event(tenant_id, "agent", agent_id, 0, 0, "agent.revoked",
 					psprintf("{\"token_version\": " INT64_FORMAT ", \"reason\": \"%s\"}",
 							 ver, reason));
@@ -317,10 +314,7 @@ hd_set_agent_role(PG_FUNCTION_ARGS)
 	v[2] = CStringGetTextDatum(role);
 	hd_exec(&update_role, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent " INT64_FORMAT " does not exist in tenant " INT64_FORMAT,
-						agent_id, tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 	if (hd_get_bool(1))
 	{
 		hd_append_event(tenant_id, "agent", agent_id, 0, 0, "agent.updated", NULL);

@@ -133,10 +133,7 @@ hd_set_agent_password(PG_FUNCTION_ARGS)
 	v[1] = Int64GetDatum(agent_id);
 	hd_exec(&agent_for_update, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent " INT64_FORMAT " does not exist in tenant " INT64_FORMAT,
-						agent_id, tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 	if (PG_ARGISNULL(2))
 		hd_exec(&drop_credential, v, NULL, false, 0);
 	else

@@ -192,10 +192,7 @@ hd_delete_sla_policy(PG_FUNCTION_ARGS)
 	hd_require_tenant(PG_GETARG_INT64(0));
 	hd_exec(&delete_plan, v, NULL, false, 0);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("SLA policy %lld does not exist in tenant %lld",
-						(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("SLA policy", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 	hd_sla_request_recompute(PG_GETARG_INT64(0));
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -99,10 +99,7 @@ require_row(HdPlan *p, int64 tenant_id, int64 id, const char *what)
 	if (SPI_processed == 0)
 	{
 		hd_require_tenant(tenant_id);
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("%s %lld does not exist in tenant %lld", what,
-						(long long) id, (long long) tenant_id)));
+		hd_not_found(what, id, tenant_id);
 	}
 }
 
