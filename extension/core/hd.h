@@ -104,6 +104,7 @@ extern void hd_check_json_limits(const char *what, Jsonb *j);
 extern void hd_check_json_document(const char *what, Jsonb *j);
 
 /* system_text.c */
+extern bool hd_language_tag_shaped(const char *tag);
 extern char *hd_system_text(int64 tenant_id, const char *key, const char *language,
 							int64 duration_us);
 

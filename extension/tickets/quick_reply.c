@@ -18,29 +18,10 @@
 static char *
 checked_language(const char *tag)
 {
-	const char *p;
-	int			part = 0,
-				len = 0;
-
 	hd_check_length("language", tag, 2, 35);
-	for (p = tag;; p++)
-	{
-		if (*p == '-' || *p == '\0')
-		{
-			if ((part == 0 && (len < 2 || len > 3)) || (part > 0 && (len < 1 || len > 8)))
-				break;
-			if (*p == '\0')
-				return downcase_identifier(tag, strlen(tag), false, false);
-			part++;
-			len = 0;
-		}
-		else if ((part == 0 && !isalpha((unsigned char) *p)) ||
-				 (part > 0 && !isalnum((unsigned char) *p)))
-			break;
-		else
-			len++;
-	}
-	hd_invalid("language must be a language tag such as zh-CN or en, got %s", hd_quote(tag));
+	if (!hd_language_tag_shaped(tag))
+		hd_invalid("language must be a language tag such as zh-CN or en, got %s", hd_quote(tag));
+	return downcase_identifier(tag, strlen(tag), false, false);
 }
 
 /* Shortcodes are lowercase: "/Refund" and "refund" are the same shortcode. */
