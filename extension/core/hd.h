@@ -71,6 +71,7 @@ extern char *hd_arg_text_or_null(FunctionCallInfo fcinfo, int n);
 extern void hd_check_length(const char *what, const char *s, int minlen, int maxlen);
 extern void hd_check_enum(const char *what, const char *value, const char *const *allowed);
 extern int64 hd_require_tenant(int64 tenant_id);
+extern void hd_not_found(const char *what, int64 id, int64 tenant_id) pg_attribute_noreturn();
 
 /* spi_util.c: a function's own arguments as SPI parameters */
 extern void hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count);
@@ -103,6 +104,7 @@ extern void hd_check_json_limits(const char *what, Jsonb *j);
 extern void hd_check_json_document(const char *what, Jsonb *j);
 
 /* system_text.c */
+extern bool hd_language_tag_shaped(const char *tag);
 extern char *hd_system_text(int64 tenant_id, const char *key, const char *language,
 							int64 duration_us);
 
@@ -122,6 +124,16 @@ typedef enum HdWorkerKind
 
 extern void hd_wake_at_commit(HdWorkerKind kind);
 extern void hd_request_launcher_at_commit(void);
+
+/* ---- state_table.c: lookups in state machines' static tables ---- */
+typedef struct HdTransition
+{
+	const char *from;
+	const char *to;
+} HdTransition;
+
+extern bool hd_transition_in(const HdTransition *table, const char *from, const char *to);
+extern const char *hd_literal_in(const char *const *list, const char *s, const char *what);
 
 /* ---- session_state.c ---- */
 extern bool hd_transition_allowed(const char *from, const char *to);

@@ -181,6 +181,23 @@ check_options(Jsonb *o)
 	}
 }
 
+/*
+ * The size limit of one message (body, attachment and options together),
+ * helpdesk.max_message_bytes: chat messages and ticket thread entries
+ * (tickets/ticket_thread.c) answer the same error for the same setting.
+ */
+void
+hd_check_message_bytes(int64 bytes)
+{
+	if (bytes > hd_max_message_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message is %lld bytes, more than the limit of %d",
+						(long long) bytes, hd_max_message_bytes),
+				 errhint("Split the text, send large content as a file attachment, "
+						 "or raise helpdesk.max_message_bytes.")));
+}
+
 static void
 check_content(HdPostArgs *m)
 {
@@ -216,13 +233,7 @@ check_content(HdPostArgs *m)
 		bytes += VARSIZE(m->attachment);
 	if (m->options)
 		bytes += VARSIZE(m->options);
-	if (bytes > hd_max_message_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("message is %lld bytes, more than the limit of %d",
-						(long long) bytes, hd_max_message_bytes),
-				 errhint("Split the text, send large content as a file attachment, "
-						 "or raise helpdesk.max_message_bytes.")));
+	hd_check_message_bytes(bytes);
 }
 
 static HdPlan note_author = {

@@ -23,6 +23,7 @@ typedef struct HdPostArgs
 
 extern int64 hd_post_message(HdPostArgs *m);
 extern void hd_check_attachment(Jsonb *a, bool image);
+extern void hd_check_message_bytes(int64 bytes);
 
 /*
  * Called after a customer or bot message is stored (never for a replay)

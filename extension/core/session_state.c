@@ -13,13 +13,7 @@
 
 #include "utils/builtins.h"
 
-typedef struct Transition
-{
-	const char *from;
-	const char *to;
-} Transition;
-
-static const Transition transitions[] = {
+static const HdTransition transitions[] = {
 	{"bot", "queued"}, {"bot", "closed"},
 	{"queued", "offered"}, {"queued", "active"}, {"queued", "closed"}, {"queued", "queued"},
 	{"offered", "active"}, {"offered", "queued"}, {"offered", "closed"},
@@ -30,12 +24,7 @@ static const Transition transitions[] = {
 bool
 hd_transition_allowed(const char *from, const char *to)
 {
-	int			i;
-
-	for (i = 0; transitions[i].from != NULL; i++)
-		if (strcmp(transitions[i].from, from) == 0 && strcmp(transitions[i].to, to) == 0)
-			return true;
-	return false;
+	return hd_transition_in(transitions, from, to);
 }
 
 void
@@ -66,11 +55,6 @@ const char *
 hd_state_literal(const char *s)
 {
 	static const char *const states[] = {"bot", "queued", "offered", "active", "closed", NULL};
-	int			i;
 
-	for (i = 0; states[i] != NULL; i++)
-		if (strcmp(states[i], s) == 0)
-			return states[i];
-	elog(ERROR, "pg_helpdesk: unknown session state \"%s\"", s);
-	return NULL;				/* keep compiler quiet */
+	return hd_literal_in(states, s, "session state");
 }

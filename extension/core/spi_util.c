@@ -213,6 +213,20 @@ hd_require_tenant(int64 tenant_id)
 	return tenant_id;
 }
 
+/*
+ * Raise HD_NOT_FOUND "<what> <id> does not exist in tenant <tenant>": the
+ * answer for a row of a tenant that is not there (queue, agent, ticket...),
+ * written once so that every caller words it the same way.
+ */
+void
+hd_not_found(const char *what, int64 id, int64 tenant_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_HD_NOT_FOUND),
+			 errmsg("%s %lld does not exist in tenant %lld",
+					what, (long long) id, (long long) tenant_id)));
+}
+
 /* Fill Datum/null arrays from the function's own arguments (n gets a terminating NUL). */
 void
 hd_args_to_params(FunctionCallInfo fcinfo, Datum *v, char *n, int count)

@@ -247,33 +247,44 @@ hd_system_text(int64 tenant_id, const char *key, const char *language, int64 dur
 	return render(c.body, c.language, duration_us);
 }
 
-/* A language tag as BCP 47 spells it in practice: zh, zh-CN, zh-Hant-TW, es-419. */
-static void
-check_language(const char *what, const char *tag)
+/*
+ * Whether tag is a language tag as BCP 47 spells it in practice: zh, zh-CN,
+ * zh-Hant-TW, es-419 (a 2-3 letter language, then 1-8 letter or digit
+ * parts). System texts and quick replies (tickets/quick_reply.c) take the
+ * same tags; each says its own error.
+ */
+bool
+hd_language_tag_shaped(const char *tag)
 {
-	const char *p = tag;
+	const char *p;
 	int			part = 0,
 				len = 0;
 
-	hd_check_length(what, tag, 2, 35);
-	for (;; p++)
+	for (p = tag;; p++)
 	{
 		if (*p == '-' || *p == '\0')
 		{
 			if ((part == 0 && (len < 2 || len > 3)) || (part > 0 && (len < 1 || len > 8)))
-				break;
+				return false;
 			if (*p == '\0')
-				return;
+				return true;
 			part++;
 			len = 0;
 		}
 		else if ((part == 0 && !isalpha((unsigned char) *p)) ||
 				 (part > 0 && !isalnum((unsigned char) *p)))
-			break;
+			return false;
 		else
 			len++;
 	}
-	hd_invalid("%s must be a language tag such as zh-CN or en", what);
+}
+
+static void
+check_language(const char *what, const char *tag)
+{
+	hd_check_length(what, tag, 2, 35);
+	if (!hd_language_tag_shaped(tag))
+		hd_invalid("%s must be a language tag such as zh-CN or en", what);
 }
 
 /* Every {...} in body must be a known placeholder. */

@@ -255,10 +255,7 @@ lock_open_job(int64 tenant_id, int64 job_id, int http_status, const char *what,
 
 	hd_exec(&job_session, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("bot job %lld does not exist in tenant %lld",
-						(long long) job_id, (long long) tenant_id)));
+		hd_not_found("bot job", job_id, tenant_id);
 	hd_get_int64(1, session_id);
 	hd_load_session(tenant_id, *session_id, HD_LOCK_UPDATE, &s);
 	hd_exec(&lock_job, v, NULL, false, 1);

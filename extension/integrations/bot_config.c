@@ -180,10 +180,7 @@ hd_upsert_bot(PG_FUNCTION_ARGS)
 
 		hd_exec(&queue_in_tenant, q, NULL, false, 1);
 		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_HD_NOT_FOUND),
-					 errmsg("queue %lld does not exist in tenant %lld",
-							(long long) PG_GETARG_INT64(5), (long long) tenant_id)));
+			hd_not_found("queue", PG_GETARG_INT64(5), tenant_id);
 	}
 	{
 		Datum		k[2] = {Int64GetDatum(tenant_id), CStringGetTextDatum(external_id)};

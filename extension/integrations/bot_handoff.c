@@ -10,6 +10,7 @@
  * an answer still in flight finds its job dropped and is logged, not shown.
  */
 #include "bot.h"
+#include "dispatch.h"
 
 #include "access/xact.h"
 #include "utils/builtins.h"
@@ -36,6 +37,20 @@ static HdPlan drop_open_jobs = {
 	3, {INT8OID, INT8OID, TEXTOID}
 };
 
+typedef struct RequestAgentArgs
+{
+	Datum	   *v;
+	const char *n;
+} RequestAgentArgs;
+
+static void
+run_request_agent(void *arg)
+{
+	RequestAgentArgs *a = (RequestAgentArgs *) arg;
+
+	hd_exec(&request_agent, a->v, a->n, false, 1);
+}
+
 /*
  * request_agent for a hand-off nobody asked for by API (a keyword in the
  * customer's post, the bot's signal, a failure): when it cannot queue the
@@ -46,37 +61,17 @@ static HdPlan drop_open_jobs = {
 static bool
 request_agent_or_warn(Datum *v, const char *n, int64 session_id, const char *reason)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
+	RequestAgentArgs a = {v, n};
+	char	   *error = NULL;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		hd_exec(&request_agent, v, n, false, 1);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ereport(WARNING,
-				(errmsg("pg_helpdesk: session %lld could not be handed to a human (%s): %s",
-						(long long) session_id, reason, e->message),
-				 errhint("Give the tenant a default queue, or start bot sessions with a queue_id.")));
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	/* routing's subtransaction runner, as the dispatcher's stages use it */
+	if (hd_run_in_subxact(run_request_agent, &a, &error))
+		return true;
+	ereport(WARNING,
+			(errmsg("pg_helpdesk: session %lld could not be handed to a human (%s): %s",
+					(long long) session_id, reason, error),
+			 errhint("Give the tenant a default queue, or start bot sessions with a queue_id.")));
+	return false;
 }
 
 /*
@@ -96,10 +91,7 @@ hd_bot_handoff(int64 tenant_id, int64 session_id, const char *reason,
 
 	hd_exec(&session_state, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("session %lld does not exist in tenant %lld",
-						(long long) session_id, (long long) tenant_id)));
+		hd_not_found("session", session_id, tenant_id);
 	if (strcmp(hd_get_text(1), "bot") != 0)
 		return false;
 	n[2] = has_queue ? ' ' : 'n';

@@ -17,6 +17,7 @@
  */
 #include "bot.h"
 #include "bot_json.h"
+#include "dispatch.h"
 #include "http_engine.h"
 #include "http_webhook.h"
 
@@ -328,38 +329,35 @@ static HdPlan start_reply_deadline = {
 	4, {INT8OID, INT8OID, INT4OID, INT4OID}
 };
 
-/* A result applied in a subtransaction: a bad answer fails the job instead. */
+typedef struct ApplyArgs
+{
+	HdHttpJob  *job;
+	const HdHttpResult *r;
+} ApplyArgs;
+
+static void
+run_apply(void *arg)
+{
+	ApplyArgs  *a = (ApplyArgs *) arg;
+	int64		message_id;
+
+	(void) hd_bot_apply_answer(a->job->tenant_id, a->job->row_id, a->r->body, a->r->body_len,
+							   a->r->status, &message_id);
+}
+
+/*
+ * A result applied in a subtransaction (routing's hd_run_in_subxact, as the
+ * dispatcher's stages use it): a bad answer fails the job instead.
+ */
 static void
 apply_in_subxact(HdHttpJob *job, const HdHttpResult *r)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	int64		message_id;
+	ApplyArgs	a = {job, r};
+	char	   *error = NULL;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		(void) hd_bot_apply_answer(job->tenant_id, job->row_id, r->body, r->body_len,
-								   r->status, &message_id);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+	if (!hd_run_in_subxact(run_apply, &a, &error))
 		hd_bot_fail(job->tenant_id, job->row_id, HD_HANDOFF_FAILURE, r->status,
-					psprintf("bad answer: %s", e->message));
-	}
-	PG_END_TRY();
+					psprintf("bad answer: %s", error));
 }
 
 static void

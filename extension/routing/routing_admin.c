@@ -101,10 +101,7 @@ hd_set_queue_routing(PG_FUNCTION_ARGS)
 	SPI_connect();
 	hd_exec(&set_queue_routing, v, n, false, 0);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("queue %lld does not exist in tenant %lld",
-						(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("queue", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -147,13 +144,9 @@ hd_set_agent_queue_limit(PG_FUNCTION_ARGS)
 	SPI_connect();
 	hd_exec(&agent_and_queue, v, NULL, false, 1);
 	if (!hd_get_int64(1, &found))
-		ereport(ERROR, (errcode(ERRCODE_HD_NOT_FOUND),
-						errmsg("agent %lld does not exist in tenant %lld",
-							   (long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("agent", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 	if (!hd_get_int64(2, &found))
-		ereport(ERROR, (errcode(ERRCODE_HD_NOT_FOUND),
-						errmsg("queue %lld does not exist in tenant %lld",
-							   (long long) PG_GETARG_INT64(2), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("queue", PG_GETARG_INT64(2), PG_GETARG_INT64(0));
 	hd_exec(PG_ARGISNULL(3) ? &delete_limit : &upsert_limit, v, NULL, false, 0);
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);
 	SPI_finish();
@@ -194,9 +187,7 @@ hd_upsert_issue_type(PG_FUNCTION_ARGS)
 
 		hd_exec(&queue_exists, q, NULL, false, 1);
 		if (SPI_processed == 0)
-			ereport(ERROR, (errcode(ERRCODE_HD_NOT_FOUND),
-							errmsg("queue %lld does not exist in tenant %lld",
-								   (long long) PG_GETARG_INT64(3), (long long) PG_GETARG_INT64(0))));
+			hd_not_found("queue", PG_GETARG_INT64(3), PG_GETARG_INT64(0));
 	}
 	hd_exec(&upsert_issue_type, v, n, false, 0);
 	SPI_finish();

@@ -95,10 +95,7 @@ hd_revoke_agent_tokens(int64 tenant_id, int64 agent_id, const char *reason)
 	v[1] = Int64GetDatum(agent_id);
 	hd_exec(&bump_version, v, NULL, false, 1);
 	if (SPI_processed == 0 || !hd_get_int64(1, &ver))
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent " INT64_FORMAT " does not exist in tenant " INT64_FORMAT,
-						agent_id, tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 	hd_append_event(tenant_id, "agent", agent_id, 0, 0, "agent.revoked",
 					psprintf("{\"token_version\": " INT64_FORMAT ", \"reason\": \"%s\"}",
 							 ver, reason));
@@ -136,16 +133,6 @@ login_result(FunctionCallInfo fcinfo, text *token, int64 exp_s, int64 agent_id,
 		v[5] = IntervalPGetDatum(i);
 	}
 	return HeapTupleGetDatum(heap_form_tuple(desc, v, n));
-}
-
-static bytea *
-to_bytea(const unsigned char *b, int n)
-{
-	bytea	   *r = palloc(VARHDRSZ + n);
-
-	SET_VARSIZE(r, VARHDRSZ + n);
-	memcpy(VARDATA(r), b, n);
-	return r;
 }
 
 PG_FUNCTION_INFO_V1(hd_agent_login);
@@ -265,8 +252,8 @@ hd_agent_login(PG_FUNCTION_ARGS)
 			hd_password_hash(VARDATA_ANY(pw), pwlen, salt, sizeof(salt),
 							 hd_password_iterations, hash);
 			v[2] = Int32GetDatum(hd_password_iterations);
-			v[3] = PointerGetDatum(to_bytea(salt, sizeof(salt)));
-			v[4] = PointerGetDatum(to_bytea(hash, sizeof(hash)));
+			v[3] = PointerGetDatum(hd_bytea_from(salt, sizeof(salt)));
+			v[4] = PointerGetDatum(hd_bytea_from(hash, sizeof(hash)));
 			hd_exec(&rehash, v, NULL, false, 0);
 			OPENSSL_cleanse(hash, sizeof(hash));
 		}
@@ -327,10 +314,7 @@ hd_set_agent_role(PG_FUNCTION_ARGS)
 	v[2] = CStringGetTextDatum(role);
 	hd_exec(&update_role, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent " INT64_FORMAT " does not exist in tenant " INT64_FORMAT,
-						agent_id, tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 	if (hd_get_bool(1))
 	{
 		hd_append_event(tenant_id, "agent", agent_id, 0, 0, "agent.updated", NULL);

@@ -81,8 +81,13 @@ static HdPlan drop_credential = {
 	2, {INT8OID, INT8OID}
 };
 
-static bytea *
-to_bytea(const unsigned char *b, int n)
+/*
+ * n raw bytes as a palloc'd bytea: the salt and hash that set_agent_password
+ * stores and agent_login rewrites on a rehash (agent_login.c) go through
+ * this one copy.
+ */
+bytea *
+hd_bytea_from(const unsigned char *b, int n)
 {
 	bytea	   *r = palloc(VARHDRSZ + n);
 
@@ -128,17 +133,14 @@ hd_set_agent_password(PG_FUNCTION_ARGS)
 	v[1] = Int64GetDatum(agent_id);
 	hd_exec(&agent_for_update, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent " INT64_FORMAT " does not exist in tenant " INT64_FORMAT,
-						agent_id, tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 	if (PG_ARGISNULL(2))
 		hd_exec(&drop_credential, v, NULL, false, 0);
 	else
 	{
 		v[2] = Int32GetDatum(hd_password_iterations);
-		v[3] = PointerGetDatum(to_bytea(salt, sizeof(salt)));
-		v[4] = PointerGetDatum(to_bytea(hash, sizeof(hash)));
+		v[3] = PointerGetDatum(hd_bytea_from(salt, sizeof(salt)));
+		v[4] = PointerGetDatum(hd_bytea_from(hash, sizeof(hash)));
 		hd_exec(&store_credential, v, NULL, false, 0);
 	}
 	hd_revoke_agent_tokens(tenant_id, agent_id, "password");

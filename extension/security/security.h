@@ -33,6 +33,7 @@ extern void hd_password_hash(const char *pw, size_t len, const unsigned char *sa
 							 size_t saltlen, int iterations, unsigned char *out);
 extern void hd_check_password_rules(const char *pw, size_t len);
 extern void hd_random_bytes(unsigned char *out, int n);
+extern bytea *hd_bytea_from(const unsigned char *b, int n);
 
 /* agent_login.c: a bump of the agent's token version with its agent.revoked event */
 extern int64 hd_revoke_agent_tokens(int64 tenant_id, int64 agent_id, const char *reason);

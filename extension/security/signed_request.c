@@ -313,6 +313,32 @@ text_arg(FunctionCallInfo fcinfo, int i)
 	return PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
 }
 
+/*
+ * The body from argument body_arg (NULL: none), the verification and the
+ * result row: the two forms of verify_signed_request (separate headers, a
+ * headers object) differ only in how they find the other parts.
+ */
+static Datum
+verify_with_body(FunctionCallInfo fcinfo, SignedParts *p, int body_arg)
+{
+	int64		tenant_id;
+
+	p->body = NULL;
+	p->body_len = 0;
+	if (!PG_ARGISNULL(body_arg))
+	{
+		bytea	   *b = PG_GETARG_BYTEA_PP(body_arg);
+
+		p->body = VARDATA_ANY(b);
+		p->body_len = VARSIZE_ANY_EXHDR(b);
+	}
+	SPI_connect();
+	tenant_id = verify(p);
+	SPI_finish();
+	/* after SPI_finish: the row must not live in SPI's memory */
+	return result_row(fcinfo, tenant_id, p->app);
+}
+
 PG_FUNCTION_INFO_V1(hd_verify_signed_request);
 
 /* verify_signed_request(method, path_with_query, app, timestamp, nonce, signature, body) */
@@ -320,8 +346,6 @@ Datum
 hd_verify_signed_request(PG_FUNCTION_ARGS)
 {
 	SignedParts p;
-	int64		tenant_id;
-	Datum		r;
 
 	p.method = text_arg(fcinfo, 0);
 	p.path = text_arg(fcinfo, 1);
@@ -329,21 +353,7 @@ hd_verify_signed_request(PG_FUNCTION_ARGS)
 	p.timestamp = text_arg(fcinfo, 3);
 	p.nonce = text_arg(fcinfo, 4);
 	p.signature = text_arg(fcinfo, 5);
-	p.body = NULL;
-	p.body_len = 0;
-	if (!PG_ARGISNULL(6))
-	{
-		bytea	   *b = PG_GETARG_BYTEA_PP(6);
-
-		p.body = VARDATA_ANY(b);
-		p.body_len = VARSIZE_ANY_EXHDR(b);
-	}
-	SPI_connect();
-	tenant_id = verify(&p);
-	SPI_finish();
-	/* after SPI_finish: the row must not live in SPI's memory */
-	r = result_row(fcinfo, tenant_id, p.app);
-	PG_RETURN_DATUM(r);
+	PG_RETURN_DATUM(verify_with_body(fcinfo, &p, 6));
 }
 
 /* a header's value from a JSON object of strings, its name in any case */
@@ -382,8 +392,6 @@ hd_verify_signed_request_headers(PG_FUNCTION_ARGS)
 {
 	SignedParts p;
 	Jsonb	   *h;
-	int64		tenant_id;
-	Datum		r;
 
 	memset(&p, 0, sizeof(p));
 	p.method = text_arg(fcinfo, 0);
@@ -397,17 +405,5 @@ hd_verify_signed_request_headers(PG_FUNCTION_ARGS)
 	p.timestamp = header(h, "X-HD-Timestamp");
 	p.nonce = header(h, "X-HD-Nonce");
 	p.signature = header(h, "X-HD-Signature");
-	if (!PG_ARGISNULL(3))
-	{
-		bytea	   *b = PG_GETARG_BYTEA_PP(3);
-
-		p.body = VARDATA_ANY(b);
-		p.body_len = VARSIZE_ANY_EXHDR(b);
-	}
-	SPI_connect();
-	tenant_id = verify(&p);
-	SPI_finish();
-	/* after SPI_finish: the row must not live in SPI's memory */
-	r = result_row(fcinfo, tenant_id, p.app);
-	PG_RETURN_DATUM(r);
+	PG_RETURN_DATUM(verify_with_body(fcinfo, &p, 3));
 }

@@ -202,10 +202,7 @@ hd_calendar_get(int64 tenant_id, int64 calendar_id)
 	if (e != NULL)
 		return &e->cal;
 	if (!load_calendar(tenant_id, calendar_id, &cal))
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("calendar %lld does not exist in tenant %lld",
-						(long long) calendar_id, (long long) tenant_id)));
+		hd_not_found("calendar", calendar_id, tenant_id);
 	/* uncommitted versions are compiled each time, never kept */
 	if (xact_dirty)
 	{

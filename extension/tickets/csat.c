@@ -329,10 +329,7 @@ hd_submit_csat(PG_FUNCTION_ARGS)
 
 		hd_exec(is_ticket ? &ticket_target : &session_target, v, NULL, false, 1);
 		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_HD_NOT_FOUND),
-					 errmsg("%s %lld does not exist in tenant %lld", target,
-							(long long) target_id, (long long) tenant_id)));
+			hd_not_found(target, target_id, tenant_id);
 		hd_get_int64(1, &owner);
 		label = is_ticket ? psprintf("ticket %s", hd_get_text(2))
 			: psprintf("session %lld", (long long) target_id);

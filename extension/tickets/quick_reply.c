@@ -18,29 +18,10 @@
 static char *
 checked_language(const char *tag)
 {
-	const char *p;
-	int			part = 0,
-				len = 0;
-
 	hd_check_length("language", tag, 2, 35);
-	for (p = tag;; p++)
-	{
-		if (*p == '-' || *p == '\0')
-		{
-			if ((part == 0 && (len < 2 || len > 3)) || (part > 0 && (len < 1 || len > 8)))
-				break;
-			if (*p == '\0')
-				return downcase_identifier(tag, strlen(tag), false, false);
-			part++;
-			len = 0;
-		}
-		else if ((part == 0 && !isalpha((unsigned char) *p)) ||
-				 (part > 0 && !isalnum((unsigned char) *p)))
-			break;
-		else
-			len++;
-	}
-	hd_invalid("language must be a language tag such as zh-CN or en, got %s", hd_quote(tag));
+	if (!hd_language_tag_shaped(tag))
+		hd_invalid("language must be a language tag such as zh-CN or en, got %s", hd_quote(tag));
+	return downcase_identifier(tag, strlen(tag), false, false);
 }
 
 /* Shortcodes are lowercase: "/Refund" and "refund" are the same shortcode. */
@@ -71,10 +52,7 @@ require_agent(int64 tenant_id, int64 agent_id)
 
 	hd_exec(&agent_exists, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent %lld does not exist in tenant %lld",
-						(long long) agent_id, (long long) tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 }
 
 static HdPlan upsert_reply = {
@@ -159,10 +137,7 @@ hd_delete_quick_reply(PG_FUNCTION_ARGS)
 	if (SPI_processed == 0)
 	{
 		if (PG_ARGISNULL(2))
-			ereport(ERROR,
-					(errcode(ERRCODE_HD_NOT_FOUND),
-					 errmsg("quick reply %lld does not exist in tenant %lld",
-							(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+			hd_not_found("quick reply", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_NOT_FOUND),
 				 errmsg("quick reply %lld is not a personal quick reply of agent %lld in tenant %lld",

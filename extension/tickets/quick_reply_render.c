@@ -327,15 +327,6 @@ get_jsonb(int col)
 	return isnull ? NULL : DatumGetJsonbPCopy(d);
 }
 
-static void
-not_found(const char *what, int64 id, int64 tenant_id)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_HD_NOT_FOUND),
-			 errmsg("%s %lld does not exist in tenant %lld", what,
-					(long long) id, (long long) tenant_id)));
-}
-
 PG_FUNCTION_INFO_V1(hd_render_quick_reply);
 
 /*
@@ -374,7 +365,7 @@ hd_render_quick_reply(PG_FUNCTION_ARGS)
 
 		hd_exec(&agent_row, v, NULL, false, 1);
 		if (SPI_processed == 0)
-			not_found("agent", agent_id, tenant_id);
+			hd_not_found("agent", agent_id, tenant_id);
 		c.agent_name = hd_get_text(1);
 	}
 	{
@@ -395,7 +386,7 @@ hd_render_quick_reply(PG_FUNCTION_ARGS)
 
 		hd_exec(&session_row, v, NULL, false, 1);
 		if (SPI_processed == 0)
-			not_found("session", PG_GETARG_INT64(3), tenant_id);
+			hd_not_found("session", PG_GETARG_INT64(3), tenant_id);
 		has_customer = hd_get_int64(1, &customer_id);
 		c.session_attributes = get_jsonb(2);
 	}
@@ -405,7 +396,7 @@ hd_render_quick_reply(PG_FUNCTION_ARGS)
 
 		hd_exec(&ticket_row, v, NULL, false, 1);
 		if (SPI_processed == 0)
-			not_found("ticket", PG_GETARG_INT64(4), tenant_id);
+			hd_not_found("ticket", PG_GETARG_INT64(4), tenant_id);
 		has_customer = hd_get_int64(1, &customer_id);
 		c.ticket_number = hd_get_text(2);
 		c.ticket_subject = hd_get_text(3);

@@ -188,10 +188,7 @@ load_ticket(int64 tenant_id, int64 ticket_id, Ticket *t)
 
 	hd_exec(&ticket_plan, v, NULL, false, 1);
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("ticket %lld does not exist in tenant %lld",
-						(long long) ticket_id, (long long) tenant_id)));
+		hd_not_found("ticket", ticket_id, tenant_id);
 	memset(t, 0, sizeof(Ticket));
 	t->status = hd_get_text(1);
 	t->priority = hd_get_text(2);

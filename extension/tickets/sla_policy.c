@@ -152,10 +152,7 @@ hd_upsert_sla_policy(PG_FUNCTION_ARGS)
 
 		hd_exec(&calendar_exists, cv, NULL, false, 1);
 		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_HD_NOT_FOUND),
-					 errmsg("calendar %lld does not exist in tenant %lld",
-							(long long) PG_GETARG_INT64(6), (long long) tenant_id)));
+			hd_not_found("calendar", PG_GETARG_INT64(6), tenant_id);
 	}
 	if (!PG_ARGISNULL(11))
 	{
@@ -167,10 +164,7 @@ hd_upsert_sla_policy(PG_FUNCTION_ARGS)
 		{
 			if (!hd_get_int64(1, &q))
 				hd_invalid("queue_ids must not contain NULL");
-			ereport(ERROR,
-					(errcode(ERRCODE_HD_NOT_FOUND),
-					 errmsg("queue %lld does not exist in tenant %lld",
-							(long long) q, (long long) tenant_id)));
+			hd_not_found("queue", q, tenant_id);
 		}
 	}
 	hd_exec(&upsert_plan, v, n, false, 1);
@@ -198,10 +192,7 @@ hd_delete_sla_policy(PG_FUNCTION_ARGS)
 	hd_require_tenant(PG_GETARG_INT64(0));
 	hd_exec(&delete_plan, v, NULL, false, 0);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("SLA policy %lld does not exist in tenant %lld",
-						(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("SLA policy", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 	hd_sla_request_recompute(PG_GETARG_INT64(0));
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -234,10 +225,7 @@ hd_ticket_sla(PG_FUNCTION_ARGS)
 	SPI_connect();
 	hd_exec(&ticket_exists, v, NULL, true, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("ticket %lld does not exist in tenant %lld",
-						(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("ticket", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 	hd_return_query(fcinfo, &clocks_plan, v, NULL);
 	SPI_finish();
 	return (Datum) 0;

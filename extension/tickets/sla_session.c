@@ -38,10 +38,7 @@ hd_set_queue_sla(PG_FUNCTION_ARGS)
 	hd_require_tenant(PG_GETARG_INT64(0));
 	hd_exec(&set_plan, v, n, false, 0);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("queue %lld does not exist in tenant %lld",
-						(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("queue", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 	SPI_finish();
 	PG_RETURN_VOID();
 }

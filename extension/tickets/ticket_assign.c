@@ -50,10 +50,7 @@ load_ticket(int64 tenant_id, int64 ticket_id, TicketRow *t)
 	memset(t, 0, sizeof(*t));
 	hd_exec(&lock_ticket, v, NULL, false, 1);
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("ticket %lld does not exist in tenant %lld",
-						(long long) ticket_id, (long long) tenant_id)));
+		hd_not_found("ticket", ticket_id, tenant_id);
 	hd_get_int64(1, &t->number);
 	t->status = hd_get_text(2);
 	hd_get_int64(3, &t->assignee);
@@ -116,10 +113,7 @@ read_capacity(int64 tenant_id, int64 agent_id, int64 *open, int64 *cap)
 
 	hd_exec(&agent_capacity, v, NULL, false, 1);
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent %lld does not exist in tenant %lld",
-						(long long) agent_id, (long long) tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 	hd_get_int64(1, open);
 	hd_get_int64(2, cap);
 	if (!hd_get_bool(3))
@@ -348,10 +342,7 @@ require_serves(int64 tenant_id, int64 agent_id, int64 queue_id, int64 ticket_id)
 
 	hd_exec(&serves_queue, v, NULL, false, 1);
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent %lld does not exist in tenant %lld",
-						(long long) agent_id, (long long) tenant_id)));
+		hd_not_found("agent", agent_id, tenant_id);
 	if (!hd_get_bool(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -538,10 +529,7 @@ hd_set_queue_ticket_strategy(PG_FUNCTION_ARGS)
 	v[2] = CStringGetTextDatum(strategy);
 	hd_exec(&set_strategy, v, NULL, false, 0);
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("queue %lld does not exist in tenant %lld",
-						(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("queue", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 	if (strcmp(strategy, "manual") != 0)
 		hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* its waiting tickets */
 	SPI_finish();
@@ -571,10 +559,7 @@ hd_set_agent_ticket_capacity(PG_FUNCTION_ARGS)
 	v[2] = PG_GETARG_DATUM(2);
 	hd_exec(&set_capacity, v, NULL, false, 0);
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent %lld does not exist in tenant %lld",
-						(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("agent", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);	/* a raised capacity frees slots */
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -16,6 +16,7 @@
 #include "common/hashfn.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
@@ -90,6 +91,27 @@ static HdPlan queue_exists = {
 	"SELECT 1 FROM helpdesk.queue WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}
 };
 
+/*
+ * A subject from a customer's text: its first line, cut to 100 bytes at a
+ * character boundary; fallback (copied) when that leaves nothing. Tickets
+ * from a chat (ticket_escalate.c) and from an offline message
+ * (ticket_offline.c) are titled the same way.
+ */
+char *
+hd_ticket_subject_from(const char *text, const char *fallback)
+{
+	char	   *s = pstrdup(text);
+	int			len;
+
+	for (len = 0; s[len]; len++)
+		if (s[len] == '\n' || s[len] == '\r')
+			break;
+	s[len] = '\0';
+	len = pg_mbcliplen(s, strlen(s), 100);
+	s[len] = '\0';
+	return s[0] ? s : pstrdup(fallback);
+}
+
 static void
 require_row(HdPlan *p, int64 tenant_id, int64 id, const char *what)
 {
@@ -99,10 +121,7 @@ require_row(HdPlan *p, int64 tenant_id, int64 id, const char *what)
 	if (SPI_processed == 0)
 	{
 		hd_require_tenant(tenant_id);
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("%s %lld does not exist in tenant %lld", what,
-						(long long) id, (long long) tenant_id)));
+		hd_not_found(what, id, tenant_id);
 	}
 }
 

@@ -12,7 +12,6 @@
 #include "tickets.h"
 #include "routing.h"
 
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
 static HdPlan ticket_of_session = {
@@ -42,19 +41,11 @@ static char *
 default_subject(int64 tenant_id, int64 session_id)
 {
 	char	   *first = hd_first_customer_message(tenant_id, session_id);
-	char	   *s;
-	int			len;
+	char	   *fallback = psprintf("Chat %lld", (long long) session_id);
 
 	if (first == NULL || first[0] == '\0')
-		return psprintf("Chat %lld", (long long) session_id);
-	s = pstrdup(first);
-	for (len = 0; s[len]; len++)
-		if (s[len] == '\n' || s[len] == '\r')
-			break;
-	s[len] = '\0';
-	len = pg_mbcliplen(s, strlen(s), 100);
-	s[len] = '\0';
-	return s[0] ? s : psprintf("Chat %lld", (long long) session_id);
+		return fallback;
+	return hd_ticket_subject_from(first, fallback);
 }
 
 typedef struct Escalation

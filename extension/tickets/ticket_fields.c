@@ -127,10 +127,7 @@ hd_set_ticket_queue(PG_FUNCTION_ARGS)
 	v[1] = Int64GetDatum(queue_id);
 	hd_exec(&queue_exists, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("queue %lld does not exist in tenant %lld",
-						(long long) queue_id, (long long) tenant_id)));
+		hd_not_found("queue", queue_id, tenant_id);
 	v[1] = Int64GetDatum(t.id);
 	v[2] = Int64GetDatum(queue_id);
 	hd_exec(&write_queue, v, NULL, false, 0);
@@ -206,10 +203,7 @@ hd_set_queue_max_wait_action(PG_FUNCTION_ARGS)
 	hd_require_tenant(PG_GETARG_INT64(0));
 	hd_exec(&write_max_wait_action, v, n, false, 0);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("queue %lld does not exist in tenant %lld",
-						(long long) PG_GETARG_INT64(1), (long long) PG_GETARG_INT64(0))));
+		hd_not_found("queue", PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 	/* the dispatcher reads the queue's settings at each pass */
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);
 	SPI_finish();

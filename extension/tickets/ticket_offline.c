@@ -15,7 +15,6 @@
 
 #include "access/htup_details.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
 static HdPlan offline_facts = {
@@ -50,21 +49,6 @@ static HdPlan created_before = {
 	"ORDER BY m.id LIMIT 1",
 	3, {INT8OID, INT8OID, TEXTOID}
 };
-
-static char *
-subject_from(const char *body)
-{
-	char	   *s = pstrdup(body);
-	int			len;
-
-	for (len = 0; s[len]; len++)
-		if (s[len] == '\n' || s[len] == '\r')
-			break;
-	s[len] = '\0';
-	len = pg_mbcliplen(s, strlen(s), 100);
-	s[len] = '\0';
-	return s[0] ? s : pstrdup("Offline message");
-}
 
 PG_FUNCTION_INFO_V1(hd_contact_support);
 
@@ -143,7 +127,7 @@ hd_contact_support(PG_FUNCTION_ARGS)
 				memset(&n, 0, sizeof(n));
 				n.tenant_id = tenant_id;
 				n.customer_id = customer_id;
-				n.subject = PG_ARGISNULL(6) ? subject_from(body)
+				n.subject = PG_ARGISNULL(6) ? hd_ticket_subject_from(body, "Offline message")
 					: text_to_cstring(PG_GETARG_TEXT_PP(6));
 				n.body = body;
 				n.priority = "normal";

@@ -29,10 +29,7 @@ hd_load_ticket(int64 tenant_id, int64 ticket_id, HdRowLock lock, HdTicketRow *t)
 	if (SPI_processed == 0)
 	{
 		hd_require_tenant(tenant_id);
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("ticket %lld does not exist in tenant %lld",
-						(long long) ticket_id, (long long) tenant_id)));
+		hd_not_found("ticket", ticket_id, tenant_id);
 	}
 	memset(t, 0, sizeof(*t));
 	t->id = ticket_id;

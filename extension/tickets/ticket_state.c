@@ -12,13 +12,7 @@
 
 #include "utils/builtins.h"
 
-typedef struct TicketTransition
-{
-	const char *from;
-	const char *to;
-} TicketTransition;
-
-static const TicketTransition transitions[] = {
+static const HdTransition transitions[] = {
 	{"new", "open"}, {"new", "pending"}, {"new", "resolved"},
 	{"open", "pending"}, {"open", "resolved"},
 	{"pending", "open"}, {"pending", "resolved"},
@@ -29,12 +23,7 @@ static const TicketTransition transitions[] = {
 bool
 hd_ticket_transition_allowed(const char *from, const char *to)
 {
-	int			i;
-
-	for (i = 0; transitions[i].from != NULL; i++)
-		if (strcmp(transitions[i].from, from) == 0 && strcmp(transitions[i].to, to) == 0)
-			return true;
-	return false;
+	return hd_transition_in(transitions, from, to);
 }
 
 /* from and to are known statuses (checked by the caller), so not quoted. */
@@ -67,24 +56,14 @@ const char *
 hd_ticket_status_literal(const char *s)
 {
 	static const char *const statuses[] = {"new", "open", "pending", "resolved", "closed", NULL};
-	int			i;
 
-	for (i = 0; statuses[i] != NULL; i++)
-		if (strcmp(statuses[i], s) == 0)
-			return statuses[i];
-	elog(ERROR, "pg_helpdesk: unknown ticket status \"%s\"", s);
-	return NULL;				/* keep compiler quiet */
+	return hd_literal_in(statuses, s, "ticket status");
 }
 
 const char *
 hd_ticket_priority_literal(const char *s)
 {
 	static const char *const priorities[] = {"low", "normal", "high", "urgent", NULL};
-	int			i;
 
-	for (i = 0; priorities[i] != NULL; i++)
-		if (strcmp(priorities[i], s) == 0)
-			return priorities[i];
-	elog(ERROR, "pg_helpdesk: unknown ticket priority \"%s\"", s);
-	return NULL;				/* keep compiler quiet */
+	return hd_literal_in(priorities, s, "ticket priority");
 }

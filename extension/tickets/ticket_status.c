@@ -72,6 +72,38 @@ hd_ticket_set_status(int64 tenant_id, HdTicketRow *t, const char *to,
 	return true;
 }
 
+/* The arguments that set_ticket_status and set_ticket_priority share. */
+typedef struct ChangeArgs
+{
+	int64		tenant_id;
+	int64		ticket_id;
+	char	   *value;			/* the new status or priority, checked */
+	char	   *actor_kind;
+	bool		has_actor;
+	int64		actor_id;
+} ChangeArgs;
+
+/*
+ * (tenant_id, ticket_id, value, actor_kind, actor_id): both setters take
+ * their first five arguments in this order and check them the same way,
+ * the value against its list under the name of its field.
+ */
+static void
+read_change_args(FunctionCallInfo fcinfo, const char *field, const char *const *allowed,
+				 ChangeArgs *a)
+{
+	const char *const names[] = {"tenant_id", "ticket_id", field, "actor_kind"};
+
+	hd_require_args(fcinfo, 4, names);
+	a->tenant_id = PG_GETARG_INT64(0);
+	a->ticket_id = PG_GETARG_INT64(1);
+	a->value = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	a->actor_kind = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	a->has_actor = !PG_ARGISNULL(4);
+	a->actor_id = a->has_actor ? PG_GETARG_INT64(4) : 0;
+	hd_check_enum(field, a->value, allowed);
+}
+
 PG_FUNCTION_INFO_V1(hd_set_ticket_status);
 
 /*
@@ -82,33 +114,22 @@ PG_FUNCTION_INFO_V1(hd_set_ticket_status);
 Datum
 hd_set_ticket_status(PG_FUNCTION_ARGS)
 {
-	static const char *const names[] = {"tenant_id", "ticket_id", "status", "actor_kind"};
-	int64		tenant_id,
-				ticket_id;
-	char	   *status,
-			   *actor_kind,
-			   *reason;
-	bool		has_actor = !PG_ARGISNULL(4);
-	int64		actor_id = has_actor ? PG_GETARG_INT64(4) : 0;
+	ChangeArgs	a;
+	char	   *reason;
 	HdTicketRow t;
 	const char *from;
 
-	hd_require_args(fcinfo, 4, names);
-	tenant_id = PG_GETARG_INT64(0);
-	ticket_id = PG_GETARG_INT64(1);
-	status = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	actor_kind = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	read_change_args(fcinfo, "status", statuses, &a);
 	reason = hd_arg_text_or_null(fcinfo, 5);
-	hd_check_enum("status", status, statuses);
 	if (reason)
 		hd_check_length("reason", reason, 1, 500);
 
 	SPI_connect();
-	hd_load_ticket(tenant_id, ticket_id, HD_LOCK_UPDATE, &t);
-	hd_ticket_check_actor(tenant_id, &t, actor_kind, has_actor, actor_id,
-						  strcmp(status, "resolved") == 0);
+	hd_load_ticket(a.tenant_id, a.ticket_id, HD_LOCK_UPDATE, &t);
+	hd_ticket_check_actor(a.tenant_id, &t, a.actor_kind, a.has_actor, a.actor_id,
+						  strcmp(a.value, "resolved") == 0);
 	from = t.status;
-	(void) hd_ticket_set_status(tenant_id, &t, status, actor_kind, actor_id, reason);
+	(void) hd_ticket_set_status(a.tenant_id, &t, a.value, a.actor_kind, a.actor_id, reason);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(from));
 }
@@ -128,42 +149,31 @@ PG_FUNCTION_INFO_V1(hd_set_ticket_priority);
 Datum
 hd_set_ticket_priority(PG_FUNCTION_ARGS)
 {
-	static const char *const names[] = {"tenant_id", "ticket_id", "priority", "actor_kind"};
-	int64		tenant_id,
-				ticket_id;
-	char	   *priority,
-			   *actor_kind;
-	bool		has_actor = !PG_ARGISNULL(4);
-	int64		actor_id = has_actor ? PG_GETARG_INT64(4) : 0;
+	ChangeArgs	a;
 	HdTicketRow t;
 	const char *from;
 
-	hd_require_args(fcinfo, 4, names);
-	tenant_id = PG_GETARG_INT64(0);
-	ticket_id = PG_GETARG_INT64(1);
-	priority = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	actor_kind = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	hd_check_enum("priority", priority, priorities);
+	read_change_args(fcinfo, "priority", priorities, &a);
 
 	SPI_connect();
-	hd_load_ticket(tenant_id, ticket_id, HD_LOCK_UPDATE, &t);
-	hd_ticket_check_actor(tenant_id, &t, actor_kind, has_actor, actor_id, false);
+	hd_load_ticket(a.tenant_id, a.ticket_id, HD_LOCK_UPDATE, &t);
+	hd_ticket_check_actor(a.tenant_id, &t, a.actor_kind, a.has_actor, a.actor_id, false);
 	hd_ticket_require_open(&t);
 	from = t.priority;
-	if (strcmp(from, priority) != 0)
+	if (strcmp(from, a.value) != 0)
 	{
-		Datum		v[3] = {Int64GetDatum(tenant_id), Int64GetDatum(ticket_id),
-		CStringGetTextDatum(priority)};
+		Datum		v[3] = {Int64GetDatum(a.tenant_id), Int64GetDatum(a.ticket_id),
+		CStringGetTextDatum(a.value)};
 		StringInfoData p;
 
 		hd_exec(&write_priority, v, NULL, false, 0);
 		initStringInfo(&p);
 		appendStringInfo(&p, "{\"change\": \"priority\", \"priority\": \"%s\", \"previous\": \"%s\"",
-						 priority, from);
-		append_actor(&p, actor_kind, actor_id);
+						 a.value, from);
+		append_actor(&p, a.actor_kind, a.actor_id);
 		appendStringInfoChar(&p, '}');
-		hd_ticket_event(tenant_id, ticket_id, "ticket.updated", p.data, false);
-		hd_ticket_changed(tenant_id, ticket_id, HD_TICKET_PRIORITY);
+		hd_ticket_event(a.tenant_id, a.ticket_id, "ticket.updated", p.data, false);
+		hd_ticket_changed(a.tenant_id, a.ticket_id, HD_TICKET_PRIORITY);
 	}
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(from));

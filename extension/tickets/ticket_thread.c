@@ -41,13 +41,7 @@ hd_ticket_check_content(HdTicketPost *m)
 		bytes += strlen(m->body);
 	if (m->attachment)
 		bytes += VARSIZE(m->attachment);
-	if (bytes > hd_max_message_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("message is %lld bytes, more than the limit of %d",
-						(long long) bytes, hd_max_message_bytes),
-				 errhint("Split the text, send large content as a file attachment, "
-						 "or raise helpdesk.max_message_bytes.")));
+	hd_check_message_bytes(bytes);
 }
 
 /*

@@ -144,5 +144,6 @@ typedef struct HdTicketNew
 
 extern int64 hd_ticket_create(HdTicketNew *n, int64 *message_id);
 extern ArrayType *hd_ticket_normalise_tags(ArrayType *tags);
+extern char *hd_ticket_subject_from(const char *text, const char *fallback);
 
 #endif							/* HD_TICKETS_H */

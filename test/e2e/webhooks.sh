@@ -11,18 +11,11 @@ db=e2e_webhooks
 port=$((HD_TEST_PORT + 31))
 sinklog=$HD_CLUSTER/webhooks_sink.jsonl
 base=http://127.0.0.1:$port
-trap 'sink_stop; reset_http' EXIT
-set_http http_allowed_hosts '127.0.0.1/32'
-sink_start $port "$sinklog"
-fresh_db $db
-seed_sessions $db 1
-tenant=$(q $db "SELECT id FROM helpdesk.tenant WHERE slug = 'e2e'")
-sess=$(q $db "SELECT session_id FROM public.e2e_session WHERE n = 1")
-cust=$(q $db "SELECT customer_id FROM public.e2e_session WHERE n = 1")
+wh_setup $db $port "$sinklog"
 post() { q $db "SELECT helpdesk.post_message($tenant, $sess, 'customer', $cust, '$1')" >/dev/null; }
 hook() { q $db "SELECT helpdesk.upsert_webhook($tenant, '$1', '$base$2', '{message.created}', retry_schedule => ${3:-NULL}, timeout => ${4:-NULL})"; }
 deliveries() { q $db "SELECT count(*) FROM helpdesk.webhook_delivery WHERE webhook_id = $1 AND state = '$2'"; }
-wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status() WHERE kind = 'http'" 15 || fail "no http worker"
+wait_http_worker $db
 
 ok=$(hook ok /ok)
 flaky=$(hook flaky '/flaky?n=2' "'{0,1s,1s,1s}'")

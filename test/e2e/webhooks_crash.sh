@@ -12,16 +12,9 @@ db=e2e_webhooks_crash
 port=$((HD_TEST_PORT + 32))
 sinklog=$HD_CLUSTER/webhooks_crash_sink.jsonl
 N=${WEBHOOK_CRASH_MESSAGES:-600}
-trap 'sink_stop; reset_http' EXIT
-set_http http_allowed_hosts '127.0.0.1/32'
-sink_start $port "$sinklog"
-fresh_db $db
-seed_sessions $db 1
-tenant=$(q $db "SELECT id FROM helpdesk.tenant WHERE slug = 'e2e'")
-sess=$(q $db "SELECT session_id FROM public.e2e_session WHERE n = 1")
-cust=$(q $db "SELECT customer_id FROM public.e2e_session WHERE n = 1")
+wh_setup $db $port "$sinklog"
 hook=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'crash', 'http://127.0.0.1:$port/slow?ms=1000', '{message.created}', retry_schedule => '{0,200ms,200ms,200ms,200ms,200ms,200ms,200ms}', max_in_flight => 40)")
-wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status() WHERE kind = 'http'" 15 || fail "no http worker"
+wait_http_worker $db
 
 # post m1..mN, each until it is known to be stored (client_msg_id makes a retry after a crash idempotent)
 post_all() {

@@ -9,16 +9,9 @@ db=e2e_webhooks_load
 port=$((HD_TEST_PORT + 33))
 N=${WEBHOOK_LOAD_DELIVERIES:-10000}
 CAP=50
-trap 'sink_stop; reset_http' EXIT
-set_http http_allowed_hosts '127.0.0.1/32'
-sink_start $port "$HD_CLUSTER/webhooks_load_sink.jsonl"
-fresh_db $db
-seed_sessions $db 1
-tenant=$(q $db "SELECT id FROM helpdesk.tenant WHERE slug = 'e2e'")
-sess=$(q $db "SELECT session_id FROM public.e2e_session WHERE n = 1")
-cust=$(q $db "SELECT customer_id FROM public.e2e_session WHERE n = 1")
+wh_setup $db $port "$HD_CLUSTER/webhooks_load_sink.jsonl"
 hook=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'load', 'http://127.0.0.1:$port/slow?ms=100', '{message.created}', max_in_flight => $CAP)")
-wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status() WHERE kind = 'http'" 15 || fail "no http worker"
+wait_http_worker $db
 pid=$(http_pid $db)
 # private memory (RssAnon): VmRSS also counts the shared buffers the worker touched
 rss() { awk '/^RssAnon/ {print $2}' "/proc/$pid/status"; }

@@ -16,25 +16,7 @@ SELECT plan(185);
 
 SELECT 'rt' || to_char(clock_timestamp(), 'YYYYMMDDHH24MISSUS') AS run \gset
 
--- Poll cond (an SQL boolean expression) every 50 ms until it holds or the
--- timeout passes; returns whether it held.
-CREATE FUNCTION pg_temp.wait_until(cond text, timeout interval DEFAULT '5 seconds')
-RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-	deadline timestamptz := clock_timestamp() + timeout;
-	r boolean;
-BEGIN
-	LOOP
-		EXECUTE 'SELECT (' || cond || ')' INTO r;
-		IF r THEN
-			RETURN true;
-		END IF;
-		IF clock_timestamp() > deadline THEN
-			RETURN false;
-		END IF;
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-END $$;
+\ir wait_until.psql
 
 -- A fixture session's state / agent / queue, read now.
 CREATE FUNCTION pg_temp.st(text) RETURNS text LANGUAGE sql VOLATILE AS

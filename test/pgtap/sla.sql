@@ -16,23 +16,7 @@ SELECT plan(109);
 
 SELECT 'sla' || to_char(clock_timestamp(), 'YYYYMMDDHH24MISSUS') AS run \gset
 
-CREATE FUNCTION pg_temp.wait_until(cond text, timeout interval DEFAULT '5 seconds')
-RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-	deadline timestamptz := clock_timestamp() + timeout;
-	r boolean;
-BEGIN
-	LOOP
-		EXECUTE 'SELECT (' || cond || ')' INTO r;
-		IF r THEN
-			RETURN true;
-		END IF;
-		IF clock_timestamp() > deadline THEN
-			RETURN false;
-		END IF;
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-END $$;
+\ir wait_until.psql
 
 -- a ticket's column / a clock's column, read now
 CREATE FUNCTION pg_temp.tk(name text) RETURNS helpdesk.ticket LANGUAGE sql VOLATILE AS

@@ -31,3 +31,19 @@ reset_http() {
 # requests in the sink's log for one path (and optionally one webhook-id)
 count_path() { local n; n=$(grep -c "\"path\":\"$2\"" "$1" || true); echo "${n:-0}"; }
 http_pid() { q "$1" "SELECT coalesce((SELECT pid FROM helpdesk.worker_status() WHERE kind = 'http'), 0)"; }
+
+# wh_setup DB PORT SINKLOG: what every webhook e2e script starts with (the
+# cleanup trap, 127.0.0.1 allowed, the sink, a fresh database with one
+# session); sets tenant, sess and cust.
+wh_setup() {
+	trap 'sink_stop; reset_http' EXIT
+	set_http http_allowed_hosts '127.0.0.1/32'
+	sink_start "$2" "$3"
+	fresh_db "$1"
+	seed_sessions "$1" 1
+	tenant=$(q "$1" "SELECT id FROM helpdesk.tenant WHERE slug = 'e2e'")
+	sess=$(q "$1" "SELECT session_id FROM public.e2e_session WHERE n = 1")
+	cust=$(q "$1" "SELECT customer_id FROM public.e2e_session WHERE n = 1")
+}
+# wait_http_worker DB: the HTTP worker is running
+wait_http_worker() { wait_until "$1" "SELECT pid IS NOT NULL FROM helpdesk.worker_status() WHERE kind = 'http'" 15 || fail "no http worker"; }
