@@ -49,6 +49,35 @@ static bool have_waiting = true;
 static TimestampTz ext_due[HD_MAX_DISPATCH_STAGES];
 static bool ext_more[HD_MAX_DISPATCH_STAGES];
 
+static void
+stage_next_due(void *arg)
+{
+	int			i = *(int *) arg;
+
+	ext_due[i] = hd_dispatch_stage(i)->next_due();
+}
+
+/*
+ * Every registered stage's next due time, each in a subtransaction: a
+ * lookup that fails keeps the stage's old due time (it runs then and fails
+ * or succeeds on its own) and does not fail the assignment pass.
+ */
+static void
+refresh_registered_due(void)
+{
+	int			i;
+
+	for (i = 0; i < hd_dispatch_stage_count(); i++)
+	{
+		char	   *err = NULL;
+
+		if (!hd_run_in_subxact(stage_next_due, &i, &err))
+			ereport(WARNING,
+					(errmsg("pg_helpdesk dispatcher: next due time of %s failed: %s",
+							hd_dispatch_stage(i)->name, err)));
+	}
+}
+
 /*
  * Run one stage in its own transaction. Returns false after an error (the
  * transaction is rolled back and the error logged). *gone is set when the
@@ -83,6 +112,7 @@ run_stage(Stage stage, int ext, int *result, bool *more, bool *gone)
 			{
 				case STAGE_ASSIGN:
 					*result = hd_dispatch_assign(more);
+					refresh_registered_due();
 					break;
 				case STAGE_POSITIONS:
 					*result = hd_dispatch_positions();
@@ -168,8 +198,8 @@ run_timers(bool *retry_soon)
 }
 
 /*
- * Run every registered stage that is due, asked for more, or (woken) may
- * have new work. Each runs in its own transaction, so one stage's failure
+ * Run every registered stage that is due, asked for more, or (woken, and
+ * run_on_wake) may have new work. Each runs in its own transaction, so one stage's failure
  * neither rolls back nor delays another's work beyond the shared backoff.
  */
 static bool
@@ -184,7 +214,8 @@ run_registered(bool woken, bool *gone)
 		int			result;
 		bool		more = false;
 
-		if (!woken && !ext_more[i] && (ext_due[i] == 0 || now < ext_due[i]))
+		if (!(woken && hd_dispatch_stage(i)->run_on_wake) && !ext_more[i] &&
+			(ext_due[i] == 0 || now < ext_due[i]))
 			continue;
 		if (run_stage(STAGE_REGISTERED, i, &result, &more, gone))
 			ext_more[i] = more;

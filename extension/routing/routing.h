@@ -75,15 +75,19 @@ extern HdSessionClosedHook hd_session_closed_hook;
  *   row is marked and skipped; returns how many items it handled and sets
  *   *more when it stopped early and wants to run again at once. A stage
  *   that throws is rolled back, logged, and retried with backoff.
- * A stage runs when its due time has come, when it asked for more, and
- * whenever the dispatcher is woken (hd_wake_at_commit(HD_WORKER_DISPATCHER)),
- * so a backend that moves a due time earlier wakes the dispatcher at commit.
+ * A stage runs when its due time has come, when it asked for more, and, if
+ * run_on_wake, whenever the dispatcher is woken
+ * (hd_wake_at_commit(HD_WORKER_DISPATCHER)). Every wake also refreshes each
+ * stage's next_due inside the assignment pass's transaction, so a backend
+ * that moves a due time earlier wakes the dispatcher at commit, and a stage
+ * that only keeps timers costs a wake one index lookup, not a transaction.
  */
 typedef struct HdDispatchStage
 {
 	const char *name;			/* for logs and pg_stat_activity */
 	TimestampTz (*next_due) (void);
 	int			(*run) (TimestampTz now, bool *more);
+	bool		run_on_wake;	/* work arrives by wakeups, not only by due times */
 } HdDispatchStage;
 
 #define HD_MAX_DISPATCH_STAGES 8

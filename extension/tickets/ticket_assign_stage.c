@@ -587,7 +587,8 @@ stage_next_due(void)
 static const HdDispatchStage stage = {
 	"pg_helpdesk: assigning tickets",
 	stage_next_due,
-	stage_run
+	stage_run,
+	true						/* unassigned tickets and free slots come by wakeups */
 };
 
 void
