@@ -41,11 +41,31 @@
 	"EXISTS (SELECT 1 FROM unnest(" events ") f WHERE f = '*' OR f = " t " " \
 	"        OR (right(f, 2) = '.*' AND starts_with(" t ", left(f, -1))))"
 
+/* One delivery being sent (job->data). */
+typedef struct WebhookJob
+{
+	int64		webhook_id;
+	int			attempt;
+	char	   *msg_id;
+	char	   *event_type;
+	char	   *body;
+	char	   *url;
+	bytea	   *secret;
+	bytea	   *previous;		/* NULL unless still active */
+	int			timeout_ms;
+	bool		has_next;		/* the schedule has another attempt */
+	int64		next_delay_us;
+} WebhookJob;
+
 extern const HdHttpSource hd_webhook_source;
 extern int	hd_webhook_disable_after_s;
 
 /* http_webhook_feed.c: published events -> deliveries; true when more wait */
 extern bool hd_webhook_feed(void);
+
+/* http_webhook_queue.c: the source's claim, from deliveries claimed ahead */
+extern int	hd_webhook_claim(HdHttpClaim *claim, int max);
+extern bool hd_webhook_queued(void);
 
 /* http_webhook_sign.c */
 extern char *hd_webhook_new_secret(void);
