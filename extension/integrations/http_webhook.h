@@ -26,15 +26,15 @@
 	"  'timestamp', to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " \
 	"  'data', jsonb_build_object('tenant_id', e.tenant_id, 'position', e.pos, " \
 	"    'audience', e.audience, 'audience_id', e.audience_id, 'event', " payload ", " \
-	"    'message', " msg ", " \
-	"    'session', (SELECT jsonb_build_object('id', s.id, 'state', s.state, 'channel', s.channel, " \
-	"        'queue_id', s.queue_id, 'agent_id', s.agent_id, 'issue_type', s.issue_type, " \
-	"        'priority', s.priority, 'created_at', s.created_at, 'closed_at', s.closed_at) " \
-	"      FROM helpdesk.session s WHERE s.tenant_id = e.tenant_id AND s.id = e.session_id), " \
-	"    'customer', (SELECT jsonb_build_object('id', c.id, 'external_id', c.external_id, " \
-	"        'display_name', c.display_name, 'vip_level', c.vip_level, 'language', c.language) " \
-	"      FROM helpdesk.session s JOIN helpdesk.customer c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id " \
-	"      WHERE s.tenant_id = e.tenant_id AND s.id = e.session_id)))::text"
+	"    'message', " msg ") " \
+	"  || coalesce((SELECT jsonb_build_object('session', jsonb_build_object('id', s.id, 'state', s.state, " \
+	"        'channel', s.channel, 'queue_id', s.queue_id, 'agent_id', s.agent_id, 'issue_type', s.issue_type, " \
+	"        'priority', s.priority, 'created_at', s.created_at, 'closed_at', s.closed_at), " \
+	"      'customer', CASE WHEN c.id IS NOT NULL THEN jsonb_build_object('id', c.id, 'external_id', c.external_id, " \
+	"        'display_name', c.display_name, 'vip_level', c.vip_level, 'language', c.language) END) " \
+	"      FROM helpdesk.session s LEFT JOIN helpdesk.customer c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id " \
+	"      WHERE s.tenant_id = e.tenant_id AND s.id = e.session_id), " \
+	"    '{\"session\": null, \"customer\": null}'::jsonb))::text"
 
 /* an endpoint's filter (w.events) matches the type t */
 #define HD_WEBHOOK_MATCH(events, t) \
