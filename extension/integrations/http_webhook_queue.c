@@ -177,7 +177,7 @@ refill(Endpoint *eps, int neps)
 	v[1] = hd_int8_array(ex_t, nex);
 	v[2] = hd_int8_array(ex_i, nex);
 	v[3] = Int32GetDatum(QUEUE_PER_ENDPOINT);
-	hd_exec(&claim_batch, v, NULL, false, 0);
+	hd_http_exec(&claim_batch, v, NULL, false, 0);
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -250,7 +250,7 @@ load_endpoints(Endpoint *eps, int neps)
 	}
 	v[0] = hd_int8_array(t, neps);
 	v[1] = hd_int8_array(w, neps);
-	hd_exec(&endpoints_plan, v, NULL, true, 0);
+	hd_http_exec(&endpoints_plan, v, NULL, true, 0);
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -369,7 +369,7 @@ hd_webhook_claim(HdHttpClaim *claim, int max)
 	{
 		Datum		v[2] = {hd_int8_array(dead_t, ndead), hd_int8_array(dead_i, ndead)};
 
-		hd_exec(&dead_letter_queued, v, NULL, false, 0);
+		hd_http_exec(&dead_letter_queued, v, NULL, false, 0);
 	}
 	return made;
 }

@@ -138,7 +138,7 @@ webhook_flush(void)
 	v[4] = hd_int4_array(batch.s, n);
 	v[5] = hd_int8_array(batch.l, n);
 	v[6] = hd_text_array(batch.resp, n);
-	hd_exec(&record_successes, v, NULL, false, 0);
+	hd_http_exec(&record_successes, v, NULL, false, 0);
 }
 
 /* $9: retry after $10 microseconds (else dead); returns whether the endpoint failed long enough */
@@ -168,7 +168,7 @@ static HdPlan disable_webhook = {
 static void
 webhook_recover(void)
 {
-	hd_exec(&recover_sending, NULL, NULL, false, 0);
+	hd_http_exec(&recover_sending, NULL, NULL, false, 0);
 	if (SPI_processed > 0)
 		ereport(LOG,
 				(errmsg("pg_helpdesk http worker: %llu webhook deliveries in flight when the worker stopped are sent again",
@@ -268,7 +268,7 @@ disable(HdHttpJob *job, const char *reason, int status)
 	CStringGetTextDatum(reason)};
 	int64		n = 0;
 
-	hd_exec(&disable_webhook, v, NULL, false, 1);
+	hd_http_exec(&disable_webhook, v, NULL, false, 1);
 	hd_get_int64(1, &n);
 	if (n == 0)
 		return;					/* another delivery in flight at the same time disabled it */
@@ -329,7 +329,7 @@ webhook_complete(HdHttpJob *job, const HdHttpResult *r)
 		v[8] = BoolGetDatum(retry);
 		v[9] = Int64GetDatum(delay);
 		v[10] = Int32GetDatum(hd_webhook_disable_after_s);
-		hd_exec(&record_failure, v, n, false, 0);
+		hd_http_exec(&record_failure, v, n, false, 0);
 		if (SPI_processed == 1)
 			failing_long = hd_get_bool(1);
 		if (!retry)
@@ -351,7 +351,7 @@ webhook_next_due(void)
 
 	if (hd_webhook_queued())
 		return GetCurrentTimestamp();	/* claimed, waiting for a slot */
-	hd_exec(&next_due_plan, NULL, NULL, false, 1);
+	hd_http_exec(&next_due_plan, NULL, NULL, false, 1);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }
