@@ -24,8 +24,9 @@ hd_build_install
 dir=$(hd_cluster_dir "$HD_ROOT/.bench-cluster")
 hd_cluster_start "$dir" "$port" "helpdesk.http_allowed_hosts = '127.0.0.1/32'"
 sink= peer=
-trap '[ -n "$sink" ] && kill $sink 2>/dev/null; [ -n "$peer" ] && kill $peer 2>/dev/null; hd_cluster_stop' EXIT
+trap '[ -s "$work/sink.pid" ] && kill "$(cat "$work/sink.pid")" 2>/dev/null; [ -n "$peer" ] && kill $peer 2>/dev/null; hd_cluster_stop' EXIT
 work=$dir/bench; mkdir -p "$work"; chmod 777 "$work"
+rm -f "$work/sink.pid"
 db=helpdesk_bench
 psql -qX -d postgres -c "CREATE DATABASE $db" >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL
@@ -47,17 +48,19 @@ secret=$(psql -XAt -d $db -c "SELECT helpdesk.webhook_secret(1, 1)")
 read -r sbase cbase < <(psql -XAt -d $db -c "SELECT min(id), min(customer_id) FROM helpdesk.session" | tr '|' ' ')
 body="hello, I need help with my order #12345"
 
-sink_up() { # fresh log per measurement
-	[ -n "$sink" ] && kill $sink 2>/dev/null && wait $sink 2>/dev/null
+sink_up() { # fresh log per measurement (called in $(...) subshells: the pid goes through a file)
+	[ -s "$work/sink.pid" ] && kill "$(cat "$work/sink.pid")" 2>/dev/null
+	while curl -fsS "http://127.0.0.1:$sport/_stats" >/dev/null 2>&1; do sleep 0.05; done
 	: >"$work/sink.jsonl"
 	node test/webhooks/sink.js $sport "$work/sink.jsonl" >/dev/null 2>&1 &
-	sink=$!
+	echo $! >"$work/sink.pid"
 	until curl -fsS "http://127.0.0.1:$sport/_stats" >/dev/null 2>&1; do sleep 0.05; done
 }
 peer_up() { PGHOST=$PGHOST PGPORT=$PGPORT PGDATABASE=$db node bench/peers/node_outbox.js "http://127.0.0.1:$sport/ok" "$secret" 64 5 & peer=$!; sleep 0.5; }
 peer_down() { [ -n "$peer" ] && kill $peer 2>/dev/null; wait $peer 2>/dev/null || true; peer=; }
 ours() { psql -qXAt -d $db -c "SELECT helpdesk.upsert_webhook(1, 'bench', 'http://127.0.0.1:$sport/ok', '{message.created}', enabled => $1)" >/dev/null; }
-reset_tables() {
+reset_tables() { # endpoint disabled first: what the worker still holds (queued, in flight) is dropped, not sent into the next measurement
+	ours false; sleep 0.5
 	psql -qX -d $db -c 'TRUNCATE helpdesk.message, helpdesk.event, helpdesk.event_batch, helpdesk.webhook_delivery CASCADE' \
 		-c 'TRUNCATE bench_outbox, bench_outbox_attempt' -c 'CHECKPOINT' >/dev/null
 }

@@ -20,6 +20,7 @@
  * crash is posted once), and the marker text or the metadata flag hands off.
  */
 #include "bot.h"
+#include "http_engine.h"
 #include "bot_json.h"
 #include "message.h"
 
@@ -253,12 +254,12 @@ lock_open_job(int64 tenant_id, int64 job_id, int http_status, const char *what,
 	HdSessionRow s;
 	char	   *job_state;
 
-	hd_exec(&job_session, v, NULL, false, 1);
+	hd_http_exec(&job_session, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		hd_not_found("bot job", job_id, tenant_id);
 	hd_get_int64(1, session_id);
 	hd_load_session(tenant_id, *session_id, HD_LOCK_UPDATE, &s);
-	hd_exec(&lock_job, v, NULL, false, 1);
+	hd_http_exec(&lock_job, v, NULL, false, 1);
 	job_state = hd_get_text(1);
 	if (marker)
 		*marker = hd_get_text(2);
@@ -270,7 +271,7 @@ lock_open_job(int64 tenant_id, int64 job_id, int http_status, const char *what,
 	n[2] = http_status ? ' ' : 'n';
 	v[3] = CStringGetTextDatum(psprintf("late %s dropped (job %s, session %s)", what,
 										job_state, s.state));
-	hd_exec(&note_late, v, n, false, 0);
+	hd_http_exec(&note_late, v, n, false, 0);
 	ereport(LOG,
 			(errmsg("pg_helpdesk: bot %s for session %lld of tenant %lld dropped: the job is %s and the session %s",
 					what, (long long) *session_id, (long long) tenant_id, job_state, s.state)));
@@ -289,7 +290,7 @@ finish(int64 tenant_id, int64 job_id, const char *state, int http_status, int64 
 	n[3] = http_status ? ' ' : 'n';
 	n[4] = message_id ? ' ' : 'n';
 	n[5] = error ? ' ' : 'n';
-	hd_exec(&finish_job, v, n, false, 0);
+	hd_http_exec(&finish_job, v, n, false, 0);
 }
 
 /*
@@ -329,7 +330,7 @@ hd_bot_apply_answer(int64 tenant_id, int64 job_id, const char *json, size_t len,
 		n[2] = a.conversation_id ? ' ' : 'n';
 		n[3] = a.issue_type ? ' ' : 'n';
 		n[4] = a.has_priority ? ' ' : 'n';
-		hd_exec(&set_session_bot_facts, v, n, false, 0);
+		hd_http_exec(&set_session_bot_facts, v, n, false, 0);
 	}
 	if (text[0] != '\0')
 	{

@@ -48,7 +48,7 @@ static HdPlan recover_jobs = {
 static void
 bot_recover(void)
 {
-	hd_exec(&recover_jobs, NULL, NULL, false, 0);
+	hd_http_exec(&recover_jobs, NULL, NULL, false, 0);
 	if (SPI_processed > 0)
 		ereport(LOG,
 				(errmsg("pg_helpdesk: %llu bot calls were in flight when the HTTP worker stopped; sending them again",
@@ -77,8 +77,8 @@ bot_prepare(void)
 	uint64		n,
 				i;
 
-	hd_exec(&drop_orphans, NULL, NULL, false, 0);
-	hd_exec(&overdue_replies, NULL, NULL, false, 0);
+	hd_http_exec(&drop_orphans, NULL, NULL, false, 0);
+	hd_http_exec(&overdue_replies, NULL, NULL, false, 0);
 	n = SPI_processed;
 	tenants = palloc(sizeof(int64) * (n + 1));
 	jobs = palloc(sizeof(int64) * (n + 1));
@@ -122,7 +122,7 @@ bot_claim(HdHttpClaim *claim, int max)
 	int			taken = 0;
 	SPITupleTable *rows;
 
-	hd_exec(&claimable, v, NULL, false, 0);
+	hd_http_exec(&claimable, v, NULL, false, 0);
 	n = SPI_processed;
 	rows = SPI_tuptable;
 	for (i = 0; i < n; i++)
@@ -138,7 +138,7 @@ bot_claim(HdHttpClaim *claim, int max)
 		if (job == NULL)
 			continue;			/* this bot is at its cap: the row stays pending */
 		job->attempt = attempt;
-		hd_exec(&mark_sending, k, NULL, false, 0);
+		hd_http_exec(&mark_sending, k, NULL, false, 0);
 		taken++;
 	}
 	return taken;
@@ -242,7 +242,7 @@ bot_build(HdHttpJob *job)
 	int64		session_id = 0,
 				message_id = 0;
 
-	hd_exec(&job_facts, v, NULL, false, 1);
+	hd_http_exec(&job_facts, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		elog(ERROR, "pg_helpdesk: bot job %lld vanished", (long long) job->row_id);
 	kind = hd_get_text(1);
@@ -384,7 +384,7 @@ bot_complete(HdHttpJob *job, const HdHttpResult *r)
 		Datum		v[4] = {Int64GetDatum(job->tenant_id), Int64GetDatum(job->row_id),
 		Int32GetDatum(r->status), Int32GetDatum(d->timeout_ms)};
 
-		hd_exec(&start_reply_deadline, v, NULL, false, 0);
+		hd_http_exec(&start_reply_deadline, v, NULL, false, 0);
 	}
 }
 
@@ -409,7 +409,7 @@ bot_next_due(void)
 	bool		isnull;
 	Datum		d;
 
-	hd_exec(&next_due, NULL, NULL, false, 1);
+	hd_http_exec(&next_due, NULL, NULL, false, 1);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }

@@ -204,4 +204,7 @@ extern char *hd_decrypt_secret(const bytea *sealed, const char *context, int *le
 extern void hd_http_worker_run(HdWorkerSlot *w);
 extern void hd_integrations_init(void);
 
+/* http_worker.c: hd_exec with a plan made for each execution (the worker's queries) */
+extern int	hd_http_exec(HdPlan *p, Datum *values, const char *nulls, bool read_only, long count);
+
 #endif							/* HD_HTTP_ENGINE_H */

@@ -78,7 +78,7 @@ hd_webhook_feed(void)
 	bool		any;
 	Datum		v[2];
 
-	hd_exec(&read_cursor, NULL, NULL, false, 1);
+	hd_http_exec(&read_cursor, NULL, NULL, false, 1);
 	if (SPI_processed != 1)
 		return false;
 	hd_get_int64(1, &pos);
@@ -115,7 +115,7 @@ hd_webhook_feed(void)
 	{
 		v[0] = Int64GetDatum(pos);
 		v[1] = Int32GetDatum(HD_WEBHOOK_FEED_BATCH);
-		hd_exec(&feed, v, NULL, false, 0);
+		hd_http_exec(&feed, v, NULL, false, 0);
 		last = pos;
 		hd_get_int64(1, &last);
 		hd_get_int64(2, &nread);
@@ -125,7 +125,7 @@ hd_webhook_feed(void)
 	{
 		v[0] = Int64GetDatum(last);
 		v[1] = CStringGetTextDatum(log);
-		hd_exec(&move_cursor, v, NULL, false, 0);
+		hd_http_exec(&move_cursor, v, NULL, false, 0);
 	}
 	return nread >= HD_WEBHOOK_FEED_BATCH;
 }

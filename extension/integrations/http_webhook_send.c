@@ -25,58 +25,11 @@ int			hd_webhook_disable_after_s = 5 * 86400;
 
 #define JITTER 0.1				/* retries spread +-10% around the schedule */
 #define RETRY_AFTER_MAX_S 86400
-#define CLAIM_PER_ENDPOINT 64	/* most rows one claim reads of one endpoint */
 
-typedef struct WebhookJob
-{
-	int64		webhook_id;
-	int			attempt;
-	char	   *msg_id;
-	char	   *event_type;
-	char	   *body;
-	char	   *url;
-	bytea	   *secret;
-	bytea	   *previous;		/* NULL unless still active */
-	int			timeout_ms;
-	bool		has_next;		/* the schedule has another attempt */
-	int64		next_delay_us;
-} WebhookJob;
 
 static HdPlan recover_sending = {
 	"UPDATE helpdesk.webhook_delivery SET state = 'pending', next_at = now() WHERE state = 'sending'",
 	0, {}
-};
-
-/*
- * Due deliveries, endpoint by endpoint: each enabled endpoint not at its cap
- * gives its first ones (by due time, through the partial index
- * webhook_delivery_due_by_webhook), then the earliest of all are taken. An
- * endpoint with a large backlog at its cap costs nothing (it is left out
- * before any delivery is read) and cannot hold the others back.
- */
-static HdPlan claim_due = {
-	"WITH c AS (SELECT d.tenant_id, d.id, d.next_at FROM helpdesk.webhook w "
-	"           CROSS JOIN LATERAL (SELECT d.tenant_id, d.id, d.next_at FROM helpdesk.webhook_delivery d "
-	"                               WHERE d.tenant_id = w.tenant_id AND d.webhook_id = w.id "
-	"                                 AND d.state = 'pending' AND d.next_at <= now() "
-	"                               ORDER BY d.next_at, d.id LIMIT $4 FOR UPDATE SKIP LOCKED) d "
-	"           WHERE w.enabled "
-	"             AND NOT EXISTS (SELECT 1 FROM unnest($2::int8[], $3::int8[]) AS f(t, i) "
-	"                             WHERE f.t = w.tenant_id AND f.i = w.id) "
-	"           ORDER BY d.next_at, d.id LIMIT $1) "
-	"SELECT d.tenant_id, d.id, d.webhook_id, d.attempts + 1, d.msg_id, d.event_type, d.body, w.url, w.secret, "
-	"       CASE WHEN w.previous_until > now() THEN w.previous_secret END, w.max_in_flight, w.timeout_ms, "
-	"       (extract(epoch FROM w.retry_schedule[d.step + 1]) * 1000000)::bigint "
-	"FROM c JOIN helpdesk.webhook_delivery d ON d.tenant_id = c.tenant_id AND d.id = c.id "
-	"JOIN helpdesk.webhook w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id "
-	"ORDER BY c.next_at, c.id",
-	4, {INT4OID, INT8ARRAYOID, INT8ARRAYOID, INT4OID}
-};
-
-static HdPlan mark_sending = {
-	"UPDATE helpdesk.webhook_delivery d SET state = 'sending', attempts = d.attempts + 1, next_at = NULL "
-	"FROM unnest($1::int8[], $2::int8[]) AS f(t, i) WHERE d.tenant_id = f.t AND d.id = f.i",
-	2, {INT8ARRAYOID, INT8ARRAYOID}
 };
 
 static HdPlan next_due_plan = {
@@ -185,7 +138,7 @@ webhook_flush(void)
 	v[4] = hd_int4_array(batch.s, n);
 	v[5] = hd_int8_array(batch.l, n);
 	v[6] = hd_text_array(batch.resp, n);
-	hd_exec(&record_successes, v, NULL, false, 0);
+	hd_http_exec(&record_successes, v, NULL, false, 0);
 }
 
 /* $9: retry after $10 microseconds (else dead); returns whether the endpoint failed long enough */
@@ -204,17 +157,18 @@ static HdPlan record_failure = {
 
 static HdPlan disable_webhook = {
 	"WITH w AS (UPDATE helpdesk.webhook SET enabled = false, disabled_reason = $3, updated_at = now() "
-	"           WHERE tenant_id = $1 AND id = $2 AND enabled RETURNING id) "
-	"UPDATE helpdesk.webhook_delivery d SET state = 'dead', next_at = NULL, finished_at = now(), "
-	"       last_error = 'endpoint disabled (' || $3 || ')' "
-	"FROM w WHERE d.tenant_id = $1 AND d.webhook_id = w.id AND d.state = 'pending'",
+	"           WHERE tenant_id = $1 AND id = $2 AND enabled RETURNING id), "
+	"     d AS (UPDATE helpdesk.webhook_delivery d SET state = 'dead', next_at = NULL, finished_at = now(), "
+	"             last_error = 'endpoint disabled (' || $3 || ')' "
+	"           FROM w WHERE d.tenant_id = $1 AND d.webhook_id = w.id AND d.state = 'pending') "
+	"SELECT count(*) FROM w",
 	3, {INT8OID, INT8OID, TEXTOID}
 };
 
 static void
 webhook_recover(void)
 {
-	hd_exec(&recover_sending, NULL, NULL, false, 0);
+	hd_http_exec(&recover_sending, NULL, NULL, false, 0);
 	if (SPI_processed > 0)
 		ereport(LOG,
 				(errmsg("pg_helpdesk http worker: %llu webhook deliveries in flight when the worker stopped are sent again",
@@ -225,82 +179,6 @@ static bool
 webhook_prepare(void)
 {
 	return hd_webhook_feed();
-}
-
-static bytea *
-copy_bytea(HeapTuple t, TupleDesc d, int col)
-{
-	bool		isnull;
-	Datum		v = SPI_getbinval(t, d, col, &isnull);
-
-	return isnull ? NULL : DatumGetByteaPCopy(v);
-}
-
-static int
-webhook_claim(HdHttpClaim *claim, int max)
-{
-	int64	   *full_t,
-			   *full_i;
-	int			nfull = hd_http_full_endpoints(claim, &full_t, &full_i);
-	Datum		v[4];
-	int64	   *acc_t,
-			   *acc_i;
-	int			nacc = 0;
-	uint64		i;
-
-	v[0] = Int32GetDatum(max);
-	v[1] = hd_int8_array(full_t, nfull);
-	v[2] = hd_int8_array(full_i, nfull);
-	v[3] = Int32GetDatum(Min(max, CLAIM_PER_ENDPOINT));
-	hd_exec(&claim_due, v, NULL, false, 0);
-	if (SPI_processed == 0)
-		return 0;
-	acc_t = palloc(sizeof(int64) * SPI_processed);
-	acc_i = palloc(sizeof(int64) * SPI_processed);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		tenant = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-		int64		id = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-		int64		webhook = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
-		int			cap = DatumGetInt32(SPI_getbinval(t, d, 11, &isnull));
-		HdHttpJob  *job = hd_http_job_new(claim, tenant, id, webhook, cap);
-		WebhookJob *wj;
-		MemoryContext old;
-		Datum		delay;
-
-		if (job == NULL)
-			continue;			/* the endpoint is at its cap: stays pending */
-		old = MemoryContextSwitchTo(job->cxt);
-		wj = palloc0(sizeof(WebhookJob));
-		wj->webhook_id = webhook;
-		wj->attempt = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
-		wj->msg_id = SPI_getvalue(t, d, 5);
-		wj->event_type = SPI_getvalue(t, d, 6);
-		wj->body = SPI_getvalue(t, d, 7);
-		wj->url = SPI_getvalue(t, d, 8);
-		wj->secret = copy_bytea(t, d, 9);
-		wj->previous = copy_bytea(t, d, 10);
-		wj->timeout_ms = DatumGetInt32(SPI_getbinval(t, d, 12, &isnull));
-		delay = SPI_getbinval(t, d, 13, &isnull);
-		wj->has_next = !isnull;
-		wj->next_delay_us = isnull ? 0 : DatumGetInt64(delay);
-		MemoryContextSwitchTo(old);
-		job->data = wj;
-		job->attempt = wj->attempt;
-		acc_t[nacc] = tenant;
-		acc_i[nacc] = id;
-		nacc++;
-	}
-	if (nacc > 0)
-	{
-		Datum		m[2] = {hd_int8_array(acc_t, nacc), hd_int8_array(acc_i, nacc)};
-
-		hd_exec(&mark_sending, m, NULL, false, 0);
-	}
-	return nacc;
 }
 
 /* Sign and address one delivery (Standard Webhooks headers). */
@@ -388,8 +266,12 @@ disable(HdHttpJob *job, const char *reason, int status)
 	WebhookJob *wj = job->data;
 	Datum		v[3] = {Int64GetDatum(job->tenant_id), Int64GetDatum(wj->webhook_id),
 	CStringGetTextDatum(reason)};
+	int64		n = 0;
 
-	hd_exec(&disable_webhook, v, NULL, false, 0);
+	hd_http_exec(&disable_webhook, v, NULL, false, 1);
+	hd_get_int64(1, &n);
+	if (n == 0)
+		return;					/* another delivery in flight at the same time disabled it */
 	webhook_event(job->tenant_id, "webhook.disabled", wj->webhook_id, 0, NULL, reason, status, NULL);
 	ereport(LOG,
 			(errmsg("pg_helpdesk http worker: webhook %lld of tenant %lld disabled (%s)",
@@ -447,7 +329,7 @@ webhook_complete(HdHttpJob *job, const HdHttpResult *r)
 		v[8] = BoolGetDatum(retry);
 		v[9] = Int64GetDatum(delay);
 		v[10] = Int32GetDatum(hd_webhook_disable_after_s);
-		hd_exec(&record_failure, v, n, false, 0);
+		hd_http_exec(&record_failure, v, n, false, 0);
 		if (SPI_processed == 1)
 			failing_long = hd_get_bool(1);
 		if (!retry)
@@ -467,7 +349,9 @@ webhook_next_due(void)
 	bool		isnull;
 	Datum		d;
 
-	hd_exec(&next_due_plan, NULL, NULL, false, 1);
+	if (hd_webhook_queued())
+		return GetCurrentTimestamp();	/* claimed, waiting for a slot */
+	hd_http_exec(&next_due_plan, NULL, NULL, false, 1);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }
@@ -476,7 +360,7 @@ const HdHttpSource hd_webhook_source = {
 	.name = "webhook",
 	.recover = webhook_recover,
 	.prepare = webhook_prepare,
-	.claim = webhook_claim,
+	.claim = hd_webhook_claim,
 	.build = webhook_build,
 	.complete = webhook_complete,
 	.next_due = webhook_next_due,

@@ -164,14 +164,7 @@ hd_http_worker_run(HdWorkerSlot *w)
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
-	/*
-	 * The queue tables swing from empty to a backlog of thousands and back:
-	 * a generic plan made while webhook_delivery was empty (a sequential
-	 * scan) was kept for the backlog and every claim read all of it (165
-	 * deliveries/s in the first bench round, 1,340 in the next). Planning
-	 * each statement costs far less than that.
-	 */
-	SetConfigOption("plan_cache_mode", "force_custom_plan", PGC_SUSET, PGC_S_OVERRIDE);
+	/* the worker's own statements are custom-planned: hd_http_exec() */
 	hd_http_engine_init();
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk http loop",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -263,4 +256,30 @@ hd_http_worker_run(HdWorkerSlot *w)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 	}
+}
+
+/*
+ * hd_exec for the worker's own statements, planned afresh at every
+ * execution (CURSOR_OPT_CUSTOM_PLAN). The queue tables swing from empty to
+ * a backlog of thousands and back: a generic plan made while
+ * webhook_delivery was empty (a sequential scan) was kept for the backlog
+ * and every claim read all of it (165 deliveries/s in the first bench
+ * round). Only these statements: a worker-wide plan_cache_mode =
+ * force_custom_plan also re-planned the foreign-key checks of every
+ * inserted row (a tenth of the worker's time in a drain).
+ */
+int
+hd_http_exec(HdPlan *p, Datum *values, const char *nulls, bool read_only, long count)
+{
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes, CURSOR_OPT_CUSTOM_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "pg_helpdesk: SPI_prepare failed (%s) for: %s",
+				 SPI_result_code_string(SPI_result), p->sql);
+		SPI_keepplan(plan);
+		p->plan = plan;
+	}
+	return hd_exec(p, values, nulls, read_only, count);
 }
