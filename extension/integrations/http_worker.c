@@ -27,6 +27,7 @@
 #include "utils/snapmgr.h"
 
 #define SWEEP_MS 1000			/* prepare at least this often without a wakeup */
+#define WAKE_COALESCE_MS 20
 #define BLOCKED_MS 200			/* due rows no claim could take (locked, caps) */
 #define BACKOFF_MAX_MS 30000
 
@@ -152,7 +153,8 @@ hd_http_worker_run(HdWorkerSlot *w)
 {
 	bool		recovered = false,
 				prepare = true,
-				claim = true;
+				claim = true,
+				woken = false;
 	TimestampTz last_prepare = 0,
 				retry_at = 0;
 	int			failures = 0;
@@ -180,8 +182,21 @@ hd_http_worker_run(HdWorkerSlot *w)
 		MemoryContextReset(loop_cxt);
 		check_sigterm();
 		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
-			prepare = claim = true;
+			woken = true;
 		now = GetCurrentTimestamp();
+
+		/*
+		 * Wakeups come from every publisher pass (hundreds a second under
+		 * load, most with nothing for us): one right after an idle spell is
+		 * served at once, but a burst is coalesced into at most one turn per
+		 * WAKE_COALESCE_MS, so an idle HTTP worker does not take the CPU the
+		 * dispatcher's timers need on a small machine.
+		 */
+		if (woken && now - last_prepare >= (int64) WAKE_COALESCE_MS * 1000)
+		{
+			prepare = claim = true;
+			woken = false;
+		}
 		if (now - last_prepare >= (int64) SWEEP_MS * 1000)
 			prepare = true;
 		if (next_due != 0 && now >= next_due)
@@ -246,6 +261,8 @@ hd_http_worker_run(HdWorkerSlot *w)
 				timeout = Min(timeout, Max(0L, t));
 			}
 			timeout = Min(timeout, Max(0L, SWEEP_MS - (long) ((now - last_prepare) / 1000)));
+			if (woken)
+				timeout = Min(timeout, Max(1L, WAKE_COALESCE_MS - (long) ((now - last_prepare) / 1000)));
 		}
 		check_sigterm();
 		hd_http_engine_wait(timeout);
