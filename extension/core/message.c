@@ -15,6 +15,7 @@
 #include "utils/numeric.h"
 
 hd_bot_message_hook_type hd_bot_message_hook = NULL;
+hd_customer_message_hook_type hd_customer_message_hook = NULL;
 
 static const char *const sender_kinds[] = {"customer", "agent", "bot", "system", "note", NULL};
 static const char *const message_types[] = {"text", "image", "file", "menu", "system", NULL};
@@ -564,6 +565,9 @@ hd_post_message(HdPostArgs *m)
 	if (hd_bot_message_hook != NULL && strcmp(s.state, "bot") == 0 &&
 		(strcmp(m->sender_kind, "customer") == 0 || strcmp(m->sender_kind, "bot") == 0))
 		hd_bot_message_hook(m, s.customer_id, id);
+	if (hd_customer_message_hook != NULL && m->body != NULL &&
+		strcmp(m->sender_kind, "customer") == 0)
+		hd_customer_message_hook(m, s.customer_id, id);
 	return id;
 }
 

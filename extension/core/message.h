@@ -35,4 +35,13 @@ typedef void (*hd_bot_message_hook_type) (HdPostArgs *m, int64 customer_id,
 										  int64 message_id);
 extern PGDLLIMPORT hd_bot_message_hook_type hd_bot_message_hook;
 
+/*
+ * Called after every customer text message is stored (never for a replay),
+ * in the posting transaction with SPI connected: automation/ matches it
+ * against the tenant's trigger tasks. NULL: nothing.
+ */
+typedef void (*hd_customer_message_hook_type) (HdPostArgs *m, int64 customer_id,
+											   int64 message_id);
+extern PGDLLIMPORT hd_customer_message_hook_type hd_customer_message_hook;
+
 #endif							/* HD_MESSAGE_H */

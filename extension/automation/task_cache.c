@@ -1,0 +1,100 @@
+/*
+ * task_cache.c — the shared generation counter behind every backend's
+ * compiled task index (task_match.c). A transaction that adds live tasks or
+ * changes a tenant's payment phrases bumps it when it commits; a backend
+ * compares it before each match and rebuilds a tenant's index when it moved.
+ *
+ * The counter is read before the index is loaded and bumped after the
+ * writer's commit is visible (XACT_EVENT_COMMIT), so a task committed after
+ * the loader's snapshot always leaves the counter ahead of the loaded
+ * generation: the next message reloads. Tasks that leave the live states
+ * (fired, cancelled, expired) do not bump it: the matcher's UPDATE checks the
+ * status on the locked row, and a stale entry only costs that one lookup once
+ * per backend (it is then marked dead locally).
+ */
+#include "automation.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "port/atomics.h"
+
+static pg_atomic_uint64 *task_gen = NULL;
+static shmem_request_hook_type prev_request_hook = NULL;
+static shmem_startup_hook_type prev_startup_hook = NULL;
+static bool xact_dirty = false;
+static bool callback_registered = false;
+
+static void
+task_shmem_request(void)
+{
+	if (prev_request_hook)
+		prev_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(pg_atomic_uint64)));
+}
+
+static void
+task_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_startup_hook)
+		prev_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	task_gen = ShmemInitStruct("pg_helpdesk trigger task generation",
+							   sizeof(pg_atomic_uint64), &found);
+	if (!found)
+		pg_atomic_init_u64(task_gen, 1);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+hd_task_shmem_init(void)
+{
+	prev_request_hook = shmem_request_hook;
+	shmem_request_hook = task_shmem_request;
+	prev_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = task_shmem_startup;
+}
+
+static void
+task_xact_callback(XactEvent event, void *arg)
+{
+	if (!xact_dirty)
+		return;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		xact_dirty = false;
+		if (task_gen)
+			pg_atomic_fetch_add_u64(task_gen, 1);
+	}
+}
+
+void
+hd_task_index_changed(void)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(task_xact_callback, NULL);
+		callback_registered = true;
+	}
+	xact_dirty = true;
+}
+
+/*
+ * The generation to compare a cached index with. Inside a transaction that
+ * changed tasks, always a fresh one: the changing backend sees its own
+ * uncommitted tasks (a number no commit will produce: the top bit).
+ */
+uint64
+hd_task_index_gen(void)
+{
+	uint64		g = task_gen ? pg_atomic_read_u64(task_gen) : 0;
+
+	if (xact_dirty)
+		return g | (UINT64CONST(1) << 63);
+	return g;
+}
