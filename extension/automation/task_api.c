@@ -48,7 +48,7 @@ hd_task_json(int64 tenant_id, int64 task_row_id)
 {
 	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(task_row_id)};
 
-	hd_exec(&json_by_row, v, NULL, true, 1);
+	hd_exec(&json_by_row, v, NULL, false, 1);	/* not read-only: sees the caller's writes */
 	if (SPI_processed == 0)
 		hd_not_found("trigger task", task_row_id, tenant_id);
 	return first_datum();
