@@ -13,6 +13,7 @@
 
 extern void http_player_init(void);
 extern void http_upload_init(void);
+extern void http_task_init(void);	/* http_task.c: seed 003's task API */
 extern int	http_serve(struct lws *wsi, const char *path);	/* metrics.c */
 
 static struct lws_vhost *metrics_vhost;
@@ -163,6 +164,7 @@ http_routes_init(struct lws_context *ctx)
 	http_route_add(&login_route);
 	http_player_init();
 	http_upload_init();
+	http_task_init();
 	cors_init(ctx);
 }
 
