@@ -95,7 +95,9 @@ reply_envelope_error(HttpReq *r, const char *sqlstate, const char *message)
 			message = "the request failed in the database";
 		}
 	}
-	/* first line only, clipped: the database never echoes unbounded input */
+	/* first line only, without libpq's "ERROR:  ", clipped: the database never echoes unbounded input */
+	if (message != NULL && strncmp(message, "ERROR:  ", 8) == 0)
+		message += 8;
 	snprintf(m, sizeof(m), "%.*s", (int) strcspn(message ? message : "", "\n"), message ? message : "");
 	http_reply_json(r, code, json_pack("{s:i,s:s,s:{s:s}}", "code", (int) code, "message", m,
 									   "data", "reason", reason));
@@ -164,6 +166,82 @@ hex_of(const char *data, size_t len)
 	return out;
 }
 
+/* RFC 3986 percent-encoding of everything but the unreserved characters */
+static size_t
+pct_encode(char *out, const char *in, size_t n)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t		len = 0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) in[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			c == '-' || c == '.' || c == '_' || c == '~')
+			out[len++] = (char) c;
+		else
+		{
+			out[len++] = '%';
+			out[len++] = digits[c >> 4];
+			out[len++] = digits[c & 15];
+		}
+	}
+	return len;
+}
+
+/*
+ * The path with its query for the signature: lws hands the arguments over
+ * decoded, one fragment each, so the query is rebuilt from them in their
+ * order, each name and value percent-encoded as RFC 3986 says (unreserved
+ * characters as they are: what encodeURIComponent, Python's quote(safe='')
+ * or curl's --data-urlencode send). The router's path_query is not used: it
+ * loses arguments after the first (lws_hdr_total_length does not count the
+ * separators). malloc'd.
+ */
+static char *
+signed_path(HttpReq *r)
+{
+	size_t		cap = strlen(r->path) + 8192 * 3 + 2;
+	char	   *out = malloc(cap);
+	size_t		len = strlen(r->path);
+	char		frag[2048];
+
+	memcpy(out, r->path, len + 1);
+	for (int i = 0; r->wsi != NULL; i++)
+	{
+		int			n = lws_hdr_copy_fragment(r->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+		char	   *eq;
+
+		if (n <= 0 || len + (size_t) n * 3 + 2 > cap)
+			break;
+		out[len++] = i == 0 ? '?' : '&';
+		eq = memchr(frag, '=', (size_t) n);
+		if (eq == NULL)
+			len += pct_encode(out + len, frag, (size_t) n);
+		else
+		{
+			len += pct_encode(out + len, frag, (size_t) (eq - frag));
+			out[len++] = '=';
+			len += pct_encode(out + len, eq + 1, (size_t) (n - (eq + 1 - frag)));
+		}
+		out[len] = '\0';
+	}
+	return out;
+}
+
+/* one query argument, decoded (lws), or NULL; the router's http_query_arg mixes arguments */
+static const char *
+query_arg(HttpReq *r, const char *name, char *buf, int cap)
+{
+	char		key[64];
+
+	snprintf(key, sizeof(key), "%s=", name);
+	if (r->wsi == NULL)
+		return NULL;
+	return lws_get_urlarg_by_name(r->wsi, key, buf, cap);	/* points at the value inside buf */
+}
+
 /*
  * Run sql with $1 method, $2 path with query, $3 signature headers, $4 the
  * body as hex, then the handler's own parameters from $5 on.
@@ -173,11 +251,12 @@ signed_call(HttpReq *r, const char *sql, int nextra, const char *const *extra, c
 {
 	const char *params[8];
 	char	   *headers = signature_headers(r);
+	char	   *pathq = signed_path(r);
 	char	   *hex = hex_of(r->body.data ? r->body.data : "", r->body.data ? r->body.len : 0);
 	TaskCall   *c = malloc(sizeof(TaskCall));
 
 	params[0] = r->method;
-	params[1] = r->path_query;
+	params[1] = pathq;
 	params[2] = headers;
 	params[3] = hex;
 	for (int i = 0; i < nextra && i < 4; i++)
@@ -186,6 +265,7 @@ signed_call(HttpReq *r, const char *sql, int nextra, const char *const *extra, c
 	c->ok_message = ok;
 	db_call(sql, 4 + nextra, params, task_done, c);
 	free(headers);
+	free(pathq);
 	free(hex);
 }
 
@@ -218,8 +298,10 @@ task_cancel(HttpReq *r)
 static void
 task_list(HttpReq *r)
 {
-	const char *extra[4] = {http_query_arg(r, "customer_id"), http_query_arg(r, "status"),
-	http_query_arg(r, "page"), http_query_arg(r, "page_size")};
+	char		b[4][256];
+	const char *extra[4] = {query_arg(r, "customer_id", b[0], sizeof(b[0])),
+		query_arg(r, "status", b[1], sizeof(b[1])), query_arg(r, "page", b[2], sizeof(b[2])),
+	query_arg(r, "page_size", b[3], sizeof(b[3]))};
 
 	signed_call(r, "SELECT helpdesk.list_tasks(v.tenant_id, nullif($5, ''), nullif($6, ''), "
 				"coalesce(nullif($7, '')::int, 1), coalesce(nullif($8, '')::int, 20))::text " VERIFIED,
