@@ -12,8 +12,8 @@ source "$(dirname "$0")/../webhooks/lib.sh"
 source "$(dirname "$0")/../automation/sign.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 db=e2e_task_api
-sport=$((HD_TEST_PORT + 33))
-bport=$((HD_TEST_PORT + 35))
+sport=$((HD_TEST_PORT + 73))
+bport=$((HD_TEST_PORT + 74))
 sinklog=$HD_CLUSTER/task_sink.jsonl
 blog=$HD_CLUSTER/task_bridge.log
 sink=http://127.0.0.1:$sport
