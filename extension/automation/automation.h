@@ -17,8 +17,8 @@
 
 /* task_cache.c: the shared generation of every tenant's task index */
 extern void hd_task_shmem_init(void);
-extern void hd_task_index_changed(void);	/* at commit, every backend reloads */
-extern uint64 hd_task_index_gen(void);
+extern void hd_task_index_changed(int64 tenant_id);	/* at commit, every backend reloads it */
+extern uint64 hd_task_index_gen(int64 tenant_id);
 
 /* task_ac.c: an Aho-Corasick automaton over byte strings */
 typedef struct HdAc HdAc;

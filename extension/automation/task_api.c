@@ -286,7 +286,7 @@ hd_set_task_settings(PG_FUNCTION_ARGS)
 	n[2] = zone ? ' ' : 'n';
 	v[3] = BoolGetDatum(reset);
 	hd_exec(&settings_upsert, v, n, false, 0);
-	hd_task_index_changed();
+	hd_task_index_changed(tenant_id);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

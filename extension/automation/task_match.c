@@ -7,8 +7,8 @@
  * tasks (status pending or waiting, not time_reach): one Aho-Corasick
  * automaton for the contains-matches and a sorted array for exact matches
  * (compared with the trimmed message). It is rebuilt when the shared
- * generation (task_cache.c) moved, i.e. after a task was added or the payment
- * phrases changed. A message then costs one scan over its bytes; a tenant
+ * generation of the tenant (task_cache.c) moved, i.e. after one of its tasks
+ * was added or its payment phrases changed. A message then costs one scan over its bytes; a tenant
  * without tasks costs one hash lookup.
  *
  * A match only records that the task fired: one UPDATE of the task row with
@@ -369,7 +369,7 @@ hd_task_on_customer_message(HdPostArgs *m, int64 customer_id, int64 message_id)
 
 	if (m->body == NULL || strcmp(m->type, "text") != 0)
 		return;
-	idx = get_index(m->tenant_id, hd_task_index_gen());
+	idx = get_index(m->tenant_id, hd_task_index_gen(m->tenant_id));
 	if (idx->ntasks <= 0)
 		return;
 	memset(&ms, 0, sizeof(ms));

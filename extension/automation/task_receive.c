@@ -328,7 +328,7 @@ hd_receive_task(PG_FUNCTION_ARGS)
 	hd_exec(&insert_task, v, n, false, 1);
 	if (SPI_processed > 0)
 	{
-		hd_task_index_changed();
+		hd_task_index_changed(tenant_id);
 		hd_wake_at_commit(HD_WORKER_DISPATCHER);
 		result = short_answer(task_id, "pending");
 	}
