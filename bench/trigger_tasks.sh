@@ -60,8 +60,13 @@ SELECT task_id, tenant_id, trigger_type, trigger_customer_id,
        exact_match
 FROM helpdesk.trigger_task WHERE tenant_id = 2;
 SQL
-sleep 2   # the dispatcher arms the tasks (pending -> waiting)
-armed=$(psql -XAt -d $db -c "SELECT count(*) FROM helpdesk.trigger_task WHERE status = 'waiting'")
+# the dispatcher arms the tasks (pending -> waiting, 200 a pass): wait for all, so that no
+# arming runs during the measured rounds
+for ((i = 0; i < 600; i++)); do
+	armed=$(psql -XAt -d $db -c "SELECT count(*) FROM helpdesk.trigger_task WHERE status = 'waiting'")
+	[ "$armed" -ge "$ntasks" ] && break
+	sleep 0.2
+done
 
 read -r sbase1 cbase1 < <(psql -XAt -d $db -c "SELECT min(id), min(customer_id) FROM helpdesk.session WHERE tenant_id = 1" | tr '|' ' ')
 read -r sbase2 cbase2 < <(psql -XAt -d $db -c "SELECT min(id), min(customer_id) FROM helpdesk.session WHERE tenant_id = 2" | tr '|' ' ')
