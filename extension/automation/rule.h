@@ -1,0 +1,35 @@
+/*
+ * rule.h — automation rules (issue 18): a rule is an event, conditions (AND /
+ * OR groups of field-operator-value tests over the event's object) and
+ * actions done through the same SQL API as people's (so the same state
+ * machines, capacity and SLA rules apply). rule_cond.c evaluates and checks
+ * conditions, rule_api.c stores rules and runs test_rule, rule_stage.c
+ * follows the event log in the dispatcher and runs them, rule_action.c does
+ * the actions.
+ */
+#ifndef HD_RULE_H
+#define HD_RULE_H
+
+#include "hd.h"
+#include "bot_json.h"
+#include "utils/jsonb.h"
+
+#define HD_RULE_MAX_ACTIONS 20
+#define HD_RULE_MAX_CONDITIONS 50
+
+/* rule_cond.c */
+extern void hd_rule_check_conditions(Jsonb *conds);
+/* evaluates conds against obj; appends one entry per leaf test to trace (a jansson array) */
+extern bool hd_rule_eval(Jsonb *conds, Jsonb *obj, json_t *trace);
+extern char *hd_rule_json_text(json_t *j);	/* palloc'd copy of json_dumps */
+
+/* rule_action.c */
+extern void hd_rule_check_actions(Jsonb *actions);
+/* does one action (SPI connected); ERROR when it cannot; returns what it did */
+extern char *hd_rule_do_action(int64 tenant_id, JsonbContainer *action, int64 session_id,
+							   int64 ticket_id, int64 rule_id, int64 event_pos, int index, bool dry_run);
+
+/* rule_stage.c */
+extern void hd_rule_register_stage(void);
+
+#endif							/* HD_RULE_H */

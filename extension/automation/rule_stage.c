@@ -1,0 +1,326 @@
+/*
+ * rule_stage.c — automation rules run by the dispatcher (a stage, routing.h),
+ * following the commit-ordered event log with their own cursor
+ * (automation_rule_cursor), as webhooks do in the HTTP worker.
+ *
+ * One run: read up to RULE_BATCH events after the cursor of tenants that
+ * have enabled rules for the event's kind (one copy per change, the
+ * webhooks' audience filter), skipping events that rule actions wrote (the
+ * loop guard: automation_rule_xid holds the transaction ids of actions, an
+ * event's xmin tells who wrote it); for each event its object
+ * {event, message, session, customer, ticket}; each rule of the tenant for
+ * that kind in (position, id) order: conditions evaluated in C; when they
+ * hold, each action in its own subtransaction (a failing one is audited,
+ * the rest go on) and one audit row; then the cursor moves. All in the
+ * stage's transaction: a crash evaluates the batch again, and message
+ * actions replay by their client_msg_id.
+ *
+ * Events arrive without waking the dispatcher, so while a tenant has rules
+ * the stage looks every RULE_POLL_MS (each look is one index lookup and a
+ * comparison with the log's head, in the wake's transaction).
+ * Rule kinds: message.created, session.created (session.state from null),
+ * session.queued, session.closed (session.state to closed), ticket.created,
+ * ticket.updated, sla.warning / sla.breached (ticket.sla), csat.submitted.
+ */
+#include "rule.h"
+#include "dispatch.h"
+#include "routing.h"
+#include "http_webhook.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#define RULE_BATCH 200
+#define RULE_POLL_MS 200
+
+#define RULE_EVENT_KIND \
+	"CASE WHEN e.type = 'session.state' AND e.payload->>'from' IS NULL THEN 'session.created' " \
+	"     WHEN e.type = 'session.state' AND e.payload->>'to' = 'closed' THEN 'session.closed' " \
+	"     WHEN e.type = 'ticket.sla' THEN CASE e.payload->>'kind' WHEN 'breach' THEN 'sla.breached' ELSE 'sla.warning' END " \
+	"     ELSE e.type END"
+
+static HdPlan state_plan = {
+	"SELECT c.position, coalesce(c.log_id::text, ''), helpdesk.event_log_id()::text, helpdesk.event_position(), "
+	"  EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.enabled) "
+	"FROM helpdesk.automation_rule_cursor c",
+	0, {}
+};
+
+static HdPlan lock_cursor = {
+	"SELECT position FROM helpdesk.automation_rule_cursor FOR UPDATE", 0, {}
+};
+
+static HdPlan move_cursor = {
+	"UPDATE helpdesk.automation_rule_cursor SET position = $1, log_id = $2::uuid",
+	2, {INT8OID, TEXTOID}
+};
+
+static HdPlan batch_plan = {
+	"WITH e AS MATERIALIZED (SELECT * FROM helpdesk.events_since($1, " CppAsString2(RULE_BATCH) ")), "
+	"k AS (SELECT e.*, " RULE_EVENT_KIND " AS kind FROM e WHERE " HD_WEBHOOK_AUDIENCE ") "
+	"SELECT k.pos, k.tenant_id, k.kind, coalesce(k.session_id, 0), "
+	"  coalesce((k.payload->>'ticket_id')::bigint, 0), "
+	"  jsonb_build_object('event', jsonb_build_object('type', k.kind, 'log_type', k.type, 'payload', k.payload, "
+	"      'created_at', k.created_at), "
+	"    'message', k.message, "
+	"    'session', (SELECT to_jsonb(s) - 'attributes' || jsonb_build_object('attributes', s.attributes) "
+	"                FROM helpdesk.session s WHERE s.tenant_id = k.tenant_id AND s.id = k.session_id), "
+	"    'customer', (SELECT to_jsonb(c) FROM helpdesk.session s JOIN helpdesk.customer c "
+	"                 ON c.tenant_id = s.tenant_id AND c.id = s.customer_id "
+	"                 WHERE s.tenant_id = k.tenant_id AND s.id = k.session_id), "
+	"    'ticket', (SELECT to_jsonb(t) FROM helpdesk.ticket t WHERE t.tenant_id = k.tenant_id "
+	"               AND t.id = (k.payload->>'ticket_id')::bigint)) "
+	"FROM k JOIN helpdesk.event_positions p ON p.pos = k.pos JOIN helpdesk.event ev ON ev.id = p.event_id "
+	"WHERE EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.tenant_id = k.tenant_id AND r.enabled "
+	"              AND r.event = k.kind) "
+	"  AND NOT EXISTS (SELECT 1 FROM helpdesk.automation_rule_xid x WHERE x.xid = ev.xmin::text::bigint "
+	"                  AND x.tenant_id = k.tenant_id) "
+	"UNION ALL SELECT max(pos), -1, NULL, 0, 0, NULL FROM e "
+	"ORDER BY 1, 2 DESC",
+	1, {INT8OID}
+};
+
+static HdPlan rules_plan = {
+	"SELECT id, conditions, actions FROM helpdesk.automation_rule "
+	"WHERE tenant_id = $1 AND event = $2 AND enabled ORDER BY position, id",
+	2, {INT8OID, TEXTOID}
+};
+
+static HdPlan audit_plan = {
+	"INSERT INTO helpdesk.automation_rule_run (tenant_id, rule_id, event_pos, event, session_id, ticket_id, "
+	"  conditions, actions, errors) VALUES ($1, $2, $3, $4, nullif($5, 0), nullif($6, 0), $7::jsonb, $8::jsonb, $9)",
+	9, {INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID}
+};
+
+static HdPlan xid_plan = {
+	"INSERT INTO helpdesk.automation_rule_xid (tenant_id, xid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+	2, {INT8OID, INT8OID}
+};
+
+static HdPlan prune_xids = {
+	"DELETE FROM helpdesk.automation_rule_xid WHERE at < now() - interval '1 day'", 0, {}
+};
+
+typedef struct RuleEvent
+{
+	int64		pos,
+				tenant_id,
+				session_id,
+				ticket_id;
+	char	   *kind;
+	Jsonb	   *obj;
+} RuleEvent;
+
+typedef struct ActionArgs
+{
+	RuleEvent  *ev;
+	JsonbContainer *action;
+	int64		rule_id;
+	int			index;
+	char	   *what;
+	TransactionId xid;
+} ActionArgs;
+
+static void
+action_one(void *arg)
+{
+	ActionArgs *a = (ActionArgs *) arg;
+
+	a->what = hd_rule_do_action(a->ev->tenant_id, a->action, a->ev->session_id, a->ev->ticket_id,
+								a->rule_id, a->ev->pos, a->index, false);
+	a->xid = GetCurrentTransactionIdIfAny();	/* this subtransaction's, if it wrote */
+}
+
+static void
+run_rule(RuleEvent *ev, int64 rule_id, Jsonb *conds, Jsonb *actions)
+{
+	json_t	   *trace = json_array(),
+			   *done = json_array();
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+	int			i = 0,
+				errors = 0;
+	Datum		v[9];
+
+	if (!hd_rule_eval(conds, ev->obj, trace))
+	{
+		json_decref(trace);
+		json_decref(done);
+		return;
+	}
+	it = JsonbIteratorInit(&actions->root);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		ActionArgs	a;
+		char	   *error = NULL;
+		JsonbValue *t;
+
+		if (tok != WJB_ELEM)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.ev = ev;
+		a.action = e.val.binary.data;
+		a.rule_id = rule_id;
+		a.index = i++;
+		t = getKeyJsonValueFromContainer(a.action, "type", 4, NULL);
+		if (hd_run_in_subxact(action_one, &a, &error))
+		{
+			if (TransactionIdIsValid(a.xid))
+			{
+				Datum		xv[2] = {Int64GetDatum(ev->tenant_id), Int64GetDatum((int64) a.xid)};
+
+				hd_exec(&xid_plan, xv, NULL, false, 0);
+			}
+			json_array_append_new(done, json_pack("{s:s%,s:s}", "type", t->val.string.val,
+												  (size_t) t->val.string.len, "done", a.what));
+		}
+		else
+		{
+			errors++;
+			json_array_append_new(done, json_pack("{s:s%,s:s}", "type", t->val.string.val,
+												  (size_t) t->val.string.len, "error",
+												  hd_clip_message(pstrdup(error ? error : "unknown error"), 500)));
+		}
+	}
+	v[0] = Int64GetDatum(ev->tenant_id);
+	v[1] = Int64GetDatum(rule_id);
+	v[2] = Int64GetDatum(ev->pos);
+	v[3] = CStringGetTextDatum(ev->kind);
+	v[4] = Int64GetDatum(ev->session_id);
+	v[5] = Int64GetDatum(ev->ticket_id);
+	v[6] = CStringGetTextDatum(hd_rule_json_text(trace));
+	v[7] = CStringGetTextDatum(hd_rule_json_text(done));
+	v[8] = Int32GetDatum(errors);
+	hd_exec(&audit_plan, v, NULL, false, 0);
+	json_decref(trace);
+	json_decref(done);
+}
+
+static void
+run_event(RuleEvent *ev)
+{
+	Datum		v[2] = {Int64GetDatum(ev->tenant_id), CStringGetTextDatum(ev->kind)};
+	uint64		n,
+				i;
+	SPITupleTable *tt;
+	int64	   *ids;
+	Jsonb	  **conds,
+			  **acts;
+
+	hd_exec(&rules_plan, v, NULL, false, 0);
+	n = SPI_processed;
+	tt = SPI_tuptable;
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	conds = palloc(sizeof(Jsonb *) * Max(n, 1));
+	acts = palloc(sizeof(Jsonb *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		conds[i] = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		acts[i] = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+	}
+	for (i = 0; i < n; i++)
+		run_rule(ev, ids[i], conds[i], acts[i]);
+}
+
+static int
+rule_run(TimestampTz now, bool *more)
+{
+	int64		pos = 0,
+				last;
+	uint64		n,
+				i;
+	SPITupleTable *tt;
+	RuleEvent  *evs;
+	int			nev = 0;
+	Datum		v[2];
+	char	   *cursor_log,
+			   *log;
+	int64		head = 0;
+
+	*more = false;
+	hd_exec(&lock_cursor, NULL, NULL, false, 1);
+	hd_exec(&state_plan, NULL, NULL, false, 1);
+	if (SPI_processed != 1)
+		return 0;
+	hd_get_int64(1, &pos);
+	cursor_log = hd_get_text(2);
+	log = hd_get_text(3);
+	hd_get_int64(4, &head);
+	if (strcmp(cursor_log, log) != 0 || pos > head || !hd_get_bool(5))
+	{
+		/* a new log (or no rules): start at its head; rules see what comes after */
+		v[0] = Int64GetDatum(head);
+		v[1] = CStringGetTextDatum(log);
+		hd_exec(&move_cursor, v, NULL, false, 0);
+		return 0;
+	}
+	v[0] = Int64GetDatum(pos);
+	hd_exec(&batch_plan, v, NULL, false, 0);
+	n = SPI_processed;
+	tt = SPI_tuptable;
+	last = pos;
+	evs = palloc0(sizeof(RuleEvent) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+		int64		tenant = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+
+		if (tenant == -1)
+		{
+			if (!isnull)
+				last = DatumGetInt64(d);
+			continue;
+		}
+		evs[nev].pos = DatumGetInt64(d);
+		evs[nev].tenant_id = tenant;
+		evs[nev].kind = SPI_getvalue(tt->vals[i], tt->tupdesc, 3);
+		evs[nev].session_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
+		evs[nev].ticket_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+		evs[nev].obj = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull));
+		nev++;
+	}
+	for (i = 0; i < (uint64) nev; i++)
+		run_event(&evs[i]);
+	if (last != pos)
+	{
+		v[0] = Int64GetDatum(last);
+		v[1] = CStringGetTextDatum(log);
+		hd_exec(&move_cursor, v, NULL, false, 0);
+		*more = last - pos >= RULE_BATCH;
+	}
+	if (random() % 1000 == 0)
+		hd_exec(&prune_xids, NULL, NULL, false, 0);
+	return nev;
+}
+
+static TimestampTz
+rule_next_due(void)
+{
+	int64		pos = 0,
+				head = 0;
+
+	hd_exec(&state_plan, NULL, NULL, false, 1);
+	if (SPI_processed != 1 || !hd_get_bool(5))
+		return 0;
+	hd_get_int64(1, &pos);
+	hd_get_int64(4, &head);
+	if (pos < head)
+		return GetCurrentTimestamp();
+	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RULE_POLL_MS);
+}
+
+static const HdDispatchStage rule_stage = {
+	"pg_helpdesk: automation rules", rule_next_due, rule_run
+};
+
+void
+hd_rule_register_stage(void)
+{
+	hd_dispatch_register_stage(&rule_stage);
+}
