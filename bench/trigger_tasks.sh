@@ -5,7 +5,9 @@
 #      row, interleaved in one run (pgbench -M prepared, as bench/post_message.sh),
 #      plus the peer: the seed's own matching in PL/pgSQL (bench/peers/
 #      plpgsql_task_match.sql: every waiting task looked at per message)
-#      with the same tasks. Messages match no task (the common case).
+#      with the same tasks, and BENCH_RULES (100) automation rules on
+#      message.created in the tenant (evaluated by the dispatcher after
+#      commit). Messages match no task and no rule (the common case).
 #   2. trigger-to-action latency at BENCH_RATE (100) triggers/s: each message
 #      fires one task (unique keyword), the dispatcher runs its action (a
 #      message into the chat); latency = the action's completion minus the
@@ -18,6 +20,7 @@ secs=${BENCH_SECONDS:-10}
 rounds=${BENCH_ROUNDS:-3}
 clients_list=${BENCH_CLIENTS:-"1 16"}
 ntasks=${BENCH_TASKS:-10000}
+nrules=${BENCH_RULES:-100}
 rate=${BENCH_RATE:-100}
 lat_secs=${BENCH_LATENCY_SECONDS:-20}
 port=${HD_BENCH_PORT:-$((${HD_TEST_PORT:-55432} + 80))}
@@ -51,6 +54,18 @@ SELECT count(helpdesk.receive_task(2, jsonb_build_object('task_id', 'T' || g, 't
 		ELSE jsonb_build_object('type', 'customer_reply', 'keyword', CASE g % 2 WHEN 0 THEN '订单' || g || '号' ELSE 'order-' || g END) END,
 	'action', jsonb_build_object('type', 'send_message', 'message', 'done ' || g))))
 FROM generate_series(1, $ntasks) g;
+SQL
+# and $nrules automation rules on message.created in the same tenant (evaluated by the
+# dispatcher from the event log, after commit; none matches the benchmark's message)
+psql -qX -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL
+SELECT count(helpdesk.upsert_rule(2, 'rule-' || g, 'message.created',
+	jsonb_build_object('all', jsonb_build_array(
+		jsonb_build_object('field', 'message.sender_kind', 'op', 'equal', 'value', 'customer'),
+		jsonb_build_object('any', jsonb_build_array(
+			jsonb_build_object('field', 'message.body', 'op', 'contains', 'value', '投诉' || g),
+			jsonb_build_object('field', 'customer.vip_level', 'op', 'gt', 'value', 5))))),
+	'[{"type": "send_message", "message": "rule"}]', g))
+FROM generate_series(1, $nrules) g;
 SQL
 psql -qX -v ON_ERROR_STOP=1 -d $db -f bench/peers/plpgsql_task_match.sql >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
@@ -153,7 +168,7 @@ out=bench/results/trigger_tasks-$(date -u +%Y%m%dT%H%M%SZ).md
 			"$(awk "BEGIN {print $t / $a}")" "$(awk "BEGIN {print $t / $p}")" "$e" "$es" "$(awk "BEGIN {print $e / $p}")"
 	done
 	echo
-	echo "tasks fired by the measured messages (must be 0: the message matches none): $fired"
+	echo "tasks fired by the measured messages (must be 0: the message matches none): $fired; automation rules in the tenant: $nrules (message.created; rule firings: $(psql -XAt -d $db -c 'SELECT count(*) FROM helpdesk.automation_rule_run'), events the rules had not reached at the end: $(psql -XAt -d $db -c 'SELECT helpdesk.event_position() - position FROM helpdesk.automation_rule_cursor'))"
 	echo "trigger-to-action at $rate triggers/s for ${lat_secs}s (4 clients, pgbench -R; action = a message into the chat by the dispatcher): $latency"
 	echo "load average (1 min) at start / end: $load_start / $load_end; machine: $(nproc) cores, $(psql -XAt -d $db -c 'SELECT version()' | cut -d, -f1)"
 } | tee "$out"
