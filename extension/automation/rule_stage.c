@@ -3,18 +3,20 @@
  * following the commit-ordered event log with their own cursor
  * (automation_rule_cursor), as webhooks do in the HTTP worker.
  *
- * One run: read up to RULE_BATCH events after the cursor of tenants that
+ * Reading (read ahead into memory, RULE_BATCH at a time; see queue_fill):
+ * the events after the cursor of tenants that
  * have enabled rules for the event's kind (one copy per change, the
  * webhooks' audience filter), skipping events that rule actions wrote (the
  * loop guard: automation_rule_xid holds the transaction ids of actions, an
  * event's xmin tells who wrote it; the event row of a position is found in
- * its one batch, as event_positions would, without expanding every batch); for each event its object
+ * its one batch, as event_positions would, without expanding every batch,
+ * and only for tenants whose rules acted within the last day); for each event its object
  * {event, message, session, customer, ticket}; each rule of the tenant for
  * that kind in (position, id) order: conditions evaluated in C; when they
  * hold, each action in its own subtransaction (a failing one is audited,
- * the rest go on) and one audit row; then the cursor moves. All in the
- * stage's transaction: a crash evaluates the batch again, and message
- * actions replay by their client_msg_id.
+ * the rest go on) and one audit row; a run evaluates RULE_SLICE_MS worth and
+ * moves the cursor past what it evaluated, in the same transaction: a crash
+ * evaluates those again, and message actions replay by their client_msg_id.
  *
  * Events arrive without waking the dispatcher, so while a tenant has rules
  * the stage looks every RULE_POLL_MS (each look is one index lookup and a
@@ -33,7 +35,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#define RULE_BATCH 200
+#define RULE_BATCH 1000			/* events read at once (evaluated a slice a transaction) */
 #define RULE_POLL_MS 200
 
 #define RULE_EVENT_KIND \
@@ -73,15 +75,18 @@ static HdPlan batch_plan = {
 	"                 WHERE s.tenant_id = k.tenant_id AND s.id = k.session_id), "
 	"    'ticket', (SELECT to_jsonb(t) FROM helpdesk.ticket t WHERE t.tenant_id = k.tenant_id "
 	"               AND t.id = (k.payload->>'ticket_id')::bigint)) "
-	"FROM k CROSS JOIN LATERAL (SELECT g.id FROM helpdesk.event_batch b, unnest(b.ids) r, "
-	"    generate_series(lower(r), upper(r) - 1) g(id) "
-	"  WHERE b.first_pos = (SELECT max(first_pos) FROM helpdesk.event_batch WHERE first_pos <= k.pos) "
-	"  ORDER BY g.id OFFSET k.pos - (SELECT max(first_pos) FROM helpdesk.event_batch WHERE first_pos <= k.pos) LIMIT 1) p "
-	"JOIN helpdesk.event ev ON ev.id = p.id "
+	"FROM k "
 	"WHERE EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.tenant_id = k.tenant_id AND r.enabled "
 	"              AND r.event = k.kind) "
-	"  AND NOT EXISTS (SELECT 1 FROM helpdesk.automation_rule_xid x WHERE x.xid = ev.xmin::text::bigint "
-	"                  AND x.tenant_id = k.tenant_id) "
+	/* the loop guard's lookup of the event row only while the tenant's rules acted lately */
+	"  AND CASE WHEN NOT EXISTS (SELECT 1 FROM helpdesk.automation_rule_xid x WHERE x.tenant_id = k.tenant_id) "
+	"      THEN true ELSE NOT EXISTS (SELECT 1 FROM helpdesk.event ev JOIN helpdesk.automation_rule_xid x "
+	"        ON x.tenant_id = k.tenant_id AND x.xid = ev.xmin::text::bigint "
+	"        WHERE ev.id = (SELECT g.id FROM helpdesk.event_batch b, unnest(b.ids) r, "
+	"            generate_series(lower(r), upper(r) - 1) g(id) "
+	"          WHERE b.first_pos = (SELECT max(first_pos) FROM helpdesk.event_batch WHERE first_pos <= k.pos) "
+	"          ORDER BY g.id OFFSET k.pos - (SELECT max(first_pos) FROM helpdesk.event_batch WHERE first_pos <= k.pos) "
+	"          LIMIT 1)) END "
 	"UNION ALL SELECT max(pos), -1, NULL, 0, 0, NULL FROM e "
 	"ORDER BY 1, 2 DESC",
 	1, {INT8OID}
@@ -141,8 +146,8 @@ action_one(void *arg)
 static void
 run_rule(RuleEvent *ev, int64 rule_id, Jsonb *conds, Jsonb *actions)
 {
-	json_t	   *trace = json_array(),
-			   *done = json_array();
+	json_t	   *trace,
+			   *done;
 	JsonbIterator *it;
 	JsonbValue	e;
 	JsonbIteratorToken tok;
@@ -150,12 +155,12 @@ run_rule(RuleEvent *ev, int64 rule_id, Jsonb *conds, Jsonb *actions)
 				errors = 0;
 	Datum		v[9];
 
-	if (!hd_rule_eval(conds, ev->obj, trace))
-	{
-		json_decref(trace);
-		json_decref(done);
+	/* most rules do not match: decide without building a trace, then trace the match */
+	if (!hd_rule_eval(conds, ev->obj, NULL))
 		return;
-	}
+	trace = json_array();
+	done = json_array();
+	(void) hd_rule_eval(conds, ev->obj, trace);
 	it = JsonbIteratorInit(&actions->root);
 	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
 	{
@@ -204,49 +209,130 @@ run_rule(RuleEvent *ev, int64 rule_id, Jsonb *conds, Jsonb *actions)
 	json_decref(done);
 }
 
-static void
-run_event(RuleEvent *ev)
+/* the rules of the last (tenant, kind) loaded in this run: consecutive events share them */
+typedef struct RuleSet
 {
-	Datum		v[2] = {Int64GetDatum(ev->tenant_id), CStringGetTextDatum(ev->kind)};
-	uint64		n,
-				i;
-	SPITupleTable *tt;
+	int64		tenant_id;
+	char	   *kind;
+	uint64		n;
 	int64	   *ids;
 	Jsonb	  **conds,
 			  **acts;
+} RuleSet;
+
+static void
+load_rules(RuleSet *rs, int64 tenant_id, const char *kind)
+{
+	Datum		v[2] = {Int64GetDatum(tenant_id), CStringGetTextDatum(kind)};
+	SPITupleTable *tt;
+	uint64		i;
 
 	hd_exec(&rules_plan, v, NULL, false, 0);
-	n = SPI_processed;
+	rs->tenant_id = tenant_id;
+	rs->kind = pstrdup(kind);
+	rs->n = SPI_processed;
 	tt = SPI_tuptable;
-	ids = palloc(sizeof(int64) * Max(n, 1));
-	conds = palloc(sizeof(Jsonb *) * Max(n, 1));
-	acts = palloc(sizeof(Jsonb *) * Max(n, 1));
-	for (i = 0; i < n; i++)
+	rs->ids = palloc(sizeof(int64) * Max(rs->n, 1));
+	rs->conds = palloc(sizeof(Jsonb *) * Max(rs->n, 1));
+	rs->acts = palloc(sizeof(Jsonb *) * Max(rs->n, 1));
+	for (i = 0; i < rs->n; i++)
 	{
 		bool		isnull;
 
-		ids[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-		conds[i] = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-		acts[i] = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+		rs->ids[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		rs->conds[i] = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		rs->acts[i] = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
 	}
+}
+
+static void
+run_event(RuleEvent *ev, RuleSet *rs)
+{
+	uint64		i;
+
+	if (rs->kind == NULL || rs->tenant_id != ev->tenant_id || strcmp(rs->kind, ev->kind) != 0)
+		load_rules(rs, ev->tenant_id, ev->kind);
+	for (i = 0; i < rs->n; i++)
+		run_rule(ev, rs->ids[i], rs->conds[i], rs->acts[i]);
+}
+
+/*
+ * Events read ahead, in the dispatcher's memory: events_since costs tens of
+ * milliseconds a call whatever it returns, so a run reads RULE_BATCH at once
+ * and evaluates at most RULE_SLICE_MS of them, leaving the dispatcher to its
+ * other stages (a trigger task's action must not wait behind a backlog of
+ * rule evaluations). The queue continues from q_cursor; when the stored
+ * cursor is not that (a run rolled back, a restart) it is dropped and read
+ * again, so nothing is skipped and nothing is evaluated twice by a commit.
+ */
+static MemoryContext qcxt = NULL;
+static RuleEvent *queue = NULL;
+static int	qlen = 0,
+			qhead = 0;
+static int64 q_cursor = -1;		/* the cursor position the queue's head follows */
+static int64 q_end = 0;			/* the last position read (cursor when the queue is done) */
+static bool q_full = false;		/* the read returned a whole batch */
+
+#define RULE_SLICE_MS 20
+
+static void
+queue_fill(int64 pos)
+{
+	Datum		v[1] = {Int64GetDatum(pos)};
+	uint64		n,
+				i;
+	SPITupleTable *tt;
+	MemoryContext old;
+
+	if (qcxt == NULL)
+		qcxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk rule events", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(qcxt);
+	queue = NULL;
+	qlen = qhead = 0;
+	q_end = pos;
+	hd_exec(&batch_plan, v, NULL, false, 0);
+	n = SPI_processed;
+	tt = SPI_tuptable;
+	old = MemoryContextSwitchTo(qcxt);
+	queue = palloc0(sizeof(RuleEvent) * Max(n, 1));
 	for (i = 0; i < n; i++)
-		run_rule(ev, ids[i], conds[i], acts[i]);
+	{
+		bool		isnull,
+					pos_null;
+		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &pos_null);
+		int64		tenant = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+
+		if (tenant == -1)
+		{
+			if (!pos_null)
+				q_end = DatumGetInt64(d);	/* no events read: max(pos) is NULL */
+			continue;
+		}
+		queue[qlen].pos = DatumGetInt64(d);
+		queue[qlen].tenant_id = tenant;
+		queue[qlen].kind = SPI_getvalue(tt->vals[i], tt->tupdesc, 3);
+		queue[qlen].session_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
+		queue[qlen].ticket_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+		queue[qlen].obj = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull));
+		qlen++;
+	}
+	MemoryContextSwitchTo(old);
+	q_full = q_end - pos >= RULE_BATCH;
+	q_cursor = pos;
 }
 
 static int
 rule_run(TimestampTz now, bool *more)
 {
 	int64		pos = 0,
-				last;
-	uint64		n,
-				i;
-	SPITupleTable *tt;
-	RuleEvent  *evs;
-	int			nev = 0;
+				next;
 	Datum		v[2];
 	char	   *cursor_log,
 			   *log;
 	int64		head = 0;
+	int			done = 0;
+	RuleSet		rs;
+	TimestampTz stop;
 
 	*more = false;
 	/*
@@ -274,47 +360,33 @@ rule_run(TimestampTz now, bool *more)
 		v[0] = Int64GetDatum(head);
 		v[1] = CStringGetTextDatum(log);
 		hd_exec(&move_cursor, v, NULL, false, 0);
+		q_cursor = -1;
 		return 0;
 	}
-	v[0] = Int64GetDatum(pos);
-	hd_exec(&batch_plan, v, NULL, false, 0);
-	n = SPI_processed;
-	tt = SPI_tuptable;
-	last = pos;
-	evs = palloc0(sizeof(RuleEvent) * Max(n, 1));
-	for (i = 0; i < n; i++)
+	if (pos != q_cursor || qhead >= qlen)
+		queue_fill(pos);		/* another cursor than the queue's, or the queue is done */
+	memset(&rs, 0, sizeof(rs));
+	stop = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RULE_SLICE_MS);
+	while (qhead < qlen)
 	{
-		bool		isnull,
-					pos_null;
-		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &pos_null);
-		int64		tenant = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-
-		if (tenant == -1)
-		{
-			if (!pos_null)
-				last = DatumGetInt64(d);	/* no events read: max(pos) is NULL */
-			continue;
-		}
-		evs[nev].pos = DatumGetInt64(d);
-		evs[nev].tenant_id = tenant;
-		evs[nev].kind = SPI_getvalue(tt->vals[i], tt->tupdesc, 3);
-		evs[nev].session_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
-		evs[nev].ticket_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
-		evs[nev].obj = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull));
-		nev++;
+		run_event(&queue[qhead], &rs);
+		qhead++;
+		done++;
+		if (GetCurrentTimestamp() >= stop)
+			break;
 	}
-	for (i = 0; i < (uint64) nev; i++)
-		run_event(&evs[i]);
-	if (last != pos)
+	next = qhead < qlen ? queue[qhead - 1].pos : q_end;
+	if (next != pos)
 	{
-		v[0] = Int64GetDatum(last);
+		v[0] = Int64GetDatum(next);
 		v[1] = CStringGetTextDatum(log);
 		hd_exec(&move_cursor, v, NULL, false, 0);
-		*more = last - pos >= RULE_BATCH;
 	}
+	q_cursor = next;
+	*more = qhead < qlen || q_full;
 	if (random() % 1000 == 0)
 		hd_exec(&prune_xids, NULL, NULL, false, 0);
-	return nev;
+	return done;
 }
 
 static TimestampTz
