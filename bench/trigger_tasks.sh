@@ -135,7 +135,10 @@ SELECT count(helpdesk.receive_task(2, jsonb_build_object('task_id', 'F' || g, 't
 	'action', jsonb_build_object('type', 'send_message', 'message', 'fired ' || g))))
 FROM generate_series(1, $n) g;
 SQL
-sleep 2
+for ((i = 0; i < 600; i++)); do
+	[ "$(psql -XAt -d $db -c "SELECT count(*) FROM helpdesk.trigger_task WHERE status = 'pending'")" = 0 ] && break
+	sleep 0.2
+done
 cat >"$work/fire.sql" <<EOF2
 \set sid2 $sbase2 + :client_id % 16
 \set cid2 $cbase2 + :client_id % 16
