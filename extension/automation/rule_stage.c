@@ -26,6 +26,7 @@
  * ticket.updated, sla.warning / sla.breached (ticket.sla), csat.submitted.
  */
 #include "rule.h"
+#include "automation.h"
 #include "dispatch.h"
 #include "routing.h"
 #include "http_webhook.h"
@@ -35,7 +36,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#define RULE_BATCH 1000			/* events read at once (evaluated a slice a transaction) */
+#define RULE_BATCH 250			/* events read at once (evaluated a slice a transaction) */
 #define RULE_POLL_MS 200
 
 #define RULE_EVENT_KIND \
@@ -274,6 +275,9 @@ static int64 q_end = 0;			/* the last position read (cursor when the queue is do
 static bool q_full = false;		/* the read returned a whole batch */
 
 #define RULE_SLICE_MS 20
+#define RULE_YIELDS 50
+
+static int	yields = 0;
 
 static void
 queue_fill(int64 pos)
@@ -335,6 +339,18 @@ rule_run(TimestampTz now, bool *more)
 	TimestampTz stop;
 
 	*more = false;
+	/*
+	 * Trigger-task actions first (they share the dispatcher): give way while
+	 * that stage has due work, at most RULE_YIELDS runs in a row (so a task
+	 * row held by a long transaction cannot stop the rules).
+	 */
+	if (yields < RULE_YIELDS && hd_task_work_due(now))
+	{
+		yields++;
+		*more = true;
+		return 0;
+	}
+	yields = 0;
 	/*
 	 * The batch query's estimates (1000 rows of events_since, a subplan per
 	 * row) pass the JIT threshold: compiling it took 1.8 s a run on a loaded
