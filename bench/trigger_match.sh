@@ -64,7 +64,7 @@ res=bench/results/trigger_match-$(date -u +%Y%m%dT%H%M%SZ).md
 	echo
 	echo "| variant | ms per message (median) | range |"
 	echo "|---|---:|---:|"
-	echo "$out"
+	echo "$out" | grep "^| "
 	echo
 	echo "load average (1 min): $(cut -d' ' -f1 /proc/loadavg); machine: $(nproc) cores"
 } | tee "$res"
