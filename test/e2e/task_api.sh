@@ -24,7 +24,11 @@ set_http http_allowed_hosts '127.0.0.1/32'
 sink_start "$sport" "$sinklog"
 hd_node_modules >/dev/null 2>&1 || true
 fresh_db $db
-make -s -C "$root/bridge" >/dev/null || fail "cannot build the bridge"
+# BRIDGE_BIN: another build (bridge_asan.sh's helpdesk-bridge-asan)
+if [ -z "${BRIDGE_BIN:-}" ]; then
+	make -s -C "$root/bridge" >/dev/null || fail "cannot build the bridge"
+	BRIDGE_BIN=$root/bridge/helpdesk-bridge
+fi
 
 tenant=$(q $db "SELECT helpdesk.upsert_tenant('e2e-task', 'E2E tasks')")
 q $db "SELECT helpdesk.upsert_queue($tenant, 'main', 'Main', is_default => true)" >/dev/null
@@ -37,7 +41,7 @@ cb_secret=$(q $db "SELECT helpdesk.task_callback_secret($tenant)")
 wait_until $db "SELECT count(*) = 2 FROM helpdesk.worker_status() WHERE kind IN ('dispatcher', 'http') AND pid IS NOT NULL" 30 ||
 	fail "no dispatcher and http worker"
 
-"$root/bridge/helpdesk-bridge" --port "$bport" --token-secret "$(q $db "SHOW helpdesk.token_secret")" \
+"$BRIDGE_BIN" --port "$bport" --token-secret "$(q $db "SHOW helpdesk.token_secret")" \
 	--db "host=$PGHOST port=$PGPORT dbname=$db user=${PGUSER:-postgres}" >"$blog" 2>&1 &
 BRIDGE_PID=$!
 for ((i = 0; i < 100; i++)); do curl -fsS "$B/api/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -162,4 +166,6 @@ early=$(q $db "SELECT min(extract(epoch FROM coalesce(triggered_at, completed_at
 	FROM helpdesk.trigger_task WHERE task_id ~ '^(TIME|EXP)_'")
 awk -v l="$late" -v e="$early" 'BEGIN { exit !(l < 1.0 && e >= 0) }' || fail "timers: fired between $early s and $late s from their due time"
 note "5 time_reach and 5 expiries punctual: $(printf '%.3f' "$early") .. $(printf '%.3f' "$late") s after due"
+kill "$BRIDGE_PID"; wait "$BRIDGE_PID" 2>/dev/null || true; BRIDGE_PID=
+! grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$blog" || { tail -40 "$blog"; fail "sanitizer report in $blog"; }
 echo "task_api: ok"
