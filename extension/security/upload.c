@@ -32,7 +32,7 @@ hd_define_upload_settings(void)
 							"Largest file store_upload accepts (bytes).",
 							"The bridge answers 413 beyond it.",
 							&hd_max_upload_bytes, 10 * 1024 * 1024, 1, 1024 * 1024 * 1024,
-							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
 }
 
 /* valid UTF-8 without control characters other than tab, CR, LF */
