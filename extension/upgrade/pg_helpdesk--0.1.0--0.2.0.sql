@@ -2054,3 +2054,13 @@ END
 $$;
 COMMENT ON FUNCTION helpdesk.player_call(text, text, text, jsonb, bytea, bigint, jsonb) IS
 	'One signed player API request (helpdesk-bridge''s /api/v1/player/*): verify_signed_request, rate_limit_hit per app and player (status 429 and retry_after, not an error), then the route (ws-token, session-start, session-get, message, upload, ticket-create, ticket-list, ticket-reply, csat) for the player named by player_id (query or body), who may only see and post to their own sessions and tickets. Returns the HTTP status and JSON answer; other refusals raise (HDA00-HDA04, HD404, 22023, HD415, 54000).';
+
+-- verify_signed_request's per-backend app cache (extension/security/42_app_cache.sql)
+-- verify_signed_request caches apps per backend (app_cache.c); any change to
+-- api_app tells every backend to forget them.
+CREATE FUNCTION helpdesk._api_app_changed() RETURNS trigger LANGUAGE c
+AS 'MODULE_PATHNAME', 'hd_api_app_changed';
+COMMENT ON FUNCTION helpdesk._api_app_changed() IS
+	'Statement trigger on api_app: queues a relcache invalidation of api_app, so every backend empties its cache of apps (verify_signed_request) at its next transaction.';
+CREATE TRIGGER api_app_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON helpdesk.api_app
+	FOR EACH STATEMENT EXECUTE FUNCTION helpdesk._api_app_changed();
