@@ -83,7 +83,7 @@ hd_sniff_mime(const unsigned char *b, size_t n)
 		return "application/pdf";
 	if (n >= 12 && memcmp(b + 4, "ftyp", 4) == 0)
 		return "video/mp4";
-	if (n > 0 && n <= 1024 * 1024 && is_plain_text(b, n))
+	if (n > 0 && is_plain_text(b, n))
 	{
 		/* text that a browser would take for markup is not plain text */
 		size_t		i = 0;
