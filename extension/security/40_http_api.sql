@@ -90,19 +90,9 @@ COMMENT ON FUNCTION helpdesk.upload_chunk(bigint, bigint, bigint, integer) IS
 	'length bytes of an upload from offset (0-based): reads only those TOAST chunks.';
 
 CREATE FUNCTION helpdesk.prune_uploads(keep interval DEFAULT '90 days', grace interval DEFAULT '1 day')
-RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-	WITH gone AS (
-		DELETE FROM helpdesk.upload u
-		 WHERE u.created_at < now() - $1
-		    OR (u.created_at < now() - $2
-		        AND NOT EXISTS (SELECT 1 FROM helpdesk.message m
-		                         WHERE m.tenant_id = u.tenant_id AND m.attachment ? 'upload_id'
-		                           AND m.attachment ->> 'upload_id' = u.id::text))
-		RETURNING 1)
-	SELECT count(*) FROM gone;
-$$;
+AS 'MODULE_PATHNAME', 'hd_prune_uploads';
 COMMENT ON FUNCTION helpdesk.prune_uploads(interval, interval) IS
 	'Deletes uploads older than keep, and those older than grace that no session message references any more (their messages were pruned by retention, or they were never sent). Returns how many. Call it after message retention.';
 
