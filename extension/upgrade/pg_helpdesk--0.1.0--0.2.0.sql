@@ -2054,3 +2054,9 @@ COMMENT ON FUNCTION helpdesk._api_app_changed() IS
 	'Statement trigger on api_app: queues a relcache invalidation of api_app, so every backend empties its cache of apps (verify_signed_request) at its next transaction.';
 CREATE TRIGGER api_app_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON helpdesk.api_app
 	FOR EACH STATEMENT EXECUTE FUNCTION helpdesk._api_app_changed();
+REVOKE ALL ON FUNCTION helpdesk.set_cors_origins(bigint, text[]), helpdesk.cors_origins(),
+	helpdesk.store_upload(bigint, text, bigint, text, text, bytea), helpdesk.upload_info(bigint, bigint),
+	helpdesk.upload_chunk(bigint, bigint, bigint, integer), helpdesk.prune_uploads(interval, interval),
+	helpdesk._attachment_upload(), helpdesk._upload_attachment(bigint, jsonb, text),
+	helpdesk.player_call(text, text, text, jsonb, bytea, bigint, jsonb), helpdesk._api_app_changed()
+	FROM PUBLIC;
