@@ -29,9 +29,13 @@ static HdPlan next_due_plan = {
  * time came and expired ones go the per-task way.
  */
 static HdPlan arm_all = {
-	"UPDATE helpdesk.trigger_task SET status = 'waiting', due_at = least(trigger_at, expires_at) "
-	"WHERE due_at <= $1 AND status = 'pending' AND expires_at > $1 "
-	"  AND (trigger_at IS NULL OR trigger_at > $1)",
+	"UPDATE helpdesk.trigger_task t SET status = 'waiting', due_at = least(t.trigger_at, t.expires_at) "
+	"FROM (SELECT tenant_id, id FROM helpdesk.trigger_task "
+	"      WHERE due_at <= $1 AND status = 'pending' AND expires_at > $1 "
+	"        AND (trigger_at IS NULL OR trigger_at > $1) "
+	"      FOR UPDATE SKIP LOCKED) d "
+	/* SKIP LOCKED: a customer's transaction firing the task holds the row; the dispatcher never waits for it */
+	"WHERE t.tenant_id = d.tenant_id AND t.id = d.id",
 	1, {TIMESTAMPTZOID}
 };
 
