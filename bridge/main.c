@@ -146,6 +146,7 @@ main(int argc, char **argv)
 			loop_once(context, 50);
 	}
 	db_shutdown();
+	metrics_db_free();
 	ring_stop();
 	lws_context_destroy(context);
 	loop_free();

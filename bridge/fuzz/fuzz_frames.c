@@ -2,7 +2,8 @@
  * fuzz_frames.c — libFuzzer target for everything the bridge parses from
  * the network before the database sees it: client frames (JSON), tokens
  * (base64url, HMAC, claims JSON), typing notifications and the JSON string
- * escapers.
+ * escapers; and the /metrics series text made from helpdesk.metrics() rows
+ * (labels JSON from the database).
  *
  * The first byte picks the parser so one corpus covers all of them. Forged
  * tokens never reach the claims parser (the signature fails first), so
@@ -52,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	mode = data[0] % 4;
+	mode = data[0] % 5;
 	data++;
 	size--;
 	switch (mode)
@@ -106,6 +107,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				json_decref(j);
 				buf_free(&b);
 				free(s);
+				break;
+			}
+		case 4:
+			{
+				/* labels JSON -> one series: no raw newline or unescaped quote gets through */
+				Buf			b = {0};
+
+				if (metrics_text_series(&b, size % 2, "helpdesk_fuzz", "gauge", "help\nline",
+										(const char *) data, size, (double) size) == 0)
+				{
+					size_t		nl = 0;
+
+					for (size_t i = 0; i < b.len; i++)
+						nl += b.data[i] == '\n';
+					if (nl != (size % 2 ? 3u : 1u) || b.data[b.len - 1] != '\n')
+						abort();
+				}
+				else if (b.len != 0)
+					abort();	/* a refused series appends nothing */
+				buf_free(&b);
 				break;
 			}
 	}
