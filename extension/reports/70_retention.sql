@@ -35,7 +35,7 @@ CREATE INDEX retention_run_by_time ON helpdesk.retention_run (finished_at);
 COMMENT ON TABLE helpdesk.retention_run IS
 	'What each retention run deleted for a tenant, in how many batches (one transaction each).';
 COMMENT ON COLUMN helpdesk.retention_run.complete IS
-	'false: the run stopped at max_batches (or at a message not yet expired) before all expired rows were gone; the next run goes on.';
+	'false: the run stopped at max_batches before all expired rows were gone; the next run goes on.';
 COMMENT ON COLUMN helpdesk.retention_run.uploads IS
 	'Uploads referenced by deleted messages handed to helpdesk.prune_message_uploads(tenant_id, bigint[]) when that function exists.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.retention_run', '');
@@ -48,13 +48,15 @@ AS 'MODULE_PATHNAME', 'hd_set_message_retention';
 COMMENT ON FUNCTION helpdesk.set_message_retention(bigint, interval) IS
 	'Keep the tenant''s chat and ticket messages for keep (1 day .. 100 years); NULL: forever (the default).';
 
-CREATE FUNCTION helpdesk.retention_batch(tenant_id bigint, batch_size integer DEFAULT 5000)
-RETURNS TABLE (chat_messages bigint, ticket_messages bigint, events bigint, uploads bigint, more boolean)
+CREATE FUNCTION helpdesk.retention_batch(tenant_id bigint, batch_size integer DEFAULT 5000,
+	chat_after bigint DEFAULT 0, ticket_after bigint DEFAULT 0)
+RETURNS TABLE (chat_messages bigint, ticket_messages bigint, events bigint, uploads bigint, more boolean,
+	chat_last bigint, ticket_last bigint)
 LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_retention_batch';
-COMMENT ON FUNCTION helpdesk.retention_batch(bigint, integer) IS
-	'One batch of retention for a tenant: its oldest batch_size chat and ticket messages past the retention (by primary key, so the cost does not grow with the table), their search keys and uploads, and the message text of as many of its old events. more: another batch would find work.';
+COMMENT ON FUNCTION helpdesk.retention_batch(bigint, integer, bigint, bigint) IS
+	'One batch of retention for a tenant: the next batch_size of its chat and ticket messages by primary key after chat_after and ticket_after (so the cost does not grow with the table), those past the retention deleted with their search keys and uploads, and the message text of as many of its old events. more: the batch was full and had expired rows; chat_last and ticket_last: where the next batch starts.';
 
 CREATE PROCEDURE helpdesk.run_retention(batch_size integer DEFAULT 5000, max_batches integer DEFAULT 1000)
 LANGUAGE c

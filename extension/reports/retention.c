@@ -15,9 +15,10 @@
  *
  * Ids follow the insertion, created_at the start of the inserting
  * transaction: a message of a long transaction may sit among older ids
- * with a later created_at. A batch stops at the first not yet expired
- * message in id order; it expires a transaction-length later and the next
- * run goes on.
+ * with a later created_at. So a run walks the tenant's key range forward
+ * (each batch after the last id the previous one read), deletes what is
+ * expired and steps over what is not, and stops at the first batch with
+ * nothing expired in it (or one that is not full): past it, ids are newer.
  *
  * Each batch is one transaction (run_retention commits in between) and
  * holds row locks on its batch only. With the messages go their search
@@ -49,10 +50,6 @@ static HdPlan delete_setting = {
 	"DELETE FROM helpdesk.retention_setting WHERE tenant_id = $1", 1, {INT8OID}
 };
 
-static HdPlan tenant_exists = {
-	"SELECT 1 FROM helpdesk.tenant WHERE id = $1", 1, {INT8OID}
-};
-
 PG_FUNCTION_INFO_V1(hd_set_message_retention);
 
 /* helpdesk.set_message_retention(tenant_id, keep) */
@@ -68,9 +65,6 @@ hd_set_message_retention(PG_FUNCTION_ARGS)
 		hd_interval_arg(fcinfo, 1, "keep", USECS_PER_DAY, (int64) 36525 * USECS_PER_DAY, false, &v[1]);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
-	hd_exec(&tenant_exists, v, NULL, false, 1);
-	if (SPI_processed == 0)
-		hd_not_found("tenant", PG_GETARG_INT64(0), PG_GETARG_INT64(0));
 	hd_exec(PG_ARGISNULL(1) ? &delete_setting : &upsert_setting, v, NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -83,27 +77,27 @@ static HdPlan read_setting = {
 };
 
 /*
- * $1 tenant, $2 batch, $3 cutoff: the first batch of the tenant's chat
- * messages in key order, those past the cutoff deleted with their search
- * keys; returns deleted, the batch's size, whether all of it was expired,
- * and the upload ids of the deleted attachments.
+ * $1 tenant, $2 batch, $3 cutoff, $4 after id: the next batch of the
+ * tenant's messages in key order, those past the cutoff deleted with their
+ * search keys; returns deleted, the batch's size, whether any of it was
+ * expired, its last id, and the upload ids of the deleted attachments.
  */
 #define PRUNE_MESSAGES(table, source) \
 	"WITH v AS MATERIALIZED (SELECT m.id, m.created_at < $3 AS expired FROM helpdesk." table " m " \
-	"                        WHERE m.tenant_id = $1 ORDER BY m.id LIMIT $2), " \
+	"                        WHERE m.tenant_id = $1 AND m.id > $4 ORDER BY m.id LIMIT $2), " \
 	"g AS (DELETE FROM helpdesk." table " m USING v WHERE m.tenant_id = $1 AND m.id = v.id AND v.expired " \
 	"      RETURNING m.id, m.attachment->>'upload_id' AS upload), " \
 	"s AS (DELETE FROM helpdesk.message_search s USING g " \
 	"      WHERE s.tenant_id = $1 AND s.source = '" source "' AND s.message_id = g.id) " \
 	"SELECT (SELECT count(*) FROM g), (SELECT count(*) FROM v), " \
-	"       (SELECT coalesce(bool_and(expired), true) FROM v), " \
+	"       (SELECT coalesce(bool_or(expired), false) FROM v), (SELECT coalesce(max(id), $4) FROM v), " \
 	"       (SELECT array_agg(upload::bigint) FROM g WHERE upload ~ '^[0-9]{1,18}$')"
 
 static HdPlan prune_chat = {
-	PRUNE_MESSAGES("message", "chat"), 3, {INT8OID, INT4OID, TIMESTAMPTZOID}
+	PRUNE_MESSAGES("message", "chat"), 4, {INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID}
 };
 static HdPlan prune_ticket = {
-	PRUNE_MESSAGES("ticket_message", "ticket"), 3, {INT8OID, INT4OID, TIMESTAMPTZOID}
+	PRUNE_MESSAGES("ticket_message", "ticket"), 4, {INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID}
 };
 
 /*
@@ -136,20 +130,26 @@ static HdPlan call_uploads_hook = {
 	"SELECT helpdesk.prune_message_uploads($1, $2)", 2, {INT8OID, INT8ARRAYOID}
 };
 
-/* runs one of the PRUNE_MESSAGES plans; returns rows deleted, sets *more, counts uploads */
+/*
+ * Runs one of the PRUNE_MESSAGES plans after *after; moves *after to the
+ * last id read, sets *more when the batch was full and had expired rows,
+ * hands the deleted attachments' uploads to the hook. Returns rows deleted.
+ */
 static int64
-prune(HdPlan *p, Datum *v, bool *more, int64 *uploads, bool hook)
+prune(HdPlan *p, Datum *v, int64 *after, bool *more, int64 *uploads, bool hook)
 {
+	Datum		pv[4] = {v[0], v[1], v[2], Int64GetDatum(*after)};
 	int64		deleted = 0,
 				scanned = 0;
 	bool		isnull;
 	Datum		ups;
 
-	hd_exec(p, v, NULL, false, 0);
+	hd_exec(p, pv, NULL, false, 0);
 	hd_get_int64(1, &deleted);
 	hd_get_int64(2, &scanned);
 	*more = *more || (hd_get_bool(3) && scanned == DatumGetInt32(v[1]));
-	ups = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+	hd_get_int64(4, after);
+	ups = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
 	if (!isnull)
 	{
 		ArrayType  *a = DatumGetArrayTypeP(ups);
@@ -168,7 +168,7 @@ prune(HdPlan *p, Datum *v, bool *more, int64 *uploads, bool hook)
 
 PG_FUNCTION_INFO_V1(hd_retention_batch);
 
-/* helpdesk.retention_batch(tenant_id, batch_size) */
+/* helpdesk.retention_batch(tenant_id, batch_size, chat_after, ticket_after) */
 Datum
 hd_retention_batch(PG_FUNCTION_ARGS)
 {
@@ -177,8 +177,10 @@ hd_retention_batch(PG_FUNCTION_ARGS)
 	int64		tenant_id;
 	int32		batch;
 	Datum		v[4];
-	Datum		out[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		out[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+	int64		chat_after = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
+	int64		ticket_after = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
 	int64		chat = 0,
 				ticket = 0,
 				events = 0,
@@ -205,8 +207,8 @@ hd_retention_batch(PG_FUNCTION_ARGS)
 		hd_get_int64(2, &done);
 		hd_exec(&uploads_hook, NULL, NULL, false, 1);
 		hook = hd_get_bool(1);
-		chat = prune(&prune_chat, v, &more, &uploads, hook);
-		ticket = prune(&prune_ticket, v, &more, &uploads, hook);
+		chat = prune(&prune_chat, v, &chat_after, &more, &uploads, hook);
+		ticket = prune(&prune_ticket, v, &ticket_after, &more, &uploads, hook);
 		v[3] = Int64GetDatum(done);
 		hd_exec(&scrub_events, v, NULL, false, 0);
 		{
@@ -229,6 +231,8 @@ hd_retention_batch(PG_FUNCTION_ARGS)
 	out[2] = Int64GetDatum(events);
 	out[3] = Int64GetDatum(uploads);
 	out[4] = BoolGetDatum(more);
+	out[5] = Int64GetDatum(chat_after);
+	out[6] = Int64GetDatum(ticket_after);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
 	PG_RETURN_VOID();
 }
@@ -240,8 +244,9 @@ static HdPlan next_tenant = {
 };
 
 static HdPlan run_batch = {
-	"SELECT chat_messages, ticket_messages, events, uploads, more FROM helpdesk.retention_batch($1, $2)",
-	2, {INT8OID, INT4OID}
+	"SELECT chat_messages, ticket_messages, events, uploads, more, chat_last, ticket_last "
+	"FROM helpdesk.retention_batch($1, $2, $3, $4)",
+	4, {INT8OID, INT4OID, INT8OID, INT8OID}
 };
 
 static HdPlan log_run = {
@@ -284,6 +289,8 @@ hd_run_retention(PG_FUNCTION_ARGS)
 		int64		sums[4] = {0, 0, 0, 0};
 		int32		batches = 0;
 		bool		more = true;
+		int64		chat_after = 0,
+					ticket_after = 0;
 
 		v[0] = Int64GetDatum(tenant);
 		hd_exec(&next_tenant, v, NULL, false, 1);
@@ -297,7 +304,11 @@ hd_run_retention(PG_FUNCTION_ARGS)
 
 			v[0] = Int64GetDatum(tenant);
 			v[1] = Int32GetDatum(batch);
+			v[2] = Int64GetDatum(chat_after);
+			v[3] = Int64GetDatum(ticket_after);
 			hd_exec(&run_batch, v, NULL, false, 0);
+			hd_get_int64(6, &chat_after);
+			hd_get_int64(7, &ticket_after);
 			for (c = 0; c < 4; c++)
 			{
 				int64		x = 0;
