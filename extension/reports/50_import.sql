@@ -3,7 +3,8 @@
 -- (tenant, import id and line number filled in by the column defaults); then
 -- run_import() validates every row, records the errors with their line
 -- numbers, and upserts by external id: all or nothing, or skipping the
--- invalid rows. Staging rows are removed by run_import.
+-- invalid rows. Staging rows are removed by run_import; the staging tables
+-- are UNLOGGED (a crash empties them: COPY the file again).
 
 CREATE TABLE helpdesk.import (
 	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
@@ -58,7 +59,7 @@ LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'hd_import_line';
 COMMENT ON FUNCTION helpdesk._import_line() IS
 	'Internal (staging column default): the next CSV line of the import begun in this session (the first data row is line 2).';
 
-CREATE TABLE helpdesk.import_customer (
+CREATE UNLOGGED TABLE helpdesk.import_customer (
 	tenant_id    bigint NOT NULL DEFAULT helpdesk._import_tenant('customers'),
 	import_id    bigint NOT NULL DEFAULT helpdesk._import_id('customers'),
 	line         bigint NOT NULL DEFAULT helpdesk._import_line() CHECK (line >= 2),
@@ -73,7 +74,7 @@ COMMENT ON TABLE helpdesk.import_customer IS
 	'Staging for a customers import: COPY helpdesk.import_customer (external_id, display_name, vip_level, language, attributes) FROM STDIN (FORMAT csv, HEADER) after begin_import. Every column text: run_import validates.';
 COMMENT ON COLUMN helpdesk.import_customer.attributes IS 'A JSON object, merged key by key into the stored attributes (null removes a key).';
 
-CREATE TABLE helpdesk.import_agent (
+CREATE UNLOGGED TABLE helpdesk.import_agent (
 	tenant_id    bigint NOT NULL DEFAULT helpdesk._import_tenant('agents'),
 	import_id    bigint NOT NULL DEFAULT helpdesk._import_id('agents'),
 	line         bigint NOT NULL DEFAULT helpdesk._import_line() CHECK (line >= 2),
@@ -88,7 +89,7 @@ CREATE TABLE helpdesk.import_agent (
 COMMENT ON TABLE helpdesk.import_agent IS
 	'Staging for an agents import: columns as upsert_agent''s (skills a JSON object, languages separated by ;).';
 
-CREATE TABLE helpdesk.import_queue (
+CREATE UNLOGGED TABLE helpdesk.import_queue (
 	tenant_id    bigint NOT NULL DEFAULT helpdesk._import_tenant('queues'),
 	import_id    bigint NOT NULL DEFAULT helpdesk._import_id('queues'),
 	line         bigint NOT NULL DEFAULT helpdesk._import_line() CHECK (line >= 2),
@@ -105,7 +106,7 @@ CREATE TABLE helpdesk.import_queue (
 COMMENT ON TABLE helpdesk.import_queue IS
 	'Staging for a queues import: columns as upsert_queue''s (lists separated by ;, intervals as PostgreSQL reads them, e.g. 30 s).';
 
-CREATE TABLE helpdesk.import_quick_reply (
+CREATE UNLOGGED TABLE helpdesk.import_quick_reply (
 	tenant_id    bigint NOT NULL DEFAULT helpdesk._import_tenant('quick_replies'),
 	import_id    bigint NOT NULL DEFAULT helpdesk._import_id('quick_replies'),
 	line         bigint NOT NULL DEFAULT helpdesk._import_line() CHECK (line >= 2),
