@@ -1931,6 +1931,8 @@ CREATE TABLE helpdesk.message_search (
 );
 CREATE INDEX message_search_keys ON helpdesk.message_search USING gin (keys);
 CREATE INDEX message_search_recent ON helpdesk.message_search (tenant_id, created_at DESC, message_id DESC);
+-- one customer's history (search_messages with customer_id): newest first without the GIN
+CREATE INDEX message_search_by_customer ON helpdesk.message_search (tenant_id, customer_id, created_at DESC);
 COMMENT ON TABLE helpdesk.message_search IS
 	'Search keys of chat (message) and ticket (ticket_message) messages, kept by index_messages() from the event log; removed with their messages by retention.';
 COMMENT ON COLUMN helpdesk.message_search.keys IS
