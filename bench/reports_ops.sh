@@ -97,7 +97,7 @@ Q "SELECT setseed(0.3);
            FROM w, generate_series(1, 4 + (g % 9)) k),
           now() - (g % 90) * interval '1 day' - (g % 86400) * interval '1 second'
    FROM generate_series(1, $nmsg) g
-   JOIN helpdesk.session s ON s.id = (SELECT min(id) FROM helpdesk.session) + (g * 7919) % 10000" >/dev/null
+   JOIN helpdesk.session s ON s.id = (SELECT min(id) FROM helpdesk.session) + (g::bigint * 7919) % 10000" >/dev/null
 t1=$(now)
 load_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}')
 Q "DROP INDEX helpdesk.message_search_keys" >/dev/null
@@ -155,7 +155,7 @@ batch_ms() { Q "SELECT round(bench_ms(\$b\$SELECT * FROM helpdesk.retention_batc
 for r in $(seq "$rounds"); do ret[small]+="$(batch_ms) "; done
 Q "INSERT INTO helpdesk.message (tenant_id, session_id, customer_id, sender_kind, type, body)
    SELECT s.tenant_id, s.id, s.customer_id, 'customer', 'text', 'filler ' || g
-   FROM generate_series(1, $nmsg) g JOIN helpdesk.session s ON s.id = (SELECT min(id) FROM helpdesk.session) + (g * 7919) % 10000 WHERE s.tenant_id <> 3" >/dev/null
+   FROM generate_series(1, $nmsg) g JOIN helpdesk.session s ON s.id = (SELECT min(id) FROM helpdesk.session) + (g::bigint * 7919) % 10000 WHERE s.tenant_id <> 3" >/dev/null
 Q "VACUUM ANALYZE helpdesk.message" >/dev/null
 total=$(Q "SELECT count(*) FROM helpdesk.message")
 for r in $(seq "$rounds"); do ret[big]+="$(batch_ms) "; done
