@@ -8,6 +8,8 @@
 # is scraped (pg_stat_user_functions counts the calls); every metric the
 # Grafana dashboard (docs/grafana/helpdesk.json) references is exported, and
 # every query of the dashboard is accepted by prometheus.
+# Where the bridge has --metrics-token-file (sec-http), /metrics is read with a
+# bearer token (curl and prometheus's credentials_file) and refused without it.
 # Ports: HD_TEST_PORT + 55 (bridge), + 56 (prometheus).
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -42,13 +44,29 @@ wait_until "$db" "SELECT count(*) = 2 FROM helpdesk.worker_status() WHERE kind I
 HELPDESK_TOKEN_SECRET=$(q "$db" "SHOW helpdesk.token_secret")
 export HELPDESK_TOKEN_SECRET
 
-bridge/helpdesk-bridge --port "$bport" --metrics-interval-ms 2000 \
+# where the bridge puts /metrics behind a bearer token (--metrics-token-file), use one:
+# curl and prometheus send it, and a scrape without it is refused
+auth=() token_flag=() prom_auth=
+if bridge/helpdesk-bridge --help 2>&1 | grep -q -- --metrics-token-file; then
+	od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$work/token"
+	auth=(-H "Authorization: Bearer $(cat "$work/token")")
+	token_flag=(--metrics-token-file "$work/token")
+	prom_auth="    authorization:
+      type: Bearer
+      credentials_file: $work/token"
+fi
+bridge/helpdesk-bridge --port "$bport" --metrics-interval-ms 2000 "${token_flag[@]}" \
 	--db "host=$PGHOST port=$PGPORT dbname=$db user=$PGUSER" >"$work/bridge.log" 2>&1 &
 bpid=$!
 for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$bport/metrics" -o "$work/m.txt" && grep -q '^helpdesk_queue_sessions' "$work/m.txt" && break
+	curl -sf "${auth[@]}" "http://127.0.0.1:$bport/metrics" -o "$work/m.txt" && grep -q '^helpdesk_queue_sessions' "$work/m.txt" && break
 	sleep 0.2
 done
+if [ ${#token_flag[@]} -gt 0 ]; then
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$bport/metrics")
+	[ "$code" != 200 ] || fail "/metrics answered 200 without the bearer token"
+	note "/metrics behind --metrics-token-file: $code without the token"
+fi
 grep -q '^helpdesk_queue_sessions{' "$work/m.txt" || { cat "$work/bridge.log"; fail "the database series never appeared in /metrics"; }
 grep -qF 'helpdesk_queue_sessions{queue="vip\"q",tenant="prom"} 1' "$work/m.txt" \
 	|| { grep helpdesk_queue_sessions "$work/m.txt"; fail "queue length of the queued session not 1 (or its label not escaped)"; }
@@ -62,7 +80,7 @@ note "promtool check metrics: clean ($(grep -c '^# TYPE' "$work/m.txt") metrics)
 calls() { q "$db" "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE schemaname = 'helpdesk' AND funcname = 'metrics'"; }
 sleep 2.2
 c0=$(calls) t0=$(date +%s.%N)
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$bport/metrics" -o /dev/null || fail "scrape failed"; done
+for _ in $(seq 200); do curl -sf "${auth[@]}" "http://127.0.0.1:$bport/metrics" -o /dev/null || fail "scrape failed"; done
 sleep 1.5    # the bridge backend reports its function stats at most once a second
 c1=$(calls) t1=$(date +%s.%N)
 allowed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print int((b - a) / 2.0) + 2 }')
@@ -77,6 +95,7 @@ scrape_configs:
   - job_name: helpdesk
     static_configs:
       - targets: ['127.0.0.1:$bport']
+$prom_auth
 YML
 promtool check config "$work/prometheus.yml" >/dev/null || fail "promtool rejects the scrape config"
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
