@@ -22,8 +22,8 @@
  *
  * Each batch is one transaction (run_retention commits in between) and
  * holds row locks on its batch only. With the messages go their search
- * keys, their uploads (through helpdesk.prune_message_uploads when the
- * uploads subsystem provides it), and the message text that ticket events
+ * keys, their uploads (helpdesk.upload, when the uploads subsystem is
+ * installed, unless another message references one), and the message text that ticket events
  * copy into their payload (chat events carry none: events_since reads the
  * message row, which is gone). Event rows themselves stay: a position is a
  * row's rank within its batch, so deleting single events would renumber
@@ -122,12 +122,22 @@ static HdPlan move_events_done = {
 	"UPDATE helpdesk.retention_setting SET events_done = $2 WHERE tenant_id = $1", 2, {INT8OID, INT8OID}
 };
 
-static HdPlan uploads_hook = {
-	"SELECT to_regprocedure('helpdesk.prune_message_uploads(bigint,bigint[])') IS NOT NULL", 0, {}
+/*
+ * The uploads subsystem (security/, helpdesk.upload) when it is installed:
+ * the uploads the deleted messages referenced go with them unless another
+ * message still references one. Prepared only when the table exists.
+ */
+static HdPlan uploads_present = {
+	"SELECT to_regclass('helpdesk.upload') IS NOT NULL", 0, {}
 };
 
-static HdPlan call_uploads_hook = {
-	"SELECT helpdesk.prune_message_uploads($1, $2)", 2, {INT8OID, INT8ARRAYOID}
+static HdPlan delete_uploads = {
+	"DELETE FROM helpdesk.upload u WHERE u.tenant_id = $1 AND u.id = ANY ($2) "
+	"AND NOT EXISTS (SELECT 1 FROM helpdesk.message m WHERE m.tenant_id = u.tenant_id "
+	"  AND m.attachment ? 'upload_id' AND m.attachment ->> 'upload_id' = u.id::text) "
+	"AND NOT EXISTS (SELECT 1 FROM helpdesk.ticket_message m WHERE m.tenant_id = u.tenant_id "
+	"  AND m.attachment ? 'upload_id' AND m.attachment ->> 'upload_id' = u.id::text)",
+	2, {INT8OID, INT8ARRAYOID}
 };
 
 /*
@@ -159,8 +169,8 @@ prune(HdPlan *p, Datum *v, int64 *after, bool *more, int64 *uploads, bool hook)
 		{
 			Datum		hv[2] = {v[0], PointerGetDatum(a)};
 
-			hd_exec(&call_uploads_hook, hv, NULL, false, 0);
-			*uploads += n;
+			hd_exec(&delete_uploads, hv, NULL, false, 0);
+			*uploads += (int64) SPI_processed;
 		}
 	}
 	return deleted;
@@ -205,7 +215,7 @@ hd_retention_batch(PG_FUNCTION_ARGS)
 
 		v[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		hd_get_int64(2, &done);
-		hd_exec(&uploads_hook, NULL, NULL, false, 1);
+		hd_exec(&uploads_present, NULL, NULL, false, 1);
 		hook = hd_get_bool(1);
 		chat = prune(&prune_chat, v, &chat_after, &more, &uploads, hook);
 		ticket = prune(&prune_ticket, v, &ticket_after, &more, &uploads, hook);

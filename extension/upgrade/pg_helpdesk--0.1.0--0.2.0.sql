@@ -2021,7 +2021,7 @@ COMMENT ON TABLE helpdesk.retention_run IS
 COMMENT ON COLUMN helpdesk.retention_run.complete IS
 	'false: the run stopped at max_batches before all expired rows were gone; the next run goes on.';
 COMMENT ON COLUMN helpdesk.retention_run.uploads IS
-	'Uploads referenced by deleted messages handed to helpdesk.prune_message_uploads(tenant_id, bigint[]) when that function exists.';
+	'Uploads (helpdesk.upload, where the uploads subsystem is installed) deleted with the messages that referenced them, unless another message still does.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.retention_run', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.retention_run_id_seq', '');
 
