@@ -35,6 +35,7 @@ typedef struct BridgeConfig
 	int			customer_rate;	/* frames per minute */
 	int			agent_rate;
 	int			heartbeat_ms;	/* agent heartbeat batch interval */
+	int			metrics_interval_ms;	/* helpdesk.metrics() read at most this often */
 	int			max_pending;	/* queued control frames per client */
 	int			max_subject_sockets;	/* open sockets per (tenant, kind, subject); 0: any */
 	int			max_lag;		/* events a live client may fall behind */
@@ -125,6 +126,11 @@ extern void buf_printf(Buf *b, const char *fmt,...) __attribute__((format(printf
 extern void buf_json_string(Buf *b, const char *s);
 extern void buf_json_text(Buf *b, const char *s, size_t max);
 extern void buf_free(Buf *b);
+
+/* ---- metrics_text.c: one series in the Prometheus text format ---- */
+extern int	metrics_text_series(Buf *b, int header, const char *metric, const char *type,
+								const char *help, const char *labels_json, size_t labels_len,
+								double value);
 
 /* ---- protocol.c: client frames ---- */
 typedef enum CmdType

@@ -25,6 +25,7 @@ BridgeConfig cfg = {
 	.customer_rate = 200,
 	.agent_rate = 600,
 	.heartbeat_ms = 5000,
+	.metrics_interval_ms = 10000,
 	.max_pending = 256,
 	.max_subject_sockets = 20,
 	.max_lag = 32768,
@@ -70,6 +71,7 @@ usage(FILE *f)
 			"                         (default 20; 0: no limit)\n"
 			"  --max-pending N        replies queued per client before 4008 (default 256)\n"
 			"  --heartbeat-ms N       interval of the agents' heartbeat batch (default 5000)\n"
+			"  --metrics-interval-ms N  read helpdesk.metrics() for /metrics at most this often (default 10000)\n"
 			"  --ping-secs N          PING a socket silent for N s, drop it after 2N (default 30)\n"
 			"  --event-loop epoll|poll  epoll (libev; default) or lws's own poll() loop, whose\n"
 			"                         every pass costs O(connections)\n"
@@ -161,6 +163,7 @@ static const IntOption int_options[] = {
 	{"max-pending", &cfg.max_pending, 4, 1000000},
 	{"max-sockets-per-subject", &cfg.max_subject_sockets, 0, 1000000},
 	{"heartbeat-ms", &cfg.heartbeat_ms, 100, 3600000},
+	{"metrics-interval-ms", &cfg.metrics_interval_ms, 100, 3600000},
 	{"ping-secs", &cfg.ping_secs, 1, 3600},
 	{"db-connect-timeout", &cfg.db_connect_timeout, 1, 3600},
 	{"db-query-timeout", &cfg.db_query_timeout, 0, 86400},

@@ -164,6 +164,7 @@ main(int argc, char **argv)
 	}
 	http_routes_shutdown();
 	db_shutdown();
+	metrics_db_free();
 	ring_stop();
 	lws_context_destroy(context);
 	loop_free();

@@ -101,6 +101,7 @@ metrics_render(Buf *b)
 			   "helpdesk_bridge_commit_to_send_seconds_sum %.6f\n"
 			   "helpdesk_bridge_commit_to_send_seconds_count %llu\n",
 			   (unsigned long long) cum, lat_sum, (unsigned long long) lat_count);
+	metrics_db_render(b);
 }
 
 /* answers an HTTP request on the WebSocket port; returns lws's verdict */

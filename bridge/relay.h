@@ -98,6 +98,9 @@ typedef struct Metrics
 extern Metrics metrics;
 extern void metrics_observe_latency(int64_t us);
 extern void metrics_render(Buf *b);
+/* metrics_db.c: helpdesk.metrics(), cached */
+extern void metrics_db_render(Buf *b);
+extern void metrics_db_free(void);
 extern int	http_serve(struct lws *wsi, const char *path);
 
 #endif							/* BRIDGE_RELAY_H */

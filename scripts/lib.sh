@@ -11,7 +11,7 @@ export PG_CONFIG=${PG_CONFIG:-$PGBIN/pg_config}
 HD_PACKAGES=(make gcc libc6-dev postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	libwebsockets-dev libwebsockets-evlib-ev libev-dev libcurl4-openssl-dev libssl-dev
-	libjansson-dev libpq-dev pgbouncer
+	libjansson-dev libpq-dev pgbouncer prometheus
 	clang libclang-rt-14-dev curl openssl)
 
 # One secret per checkout run: the cluster's helpdesk.token_secret and the bridge's.

@@ -4,6 +4,8 @@
  * (base64url, HMAC, claims JSON), typing notifications, the JSON string
  * escapers and the HTTP layer's parsers (route patterns, Range headers,
  * query arguments, download file names: http_parse.c).
+ * Also the /metrics series text made from helpdesk.metrics() rows (labels
+ * JSON from the database).
  *
  * The first byte picks the parser so one corpus covers all of them. Forged
  * tokens never reach the claims parser (the signature fails first), so
@@ -54,7 +56,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	mode = data[0] % 5;
+	mode = data[0] % 6;
 	data++;
 	size--;
 	switch (mode)
@@ -146,6 +148,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						abort();
 				(void) http_query_get(rest, pattern, val, sizeof(val));
 				free(s);
+				break;
+			}
+		case 5:
+			{
+				/* labels JSON -> one series: no raw newline or unescaped quote gets through */
+				Buf			b = {0};
+
+				if (metrics_text_series(&b, size % 2, "helpdesk_fuzz", "gauge", "help\nline",
+										(const char *) data, size, (double) size) == 0)
+				{
+					size_t		nl = 0;
+
+					for (size_t i = 0; i < b.len; i++)
+						nl += b.data[i] == '\n';
+					if (nl != (size % 2 ? 3u : 1u) || b.data[b.len - 1] != '\n')
+						abort();
+				}
+				else if (b.len != 0)
+					abort();	/* a refused series appends nothing */
+				buf_free(&b);
 				break;
 			}
 	}

@@ -52,7 +52,10 @@ hd_shmem_startup_hook(void)
 		hd_shared->nslots = hd_max_databases;
 		for (i = 0; i < hd_shared->nslots; i++)
 			for (k = 0; k < HD_NUM_WORKER_KINDS; k++)
+			{
 				pg_atomic_init_u32(&hd_shared->slots[i].workers[k].pending, 0);
+				hd_worker_slot_init_counters(&hd_shared->slots[i].workers[k]);
+			}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -92,4 +95,25 @@ hd_wake_launcher(void)
 	latch = hd_shared->launcher_latch;
 	if (latch)
 		SetLatch(latch);
+}
+
+/* the counters helpdesk.metrics() reads start at zero for a fresh slot */
+void
+hd_worker_slot_init_counters(HdWorkerSlot *w)
+{
+	pg_atomic_init_u64(&w->restarts, 0);
+	pg_atomic_init_u64(&w->passes, 0);
+	pg_atomic_init_u64(&w->pass_us, 0);
+	pg_atomic_init_u64(&w->last_pass_us, 0);
+}
+
+/* Only the worker itself writes these, so plain read-add-write is enough. */
+void
+hd_worker_count_pass(HdWorkerSlot *w, int64 us)
+{
+	if (us < 0)
+		us = 0;
+	pg_atomic_write_u64(&w->passes, pg_atomic_read_u64(&w->passes) + 1);
+	pg_atomic_write_u64(&w->pass_us, pg_atomic_read_u64(&w->pass_us) + (uint64) us);
+	pg_atomic_write_u64(&w->last_pass_us, (uint64) us);
 }

@@ -30,7 +30,16 @@ typedef struct HdWorkerSlot
 	pg_atomic_uint32 pending;	/* set by committing backends */
 	TimestampTz restart_after;	/* backoff after an unexpected exit */
 	int			failures;		/* consecutive unexpected exits */
+	/* for helpdesk.metrics(): monotonic while the server runs */
+	pg_atomic_uint64 restarts;	/* unexpected exits (the launcher counts) */
+	pg_atomic_uint64 passes;	/* passes of the worker's main work */
+	pg_atomic_uint64 pass_us;	/* their summed duration, microseconds */
+	pg_atomic_uint64 last_pass_us;	/* the latest one's */
 } HdWorkerSlot;
+
+/* a worker adds one pass of us microseconds to its counters */
+extern void hd_worker_count_pass(HdWorkerSlot *w, int64 us);
+extern void hd_worker_slot_init_counters(HdWorkerSlot *w);
 
 typedef struct HdDbSlot
 {

@@ -316,7 +316,10 @@ hd_dispatcher_run(HdWorkerSlot *w)
 			}
 			if (ok && !gone && assign)
 			{
+				TimestampTz pass_start = GetCurrentTimestamp();
+
 				ok = run_stage(STAGE_ASSIGN, 0, &result, &more, &gone);
+				hd_worker_count_pass(w, GetCurrentTimestamp() - pass_start);
 				if (ok)
 					assign = more;
 			}

@@ -144,7 +144,10 @@ scan_databases(void)
 			int			k;
 
 			for (k = 0; k < HD_NUM_WORKER_KINDS; k++)
+			{
 				pg_atomic_init_u32(&hd_shared->slots[i].workers[k].pending, 1);
+				hd_worker_slot_init_counters(&hd_shared->slots[i].workers[k]);
+			}
 		}
 		hd_shared->slots[i].dboid = oids[j];
 		hd_shared->slots[i].state = HD_DB_UNKNOWN;
@@ -245,6 +248,7 @@ supervise(void)
 					if (TimestampDifferenceExceeds(lw->started_at, now, HEALTHY_RUN_MS))
 						w->failures = 0;
 					w->failures++;
+					pg_atomic_write_u64(&w->restarts, pg_atomic_read_u64(&w->restarts) + 1);
 					delay = Min(BACKOFF_MAX_MS, 1000 * (1 << Min(w->failures - 1, 6)));
 					w->restart_after = TimestampTzPlusMilliseconds(now, delay);
 					/* the database may be gone: look before restarting */

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(155);
+SELECT plan(157);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -98,6 +98,9 @@ INSERT INTO interval_arg VALUES
 	('prune_events(keep)',
 	 $$SELECT helpdesk.prune_events(%L)$$,
 	 'keep must be between 0 and 3155760000 seconds'),
+	('set_message_retention(keep)',
+	 $$SELECT helpdesk.set_message_retention(pg_temp.fx('ta'), %L)$$,
+	 'keep must be between 86400 and 3155760000 seconds'),
 	('upsert_bot(timeout)',
 	 $$SELECT helpdesk.upsert_bot(pg_temp.fx('ta'), 'lim-bot', timeout => %L)$$,
 	 'timeout must be between 1 and 120 seconds'),
