@@ -116,6 +116,8 @@ http_serve(struct lws *wsi, const char *path)
 	Buf			out = {0};
 	int			rc;
 
+	if (http_static_serve(wsi, path, &rc))
+		return rc;
 	if (strcmp(path, "/healthz") == 0)
 	{
 		if (!db_listen_up() || db_calls_up() == 0)
@@ -140,7 +142,7 @@ http_serve(struct lws *wsi, const char *path)
 	else
 	{
 		status = HTTP_STATUS_NOT_FOUND;
-		buf_puts(&body, "not found: try /healthz, /metrics or a WebSocket upgrade\n");
+		buf_puts(&body, "not found: try /console/, /widget/, /healthz, /metrics or a WebSocket upgrade\n");
 	}
 	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t) body.len, &p, end) ||
 		lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))

@@ -155,6 +155,9 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	{
 		case LWS_CALLBACK_HTTP:
 			return http_serve(wsi, in);
+		case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+			/* a static file (http_static.c) was sent: keep-alive goes on */
+			return lws_http_transaction_completed(wsi) ? -1 : 0;
 		case LWS_CALLBACK_ESTABLISHED:
 			c = client_open(wsi);
 			*pc = c;
