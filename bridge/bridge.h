@@ -156,6 +156,7 @@ typedef enum CmdType
 	CMD_QUICK_REPLY,
 	CMD_QUEUE_POSITION,
 	CMD_TAKEOVER,
+	CMD_AGENT_MESSAGE,
 	CMD_COUNT
 } CmdType;
 
@@ -192,6 +193,7 @@ typedef struct Cmd
 	bool		has_position;
 	bool		unassign;		/* ticket_assign with "agent_id": null */
 	bool		force;			/* ticket_assign beyond the agent's capacity */
+	bool		note;			/* message: an internal note (staff only) */
 } Cmd;
 
 /* error codes sent in error frames */

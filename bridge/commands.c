@@ -276,7 +276,7 @@ command_run(Client *c, Cmd *cmd)
 			}
 		case CMD_MESSAGE:
 			{
-				const char *p[9] = {t, id_param(s, cmd->session_id), kind, id, cmd->text,
+				const char *p[9] = {t, id_param(s, cmd->session_id), cmd->note ? "note" : kind, id, cmd->text,
 				cmd->message_type, cmd->client_msg_id, cmd->attachment, cmd->options};
 
 				command_call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.post_message("
@@ -371,6 +371,7 @@ command_run(Client *c, Cmd *cmd)
 		case CMD_QUICK_REPLY:
 		case CMD_QUEUE_POSITION:
 		case CMD_TAKEOVER:
+		case CMD_AGENT_MESSAGE:
 			console_command(c, cmd);
 			return;
 		case CMD_COUNT:

@@ -139,6 +139,15 @@ console_command(Client *c, Cmd *cmd)
 							 3, p);
 				return;
 			}
+		case CMD_AGENT_MESSAGE:
+			{
+				const char *p[5] = {t, id, num(x, cmd->to_agent_id), cmd->text,
+				cmd->session_id ? s : NULL};
+
+				command_call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.send_agent_message($1, $2, $3, $4, $5)::pg_catalog.text)",
+							 5, p);
+				return;
+			}
 		default:
 			return;
 	}

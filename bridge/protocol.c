@@ -60,6 +60,7 @@ static const CmdSpec specs[CMD_COUNT] = {
 	[CMD_QUICK_REPLY] = {"quick_reply", K_A},
 	[CMD_QUEUE_POSITION] = {"queue_position", K_C},
 	[CMD_TAKEOVER] = {"takeover", K_S},
+	[CMD_AGENT_MESSAGE] = {"agent_message", K_A | K_S},
 };
 
 const char *
@@ -217,6 +218,15 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 				get_json(doc, "options", false, &out->options, &bad);
 			if (ok && out->message_type == NULL)
 				out->message_type = "text";
+			{
+				json_t	   *n = json_object_get(doc, "note");
+
+				/* an internal note: staff only, never shown to the customer */
+				if (ok && n != NULL && !json_is_null(n) &&
+					(!json_is_boolean(n) || (json_is_true(n) && kind == KIND_CUSTOMER)))
+					bad = "note", ok = false;
+				out->note = ok && json_is_true(n);
+			}
 			break;
 		case CMD_TYPING:
 		case CMD_ACCEPT:
@@ -345,6 +355,11 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 			break;
 		case CMD_QUICK_REPLY:
 			ok = get_id(doc, "quick_reply_id", true, &out->quick_reply_id, &bad) &&
+				get_id(doc, "session_id", false, &out->session_id, &bad);
+			break;
+		case CMD_AGENT_MESSAGE:
+			ok = get_id(doc, "to_agent_id", true, &out->to_agent_id, &bad) &&
+				get_str(doc, "text", true, 0, &out->text, &bad) &&
 				get_id(doc, "session_id", false, &out->session_id, &bad);
 			break;
 		case CMD_DIRECTORY:

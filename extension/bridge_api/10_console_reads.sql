@@ -102,6 +102,7 @@ AS $$
 			FROM helpdesk.agent a WHERE a.tenant_id = $1 AND a.enabled), '[]'),
 		'queues', coalesce((SELECT jsonb_agg(jsonb_build_object('id', q.id, 'name', q.name,
 				'strategy', q.strategy,
+				'offer_timeout_s', extract(epoch FROM q.offer_timeout)::bigint,
 				'waiting', (SELECT count(*) FROM helpdesk.session s
 					WHERE s.tenant_id = $1 AND s.queue_id = q.id AND s.state = 'queued'),
 				'longest_wait_s', (SELECT extract(epoch FROM now() - min(s.queued_at))::bigint
