@@ -58,12 +58,14 @@ reply(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		const char *result = (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
 			? PQgetvalue(res, 0, 0) : "null";
 
-		if (p->type == CMD_START && PQntuples(res) > 0)
+		if ((p->type == CMD_START || p->type == CMD_CONTACT) && PQntuples(res) > 0)
 		{
 			/* the customer sees its new session's events from now on */
 			json_t	   *r = json_loads(result, 0, NULL);
+			json_t	   *sid = json_object_get(r, "session_id");
 
-			client_session_add(c, (int64_t) json_integer_value(json_object_get(r, "session_id")));
+			if (json_is_integer(sid))
+				client_session_add(c, (int64_t) json_integer_value(sid));
 			json_decref(r);
 		}
 		buf_puts(&b, "{\"type\":\"ack\",\"ref\":");
@@ -372,6 +374,7 @@ command_run(Client *c, Cmd *cmd)
 		case CMD_QUEUE_POSITION:
 		case CMD_TAKEOVER:
 		case CMD_AGENT_MESSAGE:
+		case CMD_CONTACT:
 			console_command(c, cmd);
 			return;
 		case CMD_COUNT:

@@ -139,6 +139,16 @@ console_command(Client *c, Cmd *cmd)
 							 3, p);
 				return;
 			}
+		case CMD_CONTACT:
+			{
+				/* start_session, or an offline ticket when nobody can answer */
+				const char *p[6] = {t, id, cmd->text, num(x, cmd->queue_id), cmd->issue_type,
+				cmd->client_msg_id};
+
+				command_call(c, cmd, "SELECT pg_catalog.to_jsonb(r) FROM helpdesk.contact_support($1, $2, $3, 'web', "
+							 "$4, $5, NULL, $6) r", 6, p);
+				return;
+			}
 		case CMD_AGENT_MESSAGE:
 			{
 				const char *p[5] = {t, id, num(x, cmd->to_agent_id), cmd->text,

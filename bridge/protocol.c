@@ -61,6 +61,7 @@ static const CmdSpec specs[CMD_COUNT] = {
 	[CMD_QUEUE_POSITION] = {"queue_position", K_C},
 	[CMD_TAKEOVER] = {"takeover", K_S},
 	[CMD_AGENT_MESSAGE] = {"agent_message", K_A | K_S},
+	[CMD_CONTACT] = {"contact", K_C},
 };
 
 const char *
@@ -204,6 +205,7 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 				break;
 			}
 		case CMD_START:
+		case CMD_CONTACT:
 			ok = get_id(doc, "queue_id", false, &out->queue_id, &bad) &&
 				get_str(doc, "issue_type", false, MAX_SHORT, &out->issue_type, &bad) &&
 				get_str(doc, "text", false, 0, &out->text, &bad) &&
