@@ -31,7 +31,7 @@ SELECT helpdesk.post_message(:t, :s1, 'customer', :c1, NULL, 'image', 'demo-3',
 	'{"url": "https://cdn.example.test/receipt.png", "name": "receipt.png", "size": 48213, "mime": "image/png"}');
 -- the browser console (/console/): passwords for the agents (login route of
 -- the bridge), Chen as supervisor, a few quick replies ('/' in the composer)
-SELECT helpdesk.set_agent_password(:t, a.id, 'demo-' || a.external_id) FROM helpdesk.agent a WHERE a.tenant_id = :t;
+SELECT helpdesk.set_agent_password(:t, a.id, 'demo-pass-' || a.external_id) FROM helpdesk.agent a WHERE a.tenant_id = :t;
 SELECT helpdesk.set_agent_role(:t, a.id, 'supervisor') FROM helpdesk.agent a WHERE a.tenant_id = :t AND a.external_id = 'chen';
 SELECT helpdesk.upsert_quick_reply(:t, 'hi', 'Greeting', 'Hi {{customer.name}}, I am {{agent.name}}. How can I help?');
 SELECT helpdesk.upsert_quick_reply(:t, 'gems', 'Gems sent', 'The gems are on their way; please restart the game in a minute.');

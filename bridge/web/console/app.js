@@ -101,11 +101,12 @@ function ding() {
   } catch { /* no audio device */ }
 }
 
-function offerCard(sessionId, queueId, at) {
+// until: when the offer runs out (ms); from the list's offer_expires_at, or
+// the event's time plus the queue's offer timeout
+export function offerCard(sessionId, queueId, until) {
   if (document.querySelector(`.offer[data-session="${sessionId}"]`)) return;
   const q = S.dir?.queues.find((x) => x.id === queueId);
-  const timeout = q?.offer_timeout_s || 30;
-  const until = new Date(at).getTime() + timeout * 1000;
+  if (!until) return;
   const left = h('span', { class: 'countdown', 'aria-live': 'off' });
   const card = h('div', { class: 'offer', role: 'alert', dataset: { session: sessionId } },
     h('strong', { text: t('offer.title', { id: sessionId, queue: q?.name || '' }) }), left,
@@ -136,7 +137,8 @@ function offerCard(sessionId, queueId, at) {
 function onEvent(ev) {
   const p = ev.payload || {};
   if (ev.type === 'session.state' && ev.audience === 'agent' && p.to === 'offered' && p.agent_id === S.me?.id) {
-    offerCard(ev.session_id, p.queue_id, ev.at);
+    const q = S.dir?.queues.find((x) => x.id === p.queue_id);
+    offerCard(ev.session_id, p.queue_id, new Date(ev.at).getTime() + (q?.offer_timeout_s || 30) * 1000);
   }
   if (ev.type === 'session.state' && p.from === 'offered') {
     document.querySelector(`.offer[data-session="${ev.session_id}"]`)?.remove();
@@ -166,6 +168,7 @@ function boot() {
     catch { location.replace(location.pathname); }
   });
   for (const b of document.querySelectorAll('[data-view]')) b.addEventListener('click', () => showView(b.dataset.view));
+  S.onOffered = offerCard;
   initChat();
   initDesk();
   const hash = new URLSearchParams(location.hash.slice(1));

@@ -22,6 +22,8 @@ export async function refreshLists() {
   }));
   renderList();
   S.listMs = performance.now() - t0;
+  // offers made before this page loaded (or while it was offline) get their card too
+  for (const s of S.lists.mine) if (s.state === 'offered' && S.onOffered) S.onOffered(s.id, s.queue_id, s.offer_expires_at ? new Date(s.offer_expires_at).getTime() : null);
   if (S.cur) renderHead();
 }
 
