@@ -135,7 +135,10 @@ async function main() {
     await ana.locator('#input').type('/hi');
     await ana.locator('#qr li').first().waitFor();
     await ana.keyboard.press('Enter');
-    const rendered = await ana.inputValue('#input');
+    const rendered = await until('the quick reply in the composer', async () => {
+      const v = await ana.inputValue('#input');
+      return v !== '/hi' && v;
+    });
     ok(rendered.includes('Ana') && rendered.includes('C One'), `the quick reply is rendered for this customer (${rendered})`);
     await ana.keyboard.press('Enter');
     await w.locator('.msg.from-agent', { hasText: 'C One' }).waitFor();

@@ -125,9 +125,9 @@ export function offerCard(sessionId, queueId, until) {
     if (s <= 0 || !card.isConnected) { card.remove(); clearInterval(iv); return; }
     left.textContent = t('offer.left', { t: dur(s) });
   };
+  $('#offers').append(card);
   const iv = setInterval(tick, 500);
   tick();
-  $('#offers').append(card);
   ding();
   if ('Notification' in window && Notification.permission === 'granted' && document.hidden) {
     new Notification(t('offer.notify'), { body: t('offer.title', { id: sessionId, queue: q?.name || '' }) });
