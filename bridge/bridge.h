@@ -41,6 +41,13 @@ typedef struct BridgeConfig
 	int			max_lag;		/* events a live client may fall behind */
 	int			ping_secs;		/* PING a socket silent this long, drop at twice */
 	const char *event_loop;		/* "epoll" (libev) or "poll" (lws's own) */
+	/* HTTP (http_router.c) */
+	int			http_timeout;	/* seconds for a request's headers, body, or a stalled answer */
+	int			http_max_url;	/* longest path, bytes (414) */
+	int			http_max_header;	/* all request headers together, bytes */
+	char	   *metrics_token;	/* --metrics-token-file: /metrics needs this bearer token */
+	const char *metrics_listen; /* --metrics-listen ADDR:PORT: /metrics only there */
+	const char *public_url;		/* --public-url: the WebSocket URL handed to players */
 	int			verbose;
 } BridgeConfig;
 

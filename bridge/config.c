@@ -30,6 +30,9 @@ BridgeConfig cfg = {
 	.max_lag = 32768,
 	.ping_secs = 30,
 	.event_loop = "epoll",
+	.http_timeout = 10,
+	.http_max_url = 2048,
+	.http_max_header = 8192,
 };
 
 static void
@@ -70,6 +73,14 @@ usage(FILE *f)
 			"  --ping-secs N          PING a socket silent for N s, drop it after 2N (default 30)\n"
 			"  --event-loop epoll|poll  epoll (libev; default) or lws's own poll() loop, whose\n"
 			"                         every pass costs O(connections)\n"
+			"  --http-timeout S       drop an HTTP client whose headers or body take longer than S s,\n"
+			"                         or that stops reading an answer for S s (default 10)\n"
+			"  --http-max-url BYTES   longest request path (414; default 2048)\n"
+			"  --http-max-header BYTES  all request headers together (default 8192)\n"
+			"  --metrics-token-file F /metrics answers only with Authorization: Bearer <F's content>\n"
+			"                         (env HELPDESK_METRICS_TOKEN_FILE)\n"
+			"  --metrics-listen A:P   serve /metrics (and /healthz) only on this address and port\n"
+			"  --public-url URL       the WebSocket URL ws-token hands to players (default ws://LISTEN:PORT/)\n"
 			"  -v, --verbose          log more (repeat for lws's own log)\n"
 			"  -h, --help             this text\n");
 }
@@ -149,6 +160,9 @@ static const IntOption int_options[] = {
 	{"db-connect-timeout", &cfg.db_connect_timeout, 1, 3600},
 	{"db-query-timeout", &cfg.db_query_timeout, 0, 86400},
 	{"notify-check-secs", &cfg.notify_check_secs, 0, 3600},
+	{"http-timeout", &cfg.http_timeout, 1, 3600},
+	{"http-max-url", &cfg.http_max_url, 64, 65536},
+	{"http-max-header", &cfg.http_max_header, 1024, 65535},
 };
 #define N_INT_OPTIONS ((int) (sizeof(int_options) / sizeof(int_options[0])))
 
@@ -166,6 +180,9 @@ config_parse(int argc, char **argv)
 		{"tls-key", required_argument, NULL, 'k'},
 		{"event-loop", required_argument, NULL, 'e'},
 		{"web-root", required_argument, NULL, 'w'},
+		{"metrics-token-file", required_argument, NULL, 'M'},
+		{"metrics-listen", required_argument, NULL, 'L'},
+		{"public-url", required_argument, NULL, 'U'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 	};
@@ -173,6 +190,7 @@ config_parse(int argc, char **argv)
 	const char *secret_file = env_or("HELPDESK_TOKEN_SECRET_FILE", NULL);
 	const char *secret = env_or("HELPDESK_TOKEN_SECRET", NULL);
 	const char *previous_file = env_or("HELPDESK_TOKEN_SECRET_PREVIOUS_FILE", NULL);
+	const char *metrics_token_file = env_or("HELPDESK_METRICS_TOKEN_FILE", NULL);
 	int			n = 0,
 				o;
 
@@ -239,6 +257,15 @@ config_parse(int argc, char **argv)
 			case 'w':
 				cfg.web_root = optarg;
 				break;
+			case 'M':
+				metrics_token_file = optarg;
+				break;
+			case 'L':
+				cfg.metrics_listen = optarg;
+				break;
+			case 'U':
+				cfg.public_url = optarg;
+				break;
 			case 'v':
 				cfg.verbose++;
 				break;
@@ -274,6 +301,21 @@ config_parse(int argc, char **argv)
 			fprintf(stderr, "helpdesk-bridge: the previous token secret must be at least 32 bytes too\n");
 			exit(2);
 		}
+	}
+	if (metrics_token_file)
+	{
+		cfg.metrics_token = read_secret_file(metrics_token_file);
+		if (strlen(cfg.metrics_token) < 16)
+		{
+			fprintf(stderr, "helpdesk-bridge: the metrics token must be at least 16 bytes\n");
+			exit(2);
+		}
+	}
+	if (cfg.metrics_listen && strchr(cfg.metrics_listen, ':') == NULL)
+	{
+		fprintf(stderr, "helpdesk-bridge: --metrics-listen is ADDRESS:PORT, got \"%s\"\n",
+				cfg.metrics_listen);
+		exit(2);
 	}
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
 	{

@@ -15,10 +15,14 @@
  * Compression: install writes NAME.gz beside each text file (gzip -9 -n);
  * it is sent with Content-Encoding: gzip when the request's Accept-Encoding
  * allows gzip. libwebsockets 4.1's platform file operations never pick a
- * .gz themselves (only its zip fops do), so the choice is made here and the
- * file is then streamed by lws_serve_http_file.
+ * .gz themselves (only its zip fops do), so the choice is made here.
+ *
+ * The routes (GET /console, /console/..., /widget, /widget/...) sit on the
+ * HTTP router (http_router.h). The files are small (the whole console is
+ * about 25 KB compressed), so each is read once into memory and read again
+ * only when its size or mtime changes.
  */
-#include "relay.h"
+#include "http_router.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,12 +114,11 @@ safe_rel_path(const char *p)
 
 /* does Accept-Encoding allow gzip (not "gzip;q=0")? */
 static bool
-accepts_gzip(struct lws *wsi)
+accepts_gzip(const char *ae)
 {
-	char		ae[256];
 	const char *g;
 
-	if (lws_hdr_copy(wsi, ae, sizeof(ae), WSI_TOKEN_HTTP_ACCEPT_ENCODING) <= 0)
+	if (ae == NULL)
 		return false;
 	for (g = ae; (g = strcasestr(g, "gzip")) != NULL; g += 4)
 	{
@@ -126,8 +129,9 @@ accepts_gzip(struct lws *wsi)
 		if (*q == ';')
 		{
 			const char *v = strstr(q, "q=");
+			const char *comma = strchr(q, ',');
 
-			if (v && strtod(v + 2, NULL) == 0.0 && (strchr(q, ',') == NULL || v < strchr(q, ',')))
+			if (v && (comma == NULL || v < comma) && strtod(v + 2, NULL) == 0.0)
 				return false;
 		}
 		return true;
@@ -135,71 +139,18 @@ accepts_gzip(struct lws *wsi)
 	return false;
 }
 
-/* a header-only answer: 301 redirect, 304 not modified, 404 */
-static int
-answer_bare(struct lws *wsi, unsigned int status, const char *location, const char *etag,
-			const char *cache)
-{
-	unsigned char hdr[LWS_PRE + 1024];
-	unsigned char *p = hdr + LWS_PRE,
-			   *end = hdr + sizeof(hdr);
-	static const char nf[] = "not found\n";
-	size_t		blen = status == HTTP_STATUS_NOT_FOUND ? sizeof(nf) - 1 : 0;
-
-	if (lws_add_http_common_headers(wsi, status, "text/plain; charset=utf-8",
-									(lws_filepos_t) blen, &p, end))
-		return 1;
-	if (location && lws_add_http_header_by_name(wsi, (const unsigned char *) "location:",
-												(const unsigned char *) location,
-												(int) strlen(location), &p, end))
-		return 1;
-	if (etag && lws_add_http_header_by_name(wsi, (const unsigned char *) "etag:",
-											(const unsigned char *) etag,
-											(int) strlen(etag), &p, end))
-		return 1;
-	if (cache && lws_add_http_header_by_name(wsi, (const unsigned char *) "cache-control:",
-											 (const unsigned char *) cache,
-											 (int) strlen(cache), &p, end))
-		return 1;
-	if (lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))
-		return 1;
-	if (blen)
-	{
-		unsigned char body[LWS_PRE + sizeof(nf)];
-
-		memcpy(body + LWS_PRE, nf, blen);
-		if (lws_write(wsi, body + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) < 0)
-			return -1;
-	}
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-static int
-add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-		   unsigned char *end)
-{
-	return lws_add_http_header_by_name(wsi, (const unsigned char *) name,
-									   (const unsigned char *) value, (int) strlen(value), p, end);
-}
-
 /*
  * Maps a request path to a file under the web root. Returns false when the
- * path is not a static one (the caller answers it). *immutable: a versioned
- * URL of the current install.
+ * path is not a static one. *immutable: a versioned URL of the current
+ * install.
  */
 static bool
-map_path(const char *path, char *rel, size_t cap, bool *immutable, bool *redirect)
+map_path(const char *path, char *rel, size_t cap, bool *immutable)
 {
 	const char *app;
 	const char *rest;
 
 	*immutable = false;
-	*redirect = false;
-	if (strcmp(path, "/console") == 0 || strcmp(path, "/widget") == 0)
-	{
-		*redirect = true;
-		return true;
-	}
 	if (strncmp(path, "/console/", 9) == 0)
 		app = "console", rest = path + 9;
 	else if (strncmp(path, "/widget/", 8) == 0)
@@ -221,38 +172,93 @@ map_path(const char *path, char *rel, size_t cap, bool *immutable, bool *redirec
 	return true;
 }
 
-/*
- * Serves path when it is a static one: returns 1 with *verdict set to lws's
- * verdict, 0 when the path is not static (http_serve answers it).
- */
-int
-http_static_serve(struct lws *wsi, const char *path, int *verdict)
+/* the in-memory copy of one file (plain or .gz), keyed by its path */
+typedef struct Cached
+{
+	char	   *file;
+	off_t		size;
+	time_t		mtime;
+	char	   *data;
+	struct Cached *next;
+} Cached;
+
+static Cached *cache;
+static int	ncached;
+
+#define MAX_CACHED 256			/* files; beyond it a file is read per request */
+#define MAX_FILE (4 * 1024 * 1024)
+
+/* the file's bytes as of st; NULL when unreadable (the caller answers 404) */
+static const char *
+file_bytes(const char *file, const struct stat *st, char **scratch)
+{
+	Cached	   *c;
+	FILE	   *f;
+	char	   *data;
+
+	*scratch = NULL;
+	for (c = cache; c; c = c->next)
+		if (strcmp(c->file, file) == 0)
+			break;
+	if (c && c->size == st->st_size && c->mtime == st->st_mtime)
+		return c->data;
+	if (st->st_size > MAX_FILE || (f = fopen(file, "rb")) == NULL)
+		return NULL;
+	data = malloc((size_t) st->st_size + 1);
+	if (fread(data, 1, (size_t) st->st_size, f) != (size_t) st->st_size)
+	{
+		fclose(f);
+		free(data);
+		return NULL;
+	}
+	fclose(f);
+	if (c == NULL && ncached >= MAX_CACHED)
+		return *scratch = data;
+	if (c == NULL)
+	{
+		c = calloc(1, sizeof(Cached));
+		c->file = strdup(file);
+		c->next = cache;
+		cache = c;
+		ncached++;
+	}
+	free(c->data);
+	c->data = data;
+	c->size = st->st_size;
+	c->mtime = st->st_mtime;
+	return data;
+}
+
+static void
+serve_redirect(HttpReq *r)
+{
+	char		loc[32];
+
+	snprintf(loc, sizeof(loc), "%s/", r->path);
+	http_add_header(r, "location", loc);
+	http_reply(r, 301, "text/plain; charset=utf-8", NULL, 0);
+}
+
+static void
+serve_file(HttpReq *r)
 {
 	char		rel[256],
 				file[1400],
 				etag[96],
-				inm[128];
-	unsigned char hdrs[1024];
-	unsigned char *p = hdrs,
-			   *end = hdrs + sizeof(hdrs);
-	const char *mime = NULL;
+			   *scratch;
+	const char *mime = NULL,
+			   *inm,
+			   *data;
 	bool		compress = false,
 				immutable,
-				redirect,
 				gz = false;
 	struct stat st;
 	size_t		rl;
-	int			n;
 
-	if (!map_path(path, rel, sizeof(rel), &immutable, &redirect))
-		return 0;
-	if (redirect)
+	if (!map_path(r->path, rel, sizeof(rel), &immutable))
 	{
-		char		loc[32];
-
-		snprintf(loc, sizeof(loc), "%s/", path);
-		*verdict = answer_bare(wsi, HTTP_STATUS_MOVED_PERMANENTLY, loc, NULL, NULL);
-		return 1;
+		http_reply_error(r, 404, "not_found", "no such file");
+		return;
 	}
 	rl = strlen(rel);
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -267,51 +273,63 @@ http_static_serve(struct lws *wsi, const char *path, int *verdict)
 	}
 	if (mime == NULL || !safe_rel_path(rel))
 	{
-		*verdict = answer_bare(wsi, HTTP_STATUS_NOT_FOUND, NULL, NULL, NULL);
-		return 1;
+		http_reply_error(r, 404, "not_found", "no such file");
+		return;
 	}
 	snprintf(file, sizeof(file), "%s/%s.gz", web_root(), rel);
-	if (compress && accepts_gzip(wsi) && stat(file, &st) == 0 && S_ISREG(st.st_mode))
+	if (compress && accepts_gzip(http_header(r, "accept-encoding")) &&
+		stat(file, &st) == 0 && S_ISREG(st.st_mode))
 		gz = true;
 	else
 	{
 		snprintf(file, sizeof(file), "%s/%s", web_root(), rel);
 		if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
 		{
-			*verdict = answer_bare(wsi, HTTP_STATUS_NOT_FOUND, NULL, NULL, NULL);
-			return 1;
+			http_reply_error(r, 404, "not_found", "no such file");
+			return;
 		}
 	}
 	/* size and mtime name the content; the encoding is part of the tag */
 	snprintf(etag, sizeof(etag), "\"%llx-%llx%s\"", (unsigned long long) st.st_size,
 			 (unsigned long long) st.st_mtime, gz ? "-gz" : "");
-	if (!immutable && lws_hdr_copy(wsi, inm, sizeof(inm), WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0 &&
-		strstr(inm, etag) != NULL)
+	http_add_header(r, "cache-control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
+	http_add_header(r, "etag", etag);
+	if (compress)
+		http_add_header(r, "vary", "Accept-Encoding");
+	inm = http_header(r, "if-none-match");
+	if (!immutable && inm && strstr(inm, etag) != NULL)
 	{
-		*verdict = answer_bare(wsi, HTTP_STATUS_NOT_MODIFIED, NULL, etag, "no-cache");
-		return 1;
+		http_reply(r, 304, mime, NULL, 0);
+		return;
 	}
-	if (add_header(wsi, "cache-control:", immutable ? "public, max-age=31536000, immutable"
-				   : "no-cache", &p, end) ||
-		add_header(wsi, "etag:", etag, &p, end) ||
-		add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
-		(compress && add_header(wsi, "vary:", "Accept-Encoding", &p, end)) ||
-		(gz && add_header(wsi, "content-encoding:", "gzip", &p, end)) ||
-		(strncmp(rel, "console/", 8) == 0 && strcmp(mime, types[0].mime) == 0 &&
-		 add_header(wsi, "content-security-policy:",
-					"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob: http: https:; "
-					"media-src 'self' data: blob:; frame-ancestors 'self'", &p, end)))
+	if ((data = file_bytes(file, &st, &scratch)) == NULL)
 	{
-		*verdict = 1;
-		return 1;
+		http_reply_error(r, 404, "not_found", "no such file");
+		return;
 	}
-	n = lws_serve_http_file(wsi, file, mime, (const char *) hdrs, (int) (p - hdrs));
-	/* < 0: failed, the connection closes; > 0: served and completed already */
-	if (n < 0)
-		*verdict = -1;
-	else if (n > 0)
-		*verdict = lws_http_transaction_completed(wsi) ? -1 : 0;
-	else
-		*verdict = 0;
-	return 1;
+	http_add_header(r, "x-content-type-options", "nosniff");
+	if (gz)
+		http_add_header(r, "content-encoding", "gzip");
+	if (strncmp(rel, "console/", 8) == 0 && strcmp(mime, types[0].mime) == 0)
+		http_add_header(r, "content-security-policy",
+						"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob: http: https:; "
+						"media-src 'self' data: blob:; frame-ancestors 'self'");
+	http_reply(r, 200, mime, data, (size_t) st.st_size);
+	free(scratch);
+}
+
+void
+http_static_init(void)
+{
+	static const HttpRoute routes[] = {
+		{"GET", "/console", serve_redirect, 0, 0},
+		{"GET", "/widget", serve_redirect, 0, 0},
+		{"GET", "/console/*", serve_file, 0, 0},
+		{"GET", "/widget/*", serve_file, 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		http_route_add(&routes[i]);
+	http_keep_header("accept-encoding");
+	http_keep_header("if-none-match");
 }

@@ -5,6 +5,7 @@
  */
 #include "client.h"
 #include "db.h"
+#include "http_router.h"
 
 #include <malloc.h>
 #include <signal.h>
@@ -32,7 +33,7 @@ static const struct lws_protocols protocols[] = {
 	 * every send() to the receive buffer's size, and a 64 KB events frame
 	 * took some 240 syscalls.
 	 */
-	{"helpdesk", client_protocol_cb, sizeof(Client *), 128, 0, NULL, 1 << 20},
+	{"helpdesk", client_protocol_cb, sizeof(SessionSlot), 128, 0, NULL, 1 << 20},
 	{"hd-db", db_protocol_cb, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
@@ -89,6 +90,8 @@ main(int argc, char **argv)
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (cfg.tls_cert)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* request headers beyond this are refused by lws (HTTP layer limits) */
+	info.max_http_header_data = (unsigned short) cfg.http_max_header;
 	if (loop_prepare(&info) != 0)
 		return 1;
 	context = lws_create_context(&info);
@@ -105,6 +108,10 @@ main(int argc, char **argv)
 	info.vhost_name = "helpdesk-bridge";
 	info.retry_and_idle_policy = &no_validity_timers;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* headers must arrive within this, idle keep-alive connections close after it */
+	info.timeout_secs = (unsigned) cfg.http_timeout;
+	info.timeout_secs_ah_idle = (unsigned) cfg.http_timeout;
+	info.keepalive_timeout = cfg.http_timeout;
 	if (cfg.tls_cert)
 	{
 		/* lws enables TLS on a vhost only when its own options carry this */
@@ -121,6 +128,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	if (cfg.metrics_listen && http_metrics_vhost(context, protocols) != 0)
+	{
+		lws_context_destroy(context);
+		loop_free();
+		return 1;
+	}
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
@@ -130,6 +144,7 @@ main(int argc, char **argv)
 	ring_init(context);
 	server_init(context, vhost);
 	db_init(context, vhost);
+	http_routes_init(context);
 	blog(BLOG_INFO, "listening on %s://%s:%d, event loop %s", cfg.tls_cert ? "wss" : "ws",
 		 cfg.listen_addr, cfg.port, loop_name());
 
@@ -145,6 +160,7 @@ main(int argc, char **argv)
 		while (clients_count() > 0 && now_us() < deadline)
 			loop_once(context, 50);
 	}
+	http_routes_shutdown();
 	db_shutdown();
 	ring_stop();
 	lws_context_destroy(context);
@@ -154,6 +170,7 @@ main(int argc, char **argv)
 	subjects_free();
 	free(cfg.token_secret);
 	free(cfg.token_secret_previous);
+	free(cfg.metrics_token);
 	blog(BLOG_INFO, "stopped");
 	return 0;
 }

@@ -116,8 +116,6 @@ http_serve(struct lws *wsi, const char *path)
 	Buf			out = {0};
 	int			rc;
 
-	if (http_static_serve(wsi, path, &rc))
-		return rc;
 	if (strcmp(path, "/healthz") == 0)
 	{
 		if (!db_listen_up() || db_calls_up() == 0)

@@ -99,7 +99,7 @@ extern Metrics metrics;
 extern void metrics_observe_latency(int64_t us);
 extern void metrics_render(Buf *b);
 extern int	http_serve(struct lws *wsi, const char *path);
-/* http_static.c: /console/, /widget/ (1 when the path was static, *verdict lws's) */
-extern int	http_static_serve(struct lws *wsi, const char *path, int *verdict);
+/* http_static.c: the routes of /console/ and /widget/ */
+extern void http_static_init(void);
 
 #endif							/* BRIDGE_RELAY_H */

@@ -10,6 +10,7 @@
  */
 #include "client.h"
 #include "db.h"
+#include "http_router.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -154,10 +155,12 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	switch (reason)
 	{
 		case LWS_CALLBACK_HTTP:
-			return http_serve(wsi, in);
-		case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-			/* a static file (http_static.c) was sent: keep-alive goes on */
-			return lws_http_transaction_completed(wsi) ? -1 : 0;
+		case LWS_CALLBACK_HTTP_BODY:
+		case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		case LWS_CALLBACK_HTTP_WRITEABLE:
+		case LWS_CALLBACK_CLOSED_HTTP:
+			/* the user area is a SessionSlot (main.c); client first */
+			return http_router_cb(wsi, reason, user, in, len);
 		case LWS_CALLBACK_ESTABLISHED:
 			c = client_open(wsi);
 			*pc = c;
