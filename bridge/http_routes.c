@@ -13,6 +13,7 @@
 
 extern void http_player_init(void);
 extern void http_upload_init(void);
+extern void http_static_init(void);	/* http_static.c */
 extern int	http_serve(struct lws *wsi, const char *path);	/* metrics.c */
 
 static struct lws_vhost *metrics_vhost;
