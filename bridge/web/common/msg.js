@@ -46,7 +46,7 @@ export function renderMessage(m, { viewer, onOption } = {}) {
       h('img', { src: a.url, alt: a.name || t('msg.image'), loading: 'lazy', class: 'preview' })));
   } else if (m.type === 'image' || m.type === 'file') {
     body.append(h('a', { class: 'file', href: a.url || '#', target: '_blank', rel: 'noopener', download: a.name || true },
-      h('span', { class: 'file-icon', 'aria-hidden': 'true', text: m.type === 'image' ? '🖼' : '📎' }),
+      h('span', { class: 'file-icon', 'aria-hidden': 'true', text: m.type === 'image' ? '▣' : '⎘' }),
       h('span', { class: 'file-name', text: a.name || t('msg.file') }),
       h('span', { class: 'file-size', text: size(a.size) })));
   }

@@ -444,7 +444,7 @@ export function initChat() {
   $('#btn-close').addEventListener('click', closeDialog);
   $('#btn-escalate').addEventListener('click', escalateDialog);
   document.addEventListener('visibilitychange', () => { if (S.cur) markRead(S.cur); });
-  document.addEventListener('hd-locale', () => { renderList(); if (S.cur) { renderHead(); renderWindow(true); } });
+  document.addEventListener('hd-locale', () => { renderList(); if (S.cur) { renderHead(); renderWindow(true); loadCustomer(S.cur); } });
   setInterval(() => { if (!document.hidden && S.me) renderList(); }, 30000);   // waiting times
   void time;
 }

@@ -157,4 +157,8 @@ export function initDesk() {
   $('#t-list').addEventListener('click', (e) => { const li = e.target.closest('li[data-ticket]'); if (li) openTicket(Number(li.dataset.ticket)); });
   $('#t-list').addEventListener('keydown', (e) => { const li = e.target.closest('li[data-ticket]'); if (li && e.key === 'Enter') openTicket(Number(li.dataset.ticket)); });
   setInterval(() => { if (view === 'supervisor' && S.conn?.state === 'open') loadSupervisor(); }, 5000);
+  document.addEventListener('hd-locale', () => {
+    if (view === 'tickets') { loadTickets(); if (curTicket) openTicket(curTicket); }
+    if (view === 'supervisor') loadSupervisor();
+  });
 }

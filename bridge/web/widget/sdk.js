@@ -29,7 +29,7 @@
     launcher.type = 'button';
     launcher.setAttribute('aria-label', cfg.title || (String(cfg.locale || '').indexOf('en') === 0 ? 'Chat with support' : '联系客服'));
     launcher.setAttribute('aria-expanded', 'false');
-    launcher.textContent = '💬';
+    launcher.innerHTML = '<svg aria-hidden="true" width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/></svg>';
     launcher.style.cssText = 'position:fixed;bottom:16px;' + side + ':16px;width:56px;height:56px;border-radius:50%;border:none;' +
       'font-size:26px;cursor:pointer;z-index:2147483646;box-shadow:0 4px 14px rgba(0,0,0,.25);color:#fff;background:' + cfg.color;
     badge = document.createElement('span');

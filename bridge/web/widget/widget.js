@@ -18,11 +18,14 @@ function show(pane) {
   for (const id of ['#w-signin', '#w-prechat', '#w-chat', '#w-ticket']) $(id).hidden = id !== pane;
 }
 
-function banner(text, kind = 'warn') {
+// transient: an error that is not the connection's state goes away by itself
+function banner(text, kind = 'warn', transient = false) {
   const b = $('#w-banner');
   b.hidden = !text;
   b.textContent = text || '';
   b.dataset.kind = kind;
+  clearTimeout(W.bannerTimer);
+  if (transient) W.bannerTimer = setTimeout(() => { if (W.conn?.state === 'open') banner(''); }, 5000);
 }
 
 async function setUser(user) {
@@ -212,7 +215,7 @@ async function sendText(text, extra = {}) {
     if (!m.id) { put({ client_msg_id: frame.client_msg_id, id: r.message_id }); updateDom(m); }
   } catch (e) {
     if (e.code === 'unavailable' || e.code === 'timeout') W.conn.send(frame);
-    else banner(e.message, 'error');
+    else banner(e.message, 'error', true);
   }
 }
 
@@ -223,7 +226,7 @@ async function sendFile(file) {
     const image = (u.mime || file.type || '').startsWith('image/');
     await sendText('', { message_type: image ? 'image' : 'file',
       attachment: { upload_id: u.id, url: u.url, name: file.name || 'file', mime: u.mime || file.type, size: u.size ?? file.size } });
-  } catch (e) { banner(e.code === 'no_uploads' ? t('upload.unavailable') : e.message, 'error'); }
+  } catch (e) { banner(e.code === 'no_uploads' ? t('upload.unavailable') : e.message, 'error', true); }
 }
 
 async function loadTicket() {
@@ -264,7 +267,7 @@ function boot() {
       $('#w-csat').hidden = true;
       await loadHistory();
       pollQueue();
-    } catch (x) { banner(x.message, 'error'); }
+    } catch (x) { banner(x.message, 'error', true); }
   });
   const input = $('#w-input');
   let lastTyping = 0;
@@ -280,7 +283,7 @@ function boot() {
       await W.conn.request({ type: 'csat', session_id: W.sid, score: W.csat, comment: $('#w-csat-comment').value.trim() || undefined });
       $('#w-csat-done').hidden = false;
       $('#w-csat-send').hidden = true;
-    } catch (e) { banner(e.message, 'error'); }
+    } catch (e) { banner(e.message, 'error', true); }
   });
   $('#w-new').addEventListener('click', () => { W.sid = null; W.msgs.clear(); W.order = []; $('#w-messages').replaceChildren(); show('#w-prechat'); });
   $('#w-ticket-form').addEventListener('submit', async (e) => {
@@ -288,7 +291,7 @@ function boot() {
     const text = $('#w-ticket-input').value.trim();
     if (!text || !W.ticket) return;
     $('#w-ticket-input').value = '';
-    try { await W.conn.request({ type: 'ticket_reply', ticket_id: W.ticket, text, client_msg_id: uid('c') }); loadTicket(); } catch (x) { banner(x.message, 'error'); }
+    try { await W.conn.request({ type: 'ticket_reply', ticket_id: W.ticket, text, client_msg_id: uid('c') }); loadTicket(); } catch (x) { banner(x.message, 'error', true); }
   });
   document.addEventListener('visibilitychange', receipts);
   window.addEventListener('message', (e) => {
