@@ -42,7 +42,10 @@ export function dur(s) {
   return t('dur.h', { n: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
 }
 
+// one formatter per locale: toLocaleTimeString builds a new one per call,
+// which dominated rendering long conversations
+const timeFmt = {};
 export function time(iso) {
-  const d = new Date(iso);
-  return d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
+  const f = timeFmt[locale] || (timeFmt[locale] = new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit' }));
+  return f.format(new Date(iso));
 }

@@ -4,7 +4,7 @@
 import { Conn } from './common/conn.js';
 import { apply, setLocale, getLocale, t, dur } from './common/i18n.js';
 import { h } from './common/msg.js';
-import { S, $, refreshLists, onEvent as chatEvent, onTyping, initChat } from './chat.js';
+import { S, $, refreshLists, renderList, renderWindow, openSession, onEvent as chatEvent, onTyping, initChat } from './chat.js';
 import { initDesk, onDeskEvent, showView } from './desk.js';
 
 const TOKEN_KEY = 'hd.console.token';
@@ -86,6 +86,7 @@ async function onHello(hello) {
   } catch { /* shown by the banner */ }
   await refreshLists();
   document.dispatchEvent(new CustomEvent('hd-ready'));
+  if (!document.body.dataset.ready) window.hdReadyAt = performance.now();   // time to interactive (bench/console)
   document.body.dataset.ready = '1';
 }
 
@@ -178,4 +179,6 @@ function boot() {
   else $('#login').hidden = false;
 }
 
+// a handle for the benchmark and for debugging in the browser's console
+window.hdConsole = { S, refreshLists, renderList, renderWindow, openSession };
 boot();

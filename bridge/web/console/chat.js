@@ -6,6 +6,7 @@ import { t, dur, time } from './common/i18n.js';
 import { h, renderMessage, ticks } from './common/msg.js';
 
 export const S = { lists: { mine: [], queue: [], all: [] }, tab: 'mine', cur: null, msgs: new Map() };
+// exported for the benchmark (window.hdConsole): renderList, openSession
 export const $ = (sel) => document.querySelector(sel);
 const PAGE = 60;            // messages added to the DOM per scroll page
 
@@ -141,7 +142,7 @@ function renderHead() {
   $('#send').disabled = !held;
 }
 
-function renderWindow(keepBottom = true) {
+export function renderWindow(keepBottom = true) {
   const st = store(S.cur);
   const box = $('#messages');
   const from = Math.max(0, st.order.length - st.shown);
@@ -151,6 +152,22 @@ function renderWindow(keepBottom = true) {
   box.replaceChildren(frag);
   if (from > 0) box.prepend(h('div', { class: 'older', text: t('conv.older') }));
   box.scrollTop = keepBottom ? box.scrollHeight : box.scrollHeight - before;
+}
+
+// scrolled to the top: the next PAGE older messages go in front, the rest
+// of the pane stays as it is (and where it is)
+function olderPage(st) {
+  const box = $('#messages');
+  const end = st.order.length - st.shown;
+  const start = Math.max(0, end - PAGE);
+  const frag = document.createDocumentFragment();
+  for (const m of st.order.slice(start, end)) frag.append(renderMessage(m, { viewer: 'agent' }));
+  st.shown += end - start;
+  const before = box.scrollHeight - box.scrollTop;
+  box.querySelector('.older')?.remove();
+  box.prepend(frag);
+  if (start > 0) box.prepend(h('div', { class: 'older', text: t('conv.older') }));
+  box.scrollTop = box.scrollHeight - before;
 }
 
 export async function openSession(sid) {
@@ -399,10 +416,7 @@ export function initChat() {
   $('#list').addEventListener('keydown', (e) => { if (e.key === 'Enter') pick(e); });
   $('#messages').addEventListener('scroll', () => {
     const st = S.cur && store(S.cur);
-    if (st && $('#messages').scrollTop < 40 && st.shown < st.order.length) {
-      st.shown = Math.min(st.order.length, st.shown + PAGE);
-      renderWindow(false);
-    }
+    if (st && $('#messages').scrollTop < 40 && st.shown < st.order.length) olderPage(st);
   });
   let lastTyping = 0;
   const input = $('#input');
