@@ -5,6 +5,8 @@
 // bot session handed off to a human; a ticket answered; the supervisor view;
 // then the bridge is killed (-9) and restarted mid-conversation: both pages
 // resume, and the messages in each page's DOM equal the database's, each once.
+// Also: an offline ticket left from the widget and answered from the
+// console, agent-to-agent chat, escalation, labelled controls, keyboard send.
 // Screenshots of each main screen in zh-CN and en go to SHOTS.
 'use strict';
 const path = require('path');
@@ -66,6 +68,21 @@ async function main() {
     }
     await ana.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
     ok(await ana.isVisible('#app'), 'the console is up after sign-in');
+
+    // ---- nobody online yet: a customer's message becomes an offline ticket
+    const offCtx = await b.newContext({ viewport: { width: 360, height: 640 }, isMobile: true, hasTouch: true });
+    const off = await offCtx.newPage();
+    watch(off, 'offline customer');
+    await off.goto(`${BASE}/widget/#token=${await token('game', 'customer', 'c2')}`);
+    await off.locator('#w-prechat:not([hidden])').waitFor();
+    await off.locator('#w-prechat textarea').fill('我的账号被盗了，请帮我找回');
+    await off.locator('#w-prechat button[type=submit]').click();
+    await off.locator('#w-ticket:not([hidden])').waitFor();
+    await off.locator('#w-ticket-messages .msg', { hasText: '账号被盗' }).waitFor();
+    const offTicket = (await q(`SELECT id, channel FROM helpdesk.ticket WHERE tenant_id = 1 AND customer_id =
+      (SELECT id FROM helpdesk.customer WHERE tenant_id = 1 AND external_id = 'c2')`))[0];
+    ok(offTicket && offTicket.channel === 'offline', 'with no agent online the widget leaves a message as an offline ticket');
+    await both(off, 'widget-offline');
     await ana.selectOption('#status', 'online');
     const anaId = Number(await one(`SELECT id FROM helpdesk.agent WHERE external_id = 'ana' AND tenant_id = 1`));
     await until('ana online in the database', async () => (await one('SELECT status FROM helpdesk.agent WHERE id = $1', [anaId])) === 'online');
@@ -169,6 +186,20 @@ async function main() {
     }
     await both(cust, 'widget-chatting', w);
     await both(ana, 'console-conversation');
+    // labelled controls: every visible button, input, select and textarea has an accessible name
+    const unlabelled = (root) => root.evaluate(() => [...document.querySelectorAll('button, input, select, textarea')]
+      .filter((e) => e.offsetParent !== null && e.type !== 'hidden')
+      .filter((e) => !((e.getAttribute('aria-label') || '').trim() || (e.textContent || '').trim() || e.closest('label') || e.placeholder || e.title))
+      .map((e) => e.id || e.name || e.outerHTML.slice(0, 60)));
+    const frameW = cust.frames().find((f) => f.url().includes('/widget/?'));
+    ok((await unlabelled(ana)).length === 0, `the console's controls are labelled (${await unlabelled(ana)})`);
+    ok((await unlabelled(frameW)).length === 0, `the widget's controls are labelled (${await unlabelled(frameW)})`);
+    // keyboard: Tab reaches the composer and Enter sends
+    await frameW.focus('#w-input');
+    await cust.keyboard.type('键盘发送');
+    await cust.keyboard.press('Enter');
+    await ana.locator('.msg.from-customer', { hasText: '键盘发送' }).waitFor();
+    ok(true, 'the widget sends from the keyboard');
 
     // ---- transfer to Ben (a second agent console), who closes; CSAT
     const benCtx = await b.newContext({ viewport: { width: 1280, height: 800 } });
@@ -239,8 +270,7 @@ async function main() {
     ok(true, 'after the hand-off the human answers the customer');
 
     // ---- a ticket answered in the Tickets view
-    const tk = (await q(`SELECT * FROM helpdesk.create_ticket(1, (SELECT id FROM helpdesk.customer WHERE tenant_id = 1 AND external_id = 'c2'),
-      '账号被盗', '我的账号被盗了，请帮我找回', 'high', queue_id => (SELECT id FROM helpdesk.queue WHERE tenant_id = 1 AND external_id = 'main'))`))[0];
+    const tk = { ticket_id: Number(offTicket.id) };
     await ana.click('[data-view=tickets]');
     await ana.locator(`#t-list li[data-ticket="${tk.ticket_id}"]`).click();
     await ana.locator('#t-detail .msg.from-customer', { hasText: '账号被盗' }).waitFor();
@@ -250,6 +280,9 @@ async function main() {
     await ana.locator('#t-detail button.send').click();
     await until('the reply stored', async () => Number(await one(`SELECT count(*) FROM helpdesk.ticket_message WHERE ticket_id = $1 AND sender_kind = 'agent' AND body LIKE '已为您冻结%'`, [tk.ticket_id])) === 1);
     ok((await one('SELECT status FROM helpdesk.ticket WHERE id = $1', [tk.ticket_id])) === 'pending', 'a ticket answered from the console, status pending');
+    await off.locator('#w-ticket-messages .msg.from-agent', { hasText: '已为您冻结账号' }).waitFor();
+    ok(true, 'the customer sees the answer to its ticket in the widget');
+    await offCtx.close();
 
     // ---- the supervisor view
     const supPage = await agentCtx.newPage();
@@ -260,6 +293,10 @@ async function main() {
     await supPage.locator('#sup-queues tbody tr').first().waitFor();
     ok((await supPage.textContent('#sup-agents')).includes('Ben'), 'the supervisor view lists the agents and their load');
     await both(supPage, 'console-supervisor');
+    supPage.once('dialog', (d) => d.accept('请支援 VIP 队列'));
+    await supPage.locator('#sup-agents tr', { hasText: 'Ana' }).locator('button').click();
+    await ana.locator('.toast', { hasText: '请支援 VIP 队列' }).waitFor();
+    ok(true, 'agent-to-agent chat: the supervisor\'s message reaches Ana');
     await supPage.click('[data-view=chats]');
 
     // ---- kill -9 the bridge mid-conversation; both pages resume
@@ -314,6 +351,14 @@ async function main() {
     ok(JSON.stringify(domAgent) === JSON.stringify(dbStaff), `the agent page's messages equal the database's, each once (${domAgent.join(',')})`);
     ok(JSON.stringify(domCust) === JSON.stringify(dbCust), `the customer page's messages equal the database's, each once (${domCust.join(',')})`);
     await both(agentPage, 'console-list');
+
+    // ---- escalate the conversation to a ticket
+    await agentPage.click('#btn-escalate');
+    await agentPage.locator('#dlg input[name=subject]').fill('退款跟进');
+    await agentPage.locator('#dlg-ok').click();
+    const esc = await until('the escalation ticket', async () => (await q(`SELECT t.id, s.close_reason FROM helpdesk.ticket t
+      JOIN helpdesk.session s ON s.tenant_id = t.tenant_id AND s.id = t.session_id WHERE t.tenant_id = 1 AND t.session_id = $1`, [sid2]))[0]);
+    ok(esc.close_reason === 'escalated', 'escalate to a ticket: the ticket links the session, which closes as escalated');
 
     ok(errors.length === 0, `no uncaught page errors${errors.length ? `: ${errors.join('; ')}` : ''}`);
   } finally {

@@ -66,6 +66,7 @@ SELECT helpdesk.set_agent_password(1, (SELECT id FROM helpdesk.agent WHERE exter
 SELECT helpdesk.upsert_customer(1, 'c1', 'C One', 3, 'zh', '{\"server\": \"cn-2\", \"level\": 40}');
 SELECT helpdesk.upsert_customer(1, 'c2', 'C Two');
 SELECT helpdesk.set_csat(1, 'on');
+SELECT helpdesk.set_ticket_settings(1, offline_tickets => true);
 SELECT helpdesk.upsert_quick_reply(1, 'hi', 'Greeting', '您好 {{customer.name}}，我是 {{agent.name}}');
 SELECT helpdesk.upsert_tenant('botgame', 'Bot game', bot_enabled => true, heartbeat_interval => '1 hour');
 SELECT helpdesk.upsert_queue(2, 'main', 'Main', is_default => true);
