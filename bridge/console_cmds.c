@@ -126,7 +126,7 @@ console_command(Client *c, Cmd *cmd)
 
 				command_call(c, cmd, "SELECT pg_catalog.jsonb_build_object('queue_id', r.queue_id, "
 							 "'position', r.queue_position, 'estimated_wait_s', "
-							 "pg_catalog.extract(epoch FROM r.estimated_wait)::pg_catalog.int8) "
+							 "pg_catalog.date_part('epoch', r.estimated_wait)::pg_catalog.int8) "
 							 "FROM helpdesk.queue_position($1, $2) r", 2, p);
 				return;
 			}

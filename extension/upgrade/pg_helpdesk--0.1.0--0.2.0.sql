@@ -1879,3 +1879,5 @@ AS $$
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_console_directory IS
 	'For helpdesk-bridge (frame directory): the tenant''s enabled agents (status, role, sessions held and offered) and queues (waiting, longest wait in seconds, sessions whose first-response SLA is due within a minute or overdue, bot sessions): the transfer dialog and the supervisor view.';
+REVOKE ALL ON FUNCTION helpdesk.bridge_console_sessions, helpdesk.bridge_console_customer,
+	helpdesk.bridge_console_directory FROM PUBLIC;

@@ -120,7 +120,6 @@ async function main() {
     await offer.waitFor({ timeout: 15000 });
     const cd = await until('countdown text', async () => (await offer.locator('.countdown').textContent()) || null);
     ok(/\d/.test(cd), `the offer shows a countdown (${cd})`);
-    await shot(cust, SHOTS, 'widget-waiting.zh-CN');
     await both(ana, 'console-offer');
     await offer.locator('button.accept').click();
     await until('accepted', async () => (await one('SELECT state FROM helpdesk.session WHERE id = $1', [sid])) === 'active');
@@ -268,6 +267,22 @@ async function main() {
     await zoe.keyboard.press('Enter');
     await botCust.locator('.msg.from-agent', { hasText: 'Zoe' }).waitFor();
     ok(true, 'after the hand-off the human answers the customer');
+
+    // ---- waiting in a queue: the widget shows the position, live (Sam
+    // serves tech but has no capacity: a bug report waits)
+    await q(`SELECT helpdesk.set_agent_status(1, id, 'online') FROM helpdesk.agent WHERE tenant_id = 1 AND external_id = 'sam'`);
+    const waitPage = await custCtx.newPage();
+    watch(waitPage, 'waiting customer');
+    await waitPage.goto(`${BASE}/widget/#token=${await token('game', 'customer', 'c4')}`);
+    await waitPage.locator('#w-prechat:not([hidden])').waitFor();
+    await waitPage.locator('#w-issue').selectOption('bug');
+    await waitPage.locator('#w-prechat textarea').fill('游戏闪退');
+    await waitPage.locator('#w-prechat button[type=submit]').click();
+    await waitPage.locator('#w-queue:not([hidden])').waitFor({ timeout: 10000 });
+    const qtext = await waitPage.textContent('#w-queue');
+    ok(/1/.test(qtext), `a waiting customer sees its queue position (${qtext})`);
+    await both(waitPage, 'widget-waiting');
+    await waitPage.close();
 
     // ---- a ticket answered in the Tickets view
     const tk = { ticket_id: Number(offTicket.id) };

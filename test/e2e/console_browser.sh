@@ -60,11 +60,15 @@ SELECT helpdesk.upsert_tenant('game', 'Game', heartbeat_interval => '1 hour');
 SELECT helpdesk.upsert_queue(1, 'main', 'Main', is_default => true);
 SELECT helpdesk.upsert_agent(1, 'ana', 'Ana', max_sessions => 10);
 SELECT helpdesk.upsert_agent(1, 'ben', 'Ben', max_sessions => 10);
-SELECT helpdesk.upsert_agent(1, 'sam', 'Sam', max_sessions => 0);
+SELECT helpdesk.upsert_agent(1, 'sam', 'Sam', '{\"tech\": 3}', max_sessions => 0);
 SELECT helpdesk.set_agent_role(1, (SELECT id FROM helpdesk.agent WHERE external_id = 'sam'), 'supervisor');
 SELECT helpdesk.set_agent_password(1, (SELECT id FROM helpdesk.agent WHERE external_id = 'ana'), 'ana-password-1');
 SELECT helpdesk.upsert_customer(1, 'c1', 'C One', 3, 'zh', '{\"server\": \"cn-2\", \"level\": 40}');
 SELECT helpdesk.upsert_customer(1, 'c2', 'C Two');
+SELECT helpdesk.upsert_customer(1, 'c4', 'C Four');
+-- tech: only Sam (no capacity; online later, in e2e.js) has the skill, so a bug report waits there
+SELECT helpdesk.upsert_queue(1, 'tech', 'Tech', '{tech}');
+SELECT helpdesk.upsert_issue_type(1, 'bug', 'Bug', queue_id => (SELECT id FROM helpdesk.queue WHERE external_id = 'tech'));
 SELECT helpdesk.set_csat(1, 'on');
 SELECT helpdesk.set_ticket_settings(1, offline_tickets => true);
 SELECT helpdesk.upsert_quick_reply(1, 'hi', 'Greeting', '您好 {{customer.name}}，我是 {{agent.name}}');

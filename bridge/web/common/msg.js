@@ -33,6 +33,16 @@ export function ticks(m) {
     dataset: { tick: state } }, state === 'read' || state === 'delivered' ? '✓✓' : state === 'sent' ? '✓' : '…');
 }
 
+// Where an attachment is fetched: the stable GET /api/v1/uploads/{id}
+// (redirects to a fresh signed URL; the signed url in the message expires)
+// with the viewer's token, else the url the message carries.
+let viewerToken = null;
+export function setViewerToken(tok) { viewerToken = tok; }
+function fileUrl(a) {
+  if (a.upload_id && viewerToken) return `/api/v1/uploads/${encodeURIComponent(a.upload_id)}?token=${encodeURIComponent(viewerToken)}`;
+  return a.url || '#';
+}
+
 export function renderMessage(m, { viewer, onOption } = {}) {
   const kind = m.sender_kind;
   const cls = ['msg', `from-${kind}`, `type-${m.type}`];
@@ -41,11 +51,12 @@ export function renderMessage(m, { viewer, onOption } = {}) {
   const body = h('div', { class: 'bubble' });
   const a = m.attachment || {};
   if (kind === 'note') body.append(h('div', { class: 'note-tag', text: t('msg.note') }));
-  if (m.type === 'image' && a.url) {
-    body.append(h('a', { href: a.url, target: '_blank', rel: 'noopener' },
-      h('img', { src: a.url, alt: a.name || t('msg.image'), loading: 'lazy', class: 'preview' })));
+  if (m.type === 'image' && (a.url || a.upload_id)) {
+    const src = fileUrl(a);
+    body.append(h('a', { href: src, target: '_blank', rel: 'noopener' },
+      h('img', { src, alt: a.name || t('msg.image'), loading: 'lazy', class: 'preview' })));
   } else if (m.type === 'image' || m.type === 'file') {
-    body.append(h('a', { class: 'file', href: a.url || '#', target: '_blank', rel: 'noopener', download: a.name || true },
+    body.append(h('a', { class: 'file', href: fileUrl(a), target: '_blank', rel: 'noopener', download: a.name || true },
       h('span', { class: 'file-icon', 'aria-hidden': 'true', text: m.type === 'image' ? '▣' : '⎘' }),
       h('span', { class: 'file-name', text: a.name || t('msg.file') }),
       h('span', { class: 'file-size', text: size(a.size) })));

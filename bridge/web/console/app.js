@@ -3,7 +3,7 @@
 // (chats: chat.js; tickets and supervisor: desk.js).
 import { Conn } from './common/conn.js';
 import { apply, setLocale, getLocale, t, dur } from './common/i18n.js';
-import { h } from './common/msg.js';
+import { h, setViewerToken } from './common/msg.js';
 import { S, $, refreshLists, renderList, renderWindow, openSession, onEvent as chatEvent, onTyping, initChat } from './chat.js';
 import { initDesk, onDeskEvent, showView } from './desk.js';
 
@@ -46,6 +46,7 @@ function start(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   S.token = token;
   S.claims = claims;
+  setViewerToken(token);
   $('#login').hidden = true;
   $('#app').hidden = false;
   banner(t('conn.connecting'));

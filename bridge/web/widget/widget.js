@@ -4,7 +4,7 @@
 // offline state (a message left becomes a ticket), resume after reconnects.
 import { Conn, upload, uid } from './common/conn.js';
 import { apply, setLocale, getLocale, t, dur } from './common/i18n.js';
-import { h, renderMessage, ticks, stars } from './common/msg.js';
+import { h, renderMessage, ticks, stars, setViewerToken } from './common/msg.js';
 
 const $ = (s) => document.querySelector(s);
 const params = new URLSearchParams(location.search);
@@ -41,6 +41,7 @@ async function setUser(user) {
   }
   if (!token || token === W.token) return;
   W.token = token;
+  setViewerToken(token);
   if (W.conn) W.conn.close();
   W.msgs.clear(); W.order = []; W.sid = null;
   $('#w-messages').replaceChildren();
