@@ -48,6 +48,9 @@ typedef struct BridgeConfig
 	char	   *metrics_token;	/* --metrics-token-file: /metrics needs this bearer token */
 	const char *metrics_listen; /* --metrics-listen ADDR:PORT: /metrics only there */
 	const char *public_url;		/* --public-url: the WebSocket URL handed to players */
+	const char *public_http_url;	/* --public-http-url: base of the URLs in answers and attachments */
+	int			max_upload;		/* --max-upload-bytes: larger bodies are 413 at once */
+	int			upload_url_ttl; /* seconds a signed download URL stays valid */
 	int			verbose;
 } BridgeConfig;
 

@@ -33,6 +33,8 @@ BridgeConfig cfg = {
 	.http_timeout = 10,
 	.http_max_url = 2048,
 	.http_max_header = 8192,
+	.max_upload = 10 * 1024 * 1024,
+	.upload_url_ttl = 3600,
 };
 
 static void
@@ -80,7 +82,12 @@ usage(FILE *f)
 			"  --metrics-token-file F /metrics answers only with Authorization: Bearer <F's content>\n"
 			"                         (env HELPDESK_METRICS_TOKEN_FILE)\n"
 			"  --metrics-listen A:P   serve /metrics (and /healthz) only on this address and port\n"
+			"  --max-upload-bytes N   larger upload bodies are refused (413) before they are read;\n"
+			"                         keep it at the server's helpdesk.max_upload_bytes (default 10 MB)\n"
+			"  --upload-url-ttl S     a signed download URL is valid S seconds (default 3600)\n"
 			"  --public-url URL       the WebSocket URL ws-token hands to players (default ws://LISTEN:PORT/)\n"
+			"  --public-http-url URL  the bridge's HTTP base as clients reach it, for attachment URLs\n"
+			"                         (default http://LISTEN:PORT)\n"
 			"  -v, --verbose          log more (repeat for lws's own log)\n"
 			"  -h, --help             this text\n");
 }
@@ -163,6 +170,8 @@ static const IntOption int_options[] = {
 	{"http-timeout", &cfg.http_timeout, 1, 3600},
 	{"http-max-url", &cfg.http_max_url, 64, 65536},
 	{"http-max-header", &cfg.http_max_header, 1024, 65535},
+	{"max-upload-bytes", &cfg.max_upload, 1, 1024 * 1024 * 1024},
+	{"upload-url-ttl", &cfg.upload_url_ttl, 10, 7 * 86400},
 };
 #define N_INT_OPTIONS ((int) (sizeof(int_options) / sizeof(int_options[0])))
 
@@ -183,6 +192,7 @@ config_parse(int argc, char **argv)
 		{"metrics-token-file", required_argument, NULL, 'M'},
 		{"metrics-listen", required_argument, NULL, 'L'},
 		{"public-url", required_argument, NULL, 'U'},
+		{"public-http-url", required_argument, NULL, 'H'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 	};
@@ -265,6 +275,9 @@ config_parse(int argc, char **argv)
 				break;
 			case 'U':
 				cfg.public_url = optarg;
+				break;
+			case 'H':
+				cfg.public_http_url = optarg;
 				break;
 			case 'v':
 				cfg.verbose++;

@@ -51,6 +51,8 @@ req_free(DbReq *r)
 	for (int i = 0; i < r->nparams; i++)
 		free(r->params[i]);
 	free(r->params);
+	free(r->lengths);
+	free(r->formats);
 	free(r);
 }
 
@@ -166,7 +168,8 @@ conn_kick(DbConn *c)
 		return;
 	r->next = NULL;
 	if (!PQsendQueryParams(c->pg, r->sql, r->nparams, NULL,
-						   (const char *const *) r->params, NULL, NULL, 0))
+						   (const char *const *) r->params, r->lengths, r->formats,
+						   r->result_format))
 	{
 		c->inflight = r;
 		dbconn_kill(c, PQerrorMessage(c->pg));
@@ -271,6 +274,54 @@ db_call(const char *sql, int nparams, const char *const *params, DbCallback cb, 
 		return;
 	}
 	r = req_new(sql, nparams, params, cb, arg);
+	if (pending_tail)
+		pending_tail->next = r;
+	else
+		pending_head = r;
+	pending_tail = r;
+	for (int i = 0; i < npool; i++)
+		if (pool[i].up && !pool[i].inflight)
+		{
+			conn_kick(&pool[i]);
+			break;
+		}
+}
+
+/*
+ * db_call with lengths: parameter i is binary (format 1, lengths[i] bytes)
+ * when lengths[i] >= 0, text otherwise (an upload's bytes without hex).
+ */
+void
+db_call_bin(const char *sql, int nparams, const char *const *params, const int *lengths,
+			bool binary_result, DbCallback cb, void *arg)
+{
+	DbReq	   *r;
+
+	if (db_calls_up() == 0)
+	{
+		cb(arg, NULL, NULL, "database unavailable");
+		return;
+	}
+	r = req_new(sql, 0, NULL, cb, arg);
+	r->result_format = binary_result ? 1 : 0;
+	r->nparams = nparams;
+	r->params = calloc((size_t) nparams, sizeof(char *));
+	r->lengths = calloc((size_t) nparams, sizeof(int));
+	r->formats = calloc((size_t) nparams, sizeof(int));
+	for (int i = 0; i < nparams; i++)
+	{
+		if (params[i] == NULL)
+			continue;
+		if (lengths[i] >= 0)
+		{
+			r->params[i] = malloc((size_t) lengths[i] + 1);
+			memcpy(r->params[i], params[i], (size_t) lengths[i]);
+			r->lengths[i] = lengths[i];
+			r->formats[i] = 1;
+		}
+		else
+			r->params[i] = strdup(params[i]);
+	}
 	if (pending_tail)
 		pending_tail->next = r;
 	else

@@ -30,6 +30,9 @@ extern int	db_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason,
 /* queue a call on the pool; params are copied */
 extern void db_call(const char *sql, int nparams, const char *const *params,
 					DbCallback cb, void *arg);
+/* the same with binary parameters where lengths[i] >= 0, and maybe binary results */
+extern void db_call_bin(const char *sql, int nparams, const char *const *params,
+						const int *lengths, bool binary_result, DbCallback cb, void *arg);
 /* queue a query on the LISTEN connection (event reads) */
 extern bool db_listen_query(const char *sql, int nparams, const char *const *params,
 							DbCallback cb, void *arg);

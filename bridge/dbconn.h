@@ -19,6 +19,9 @@ typedef struct DbReq
 	const char *sql;			/* static text */
 	int			nparams;
 	char	  **params;
+	int		   *lengths;		/* NULL: all text; else per parameter (db_call_bin) */
+	int		   *formats;
+	int			result_format;	/* 1: binary results (db_call_bin) */
 	DbCallback	cb;
 	void	   *arg;
 } DbReq;

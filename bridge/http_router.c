@@ -33,6 +33,8 @@ typedef struct HttpPriv
 	char	   *hname[MAX_KEPT];
 	char	   *hval[MAX_KEPT];
 	int			nh;
+	char	   *args[MAX_KEPT];	/* http_query_arg's answers */
+	int			nargs;
 	bool		async;			/* the handler (or a pull) owes an answer */
 	bool		ready;			/* an answer is queued */
 	bool		headers_sent;
@@ -86,6 +88,8 @@ req_free(HttpReq *r)
 	}
 	for (int i = 0; i < r->nparams; i++)
 		free(r->params[i]);
+	for (int i = 0; i < p->nargs; i++)
+		free(p->args[i]);
 	free(p->ctype);
 	buf_free(&p->extra);
 	buf_free(&p->out);
@@ -114,12 +118,19 @@ http_header(HttpReq *r, const char *name)
 	return NULL;
 }
 
+/* the value is kept with the request (freed with it) */
 const char *
 http_query_arg(HttpReq *r, const char *name)
 {
-	static char v[1024];
+	HttpPriv   *p = r->priv;
+	char		v[1024];
 
-	return http_query_get(r->query, name, v, sizeof(v)) ? v : NULL;
+	if (!http_query_get(r->query, name, v, sizeof(v)))
+		return NULL;
+	if (p->nargs >= MAX_KEPT)
+		return NULL;
+	p->args[p->nargs] = strdup(v);
+	return p->args[p->nargs++];
 }
 
 static int
@@ -315,7 +326,9 @@ http_reply_db_error(HttpReq *r, const char *sqlstate, const char *message)
 		{"HD410", 409, "session_closed"},
 		{"HD422", 409, "illegal_transition"},
 		{"HD429", 409, "at_capacity"},
+		{"55000", 409, "not_ready"},
 		{"54000", 413, "too_large"},
+		{"HD415", 415, "unsupported_type"},
 		{"22001", 400, "invalid_argument"},
 		{"22023", 400, "invalid_argument"},
 		{"22P02", 400, "invalid_argument"},
@@ -325,6 +338,9 @@ http_reply_db_error(HttpReq *r, const char *sqlstate, const char *message)
 		{"23503", 400, "invalid_argument"},
 	};
 
+	/* libpq's text starts with the severity */
+	if (message && strncmp(message, "ERROR:  ", 8) == 0)
+		message += 8;
 	if (sqlstate == NULL)
 	{
 		http_reply_error(r, 503, "unavailable", "the database is unavailable; try again");
@@ -479,6 +495,13 @@ on_writeable(HttpReq *r, struct lws *wsi, SessionSlot *slot)
 		return 0;
 	}
 	avail = p->out.len - p->out_off;
+	if (avail == 0 && streamed && p->written >= p->length)
+	{
+		/* http_stream_fail cut the answer short: drop the connection */
+		slot->http = NULL;
+		req_free(r);
+		return -1;
+	}
 	if (avail == 0)
 	{
 		if (streamed && p->written < p->length && !p->async && p->pull)
@@ -558,8 +581,7 @@ preflight(HttpReq *r)
 		http_reply_error(r, 403, "cors_denied", "this origin may not call the API");
 		return;
 	}
-	http_add_header(r, "access-control-allow-origin", origin);
-	http_add_header(r, "vary", "Origin");
+	/* Allow-Origin comes with add_cors (tenant 0 here: any tenant's origin) */
 	http_add_header(r, "access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE");
 	http_add_header(r, "access-control-allow-headers",
 					"Authorization, Content-Type, X-Filename, X-HD-App, X-HD-Timestamp, X-HD-Nonce, X-HD-Signature");
@@ -616,10 +638,20 @@ on_http(struct lws *wsi, SessionSlot *slot, const char *in)
 	p->length = -1;
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	r->path = strdup(in);
+	/* the arguments one fragment each, joined with '&' (lws_hdr_copy's separator varies) */
 	qlen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
-	r->query = calloc(1, (size_t) (qlen > 0 ? qlen : 0) + 2);
-	if (qlen > 0 && lws_hdr_copy(wsi, r->query, qlen + 1, WSI_TOKEN_HTTP_URI_ARGS) < 0)
-		r->query[0] = '\0';
+	r->query = calloc(1, (size_t) (qlen > 0 ? qlen : 0) * 2 + 64);
+	for (int f = 0, off = 0; qlen > 0; f++)
+	{
+		int			n = lws_hdr_copy_fragment(wsi, r->query + off + (off ? 1 : 0),
+											  qlen * 2 + 63 - off - 1, WSI_TOKEN_HTTP_URI_ARGS, f);
+
+		if (n <= 0)
+			break;
+		if (off)
+			r->query[off] = '&';
+		off += n + (off ? 1 : 0);
+	}
 	r->path_query = malloc(strlen(r->path) + strlen(r->query) + 2);
 	sprintf(r->path_query, "%s%s%s", r->path, r->query[0] ? "?" : "", r->query);
 	copy_headers(r, wsi);

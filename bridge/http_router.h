@@ -116,6 +116,9 @@ extern void http_stream_put(HttpReq *r, const char *data, size_t len);
 extern void http_stream_fail(HttpReq *r);
 extern int64_t http_stream_sent(HttpReq *r);	/* bytes of the body queued so far */
 
+/* the bridge's HTTP base as clients reach it (--public-http-url), no trailing slash */
+extern void http_base_url(Buf *out);
+
 /* SQLSTATE + message of a db_call failure -> an HTTP error answer */
 extern void http_reply_db_error(HttpReq *r, const char *sqlstate, const char *message);
 

@@ -154,6 +154,21 @@ http_metrics_vhost(struct lws_context *ctx, const struct lws_protocols *unused)
 	return 0;
 }
 
+void
+http_base_url(Buf *out)
+{
+	if (cfg.public_http_url)
+	{
+		size_t		n = strlen(cfg.public_http_url);
+
+		while (n > 0 && cfg.public_http_url[n - 1] == '/')
+			n--;
+		buf_append(out, cfg.public_http_url, n);
+	}
+	else
+		buf_printf(out, "%s://%s:%d", cfg.tls_cert ? "https" : "http", cfg.listen_addr, cfg.port);
+}
+
 /* ---- the table ---- */
 
 void

@@ -92,6 +92,8 @@ main(int argc, char **argv)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	/* request headers beyond this are refused by lws (HTTP layer limits) */
 	info.max_http_header_data = (unsigned short) cfg.http_max_header;
+	/* lws times HTTP bodies by the context's value */
+	info.timeout_secs = (unsigned) cfg.http_timeout;
 	if (loop_prepare(&info) != 0)
 		return 1;
 	context = lws_create_context(&info);

@@ -1,14 +1,16 @@
 /*
  * fuzz_frames.c — libFuzzer target for everything the bridge parses from
  * the network before the database sees it: client frames (JSON), tokens
- * (base64url, HMAC, claims JSON), typing notifications and the JSON string
- * escapers.
+ * (base64url, HMAC, claims JSON), typing notifications, the JSON string
+ * escapers and the HTTP layer's parsers (route patterns, Range headers,
+ * query arguments, download file names: http_parse.c).
  *
  * The first byte picks the parser so one corpus covers all of them. Forged
  * tokens never reach the claims parser (the signature fails first), so
  * mode 2 signs the fuzzer's bytes as claims with the test secret to reach it.
  */
 #include "bridge.h"
+#include "http_router.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	mode = data[0] % 4;
+	mode = data[0] % 5;
 	data++;
 	size--;
 	switch (mode)
@@ -105,6 +107,44 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 				json_decref(j);
 				buf_free(&b);
+				free(s);
+				break;
+			}
+		case 4:
+			{
+				/* the HTTP parsers: one string, split at the first NUL-free '|' into parts */
+				char	   *s = strndup((const char *) data, size);
+				char	   *bar = strchr(s, '|');
+				const char *pattern = bar ? (*bar = '\0', s) : "/api/v1/x/{}/y/{}/*";
+				const char *rest = bar ? bar + 1 : s;
+				char	   *params[HTTP_MAX_PARAMS] = {0};
+				int			n = http_match(pattern, rest, params, HTTP_MAX_PARAMS);
+				int64_t		first = -1,
+							last = -1;
+				int64_t		total = (int64_t) (size * 977);
+				int			rc = http_parse_range(rest, total, &first, &last);
+				char		name[220];
+				char		val[64];
+				size_t		nl;
+
+				if (n > HTTP_MAX_PARAMS)
+					abort();
+				for (int i = 0; i < n; i++)
+				{
+					if (params[i] == NULL || params[i][0] == '\0' || strchr(params[i], '/'))
+						abort();	/* a {} is one non-empty segment */
+					free(params[i]);
+				}
+				if (rc > 0 && (first < 0 || last < first || last >= total))
+					abort();		/* a range lies inside the body */
+				nl = http_safe_filename(rest, name, sizeof(name));
+				if (nl == 0 || nl != strlen(name) || strchr(name, '/') || strchr(name, '\\') ||
+					strchr(name, '"') || name[0] == '.')
+					abort();		/* a download name is one safe component */
+				for (size_t i = 0; i < nl; i++)
+					if ((unsigned char) name[i] < 0x20)
+						abort();
+				(void) http_query_get(rest, pattern, val, sizeof(val));
 				free(s);
 				break;
 			}

@@ -55,6 +55,15 @@ extern int64 hd_revoke_agent_tokens(int64 tenant_id, int64 agent_id, const char 
 extern char *hd_app_secret_open(int64 tenant_id, const char *app_id, const bytea *sealed);
 extern bool hd_app_id_valid(const char *app_id);
 
+/* app_cache.c: a usable app's tenant and sealed secret (SPI connected) */
+extern bool hd_app_lookup(const char *app, int64 *tenant_id, bytea **sealed);
+
+/* upload.c */
+#define ERRCODE_HD_UNSUPPORTED_MEDIA	MAKE_SQLSTATE('H','D','4','1','5')
+extern int	hd_max_upload_bytes;
+extern void hd_define_upload_settings(void);
+extern const char *hd_sniff_mime(const unsigned char *b, size_t n);
+
 /* nonce_prune.c */
 extern void hd_security_prune_some(bool nonces);
 

@@ -32,11 +32,6 @@
 #define MAX_PATH_BYTES 8192
 #define MAX_METHOD_BYTES 16
 
-static HdPlan find_app = {
-	"SELECT tenant_id, secret_sealed FROM helpdesk.api_app "
-	"WHERE app_id = $1 AND revoked_at IS NULL",
-	1, {TEXTOID}
-};
 static HdPlan record_nonce = {
 	"INSERT INTO helpdesk.api_nonce AS n (tenant_id, app_id, nonce, seen_at) "
 	"VALUES ($1, $2, $3, clock_timestamp()) "
@@ -223,7 +218,7 @@ verify(const SignedParts *p)
 				now_s = hd_unix_now(),
 				tenant_id = 0;
 	Datum		v[4];
-	bool		isnull;
+	bytea	   *sealed;
 	EVP_MAC_CTX *mac;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -232,13 +227,10 @@ verify(const SignedParts *p)
 				want[2 * 32 + 1];
 	StringInfoData msg;
 
-	v[0] = CStringGetTextDatum(p->app);
-	hd_exec(&find_app, v, NULL, false, 1);
-	if (SPI_processed == 0)
+	if (!hd_app_lookup(p->app, &tenant_id, &sealed))
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_UNKNOWN_APP),
 				 errmsg("unknown_app: app %s is unknown or revoked", hd_quote(p->app))));
-	hd_get_int64(1, &tenant_id);
 	if (ts < now_s - HD_SIGNED_WINDOW_SECS || ts > now_s + HD_SIGNED_WINDOW_SECS)
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_STALE_TIMESTAMP),
@@ -246,9 +238,7 @@ verify(const SignedParts *p)
 						(long long) (ts - now_s), HD_SIGNED_WINDOW_SECS),
 				 errhint("Sign with the current Unix time in seconds.")));
 	fetch_algorithms();
-	mac = keyed_hmac(tenant_id, p->app,
-					 DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 2, &isnull)));
+	mac = keyed_hmac(tenant_id, p->app, sealed);
 	mac = EVP_MAC_CTX_dup(mac);
 	if (mac == NULL)
 		elog(ERROR, "could not copy the HMAC context");

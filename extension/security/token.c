@@ -48,6 +48,7 @@ hd_define_security_settings(void)
 							&hd_password_iterations, HD_PASSWORD_DEFAULT_ITERATIONS,
 							HD_PASSWORD_MIN_ITERATIONS, 100000000, PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	hd_define_upload_settings();
 }
 
 #define MIN_SECRET_BYTES 32

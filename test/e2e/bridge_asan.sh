@@ -3,7 +3,8 @@
 # with AddressSanitizer and UBSan: any sanitizer report in the bridge's log
 # fails, and so does a leak at the final SIGTERM exit (the kill -9 in the
 # resilience scenario skips the leak check of that one process); then
-# test/bridge/auth.js and test/bridge/tickets.js the same way.
+# test/bridge/auth.js, test/bridge/tickets.js and test/bridge/http_api.js
+# (the HTTP routes) the same way.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$HD_ROOT"
@@ -26,7 +27,11 @@ BRIDGE_SCRIPT=auth.js BRIDGE_DB=e2e_bridge_asan_auth BRIDGE_LOG=$auth_log bash t
 # and the ticket frames and relay (test/bridge/tickets.js)
 tickets_log=$HD_CLUSTER/bridge-asan-tickets.log
 BRIDGE_SCRIPT=tickets.js BRIDGE_DB=e2e_bridge_asan_tickets BRIDGE_LOG=$tickets_log bash test/e2e/bridge_e2e.sh || rc=$?
-for log in "$BRIDGE_LOG" "$auth_log" "$tickets_log"; do
+# and the HTTP routes (test/bridge/http_api.js: two bridges, ports +0..+2 of its own)
+http_log=$HD_CLUSTER/bridge-asan-http.log
+BRIDGE_SCRIPT=http_api.js BRIDGE_DB=e2e_bridge_asan_http BRIDGE_LOG=$http_log \
+	BRIDGE_PORT=$((${HD_TEST_PORT:-55432} + 58)) bash test/e2e/bridge_e2e.sh || rc=$?
+for log in "$BRIDGE_LOG" "$auth_log" "$tickets_log" "$http_log"; do
 	if grep -nE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|AddressSanitizer|LeakSanitizer' "$log" >/dev/null; then
 		grep -nE -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" | head -n 120
 		fail "sanitizer report in $log"

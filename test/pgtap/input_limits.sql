@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(151);
+SELECT plan(155);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -136,7 +136,13 @@ INSERT INTO interval_arg VALUES
 	 'timeout must be between 1 and 60 seconds'),
 	('prune_webhook_deliveries(keep)',
 	 $$SELECT helpdesk.prune_webhook_deliveries(%L)$$,
-	 'keep must be between 0 and 3155760000 seconds');
+	 'keep must be between 0 and 3155760000 seconds'),
+	('prune_uploads(keep)',
+	 $$SELECT helpdesk.prune_uploads(%L)$$,
+	 'keep must be between 0 and 3155760000 seconds'),
+	('prune_uploads(grace)',
+	 $$SELECT helpdesk.prune_uploads('1 day', %L)$$,
+	 'grace must be between 0 and 3155760000 seconds');
 
 SELECT set_eq(
 	$$SELECT p.proname || '(' || a.name || ')'
