@@ -29,6 +29,24 @@ async function both(page, name, frame) {
   await until(`${name} back in zh-CN`, async () => (await scope.locator('html').getAttribute('lang')) === 'zh-CN');
 }
 
+// a real PNG (w x h, red), so the browser must decode what the upload route served
+function makePng(w, h) {
+  const zlib = require('zlib');
+  const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
+  const crc = (buf) => { let c = 0xffffffff; for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw[y * (w * 3 + 1) + 1 + x * 3] = 255;
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
 async function main() {
   const sql = await db();
   const q = async (text, params) => (await sql.query(text, params)).rows;
@@ -168,7 +186,7 @@ async function main() {
     ok(Number(await one(`SELECT count(*) FROM helpdesk.message WHERE session_id = $1 AND sender_kind = 'note'`, [sid])) === 1, 'the note is stored as a note');
 
     // ---- an image upload from the customer (needs the uploads route)
-    const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201ffa6e2d1a20000000049454e44ae426082', 'hex');
+    const png = makePng(8, 8);
     const hasUploads = await ana.evaluate(async () => {
       const r = await fetch('/api/v1/uploads', { method: 'POST' });
       return r.status !== 404 && r.status !== 405;
@@ -176,7 +194,10 @@ async function main() {
     if (hasUploads) {
       await w.locator('#w-file').setInputFiles({ name: 'receipt.png', mimeType: 'image/png', buffer: png });
       await ana.locator('.msg.type-image img.preview').waitFor({ timeout: 10000 });
-      ok(true, 'the customer\'s image upload shows as an image in the console');
+      await until('the image decoded in the console', () => ana.$eval('.msg.type-image img.preview', (i) => i.complete && i.naturalWidth === 8));
+      await until('the image decoded in the widget', () => w.locator('.msg.type-image img.preview').evaluate((i) => i.complete && i.naturalWidth === 8));
+      const up = (await q(`SELECT attachment FROM helpdesk.message WHERE session_id = $1 AND type = 'image'`, [sid]))[0];
+      ok(up && up.attachment.upload_id && up.attachment.mime === 'image/png', 'the customer\'s image upload is an image message referencing the upload, shown on both sides');
     } else {
       await w.locator('#w-file').setInputFiles({ name: 'receipt.png', mimeType: 'image/png', buffer: png });
       await w.locator('#w-banner:not([hidden])').waitFor();
