@@ -150,13 +150,16 @@ async function pollQueue() {
   if (!W.sid || W.conn.state !== 'open') return;
   let r = null;
   try { r = await W.conn.request({ type: 'queue_position', session_id: W.sid }); } catch { /* retried */ }
+  W.queueInfo = r && r.position ? r : null;
+  renderQueue();
+  if (W.queueInfo) { W.state = 'queued'; queueTimer = setTimeout(pollQueue, 5000); }
+}
+
+function renderQueue() {
   const box = $('#w-queue');
-  if (r && r.position) {
-    W.state = 'queued';
-    box.hidden = false;
-    box.textContent = r.estimated_wait_s != null ? t('w.queue_wait', { n: r.position, t: dur(r.estimated_wait_s) }) : t('w.queue', { n: r.position });
-    queueTimer = setTimeout(pollQueue, 5000);
-  } else box.hidden = true;
+  const r = W.queueInfo;
+  box.hidden = !r;
+  if (r) box.textContent = r.estimated_wait_s != null ? t('w.queue_wait', { n: r.position, t: dur(r.estimated_wait_s) }) : t('w.queue', { n: r.position });
 }
 
 function onEvent(ev) {
@@ -188,7 +191,7 @@ function onEvent(ev) {
   }
   if (ev.type === 'session.state' && ev.session_id === W.sid) {
     W.state = p.to;
-    if (p.to === 'queued') pollQueue(); else $('#w-queue').hidden = true;
+    if (p.to === 'queued') pollQueue(); else { W.queueInfo = null; renderQueue(); }
     if (p.to === 'closed') showCsat();
   }
   if (ev.type.startsWith('ticket.') && W.ticket && p.ticket_id === W.ticket) loadTicket();
@@ -242,7 +245,7 @@ function boot() {
   if (params.get('color')) document.documentElement.style.setProperty('--accent', params.get('color'));
   apply();
   if (params.get('title')) $('#w-title').textContent = params.get('title');
-  document.addEventListener('hd-locale', () => { if (params.get('title')) $('#w-title').textContent = params.get('title'); renderAll(); });
+  document.addEventListener('hd-locale', () => { if (params.get('title')) $('#w-title').textContent = params.get('title'); renderAll(); renderQueue(); });
   for (const b of document.querySelectorAll('[data-lang-toggle]')) b.addEventListener('click', () => setLocale(getLocale() === 'en' ? 'zh-CN' : 'en'));
   $('#w-close').hidden = !embedded;
   $('#w-close').addEventListener('click', () => toParent({ hd: 'close' }));
