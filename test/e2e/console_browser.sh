@@ -7,6 +7,7 @@
 # which both pages hold exactly the database's messages. Screenshots of each
 # main screen in zh-CN and en: $HD_CLUSTER/console-screens (CONSOLE_SHOTS).
 # Ports: the bridge HD_TEST_PORT + 73, the fake Dify HD_TEST_PORT + 74.
+# CONSOLE_BRIDGE_BIN runs another bridge binary (e.g. bridge/helpdesk-bridge-asan).
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$HD_ROOT"
@@ -83,7 +84,7 @@ wait_until "$db" "SELECT count(*) = 2 FROM helpdesk.worker_status() WHERE kind I
 
 HELPDESK_TOKEN_SECRET=$(q "$db" "SHOW helpdesk.token_secret")
 export HELPDESK_TOKEN_SECRET
-export CONSOLE_DB=$db BRIDGE_PORT=$port BRIDGE_BIN=$HD_ROOT/bridge/helpdesk-bridge WEB_ROOT=$work/web \
+export CONSOLE_DB=$db BRIDGE_PORT=$port BRIDGE_BIN=${CONSOLE_BRIDGE_BIN:-$HD_ROOT/bridge/helpdesk-bridge} WEB_ROOT=$work/web \
 	BRIDGE_CONNINFO="host=$PGHOST port=$PGPORT dbname=$db user=${PGUSER:-postgres}" \
 	BRIDGE_LOG=$HD_CLUSTER/bridge-console.log SHOTS=$shots
 : >"$BRIDGE_LOG"
