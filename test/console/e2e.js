@@ -305,6 +305,27 @@ async function main() {
     await both(waitPage, 'widget-waiting');
     await waitPage.close();
 
+    // ---- setUser through the signed player API: the game backend signs the
+    // ws-token request, the page hands it to $helpdesk.setUser, the widget exchanges it
+    const appSecret = await one(`SELECT helpdesk.upsert_app(1, 'game-app', 'Game app')`);
+    const crypto = require('crypto');
+    const wsBody = JSON.stringify({ player_id: 'p-signed', name: 'Signed Player' });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const nonce = `n${Date.now()}abcdefgh`;
+    const sig = crypto.createHmac('sha256', appSecret).update(`POST\n/api/v1/player/ws-token\n${ts}\n${nonce}\n${
+      crypto.createHash('sha256').update(wsBody).digest('hex')}`).digest('hex');
+    const sp = await custCtx.newPage();
+    watch(sp, 'signed player');
+    await sp.goto(`${BASE}/widget/demo.html`);
+    await sp.evaluate(() => new Promise((r) => window.$helpdesk.on('ready', r)));
+    await sp.evaluate((u) => window.$helpdesk.setUser(u), { signed: { body: wsBody,
+      headers: { 'X-HD-App': 'game-app', 'X-HD-Timestamp': ts, 'X-HD-Nonce': nonce, 'X-HD-Signature': sig } } });
+    await sp.evaluate(() => window.$helpdesk.open());
+    await sp.frameLocator('iframe').locator('#w-prechat:not([hidden])').waitFor({ timeout: 10000 });
+    ok((await one(`SELECT display_name FROM helpdesk.customer WHERE tenant_id = 1 AND external_id = 'p-signed'`)) === 'Signed Player',
+      'setUser with a signed player API request: the widget signs the player in');
+    await sp.close();
+
     // ---- a ticket answered in the Tickets view
     const tk = { ticket_id: Number(offTicket.id) };
     await ana.click('[data-view=tickets]');
