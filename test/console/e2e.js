@@ -142,7 +142,7 @@ async function main() {
     await offer.locator('button.accept').click();
     await until('accepted', async () => (await one('SELECT state FROM helpdesk.session WHERE id = $1', [sid])) === 'active');
     ok(true, 'accept from the offer card makes the session active');
-    await ana.locator(`#list li[data-session="${sid}"]`).click();
+    await ana.locator(`#list li[data-session="${sid}"][data-state="active"]`).click();
     await ana.locator('#messages .msg.from-customer').first().waitFor();
     ok((await ana.textContent('#messages')).includes('我的充值没到账'), 'the agent sees the first message');
 
@@ -239,7 +239,7 @@ async function main() {
     await benOffer.locator('button.accept').click();
     await until('ben holds it', async () => Number(await one('SELECT agent_id FROM helpdesk.session WHERE id = $1 AND state = $2', [sid, 'active'])) === benId);
     ok(true, 'transfer through the dialog: the second agent accepts the offer');
-    await ben.locator(`#list li[data-session="${sid}"]`).click();
+    await ben.locator(`#list li[data-session="${sid}"][data-state="active"]`).click();
     await ben.locator('#messages .msg.from-note', { hasText: '请跟进退款' }).waitFor();
     ok(true, 'the transfer note shows in the new agent\'s conversation');
     await ben.locator('#input').fill('退款已处理');
@@ -281,7 +281,7 @@ async function main() {
     const zoeOffer = zoe.locator(`.offer[data-session="${bsid}"]`);
     await zoeOffer.waitFor({ timeout: 15000 });
     await zoeOffer.locator('button.accept').click();
-    await zoe.locator(`#list li[data-session="${bsid}"]`).click();
+    await zoe.locator(`#list li[data-session="${bsid}"][data-state="active"]`).click();
     await zoe.locator('#messages .msg.from-bot', { hasText: 'echo: Refund' }).waitFor();
     ok(true, 'the handed-off session reaches the agent with the bot\'s part of the conversation');
     await zoe.locator('#input').fill('我是人工客服 Zoe');
@@ -373,7 +373,7 @@ async function main() {
     await until('an offer of the second session', async () => (await offer2.count()) + (await ben2.count()) > 0, 15000);
     const [agentPage, who] = (await offer2.count()) ? [ana, 'ana'] : [ben, 'ben'];
     await agentPage.locator(`.offer[data-session="${sid2}"] button.accept`).click();
-    await agentPage.locator(`#list li[data-session="${sid2}"]`).click();
+    await agentPage.locator(`#list li[data-session="${sid2}"][data-state="active"]`).click();
     await agentPage.locator('#messages .msg', { hasText: '又来了' }).waitFor();
     await agentPage.locator('#input').fill('在的，请讲');
     await agentPage.keyboard.press('Enter');

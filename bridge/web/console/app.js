@@ -77,15 +77,16 @@ async function onHello(hello) {
   if (again) setTimeout(() => { if (S.conn.state === 'open') banner(''); }, 2500);
   const sup = hello.kind === 'supervisor';
   for (const el of document.querySelectorAll('[data-tab="all"], [data-view="supervisor"]')) el.hidden = !sup;
-  try {
-    S.dir = await S.conn.request({ type: 'directory' });
-    const mine = S.dir.agents.find((a) => a.id === S.me.id);
+  // the directory and the lists in parallel: one round trip to interactive
+  const dir = S.conn.request({ type: 'directory' }).then((d) => {
+    S.dir = d;
+    const mine = d.agents.find((a) => a.id === S.me.id);
     if (mine) {
       $('#me').textContent = mine.name;
       $('#status').value = mine.status;
     }
-  } catch { /* shown by the banner */ }
-  await refreshLists();
+  }).catch(() => { /* shown by the banner */ });
+  await Promise.all([dir, refreshLists()]);
   document.dispatchEvent(new CustomEvent('hd-ready'));
   if (!document.body.dataset.ready) window.hdReadyAt = performance.now();   // time to interactive (bench/console)
   document.body.dataset.ready = '1';

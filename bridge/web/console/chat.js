@@ -173,7 +173,10 @@ function olderPage(st) {
 export async function openSession(sid) {
   S.cur = sid;
   renderList();
-  const s = summary(sid);
+  let s = summary(sid);
+  // an accept or a transfer may be newer than the list: ask again before
+  // showing only the preview
+  if (!canRead(s)) { await refreshLists(); s = summary(sid); if (S.cur !== sid) return; }
   $('#conv-empty').hidden = true;
   $('#conv-inner').hidden = false;
   $('#typing').hidden = true;
