@@ -75,10 +75,13 @@ all: $(DATA_built) bridge/helpdesk-bridge
 BRIDGE_SOURCES = $(wildcard bridge/*.c bridge/*.h common/*.c common/*.h)
 bridge/helpdesk-bridge: $(BRIDGE_SOURCES)
 	$(MAKE) -C bridge helpdesk-bridge
-install: install-bridge
+install: install-bridge install-web
 install-bridge: bridge/helpdesk-bridge
 	install -D -m 755 bridge/helpdesk-bridge $(DESTDIR)/usr/local/bin/helpdesk-bridge
-.PHONY: install-bridge
+# the console and the widget (bridge/web/), served by the bridge at /console/ and /widget/
+install-web:
+	bash bridge/web/install.sh $(DESTDIR)/usr/local/share/helpdesk-bridge/web
+.PHONY: install-bridge install-web
 
 .PHONY: print-version test demo
 print-version:

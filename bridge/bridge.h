@@ -29,6 +29,7 @@ typedef struct BridgeConfig
 	char	   *token_secret_previous;	/* during a rotation; NULL: none */
 	const char *tls_cert;
 	const char *tls_key;
+	const char *web_root;		/* --web-root: console and widget files (http_static.c) */
 	int			db_pool;
 	int			ring_size;		/* events kept in memory for live clients */
 	int			max_frame;		/* largest client frame, bytes */
@@ -159,6 +160,20 @@ typedef enum CmdType
 	CMD_TICKET_DELIVERED,
 	CMD_TICKET_READ,
 	CMD_TICKET_HISTORY,
+	/* console_cmds.c: the console's and widget's reads and a few actions */
+	CMD_LIST,
+	CMD_CUSTOMER,
+	CMD_DIRECTORY,
+	CMD_TICKETS,
+	CMD_TICKET,
+	CMD_ESCALATE,
+	CMD_CSAT,
+	CMD_QUICK_REPLIES,
+	CMD_QUICK_REPLY,
+	CMD_QUEUE_POSITION,
+	CMD_TAKEOVER,
+	CMD_AGENT_MESSAGE,
+	CMD_CONTACT,
 	CMD_COUNT
 } CmdType;
 
@@ -186,11 +201,16 @@ typedef struct Cmd
 	const char *reason;
 	const char *issue_type;
 	const char *priority;
+	const char *scope;			/* list, tickets */
+	const char *subject;		/* escalate: the ticket's subject */
+	int64_t		score;			/* csat: 1..5 */
+	int64_t		quick_reply_id;
 	char	   *attachment;		/* serialised JSON, malloc'd */
 	char	   *options;		/* serialised JSON, malloc'd */
 	bool		has_position;
 	bool		unassign;		/* ticket_assign with "agent_id": null */
 	bool		force;			/* ticket_assign beyond the agent's capacity */
+	bool		note;			/* message: an internal note (staff only) */
 } Cmd;
 
 /* error codes sent in error frames */

@@ -146,6 +146,9 @@ extern void subs_free(void);
 
 /* commands.c */
 extern void command_run(Client *c, Cmd *cmd);
+/* one SQL call for a frame; its answer becomes the ack or error (commands.c) */
+extern void command_call(Client *c, Cmd *cmd, const char *sql, int n, const char *const *params);
+extern void console_command(Client *c, Cmd *cmd);	/* console_cmds.c */
 extern void subscriber_lookup(Client *c);
 
 #endif							/* BRIDGE_CLIENT_H */

@@ -58,12 +58,14 @@ reply(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		const char *result = (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
 			? PQgetvalue(res, 0, 0) : "null";
 
-		if (p->type == CMD_START && PQntuples(res) > 0)
+		if ((p->type == CMD_START || p->type == CMD_CONTACT) && PQntuples(res) > 0)
 		{
 			/* the customer sees its new session's events from now on */
 			json_t	   *r = json_loads(result, 0, NULL);
+			json_t	   *sid = json_object_get(r, "session_id");
 
-			client_session_add(c, (int64_t) json_integer_value(json_object_get(r, "session_id")));
+			if (json_is_integer(sid))
+				client_session_add(c, (int64_t) json_integer_value(sid));
 			json_decref(r);
 		}
 		buf_puts(&b, "{\"type\":\"ack\",\"ref\":");
@@ -84,8 +86,8 @@ done:
 	free(p);
 }
 
-static void
-call(Client *c, Cmd *cmd, const char *sql, int n, const char *const *params)
+void
+command_call(Client *c, Cmd *cmd, const char *sql, int n, const char *const *params)
 {
 	Pending    *p = calloc(1, sizeof(Pending));
 
@@ -137,7 +139,7 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 				const char *p[9] = {t, k, kind, id, cmd->text, cmd->message_type,
 				cmd->client_msg_id, cmd->attachment, cmd->status};
 
-				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.reply_ticket("
+				command_call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.reply_ticket("
 					 "$1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9))", 9, p);
 				return;
 			}
@@ -146,7 +148,7 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 				const char *p[7] = {t, k, id, cmd->text, cmd->client_msg_id, cmd->message_type,
 				cmd->attachment};
 
-				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.add_ticket_note("
+				command_call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.add_ticket_note("
 					 "$1, $2, $3, $4, $5, $6, $7::pg_catalog.jsonb))", 7, p);
 				return;
 			}
@@ -157,7 +159,7 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 				kind, id};
 
 				/* the result: the status or priority before */
-				call(c, cmd, cmd->type == CMD_TICKET_STATUS
+				command_call(c, cmd, cmd->type == CMD_TICKET_STATUS
 					 ? "SELECT pg_catalog.jsonb_build_object('previous', helpdesk.set_ticket_status($1, $2, $3, $4, $5))"
 					 : "SELECT pg_catalog.jsonb_build_object('previous', helpdesk.set_ticket_priority($1, $2, $3, $4, $5))", 5, p);
 				return;
@@ -168,7 +170,7 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 					kind_name(c->kind), id, cmd->force ? "true" : "false"};
 				const char *q[7] = {p[0], p[1], p[2], p[3], p[4], p[5], cmd->reason};
 
-				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('changed', helpdesk.assign_ticket("
+				command_call(c, cmd, "SELECT pg_catalog.jsonb_build_object('changed', helpdesk.assign_ticket("
 					 "$1, $2, $3, $4, $5, $6::pg_catalog.bool, $7))", 7, q);
 				return;
 			}
@@ -176,7 +178,7 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 			{
 				const char *p[3] = {t, id, k};
 
-				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('changed', helpdesk.take_ticket($1, $2, $3))",
+				command_call(c, cmd, "SELECT pg_catalog.jsonb_build_object('changed', helpdesk.take_ticket($1, $2, $3))",
 					 3, p);
 				return;
 			}
@@ -185,7 +187,7 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 			{
 				const char *p[5] = {t, k, kind, id, id_param(x, cmd->up_to)};
 
-				call(c, cmd, cmd->type == CMD_TICKET_READ
+				command_call(c, cmd, cmd->type == CMD_TICKET_READ
 					 ? "SELECT pg_catalog.jsonb_build_object('count', helpdesk.mark_ticket_read($1, $2, $3, $4, $5))"
 					 : "SELECT pg_catalog.jsonb_build_object('count', helpdesk.mark_ticket_delivered($1, $2, $3, $4, $5))", 5, p);
 				return;
@@ -201,7 +203,7 @@ ticket_command(Client *c, Cmd *cmd, const char *t, const char *id)
 
 				if (p[4] == NULL)
 					p[4] = "0";
-				call(c, cmd, "SELECT CASE WHEN EXISTS (SELECT 1 FROM helpdesk.ticket tk "
+				command_call(c, cmd, "SELECT CASE WHEN EXISTS (SELECT 1 FROM helpdesk.ticket tk "
 					 "  WHERE tk.tenant_id = $1 AND tk.id = $2 "
 					 "    AND ($3::pg_catalog.text OPERATOR(pg_catalog.<>) 'customer' OR tk.customer_id = $4::pg_catalog.int8)) "
 					 "THEN (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(m) ORDER BY m.id), '[]') "
@@ -261,7 +263,7 @@ command_run(Client *c, Cmd *cmd)
 				/* signed: see typing.c */
 				typing_payload(&payload, c, cmd->session_id);
 				params[0] = payload.data;
-				call(c, cmd, "SELECT pg_catalog.to_jsonb(pg_catalog.pg_notify('helpdesk_typing', $1))", 1, params);
+				command_call(c, cmd, "SELECT pg_catalog.to_jsonb(pg_catalog.pg_notify('helpdesk_typing', $1))", 1, params);
 				buf_free(&payload);
 			}
 			return;
@@ -270,16 +272,16 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[6] = {t, id, id_param(x, cmd->queue_id), cmd->issue_type, cmd->text,
 				cmd->client_msg_id};
 
-				call(c, cmd, "SELECT pg_catalog.to_jsonb(r) FROM helpdesk.start_session($1, $2, 'web', $3, $4, $5, "
+				command_call(c, cmd, "SELECT pg_catalog.to_jsonb(r) FROM helpdesk.start_session($1, $2, 'web', $3, $4, $5, "
 					 "NULL, 0, $6) r", 6, p);
 				return;
 			}
 		case CMD_MESSAGE:
 			{
-				const char *p[9] = {t, id_param(s, cmd->session_id), kind, id, cmd->text,
+				const char *p[9] = {t, id_param(s, cmd->session_id), cmd->note ? "note" : kind, id, cmd->text,
 				cmd->message_type, cmd->client_msg_id, cmd->attachment, cmd->options};
 
-				call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.post_message("
+				command_call(c, cmd, "SELECT pg_catalog.jsonb_build_object('message_id', helpdesk.post_message("
 					 "$1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9::pg_catalog.jsonb))", 9, p);
 				return;
 			}
@@ -288,7 +290,7 @@ command_run(Client *c, Cmd *cmd)
 			{
 				const char *p[5] = {t, id_param(s, cmd->session_id), kind, id, id_param(x, cmd->up_to)};
 
-				call(c, cmd, cmd->type == CMD_READ
+				command_call(c, cmd, cmd->type == CMD_READ
 					 ? "SELECT pg_catalog.to_jsonb(helpdesk.mark_read($1, $2, $3, $4, $5))"
 					 : "SELECT pg_catalog.to_jsonb(helpdesk.mark_delivered($1, $2, $3, $4, $5))", 5, p);
 				return;
@@ -297,7 +299,7 @@ command_run(Client *c, Cmd *cmd)
 			{
 				const char *p[3] = {t, id, cmd->status};
 
-				call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.set_agent_status($1, $2, $3))", 3, p);
+				command_call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.set_agent_status($1, $2, $3))", 3, p);
 				return;
 			}
 		case CMD_ACCEPT:
@@ -305,7 +307,7 @@ command_run(Client *c, Cmd *cmd)
 			{
 				const char *p[3] = {t, id, id_param(s, cmd->session_id)};
 
-				call(c, cmd, cmd->type == CMD_ACCEPT
+				command_call(c, cmd, cmd->type == CMD_ACCEPT
 					 ? "SELECT pg_catalog.to_jsonb(helpdesk.accept_offer($1, $2, $3)::pg_catalog.text)"
 					 : "SELECT pg_catalog.to_jsonb(helpdesk.claim_session($1, $2, $3)::pg_catalog.text)", 3, p);
 				return;
@@ -314,7 +316,7 @@ command_run(Client *c, Cmd *cmd)
 			{
 				const char *p[4] = {t, id, id_param(s, cmd->session_id), cmd->reason};
 
-				call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.decline_offer($1, $2, $3, $4)::pg_catalog.text)", 4, p);
+				command_call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.decline_offer($1, $2, $3, $4)::pg_catalog.text)", 4, p);
 				return;
 			}
 		case CMD_TRANSFER:
@@ -322,7 +324,7 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[6] = {t, id_param(s, cmd->session_id), id, id_param(x, cmd->to_agent_id),
 				id_param(y, cmd->to_queue_id), cmd->reason};
 
-				call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.transfer_session($1, $2, $3, $4, $5, $6))", 6, p);
+				command_call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.transfer_session($1, $2, $3, $4, $5, $6))", 6, p);
 				return;
 			}
 		case CMD_CLOSE:
@@ -330,7 +332,7 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[5] = {t, id_param(s, cmd->session_id), cmd->reason ? cmd->reason : "closed",
 				kind, id};
 
-				call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.close_session($1, $2, $3, $4, $5))", 5, p);
+				command_call(c, cmd, "SELECT pg_catalog.to_jsonb(helpdesk.close_session($1, $2, $3, $4, $5))", 5, p);
 				return;
 			}
 		case CMD_HISTORY:
@@ -345,7 +347,7 @@ command_run(Client *c, Cmd *cmd)
 
 				if (p[4] == NULL)
 					p[4] = "0";
-				call(c, cmd, "SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(m) ORDER BY m.id), '[]') "
+				command_call(c, cmd, "SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(m) ORDER BY m.id), '[]') "
 					 "FROM helpdesk.session_history($1, $2, $3, $4, $5, 500) m", 5, p);
 				return;
 			}
@@ -359,6 +361,21 @@ command_run(Client *c, Cmd *cmd)
 		case CMD_TICKET_READ:
 		case CMD_TICKET_HISTORY:
 			ticket_command(c, cmd, t, id);
+			return;
+		case CMD_LIST:
+		case CMD_CUSTOMER:
+		case CMD_DIRECTORY:
+		case CMD_TICKETS:
+		case CMD_TICKET:
+		case CMD_ESCALATE:
+		case CMD_CSAT:
+		case CMD_QUICK_REPLIES:
+		case CMD_QUICK_REPLY:
+		case CMD_QUEUE_POSITION:
+		case CMD_TAKEOVER:
+		case CMD_AGENT_MESSAGE:
+		case CMD_CONTACT:
+			console_command(c, cmd);
 			return;
 		case CMD_COUNT:
 			return;

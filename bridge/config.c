@@ -61,6 +61,8 @@ usage(FILE *f)
 			"                         the server's helpdesk.token_secret_previous (env HELPDESK_TOKEN_SECRET_PREVIOUS_FILE)\n"
 			"  --tls-cert FILE        serve wss:// with this PEM certificate (env HELPDESK_BRIDGE_TLS_CERT)\n"
 			"  --tls-key FILE         ... and this PEM private key (env HELPDESK_BRIDGE_TLS_KEY)\n"
+			"  --web-root DIR         console and widget files served at /console/ and /widget/\n"
+			"                         (env HELPDESK_BRIDGE_WEB_ROOT; default /usr/local/share/helpdesk-bridge/web)\n"
 			"  --db-pool N            connections for client requests (default 2, at most 16)\n"
 			"  --ring-size N          events kept in memory for live clients (default 65536)\n"
 			"  --max-lag N            events a live client may fall behind before 4008 (default 32768)\n"
@@ -189,6 +191,7 @@ config_parse(int argc, char **argv)
 		{"tls-cert", required_argument, NULL, 'c'},
 		{"tls-key", required_argument, NULL, 'k'},
 		{"event-loop", required_argument, NULL, 'e'},
+		{"web-root", required_argument, NULL, 'w'},
 		{"metrics-token-file", required_argument, NULL, 'M'},
 		{"metrics-listen", required_argument, NULL, 'L'},
 		{"public-url", required_argument, NULL, 'U'},
@@ -263,6 +266,9 @@ config_parse(int argc, char **argv)
 					exit(2);
 				}
 				cfg.event_loop = optarg;
+				break;
+			case 'w':
+				cfg.web_root = optarg;
 				break;
 			case 'M':
 				metrics_token_file = optarg;

@@ -141,7 +141,7 @@ http_serve(struct lws *wsi, const char *path)
 	else
 	{
 		status = HTTP_STATUS_NOT_FOUND;
-		buf_puts(&body, "not found: try /healthz, /metrics or a WebSocket upgrade\n");
+		buf_puts(&body, "not found: try /console/, /widget/, /healthz, /metrics or a WebSocket upgrade\n");
 	}
 	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t) body.len, &p, end) ||
 		lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))

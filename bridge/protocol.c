@@ -49,6 +49,19 @@ static const CmdSpec specs[CMD_COUNT] = {
 	[CMD_TICKET_DELIVERED] = {"ticket_delivered", K_C | K_A | K_S},
 	[CMD_TICKET_READ] = {"ticket_read", K_C | K_A | K_S},
 	[CMD_TICKET_HISTORY] = {"ticket_history", K_C | K_A | K_S},
+	[CMD_LIST] = {"list", K_A | K_S},
+	[CMD_CUSTOMER] = {"customer", K_A | K_S},
+	[CMD_DIRECTORY] = {"directory", K_A | K_S},
+	[CMD_TICKETS] = {"tickets", K_A | K_S},
+	[CMD_TICKET] = {"ticket", K_A | K_S},
+	[CMD_ESCALATE] = {"escalate", K_A},
+	[CMD_CSAT] = {"csat", K_C},
+	[CMD_QUICK_REPLIES] = {"quick_replies", K_A},
+	[CMD_QUICK_REPLY] = {"quick_reply", K_A},
+	[CMD_QUEUE_POSITION] = {"queue_position", K_C},
+	[CMD_TAKEOVER] = {"takeover", K_S},
+	[CMD_AGENT_MESSAGE] = {"agent_message", K_A | K_S},
+	[CMD_CONTACT] = {"contact", K_C},
 };
 
 const char *
@@ -192,6 +205,7 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 				break;
 			}
 		case CMD_START:
+		case CMD_CONTACT:
 			ok = get_id(doc, "queue_id", false, &out->queue_id, &bad) &&
 				get_str(doc, "issue_type", false, MAX_SHORT, &out->issue_type, &bad) &&
 				get_str(doc, "text", false, 0, &out->text, &bad) &&
@@ -206,6 +220,15 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 				get_json(doc, "options", false, &out->options, &bad);
 			if (ok && out->message_type == NULL)
 				out->message_type = "text";
+			{
+				json_t	   *n = json_object_get(doc, "note");
+
+				/* an internal note: staff only, never shown to the customer */
+				if (ok && n != NULL && !json_is_null(n) &&
+					(!json_is_boolean(n) || (json_is_true(n) && kind == KIND_CUSTOMER)))
+					bad = "note", ok = false;
+				out->note = ok && json_is_true(n);
+			}
 			break;
 		case CMD_TYPING:
 		case CMD_ACCEPT:
@@ -293,6 +316,55 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad) &&
 				get_id(doc, "up_to", true, &out->up_to, &bad);
 			break;
+		case CMD_LIST:
+			ok = get_str(doc, "scope", true, 16, &out->scope, &bad);
+			if (ok && strcmp(out->scope, "mine") != 0 && strcmp(out->scope, "queue") != 0 &&
+				strcmp(out->scope, "all") != 0)
+				bad = "scope", ok = false;
+			break;
+		case CMD_TICKETS:
+			ok = get_str(doc, "scope", false, 16, &out->scope, &bad) &&
+				get_str(doc, "status", false, 16, &out->status, &bad) &&
+				get_str(doc, "priority", false, 16, &out->priority, &bad);
+			if (ok && out->scope && strcmp(out->scope, "mine") != 0 &&
+				strcmp(out->scope, "unassigned") != 0 && strcmp(out->scope, "all") != 0)
+				bad = "scope", ok = false;
+			break;
+		case CMD_CUSTOMER:
+		case CMD_QUEUE_POSITION:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad);
+			break;
+		case CMD_TAKEOVER:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+				get_id(doc, "queue_id", false, &out->queue_id, &bad);
+			break;
+		case CMD_TICKET:
+			ok = get_id(doc, "ticket_id", true, &out->ticket_id, &bad);
+			break;
+		case CMD_ESCALATE:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+				get_str(doc, "subject", false, MAX_SHORT, &out->subject, &bad) &&
+				get_str(doc, "priority", false, 16, &out->priority, &bad) &&
+				get_str(doc, "note", false, 0, &out->reason, &bad);
+			break;
+		case CMD_CSAT:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+				get_id(doc, "score", true, &out->score, &bad) &&
+				get_str(doc, "comment", false, 0, &out->text, &bad);
+			break;
+		case CMD_QUICK_REPLIES:
+			ok = get_str(doc, "prefix", false, MAX_SHORT, &out->text, &bad);
+			break;
+		case CMD_QUICK_REPLY:
+			ok = get_id(doc, "quick_reply_id", true, &out->quick_reply_id, &bad) &&
+				get_id(doc, "session_id", false, &out->session_id, &bad);
+			break;
+		case CMD_AGENT_MESSAGE:
+			ok = get_id(doc, "to_agent_id", true, &out->to_agent_id, &bad) &&
+				get_str(doc, "text", true, 0, &out->text, &bad) &&
+				get_id(doc, "session_id", false, &out->session_id, &bad);
+			break;
+		case CMD_DIRECTORY:
 		case CMD_HEARTBEAT:
 		case CMD_COUNT:
 			break;

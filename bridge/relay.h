@@ -102,5 +102,7 @@ extern void metrics_render(Buf *b);
 extern void metrics_db_render(Buf *b);
 extern void metrics_db_free(void);
 extern int	http_serve(struct lws *wsi, const char *path);
+/* http_static.c: the routes of /console/ and /widget/ */
+extern void http_static_init(void);
 
 #endif							/* BRIDGE_RELAY_H */

@@ -29,3 +29,10 @@ SELECT session_id AS s1 FROM helpdesk.start_session(:t, :c1, 'ios', :q_billing, 
 SELECT helpdesk.start_session(:t, :c2, 'web', first_message => 'No puedo iniciar sesión', client_msg_id => 'demo-2');
 SELECT helpdesk.post_message(:t, :s1, 'customer', :c1, NULL, 'image', 'demo-3',
 	'{"url": "https://cdn.example.test/receipt.png", "name": "receipt.png", "size": 48213, "mime": "image/png"}');
+-- the browser console (/console/): passwords for the agents (login route of
+-- the bridge), Chen as supervisor, a few quick replies ('/' in the composer)
+SELECT helpdesk.set_agent_password(:t, a.id, 'demo-pass-' || a.external_id) FROM helpdesk.agent a WHERE a.tenant_id = :t;
+SELECT helpdesk.set_agent_role(:t, a.id, 'supervisor') FROM helpdesk.agent a WHERE a.tenant_id = :t AND a.external_id = 'chen';
+SELECT helpdesk.upsert_quick_reply(:t, 'hi', 'Greeting', 'Hi {{customer.name}}, I am {{agent.name}}. How can I help?');
+SELECT helpdesk.upsert_quick_reply(:t, 'gems', 'Gems sent', 'The gems are on their way; please restart the game in a minute.');
+SELECT helpdesk.upsert_quick_reply(:t, 'nihao', '问候', '您好，我是{{agent.name}}，很高兴为您服务。', language => 'zh');

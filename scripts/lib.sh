@@ -12,7 +12,8 @@ HD_PACKAGES=(make gcc libc6-dev postgresql-15 postgresql-client-15 postgresql-se
 	postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	libwebsockets-dev libwebsockets-evlib-ev libev-dev libcurl4-openssl-dev libssl-dev
 	libjansson-dev libpq-dev pgbouncer prometheus
-	clang libclang-rt-14-dev curl openssl)
+	clang libclang-rt-14-dev curl openssl
+	chromium fonts-noto-cjk)
 
 # One secret per checkout run: the cluster's helpdesk.token_secret and the bridge's.
 export HELPDESK_TOKEN_SECRET=${HELPDESK_TOKEN_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}

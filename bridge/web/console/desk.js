@@ -1,0 +1,164 @@
+// Tickets (list with filters, detail with thread, reply, note, status,
+// priority, assignee, SLA countdown) and the supervisor view (live queues,
+// agents' load, bot sessions to take over, agent-to-agent chat).
+import { uid } from './common/conn.js';
+import { t, dur } from './common/i18n.js';
+import { h, renderMessage } from './common/msg.js';
+import { S, $, refreshLists } from './chat.js';
+
+let view = 'chats';
+let curTicket = null;
+
+export function showView(v) {
+  view = v;
+  for (const b of document.querySelectorAll('[data-view]')) b.setAttribute('aria-selected', String(b.dataset.view === v));
+  for (const name of ['chats', 'tickets', 'supervisor']) $(`#view-${name}`).hidden = name !== v;
+  if (v === 'tickets') loadTickets();
+  if (v === 'supervisor') loadSupervisor();
+}
+
+function slaDue(tk) {
+  const d = [tk.sla_first_response_due, tk.sla_next_response_due, tk.sla_resolution_due].filter(Boolean).map((x) => new Date(x).getTime());
+  return d.length ? Math.min(...d) : null;
+}
+
+function slaBadge(tk) {
+  const due = slaDue(tk);
+  if (due == null) return null;
+  const left = (due - Date.now()) / 1000;
+  return h('span', { class: `badge sla ${left < 0 ? 'breached' : left < 3600 ? 'risk' : ''}`,
+    text: left < 0 ? t('badge.sla_breached') : t('badge.sla', { t: dur(left) }) });
+}
+
+export async function loadTickets() {
+  let rows = [];
+  try {
+    rows = await S.conn.request({ type: 'tickets', scope: $('#t-scope').value,
+      status: $('#t-status').value || undefined, priority: $('#t-priority').value || undefined });
+  } catch { return; }
+  const sla = $('#t-sla').value;
+  const now = Date.now();
+  const ul = $('#t-list');
+  ul.replaceChildren(...rows.filter((tk) => {
+    const due = slaDue(tk);
+    if (sla === 'breached') return due != null && due < now;
+    if (sla === 'risk') return due != null && due < now + 3600e3;
+    return true;
+  }).map((tk) => h('li', { role: 'option', tabindex: '0', class: `item ${tk.id === curTicket ? 'current' : ''}`, dataset: { ticket: tk.id } },
+    h('div', { class: 'row1' }, h('span', { class: 'name', text: `#${tk.number} ${tk.subject}` }), slaBadge(tk)),
+    h('div', { class: 'row2' }, h('span', { class: `prio ${tk.priority}`, text: t(`prio.${tk.priority}`) }),
+      h('span', { class: 'state', text: t(`tstatus.${tk.status}`) }),
+      h('span', { class: 'queue', text: agentName(tk.assignee_id) || t('tickets.unassigned') })))));
+  if (!ul.children.length) ul.append(h('li', { class: 'none', text: t('list.none') }));
+}
+
+function agentName(id) { return id ? (S.dir?.agents.find((a) => a.id === id)?.name || `#${id}`) : ''; }
+
+function select(name, values, current, labelPrefix) {
+  return h('select', { name, 'aria-label': t(`tickets.${name}`) }, values.map((v) => h('option', { value: v, selected: v === current, text: labelPrefix ? t(`${labelPrefix}.${v}`) : v })));
+}
+
+async function openTicket(id) {
+  curTicket = id;
+  const pane = $('#t-detail');
+  let tk, thread;
+  try {
+    [tk, thread] = await Promise.all([S.conn.request({ type: 'ticket', ticket_id: id }),
+      S.conn.request({ type: 'ticket_history', ticket_id: id })]);
+  } catch (e) { pane.replaceChildren(h('div', { class: 'error', text: e.message })); return; }
+  const status = select('status', ['new', 'open', 'pending', 'resolved', 'closed'], tk.status, 'tstatus');
+  const prio = select('priority', ['low', 'normal', 'high', 'urgent'], tk.priority, 'prio');
+  const assignee = h('select', { name: 'assignee', 'aria-label': t('tickets.assignee') },
+    h('option', { value: '', text: t('tickets.unassigned') }),
+    (S.dir?.agents || []).map((a) => h('option', { value: a.id, selected: a.id === tk.assignee_id, text: a.name })));
+  const act = (frame) => S.conn.request(frame).then(() => openTicket(id)).then(loadTickets).catch((e) => toast(e.message));
+  status.addEventListener('change', () => act({ type: 'ticket_status', ticket_id: id, status: status.value }));
+  prio.addEventListener('change', () => act({ type: 'ticket_priority', ticket_id: id, priority: prio.value }));
+  assignee.addEventListener('change', () => act({ type: 'ticket_assign', ticket_id: id, agent_id: assignee.value ? Number(assignee.value) : null }));
+  const input = h('textarea', { rows: 3, 'aria-label': t('composer.placeholder'), placeholder: t('composer.placeholder') });
+  const note = h('input', { type: 'checkbox' });
+  const after = select('after', ['', 'pending', 'resolved'], '', null);
+  after.options[0].textContent = t('tickets.keep_status');
+  after.options[1].textContent = t('tstatus.pending');
+  after.options[2].textContent = t('tstatus.resolved');
+  const send = h('button', { type: 'button', class: 'send', text: t('tickets.reply'), onclick: () => {
+    const text = input.value.trim();
+    if (!text) return;
+    act(note.checked ? { type: 'ticket_note', ticket_id: id, text, client_msg_id: uid('n') }
+      : { type: 'ticket_reply', ticket_id: id, text, client_msg_id: uid('t'), status: after.value || undefined });
+  } });
+  const due = slaDue(tk);
+  pane.replaceChildren(h('div', { class: 'conv-inner' },
+    h('header', { class: 'conv-head' }, h('h2', { text: `#${tk.number} ${tk.subject}` }), slaBadge(tk),
+      h('div', { class: 'conv-actions' }, h('label', {}, t('tickets.status'), ' ', status),
+        h('label', {}, t('tickets.priority'), ' ', prio), h('label', {}, t('tickets.assignee'), ' ', assignee),
+        tk.assignee_id ? null : h('button', { type: 'button', text: t('tickets.take'), onclick: () => act({ type: 'ticket_take', ticket_id: id }) }))),
+    due ? h('p', { class: 'hint sla-countdown', text: t('tickets.sla_due', { t: due < Date.now() ? t('badge.sla_breached') : dur((due - Date.now()) / 1000) }) }) : null,
+    h('div', { class: 'messages', role: 'log', tabindex: '0' }, thread.map((m) => renderMessage(m, { viewer: 'agent' }))),
+    h('div', { class: 'composer' }, input,
+      h('div', { class: 'composer-row' }, h('label', { class: 'note-toggle' }, note, ' ', t('composer.note')),
+        h('label', {}, t('tickets.after'), ' ', after), send))));
+  const last = thread.filter((m) => m.sender_kind === 'customer').pop();
+  if (last) S.conn.send({ type: 'ticket_read', ticket_id: id, up_to: last.id });
+}
+
+function toast(text) {
+  const el = h('div', { class: 'toast', role: 'alert', text });
+  document.body.append(el);
+  setTimeout(() => el.remove(), 4000);
+}
+
+export async function loadSupervisor() {
+  let d;
+  try { d = await S.conn.request({ type: 'directory' }); } catch { return; }
+  S.dir = d;
+  $('#sup-queues tbody').replaceChildren(...d.queues.map((q) => h('tr', {},
+    h('td', { text: q.name }), h('td', { text: String(q.waiting) }),
+    h('td', { text: q.longest_wait_s != null ? dur(q.longest_wait_s) : '—' }),
+    h('td', { class: q.sla_at_risk ? 'risk' : '', text: String(q.sla_at_risk) }), h('td', { text: String(q.bot) }))));
+  const by = { online: 0, busy: 0, away: 0, offline: 0 };
+  for (const a of d.agents) by[a.status]++;
+  $('#sup-summary').textContent = t('sup.summary', by);
+  $('#sup-agents tbody').replaceChildren(...d.agents.map((a) => h('tr', {},
+    h('td', { text: a.name }), h('td', { text: t(`status.${a.status}`) }),
+    h('td', { text: `${a.active} / ${a.max_sessions}` }), h('td', { text: String(a.offered) }),
+    h('td', {}, a.id === S.me.id ? null : h('button', { type: 'button', text: t('sup.chat'), onclick: () => agentChat(a) })))));
+  const bots = S.lists.all.filter((s) => s.state === 'bot');
+  $('#sup-bots').replaceChildren(...(bots.length ? bots.map((s) => h('li', { class: 'item' },
+    h('span', { text: `#${s.id} ${s.customer.name} · ${s.last?.body || ''}` }),
+    h('button', { type: 'button', text: t('sup.takeover'), onclick: async () => {
+      try { await S.conn.request({ type: 'takeover', session_id: s.id }); await refreshLists(); loadSupervisor(); } catch (e) { toast(e.message); }
+    } }))) : [h('li', { class: 'none', text: t('list.none') })]));
+}
+
+// agent-to-agent chat: a message to one agent (event agent.message)
+function agentChat(a) {
+  const text = prompt(t('sup.chat_to', { name: a.name }));
+  if (text) S.conn.request({ type: 'agent_message', to_agent_id: a.id, text }).then(() => toast(t('sup.sent'))).catch((e) => toast(e.message));
+}
+
+export function onDeskEvent(ev) {
+  if (ev.type === 'agent.message') {
+    const p = ev.payload || {};
+    toast(t('sup.from', { name: agentName(p.from_agent_id) || '', text: p.body || '' }));
+  }
+  if (view === 'tickets' && ev.type.startsWith('ticket.')) {
+    clearTimeout(onDeskEvent.tm);
+    onDeskEvent.tm = setTimeout(() => { loadTickets(); if (curTicket && ev.payload?.ticket_id === curTicket) openTicket(curTicket); }, 200);
+  }
+  if (view === 'supervisor' && (ev.type.startsWith('session.') || ev.type.startsWith('agent.'))) {
+    clearTimeout(onDeskEvent.ts);
+    onDeskEvent.ts = setTimeout(loadSupervisor, 300);
+  }
+}
+
+export function initDesk() {
+  for (const id of ['#t-scope', '#t-status', '#t-priority', '#t-sla']) $(id).addEventListener('change', loadTickets);
+  $('#t-list').addEventListener('click', (e) => { const li = e.target.closest('li[data-ticket]'); if (li) openTicket(Number(li.dataset.ticket)); });
+  $('#t-list').addEventListener('keydown', (e) => { const li = e.target.closest('li[data-ticket]'); if (li && e.key === 'Enter') openTicket(Number(li.dataset.ticket)); });
+  setInterval(() => { if (view === 'supervisor' && S.conn?.state === 'open') loadSupervisor(); }, 5000);
+  document.addEventListener('hd-locale', () => {
+    if (view === 'tickets') { loadTickets(); if (curTicket) openTicket(curTicket); }
+    if (view === 'supervisor') loadSupervisor();
+  });
+}
