@@ -11,7 +11,7 @@ META_VERSION := $(shell sed -n 's/^   "version": "\([^"]*\)".*/\1/p' META.json)
 # may call the folders before it, never those after it (extension/*/README.md).
 # The install script is their SQL parts in this order (within a folder by
 # file name), then extension/finish.sql.
-SUBSYSTEMS  = core workers routing tickets integrations security bridge_api
+SUBSYSTEMS  = core workers routing tickets integrations security reports bridge_api
 
 MODULE_big  = pg_helpdesk
 # common/: sources compiled into both the extension and helpdesk-bridge

@@ -14,6 +14,7 @@
 #include "tickets.h"
 #include "http_engine.h"
 #include "bot.h"
+#include "reports.h"
 
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -43,4 +44,5 @@ _PG_init(void)
 	hd_register_launcher();
 	hd_install_utility_hook();
 	hd_tickets_init();
+	hd_reports_init();
 }
