@@ -24,9 +24,9 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT s.tenant_id, s.id, helpdesk._bucket(s.created_at),
 	       coalesce(s.queue_id, 0), coalesce(s.agent_id, 0), coalesce(s.issue_type, ''), s.channel,
-	       s.first_queued_at IS DISTINCT FROM s.created_at,
+	       s.first_queued_at IS DISTINCT FROM s.created_at OR s.bot_handoff_at IS NOT NULL,
 	       s.first_queued_at IS NULL,
-	       s.first_queued_at > s.created_at,
+	       s.first_queued_at > s.created_at OR s.bot_handoff_at IS NOT NULL,
 	       s.first_queued_at IS NOT NULL,
 	       a.first_held IS NOT NULL,
 	       a.first_held IS NOT NULL AND NOT esc.e,

@@ -16,6 +16,8 @@ COMMENT ON FUNCTION helpdesk._report_check IS
 
 -- The statement of a report: $1 tenant, $2 from, $3 to, $4 time zone.
 -- dims: pairs of (group_by name, column); the column is NULL unless grouped.
+-- null_when: per dimension the stored value meaning none ('0': a bigint id,
+-- '': a text), returned as NULL.
 CREATE FUNCTION helpdesk._report_query(rollup_table text, fact_function text, dims text[],
 	null_when text[], measures text, group_by text[], bucket text, source text)
 RETURNS text LANGUAGE plpgsql IMMUTABLE
@@ -38,7 +40,7 @@ BEGIN
 			sel := sel || format(', nullif(r.%I, %L)', dims[2 * i], null_when[i]);
 			grp := grp || ', ' || (i + 1);
 		ELSE
-			sel := sel || ', NULL';
+			sel := sel || CASE null_when[i] WHEN '0' THEN ', NULL::bigint' ELSE ', NULL::text' END;
 		END IF;
 	END LOOP;
 	RETURN format('SELECT %s, %s FROM %s GROUP BY %s ORDER BY %s', sel, measures,
