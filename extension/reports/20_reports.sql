@@ -29,7 +29,7 @@ DECLARE
 	i int;
 BEGIN
 	IF source IS NULL OR source NOT IN ('rollup', 'raw') THEN
-		RAISE EXCEPTION 'invalid source %', coalesce(quote_literal(left(source, 64)), 'NULL')
+		RAISE EXCEPTION 'invalid source %', coalesce('"' || left(source, 64) || '"', 'NULL')
 			USING ERRCODE = '22023', HINT = 'Use one of: rollup, raw.';
 	END IF;
 	sel := CASE bucket

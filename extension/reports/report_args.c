@@ -170,9 +170,12 @@ hd_rebuild_rollups(PG_FUNCTION_ARGS)
  * every day of this year and the next (so days and hours in it are whole
  * buckets); pg_timezone_names spells the names.
  */
+static HdPlan zone_exists = {
+	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = $1)", 1, {TEXTOID}
+};
+
 static HdPlan zone_ok = {
-	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = $1), "
-	"       (SELECT bool_and(EXTRACT(epoch FROM (d AT TIME ZONE $1) - (d AT TIME ZONE 'UTC'))::bigint % 900 = 0) "
+	"SELECT (SELECT bool_and(EXTRACT(epoch FROM (d AT TIME ZONE $1) - (d AT TIME ZONE 'UTC'))::bigint % 900 = 0) "
 	"        FROM pg_catalog.generate_series(pg_catalog.date_trunc('year', now()), "
 	"             pg_catalog.date_trunc('year', now()) + interval '2 years', interval '1 day') d)",
 	1, {TEXTOID}
@@ -197,13 +200,14 @@ hd_set_report_settings(PG_FUNCTION_ARGS)
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
 	v[0] = PG_GETARG_DATUM(1);
-	hd_exec(&zone_ok, v, NULL, true, 1);
+	hd_exec(&zone_exists, v, NULL, true, 1);
 	if (!hd_get_bool(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown time zone %s", hd_quote(tz)),
 				 errhint("Use an IANA name from pg_timezone_names, such as Europe/Berlin or Asia/Kolkata.")));
-	if (!hd_get_bool(2))
+	hd_exec(&zone_ok, v, NULL, true, 1);
+	if (!hd_get_bool(1))
 		hd_invalid("time zone %s is offset from UTC by other than whole quarter hours", hd_quote(tz));
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
