@@ -106,6 +106,13 @@ hd_rollup_worker_run(HdWorkerSlot *w)
 
 	/* a step lost in a crash is redone from the cursor: no need to wait for the WAL flush */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * The batch expansion's row estimates are pessimistic (millions), which
+	 * made every step JIT-compile its statements: seconds on a loaded
+	 * machine for a step that runs in milliseconds (events_since sets the
+	 * same for the same reason).
+	 */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk rollup loop",
 									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
