@@ -17,23 +17,31 @@ COMMENT ON FUNCTION helpdesk._report_check IS
 -- The statement of a report: $1 tenant, $2 from, $3 to, $4 time zone.
 -- dims: pairs of (group_by name, column); the column is NULL unless grouped.
 -- null_when: per dimension the stored value meaning none ('0': a bigint id,
--- '': a text), returned as NULL.
+-- '': a text), returned as NULL. The day tier (day_table, which has the
+-- dimensions day_dims) answers bucket day or total over whole local days.
 CREATE FUNCTION helpdesk._report_query(rollup_table text, fact_function text, dims text[],
-	null_when text[], measures text, group_by text[], bucket text, source text)
-RETURNS text LANGUAGE plpgsql IMMUTABLE
+	null_when text[], measures text, group_by text[], bucket text, source text,
+	day_table text, day_dims text[], tz text, "from" timestamptz, "to" timestamptz)
+RETURNS text LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	sel text;
 	grp text := '1';
 	i int;
+	use_day boolean;
 BEGIN
 	IF source IS NULL OR source NOT IN ('rollup', 'raw') THEN
 		RAISE EXCEPTION 'invalid source %', coalesce('"' || left(source, 64) || '"', 'NULL')
 			USING ERRCODE = '22023', HINT = 'Use one of: rollup, raw.';
 	END IF;
-	sel := CASE bucket
-		WHEN 'total' THEN '$2'
+	use_day := source = 'rollup' AND day_table IS NOT NULL AND bucket IN ('day', 'total')
+		AND group_by <@ day_dims
+		AND "from" = date_trunc('day', "from" AT TIME ZONE tz) AT TIME ZONE tz
+		AND "to" = date_trunc('day', "to" AT TIME ZONE tz) AT TIME ZONE tz;
+	sel := CASE
+		WHEN bucket = 'total' THEN '$2'
+		WHEN use_day THEN '(r.day::timestamp AT TIME ZONE $4)'
 		ELSE format('(date_trunc(%L, r.bucket AT TIME ZONE $4) AT TIME ZONE $4)', bucket) END;
 	FOR i IN 1 .. array_length(dims, 1) / 2 LOOP
 		IF dims[2 * i - 1] = ANY (group_by) THEN
@@ -44,14 +52,16 @@ BEGIN
 		END IF;
 	END LOOP;
 	RETURN format('SELECT %s, %s FROM %s GROUP BY %s ORDER BY %s', sel, measures,
-		CASE source
-			WHEN 'rollup' THEN format('helpdesk.%I r WHERE r.tenant_id = $1 AND r.bucket >= $2 AND r.bucket < $3',
+		CASE
+			WHEN use_day THEN format('helpdesk.%I r WHERE r.tenant_id = $1 AND r.day >= ($2 AT TIME ZONE $4)::date '
+			                         'AND r.day < ($3 AT TIME ZONE $4)::date', day_table)
+			WHEN source = 'rollup' THEN format('helpdesk.%I r WHERE r.tenant_id = $1 AND r.bucket >= $2 AND r.bucket < $3',
 			                          rollup_table)
 			ELSE format('helpdesk.%I($1, $2, $3) r', fact_function) END,
 		grp, grp);
 END $$;
 COMMENT ON FUNCTION helpdesk._report_query IS
-	'Internal: the SQL of a report over a rollup table or its raw twin, grouped by bucket and the dimensions asked for.';
+	'Internal: the SQL of a report over a rollup table (its day tier when that answers it) or its raw twin, grouped by bucket and the dimensions asked for.';
 
 CREATE FUNCTION helpdesk.report_sessions(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
@@ -86,7 +96,7 @@ BEGIN
 		   sum(r.reply_count)::bigint, round(sum(r.reply_sum_us) / nullif(sum(r.reply_count), 0) / 1e6, 3),
 		   round(sum(r.abandon_wait_sum_us) / nullif(sum(r.abandoned) - sum(r.short_abandoned), 0) / 1e6, 3),
 		   sum(r.transfers)::bigint$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_session_day', '{queue,issue_type,channel}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_sessions IS
@@ -112,7 +122,7 @@ BEGIN
 		   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
 		   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
 		   sum(r.transfers_out)::bigint$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_agents IS
@@ -137,7 +147,7 @@ BEGIN
 		   sum(r.frt_count)::bigint, round(sum(r.frt_sum_us) / nullif(sum(r.frt_count), 0) / 1e6, 3),
 		   round(sum(r.resolution_sum_us) / nullif(sum(r.resolved), 0) / 1e6, 3),
 		   round(sum(r.resolution_business_sum_us) / nullif(sum(r.resolved), 0) / 1e6, 3)$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_ticket_day', '{queue,agent,issue_type,channel}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_tickets IS
@@ -157,7 +167,7 @@ BEGIN
 		'{policy,policy_id,target,target}', '{0,""}',
 		$m$sum(r.hit)::bigint, sum(r.missed)::bigint,
 		   round(sum(r.hit) / nullif(sum(r.hit) + sum(r.missed), 0), 6)$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, NULL, '{}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_sla IS
@@ -181,7 +191,7 @@ BEGIN
 		   round(sum(r.score_sum) / nullif(sum(r.responded), 0), 4),
 		   sum(r.score_1)::bigint, sum(r.score_2)::bigint, sum(r.score_3)::bigint,
 		   sum(r.score_4)::bigint, sum(r.score_5)::bigint$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_csat_day', '{target,queue,agent}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_csat IS
@@ -204,7 +214,7 @@ BEGIN
 		$m$sum(r.sessions)::bigint, sum(r.bot_sessions)::bigint, sum(r.queued)::bigint,
 		   sum(r.answered)::bigint, sum(r.resolved)::bigint, sum(r.escalated)::bigint,
 		   (sum(r.abandoned) - sum(r.short_abandoned))::bigint$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_session_day', '{queue,issue_type,channel}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_funnel IS

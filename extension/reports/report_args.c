@@ -129,6 +129,11 @@ static HdPlan rebuild = {
 	3, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
+static HdPlan rebuild_days = {
+	"SELECT helpdesk._rollup_days($1, helpdesk._local_days($1, $2, $3))",
+	3, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
 PG_FUNCTION_INFO_V1(hd_rebuild_rollups);
 
 /*
@@ -161,6 +166,7 @@ hd_rebuild_rollups(PG_FUNCTION_ARGS)
 	v[1] = TimestampTzGetDatum(from);
 	v[2] = TimestampTzGetDatum(to);
 	hd_exec(&rebuild, v, NULL, false, 0);
+	hd_exec(&rebuild_days, v, NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_INT64((to - from) / BUCKET_USECS);
 }
@@ -182,7 +188,27 @@ static HdPlan zone_ok = {
 };
 
 static HdPlan set_zone = {
-	"UPDATE helpdesk.tenant SET time_zone = $2, updated_at = now() WHERE id = $1", 2, {INT8OID, TEXTOID}
+	"UPDATE helpdesk.tenant SET time_zone = $2, updated_at = now() WHERE id = $1 AND time_zone IS DISTINCT FROM $2",
+	2, {INT8OID, TEXTOID}
+};
+
+/* the day tier counted days in the old zone: all of it again, from the quarter hours */
+static HdPlan drop_days = {
+	"WITH d1 AS (DELETE FROM helpdesk.rollup_session_day WHERE tenant_id = $1), "
+	"d2 AS (DELETE FROM helpdesk.rollup_offer_day WHERE tenant_id = $1), "
+	"d3 AS (DELETE FROM helpdesk.rollup_ticket_day WHERE tenant_id = $1) "
+	"DELETE FROM helpdesk.rollup_csat_day WHERE tenant_id = $1",
+	1, {INT8OID}
+};
+
+static HdPlan redo_days = {
+	"SELECT helpdesk._rollup_days($1, array_agg(DISTINCT (b.bucket AT TIME ZONE tn.time_zone)::date)) "
+	"FROM helpdesk.tenant tn, (SELECT bucket FROM helpdesk.rollup_session WHERE tenant_id = $1 "
+	"      UNION SELECT bucket FROM helpdesk.rollup_offer WHERE tenant_id = $1 "
+	"      UNION SELECT bucket FROM helpdesk.rollup_ticket WHERE tenant_id = $1 "
+	"      UNION SELECT bucket FROM helpdesk.rollup_csat WHERE tenant_id = $1) b "
+	"WHERE tn.id = $1 HAVING count(*) > 0",
+	1, {INT8OID}
 };
 
 PG_FUNCTION_INFO_V1(hd_set_report_settings);
@@ -211,7 +237,13 @@ hd_set_report_settings(PG_FUNCTION_ARGS)
 		hd_invalid("time zone %s is offset from UTC by other than whole quarter hours", hd_quote(tz));
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
+	hd_rollup_lock();
 	hd_exec(&set_zone, v, NULL, false, 0);
+	if (SPI_processed > 0)
+	{
+		hd_exec(&drop_days, v, NULL, false, 0);
+		hd_exec(&redo_days, v, NULL, false, 0);
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

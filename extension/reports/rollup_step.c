@@ -8,7 +8,8 @@
  * buckets they are counted in now plus those they were last counted in
  * (rollup_ticket_seen: a reopen moves resolved_at) — recomputes each of
  * those buckets from the raw rows (_rollup_recompute: delete and insert),
- * and moves the cursor, all in one transaction. So a crash anywhere leaves
+ * then the day tier of the local days they fall on (_rollup_days), and
+ * moves the cursor, all in one transaction. So a crash anywhere leaves
  * rollups and cursor as they were, and reprocessing a step writes the same
  * rows again: recomputing a bucket is idempotent, nothing is incremented.
  *
@@ -23,6 +24,8 @@
  */
 #include "reports.h"
 
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 static HdPlan read_cursor = {
@@ -93,6 +96,14 @@ static HdPlan reset_seen = {
 	2, {INT8OID, INT4OID}
 };
 
+/* $1 tenants, $2 buckets (pairs): the day tier of the local days they fall on */
+static HdPlan recompute_days = {
+	"SELECT helpdesk._rollup_days(x.t, array_agg(DISTINCT (x.b AT TIME ZONE tn.time_zone)::date)) "
+	"FROM unnest($1::bigint[], $2::timestamptz[]) x(t, b) JOIN helpdesk.tenant tn ON tn.id = x.t "
+	"GROUP BY x.t",
+	2, {INT8ARRAYOID, TIMESTAMPTZARRAYOID}
+};
+
 static HdPlan recompute = {
 	"SELECT helpdesk._rollup_recompute($1, $2, $2 + interval '15 minutes'), "
 	"       helpdesk._rollup_reseen($1, $2, $2 + interval '15 minutes')",
@@ -117,6 +128,8 @@ hd_rollup_step(int64 *buckets_out)
 	SPITupleTable *tt;
 	uint64		n,
 				i;
+	Datum	   *tenants,
+			   *buckets;
 
 	*buckets_out = 0;
 	hd_exec(&read_cursor, NULL, NULL, false, 1);
@@ -164,6 +177,8 @@ hd_rollup_step(int64 *buckets_out)
 		if (!isnull)
 			nread = DatumGetInt64(d);
 	}
+	tenants = palloc(sizeof(Datum) * Max(n, 1));
+	buckets = palloc(sizeof(Datum) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		null1,
@@ -175,7 +190,17 @@ hd_rollup_step(int64 *buckets_out)
 		if (null1 || null2)
 			continue;
 		hd_exec(&recompute, rv, NULL, false, 0);
+		tenants[*buckets_out] = rv[0];
+		buckets[*buckets_out] = rv[1];
 		(*buckets_out)++;
+	}
+	if (*buckets_out > 0)
+	{
+		Datum		dv[2];
+
+		dv[0] = PointerGetDatum(construct_array(tenants, (int) *buckets_out, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		dv[1] = PointerGetDatum(construct_array(buckets, (int) *buckets_out, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		hd_exec(&recompute_days, dv, NULL, false, 0);
 	}
 	if (nread > 0)
 		hd_exec(&reset_seen, v, NULL, false, 0);

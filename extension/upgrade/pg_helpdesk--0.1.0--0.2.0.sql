@@ -2230,6 +2230,168 @@ AS 'MODULE_PATHNAME', 'hd_set_queue_report_settings';
 COMMENT ON FUNCTION helpdesk.set_queue_report_settings IS
 	'A queue''s short_abandon (0 s .. 1 h, default 10 s) and service_level_threshold (1 s .. 1 day, default 60 s); NULL keeps the value. Applies to sessions closed afterwards (rebuild_rollups applies it to the past).';
 
+-- extension/reports/15_rollup_days.sql
+-- The day tier: each rollup table summed per day in the tenant's time zone
+-- (tenant.time_zone), so a 30-day report reads 30 days of rows instead of
+-- 2,880 quarter hours. Kept from the quarter-hour rows by the same step that
+-- writes them (_rollup_days after the buckets of a step), rebuilt for the
+-- whole tenant when its zone changes (set_report_settings). Reports use it
+-- for bucket day or total when from and to are local midnights and the
+-- dimensions asked for are in it; otherwise they read the quarter hours.
+
+CREATE TABLE helpdesk.rollup_session_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	queue_id     bigint NOT NULL,
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
+	sessions     bigint NOT NULL,
+	bot_sessions bigint NOT NULL,
+	bot_resolved bigint NOT NULL,
+	bot_handoffs bigint NOT NULL,
+	queued       bigint NOT NULL,
+	answered     bigint NOT NULL,
+	resolved     bigint NOT NULL,
+	escalated    bigint NOT NULL,
+	abandoned    bigint NOT NULL,
+	short_abandoned bigint NOT NULL,
+	sl_eligible  bigint NOT NULL,
+	sl_met       bigint NOT NULL,
+	frt_count    bigint NOT NULL,
+	frt_sum_us   bigint NOT NULL,
+	wait_count   bigint NOT NULL,
+	wait_sum_us  bigint NOT NULL,
+	handle_count bigint NOT NULL,
+	handle_sum_us bigint NOT NULL,
+	reply_count  bigint NOT NULL,
+	reply_sum_us bigint NOT NULL,
+	abandon_wait_sum_us bigint NOT NULL,
+	transfers    bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, queue_id, issue_type, channel),
+	CHECK (sessions >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_session_day IS
+	'helpdesk.rollup_session summed per day in the tenant''s time zone, the agent dimension left out (report_sessions and report_funnel without agent).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_session_day', '');
+
+CREATE TABLE helpdesk.rollup_offer_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	queue_id     bigint NOT NULL,
+	agent_id     bigint NOT NULL,
+	assignments  bigint NOT NULL,
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, queue_id, agent_id),
+	CHECK (assignments >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_offer_day IS
+	'helpdesk.rollup_offer summed per day in the tenant''s time zone, all its dimensions.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_offer_day', '');
+
+CREATE TABLE helpdesk.rollup_ticket_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	queue_id     bigint NOT NULL,
+	agent_id     bigint NOT NULL,
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
+	created      bigint NOT NULL,
+	frt_count    bigint NOT NULL,
+	frt_sum_us   bigint NOT NULL,
+	resolved     bigint NOT NULL,
+	resolution_sum_us bigint NOT NULL,
+	resolution_business_sum_us bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, queue_id, agent_id, issue_type, channel),
+	CHECK (created >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_ticket_day IS
+	'helpdesk.rollup_ticket summed per day in the tenant''s time zone, all its dimensions.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_ticket_day', '');
+
+CREATE TABLE helpdesk.rollup_csat_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	target       text NOT NULL,
+	queue_id     bigint NOT NULL,
+	agent_id     bigint NOT NULL,
+	requested    bigint NOT NULL,
+	responded    bigint NOT NULL,
+	score_sum    bigint NOT NULL,
+	score_1      bigint NOT NULL,
+	score_2      bigint NOT NULL,
+	score_3      bigint NOT NULL,
+	score_4      bigint NOT NULL,
+	score_5      bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, target, queue_id, agent_id),
+	CHECK (requested >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_csat_day IS
+	'helpdesk.rollup_csat summed per day in the tenant''s time zone, all its dimensions.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat_day', '');
+
+-- Replace the day rows of the given local days of a tenant by the sums of
+-- its quarter-hour rows.
+CREATE FUNCTION helpdesk._rollup_days(t bigint, days date[])
+RETURNS void LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	DELETE FROM helpdesk.rollup_session_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_session_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.queue_id, r.issue_type, r.channel, sum(r.sessions), sum(r.bot_sessions), sum(r.bot_resolved), sum(r.bot_handoffs), sum(r.queued), sum(r.answered), sum(r.resolved), sum(r.escalated), sum(r.abandoned), sum(r.short_abandoned), sum(r.sl_eligible), sum(r.sl_met), sum(r.frt_count), sum(r.frt_sum_us), sum(r.wait_count), sum(r.wait_sum_us), sum(r.handle_count), sum(r.handle_sum_us), sum(r.reply_count), sum(r.reply_sum_us), sum(r.abandon_wait_sum_us), sum(r.transfers)
+	FROM helpdesk.rollup_session r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4, 5;
+	DELETE FROM helpdesk.rollup_offer_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_offer_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.queue_id, r.agent_id, sum(r.assignments), sum(r.offers), sum(r.offers_accepted), sum(r.offers_declined), sum(r.offers_timed_out), sum(r.held), sum(r.held_sum_us), sum(r.transfers_out)
+	FROM helpdesk.rollup_offer r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4;
+	DELETE FROM helpdesk.rollup_ticket_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_ticket_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.queue_id, r.agent_id, r.issue_type, r.channel, sum(r.created), sum(r.frt_count), sum(r.frt_sum_us), sum(r.resolved), sum(r.resolution_sum_us), sum(r.resolution_business_sum_us)
+	FROM helpdesk.rollup_ticket r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4, 5, 6;
+	DELETE FROM helpdesk.rollup_csat_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_csat_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.target, r.queue_id, r.agent_id, sum(r.requested), sum(r.responded), sum(r.score_sum), sum(r.score_1), sum(r.score_2), sum(r.score_3), sum(r.score_4), sum(r.score_5)
+	FROM helpdesk.rollup_csat r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4, 5;
+END;
+COMMENT ON FUNCTION helpdesk._rollup_days IS
+	'Internal: the day tier of a tenant''s given local days, summed from the quarter-hour rollups.';
+
+-- the local days that [b0, b1) touches in the tenant's zone
+CREATE FUNCTION helpdesk._local_days(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS date[] LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT array_agg(d::date ORDER BY d)
+	FROM helpdesk.tenant tn,
+	     generate_series((b0 AT TIME ZONE tn.time_zone)::date::timestamp,
+	                     ((b1 - interval '1 microsecond') AT TIME ZONE tn.time_zone)::date::timestamp,
+	                     interval '1 day') d
+	WHERE tn.id = t;
+END;
+COMMENT ON FUNCTION helpdesk._local_days IS
+	'Internal: the days in the tenant''s time zone that the instants of [b0, b1) fall on.';
+
 -- extension/reports/20_reports.sql
 -- Report functions: SQL over the rollup tables (source => 'rollup', the
 -- default) or over the same rows computed from the raw tables (source =>
@@ -2250,23 +2412,31 @@ COMMENT ON FUNCTION helpdesk._report_check IS
 -- The statement of a report: $1 tenant, $2 from, $3 to, $4 time zone.
 -- dims: pairs of (group_by name, column); the column is NULL unless grouped.
 -- null_when: per dimension the stored value meaning none ('0': a bigint id,
--- '': a text), returned as NULL.
+-- '': a text), returned as NULL. The day tier (day_table, which has the
+-- dimensions day_dims) answers bucket day or total over whole local days.
 CREATE FUNCTION helpdesk._report_query(rollup_table text, fact_function text, dims text[],
-	null_when text[], measures text, group_by text[], bucket text, source text)
-RETURNS text LANGUAGE plpgsql IMMUTABLE
+	null_when text[], measures text, group_by text[], bucket text, source text,
+	day_table text, day_dims text[], tz text, "from" timestamptz, "to" timestamptz)
+RETURNS text LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	sel text;
 	grp text := '1';
 	i int;
+	use_day boolean;
 BEGIN
 	IF source IS NULL OR source NOT IN ('rollup', 'raw') THEN
 		RAISE EXCEPTION 'invalid source %', coalesce('"' || left(source, 64) || '"', 'NULL')
 			USING ERRCODE = '22023', HINT = 'Use one of: rollup, raw.';
 	END IF;
-	sel := CASE bucket
-		WHEN 'total' THEN '$2'
+	use_day := source = 'rollup' AND day_table IS NOT NULL AND bucket IN ('day', 'total')
+		AND group_by <@ day_dims
+		AND "from" = date_trunc('day', "from" AT TIME ZONE tz) AT TIME ZONE tz
+		AND "to" = date_trunc('day', "to" AT TIME ZONE tz) AT TIME ZONE tz;
+	sel := CASE
+		WHEN bucket = 'total' THEN '$2'
+		WHEN use_day THEN '(r.day::timestamp AT TIME ZONE $4)'
 		ELSE format('(date_trunc(%L, r.bucket AT TIME ZONE $4) AT TIME ZONE $4)', bucket) END;
 	FOR i IN 1 .. array_length(dims, 1) / 2 LOOP
 		IF dims[2 * i - 1] = ANY (group_by) THEN
@@ -2277,14 +2447,16 @@ BEGIN
 		END IF;
 	END LOOP;
 	RETURN format('SELECT %s, %s FROM %s GROUP BY %s ORDER BY %s', sel, measures,
-		CASE source
-			WHEN 'rollup' THEN format('helpdesk.%I r WHERE r.tenant_id = $1 AND r.bucket >= $2 AND r.bucket < $3',
+		CASE
+			WHEN use_day THEN format('helpdesk.%I r WHERE r.tenant_id = $1 AND r.day >= ($2 AT TIME ZONE $4)::date '
+			                         'AND r.day < ($3 AT TIME ZONE $4)::date', day_table)
+			WHEN source = 'rollup' THEN format('helpdesk.%I r WHERE r.tenant_id = $1 AND r.bucket >= $2 AND r.bucket < $3',
 			                          rollup_table)
 			ELSE format('helpdesk.%I($1, $2, $3) r', fact_function) END,
 		grp, grp);
 END $$;
 COMMENT ON FUNCTION helpdesk._report_query IS
-	'Internal: the SQL of a report over a rollup table or its raw twin, grouped by bucket and the dimensions asked for.';
+	'Internal: the SQL of a report over a rollup table (its day tier when that answers it) or its raw twin, grouped by bucket and the dimensions asked for.';
 
 CREATE FUNCTION helpdesk.report_sessions(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
@@ -2319,7 +2491,7 @@ BEGIN
 		   sum(r.reply_count)::bigint, round(sum(r.reply_sum_us) / nullif(sum(r.reply_count), 0) / 1e6, 3),
 		   round(sum(r.abandon_wait_sum_us) / nullif(sum(r.abandoned) - sum(r.short_abandoned), 0) / 1e6, 3),
 		   sum(r.transfers)::bigint$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_session_day', '{queue,issue_type,channel}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_sessions IS
@@ -2345,7 +2517,7 @@ BEGIN
 		   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
 		   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
 		   sum(r.transfers_out)::bigint$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_agents IS
@@ -2370,7 +2542,7 @@ BEGIN
 		   sum(r.frt_count)::bigint, round(sum(r.frt_sum_us) / nullif(sum(r.frt_count), 0) / 1e6, 3),
 		   round(sum(r.resolution_sum_us) / nullif(sum(r.resolved), 0) / 1e6, 3),
 		   round(sum(r.resolution_business_sum_us) / nullif(sum(r.resolved), 0) / 1e6, 3)$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_ticket_day', '{queue,agent,issue_type,channel}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_tickets IS
@@ -2390,7 +2562,7 @@ BEGIN
 		'{policy,policy_id,target,target}', '{0,""}',
 		$m$sum(r.hit)::bigint, sum(r.missed)::bigint,
 		   round(sum(r.hit) / nullif(sum(r.hit) + sum(r.missed), 0), 6)$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, NULL, '{}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_sla IS
@@ -2414,7 +2586,7 @@ BEGIN
 		   round(sum(r.score_sum) / nullif(sum(r.responded), 0), 4),
 		   sum(r.score_1)::bigint, sum(r.score_2)::bigint, sum(r.score_3)::bigint,
 		   sum(r.score_4)::bigint, sum(r.score_5)::bigint$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_csat_day', '{target,queue,agent}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_csat IS
@@ -2437,7 +2609,7 @@ BEGIN
 		$m$sum(r.sessions)::bigint, sum(r.bot_sessions)::bigint, sum(r.queued)::bigint,
 		   sum(r.answered)::bigint, sum(r.resolved)::bigint, sum(r.escalated)::bigint,
 		   (sum(r.abandoned) - sum(r.short_abandoned))::bigint$m$,
-		group_by, bucket, source)
+		group_by, bucket, source, 'rollup_session_day', '{queue,issue_type,channel}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_funnel IS
@@ -2508,6 +2680,7 @@ COMMENT ON VIEW helpdesk.dashboard_today IS
 REVOKE ALL ON FUNCTION helpdesk._bucket, helpdesk._us, helpdesk._session_facts, helpdesk._fact_session,
 	helpdesk._fact_offer, helpdesk._fact_ticket, helpdesk._fact_sla, helpdesk._fact_csat,
 	helpdesk._ticket_buckets, helpdesk._rollup_recompute, helpdesk._rollup_reseen,
+	helpdesk._rollup_days, helpdesk._local_days,
 	helpdesk.rebuild_rollups, helpdesk.set_report_settings, helpdesk.set_queue_report_settings,
 	helpdesk._report_check, helpdesk._report_query, helpdesk.report_sessions, helpdesk.report_agents,
 	helpdesk.report_tickets, helpdesk.report_sla, helpdesk.report_csat, helpdesk.report_funnel FROM PUBLIC;

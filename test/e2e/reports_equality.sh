@@ -30,6 +30,9 @@ check_equal() {   # label
 	for t in $(q "$DB" "SELECT tenant_id FROM public.rh_tenant ORDER BY 1"); do
 		rep=$(q "$DB" "SELECT public.report_diff($t, '2026-01-01', '2027-01-01')")
 		[ "$rep" = 0 ] || fail "$1: tenant $t: $rep report rows differ between rollup and raw"
+		# whole days in the tenant's zone: the day tier answers day and total reports
+		rep=$(q "$DB" "SELECT public.report_diff($t, '2026-09-01'::timestamp AT TIME ZONE zone, '2027-01-01'::timestamp AT TIME ZONE zone) FROM public.rh_tenant WHERE tenant_id = $t")
+		[ "$rep" = 0 ] || fail "$1: tenant $t: $rep report rows differ between the day tier and raw"
 	done
 	# independent figures straight from the raw tables
 	q "$DB" "
@@ -143,11 +146,17 @@ note "phase 4: rebuild_rollups repairs damaged rows"
 t=$(q "$DB" "SELECT min(tenant_id) FROM public.rh_tenant")
 q "$DB" "UPDATE helpdesk.rollup_session SET sessions = sessions + 3 WHERE tenant_id = $t;
          DELETE FROM helpdesk.rollup_offer WHERE tenant_id = $t;
+         UPDATE helpdesk.rollup_session_day SET sessions = sessions + 1 WHERE tenant_id = $t;
+         DELETE FROM helpdesk.rollup_csat_day WHERE tenant_id = $t;
          INSERT INTO helpdesk.rollup_csat VALUES ($t, '2026-06-01 10:00+00', 'session', 0, 0, 1, 0, 0, 0, 0, 0, 0, 0)" >/dev/null
 [ -n "$(q "$DB" "SELECT 1 FROM public.rollup_diff() WHERE n > 0 LIMIT 1")" ] || fail "damaged rollups were not noticed"
 n=$(q "$DB" "SELECT helpdesk.rebuild_rollups($t, '2026-01-01 00:07', '2026-12-31 23:59')")
 [ "$n" = "$(( 365 * 96 ))" ] || fail "rebuild_rollups recomputed $n buckets, expected $(( 365 * 96 ))"
 check_equal "phase 4"
 note "phase 4: equal after rebuild ($n buckets)"
+note "phase 5: a tenant's zone changes: the day tier follows"
+q "$DB" "SELECT helpdesk.set_report_settings($t, 'Australia/Adelaide'); UPDATE public.rh_tenant SET zone = 'Australia/Adelaide' WHERE tenant_id = $t" >/dev/null
+check_equal "phase 5"
+note "phase 5: equal in Adelaide (+9:30/+10:30)"
 psql -qX -d postgres -c "DROP DATABASE $DB" >/dev/null 2>&1 || true
 echo "ok reports_equality"
