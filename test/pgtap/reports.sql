@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 
 -- Reports: every error path of the report functions, rebuild_rollups and the
 -- report settings (SQLSTATE and message), and the behaviour the e2e
@@ -124,6 +124,10 @@ INSERT INTO helpdesk.rollup_session
 SELECT pg_temp.fx('ta'), b, pg_temp.fx('qa'), 0, '', 'web', 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0,
        0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 FROM generate_series('2026-03-01 18:00+00'::timestamptz, '2026-03-02 18:30+00', '15 minutes') b;
+-- the day tier of those days, as the worker keeps it
+SELECT helpdesk._rollup_days(pg_temp.fx('ta'), helpdesk._local_days(pg_temp.fx('ta'), '2026-03-01 18:00+00', '2026-03-02 18:45+00'));
+SELECT is((SELECT sessions FROM helpdesk.rollup_session_day WHERE tenant_id = pg_temp.fx('ta') AND day = '2026-03-02'),
+	96::bigint, 'the day tier: 2 March in Kathmandu sums its 96 quarter hours');
 SELECT results_eq(
 	$$SELECT bucket_start, queue_id, agent_id, sessions FROM helpdesk.report_sessions(pg_temp.fx('ta'),
 	  '2026-03-01 18:15+00', '2026-03-02 18:15+00', '{queue}', 'day')$$,
