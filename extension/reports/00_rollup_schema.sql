@@ -29,6 +29,7 @@ COMMENT ON COLUMN helpdesk.session.first_queued_at IS
 -- what the rollup worker's bucket recomputes and the reports' raw variants read
 CREATE INDEX session_by_created ON helpdesk.session (tenant_id, created_at);
 CREATE INDEX session_assignment_by_started ON helpdesk.session_assignment (tenant_id, started_at);
+CREATE INDEX session_assignment_by_session ON helpdesk.session_assignment (tenant_id, session_id);
 CREATE INDEX ticket_by_created ON helpdesk.ticket (tenant_id, created_at);
 CREATE INDEX ticket_by_resolved ON helpdesk.ticket (tenant_id, resolved_at) WHERE resolved_at IS NOT NULL;
 CREATE INDEX ticket_sla_by_stopped ON helpdesk.ticket_sla (tenant_id, stopped_at) WHERE outcome IS NOT NULL;
