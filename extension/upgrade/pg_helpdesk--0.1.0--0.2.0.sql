@@ -1963,12 +1963,12 @@ WHERE first_queued_at IS NULL AND (bot_handoff_at IS NOT NULL OR queued_at IS NO
 -- rebuild_rollups store exactly these rows; the reports' source => 'raw'
 -- aggregates them instead of the stored ones. Definitions: docs/reports.md.
 
--- microseconds of an interval, exactly
-CREATE FUNCTION helpdesk._us(i interval)
+-- microseconds from a to b, exactly (NULL when either is)
+CREATE FUNCTION helpdesk._us(a timestamptz, b timestamptz)
 RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN (EXTRACT(epoch FROM i) * 1000000)::bigint;
-COMMENT ON FUNCTION helpdesk._us IS 'An interval in whole microseconds (reports'' sums).';
+RETURN (EXTRACT(epoch FROM b - a) * 1000000)::bigint;
+COMMENT ON FUNCTION helpdesk._us IS 'Whole microseconds from a to b (reports'' sums).';
 
 -- one row per closed session created in [b0, b1)
 CREATE FUNCTION helpdesk._session_facts(t bigint, b0 timestamptz, b1 timestamptz)
@@ -1996,11 +1996,11 @@ BEGIN ATOMIC
 	         AND NOT (ab.ab AND s.closed_at - s.first_queued_at < coalesce(q.short_abandon, '10 seconds')),
 	       a.first_held IS NOT NULL
 	         AND a.first_held - s.first_queued_at <= coalesce(q.service_level_threshold, '60 seconds'),
-	       helpdesk._us(fr.first_reply - s.first_queued_at),
-	       helpdesk._us(a.first_held - s.first_queued_at),
-	       helpdesk._us(s.closed_at - a.first_held),
+	       helpdesk._us(s.first_queued_at, fr.first_reply),
+	       helpdesk._us(s.first_queued_at, a.first_held),
+	       helpdesk._us(a.first_held, s.closed_at),
 	       rp.n, rp.sum_us,
-	       CASE WHEN ab.ab THEN helpdesk._us(s.closed_at - s.first_queued_at) END,
+	       CASE WHEN ab.ab THEN helpdesk._us(s.first_queued_at, s.closed_at) END,
 	       a.transfers
 	FROM helpdesk.session s
 	LEFT JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id
@@ -2017,7 +2017,7 @@ BEGIN ATOMIC
 	CROSS JOIN LATERAL (
 		-- reply pairs: the first customer message after an agent message (or
 		-- the queue entry) and the next agent message; g = agent messages before
-		SELECT count(*) AS n, coalesce(sum(helpdesk._us(p.agent_at - p.customer_at)), 0) AS sum_us
+		SELECT count(*) AS n, coalesce(sum(helpdesk._us(p.customer_at, p.agent_at)), 0) AS sum_us
 		FROM (SELECT min(g.created_at) FILTER (WHERE g.sender_kind = 'customer') AS customer_at,
 		             min(g.created_at) FILTER (WHERE g.sender_kind = 'agent') AS agent_at
 		      FROM (SELECT m.sender_kind, m.created_at,
@@ -2076,7 +2076,7 @@ BEGIN ATOMIC
 	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NULL AND sa.end_reason = 'declined'),
 	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NULL AND sa.end_reason = 'timeout'),
 	       count(*) FILTER (WHERE sa.accepted_at IS NOT NULL),
-	       coalesce(sum(helpdesk._us(sa.ended_at - sa.accepted_at)) FILTER (WHERE sa.accepted_at IS NOT NULL), 0),
+	       coalesce(sum(helpdesk._us(sa.accepted_at, sa.ended_at)) FILTER (WHERE sa.accepted_at IS NOT NULL), 0),
 	       count(*) FILTER (WHERE sa.end_reason = 'transferred')
 	FROM helpdesk.session_assignment sa
 	JOIN helpdesk.session s ON s.tenant_id = sa.tenant_id AND s.id = sa.session_id
@@ -2098,17 +2098,18 @@ BEGIN ATOMIC
 		SELECT tk.tenant_id, helpdesk._bucket(tk.created_at) AS bucket, coalesce(tk.queue_id, 0) AS queue_id,
 		       coalesce(tk.assignee_id, 0) AS agent_id, coalesce(tk.issue_type, '') AS issue_type,
 		       tk.channel, 1 AS created, (tk.first_response_at IS NOT NULL)::int AS frt_count,
-		       coalesce(helpdesk._us(tk.first_response_at - tk.created_at), 0) AS frt_sum_us,
+		       coalesce(helpdesk._us(tk.created_at, tk.first_response_at), 0) AS frt_sum_us,
 		       0 AS resolved, 0::bigint AS res_us, 0::bigint AS res_business_us
 		FROM helpdesk.ticket tk
 		WHERE tk.tenant_id = t AND tk.created_at >= b0 AND tk.created_at < b1
 		UNION ALL
 		SELECT tk.tenant_id, helpdesk._bucket(tk.resolved_at), coalesce(tk.queue_id, 0),
 		       coalesce(tk.assignee_id, 0), coalesce(tk.issue_type, ''), tk.channel,
-		       0, 0, 0, 1, helpdesk._us(tk.resolved_at - tk.created_at),
-		       helpdesk._us(CASE WHEN p.calendar_id IS NULL THEN greatest(tk.resolved_at - tk.created_at, '0 s')
-		                         ELSE helpdesk.business_time_between(tk.tenant_id, p.calendar_id,
-		                                                             tk.created_at, tk.resolved_at) END)
+		       0, 0, 0, 1, helpdesk._us(tk.created_at, tk.resolved_at),
+		       (EXTRACT(epoch FROM CASE WHEN p.calendar_id IS NULL THEN greatest(tk.resolved_at - tk.created_at, '0 s')
+		                                 ELSE helpdesk.business_time_between(tk.tenant_id, p.calendar_id,
+		                                                                     tk.created_at, tk.resolved_at) END)
+		        * 1000000)::bigint
 		FROM helpdesk.ticket tk
 		LEFT JOIN helpdesk.sla_policy p ON p.tenant_id = tk.tenant_id AND p.id = tk.sla_policy_id
 		WHERE tk.tenant_id = t AND tk.resolved_at >= b0 AND tk.resolved_at < b1) x
@@ -2678,7 +2679,7 @@ CREATE VIEW helpdesk.dashboard_today WITH (security_invoker = true) AS
 COMMENT ON VIEW helpdesk.dashboard_today IS
 	'Today so far in each tenant''s time zone, from the live tables: sessions started and closed, average first response, tickets created and resolved, and the open ticket backlog now.';
 
-REVOKE ALL ON FUNCTION helpdesk._bucket, helpdesk._us, helpdesk._session_facts, helpdesk._fact_session,
+REVOKE ALL ON FUNCTION helpdesk._bucket, helpdesk._us(timestamptz, timestamptz), helpdesk._session_facts, helpdesk._fact_session,
 	helpdesk._fact_offer, helpdesk._fact_ticket, helpdesk._fact_sla, helpdesk._fact_csat,
 	helpdesk._ticket_buckets, helpdesk._rollup_recompute, helpdesk._rollup_reseen,
 	helpdesk._rollup_days, helpdesk._local_days,
