@@ -15,6 +15,7 @@
 #include "http_engine.h"
 #include "bot.h"
 #include "automation.h"
+#include "reports.h"
 
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -45,4 +46,5 @@ _PG_init(void)
 	hd_install_utility_hook();
 	hd_tickets_init();
 	hd_automation_init();
+	hd_reports_init();
 }

@@ -119,6 +119,7 @@ typedef enum HdWorkerKind
 	HD_WORKER_PUBLISHER = 0,
 	HD_WORKER_DISPATCHER,
 	HD_WORKER_HTTP,				/* integrations/: webhooks, bot calls */
+	HD_WORKER_ROLLUP,			/* reports/: rollups from the event log */
 	HD_NUM_WORKER_KINDS
 } HdWorkerKind;
 

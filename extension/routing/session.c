@@ -102,9 +102,9 @@ check_channel(const char *channel)
 
 static HdPlan insert_session = {
 	"INSERT INTO helpdesk.session (tenant_id, customer_id, state, queue_id, channel, "
-	"    issue_type, priority, attributes, queued_at, boost_seconds, rank_at, wait_due_at) "
+	"    issue_type, priority, attributes, queued_at, first_queued_at, boost_seconds, rank_at, wait_due_at) "
 	"SELECT $1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'), "
-	"       CASE WHEN $3 = 'queued' THEN now() END, $9, "
+	"       CASE WHEN $3 = 'queued' THEN now() END, CASE WHEN $3 = 'queued' THEN now() END, $9, "
 	"       CASE WHEN $3 = 'queued' THEN now() - make_interval(secs => $9) END, "
 	"       CASE WHEN $3 = 'queued' THEN $10::timestamptz END "
 	"ON CONFLICT (tenant_id, customer_id) WHERE state <> 'closed' DO NOTHING "
@@ -259,7 +259,7 @@ hd_start_session(PG_FUNCTION_ARGS)
 
 static HdPlan set_queued = {
 	"UPDATE helpdesk.session s SET state = 'queued', queue_id = $3, queued_at = now(), "
-	"       agent_id = NULL, boost_seconds = $4, "
+	"       first_queued_at = coalesce(s.first_queued_at, now()), agent_id = NULL, boost_seconds = $4, "
 	"       priority = coalesce($5, s.priority), "
 	"       rank_at = now() - make_interval(secs => $4), target_agent_id = NULL, "
 	"       excluded_agents = '{}', offer_expires_at = NULL, idle_check_at = NULL, "

@@ -2745,3 +2745,935 @@ REVOKE ALL ON FUNCTION helpdesk.metrics(), helpdesk._import_tenant(text), helpde
 	helpdesk.search_messages(bigint, text, bigint, timestamptz, timestamptz, integer),
 	helpdesk.set_message_retention(bigint, interval),
 	helpdesk.retention_batch(bigint, integer, bigint, bigint) FROM PUBLIC;
+-- reports/ (issue 20, P1): rollups, report functions, dashboard views (extension/reports/00..30).
+
+-- extension/reports/00_rollup_schema.sql
+-- Reports (P1 part, files 00..39): the settings the definitions need, the
+-- rollup tables the rollup worker keeps from the event log, and its cursor.
+-- Definitions: docs/reports.md. Buckets are quarter hours in UTC
+-- (helpdesk._bucket): every time zone in use today is offset from UTC by a
+-- multiple of 15 minutes, so a day or an hour in any tenant's zone is a
+-- whole number of buckets.
+
+ALTER TABLE helpdesk.tenant
+	ADD COLUMN time_zone text NOT NULL DEFAULT 'UTC' CHECK (length(time_zone) BETWEEN 1 AND 64);
+COMMENT ON COLUMN helpdesk.tenant.time_zone IS
+	'IANA time zone the tenant''s reports count hours and days in (set_report_settings checks it).';
+
+ALTER TABLE helpdesk.queue
+	ADD COLUMN short_abandon interval NOT NULL DEFAULT '10 seconds'
+		CHECK (short_abandon >= '0 seconds' AND short_abandon <= '1 hour'),
+	ADD COLUMN service_level_threshold interval NOT NULL DEFAULT '60 seconds'
+		CHECK (service_level_threshold > '0 seconds' AND service_level_threshold <= '1 day');
+COMMENT ON COLUMN helpdesk.queue.short_abandon IS
+	'Reports: a customer who leaves the queue within this long is a short abandon, left out of abandonment and service level.';
+COMMENT ON COLUMN helpdesk.queue.service_level_threshold IS
+	'Reports: a session answered (held by an agent) within this long after entering the queue meets the service level.';
+
+-- the first time a session entered a queue (born queued: its creation; from
+-- the bot: the hand-off); queued_at is overwritten by every requeue
+ALTER TABLE helpdesk.session ADD COLUMN first_queued_at timestamptz;
+COMMENT ON COLUMN helpdesk.session.first_queued_at IS
+	'When the session first entered a queue (creation, or the bot hand-off / request_agent); first response, wait and service level count from here.';
+
+-- what the rollup worker's bucket recomputes and the reports' raw variants read
+CREATE INDEX session_by_created ON helpdesk.session (tenant_id, created_at);
+CREATE INDEX session_assignment_by_started ON helpdesk.session_assignment (tenant_id, started_at);
+CREATE INDEX session_assignment_by_session ON helpdesk.session_assignment (tenant_id, session_id);
+CREATE INDEX ticket_by_created ON helpdesk.ticket (tenant_id, created_at);
+CREATE INDEX ticket_by_resolved ON helpdesk.ticket (tenant_id, resolved_at) WHERE resolved_at IS NOT NULL;
+CREATE INDEX ticket_sla_by_stopped ON helpdesk.ticket_sla (tenant_id, stopped_at) WHERE outcome IS NOT NULL;
+
+CREATE FUNCTION helpdesk._bucket(t timestamptz)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.date_bin('15 minutes', t, '2000-01-01 00:00:00+00');
+COMMENT ON FUNCTION helpdesk._bucket IS
+	'The rollup bucket of an instant: its quarter hour in UTC.';
+
+-- Session facts: one row per closed session, counted in the bucket of its
+-- creation, under the queue and agent it had when it closed.
+CREATE TABLE helpdesk.rollup_session (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
+	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
+	agent_id     bigint NOT NULL CHECK (agent_id >= 0),
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
+	sessions     bigint NOT NULL CHECK (sessions > 0),
+	bot_sessions bigint NOT NULL,
+	bot_resolved bigint NOT NULL,
+	bot_handoffs bigint NOT NULL,
+	queued       bigint NOT NULL,
+	answered     bigint NOT NULL,
+	resolved     bigint NOT NULL,
+	escalated    bigint NOT NULL,
+	abandoned    bigint NOT NULL,
+	short_abandoned bigint NOT NULL,
+	sl_eligible  bigint NOT NULL,
+	sl_met       bigint NOT NULL,
+	frt_count    bigint NOT NULL,
+	frt_sum_us   bigint NOT NULL,
+	wait_count   bigint NOT NULL,
+	wait_sum_us  bigint NOT NULL,
+	handle_count bigint NOT NULL,
+	handle_sum_us bigint NOT NULL,
+	reply_count  bigint NOT NULL,
+	reply_sum_us bigint NOT NULL,
+	abandon_wait_sum_us bigint NOT NULL,
+	transfers    bigint NOT NULL,
+	PRIMARY KEY (tenant_id, bucket, queue_id, agent_id, issue_type, channel),
+	CHECK (bot_sessions <= sessions AND queued <= sessions AND answered <= queued
+	       AND sl_met <= sl_eligible AND short_abandoned <= abandoned)
+);
+COMMENT ON TABLE helpdesk.rollup_session IS
+	'Additive session figures per quarter hour (UTC) of creation, tenant, queue, agent, issue type and channel; closed sessions only. Kept by the rollup worker, recomputed by rebuild_rollups; definitions in docs/reports.md.';
+COMMENT ON COLUMN helpdesk.rollup_session.queue_id IS 'The session''s queue when it closed; 0: none.';
+COMMENT ON COLUMN helpdesk.rollup_session.agent_id IS 'The agent holding it when it closed; 0: none.';
+COMMENT ON COLUMN helpdesk.rollup_session.issue_type IS 'The session''s issue type; empty: none.';
+COMMENT ON COLUMN helpdesk.rollup_session.frt_sum_us IS 'Sum of first response times in microseconds (frt_count sessions).';
+COMMENT ON COLUMN helpdesk.rollup_session.sl_eligible IS 'Queued sessions less short abandons: the service level''s denominator.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_session', '');
+
+-- Offer and assignment facts of closed sessions, in the bucket the offer or
+-- assignment started, under its agent and queue.
+CREATE TABLE helpdesk.rollup_offer (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
+	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
+	agent_id     bigint NOT NULL CHECK (agent_id > 0),
+	assignments  bigint NOT NULL CHECK (assignments > 0),
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	PRIMARY KEY (tenant_id, bucket, queue_id, agent_id),
+	CHECK (offers_accepted + offers_declined + offers_timed_out <= offers)
+);
+COMMENT ON TABLE helpdesk.rollup_offer IS
+	'Additive offer and assignment figures of closed sessions per quarter hour (UTC) the offer or assignment started, tenant, queue and agent.';
+COMMENT ON COLUMN helpdesk.rollup_offer.held IS 'Assignments the agent held (accepted offers, direct assignments, claims).';
+COMMENT ON COLUMN helpdesk.rollup_offer.held_sum_us IS 'Sum of accepted -> ended of held assignments, microseconds (the agent''s handling time).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_offer', '');
+
+-- Ticket facts: created (and first response) in the bucket of creation,
+-- resolved (and resolution times) in the bucket of resolved_at.
+CREATE TABLE helpdesk.rollup_ticket (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
+	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
+	agent_id     bigint NOT NULL CHECK (agent_id >= 0),
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
+	created      bigint NOT NULL,
+	frt_count    bigint NOT NULL,
+	frt_sum_us   bigint NOT NULL,
+	resolved     bigint NOT NULL,
+	resolution_sum_us bigint NOT NULL,
+	resolution_business_sum_us bigint NOT NULL,
+	PRIMARY KEY (tenant_id, bucket, queue_id, agent_id, issue_type, channel),
+	CHECK (created > 0 OR resolved > 0)
+);
+COMMENT ON TABLE helpdesk.rollup_ticket IS
+	'Additive ticket figures per quarter hour (UTC): created and first response by creation, resolved and resolution time (calendar and business) by resolved_at; dimensions as the ticket has them now.';
+COMMENT ON COLUMN helpdesk.rollup_ticket.agent_id IS 'The assignee; 0: none.';
+COMMENT ON COLUMN helpdesk.rollup_ticket.resolution_business_sum_us IS
+	'Sum of business_time_between(created, resolved) under the calendar of the ticket''s SLA policy (24/7 without one), microseconds.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_ticket', '');
+
+CREATE TABLE helpdesk.rollup_sla (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
+	policy_id    bigint NOT NULL CHECK (policy_id >= 0),
+	target       text NOT NULL CHECK (target IN ('first_response', 'next_response', 'resolution')),
+	hit          bigint NOT NULL,
+	missed       bigint NOT NULL,
+	PRIMARY KEY (tenant_id, bucket, policy_id, target),
+	CHECK (hit + missed > 0)
+);
+COMMENT ON TABLE helpdesk.rollup_sla IS
+	'SLA targets that stopped with an outcome, per quarter hour (UTC) of stopped_at, policy and target.';
+COMMENT ON COLUMN helpdesk.rollup_sla.policy_id IS 'The policy of the clock; 0: none (the policy was deleted).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_sla', '');
+
+CREATE TABLE helpdesk.rollup_csat (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
+	target       text NOT NULL CHECK (target IN ('session', 'ticket')),
+	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
+	agent_id     bigint NOT NULL CHECK (agent_id >= 0),
+	requested    bigint NOT NULL CHECK (requested > 0),
+	responded    bigint NOT NULL,
+	score_sum    bigint NOT NULL,
+	score_1      bigint NOT NULL,
+	score_2      bigint NOT NULL,
+	score_3      bigint NOT NULL,
+	score_4      bigint NOT NULL,
+	score_5      bigint NOT NULL,
+	PRIMARY KEY (tenant_id, bucket, target, queue_id, agent_id),
+	CHECK (responded <= requested AND score_1 + score_2 + score_3 + score_4 + score_5 = responded)
+);
+COMMENT ON TABLE helpdesk.rollup_csat IS
+	'Surveys per quarter hour (UTC) they were asked, target, queue and agent: asked, answered, score sum and distribution.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat', '');
+
+-- a ticket's facts move between buckets (a reopen clears resolved_at, an
+-- SLA clock stops later): the buckets it was last counted in, so the worker
+-- recomputes the old ones too
+CREATE TABLE helpdesk.rollup_ticket_seen (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	ticket_id    bigint NOT NULL,
+	buckets      timestamptz[] NOT NULL CHECK (cardinality(buckets) BETWEEN 1 AND 10000),
+	PRIMARY KEY (tenant_id, ticket_id)
+);
+COMMENT ON TABLE helpdesk.rollup_ticket_seen IS
+	'The buckets each ticket was counted in at its last rollup, so a change that moves a fact (reopen, SLA stop) recomputes the bucket it left.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_ticket_seen', '');
+
+CREATE TABLE helpdesk.rollup_cursor (
+	id          boolean PRIMARY KEY DEFAULT true CHECK (id),
+	position    bigint NOT NULL DEFAULT 0 CHECK (position >= 0),
+	log_id      uuid,
+	updated_at  timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO helpdesk.rollup_cursor DEFAULT VALUES;
+COMMENT ON TABLE helpdesk.rollup_cursor IS
+	'How far the rollup worker has read the event log (a position of helpdesk.event_log_id()); moved in the transaction that writes the rollups.';
+
+-- sessions from before 0.2.0: the bot hand-off, else the queue entry they still show
+UPDATE helpdesk.session SET first_queued_at = coalesce(bot_handoff_at, queued_at)
+WHERE first_queued_at IS NULL AND (bot_handoff_at IS NOT NULL OR queued_at IS NOT NULL);
+
+-- extension/reports/10_rollup_facts.sql
+-- The raw truth: each rollup table's rows for a tenant and a range of
+-- buckets, computed straight from the raw tables (session, message,
+-- session_assignment, ticket, ticket_sla, csat). The rollup worker and
+-- rebuild_rollups store exactly these rows; the reports' source => 'raw'
+-- aggregates them instead of the stored ones. Definitions: docs/reports.md.
+
+-- microseconds from a to b, exactly (NULL when either is)
+CREATE FUNCTION helpdesk._us(a timestamptz, b timestamptz)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (EXTRACT(epoch FROM b - a) * 1000000)::bigint;
+COMMENT ON FUNCTION helpdesk._us IS 'Whole microseconds from a to b (reports'' sums).';
+
+-- one row per closed session created in [b0, b1)
+CREATE FUNCTION helpdesk._session_facts(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS TABLE (tenant_id bigint, session_id bigint, bucket timestamptz, queue_id bigint,
+	agent_id bigint, issue_type text, channel text, bot boolean, bot_resolved boolean,
+	bot_handoff boolean, queued boolean, answered boolean, resolved boolean, escalated boolean,
+	abandoned boolean, short_abandoned boolean, sl_eligible boolean, sl_met boolean,
+	frt_us bigint, wait_us bigint, handle_us bigint, reply_count bigint, reply_sum_us bigint,
+	abandon_wait_us bigint, transfers bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT s.tenant_id, s.id, helpdesk._bucket(s.created_at),
+	       coalesce(s.queue_id, 0), coalesce(s.agent_id, 0), coalesce(s.issue_type, ''), s.channel,
+	       s.first_queued_at IS DISTINCT FROM s.created_at OR s.bot_handoff_at IS NOT NULL,
+	       s.first_queued_at IS NULL,
+	       s.first_queued_at > s.created_at OR s.bot_handoff_at IS NOT NULL,
+	       s.first_queued_at IS NOT NULL,
+	       a.first_held IS NOT NULL,
+	       a.first_held IS NOT NULL AND NOT esc.e,
+	       esc.e,
+	       ab.ab,
+	       ab.ab AND s.closed_at - s.first_queued_at < coalesce(q.short_abandon, '10 seconds'),
+	       s.first_queued_at IS NOT NULL
+	         AND NOT (ab.ab AND s.closed_at - s.first_queued_at < coalesce(q.short_abandon, '10 seconds')),
+	       a.first_held IS NOT NULL
+	         AND a.first_held - s.first_queued_at <= coalesce(q.service_level_threshold, '60 seconds'),
+	       helpdesk._us(s.first_queued_at, fr.first_reply),
+	       helpdesk._us(s.first_queued_at, a.first_held),
+	       helpdesk._us(a.first_held, s.closed_at),
+	       rp.n, rp.sum_us,
+	       CASE WHEN ab.ab THEN helpdesk._us(s.first_queued_at, s.closed_at) END,
+	       a.transfers
+	FROM helpdesk.session s
+	LEFT JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id
+	CROSS JOIN LATERAL (
+		SELECT min(sa.accepted_at) AS first_held,
+		       count(*) FILTER (WHERE sa.end_reason = 'transferred') AS transfers
+		FROM helpdesk.session_assignment sa
+		WHERE sa.tenant_id = s.tenant_id AND sa.session_id = s.id) a
+	CROSS JOIN LATERAL (
+		SELECT min(m.created_at) AS first_reply
+		FROM helpdesk.message m
+		WHERE m.tenant_id = s.tenant_id AND m.session_id = s.id AND m.sender_kind = 'agent'
+		  AND s.first_queued_at IS NOT NULL) fr
+	CROSS JOIN LATERAL (
+		-- reply pairs: the first customer message after an agent message (or
+		-- the queue entry) and the next agent message; g = agent messages before
+		SELECT count(*) AS n, coalesce(sum(helpdesk._us(p.customer_at, p.agent_at)), 0) AS sum_us
+		FROM (SELECT min(g.created_at) FILTER (WHERE g.sender_kind = 'customer') AS customer_at,
+		             min(g.created_at) FILTER (WHERE g.sender_kind = 'agent') AS agent_at
+		      FROM (SELECT m.sender_kind, m.created_at,
+		                   count(*) FILTER (WHERE m.sender_kind = 'agent')
+		                     OVER (ORDER BY m.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS grp
+		            FROM helpdesk.message m
+		            WHERE m.tenant_id = s.tenant_id AND m.session_id = s.id
+		              AND m.sender_kind IN ('customer', 'agent')
+		              AND m.created_at >= s.first_queued_at) g
+		      GROUP BY g.grp) p
+		WHERE p.customer_at IS NOT NULL AND p.agent_at IS NOT NULL) rp
+	CROSS JOIN LATERAL (
+		SELECT EXISTS (SELECT 1 FROM helpdesk.ticket tk
+		               WHERE tk.tenant_id = s.tenant_id AND tk.session_id = s.id) AS e) esc
+	CROSS JOIN LATERAL (
+		SELECT s.first_queued_at IS NOT NULL AND a.first_held IS NULL
+		       AND s.closed_by = 'customer' AS ab) ab
+	WHERE s.tenant_id = t AND s.created_at >= b0 AND s.created_at < b1 AND s.state = 'closed';
+END;
+COMMENT ON FUNCTION helpdesk._session_facts IS
+	'Raw truth: the report figures of each closed session created in [b0, b1) (docs/reports.md).';
+
+CREATE FUNCTION helpdesk._fact_session(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS SETOF helpdesk.rollup_session
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT f.tenant_id, f.bucket, f.queue_id, f.agent_id, f.issue_type, f.channel,
+	       count(*), count(*) FILTER (WHERE f.bot), count(*) FILTER (WHERE f.bot_resolved),
+	       count(*) FILTER (WHERE f.bot_handoff), count(*) FILTER (WHERE f.queued),
+	       count(*) FILTER (WHERE f.answered), count(*) FILTER (WHERE f.resolved),
+	       count(*) FILTER (WHERE f.escalated), count(*) FILTER (WHERE f.abandoned),
+	       count(*) FILTER (WHERE f.short_abandoned), count(*) FILTER (WHERE f.sl_eligible),
+	       count(*) FILTER (WHERE f.sl_met),
+	       count(f.frt_us), coalesce(sum(f.frt_us), 0),
+	       count(f.wait_us), coalesce(sum(f.wait_us), 0),
+	       count(f.handle_us), coalesce(sum(f.handle_us), 0),
+	       sum(f.reply_count), sum(f.reply_sum_us),
+	       coalesce(sum(f.abandon_wait_us) FILTER (WHERE NOT f.short_abandoned), 0),
+	       sum(f.transfers)
+	FROM helpdesk._session_facts(t, b0, b1) f
+	GROUP BY f.tenant_id, f.bucket, f.queue_id, f.agent_id, f.issue_type, f.channel;
+END;
+COMMENT ON FUNCTION helpdesk._fact_session IS
+	'Raw truth: rollup_session rows of a tenant for the buckets in [b0, b1).';
+
+CREATE FUNCTION helpdesk._fact_offer(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS SETOF helpdesk.rollup_offer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT sa.tenant_id, helpdesk._bucket(sa.started_at), coalesce(sa.queue_id, 0), sa.agent_id,
+	       count(*),
+	       count(*) FILTER (WHERE sa.kind = 'offer'),
+	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NOT NULL),
+	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NULL AND sa.end_reason = 'declined'),
+	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NULL AND sa.end_reason = 'timeout'),
+	       count(*) FILTER (WHERE sa.accepted_at IS NOT NULL),
+	       coalesce(sum(helpdesk._us(sa.accepted_at, sa.ended_at)) FILTER (WHERE sa.accepted_at IS NOT NULL), 0),
+	       count(*) FILTER (WHERE sa.end_reason = 'transferred')
+	FROM helpdesk.session_assignment sa
+	JOIN helpdesk.session s ON s.tenant_id = sa.tenant_id AND s.id = sa.session_id
+	WHERE sa.tenant_id = t AND sa.started_at >= b0 AND sa.started_at < b1 AND s.state = 'closed'
+	GROUP BY 1, 2, 3, 4;
+END;
+COMMENT ON FUNCTION helpdesk._fact_offer IS
+	'Raw truth: rollup_offer rows of a tenant for the buckets in [b0, b1) (assignments of closed sessions).';
+
+CREATE FUNCTION helpdesk._fact_ticket(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS SETOF helpdesk.rollup_ticket
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT x.tenant_id, x.bucket, x.queue_id, x.agent_id, x.issue_type, x.channel,
+	       sum(x.created), sum(x.frt_count), sum(x.frt_sum_us), sum(x.resolved),
+	       sum(x.res_us), sum(x.res_business_us)
+	FROM (
+		SELECT tk.tenant_id, helpdesk._bucket(tk.created_at) AS bucket, coalesce(tk.queue_id, 0) AS queue_id,
+		       coalesce(tk.assignee_id, 0) AS agent_id, coalesce(tk.issue_type, '') AS issue_type,
+		       tk.channel, 1 AS created, (tk.first_response_at IS NOT NULL)::int AS frt_count,
+		       coalesce(helpdesk._us(tk.created_at, tk.first_response_at), 0) AS frt_sum_us,
+		       0 AS resolved, 0::bigint AS res_us, 0::bigint AS res_business_us
+		FROM helpdesk.ticket tk
+		WHERE tk.tenant_id = t AND tk.created_at >= b0 AND tk.created_at < b1
+		UNION ALL
+		SELECT tk.tenant_id, helpdesk._bucket(tk.resolved_at), coalesce(tk.queue_id, 0),
+		       coalesce(tk.assignee_id, 0), coalesce(tk.issue_type, ''), tk.channel,
+		       0, 0, 0, 1, helpdesk._us(tk.created_at, tk.resolved_at),
+		       (EXTRACT(epoch FROM CASE WHEN p.calendar_id IS NULL THEN greatest(tk.resolved_at - tk.created_at, '0 s')
+		                                 ELSE helpdesk.business_time_between(tk.tenant_id, p.calendar_id,
+		                                                                     tk.created_at, tk.resolved_at) END)
+		        * 1000000)::bigint
+		FROM helpdesk.ticket tk
+		LEFT JOIN helpdesk.sla_policy p ON p.tenant_id = tk.tenant_id AND p.id = tk.sla_policy_id
+		WHERE tk.tenant_id = t AND tk.resolved_at >= b0 AND tk.resolved_at < b1) x
+	GROUP BY 1, 2, 3, 4, 5, 6;
+END;
+COMMENT ON FUNCTION helpdesk._fact_ticket IS
+	'Raw truth: rollup_ticket rows of a tenant for the buckets in [b0, b1).';
+
+CREATE FUNCTION helpdesk._fact_sla(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS SETOF helpdesk.rollup_sla
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT ts.tenant_id, helpdesk._bucket(ts.stopped_at), coalesce(ts.policy_id, 0), ts.target,
+	       count(*) FILTER (WHERE ts.outcome = 'hit'), count(*) FILTER (WHERE ts.outcome = 'missed')
+	FROM helpdesk.ticket_sla ts
+	WHERE ts.tenant_id = t AND ts.stopped_at >= b0 AND ts.stopped_at < b1 AND ts.outcome IS NOT NULL
+	GROUP BY 1, 2, 3, 4;
+END;
+COMMENT ON FUNCTION helpdesk._fact_sla IS
+	'Raw truth: rollup_sla rows of a tenant for the buckets in [b0, b1).';
+
+CREATE FUNCTION helpdesk._fact_csat(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS SETOF helpdesk.rollup_csat
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.tenant_id, helpdesk._bucket(c.requested_at), c.target, coalesce(c.queue_id, 0),
+	       coalesce(c.agent_id, 0), count(*), count(c.score), coalesce(sum(c.score), 0),
+	       count(*) FILTER (WHERE c.score = 1), count(*) FILTER (WHERE c.score = 2),
+	       count(*) FILTER (WHERE c.score = 3), count(*) FILTER (WHERE c.score = 4),
+	       count(*) FILTER (WHERE c.score = 5)
+	FROM helpdesk.csat c
+	WHERE c.tenant_id = t AND c.requested_at >= b0 AND c.requested_at < b1
+	GROUP BY 1, 2, 3, 4, 5;
+END;
+COMMENT ON FUNCTION helpdesk._fact_csat IS
+	'Raw truth: rollup_csat rows of a tenant for the buckets in [b0, b1).';
+
+-- the buckets a ticket's facts fall in now
+CREATE FUNCTION helpdesk._ticket_buckets(t bigint, ticket bigint)
+RETURNS timestamptz[] LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT array_agg(DISTINCT b ORDER BY b) FROM (
+		SELECT helpdesk._bucket(tk.created_at) FROM helpdesk.ticket tk WHERE tk.tenant_id = t AND tk.id = ticket
+		UNION ALL
+		SELECT helpdesk._bucket(tk.resolved_at) FROM helpdesk.ticket tk
+		WHERE tk.tenant_id = t AND tk.id = ticket AND tk.resolved_at IS NOT NULL
+		UNION ALL
+		SELECT helpdesk._bucket(ts.stopped_at) FROM helpdesk.ticket_sla ts
+		WHERE ts.tenant_id = t AND ts.ticket_id = ticket AND ts.outcome IS NOT NULL
+		UNION ALL
+		SELECT helpdesk._bucket(c.requested_at) FROM helpdesk.csat c
+		WHERE c.tenant_id = t AND c.ticket_id = ticket) x(b);
+END;
+COMMENT ON FUNCTION helpdesk._ticket_buckets IS
+	'The rollup buckets a ticket is counted in now (creation, resolution, SLA stops, surveys).';
+
+-- Replace the stored rollups of a tenant's buckets in [b0, b1) by the raw
+-- truth. The worker runs it per dirty bucket, rebuild_rollups per range.
+CREATE FUNCTION helpdesk._rollup_recompute(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS void LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	DELETE FROM helpdesk.rollup_session r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_session SELECT * FROM helpdesk._fact_session(t, b0, b1);
+	DELETE FROM helpdesk.rollup_offer r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_offer SELECT * FROM helpdesk._fact_offer(t, b0, b1);
+	DELETE FROM helpdesk.rollup_ticket r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_ticket SELECT * FROM helpdesk._fact_ticket(t, b0, b1);
+	DELETE FROM helpdesk.rollup_sla r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, b0, b1);
+	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, b0, b1);
+END;
+COMMENT ON FUNCTION helpdesk._rollup_recompute IS
+	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*).';
+
+-- tickets counted in a range get their seen buckets from the raw rows again
+CREATE FUNCTION helpdesk._rollup_reseen(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS void LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH ids AS (
+		SELECT tk.id FROM helpdesk.ticket tk WHERE tk.tenant_id = t AND tk.created_at >= b0 AND tk.created_at < b1
+		UNION SELECT tk.id FROM helpdesk.ticket tk WHERE tk.tenant_id = t AND tk.resolved_at >= b0 AND tk.resolved_at < b1
+		UNION SELECT ts.ticket_id FROM helpdesk.ticket_sla ts
+		      WHERE ts.tenant_id = t AND ts.stopped_at >= b0 AND ts.stopped_at < b1 AND ts.outcome IS NOT NULL
+		UNION SELECT c.ticket_id FROM helpdesk.csat c
+		      WHERE c.tenant_id = t AND c.requested_at >= b0 AND c.requested_at < b1 AND c.ticket_id IS NOT NULL)
+	INSERT INTO helpdesk.rollup_ticket_seen (tenant_id, ticket_id, buckets)
+	SELECT t, ids.id, helpdesk._ticket_buckets(t, ids.id) FROM ids
+	ON CONFLICT (tenant_id, ticket_id) DO UPDATE
+	SET buckets = (SELECT array_agg(DISTINCT x ORDER BY x)
+	               FROM unnest(helpdesk.rollup_ticket_seen.buckets || excluded.buckets) x);
+END;
+COMMENT ON FUNCTION helpdesk._rollup_reseen IS
+	'Internal: adds the buckets each ticket counted in [b0, b1) is in now to its rollup_ticket_seen row (after those buckets were recomputed, so the row covers every bucket that counts the ticket).';
+
+CREATE FUNCTION helpdesk.rebuild_rollups(tenant_id bigint, "from" timestamptz, "to" timestamptz)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_rebuild_rollups';
+COMMENT ON FUNCTION helpdesk.rebuild_rollups IS
+	'Recompute a tenant''s rollups for [from, to) (widened to whole quarter hours) from the raw rows; returns the buckets recomputed. At most 400 days per call.';
+
+CREATE FUNCTION helpdesk.set_report_settings(tenant_id bigint, time_zone text)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_report_settings';
+COMMENT ON FUNCTION helpdesk.set_report_settings IS
+	'The IANA time zone a tenant''s reports count hours and days in (default UTC). Zones whose offset is not a multiple of 15 minutes are refused.';
+
+CREATE FUNCTION helpdesk.set_queue_report_settings(tenant_id bigint, queue_id bigint,
+	short_abandon interval DEFAULT NULL, service_level_threshold interval DEFAULT NULL)
+RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_queue_report_settings';
+COMMENT ON FUNCTION helpdesk.set_queue_report_settings IS
+	'A queue''s short_abandon (0 s .. 1 h, default 10 s) and service_level_threshold (1 s .. 1 day, default 60 s); NULL keeps the value. Applies to sessions closed afterwards (rebuild_rollups applies it to the past).';
+
+-- extension/reports/15_rollup_days.sql
+-- The day tier: each rollup table summed per day in the tenant's time zone
+-- (tenant.time_zone), so a 30-day report reads 30 days of rows instead of
+-- 2,880 quarter hours. Kept from the quarter-hour rows by the same step that
+-- writes them (_rollup_days after the buckets of a step), rebuilt for the
+-- whole tenant when its zone changes (set_report_settings). Reports use it
+-- for bucket day or total when from and to are local midnights and the
+-- dimensions asked for are in it; otherwise they read the quarter hours.
+
+CREATE TABLE helpdesk.rollup_session_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	queue_id     bigint NOT NULL,
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
+	sessions     bigint NOT NULL,
+	bot_sessions bigint NOT NULL,
+	bot_resolved bigint NOT NULL,
+	bot_handoffs bigint NOT NULL,
+	queued       bigint NOT NULL,
+	answered     bigint NOT NULL,
+	resolved     bigint NOT NULL,
+	escalated    bigint NOT NULL,
+	abandoned    bigint NOT NULL,
+	short_abandoned bigint NOT NULL,
+	sl_eligible  bigint NOT NULL,
+	sl_met       bigint NOT NULL,
+	frt_count    bigint NOT NULL,
+	frt_sum_us   bigint NOT NULL,
+	wait_count   bigint NOT NULL,
+	wait_sum_us  bigint NOT NULL,
+	handle_count bigint NOT NULL,
+	handle_sum_us bigint NOT NULL,
+	reply_count  bigint NOT NULL,
+	reply_sum_us bigint NOT NULL,
+	abandon_wait_sum_us bigint NOT NULL,
+	transfers    bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, queue_id, issue_type, channel),
+	CHECK (sessions >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_session_day IS
+	'helpdesk.rollup_session summed per day in the tenant''s time zone, the agent dimension left out (report_sessions and report_funnel without agent).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_session_day', '');
+
+CREATE TABLE helpdesk.rollup_offer_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	queue_id     bigint NOT NULL,
+	agent_id     bigint NOT NULL,
+	assignments  bigint NOT NULL,
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, queue_id, agent_id),
+	CHECK (assignments >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_offer_day IS
+	'helpdesk.rollup_offer summed per day in the tenant''s time zone, all its dimensions.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_offer_day', '');
+
+CREATE TABLE helpdesk.rollup_ticket_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	queue_id     bigint NOT NULL,
+	agent_id     bigint NOT NULL,
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
+	created      bigint NOT NULL,
+	frt_count    bigint NOT NULL,
+	frt_sum_us   bigint NOT NULL,
+	resolved     bigint NOT NULL,
+	resolution_sum_us bigint NOT NULL,
+	resolution_business_sum_us bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, queue_id, agent_id, issue_type, channel),
+	CHECK (created >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_ticket_day IS
+	'helpdesk.rollup_ticket summed per day in the tenant''s time zone, all its dimensions.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_ticket_day', '');
+
+CREATE TABLE helpdesk.rollup_csat_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	target       text NOT NULL,
+	queue_id     bigint NOT NULL,
+	agent_id     bigint NOT NULL,
+	requested    bigint NOT NULL,
+	responded    bigint NOT NULL,
+	score_sum    bigint NOT NULL,
+	score_1      bigint NOT NULL,
+	score_2      bigint NOT NULL,
+	score_3      bigint NOT NULL,
+	score_4      bigint NOT NULL,
+	score_5      bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, target, queue_id, agent_id),
+	CHECK (requested >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_csat_day IS
+	'helpdesk.rollup_csat summed per day in the tenant''s time zone, all its dimensions.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat_day', '');
+
+-- Replace the day rows of the given local days of a tenant by the sums of
+-- its quarter-hour rows.
+CREATE FUNCTION helpdesk._rollup_days(t bigint, days date[])
+RETURNS void LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	DELETE FROM helpdesk.rollup_session_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_session_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.queue_id, r.issue_type, r.channel, sum(r.sessions), sum(r.bot_sessions), sum(r.bot_resolved), sum(r.bot_handoffs), sum(r.queued), sum(r.answered), sum(r.resolved), sum(r.escalated), sum(r.abandoned), sum(r.short_abandoned), sum(r.sl_eligible), sum(r.sl_met), sum(r.frt_count), sum(r.frt_sum_us), sum(r.wait_count), sum(r.wait_sum_us), sum(r.handle_count), sum(r.handle_sum_us), sum(r.reply_count), sum(r.reply_sum_us), sum(r.abandon_wait_sum_us), sum(r.transfers)
+	FROM helpdesk.rollup_session r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4, 5;
+	DELETE FROM helpdesk.rollup_offer_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_offer_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.queue_id, r.agent_id, sum(r.assignments), sum(r.offers), sum(r.offers_accepted), sum(r.offers_declined), sum(r.offers_timed_out), sum(r.held), sum(r.held_sum_us), sum(r.transfers_out)
+	FROM helpdesk.rollup_offer r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4;
+	DELETE FROM helpdesk.rollup_ticket_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_ticket_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.queue_id, r.agent_id, r.issue_type, r.channel, sum(r.created), sum(r.frt_count), sum(r.frt_sum_us), sum(r.resolved), sum(r.resolution_sum_us), sum(r.resolution_business_sum_us)
+	FROM helpdesk.rollup_ticket r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4, 5, 6;
+	DELETE FROM helpdesk.rollup_csat_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_csat_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.target, r.queue_id, r.agent_id, sum(r.requested), sum(r.responded), sum(r.score_sum), sum(r.score_1), sum(r.score_2), sum(r.score_3), sum(r.score_4), sum(r.score_5)
+	FROM helpdesk.rollup_csat r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4, 5;
+END;
+COMMENT ON FUNCTION helpdesk._rollup_days IS
+	'Internal: the day tier of a tenant''s given local days, summed from the quarter-hour rollups.';
+
+-- the local days that [b0, b1) touches in the tenant's zone
+CREATE FUNCTION helpdesk._local_days(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS date[] LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT array_agg(d::date ORDER BY d)
+	FROM helpdesk.tenant tn,
+	     generate_series((b0 AT TIME ZONE tn.time_zone)::date::timestamp,
+	                     ((b1 - interval '1 microsecond') AT TIME ZONE tn.time_zone)::date::timestamp,
+	                     interval '1 day') d
+	WHERE tn.id = t;
+END;
+COMMENT ON FUNCTION helpdesk._local_days IS
+	'Internal: the days in the tenant''s time zone that the instants of [b0, b1) fall on.';
+
+-- extension/reports/20_reports.sql
+-- Report functions: SQL over the rollup tables (source => 'rollup', the
+-- default) or over the same rows computed from the raw tables (source =>
+-- 'raw': the _fact_* functions; for checks and the benchmark). Each
+-- function checks its arguments in C first (_report_check: tenant access,
+-- quarter-hour range, bucket, group_by) and returns one row per bucket
+-- ('hour' or 'day' in the tenant's time zone, or 'total') and group;
+-- dimensions not grouped by are NULL. Definitions: docs/reports.md.
+
+CREATE FUNCTION helpdesk._report_check(tenant_id bigint, "from" timestamptz, "to" timestamptz,
+	group_by text[], bucket text, allowed text[])
+RETURNS text LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_report_check';
+COMMENT ON FUNCTION helpdesk._report_check IS
+	'Internal: checks a report''s arguments (tenant, whole quarter hours, at most 400 days, bucket hour/day/total, group_by among allowed) and returns the tenant''s time zone.';
+
+-- The statement of a report: $1 tenant, $2 from, $3 to, $4 time zone.
+-- dims: pairs of (group_by name, column); the column is NULL unless grouped.
+-- null_when: per dimension the stored value meaning none ('0': a bigint id,
+-- '': a text), returned as NULL. The day tier (day_table, which has the
+-- dimensions day_dims) answers bucket day or total over whole local days.
+CREATE FUNCTION helpdesk._report_query(rollup_table text, fact_function text, dims text[],
+	null_when text[], measures text, group_by text[], bucket text, source text,
+	day_table text, day_dims text[], tz text, "from" timestamptz, "to" timestamptz)
+RETURNS text LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	sel text;
+	grp text := '1';
+	i int;
+	use_day boolean;
+BEGIN
+	IF source IS NULL OR source NOT IN ('rollup', 'raw') THEN
+		RAISE EXCEPTION 'invalid source %', coalesce('"' || left(source, 64) || '"', 'NULL')
+			USING ERRCODE = '22023', HINT = 'Use one of: rollup, raw.';
+	END IF;
+	use_day := source = 'rollup' AND day_table IS NOT NULL AND bucket IN ('day', 'total')
+		AND group_by <@ day_dims
+		AND "from" = date_trunc('day', "from" AT TIME ZONE tz) AT TIME ZONE tz
+		AND "to" = date_trunc('day', "to" AT TIME ZONE tz) AT TIME ZONE tz;
+	sel := CASE
+		WHEN bucket = 'total' THEN '$2'
+		WHEN use_day THEN '(r.day::timestamp AT TIME ZONE $4)'
+		ELSE format('(date_trunc(%L, r.bucket AT TIME ZONE $4) AT TIME ZONE $4)', bucket) END;
+	FOR i IN 1 .. array_length(dims, 1) / 2 LOOP
+		IF dims[2 * i - 1] = ANY (group_by) THEN
+			sel := sel || format(', nullif(r.%I, %L)', dims[2 * i], null_when[i]);
+			grp := grp || ', ' || (i + 1);
+		ELSE
+			sel := sel || CASE null_when[i] WHEN '0' THEN ', NULL::bigint' ELSE ', NULL::text' END;
+		END IF;
+	END LOOP;
+	RETURN format('SELECT %s, %s FROM %s GROUP BY %s ORDER BY %s', sel, measures,
+		CASE
+			WHEN use_day THEN format('helpdesk.%I r WHERE r.tenant_id = $1 AND r.day >= ($2 AT TIME ZONE $4)::date '
+			                         'AND r.day < ($3 AT TIME ZONE $4)::date', day_table)
+			WHEN source = 'rollup' THEN format('helpdesk.%I r WHERE r.tenant_id = $1 AND r.bucket >= $2 AND r.bucket < $3',
+			                          rollup_table)
+			ELSE format('helpdesk.%I($1, $2, $3) r', fact_function) END,
+		grp, grp);
+END $$;
+COMMENT ON FUNCTION helpdesk._report_query IS
+	'Internal: the SQL of a report over a rollup table (its day tier when that answers it) or its raw twin, grouped by bucket and the dimensions asked for.';
+
+CREATE FUNCTION helpdesk.report_sessions(tenant_id bigint, "from" timestamptz, "to" timestamptz,
+	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
+RETURNS TABLE (bucket_start timestamptz, queue_id bigint, agent_id bigint, issue_type text,
+	channel text, sessions bigint, bot_sessions bigint, bot_resolved bigint, bot_handoffs bigint,
+	queued bigint, answered bigint, resolved bigint, escalated bigint, abandoned bigint,
+	short_abandoned bigint, sl_eligible bigint, sl_met bigint, service_level numeric,
+	abandonment_rate numeric, bot_resolution_rate numeric, bot_handoff_rate numeric,
+	first_response_count bigint, first_response_avg_s numeric, wait_count bigint, wait_avg_s numeric,
+	handle_count bigint, handle_avg_s numeric, reply_count bigint, reply_avg_s numeric,
+	abandon_wait_avg_s numeric, transfers bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket,
+	                                  '{queue,agent,issue_type,channel}');
+BEGIN
+	RETURN QUERY EXECUTE helpdesk._report_query('rollup_session', '_fact_session',
+		'{queue,queue_id,agent,agent_id,issue_type,issue_type,channel,channel}', '{0,0,"",""}',
+		$m$sum(r.sessions)::bigint, sum(r.bot_sessions)::bigint, sum(r.bot_resolved)::bigint,
+		   sum(r.bot_handoffs)::bigint, sum(r.queued)::bigint, sum(r.answered)::bigint,
+		   sum(r.resolved)::bigint, sum(r.escalated)::bigint, sum(r.abandoned)::bigint,
+		   sum(r.short_abandoned)::bigint, sum(r.sl_eligible)::bigint, sum(r.sl_met)::bigint,
+		   round(sum(r.sl_met) / nullif(sum(r.sl_eligible), 0), 6),
+		   round((sum(r.abandoned) - sum(r.short_abandoned)) / nullif(sum(r.queued) - sum(r.short_abandoned), 0), 6),
+		   round(sum(r.bot_resolved) / nullif(sum(r.bot_sessions), 0), 6),
+		   round(sum(r.bot_handoffs) / nullif(sum(r.bot_sessions), 0), 6),
+		   sum(r.frt_count)::bigint, round(sum(r.frt_sum_us) / nullif(sum(r.frt_count), 0) / 1e6, 3),
+		   sum(r.wait_count)::bigint, round(sum(r.wait_sum_us) / nullif(sum(r.wait_count), 0) / 1e6, 3),
+		   sum(r.handle_count)::bigint, round(sum(r.handle_sum_us) / nullif(sum(r.handle_count), 0) / 1e6, 3),
+		   sum(r.reply_count)::bigint, round(sum(r.reply_sum_us) / nullif(sum(r.reply_count), 0) / 1e6, 3),
+		   round(sum(r.abandon_wait_sum_us) / nullif(sum(r.abandoned) - sum(r.short_abandoned), 0) / 1e6, 3),
+		   sum(r.transfers)::bigint$m$,
+		group_by, bucket, source, 'rollup_session_day', '{queue,issue_type,channel}', tz, "from", "to")
+	USING tenant_id, "from", "to", tz;
+END $$;
+COMMENT ON FUNCTION helpdesk.report_sessions IS
+	'Chat figures of a tenant''s sessions created in [from, to) (whole quarter hours, closed sessions only): volume, bot, abandonment, service level, first response, wait, handle and reply times, transfers; by hour or day in the tenant''s zone (or total) and by queue, agent, issue_type, channel. source => ''raw'' computes the same from the raw tables.';
+
+CREATE FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamptz, "to" timestamptz,
+	group_by text[] DEFAULT '{agent}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
+RETURNS TABLE (bucket_start timestamptz, agent_id bigint, queue_id bigint, assignments bigint,
+	offers bigint, offers_accepted bigint, offers_declined bigint, offers_timed_out bigint,
+	acceptance_rate numeric, held bigint, handle_time_s numeric, handle_avg_s numeric,
+	transfers_out bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{agent,queue}');
+BEGIN
+	RETURN QUERY EXECUTE helpdesk._report_query('rollup_offer', '_fact_offer',
+		'{agent,agent_id,queue,queue_id}', '{0,0}',
+		$m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
+		   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
+		   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
+		   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
+		   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
+		   sum(r.transfers_out)::bigint$m$,
+		group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to")
+	USING tenant_id, "from", "to", tz;
+END $$;
+COMMENT ON FUNCTION helpdesk.report_agents IS
+	'Offers and assignments of closed sessions started in [from, to), by agent (default) and queue: offers accepted, declined, timed out, held assignments and their handling time, transfers out.';
+
+CREATE FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamptz, "to" timestamptz,
+	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
+RETURNS TABLE (bucket_start timestamptz, queue_id bigint, agent_id bigint, issue_type text,
+	channel text, created bigint, resolved bigint, backlog_change bigint,
+	first_response_count bigint, first_response_avg_s numeric, resolution_avg_s numeric,
+	resolution_business_avg_s numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket,
+	                                  '{queue,agent,issue_type,channel}');
+BEGIN
+	RETURN QUERY EXECUTE helpdesk._report_query('rollup_ticket', '_fact_ticket',
+		'{queue,queue_id,agent,agent_id,issue_type,issue_type,channel,channel}', '{0,0,"",""}',
+		$m$sum(r.created)::bigint, sum(r.resolved)::bigint, (sum(r.created) - sum(r.resolved))::bigint,
+		   sum(r.frt_count)::bigint, round(sum(r.frt_sum_us) / nullif(sum(r.frt_count), 0) / 1e6, 3),
+		   round(sum(r.resolution_sum_us) / nullif(sum(r.resolved), 0) / 1e6, 3),
+		   round(sum(r.resolution_business_sum_us) / nullif(sum(r.resolved), 0) / 1e6, 3)$m$,
+		group_by, bucket, source, 'rollup_ticket_day', '{queue,agent,issue_type,channel}', tz, "from", "to")
+	USING tenant_id, "from", "to", tz;
+END $$;
+COMMENT ON FUNCTION helpdesk.report_tickets IS
+	'Tickets created in [from, to) (with their first response) and resolved in it (resolution time in calendar and business time); by bucket and queue, agent (assignee), issue_type, channel.';
+
+CREATE FUNCTION helpdesk.report_sla(tenant_id bigint, "from" timestamptz, "to" timestamptz,
+	group_by text[] DEFAULT '{policy,target}', bucket text DEFAULT 'total', source text DEFAULT 'rollup')
+RETURNS TABLE (bucket_start timestamptz, policy_id bigint, target text, hit bigint, missed bigint,
+	attainment numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{policy,target}');
+BEGIN
+	RETURN QUERY EXECUTE helpdesk._report_query('rollup_sla', '_fact_sla',
+		'{policy,policy_id,target,target}', '{0,""}',
+		$m$sum(r.hit)::bigint, sum(r.missed)::bigint,
+		   round(sum(r.hit) / nullif(sum(r.hit) + sum(r.missed), 0), 6)$m$,
+		group_by, bucket, source, NULL, '{}', tz, "from", "to")
+	USING tenant_id, "from", "to", tz;
+END $$;
+COMMENT ON FUNCTION helpdesk.report_sla IS
+	'SLA targets that stopped in [from, to): hit, missed and attainment by policy and target.';
+
+CREATE FUNCTION helpdesk.report_csat(tenant_id bigint, "from" timestamptz, "to" timestamptz,
+	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
+RETURNS TABLE (bucket_start timestamptz, target text, queue_id bigint, agent_id bigint,
+	requested bigint, responded bigint, response_rate numeric, score_avg numeric,
+	score_1 bigint, score_2 bigint, score_3 bigint, score_4 bigint, score_5 bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{target,queue,agent}');
+BEGIN
+	RETURN QUERY EXECUTE helpdesk._report_query('rollup_csat', '_fact_csat',
+		'{target,target,queue,queue_id,agent,agent_id}', '{"",0,0}',
+		$m$sum(r.requested)::bigint, sum(r.responded)::bigint,
+		   round(sum(r.responded) / nullif(sum(r.requested), 0), 6),
+		   round(sum(r.score_sum) / nullif(sum(r.responded), 0), 4),
+		   sum(r.score_1)::bigint, sum(r.score_2)::bigint, sum(r.score_3)::bigint,
+		   sum(r.score_4)::bigint, sum(r.score_5)::bigint$m$,
+		group_by, bucket, source, 'rollup_csat_day', '{target,queue,agent}', tz, "from", "to")
+	USING tenant_id, "from", "to", tz;
+END $$;
+COMMENT ON FUNCTION helpdesk.report_csat IS
+	'Surveys asked in [from, to): asked, answered, response rate, average score and the distribution 1..5, by target (session, ticket), queue and agent.';
+
+CREATE FUNCTION helpdesk.report_funnel(tenant_id bigint, "from" timestamptz, "to" timestamptz,
+	group_by text[] DEFAULT '{}', bucket text DEFAULT 'total', source text DEFAULT 'rollup')
+RETURNS TABLE (bucket_start timestamptz, queue_id bigint, issue_type text, channel text,
+	sessions bigint, bot bigint, queued bigint, answered bigint, resolved bigint, escalated bigint,
+	abandoned bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket,
+	                                  '{queue,issue_type,channel}');
+BEGIN
+	RETURN QUERY EXECUTE helpdesk._report_query('rollup_session', '_fact_session',
+		'{queue,queue_id,issue_type,issue_type,channel,channel}', '{0,"",""}',
+		$m$sum(r.sessions)::bigint, sum(r.bot_sessions)::bigint, sum(r.queued)::bigint,
+		   sum(r.answered)::bigint, sum(r.resolved)::bigint, sum(r.escalated)::bigint,
+		   (sum(r.abandoned) - sum(r.short_abandoned))::bigint$m$,
+		group_by, bucket, source, 'rollup_session_day', '{queue,issue_type,channel}', tz, "from", "to")
+	USING tenant_id, "from", "to", tz;
+END $$;
+COMMENT ON FUNCTION helpdesk.report_funnel IS
+	'The funnel of sessions created in [from, to): all, through the bot, queued, answered (held by an agent), resolved in chat (answered, not escalated), escalated to a ticket, abandoned (not short).';
+
+-- extension/reports/30_dashboard.sql
+-- Live dashboard views: plain views over the live tables, security_invoker
+-- so the reader's own privileges and row level security apply.
+
+CREATE VIEW helpdesk.dashboard_agents WITH (security_invoker = true) AS
+	SELECT a.tenant_id, a.status, count(*) AS agents, sum(a.load) AS load,
+	       sum(a.max_sessions) FILTER (WHERE a.status = 'online') AS online_capacity,
+	       count(*) FILTER (WHERE a.load >= a.max_sessions) AS at_capacity
+	FROM helpdesk.agent a
+	WHERE a.enabled
+	GROUP BY a.tenant_id, a.status;
+COMMENT ON VIEW helpdesk.dashboard_agents IS
+	'Enabled agents by status now: how many, their load (offered + active sessions), online capacity, how many are full.';
+
+CREATE VIEW helpdesk.dashboard_queues WITH (security_invoker = true) AS
+	SELECT q.tenant_id, q.id AS queue_id, q.name,
+	       count(s.id) FILTER (WHERE s.state = 'queued') AS queued,
+	       count(s.id) FILTER (WHERE s.state = 'offered') AS offered,
+	       count(s.id) FILTER (WHERE s.state = 'active') AS active,
+	       max(now() - s.queued_at) FILTER (WHERE s.state = 'queued') AS longest_wait,
+	       count(s.id) FILTER (WHERE s.state = 'queued'
+	                           AND now() - s.queued_at > q.service_level_threshold) AS over_service_level
+	FROM helpdesk.queue q
+	LEFT JOIN helpdesk.session s ON s.tenant_id = q.tenant_id AND s.queue_id = q.id AND s.state <> 'closed'
+	GROUP BY q.tenant_id, q.id, q.name;
+COMMENT ON VIEW helpdesk.dashboard_queues IS
+	'Open sessions by state per queue now, the longest current wait, and how many waiting sessions are past the queue''s service level threshold.';
+
+CREATE VIEW helpdesk.dashboard_sla_at_risk WITH (security_invoker = true) AS
+	SELECT t.tenant_id, t.id AS ticket_id, t.number, t.priority, t.queue_id, t.assignee_id,
+	       ts.target, ts.due_at, ts.due_at - now() AS time_left, ts.warned
+	FROM helpdesk.ticket_sla ts
+	JOIN helpdesk.ticket t ON t.tenant_id = ts.tenant_id AND t.id = ts.ticket_id
+	WHERE ts.running_since IS NOT NULL AND ts.stopped_at IS NULL AND NOT ts.breached
+	  AND (ts.warned OR ts.due_at <= now() + interval '1 hour');
+COMMENT ON VIEW helpdesk.dashboard_sla_at_risk IS
+	'Running SLA targets not yet breached that are warned or due within the hour, soonest first when ordered by due_at.';
+
+CREATE VIEW helpdesk.dashboard_today WITH (security_invoker = true) AS
+	SELECT tn.id AS tenant_id, d.day_start,
+	       (SELECT count(*) FROM helpdesk.session s
+	        WHERE s.tenant_id = tn.id AND s.created_at >= d.day_start) AS sessions_started,
+	       (SELECT count(*) FROM helpdesk.session s
+	        WHERE s.tenant_id = tn.id AND s.created_at >= d.day_start AND s.state = 'closed') AS sessions_closed,
+	       (SELECT round(avg(EXTRACT(epoch FROM fr.at - s.first_queued_at)), 3)
+	        FROM helpdesk.session s,
+	             LATERAL (SELECT min(m.created_at) AS at FROM helpdesk.message m
+	                      WHERE m.tenant_id = s.tenant_id AND m.session_id = s.id AND m.sender_kind = 'agent') fr
+	        WHERE s.tenant_id = tn.id AND s.created_at >= d.day_start AND fr.at IS NOT NULL
+	          AND s.first_queued_at IS NOT NULL) AS first_response_avg_s,
+	       (SELECT count(*) FROM helpdesk.ticket t
+	        WHERE t.tenant_id = tn.id AND t.created_at >= d.day_start) AS tickets_created,
+	       (SELECT count(*) FROM helpdesk.ticket t
+	        WHERE t.tenant_id = tn.id AND t.resolved_at >= d.day_start) AS tickets_resolved,
+	       (SELECT count(*) FROM helpdesk.ticket t
+	        WHERE t.tenant_id = tn.id AND t.status IN ('new', 'open', 'pending')) AS tickets_open
+	FROM helpdesk.tenant tn,
+	     LATERAL (SELECT date_trunc('day', now() AT TIME ZONE tn.time_zone) AT TIME ZONE tn.time_zone
+	              AS day_start) d;
+COMMENT ON VIEW helpdesk.dashboard_today IS
+	'Today so far in each tenant''s time zone, from the live tables: sessions started and closed, average first response, tickets created and resolved, and the open ticket backlog now.';
+
+REVOKE ALL ON FUNCTION helpdesk._bucket, helpdesk._us(timestamptz, timestamptz), helpdesk._session_facts, helpdesk._fact_session,
+	helpdesk._fact_offer, helpdesk._fact_ticket, helpdesk._fact_sla, helpdesk._fact_csat,
+	helpdesk._ticket_buckets, helpdesk._rollup_recompute, helpdesk._rollup_reseen,
+	helpdesk._rollup_days, helpdesk._local_days,
+	helpdesk.rebuild_rollups, helpdesk.set_report_settings, helpdesk.set_queue_report_settings,
+	helpdesk._report_check, helpdesk._report_query, helpdesk.report_sessions, helpdesk.report_agents,
+	helpdesk.report_tickets, helpdesk.report_sla, helpdesk.report_csat, helpdesk.report_funnel FROM PUBLIC;

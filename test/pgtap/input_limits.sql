@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(157);
+SELECT plan(161);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -137,6 +137,12 @@ INSERT INTO interval_arg VALUES
 	('upsert_webhook(timeout)',
 	 $$SELECT helpdesk.upsert_webhook(pg_temp.fx('ta'), 'lim', 'http://a.example/', '{*}', timeout => %L)$$,
 	 'timeout must be between 1 and 60 seconds'),
+	('set_queue_report_settings(short_abandon)',
+	 $$SELECT helpdesk.set_queue_report_settings(pg_temp.fx('ta'), pg_temp.fx('qa'), short_abandon => %L)$$,
+	 'short_abandon must be between 0 and 3600 seconds'),
+	('set_queue_report_settings(service_level_threshold)',
+	 $$SELECT helpdesk.set_queue_report_settings(pg_temp.fx('ta'), pg_temp.fx('qa'), service_level_threshold => %L)$$,
+	 'service_level_threshold must be between 1 and 86400 seconds'),
 	('prune_webhook_deliveries(keep)',
 	 $$SELECT helpdesk.prune_webhook_deliveries(%L)$$,
 	 'keep must be between 0 and 3155760000 seconds'),

@@ -1,0 +1,171 @@
+/*
+ * rollup_worker.c — the per-database rollup worker (HD_WORKER_ROLLUP): its
+ * settings and its loop. The work of a step is rollup_step.c.
+ *
+ * A worker of its own rather than a dispatcher stage: a step recomputes
+ * buckets from raw rows (tens of milliseconds after a busy quarter hour),
+ * which would delay every timer the dispatcher fires; and following the log
+ * needs no lock any backend takes, so it cannot slow post_message. The
+ * publisher wakes it after each pass that numbered events; wakeups are
+ * coalesced into at most one step per helpdesk.rollup_interval, so under
+ * load a step covers many commits (the reports are at most that stale).
+ */
+#include "reports.h"
+#include "worker.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+int			hd_rollup_interval_ms = 1000;
+int			hd_rollup_batch = 5000;
+bool		hd_rollup_enabled = true;
+
+#define SWEEP_MS		10000
+#define BACKOFF_MAX_MS	30000
+
+void
+hd_reports_init(void)
+{
+	DefineCustomIntVariable("helpdesk.rollup_interval",
+							"Least time between two steps of the rollup worker (how stale reports may be under load).",
+							NULL, &hd_rollup_interval_ms, 1000, 10, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.rollup_batch",
+							"Most events one rollup step (one transaction) reads.",
+							NULL, &hd_rollup_batch, 5000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("helpdesk.rollup_enabled",
+							 "Whether the rollup worker follows the event log (off: it waits; it catches up when turned on).",
+							 NULL, &hd_rollup_enabled, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	hd_register_worker(HD_WORKER_ROLLUP, hd_rollup_worker_run);
+}
+
+/* One step in its own REPEATABLE READ transaction; false after an error (logged). */
+static bool
+run_step(int64 *nread, int64 *nbuckets)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	*nread = 0;
+	*nbuckets = 0;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		hd_worker_in_pass = true;
+		XactIsoLevel = XACT_REPEATABLE_READ;
+		if (!hd_extension_present())
+			hd_worker_exit_absent();
+		/* before the snapshot: a rebuild that held it has committed when we look */
+		hd_rollup_lock();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk rollup: step");
+		*nread = hd_rollup_step(nbuckets);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		hd_worker_in_pass = false;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		hd_worker_in_pass = false;
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(WARNING,
+				(errmsg("pg_helpdesk rollup worker: step failed: %s", edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+void
+hd_rollup_worker_run(HdWorkerSlot *w)
+{
+	TimestampTz last_step = 0,
+				retry_at = 0;
+	bool		due = true;
+	int			failures = 0;
+	MemoryContext loop_cxt;
+
+	/* a step lost in a crash is redone from the cursor: no need to wait for the WAL flush */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * The batch expansion's row estimates are pessimistic (millions), which
+	 * made every step JIT-compile its statements: seconds on a loaded
+	 * machine for a step that runs in milliseconds (events_since sets the
+	 * same for the same reason).
+	 */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk rollup loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		TimestampTz now;
+		long		timeout = SWEEP_MS;
+
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
+		hd_worker_check_sigterm();
+		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
+			due = true;
+		now = GetCurrentTimestamp();
+		if (now - last_step >= (int64) SWEEP_MS * 1000)
+			due = true;
+
+		if (hd_rollup_enabled && due
+			&& now - last_step >= (int64) hd_rollup_interval_ms * 1000
+			&& (failures == 0 || now >= retry_at))
+		{
+			int64		nread,
+						nbuckets;
+
+			last_step = now;
+			if (run_step(&nread, &nbuckets))
+			{
+				failures = 0;
+				/* a full batch: more may wait, go on after the interval */
+				due = nread >= hd_rollup_batch;
+			}
+			else
+			{
+				failures++;
+				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   Min(BACKOFF_MAX_MS, 100L << Min(failures, 9)));
+			}
+		}
+
+		now = GetCurrentTimestamp();
+		if (failures > 0)
+			timeout = Max(1L, (long) ((retry_at - now) / 1000));
+		else if (due && hd_rollup_enabled)
+			timeout = Max(1L, hd_rollup_interval_ms - (long) ((now - last_step) / 1000));
+		hd_worker_check_sigterm();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			due = true;
+		}
+	}
+}
