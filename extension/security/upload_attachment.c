@@ -3,10 +3,12 @@
  * a message attachment that names an upload ({"upload_id": n}) completed
  * from the tenant's upload: the bridge's stable URL, name, type and size.
  * player_call uses it for every posted attachment before the message is
- * written, so a player cannot name another tenant's file (HD404).
+ * written, so a player cannot name another tenant's file (HD404). Also the
+ * trigger that checks and completes such an attachment on every message row.
  */
 #include "security.h"
 
+#include "commands/trigger.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -78,4 +80,72 @@ hd_upload_attachment_sql(PG_FUNCTION_ARGS)
 	if (r == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(r);
+}
+
+static HdPlan row_plan = {
+	"SELECT $2 || jsonb_build_object('name', coalesce($2 ->> 'name', u.name), "
+	"'mime', u.mime, 'size', u.size) "
+	"FROM helpdesk.upload u WHERE u.tenant_id = $1 AND u.id = $3",
+	3, {INT8OID, JSONBOID, INT8OID}
+};
+
+PG_FUNCTION_INFO_V1(hd_attachment_upload);
+
+/*
+ * BEFORE INSERT OR UPDATE OF attachment row trigger on helpdesk.message and
+ * helpdesk.ticket_message, WHEN the attachment has an upload_id: it must name
+ * an upload of the row's tenant (HD404), whose name (unless the attachment
+ * names it), type and size are written into the attachment, so a client
+ * cannot claim another type or size.
+ */
+Datum
+hd_attachment_upload(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	row;
+	int			cols[2];
+	bool		isnull;
+	Datum		tenant;
+	Datum		att;
+	Datum		v[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	char	   *idtext;
+	Jsonb	   *a;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		elog(ERROR, "hd_attachment_upload must be a BEFORE INSERT OR UPDATE row trigger");
+	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+	cols[0] = SPI_fnumber(desc, "attachment");
+	cols[1] = SPI_fnumber(desc, "tenant_id");
+	if (cols[0] <= 0 || cols[1] <= 0)
+		elog(ERROR, "hd_attachment_upload: %s has no attachment or tenant_id",
+			 RelationGetRelationName(td->tg_relation));
+	att = SPI_getbinval(row, desc, cols[0], &isnull);
+	a = isnull ? NULL : DatumGetJsonbP(att);
+	if (hd_jsonb_field_type(a, "upload_id") != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attachment.upload_id must be a number")));
+	tenant = SPI_getbinval(row, desc, cols[1], &isnull);
+	idtext = hd_jsonb_field_text(a, "upload_id");
+	v[0] = tenant;
+	if (isnull)
+		nulls[0] = 'n';
+	v[1] = JsonbPGetDatum(a);
+	v[2] = DirectFunctionCall1(int8in, CStringGetDatum(idtext));
+	SPI_connect();
+	hd_exec(&row_plan, v, nulls, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("upload %s does not exist in tenant %lld",
+						hd_clip(idtext), isnull ? 0LL : (long long) DatumGetInt64(tenant))));
+	att = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	att = SPI_datumTransfer(att, false, -1);
+	SPI_finish();
+	isnull = false;
+	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, 1, &cols[0], &att, &isnull));
 }

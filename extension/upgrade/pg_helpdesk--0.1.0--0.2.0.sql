@@ -1847,26 +1847,9 @@ COMMENT ON FUNCTION helpdesk.prune_uploads(interval, interval) IS
 
 -- A message's attachment that names an upload must name one of its tenant;
 -- name, type and size are taken from the upload.
-CREATE FUNCTION helpdesk._attachment_upload() RETURNS trigger LANGUAGE plpgsql
+CREATE FUNCTION helpdesk._attachment_upload() RETURNS trigger LANGUAGE c
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	u record;
-BEGIN
-	IF jsonb_typeof(NEW.attachment -> 'upload_id') IS DISTINCT FROM 'number' THEN
-		RAISE EXCEPTION 'attachment.upload_id must be a number' USING ERRCODE = '22023';
-	END IF;
-	SELECT x.name, x.mime, x.size INTO u FROM helpdesk.upload x
-	 WHERE x.tenant_id = NEW.tenant_id AND x.id = (NEW.attachment ->> 'upload_id')::bigint;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'upload % does not exist in tenant %', NEW.attachment ->> 'upload_id', NEW.tenant_id
-			USING ERRCODE = 'HD404';
-	END IF;
-	NEW.attachment := NEW.attachment || jsonb_build_object('name', coalesce(NEW.attachment ->> 'name', u.name),
-		'mime', u.mime, 'size', u.size);
-	RETURN NEW;
-END
-$$;
+AS 'MODULE_PATHNAME', 'hd_attachment_upload';
 COMMENT ON FUNCTION helpdesk._attachment_upload() IS
 	'Trigger: an attachment {"upload_id": …} must reference an upload of the message''s tenant (HD404); mime and size come from the upload.';
 CREATE TRIGGER attachment_upload BEFORE INSERT OR UPDATE OF attachment ON helpdesk.message
