@@ -22,7 +22,8 @@ static HdPlan complete_plan = {
 /*
  * The completed attachment (palloc'd in the caller's context), or the
  * attachment itself when it names no upload. Opens its own SPI connection,
- * so it may be called inside another.
+ * so it may be called inside another. The caller has checked the tenant
+ * (player_call's comes from the verified signature).
  */
 Jsonb *
 hd_upload_attachment(int64 tenant_id, Jsonb *attachment, const char *base_url)
@@ -33,14 +34,9 @@ hd_upload_attachment(int64 tenant_id, Jsonb *attachment, const char *base_url)
 	bool		isnull;
 	Datum		d;
 
-	SPI_connect();
-	hd_require_tenant(tenant_id);
 	if (attachment == NULL || !JB_ROOT_IS_OBJECT(attachment) ||
 		!hd_jsonb_has(attachment, "upload_id"))
-	{
-		SPI_finish();
 		return attachment;
-	}
 	if (hd_jsonb_field_type(attachment, "upload_id") != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -54,6 +50,7 @@ hd_upload_attachment(int64 tenant_id, Jsonb *attachment, const char *base_url)
 		v[3] = CStringGetTextDatum(base_url);
 	else
 		nulls[3] = 'n';
+	SPI_connect();
 	hd_exec(&complete_plan, v, nulls, true, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -75,6 +72,9 @@ hd_upload_attachment_sql(PG_FUNCTION_ARGS)
 	Jsonb	   *r;
 
 	hd_require_args(fcinfo, 1, names);
+	SPI_connect();
+	hd_require_tenant(PG_GETARG_INT64(0));
+	SPI_finish();
 	r = hd_upload_attachment(PG_GETARG_INT64(0), PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
 							 hd_arg_text_or_null(fcinfo, 2));
 	if (r == NULL)
