@@ -13,15 +13,9 @@ COMMENT ON TABLE helpdesk.cors_origin IS
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.cors_origin', '');
 
 CREATE FUNCTION helpdesk.set_cors_origins(tenant_id bigint, origins text[])
-RETURNS integer LANGUAGE sql VOLATILE SECURITY DEFINER
+RETURNS integer LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-	DELETE FROM helpdesk.cors_origin c
-	 WHERE c.tenant_id = $1 AND c.origin <> ALL (coalesce($2, '{}'));
-	INSERT INTO helpdesk.cors_origin (tenant_id, origin)
-	SELECT $1, o FROM unnest(coalesce($2, '{}')) o ON CONFLICT DO NOTHING;
-	SELECT count(*)::integer FROM helpdesk.cors_origin c WHERE c.tenant_id = $1;
-$$;
+AS 'MODULE_PATHNAME', 'hd_set_cors_origins';
 COMMENT ON FUNCTION helpdesk.set_cors_origins(bigint, text[]) IS
 	'Replaces the tenant''s allowed CORS origins (each scheme://host[:port]); returns how many it has now. An empty array allows none.';
 
@@ -73,19 +67,17 @@ COMMENT ON FUNCTION helpdesk.store_upload IS
 
 CREATE FUNCTION helpdesk.upload_info(tenant_id bigint, upload_id bigint,
 	OUT name text, OUT mime text, OUT size bigint, OUT sha256 text)
-RETURNS record LANGUAGE sql STABLE SECURITY DEFINER
+RETURNS record LANGUAGE c STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT u.name, u.mime, u.size, encode(u.sha256, 'hex') FROM helpdesk.upload u
-	WHERE u.tenant_id = $1 AND u.id = $2 $$;
+AS 'MODULE_PATHNAME', 'hd_upload_info';
 COMMENT ON FUNCTION helpdesk.upload_info(bigint, bigint) IS
 	'An upload''s name, type, size and SHA-256 (a row of NULLs when there is none).';
 
 CREATE FUNCTION helpdesk.upload_chunk(tenant_id bigint, upload_id bigint, "offset" bigint,
 	length integer)
-RETURNS bytea LANGUAGE sql STABLE SECURITY DEFINER
+RETURNS bytea LANGUAGE c STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT substring(u.content FROM ($3 + 1)::integer FOR $4) FROM helpdesk.upload u
-	WHERE u.tenant_id = $1 AND u.id = $2 $$;
+AS 'MODULE_PATHNAME', 'hd_upload_chunk';
 COMMENT ON FUNCTION helpdesk.upload_chunk(bigint, bigint, bigint, integer) IS
 	'length bytes of an upload from offset (0-based): reads only those TOAST chunks.';
 
@@ -94,30 +86,13 @@ RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_prune_uploads';
 COMMENT ON FUNCTION helpdesk.prune_uploads(interval, interval) IS
-	'Deletes uploads older than keep, and those older than grace that no session message references any more (their messages were pruned by retention, or they were never sent). Returns how many. Call it after message retention.';
+	'Deletes uploads older than keep, and those older than grace that no session or ticket message references any more (their messages were pruned by retention, or they were never sent). Returns how many. Call it after message retention.';
 
 -- A message's attachment that names an upload must name one of its tenant;
 -- name, type and size are taken from the upload.
-CREATE FUNCTION helpdesk._attachment_upload() RETURNS trigger LANGUAGE plpgsql
+CREATE FUNCTION helpdesk._attachment_upload() RETURNS trigger LANGUAGE c
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	u record;
-BEGIN
-	IF jsonb_typeof(NEW.attachment -> 'upload_id') IS DISTINCT FROM 'number' THEN
-		RAISE EXCEPTION 'attachment.upload_id must be a number' USING ERRCODE = '22023';
-	END IF;
-	SELECT x.name, x.mime, x.size INTO u FROM helpdesk.upload x
-	 WHERE x.tenant_id = NEW.tenant_id AND x.id = (NEW.attachment ->> 'upload_id')::bigint;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'upload % does not exist in tenant %', NEW.attachment ->> 'upload_id', NEW.tenant_id
-			USING ERRCODE = 'HD404';
-	END IF;
-	NEW.attachment := NEW.attachment || jsonb_build_object('name', coalesce(NEW.attachment ->> 'name', u.name),
-		'mime', u.mime, 'size', u.size);
-	RETURN NEW;
-END
-$$;
+AS 'MODULE_PATHNAME', 'hd_attachment_upload';
 COMMENT ON FUNCTION helpdesk._attachment_upload() IS
 	'Trigger: an attachment {"upload_id": …} must reference an upload of the message''s tenant (HD404); mime and size come from the upload.';
 CREATE TRIGGER attachment_upload BEFORE INSERT OR UPDATE OF attachment ON helpdesk.message

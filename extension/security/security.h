@@ -7,6 +7,8 @@
 
 #include "hd.h"
 
+#include "utils/jsonb.h"
+
 /* settings (token.c defines them all) */
 extern char *hd_token_secret_previous;
 extern int	hd_password_iterations;
@@ -63,6 +65,15 @@ extern bool hd_app_lookup(const char *app, int64 *tenant_id, bytea **sealed);
 extern int	hd_max_upload_bytes;
 extern void hd_define_upload_settings(void);
 extern const char *hd_sniff_mime(const unsigned char *b, size_t n);
+
+/* jsonb_field.c: ?, -> and ->> of a top-level key, as the SQL operators answer */
+extern bool hd_jsonb_has(Jsonb *j, const char *key);
+extern int	hd_jsonb_field_type(Jsonb *j, const char *key);
+extern Jsonb *hd_jsonb_field(Jsonb *j, const char *key);
+extern char *hd_jsonb_field_text(Jsonb *j, const char *key);
+
+/* upload_attachment.c: {"upload_id": n} completed from the tenant's upload */
+extern Jsonb *hd_upload_attachment(int64 tenant_id, Jsonb *attachment, const char *base_url);
 
 /* nonce_prune.c */
 extern void hd_security_prune_some(bool nonces);
