@@ -15,6 +15,7 @@
 #include "http_engine.h"
 #include "bot.h"
 #include "automation.h"
+#include "security.h"
 #include "reports.h"
 
 #include "miscadmin.h"
@@ -36,6 +37,7 @@ _PG_init(void)
 						 "and restart the server.")));
 	hd_define_core_settings();
 	hd_define_security_settings();
+	hd_uploads_init();
 	hd_integrations_init();
 	hd_bot_init();
 	MarkGUCPrefixReserved("helpdesk");

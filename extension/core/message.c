@@ -15,6 +15,7 @@
 #include "utils/numeric.h"
 
 hd_bot_message_hook_type hd_bot_message_hook = NULL;
+hd_attachment_hook_type hd_attachment_hook = NULL;
 hd_customer_message_hook_type hd_customer_message_hook = NULL;
 
 static const char *const sender_kinds[] = {"customer", "agent", "bot", "system", "note", NULL};
@@ -212,7 +213,11 @@ check_content(HdPostArgs *m)
 			hd_invalid("%s messages need a non-empty body", m->type);
 	}
 	else if (strcmp(m->type, "image") == 0 || strcmp(m->type, "file") == 0)
+	{
+		if (m->attachment && hd_attachment_hook)
+			m->attachment = hd_attachment_hook(m->tenant_id, m->attachment);
 		hd_check_attachment(m->attachment, strcmp(m->type, "image") == 0);
+	}
 	else if (strcmp(m->type, "menu") == 0)
 	{
 		if (m->body == NULL || m->body[0] == '\0')

@@ -26,6 +26,17 @@ extern void hd_check_attachment(Jsonb *a, bool image);
 extern void hd_check_message_bytes(int64 bytes);
 
 /*
+ * Completes an attachment that names an upload ({"upload_id": n}) before a
+ * chat or ticket message is checked and written: the upload must be one of
+ * the tenant's (HD404), and its name, type and size go into the attachment.
+ * Set at load by security/ (the uploads); NULL leaves attachments as given.
+ * A hook and not a row trigger, so post_message keeps its direct write
+ * (core/direct_insert.c refuses tables with INSERT triggers).
+ */
+typedef Jsonb *(*hd_attachment_hook_type) (int64 tenant_id, Jsonb *attachment);
+extern PGDLLIMPORT hd_attachment_hook_type hd_attachment_hook;
+
+/*
  * Called after a customer or bot message is stored (never for a replay)
  * in a session in state bot, with the session row locked FOR KEY SHARE and SPI
  * connected: integrations/ hands it to the bot, or hands off. A layer above

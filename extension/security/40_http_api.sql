@@ -89,13 +89,16 @@ COMMENT ON FUNCTION helpdesk.prune_uploads(interval, interval) IS
 	'Deletes uploads older than keep, and those older than grace that no session or ticket message references any more (their messages were pruned by retention, or they were never sent). Returns how many. Call it after message retention.';
 
 -- A message's attachment that names an upload must name one of its tenant;
--- name, type and size are taken from the upload.
+-- name, type and size are taken from the upload. New chat and ticket messages
+-- are checked by the C paths that write them (core's hd_attachment_hook, set
+-- by upload_attachment.c), not by an INSERT trigger, so post_message keeps its
+-- direct write; the trigger covers an attachment changed by UPDATE.
 CREATE FUNCTION helpdesk._attachment_upload() RETURNS trigger LANGUAGE c
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_attachment_upload';
 COMMENT ON FUNCTION helpdesk._attachment_upload() IS
-	'Trigger: an attachment {"upload_id": …} must reference an upload of the message''s tenant (HD404); mime and size come from the upload.';
-CREATE TRIGGER attachment_upload BEFORE INSERT OR UPDATE OF attachment ON helpdesk.message
+	'Trigger on UPDATE OF attachment: an attachment {"upload_id": …} must reference an upload of the message''s tenant (HD404); mime and size come from the upload. New messages get the same check from the C paths that write them.';
+CREATE TRIGGER attachment_upload BEFORE UPDATE OF attachment ON helpdesk.message
 	FOR EACH ROW WHEN (NEW.attachment ? 'upload_id') EXECUTE FUNCTION helpdesk._attachment_upload();
-CREATE TRIGGER attachment_upload BEFORE INSERT OR UPDATE OF attachment ON helpdesk.ticket_message
+CREATE TRIGGER attachment_upload BEFORE UPDATE OF attachment ON helpdesk.ticket_message
 	FOR EACH ROW WHEN (NEW.attachment ? 'upload_id') EXECUTE FUNCTION helpdesk._attachment_upload();

@@ -74,6 +74,7 @@ extern char *hd_jsonb_field_text(Jsonb *j, const char *key);
 
 /* upload_attachment.c: {"upload_id": n} completed from the tenant's upload */
 extern Jsonb *hd_upload_attachment(int64 tenant_id, Jsonb *attachment, const char *base_url);
+extern void hd_uploads_init(void);
 
 /* nonce_prune.c */
 extern void hd_security_prune_some(bool nonces);

@@ -4,9 +4,12 @@
  * from the tenant's upload: the bridge's stable URL, name, type and size.
  * player_call uses it for every posted attachment before the message is
  * written, so a player cannot name another tenant's file (HD404). Also the
- * trigger that checks and completes such an attachment on every message row.
+ * check and completion of such an attachment on every new chat or ticket
+ * message (core's hd_attachment_hook) and on a row's changed attachment (a
+ * BEFORE UPDATE trigger).
  */
 #include "security.h"
+#include "message.h"
 
 #include "commands/trigger.h"
 #include "utils/builtins.h"
@@ -89,14 +92,64 @@ static HdPlan row_plan = {
 	3, {INT8OID, JSONBOID, INT8OID}
 };
 
+/*
+ * An attachment naming an upload, checked and completed for a message row of
+ * the tenant: the upload must be the tenant's (HD404), and its name (unless
+ * the attachment names one), type and size are written into the attachment,
+ * so a client cannot claim another type or size. Any other attachment is
+ * returned as it is. Opens its own SPI connection; the result is palloc'd in
+ * the caller's context.
+ */
+static Jsonb *
+attachment_complete(int64 tenant_id, Jsonb *a)
+{
+	Datum		v[3];
+	char	   *idtext;
+	bool		isnull;
+	Datum		att;
+
+	if (a == NULL || !JB_ROOT_IS_OBJECT(a) || !hd_jsonb_has(a, "upload_id"))
+		return a;
+	if (hd_jsonb_field_type(a, "upload_id") != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attachment.upload_id must be a number")));
+	idtext = hd_jsonb_field_text(a, "upload_id");
+	v[0] = Int64GetDatum(tenant_id);
+	v[1] = JsonbPGetDatum(a);
+	v[2] = DirectFunctionCall1(int8in, CStringGetDatum(idtext));
+	SPI_connect();
+	hd_exec(&row_plan, v, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("upload %s does not exist in tenant %lld",
+						hd_clip(idtext), (long long) tenant_id)));
+	att = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	att = SPI_datumTransfer(att, false, -1);
+	SPI_finish();
+	return DatumGetJsonbP(att);
+}
+
+/*
+ * Chat and ticket messages are written by core's and tickets' C paths, which
+ * call core's hd_attachment_hook before checking an attachment: that is
+ * where a new row's upload is checked (an INSERT trigger would take
+ * post_message off its direct write). Called from _PG_init.
+ */
+void
+hd_uploads_init(void)
+{
+	hd_attachment_hook = attachment_complete;
+}
+
 PG_FUNCTION_INFO_V1(hd_attachment_upload);
 
 /*
- * BEFORE INSERT OR UPDATE OF attachment row trigger on helpdesk.message and
- * helpdesk.ticket_message, WHEN the attachment has an upload_id: it must name
- * an upload of the row's tenant (HD404), whose name (unless the attachment
- * names it), type and size are written into the attachment, so a client
- * cannot claim another type or size.
+ * BEFORE UPDATE OF attachment row trigger on helpdesk.message and
+ * helpdesk.ticket_message, WHEN the new attachment has an upload_id: the same
+ * check and completion as on insert (attachment_complete), for a row changed
+ * by hand (inserts go through hd_attachment_hook).
  */
 Datum
 hd_attachment_upload(PG_FUNCTION_ARGS)
@@ -108,9 +161,6 @@ hd_attachment_upload(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		tenant;
 	Datum		att;
-	Datum		v[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	char	   *idtext;
 	Jsonb	   *a;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
@@ -125,27 +175,14 @@ hd_attachment_upload(PG_FUNCTION_ARGS)
 			 RelationGetRelationName(td->tg_relation));
 	att = SPI_getbinval(row, desc, cols[0], &isnull);
 	a = isnull ? NULL : DatumGetJsonbP(att);
-	if (hd_jsonb_field_type(a, "upload_id") != jbvNumeric)
+	tenant = SPI_getbinval(row, desc, cols[1], &isnull);
+	if (isnull)
+		return PointerGetDatum(row);	/* the NOT NULL constraint answers */
+	if (a == NULL || hd_jsonb_field_type(a, "upload_id") != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("attachment.upload_id must be a number")));
-	tenant = SPI_getbinval(row, desc, cols[1], &isnull);
-	idtext = hd_jsonb_field_text(a, "upload_id");
-	v[0] = tenant;
-	if (isnull)
-		nulls[0] = 'n';
-	v[1] = JsonbPGetDatum(a);
-	v[2] = DirectFunctionCall1(int8in, CStringGetDatum(idtext));
-	SPI_connect();
-	hd_exec(&row_plan, v, nulls, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("upload %s does not exist in tenant %lld",
-						hd_clip(idtext), isnull ? 0LL : (long long) DatumGetInt64(tenant))));
-	att = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	att = SPI_datumTransfer(att, false, -1);
-	SPI_finish();
+	att = JsonbPGetDatum(attachment_complete(DatumGetInt64(tenant), a));
 	isnull = false;
 	return PointerGetDatum(heap_modify_tuple_by_cols(row, desc, 1, &cols[0], &att, &isnull));
 }

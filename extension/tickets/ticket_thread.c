@@ -29,7 +29,11 @@ hd_ticket_check_content(HdTicketPost *m)
 			hd_invalid("%s messages need a non-empty body", m->type);
 	}
 	else if (strcmp(m->type, "image") == 0 || strcmp(m->type, "file") == 0)
+	{
+		if (m->attachment && hd_attachment_hook)
+			m->attachment = hd_attachment_hook(m->tenant_id, m->attachment);
 		hd_check_attachment(m->attachment, strcmp(m->type, "image") == 0);
+	}
 	if (m->attachment && strcmp(m->type, "image") != 0 && strcmp(m->type, "file") != 0)
 		hd_invalid("only image and file messages take an attachment, not %s messages", m->type);
 	if ((strcmp(m->type, "system") == 0 || strcmp(m->type, "csat") == 0) &&

@@ -1978,10 +1978,10 @@ CREATE FUNCTION helpdesk._attachment_upload() RETURNS trigger LANGUAGE c
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_attachment_upload';
 COMMENT ON FUNCTION helpdesk._attachment_upload() IS
-	'Trigger: an attachment {"upload_id": …} must reference an upload of the message''s tenant (HD404); mime and size come from the upload.';
-CREATE TRIGGER attachment_upload BEFORE INSERT OR UPDATE OF attachment ON helpdesk.message
+	'Trigger on UPDATE OF attachment: an attachment {"upload_id": …} must reference an upload of the message''s tenant (HD404); mime and size come from the upload. New messages get the same check from the C paths that write them.';
+CREATE TRIGGER attachment_upload BEFORE UPDATE OF attachment ON helpdesk.message
 	FOR EACH ROW WHEN (NEW.attachment ? 'upload_id') EXECUTE FUNCTION helpdesk._attachment_upload();
-CREATE TRIGGER attachment_upload BEFORE INSERT OR UPDATE OF attachment ON helpdesk.ticket_message
+CREATE TRIGGER attachment_upload BEFORE UPDATE OF attachment ON helpdesk.ticket_message
 	FOR EACH ROW WHEN (NEW.attachment ? 'upload_id') EXECUTE FUNCTION helpdesk._attachment_upload();
 
 -- player_call: one signed player API request in one round trip. The bridge

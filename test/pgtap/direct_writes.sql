@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 -- post_message and event appends write their rows without the executor
 -- (extension/core/direct_insert.c) as long as that is exactly what an INSERT
@@ -8,6 +8,14 @@ SELECT plan(25);
 -- honoured: enforced on the direct path, or the write goes through SQL.
 
 \ir fixtures.psql
+
+-- The extension itself must leave the direct path open: no INSERT trigger of
+-- ours on the tables it writes (a check that needs the row belongs in the C
+-- path that writes it, like uploads' hd_attachment_hook).
+SELECT is((SELECT count(*) FROM pg_trigger
+	WHERE tgrelid IN ('helpdesk.message'::regclass, 'helpdesk.event'::regclass)
+	  AND NOT tgisinternal AND (tgtype & 4) <> 0)::int, 0,
+	'the extension puts no INSERT trigger on message or event (post_message keeps its direct write)');
 
 INSERT INTO fx SELECT 't', helpdesk.upsert_tenant('tap-direct', 'TAP direct writes');
 INSERT INTO fx SELECT 'q', helpdesk.upsert_queue(pg_temp.fx('t'), 'general', 'General', is_default => true);

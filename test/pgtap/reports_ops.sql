@@ -32,8 +32,10 @@ SELECT is((SELECT value FROM helpdesk.metrics() WHERE metric = 'helpdesk_session
 	'metrics: sessions by state');
 SELECT ok((SELECT value >= 0 FROM helpdesk.metrics() WHERE metric = 'helpdesk_queue_oldest_wait_seconds'
 	AND labels = jsonb_build_object('tenant', 'tap-ops', 'queue', 'main')), 'metrics: oldest wait of the queue');
-SELECT is((SELECT count(*) FROM helpdesk.metrics() WHERE metric = 'helpdesk_worker_restarts_total')::int,
-	3, 'metrics: restarts for each worker kind');
+SELECT is((SELECT array_agg(labels ->> 'kind' ORDER BY labels ->> 'kind') FROM helpdesk.metrics()
+	WHERE metric = 'helpdesk_worker_restarts_total'),
+	(SELECT array_agg(DISTINCT kind ORDER BY kind) FROM helpdesk.worker_status()),
+	'metrics: restarts for each worker kind');
 
 ------------------------------------------------------------------------------
 -- import: no import begun yet in this session
