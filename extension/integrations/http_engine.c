@@ -87,7 +87,7 @@ static int	nclaimed = 0,
 			nfinished = 0;
 static TimestampTz first_finished_at = 0;	/* when nfinished last became non-zero */
 
-#define HD_HTTP_COMPLETE_BATCH 32
+#define HD_HTTP_COMPLETE_BATCH 64
 #define HD_HTTP_COMPLETE_WAIT_US 2000
 
 struct HdHttpClaim

@@ -13,7 +13,7 @@ port=$((HD_TEST_PORT + 32))
 sinklog=$HD_CLUSTER/webhooks_crash_sink.jsonl
 N=${WEBHOOK_CRASH_MESSAGES:-600}
 wh_setup $db $port "$sinklog"
-hook=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'crash', 'http://127.0.0.1:$port/slow?ms=1000', '{message.created}', retry_schedule => '{0,200ms,200ms,200ms,200ms,200ms,200ms,200ms}', max_in_flight => 40)")
+hook=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'crash', 'http://127.0.0.1:$port/slow?ms=2000', '{message.created}', retry_schedule => '{0,200ms,200ms,200ms,200ms,200ms,200ms,200ms}', max_in_flight => 40)")
 wait_http_worker $db
 
 # post m1..mN, each until it is known to be stored (client_msg_id makes a retry after a crash idempotent)
