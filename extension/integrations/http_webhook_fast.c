@@ -291,9 +291,13 @@ hd_webhook_fast_write_cursor(void)
 
 	if (!started)
 		return;
+	/* the window is in position order: the first job without its row is the oldest */
 	for (i = 0; i < wn; i++)
-		if (!(win[i]->state == FJ_COMPLETING && win[i]->done) && win[i]->pos - 1 < pos)
-			pos = win[i]->pos - 1;
+		if (!(win[i]->state == FJ_COMPLETING && win[i]->done))
+		{
+			pos = Min(pos, win[i]->pos - 1);
+			break;
+		}
 	if (pos == tx_cursor_pos)
 		return;
 	v[0] = Int64GetDatum(pos);

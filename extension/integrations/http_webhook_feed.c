@@ -221,7 +221,7 @@ hd_webhook_feed(void)
 	limit = Max(limit, 1);
 	v[0] = Int64GetDatum(rpos);
 	v[1] = Int32GetDatum(limit);
-	hd_http_exec(&feed, v, NULL, false, 0);
+	hd_exec(&feed, v, NULL, false, 0);
 	nread = (int64) SPI_processed;
 	for (i = 0; i < (int) SPI_processed; i++)
 	{

@@ -265,7 +265,7 @@ hd_webhook_load_endpoints(Endpoint *eps, int neps)
 	}
 	v[0] = hd_int8_array(t, neps);
 	v[1] = hd_int8_array(w, neps);
-	hd_http_exec(&endpoints_plan, v, NULL, true, 0);
+	hd_exec(&endpoints_plan, v, NULL, true, 0);
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];

@@ -330,8 +330,9 @@ hd_http_worker_run(HdWorkerSlot *w)
 }
 
 /*
- * hd_exec for the worker's own statements, planned afresh at every
- * execution (CURSOR_OPT_CUSTOM_PLAN). The queue tables swing from empty to
+ * hd_exec for the worker's own statements with parameters, planned afresh
+ * at every execution (CURSOR_OPT_CUSTOM_PLAN; those without are planned
+ * once, like any saved plan, and again after an ANALYZE). The queue tables swing from empty to
  * a backlog of thousands and back: a generic plan made while
  * webhook_delivery was empty (a sequential scan) was kept for the backlog
  * and every claim read all of it (165 deliveries/s in the first bench
@@ -344,7 +345,9 @@ hd_http_exec(HdPlan *p, Datum *values, const char *nulls, bool read_only, long c
 {
 	if (p->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes, CURSOR_OPT_CUSTOM_PLAN);
+		/* without parameters a custom plan is the generic one, made again at every call */
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  p->nargs > 0 ? CURSOR_OPT_CUSTOM_PLAN : 0);
 
 		if (plan == NULL)
 			elog(ERROR, "pg_helpdesk: SPI_prepare failed (%s) for: %s",
