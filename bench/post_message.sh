@@ -7,9 +7,12 @@
 # bench/results/.
 #   BENCH_SECONDS (10)  BENCH_ROUNDS (3)  BENCH_CLIENTS ("1 4 16")  HD_BENCH_PORT (55433)
 #   BENCH_WEBHOOKS (0): that many webhook endpoints subscribed to message.created,
-#   served by a local sink (test/webhooks/sink.js); the HTTP worker delivers
+#   served by a local sink (bench/sink_lean.js); the HTTP worker delivers
 #   during the runs (it reads the event log after commit, nothing is added to
-#   post_message's transaction)
+#   post_message's transaction). Before each TRUNCATE the endpoints are
+#   disabled and the harness waits until the sink gets nothing more, so no
+#   delivery of one run is sent or recorded in the next; they are enabled
+#   again after it.
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HD_ROOT"
 secs=${BENCH_SECONDS:-10}
@@ -39,8 +42,9 @@ CREATE TABLE bench_plain (LIKE helpdesk.message INCLUDING ALL);
 ALTER TABLE bench_plain ADD FOREIGN KEY (tenant_id, session_id) REFERENCES helpdesk.session (tenant_id, id);
 SQL
 if [ "$hooks" -gt 0 ]; then
-	node test/webhooks/sink.js $((port + 1)) >/dev/null 2>&1 &
+	node bench/sink_lean.js $((port + 1)) >/dev/null 2>&1 &
 	sink=$!
+	until curl -fsS "http://127.0.0.1:$((port + 1))/_stats" >/dev/null 2>&1; do sleep 0.05; done
 	psql -qXAt -d $db -c "SELECT helpdesk.upsert_webhook(1, 'hook' || g, 'http://127.0.0.1:$((port + 1))/ok', '{message.created}') FROM generate_series(1, $hooks) g" >/dev/null
 fi
 read -r sbase cbase span < <(psql -XAt -d $db -c "SELECT min(id), min(customer_id), max(id) - min(id) FROM helpdesk.session" | tr '|' ' ')
@@ -74,11 +78,30 @@ EOF2
 	psql -qX -d $db >"$work/listener.out" 2>&1 &
 listener=$!
 
+hooks_enabled() { # true|false
+	[ "$hooks" -gt 0 ] || return 0
+	psql -qXAt -d $db -c "SELECT helpdesk.upsert_webhook(1, 'hook' || g, 'http://127.0.0.1:$((port + 1))/ok', '{message.created}', enabled => $1) FROM generate_series(1, $hooks) g" >/dev/null
+}
+# the endpoints disabled, then until the sink got nothing for a second and nothing is being sent
+quiesce() {
+	[ "$hooks" -gt 0 ] || return 0
+	hooks_enabled false
+	local last=-1 now i
+	for ((i = 0; i < 600; i++)); do
+		now=$(curl -fsS "http://127.0.0.1:$((port + 1))/_stats" | jq .requests)
+		[ "$now" = "$last" ] && [ "$(psql -XAt -d $db -c "SELECT count(*) FROM helpdesk.webhook_delivery WHERE state = 'sending'")" = 0 ] && break
+		last=$now
+		sleep 1
+	done
+}
+
 tps() { # variant clients
 	local j=$(( $2 < 2 ? 1 : 2 ))
-	# every run starts from the same state: empty tables, clean checkpoint
+	# every run starts from the same state: empty tables, clean checkpoint, no delivery of the last run under way
+	quiesce
 	psql -qX -d $db -c 'TRUNCATE bench_plain, helpdesk.message, helpdesk.event, helpdesk.event_batch, helpdesk.webhook_delivery CASCADE' \
 		-c 'CHECKPOINT' >/dev/null
+	hooks_enabled true
 	pgbench -n -M prepared -c "$2" -j "$j" -T "$secs" -D sbase="$sbase" -D cbase="$cbase" \
 		-f "$work/$1.sql" $db >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; return 1; }
 	sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.out"
@@ -97,6 +120,7 @@ for r in $(seq 1 "$rounds"); do
 done
 
 sleep 1
+deliveries=$(psql -XAt -d $db -c "SELECT count(*) FILTER (WHERE state = 'delivered') || ' delivered of ' || count(*) FROM helpdesk.webhook_delivery")
 # append-to-publish latency of the last post_message run: event created_at
 # (transaction start of the posting transaction) to its batch's published_at
 latency=$(psql -XAt -d $db -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) || ' ms p50, ' ||
@@ -104,7 +128,7 @@ latency=$(psql -XAt -d $db -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (O
 	FROM (SELECT extract(epoch FROM p.published_at - e.created_at) * 1000 AS ms
 	      FROM helpdesk.event_positions p JOIN helpdesk.event e ON e.id = p.event_id) t")
 published=$(psql -XAt -d $db -c "SELECT (SELECT count(*) FROM helpdesk.event_positions) || ' of ' || (SELECT count(*) FROM helpdesk.event) || ' events of the last run'")
-deliveries=$(psql -XAt -d $db -c "SELECT count(*) FILTER (WHERE state = 'delivered') || ' delivered of ' || count(*) FROM helpdesk.webhook_delivery")
+warnings=$(grep -c 'WARNING' "$dir/postgres.log" || true)
 notifications=$(grep -c 'Asynchronous notification "helpdesk"' "$work/listener.out" || true)
 mkdir -p bench/results
 out=bench/results/post_message-$(date -u +%Y%m%dT%H%M%SZ).md
@@ -122,6 +146,7 @@ out=bench/results/post_message-$(date -u +%Y%m%dT%H%M%SZ).md
 	echo
 	echo "append-to-publish latency at ${clients_list##* } clients (publisher_min_interval 2 ms): $latency"
 	[ "$hooks" -gt 0 ] && echo "webhook endpoints subscribed to message.created: $hooks; deliveries of the last run (a second after it): $deliveries"
+	echo "server log warnings during the run: $warnings"
 	echo "published: $published; NOTIFY batches received by the listener on channel helpdesk: $notifications"
 	echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(psql -XAt -d $db -c 'SELECT version()' | cut -d, -f1)"
 } | tee "$out"

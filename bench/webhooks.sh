@@ -2,7 +2,7 @@
 # Benchmark: webhook delivery by the HTTP worker against a Node outbox poller
 # (bench/peers/node_outbox.js: pg + keep-alive HTTP, SKIP LOCKED batches)
 # doing the same job, in one run on one throwaway cluster, to one local sink
-# (test/webhooks/sink.js answering 200 at once), interleaved per round:
+# (bench/sink_lean.js answering 200 at once), interleaved per round:
 #   throughput  BENCH_EVENTS messages committed at once, one endpoint:
 #               deliveries/s from the commit to the last delivery recorded
 #   latency     pgbench posting at BENCH_RATE/s for BENCH_SECONDS: commit
@@ -52,7 +52,7 @@ sink_up() { # fresh log per measurement (called in $(...) subshells: the pid goe
 	[ -s "$work/sink.pid" ] && kill "$(cat "$work/sink.pid")" 2>/dev/null
 	while curl -fsS "http://127.0.0.1:$sport/_stats" >/dev/null 2>&1; do sleep 0.05; done
 	: >"$work/sink.jsonl"
-	node test/webhooks/sink.js $sport "$work/sink.jsonl" >/dev/null 2>&1 &
+	node bench/sink_lean.js $sport "$work/sink.jsonl" >/dev/null 2>&1 &
 	echo $! >"$work/sink.pid"
 	until curl -fsS "http://127.0.0.1:$sport/_stats" >/dev/null 2>&1; do sleep 0.05; done
 }
@@ -67,8 +67,8 @@ reset_tables() { # endpoint disabled first: what the worker still holds (queued,
 now_s() { psql -XAt -d $db -c "SELECT extract(epoch FROM clock_timestamp())"; }
 wait_sql() { local i; for ((i = 0; i < 1200; i++)); do [ "$(psql -XAt -d $db -c "$1")" = t ] && return 0; sleep 0.1; done; echo "timed out: $1" >&2; return 1; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-lat() { # p50 p99 of receive - event timestamp, ms
-	jq -r '(.at) - ((.body | fromjson | .timestamp | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) * 1000 + (((.body | fromjson | .timestamp | capture("\\.(?<f>[0-9]+)Z$").f) // "0" | (. + "000000")[0:6] | tonumber) / 1000))' "$work/sink.jsonl" |
+lat() { # p50 p99 of receive - event timestamp, ms (sink_lean.js lines: at webhook-id timestamp)
+	jq -R 'split(" ") | (.[0] | tonumber) - ((.[2] | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) * 1000 + (((.[2] | capture("\\.(?<f>[0-9]+)Z$").f) // "0" | (. + "000000")[0:6] | tonumber) / 1000))' "$work/sink.jsonl" |
 		sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f %d\n", a[int(NR*0.5)+1], a[int(NR*0.99)+1], NR}'
 }
 

@@ -73,10 +73,11 @@ CREATE INDEX webhook_delivery_due_by_webhook ON helpdesk.webhook_delivery (tenan
 CREATE INDEX webhook_delivery_due ON helpdesk.webhook_delivery (next_at) WHERE state = 'pending';
 -- recover() after a crash: what a dead worker was sending
 CREATE INDEX webhook_delivery_sending ON helpdesk.webhook_delivery (tenant_id, id) WHERE state = 'sending';
-CREATE INDEX webhook_delivery_by_webhook ON helpdesk.webhook_delivery (tenant_id, webhook_id, id);
+-- an endpoint's deliveries, by event: the feed makes no second row for an (endpoint, event) read again after a crash
+CREATE INDEX webhook_delivery_by_webhook ON helpdesk.webhook_delivery (tenant_id, webhook_id, event_pos);
 CREATE INDEX webhook_delivery_finished ON helpdesk.webhook_delivery (finished_at) WHERE finished_at IS NOT NULL;
 COMMENT ON TABLE helpdesk.webhook_delivery IS
-	'One event for one endpoint: made by the HTTP worker from the event log, sent until a 2xx or the end of the retry schedule.';
+	'One event for one endpoint, sent until a 2xx or the end of the retry schedule; written by the HTTP worker when its first attempt ends (at once when the schedule starts with a delay).';
 COMMENT ON COLUMN helpdesk.webhook_delivery.event_pos IS 'The event''s position in the event log (events_since).';
 COMMENT ON COLUMN helpdesk.webhook_delivery.msg_id IS
 	'The webhook-id header: one per event and endpoint, the same on every retry, redelivery and replay.';

@@ -122,7 +122,7 @@ bot_claim(HdHttpClaim *claim, int max)
 	int			taken = 0;
 	SPITupleTable *rows;
 
-	hd_http_exec(&claimable, v, NULL, false, 0);
+	hd_exec(&claimable, v, NULL, false, 0);
 	n = SPI_processed;
 	rows = SPI_tuptable;
 	for (i = 0; i < n; i++)

@@ -12,8 +12,7 @@
  * curl allocates with malloc (never palloc) and none of its callbacks can
  * raise an ERROR: they copy into fixed buffers of the job.
  */
-#include "http_engine_int.h"
-#include "http_ssrf.h"
+#include "http_engine_job.h"
 
 #include <curl/curl.h>
 #include <arpa/inet.h>
@@ -39,38 +38,6 @@ hd_http_register_source(const HdHttpSource *source)
 	hd_http_sources[hd_http_nsources++] = source;
 }
 
-typedef struct EndpointKey
-{
-	const HdHttpSource *source;
-	int64		tenant_id;
-	int64		endpoint_id;
-} EndpointKey;
-
-typedef struct EndpointCount
-{
-	EndpointKey key;
-	int			claimed;		/* jobs claimed and not yet completed */
-	int			cap;
-} EndpointCount;
-
-typedef struct EngineJob
-{
-	HdHttpJob	job;			/* first: HdHttpJob * and EngineJob * convert */
-	dlist_node	node;
-	EndpointCount *ep;
-	CURL	   *easy;
-	struct curl_slist *hdrs;
-	HdHttpResult result;
-	char		host[256];
-	char		why[160];
-	char		errbuf[CURL_ERROR_SIZE];
-	char		retry_after[64];
-	char		body[HD_HTTP_BODY_KEEP + 1];
-	int			body_len;
-	bool		refused;
-	bool		in_claim;		/* bad row of a claim not yet committed */
-} EngineJob;
-
 static MemoryContext engine_cxt = NULL;
 static HTAB *endpoints = NULL;
 static CURLM *multi = NULL;
@@ -87,7 +54,7 @@ static int	nclaimed = 0,
 			nfinished = 0;
 static TimestampTz first_finished_at = 0;	/* when nfinished last became non-zero */
 
-#define HD_HTTP_COMPLETE_BATCH 32
+#define HD_HTTP_COMPLETE_BATCH 64
 #define HD_HTTP_COMPLETE_WAIT_US 2000
 
 struct HdHttpClaim
@@ -260,7 +227,7 @@ static void
 free_job(EngineJob *ej)
 {
 	if (ej->easy)
-		curl_easy_cleanup(ej->easy);
+		hd_http_easy_put(ej->easy, multi != NULL);
 	if (ej->hdrs)
 		curl_slist_free_all(ej->hdrs);
 	release_endpoint(ej);
@@ -339,158 +306,24 @@ hd_http_engine_claim(const HdHttpSource *src, int max)
 	return claim.made;
 }
 
-static size_t
-write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	EngineJob  *ej = userdata;
-	size_t		n = size * nmemb;
-	char	   *buf = ej->job.request.response_buf ? ej->job.request.response_buf : ej->body;
-	size_t		cap = ej->job.request.response_buf ? ej->job.request.response_cap : HD_HTTP_BODY_KEEP;
-	size_t		room = cap - ej->body_len;
-
-	if (n > room)
-		ej->result.body_truncated = true;
-	if (room > 0)
-	{
-		size_t		take = Min(room, n);
-
-		memcpy(buf + ej->body_len, ptr, take);
-		ej->body_len += take;
-		buf[ej->body_len] = '\0';
-	}
-	return n;
-}
-
-static size_t
-header_cb(char *buf, size_t size, size_t nitems, void *userdata)
-{
-	EngineJob  *ej = userdata;
-	size_t		n = size * nitems;
-
-	if (n > 12 && pg_strncasecmp(buf, "retry-after:", 12) == 0)
-	{
-		size_t		i = 12,
-					k = 0;
-
-		while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
-			i++;
-		while (i < n && buf[i] != '\r' && buf[i] != '\n' && k < sizeof(ej->retry_after) - 1)
-			ej->retry_after[k++] = buf[i++];
-		ej->retry_after[k] = '\0';
-	}
-	return n;
-}
-
-/* The SSRF guard, on the address curl is about to connect to. */
-static curl_socket_t
-open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-	EngineJob  *ej = clientp;
-	const char *why = NULL;
-	char		text[INET6_ADDRSTRLEN] = "?";
-
-	if (!hd_ssrf_allowed(ej->host, &addr->addr, &why))
-	{
-		if (addr->family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *) &addr->addr)->sin_addr, text, sizeof(text));
-		else if (addr->family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &addr->addr)->sin6_addr, text, sizeof(text));
-		ej->refused = true;
-		snprintf(ej->why, sizeof(ej->why),
-				 "refused by the SSRF guard: %s is a %s address (helpdesk.http_allowed_hosts)", text, why);
-		return CURL_SOCKET_BAD;
-	}
-	return socket(addr->family, addr->socktype, addr->protocol);
-}
-
-/* The request's host as curl parses it (brackets of an IPv6 literal off). */
-static bool
-url_host(EngineJob *ej, const char *url)
-{
-	CURLU	   *u = curl_url();
-	char	   *host = NULL;
-	bool		ok;
-
-	ok = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
-	if (ok)
-	{
-		const char *h = host;
-		size_t		len = strlen(h);
-
-		if (len >= 2 && h[0] == '[' && h[len - 1] == ']')
-		{
-			h++;
-			len -= 2;
-		}
-		len = Min(len, sizeof(ej->host) - 1);
-		memcpy(ej->host, h, len);
-		ej->host[len] = '\0';
-	}
-	curl_free(host);
-	curl_url_cleanup(u);
-	return ok;
-}
-
 /* Hand a built job to curl. */
 static void
 start_job(EngineJob *ej)
 {
 	HdHttpRequest *r = &ej->job.request;
 	CURL	   *e;
-	int			i;
 
-	if (r->url == NULL || !url_host(ej, r->url) ||
+	if (r->url == NULL || !hd_http_url_host(ej, r->url) ||
 		(pg_strncasecmp(r->url, "http://", 7) != 0 && pg_strncasecmp(r->url, "https://", 8) != 0))
 	{
 		finish_without_request(ej, "bad row: not an http(s) URL", true);
 		return;
 	}
-	e = curl_easy_init();
+	e = hd_http_easy_setup(ej);
 	if (e == NULL)
 	{
 		finish_without_request(ej, "out of memory (curl_easy_init)", false);
 		return;
-	}
-	ej->easy = e;
-	for (i = 0; i < r->nheaders; i++)
-		ej->hdrs = curl_slist_append(ej->hdrs, r->headers[i]);
-	/* no "Expect: 100-continue" round trip for bodies over 1 KB */
-	ej->hdrs = curl_slist_append(ej->hdrs, "Expect:");
-	curl_easy_setopt(e, CURLOPT_URL, r->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, ej);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, ej->hdrs);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	/* "" disables proxies, including http_proxy and friends from the environment */
-	curl_easy_setopt(e, CURLOPT_PROXY, hd_http_proxy ? hd_http_proxy : "");
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-					 (long) (r->connect_timeout_ms > 0 ? r->connect_timeout_ms : hd_http_connect_timeout_ms));
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-					 (long) (r->timeout_ms > 0 ? r->timeout_ms : hd_http_timeout_ms));
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ej->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, ej);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, ej);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, ej);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (r->method == NULL || strcmp(r->method, "POST") == 0)
-	{
-		curl_easy_setopt(e, CURLOPT_POST, 1L);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body_len);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
-	}
-	else if (strcmp(r->method, "GET") != 0)
-	{
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-		if (r->body)
-		{
-			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body_len);
-			curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-		}
 	}
 	if (curl_multi_add_handle(multi, e) != CURLM_OK)
 	{

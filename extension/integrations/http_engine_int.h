@@ -25,4 +25,9 @@ extern void hd_http_engine_complete(bool per_item);
 extern void hd_http_engine_completed(bool committed);
 extern void hd_http_engine_shutdown(void);
 
+/* set by a source's prepare() that could not take more input until jobs complete */
+extern bool hd_http_prepare_again;
+/* set by a source's prepare() that found work (a wakeup right after is served at once) */
+extern bool hd_http_prepare_found;
+
 #endif							/* HD_HTTP_ENGINE_INT_H */

@@ -9,7 +9,7 @@
 #include "http_engine.h"
 
 #define HD_WEBHOOK_MAX_BODY 20000	/* bytes of a payload; larger ones are cut down */
-#define HD_WEBHOOK_FEED_BATCH 5000	/* events read per feed transaction */
+#define HD_WEBHOOK_FEED_BATCH 2048	/* events read per feed transaction */
 
 /*
  * SQL shared by the feed and replay_webhooks (events_since() rows as e):
@@ -36,14 +36,31 @@
 	"      WHERE s.tenant_id = e.tenant_id AND s.id = e.session_id), " \
 	"    '{\"session\": null, \"customer\": null}'::jsonb))::text"
 
+/*
+ * The columns hd_webhook_build_body() reads (events_since rows as e, the
+ * message m, the session s, its customer c), in this order.
+ */
+#define HD_WEBHOOK_BODY_COLUMNS \
+	"e.type, e.audience, e.audience_id, e.payload::json, " \
+	"to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), e.tenant_id, e.pos, " \
+	"m.id, m.session_id, m.sender_kind, m.sender_id, m.type, m.body, m.attachment::json, m.options::json, " \
+	"m.client_msg_id, m.created_at, " \
+	"s.id, s.state, s.channel, s.queue_id, s.agent_id, s.issue_type, s.priority, s.created_at, s.closed_at, " \
+	"c.id, c.external_id, c.display_name, c.vip_level, c.language"
+
 /* an endpoint's filter (w.events) matches the type t */
 #define HD_WEBHOOK_MATCH(events, t) \
 	"EXISTS (SELECT 1 FROM unnest(" events ") f WHERE f = '*' OR f = " t " " \
 	"        OR (right(f, 2) = '.*' AND starts_with(" t ", left(f, -1))))"
 
+typedef struct FastJob FastJob;
+
 /* One delivery being sent (job->data). */
 typedef struct WebhookJob
 {
+	FastJob    *fast;			/* from the window (http_webhook_fast.c), no row
+								 * yet; NULL: a webhook_delivery row (row_id) */
+	int64		event_pos;
 	int64		webhook_id;
 	int			attempt;
 	char	   *msg_id;
@@ -57,8 +74,28 @@ typedef struct WebhookJob
 	int64		next_delay_us;
 } WebhookJob;
 
+/* An endpoint's current settings, looked up once per claim turn. */
+typedef struct WebhookEndpoint
+{
+	int64		tenant_id;
+	int64		id;
+	int			queued;
+	bool		found;
+	bool		enabled;
+	char	   *url;
+	bytea	   *secret;
+	bytea	   *previous;
+	int			cap;
+	int			timeout_ms;
+	Datum	   *schedule;		/* microseconds, int8 */
+	int			nschedule;
+} WebhookEndpoint;
+
 extern const HdHttpSource hd_webhook_source;
 extern int	hd_webhook_disable_after_s;
+
+/* http_webhook_body.c: the payload from HD_WEBHOOK_BODY_COLUMNS at col */
+extern char *hd_webhook_build_body(HeapTuple t, TupleDesc d, int col);
 
 /* http_webhook_feed.c: published events -> deliveries; true when more wait */
 extern bool hd_webhook_feed(void);
@@ -66,6 +103,32 @@ extern bool hd_webhook_feed(void);
 /* http_webhook_queue.c: the source's claim, from deliveries claimed ahead */
 extern int	hd_webhook_claim(HdHttpClaim *claim, int max);
 extern bool hd_webhook_queued(void);
+extern void hd_webhook_table_dirty(void);
+
+/*
+ * http_webhook_fast.c: the window, deliveries read from the log and sent
+ * without a row until their attempt fails (see the file's comment)
+ */
+extern bool hd_webhook_fast_started(int64 *read_pos);
+extern void hd_webhook_fast_reset(int64 read_pos);
+extern int	hd_webhook_fast_room(void);
+extern int	hd_webhook_fast_room_min(void);
+extern void hd_webhook_fast_add(int64 pos, int64 tenant_id, int64 webhook_id, const char *type,
+								const char *body);
+extern void hd_webhook_fast_read_to(int64 pos);
+extern void hd_webhook_fast_write_cursor(void);
+extern void hd_webhook_fast_spill(int nfast);
+extern int	hd_webhook_fast_endpoints(WebhookEndpoint *eps, int neps, int max);
+extern int	hd_webhook_fast_handout(HdHttpClaim *claim, WebhookEndpoint *eps, int neps, int max);
+extern bool hd_webhook_fast_waiting(void);
+extern void hd_webhook_fast_completing(FastJob *fj);
+extern void hd_webhook_fast_done(FastJob *fj);
+extern void hd_webhook_fast_success(HdHttpJob *job, int status, int64 latency, const char *response);
+extern int64 hd_webhook_fast_row(HdHttpJob *job);
+extern void hd_webhook_fast_flush(void);
+extern WebhookEndpoint *hd_webhook_endpoint(WebhookEndpoint *eps, int neps, int64 tenant_id, int64 id);
+extern void hd_webhook_load_endpoints(WebhookEndpoint *eps, int neps);
+extern bytea *hd_webhook_copy_bytea(bytea *b);
 
 /* http_webhook_sign.c */
 extern char *hd_webhook_new_secret(void);

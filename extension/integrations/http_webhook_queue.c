@@ -93,21 +93,20 @@ static HdPlan dead_letter_queued = {
 	2, {INT8ARRAYOID, INT8ARRAYOID}
 };
 
-typedef struct Endpoint
+typedef WebhookEndpoint Endpoint;
+
+/*
+ * Whether the table may hold due deliveries the queue has not claimed: set
+ * by any wakeup (an API call added rows), by the worker's own new rows and
+ * by a due time passing; cleared by a claim that found fewer than it asked.
+ */
+static bool table_dirty = true;
+
+void
+hd_webhook_table_dirty(void)
 {
-	int64		tenant_id;
-	int64		id;
-	int			queued;
-	bool		found;
-	bool		enabled;
-	char	   *url;
-	bytea	   *secret;
-	bytea	   *previous;
-	int			cap;
-	int			timeout_ms;
-	Datum	   *schedule;		/* microseconds, int8 */
-	int			nschedule;
-} Endpoint;
+	table_dirty = true;
+}
 
 static void
 free_entry(QEntry *e)
@@ -178,6 +177,8 @@ refill(Endpoint *eps, int neps)
 	v[2] = hd_int8_array(ex_i, nex);
 	v[3] = Int32GetDatum(QUEUE_PER_ENDPOINT);
 	hd_http_exec(&claim_batch, v, NULL, false, 0);
+	if ((int) SPI_processed < QUEUE_MAX - qn && nex == 0)
+		table_dirty = false;
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -198,11 +199,25 @@ refill(Endpoint *eps, int neps)
 	}
 }
 
-/* The distinct endpoints of the queue, with their queued counts. */
-static int
-queue_endpoints(Endpoint **out)
+WebhookEndpoint *
+hd_webhook_endpoint(WebhookEndpoint *eps, int neps, int64 tenant_id, int64 id)
 {
-	Endpoint   *eps = palloc0(sizeof(Endpoint) * (qn + 1));
+	int			k;
+
+	for (k = 0; k < neps; k++)
+		if (eps[k].tenant_id == tenant_id && eps[k].id == id)
+			return &eps[k];
+	return NULL;
+}
+
+/*
+ * The distinct endpoints of the queue, with their queued counts (room for
+ * extra more after them).
+ */
+static int
+queue_endpoints(Endpoint **out, int extra)
+{
+	Endpoint   *eps = palloc0(sizeof(Endpoint) * (qn + extra + 1));
 	int			neps = 0,
 				i,
 				k;
@@ -234,8 +249,8 @@ get_bytea(HeapTuple t, TupleDesc d, int col)
 }
 
 /* Look the endpoints up (current settings); the tuples live until SPI_finish. */
-static void
-load_endpoints(Endpoint *eps, int neps)
+void
+hd_webhook_load_endpoints(Endpoint *eps, int neps)
 {
 	int64	   *t = palloc(sizeof(int64) * (neps + 1)),
 			   *w = palloc(sizeof(int64) * (neps + 1));
@@ -250,7 +265,7 @@ load_endpoints(Endpoint *eps, int neps)
 	}
 	v[0] = hd_int8_array(t, neps);
 	v[1] = hd_int8_array(w, neps);
-	hd_http_exec(&endpoints_plan, v, NULL, true, 0);
+	hd_exec(&endpoints_plan, v, NULL, true, 0);
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -277,8 +292,8 @@ load_endpoints(Endpoint *eps, int neps)
 	}
 }
 
-static bytea *
-copy_bytea(bytea *b)
+bytea *
+hd_webhook_copy_bytea(bytea *b)
 {
 	bytea	   *c;
 
@@ -311,15 +326,15 @@ hd_webhook_claim(HdHttpClaim *claim, int max)
 		queue = MemoryContextAlloc(queue_cxt, sizeof(QEntry) * QUEUE_MAX);
 		RegisterXactCallback(queue_xact_callback, NULL);
 	}
-	neps = queue_endpoints(&eps);
-	if (qn < QUEUE_MAX / 2)
-	{
+	neps = queue_endpoints(&eps, 0);
+	if (qn < QUEUE_MAX / 2 && table_dirty)
 		refill(eps, neps);
-		neps = queue_endpoints(&eps);
-	}
-	if (qn == 0)
+	neps = queue_endpoints(&eps, 64);
+	/* and the endpoints of the window's waiting jobs (at most 64 of them a turn) */
+	neps = hd_webhook_fast_endpoints(eps, neps, neps + 64);
+	if (neps == 0)
 		return 0;
-	load_endpoints(eps, neps);
+	hd_webhook_load_endpoints(eps, neps);
 	dead_t = palloc(sizeof(int64) * qn);
 	dead_i = palloc(sizeof(int64) * qn);
 	for (i = 0; i < qn && made < max; i++)
@@ -329,11 +344,8 @@ hd_webhook_claim(HdHttpClaim *claim, int max)
 		HdHttpJob  *job;
 		WebhookJob *wj;
 		MemoryContext old;
-		int			k;
 
-		for (k = 0; k < neps; k++)
-			if (eps[k].tenant_id == e->tenant_id && eps[k].id == e->webhook_id)
-				ep = &eps[k];
+		ep = hd_webhook_endpoint(eps, neps, e->tenant_id, e->webhook_id);
 		if (ep == NULL || !ep->found || !ep->enabled)
 		{
 			/* deleted (its deliveries went with it) or disabled: dead-lettered */
@@ -355,8 +367,8 @@ hd_webhook_claim(HdHttpClaim *claim, int max)
 		wj->event_type = pstrdup(e->event_type);
 		wj->body = pstrdup(e->body);
 		wj->url = pstrdup(ep->url);
-		wj->secret = copy_bytea(ep->secret);
-		wj->previous = copy_bytea(ep->previous);
+		wj->secret = hd_webhook_copy_bytea(ep->secret);
+		wj->previous = hd_webhook_copy_bytea(ep->previous);
 		wj->timeout_ms = ep->timeout_ms;
 		wj->has_next = e->step < ep->nschedule;
 		wj->next_delay_us = wj->has_next ? DatumGetInt64(ep->schedule[e->step]) : 0;
@@ -371,15 +383,19 @@ hd_webhook_claim(HdHttpClaim *claim, int max)
 
 		hd_http_exec(&dead_letter_queued, v, NULL, false, 0);
 	}
+	if (made < max)
+		made += hd_webhook_fast_handout(claim, eps, neps, max - made);
 	return made;
 }
 
-/* Whether deliveries wait in the queue (claimed, not yet handed out). */
+/* Whether deliveries wait in the queue (claimed, not yet handed out) or in the window. */
 bool
 hd_webhook_queued(void)
 {
 	int			i;
 
+	if (hd_webhook_fast_waiting())
+		return true;
 	for (i = 0; i < qn; i++)
 		if (!queue[i].taken)
 			return true;

@@ -168,6 +168,7 @@ static HdPlan disable_webhook = {
 static void
 webhook_recover(void)
 {
+	hd_webhook_table_dirty();
 	hd_http_exec(&recover_sending, NULL, NULL, false, 0);
 	if (SPI_processed > 0)
 		ereport(LOG,
@@ -310,7 +311,19 @@ webhook_complete(HdHttpJob *job, const HdHttpResult *r)
 	n[6] = error ? ' ' : 'n';
 	v[7] = response ? CStringGetTextDatum(response) : (Datum) 0;
 	n[7] = response ? ' ' : 'n';
-	if (ok)
+	if (wj->fast)
+	{
+		hd_webhook_fast_completing(wj->fast);
+		if (ok)
+		{
+			/* its row and attempt are written by the flush */
+			hd_webhook_fast_success(job, r->status, r->latency_us, response);
+			return;
+		}
+		/* a failed first attempt: its row now, then as any other */
+		v[1] = Int64GetDatum(hd_webhook_fast_row(job));
+	}
+	else if (ok)
 	{
 		defer_success(job->tenant_id, job->row_id, wj->attempt, wj->webhook_id, r->status,
 					  r->latency_us, response);
@@ -340,20 +353,38 @@ webhook_complete(HdHttpJob *job, const HdHttpResult *r)
 			disable(job, "gone", r->status);
 		else if (failing_long)
 			disable(job, "failing", r->status);
+		if (wj->fast)
+			hd_webhook_fast_done(wj->fast);
 	}
 }
 
+/*
+ * The earliest due row (a due one makes the next claim look at the table),
+ * or now while deliveries wait in the queue or the window.
+ */
 static TimestampTz
 webhook_next_due(void)
 {
 	bool		isnull;
 	Datum		d;
+	TimestampTz t,
+				now = GetCurrentTimestamp();
 
-	if (hd_webhook_queued())
-		return GetCurrentTimestamp();	/* claimed, waiting for a slot */
 	hd_http_exec(&next_due_plan, NULL, NULL, false, 1);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetTimestampTz(d);
+	t = isnull ? 0 : DatumGetTimestampTz(d);
+	if (t != 0 && t <= now)
+		hd_webhook_table_dirty();
+	if (hd_webhook_queued())
+		return now;				/* claimed or read, waiting for a slot */
+	return t;
+}
+
+static void
+webhook_flush_all(void)
+{
+	webhook_flush();
+	hd_webhook_fast_flush();
 }
 
 const HdHttpSource hd_webhook_source = {
@@ -364,5 +395,5 @@ const HdHttpSource hd_webhook_source = {
 	.build = webhook_build,
 	.complete = webhook_complete,
 	.next_due = webhook_next_due,
-	.flush = webhook_flush
+	.flush = webhook_flush_all
 };

@@ -38,13 +38,56 @@ typedef enum Phase
 	PHASE_CLAIM,
 	PHASE_COMPLETE,
 	PHASE_COMPLETE_EACH,
-	PHASE_COMPLETE_CLAIM
+	PHASE_COMPLETE_CLAIM,
+	PHASE_TURN
 } Phase;
 
 static const char *const phase_names[] = {"recover", "prepare", "claim", "complete", "complete",
-"complete and claim"};
+"complete and claim", "turn"};
 
 static TimestampTz next_due = 0;
+bool		hd_http_prepare_again = false;
+bool		hd_http_prepare_found = false;
+
+/* what PHASE_TURN does, in this order, in one transaction */
+static bool turn_complete,
+			turn_prepare,
+			turn_claim;
+static bool turn_more;			/* its prepare wants another round */
+
+static void
+claim_all(bool *flag)
+{
+	int			free_slots = hd_http_engine_free_slots();
+	int			i;
+
+	for (i = 0; i < hd_http_nsources && free_slots > 0; i++)
+		free_slots -= hd_http_engine_claim(hd_http_sources[i], free_slots);
+	*flag = free_slots == 0;
+	next_due = 0;
+	for (i = 0; i < hd_http_nsources; i++)
+	{
+		TimestampTz t = hd_http_sources[i]->next_due();
+
+		if (t != 0 && (next_due == 0 || t < next_due))
+			next_due = t;
+	}
+	/* due rows this claim could not take (caps, locks): look again soon, not at once */
+	if (next_due != 0 && next_due <= GetCurrentTimestamp())
+		next_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), BLOCKED_MS);
+}
+
+static bool
+prepare_all(void)
+{
+	bool		more = false;
+	int			i;
+
+	for (i = 0; i < hd_http_nsources; i++)
+		if (hd_http_sources[i]->prepare && hd_http_sources[i]->prepare())
+			more = true;
+	return more;
+}
 
 /*
  * Run one phase in a transaction; false after an error (rolled back,
@@ -76,32 +119,21 @@ run_phase(Phase phase, bool *flag)
 						hd_http_sources[i]->recover();
 				break;
 			case PHASE_PREPARE:
-				for (i = 0; i < hd_http_nsources; i++)
-					if (hd_http_sources[i]->prepare && hd_http_sources[i]->prepare())
-						*flag = true;
+				*flag = prepare_all();
 				break;
 			case PHASE_COMPLETE_CLAIM:
 				hd_http_engine_complete(false);
 				/* FALLTHROUGH */
 			case PHASE_CLAIM:
-				{
-					int			free_slots = hd_http_engine_free_slots();
-
-					for (i = 0; i < hd_http_nsources && free_slots > 0; i++)
-						free_slots -= hd_http_engine_claim(hd_http_sources[i], free_slots);
-					*flag = free_slots == 0;
-					next_due = 0;
-					for (i = 0; i < hd_http_nsources; i++)
-					{
-						TimestampTz t = hd_http_sources[i]->next_due();
-
-						if (t != 0 && (next_due == 0 || t < next_due))
-							next_due = t;
-					}
-					/* due rows this claim could not take (caps, locks): look again soon, not at once */
-					if (next_due != 0 && next_due <= GetCurrentTimestamp())
-						next_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), BLOCKED_MS);
-				}
+				claim_all(flag);
+				break;
+			case PHASE_TURN:
+				/* results first (slots and window room), then new input, then the claim */
+				if (turn_complete)
+					hd_http_engine_complete(false);
+				turn_more = turn_prepare && prepare_all();
+				if (turn_claim)
+					claim_all(flag);
 				break;
 			case PHASE_COMPLETE:
 			case PHASE_COMPLETE_EACH:
@@ -131,9 +163,10 @@ run_phase(Phase phase, bool *flag)
 	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	if (phase == PHASE_COMPLETE || phase == PHASE_COMPLETE_EACH || phase == PHASE_COMPLETE_CLAIM)
+	if (phase == PHASE_COMPLETE || phase == PHASE_COMPLETE_EACH || phase == PHASE_COMPLETE_CLAIM ||
+		(phase == PHASE_TURN && turn_complete))
 		hd_http_engine_completed(ok);
-	if (phase == PHASE_CLAIM || phase == PHASE_COMPLETE_CLAIM)
+	if (phase == PHASE_CLAIM || phase == PHASE_COMPLETE_CLAIM || (phase == PHASE_TURN && turn_claim))
 		hd_http_engine_claimed(ok);
 	return ok;
 }
@@ -154,7 +187,9 @@ hd_http_worker_run(HdWorkerSlot *w)
 	bool		recovered = false,
 				prepare = true,
 				claim = true,
-				woken = false;
+				woken = false,
+				found_work = false,
+				prepare_after_complete = false;
 	TimestampTz last_prepare = 0,
 				retry_at = 0;
 	int			failures = 0;
@@ -165,6 +200,8 @@ hd_http_worker_run(HdWorkerSlot *w)
 	 * once): our commits need not wait for the WAL flush.
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* the feed's reading of the log has pessimistic estimates (as events_since): JIT cost seconds a batch */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	/* the worker's own statements are custom-planned: hd_http_exec() */
 	hd_http_engine_init();
@@ -187,12 +224,13 @@ hd_http_worker_run(HdWorkerSlot *w)
 
 		/*
 		 * Wakeups come from every publisher pass (hundreds a second under
-		 * load, most with nothing for us): one right after an idle spell is
-		 * served at once, but a burst is coalesced into at most one turn per
+		 * load, most with nothing for us): one right after an idle spell, or
+		 * while the last prepare found work, is served at once; a burst of
+		 * wakeups that bring nothing is coalesced into at most one turn per
 		 * WAKE_COALESCE_MS, so an idle HTTP worker does not take the CPU the
 		 * dispatcher's timers need on a small machine.
 		 */
-		if (woken && now - last_prepare >= (int64) WAKE_COALESCE_MS * 1000)
+		if (woken && (found_work || now - last_prepare >= (int64) WAKE_COALESCE_MS * 1000))
 		{
 			prepare = claim = true;
 			woken = false;
@@ -206,35 +244,51 @@ hd_http_worker_run(HdWorkerSlot *w)
 		{
 			if (!recovered)
 				ok = recovered = run_phase(PHASE_RECOVER, &flag);
-			if (ok && prepare)
-			{
-				ok = run_phase(PHASE_PREPARE, &flag);
-				last_prepare = now;
-				prepare = ok && flag;
-				if (ok)
-					claim = true;
-			}
-			/*
-			 * Results and the next claim share one transaction (one commit
-			 * per turn under load); if that fails, results are written one
-			 * by one and the claim runs on its own.
-			 */
-			if (ok && hd_http_engine_complete_due(NULL))
-			{
-				bool		with_claim = hd_http_engine_free_slots() > 0;
 
-				if (run_phase(with_claim ? PHASE_COMPLETE_CLAIM : PHASE_COMPLETE, &flag))
-					claim = !with_claim;
+			/*
+			 * Results, new input and the next claim share one transaction
+			 * (one commit per turn); if that fails, results are written one
+			 * by one and the others run on their own.
+			 */
+			if (prepare_after_complete && hd_http_engine_complete_due(NULL))
+			{
+				prepare = true;
+				prepare_after_complete = false;
+			}
+			if (ok && (prepare || hd_http_engine_complete_due(NULL) ||
+					   (claim && hd_http_engine_free_slots() > 0)))
+			{
+				turn_complete = hd_http_engine_complete_due(NULL);
+				turn_prepare = prepare;
+				turn_claim = true;
+				hd_http_prepare_again = hd_http_prepare_found = false;
+				if (run_phase(PHASE_TURN, &flag))
+				{
+					if (turn_prepare)
+					{
+						last_prepare = now;
+						found_work = hd_http_prepare_found;
+					}
+					prepare = turn_more;
+					claim = false;
+				}
 				else
 				{
-					ok = run_phase(PHASE_COMPLETE_EACH, &flag);
-					claim = true;	/* slots are free, retries may be due */
+					if (turn_complete)
+						ok = run_phase(PHASE_COMPLETE_EACH, &flag);
+					if (ok && turn_prepare)
+					{
+						ok = run_phase(PHASE_PREPARE, &flag);
+						last_prepare = now;
+						prepare = ok && flag;
+					}
+					if (ok && hd_http_engine_free_slots() > 0)
+						ok = run_phase(PHASE_CLAIM, &flag);
+					claim = !ok;
 				}
-			}
-			if (ok && claim && hd_http_engine_free_slots() > 0)
-			{
-				ok = run_phase(PHASE_CLAIM, &flag);
-				claim = false;
+				/* the window had no room: read on once these results are written */
+				if (hd_http_prepare_again)
+					prepare_after_complete = true;
 			}
 			if (!ok)
 			{
@@ -276,8 +330,9 @@ hd_http_worker_run(HdWorkerSlot *w)
 }
 
 /*
- * hd_exec for the worker's own statements, planned afresh at every
- * execution (CURSOR_OPT_CUSTOM_PLAN). The queue tables swing from empty to
+ * hd_exec for the worker's own statements with parameters, planned afresh
+ * at every execution (CURSOR_OPT_CUSTOM_PLAN; those without are planned
+ * once, like any saved plan, and again after an ANALYZE). The queue tables swing from empty to
  * a backlog of thousands and back: a generic plan made while
  * webhook_delivery was empty (a sequential scan) was kept for the backlog
  * and every claim read all of it (165 deliveries/s in the first bench
@@ -290,7 +345,9 @@ hd_http_exec(HdPlan *p, Datum *values, const char *nulls, bool read_only, long c
 {
 	if (p->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes, CURSOR_OPT_CUSTOM_PLAN);
+		/* without parameters a custom plan is the generic one, made again at every call */
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  p->nargs > 0 ? CURSOR_OPT_CUSTOM_PLAN : 0);
 
 		if (plan == NULL)
 			elog(ERROR, "pg_helpdesk: SPI_prepare failed (%s) for: %s",

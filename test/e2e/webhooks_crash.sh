@@ -13,7 +13,7 @@ port=$((HD_TEST_PORT + 32))
 sinklog=$HD_CLUSTER/webhooks_crash_sink.jsonl
 N=${WEBHOOK_CRASH_MESSAGES:-600}
 wh_setup $db $port "$sinklog"
-hook=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'crash', 'http://127.0.0.1:$port/slow?ms=1000', '{message.created}', retry_schedule => '{0,200ms,200ms,200ms,200ms,200ms,200ms,200ms}', max_in_flight => 40)")
+hook=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'crash', 'http://127.0.0.1:$port/slow?ms=2000', '{message.created}', retry_schedule => '{0,200ms,200ms,200ms,200ms,200ms,200ms,200ms}', max_in_flight => 40)")
 wait_http_worker $db
 
 # post m1..mN, each until it is known to be stored (client_msg_id makes a retry after a crash idempotent)
@@ -29,9 +29,11 @@ post_all() {
 post_all &
 poster=$!
 
-in_flight() { q $db "SELECT count(*) FROM helpdesk.webhook_delivery WHERE state = 'sending'" 2>/dev/null || echo 0; }
+# requests the receiver holds (a first attempt has no row while in flight: it is written when it ends)
+in_flight() { sink_stats $port | jq .in_flight; }
+wait_in_flight() { local i; for ((i = 0; i < 600; i++)); do [ "$(in_flight)" -ge 5 ] && return 0; sleep 0.1; done; return 1; }
 # 1. SIGKILL while requests are in flight
-wait_until $db "SELECT count(*) >= 5 FROM helpdesk.webhook_delivery WHERE state = 'sending'" 60 || fail "nothing in flight to kill"
+wait_in_flight || fail "nothing in flight to kill"
 pid=$(http_pid $db)
 flying=$(in_flight)
 kill -9 "$pid"
@@ -41,7 +43,7 @@ wait_until $db "SELECT true" 60 || fail "server did not come back after the cras
 wait_until $db "SELECT coalesce((SELECT pid FROM helpdesk.worker_status() WHERE kind = 'http'), 0) NOT IN (0, $pid)" 30 || fail "http worker not back after SIGKILL"
 
 # 2. an immediate restart of PostgreSQL while requests are in flight
-wait_until $db "SELECT count(*) >= 5 FROM helpdesk.webhook_delivery WHERE state = 'sending'" 60 || fail "nothing in flight before the restart"
+wait_in_flight || fail "nothing in flight before the restart"
 flying=$(in_flight)
 as_pg "$PGBIN/pg_ctl" -D "$HD_CLUSTER/data" -l "$HD_CLUSTER/postgres.log" -m immediate -w -t 60 restart >/dev/null || fail "pg_ctl restart -m immediate failed"
 note "restarted PostgreSQL -m immediate with $flying requests in flight"
