@@ -17,7 +17,8 @@ MODULE_big  = pg_helpdesk
 # common/: sources compiled into both the extension and helpdesk-bridge
 OBJS        = extension/pg_helpdesk.o $(foreach sub,$(SUBSYSTEMS),$(patsubst %.c,%.o,$(sort $(wildcard extension/$(sub)/*.c)))) \
               $(patsubst %.c,%.o,$(sort $(wildcard common/*.c)))
-SQL_PARTS   = $(foreach sub,$(SUBSYSTEMS),$(sort $(wildcard extension/$(sub)/*.sql))) extension/finish.sql
+# extension/access.sql: grants and row level security for everything above it
+SQL_PARTS   = $(foreach sub,$(SUBSYSTEMS),$(sort $(wildcard extension/$(sub)/*.sql))) extension/access.sql extension/finish.sql
 DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
 # released install scripts and the upgrade chain (extension/upgrade/README.md)
 DATA        = $(wildcard extension/upgrade/$(EXTENSION)--*.sql)

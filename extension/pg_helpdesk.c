@@ -9,6 +9,7 @@
  * their shared registry must exist from startup.
  */
 #include "shmem.h"
+#include "security.h"
 #include "worker.h"
 #include "dispatch.h"
 #include "tickets.h"
@@ -34,6 +35,7 @@ _PG_init(void)
 						 "and restart the server.")));
 	hd_define_core_settings();
 	hd_define_security_settings();
+	hd_access_init();
 	hd_integrations_init();
 	hd_bot_init();
 	MarkGUCPrefixReserved("helpdesk");

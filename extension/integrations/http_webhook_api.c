@@ -440,6 +440,7 @@ hd_prune_webhook_deliveries(PG_FUNCTION_ARGS)
 	Datum		keep;
 	uint64		n;
 
+	hd_require_every_tenant();
 	hd_require_args(fcinfo, 1, names);
 	hd_interval_arg(fcinfo, 0, "keep", 0, (int64) 36525 * USECS_PER_DAY, false, &keep);
 	SPI_connect();

@@ -130,6 +130,8 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 	char	   *slug;
 	int64		id;
 
+	/* creating or renaming tenants is for whoever acts for all of them */
+	hd_require_every_tenant();
 	hd_require_args(fcinfo, 2, names);
 	hd_args_to_params(fcinfo, v, n, 6);
 	slug = text_to_cstring(PG_GETARG_TEXT_PP(0));

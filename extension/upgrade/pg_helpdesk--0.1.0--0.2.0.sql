@@ -4,6 +4,13 @@
 -- updated from 0.1.0 has exactly the schema of a fresh 0.2.0 install.
 \echo Use "ALTER EXTENSION pg_helpdesk UPDATE" to load this file. \quit
 
+-- the tenant access check (security/access.c) for SQL-language API functions
+CREATE FUNCTION helpdesk._require_tenant(tenant_id bigint)
+RETURNS boolean LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'hd_sql_require_tenant';
+COMMENT ON FUNCTION helpdesk._require_tenant(bigint) IS
+	'The tenant access check for SQL-language API functions: true, or 42501 when the calling role (outside SECURITY DEFINER) may not act for tenant_id (NULL: for every tenant).';
+
 ------------------------------------------------------------------------------
 -- the event log's identity and the settled id carried by each batch
 ------------------------------------------------------------------------------
@@ -118,6 +125,7 @@ AS $$
 			  AND me.skills ?& q.required_skills
 			  AND (cardinality(q.required_languages) = 0 OR me.languages && q.required_languages)), '[]')
 			ELSE '[]' END) END
+	WHERE helpdesk._require_tenant($1)	-- a one-time filter: 42501 before anything
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
 	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
@@ -1158,6 +1166,7 @@ AS $$
 	        WHERE j.tenant_id = s.tenant_id AND j.session_id = s.id
 	          AND j.state IN ('pending', 'sending'))
 	FROM helpdesk.session s WHERE s.tenant_id = $1 AND s.id = $2
+	  AND helpdesk._require_tenant($1)	-- a one-time filter: 42501 before any row
 $$;
 COMMENT ON FUNCTION helpdesk.bot_status IS
 	'The bot side of a session: which bot, its conversation id, turns (customer messages given to the bot), hand-off time and reason, calls not yet answered.';
