@@ -214,6 +214,7 @@ hd_events_since(PG_FUNCTION_ARGS)
 	Datum		v[3];
 	int32		max_rows;
 
+	hd_check_tenant_arg(fcinfo, 2);
 	hd_require_args(fcinfo, 2, names);
 	max_rows = PG_GETARG_INT32(1);
 	hd_check_range("max_rows", max_rows, 1, 100000);

@@ -4,9 +4,11 @@
  */
 #include "hd.h"
 
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
@@ -222,6 +224,47 @@ hd_require_tenant(int64 tenant_id)
 	return tenant_id;
 }
 
+/*
+ * The first statement of every C function with a tenant id argument
+ * (argument argno): 42501 unless the caller may act for it, before any
+ * other check can tell a caller something about another tenant. A NULL is
+ * left to the function's own argument checks.
+ */
+void
+hd_check_tenant_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return;
+	if (hd_tenant_access_hook == NULL)
+		elog(ERROR, "pg_helpdesk: the tenant access check is not installed");
+	hd_tenant_access_hook(PG_GETARG_INT64(argno));
+}
+
+/* The access check alone, for a tenant found from a slug, token or app. */
+void
+hd_check_tenant(int64 tenant_id)
+{
+	if (hd_tenant_access_hook == NULL)
+		elog(ERROR, "pg_helpdesk: the tenant access check is not installed");
+	hd_tenant_access_hook(tenant_id);
+}
+
+/* Each tenant of an int8[] argument (NULL elements skipped). */
+void
+hd_check_tenant_array(ArrayType *tenants)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+
+	deconstruct_array(tenants, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			hd_check_tenant(DatumGetInt64(elems[i]));
+}
+
 /* A call for every tenant (NULL tenant, maintenance): 42501 unless allowed. */
 void
 hd_require_every_tenant(void)
@@ -240,6 +283,7 @@ PG_FUNCTION_INFO_V1(hd_sql_require_tenant);
 Datum
 hd_sql_require_tenant(PG_FUNCTION_ARGS)
 {
+	hd_check_tenant_arg(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		hd_require_every_tenant();
 	else
