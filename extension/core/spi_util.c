@@ -283,7 +283,6 @@ PG_FUNCTION_INFO_V1(hd_sql_require_tenant);
 Datum
 hd_sql_require_tenant(PG_FUNCTION_ARGS)
 {
-	hd_check_tenant_arg(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		hd_require_every_tenant();
 	else

@@ -266,7 +266,6 @@ PG_FUNCTION_INFO_V1(hd_may_read_tenant);
 Datum
 hd_may_read_tenant(PG_FUNCTION_ARGS)
 {
-	hd_check_tenant_arg(fcinfo, 0);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(hd_role_may_act_for(GetUserId(), PG_GETARG_INT64(0)));
