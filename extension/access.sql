@@ -167,7 +167,7 @@ $$;
 -- tenant: only for roles acting for every tenant, except the state machines
 -- and the grant matrix, which anyone may read). The owner, which our
 -- SECURITY DEFINER functions run as, and superusers are not bound (not
--- FORCEd), so the API pays nothing. Readers (helpdesk_reader, helpdesk_qa)
+-- FORCEd), so the API pays nothing. Readers (helpdesk_reader, helpdesk_qa, helpdesk_admin)
 -- get SELECT on every column except bytea ones (sealed secrets, hashes,
 -- uploaded content) and none on agent_credential; views run as the invoker,
 -- so the same policies apply through them.
@@ -209,7 +209,7 @@ BEGIN
 			WHERE a.attrelid = t.rel AND a.attnum > 0 AND NOT a.attisdropped
 			  AND a.atttypid <> 'bytea'::regtype;
 		IF cols IS NOT NULL THEN
-			EXECUTE pg_catalog.format('GRANT SELECT (%s) ON %s TO helpdesk_reader, helpdesk_qa',
+			EXECUTE pg_catalog.format('GRANT SELECT (%s) ON %s TO helpdesk_reader, helpdesk_qa, helpdesk_admin',
 				cols, t.rel);
 		END IF;
 	END LOOP;
