@@ -162,6 +162,54 @@ BEGIN
 END
 $$;
 
+-- The configuration audit (security/35_config_audit.sql, audit.c): a row
+-- trigger on each configuration table, firing on the configuration columns
+-- only (every column but the state ones listed, which the workers and the
+-- presence path keep). Arguments: object type, key columns, tenant column,
+-- the state columns. A later subsystem's configuration table (automation
+-- rules...) gets a line here.
+DO $$
+DECLARE
+	t record;
+	cols text;
+BEGIN
+	FOR t IN SELECT * FROM (VALUES
+		('tenant', 'tenant', 'id', 'id', ARRAY['created_at', 'updated_at', 'dispatch_error']),
+		('agent', 'agent', 'id', 'tenant_id', ARRAY['created_at', 'updated_at', 'status', 'last_seen_at',
+			'load', 'status_changed_at', 'capacity_changed_at', 'presence_lost_at', 'status_before_loss',
+			'missed_offers', 'last_activity_at', 'dispatch_error', 'open_tickets', 'last_ticket_at',
+			'token_version']),
+		('agent_credential', 'agent', 'agent_id', 'tenant_id', ARRAY['failed_attempts', 'locked_until',
+			'last_failed_at', 'last_login_at']),
+		('agent_queue_limit', 'agent', 'agent_id,queue_id', 'tenant_id', ARRAY[]::text[]),
+		('queue', 'queue', 'id', 'tenant_id', ARRAY['created_at', 'updated_at', 'rr_cursor',
+			'ticket_rr_cursor', 'dispatch_error']),
+		('issue_type', 'routing', 'code', 'tenant_id', ARRAY[]::text[]),
+		('urgency_rule', 'routing', 'id', 'tenant_id', ARRAY[]::text[]),
+		('calendar', 'calendar', 'id', 'tenant_id', ARRAY['created_at', 'updated_at']),
+		('sla_policy', 'sla', 'id', 'tenant_id', ARRAY['created_at', 'updated_at']),
+		('autoclose_setting', 'autoclose', 'rule', 'tenant_id', ARRAY['updated_at']),
+		('system_text', 'system_text', 'key,language', 'tenant_id', ARRAY['updated_at']),
+		('webhook', 'webhook', 'id', 'tenant_id', ARRAY['created_at', 'updated_at', 'failing_since']),
+		('bot', 'bot', 'id', 'tenant_id', ARRAY['created_at', 'updated_at']),
+		('api_app', 'app', 'app_id', 'tenant_id', ARRAY['created_at', 'updated_at']),
+		('tenant_grant', 'tenant_grant', 'role_oid', 'tenant_id', ARRAY['granted_at'])
+	) m(rel, kind, keys, tenant_col, state)
+	WHERE pg_catalog.to_regclass('helpdesk.' || m.rel) IS NOT NULL
+	LOOP
+		SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+			FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = ('helpdesk.' || t.rel)::regclass AND a.attnum > 0 AND NOT a.attisdropped
+			  AND a.attname <> ALL (t.state);
+		EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS config_audit ON helpdesk.%I', t.rel);
+		EXECUTE pg_catalog.format('CREATE TRIGGER config_audit AFTER INSERT OR DELETE OR UPDATE OF %s '
+			'ON helpdesk.%I FOR EACH ROW EXECUTE FUNCTION helpdesk._config_audit(%L, %L, %L%s)',
+			cols, t.rel, t.kind, t.keys, t.tenant_col,
+			(SELECT pg_catalog.string_agg(pg_catalog.format(', %L', c), '') FROM unnest(t.state) c));
+	END LOOP;
+END
+$$;
+
 -- Row level security on every table of schema helpdesk: rows of the tenants
 -- the current role may act for (tenant: its own row; the tables without a
 -- tenant: only for roles acting for every tenant, except the state machines

@@ -255,6 +255,7 @@ void
 hd_access_init(void)
 {
 	hd_tenant_access_hook = hd_check_tenant_access;
+	hd_define_audit_settings();
 }
 
 /*

@@ -26,6 +26,9 @@ extern bool hd_role_may_act_for(Oid role, int64 tenant_id);
 extern void hd_check_tenant_access(int64 tenant_id);
 extern void hd_access_init(void);
 
+/* audit.c */
+extern void hd_define_audit_settings(void);
+
 /* password.c */
 #define HD_PASSWORD_SALT_BYTES 16
 #define HD_PASSWORD_HASH_BYTES 32
