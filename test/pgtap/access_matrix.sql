@@ -119,7 +119,7 @@ BEGIN
 	LOOP
 		col := r.col;
 		FOR src, dst IN VALUES (a, b), (b, a) LOOP
-			EXECUTE format('INSERT INTO %s SELECT (jsonb_populate_record(NULL::%s, to_jsonb(x) || jsonb_build_object(%L, %s::bigint))).* '
+			EXECUTE format('INSERT INTO %s OVERRIDING SYSTEM VALUE SELECT (jsonb_populate_record(NULL::%s, to_jsonb(x) || jsonb_build_object(%L, %s::bigint))).* '
 				'FROM %s x WHERE %I = %s AND NOT EXISTS (SELECT 1 FROM %s y WHERE y.%I = %s) LIMIT 1',
 				r.rel, r.rel, col, dst, r.rel, col, src, r.rel, col, dst);
 		END LOOP;
