@@ -40,7 +40,7 @@ ISOLATION      = start_session_race post_message_idempotent post_into_closing_se
                  ticket_number_race ticket_agents_race \
                  autoclose_vs_reply csat_submit_race bot_answer_vs_keyword \
                  signed_nonce_race login_lockout_race
-ISOLATION     += ticket_take_capacity_race
+ISOLATION     += ticket_take_capacity_race tenant_grant_race
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_helpdesk
 
 # Bitcode for JIT inlining buys nothing for these functions and would pull

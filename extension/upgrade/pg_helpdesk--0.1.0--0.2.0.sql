@@ -2120,7 +2120,8 @@ BEGIN
 	) m(rel, kind, keys, tenant_col, state)
 	WHERE pg_catalog.to_regclass('helpdesk.' || m.rel) IS NOT NULL
 	LOOP
-		SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+		-- by name: an upgraded table's column order differs from a fresh one's
+		SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attname) INTO cols
 			FROM pg_catalog.pg_attribute a
 			WHERE a.attrelid = ('helpdesk.' || t.rel)::regclass AND a.attnum > 0 AND NOT a.attisdropped
 			  AND a.attname <> ALL (t.state);
