@@ -21,17 +21,17 @@ $$;
 
 CREATE TABLE helpdesk.tenant_grant (
 	tenant_id  bigint NOT NULL CHECK (tenant_id >= 0),
-	role_oid   oid NOT NULL,
-	granted_by oid NOT NULL,
+	grantee    regrole NOT NULL,
+	granted_by regrole NOT NULL,
 	granted_at timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (tenant_id, role_oid)
+	PRIMARY KEY (tenant_id, grantee)
 );
 COMMENT ON TABLE helpdesk.tenant_grant IS
 	'Which roles may act for which tenants (grant_tenant, revoke_tenant). A role acts for the tenants bound to it and to the roles whose privileges it has; superusers and the extension''s owner act for all.';
 COMMENT ON COLUMN helpdesk.tenant_grant.tenant_id IS
 	'The tenant, or 0 for every tenant (grant_tenant(role, NULL)), current and future.';
-COMMENT ON COLUMN helpdesk.tenant_grant.role_oid IS
-	'The role bound (pg_authid oid; a dropped role''s rows bind no one and are not shown by tenant_grants).';
+COMMENT ON COLUMN helpdesk.tenant_grant.grantee IS
+	'The role bound (regrole: dumped and restored by name; a dropped role''s rows bind no one and are not shown by tenant_grants).';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.tenant_grant', '');
 
 CREATE FUNCTION helpdesk._tenant_grant_changed() RETURNS trigger
@@ -72,7 +72,7 @@ CREATE VIEW helpdesk.tenant_grants WITH (security_invoker = true) AS
 	SELECT r.rolname AS role, nullif(g.tenant_id, 0) AS tenant_id, t.slug AS tenant_slug,
 	       b.rolname AS granted_by, g.granted_at
 	FROM helpdesk.tenant_grant g
-	JOIN pg_catalog.pg_roles r ON r.oid = g.role_oid
+	JOIN pg_catalog.pg_roles r ON r.oid = g.grantee
 	LEFT JOIN helpdesk.tenant t ON t.id = g.tenant_id
 	LEFT JOIN pg_catalog.pg_roles b ON b.oid = g.granted_by;
 COMMENT ON VIEW helpdesk.tenant_grants IS

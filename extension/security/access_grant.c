@@ -16,13 +16,13 @@
 #include "utils/syscache.h"
 
 static HdPlan grant_plan = {
-	"INSERT INTO helpdesk.tenant_grant (tenant_id, role_oid, granted_by) "
-	"VALUES ($1, $2, $3) ON CONFLICT (tenant_id, role_oid) DO NOTHING RETURNING 1",
-	3, {INT8OID, OIDOID, OIDOID}
+	"INSERT INTO helpdesk.tenant_grant (tenant_id, grantee, granted_by) "
+	"VALUES ($1, $2, $3) ON CONFLICT (tenant_id, grantee) DO NOTHING RETURNING 1",
+	3, {INT8OID, REGROLEOID, REGROLEOID}
 };
 static HdPlan revoke_plan = {
-	"DELETE FROM helpdesk.tenant_grant WHERE tenant_id = $1 AND role_oid = $2 RETURNING 1",
-	2, {INT8OID, OIDOID}
+	"DELETE FROM helpdesk.tenant_grant WHERE tenant_id = $1 AND grantee = $2 RETURNING 1",
+	2, {INT8OID, REGROLEOID}
 };
 
 /* The role argument: an existing role, not PUBLIC; the tenant: checked. */

@@ -109,7 +109,7 @@ RESET ROLE;
 SET LOCAL ROLE gr_api;
 SELECT lives_ok(format('SELECT helpdesk.upsert_customer(%s, ''d1'')', :ta), 'bound again');
 RESET ROLE;
-DELETE FROM helpdesk.tenant_grant WHERE role_oid = 'gr_api'::regrole;
+DELETE FROM helpdesk.tenant_grant WHERE grantee = 'gr_api'::regrole;
 SET LOCAL ROLE gr_api;
 SELECT throws_ok(format('SELECT helpdesk.upsert_customer(%s, ''d2'')', :ta), '42501', NULL,
 	'a DELETE on tenant_grant: refused');
