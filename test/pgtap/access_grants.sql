@@ -45,6 +45,18 @@ SELECT throws_ok('SELECT helpdesk.upsert_customer(999999999, ''x'')', '42501',
 	'role gr_unbound may not act for tenant 999999999', 'nor for one that does not exist (42501, not HD404)');
 RESET ROLE;
 
+-- the row level security predicates, for the current role
+SELECT is(helpdesk.may_read_tenant(NULL), false, 'may_read_tenant(NULL): false');
+SELECT is(helpdesk.acts_for_all_tenants(), true, 'acts_for_all_tenants: a superuser does');
+SET LOCAL ROLE gr_admin_a;
+SELECT is(helpdesk.may_read_tenant(:ta), true, 'may_read_tenant: its tenant');
+SELECT is(helpdesk.may_read_tenant(:tb), false, 'may_read_tenant: not another (false, no error)');
+SELECT is(helpdesk.acts_for_all_tenants(), false, 'acts_for_all_tenants: a role bound to one tenant does not');
+SELECT throws_ok(format('SELECT helpdesk._require_tenant(%s)', :tb), '42501', NULL,
+	'_require_tenant is not callable by roles (only inside our functions)');
+RESET ROLE;
+SELECT is(helpdesk._require_tenant(NULL), true, '_require_tenant(NULL): every tenant, a superuser may');
+
 -- a tenant's admin binds roles to its tenant, never to another or to all
 SET LOCAL ROLE gr_admin_a;
 SELECT is(helpdesk.grant_tenant('gr_api', :ta), true, 'the admin of A binds a role to A');
