@@ -185,7 +185,10 @@ fill(Oid role)
 		/* answer this call from what we read, keep nothing */
 		static AccessEntry once;
 
+		if (once.tenants != NULL)
+			pfree(once.tenants);
 		once = *e;
+		once.role = InvalidOid;
 		e->role = InvalidOid;
 		e->tenants = NULL;
 		return &once;
