@@ -84,6 +84,14 @@ SELECT is((SELECT before ->> 'name' || ' -> ' || (after ->> 'name') FROM helpdes
 SELECT is((SELECT action || ' ' || (before ->> 'name') || ' ' || coalesce(after::text, 'null') FROM helpdesk.config_audit
 	WHERE tenant_id = :t AND object_table = 'urgency_rule' ORDER BY id DESC LIMIT 1), 'delete angry null', 'a DELETE');
 
+-- a restore (row_security = off, as pg_restore and pg_dump's scripts set it) is not a change
+SELECT count(*) AS n_restore FROM helpdesk.config_audit \gset
+SET LOCAL row_security = off;
+SELECT helpdesk.upsert_queue(:t, 'restored', 'Restored');
+SET LOCAL row_security = on;
+SELECT is((SELECT count(*) FROM helpdesk.config_audit), :n_restore::bigint,
+	'with row_security off (a restore): not logged');
+
 -- config_audit_log: filters
 SELECT is((SELECT count(*) FROM helpdesk.config_audit_log(:t)), (SELECT count(*) FROM helpdesk.config_audit
 	WHERE tenant_id = :t), 'config_audit_log(tenant): all of it');
