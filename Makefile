@@ -17,7 +17,8 @@ MODULE_big  = pg_helpdesk
 # common/: sources compiled into both the extension and helpdesk-bridge
 OBJS        = extension/pg_helpdesk.o $(foreach sub,$(SUBSYSTEMS),$(patsubst %.c,%.o,$(sort $(wildcard extension/$(sub)/*.c)))) \
               $(patsubst %.c,%.o,$(sort $(wildcard common/*.c)))
-SQL_PARTS   = $(foreach sub,$(SUBSYSTEMS),$(sort $(wildcard extension/$(sub)/*.sql))) extension/finish.sql
+# extension/access.sql: grants and row level security for everything above it
+SQL_PARTS   = $(foreach sub,$(SUBSYSTEMS),$(sort $(wildcard extension/$(sub)/*.sql))) extension/access.sql extension/finish.sql
 DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
 # released install scripts and the upgrade chain (extension/upgrade/README.md)
 DATA        = $(wildcard extension/upgrade/$(EXTENSION)--*.sql)
@@ -39,7 +40,7 @@ ISOLATION      = start_session_race post_message_idempotent post_into_closing_se
                  ticket_number_race ticket_agents_race \
                  autoclose_vs_reply csat_submit_race bot_answer_vs_keyword \
                  signed_nonce_race login_lockout_race
-ISOLATION     += ticket_take_capacity_race
+ISOLATION     += ticket_take_capacity_race tenant_grant_race
 ISOLATION     += task_fire_once task_cancel_vs_trigger
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_helpdesk
 

@@ -6,6 +6,10 @@
 # publisher's notifications. Prints a Markdown table; writes it to
 # bench/results/.
 #   BENCH_SECONDS (10)  BENCH_ROUNDS (3)  BENCH_CLIENTS ("1 4 16")  HD_BENCH_PORT (55433)
+# post_message runs twice: as the superuser, and as a non-superuser role of
+# helpdesk_api bound to the tenant with grant_tenant (the tenant access
+# check's bound path: a per-backend cached lookup).
+#   BENCH_VARIANTS ("plain notify api api_bound")
 #   BENCH_WEBHOOKS (0): that many webhook endpoints subscribed to message.created,
 #   served by a local sink (bench/sink_lean.js); the HTTP worker delivers
 #   during the runs (it reads the event log after commit, nothing is added to
@@ -20,6 +24,7 @@ rounds=${BENCH_ROUNDS:-3}
 clients_list=${BENCH_CLIENTS:-"1 4 16"}
 port=${HD_BENCH_PORT:-55433}
 hooks=${BENCH_WEBHOOKS:-0}
+variants=${BENCH_VARIANTS:-"plain notify api api_bound"}
 
 hd_install_packages
 hd_build_install
@@ -37,9 +42,22 @@ SELECT helpdesk.upsert_tenant('bench', 'Bench');
 SELECT helpdesk.upsert_queue(1, 'main', 'Main', is_default => true);
 SELECT helpdesk.upsert_customer(1, 'c' || g) FROM generate_series(1, 16) g;
 SELECT helpdesk.start_session(1, id) FROM helpdesk.customer ORDER BY id;
--- the baseline table: the message table's shape, indexes and foreign key
+-- the baseline tables: the message table's shape, indexes and foreign key
+-- (one per variant, so each grows with its own rows only, as message does)
 CREATE TABLE bench_plain (LIKE helpdesk.message INCLUDING ALL);
 ALTER TABLE bench_plain ADD FOREIGN KEY (tenant_id, session_id) REFERENCES helpdesk.session (tenant_id, id);
+CREATE TABLE bench_notify (LIKE helpdesk.message INCLUDING ALL);
+ALTER TABLE bench_notify ADD FOREIGN KEY (tenant_id, session_id) REFERENCES helpdesk.session (tenant_id, id);
+-- the bound role (a version without tenant bindings: the api_bound variant
+-- is left out)
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS bench_api;
+DO $$ BEGIN
+	IF pg_catalog.to_regproc('helpdesk.grant_tenant') IS NOT NULL THEN
+		CREATE ROLE bench_api LOGIN IN ROLE helpdesk_api;
+		PERFORM helpdesk.grant_tenant('bench_api', 1);
+	END IF;
+END $$;
 SQL
 if [ "$hooks" -gt 0 ]; then
 	node bench/sink_lean.js $((port + 1)) >/dev/null 2>&1 &
@@ -67,7 +85,7 @@ cat >"$work/notify.sql" <<EOF2
 \set sid :sbase + :client_id % 16
 \set cid :cbase + :client_id % 16
 BEGIN;
-INSERT INTO bench_plain (tenant_id, session_id, customer_id, sender_kind, sender_id, type, body)
+INSERT INTO bench_notify (tenant_id, session_id, customer_id, sender_kind, sender_id, type, body)
 VALUES (1, :sid, :cid, 'customer', :cid, 'text', '$body');
 SELECT pg_notify('bench', 'x');
 COMMIT;
@@ -78,14 +96,10 @@ EOF2
 	psql -qX -d $db >"$work/listener.out" 2>&1 &
 listener=$!
 
-hooks_enabled() { # true|false
-	[ "$hooks" -gt 0 ] || return 0
-	psql -qXAt -d $db -c "SELECT helpdesk.upsert_webhook(1, 'hook' || g, 'http://127.0.0.1:$((port + 1))/ok', '{message.created}', enabled => $1) FROM generate_series(1, $hooks) g" >/dev/null
-}
-# the endpoints disabled, then until the sink got nothing for a second and nothing is being sent
+# until the sink got nothing for a second and nothing is being sent (the
+# HTTP worker has delivered everything of the last run)
 quiesce() {
 	[ "$hooks" -gt 0 ] || return 0
-	hooks_enabled false
 	local last=-1 now i
 	for ((i = 0; i < 600; i++)); do
 		now=$(curl -fsS "http://127.0.0.1:$((port + 1))/_stats" | jq .requests)
@@ -96,14 +110,22 @@ quiesce() {
 }
 
 tps() { # variant clients
-	local j=$(( $2 < 2 ? 1 : 2 ))
-	# every run starts from the same state: empty tables, clean checkpoint, no delivery of the last run under way
+	local j=$(( $2 < 2 ? 1 : 2 )) f=$1 user=postgres
+	[ "$1" = api_bound ] && { f=api; user=bench_api; }
+	# every run starts with the publisher caught up (and the webhook worker
+	# idle: quiesce) and a clean checkpoint. Nothing is truncated: a TRUNCATE of the
+	# event log under the running publisher and HTTP worker waited for them
+	# and reset the log they follow; each variant's table grows with its own
+	# rows instead, message with post_message's, bench_plain with the
+	# INSERTs'.
+	for _ in $(seq 600); do
+		[ "$(psql -XAt -d $db -c "SELECT helpdesk.publisher_lag() = 0 ")" = t ] && break
+		sleep 0.1
+	done
 	quiesce
-	psql -qX -d $db -c 'TRUNCATE bench_plain, helpdesk.message, helpdesk.event, helpdesk.event_batch, helpdesk.webhook_delivery CASCADE' \
-		-c 'CHECKPOINT' >/dev/null
-	hooks_enabled true
-	pgbench -n -M prepared -c "$2" -j "$j" -T "$secs" -D sbase="$sbase" -D cbase="$cbase" \
-		-f "$work/$1.sql" $db >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; return 1; }
+	psql -qX -d $db -c 'CHECKPOINT' >/dev/null
+	pgbench -n -M prepared -U "$user" -c "$2" -j "$j" -T "$secs" -D sbase="$sbase" -D cbase="$cbase" \
+		-f "$work/$f.sql" $db >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; return 1; }
 	sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.out"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -111,7 +133,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 declare -A results
 for r in $(seq 1 "$rounds"); do
 	for c in $clients_list; do
-		for v in plain notify api; do
+		for v in $variants; do
 			t=$(tps $v "$c")
 			results[$v.$c]+="$t "
 			echo "round $r, $c clients, $v: $t tps" >&2
@@ -135,18 +157,22 @@ out=bench/results/post_message-$(date -u +%Y%m%dT%H%M%SZ).md
 {
 	echo "post_message vs plain INSERT: median TPS of $rounds interleaved rounds of ${secs}s, pgbench -M prepared, synchronous_commit on"
 	echo
-	echo "| clients | plain INSERT | post_message | ratio | INSERT + pg_notify | ratio |"
-	echo "|---:|---:|---:|---:|---:|---:|"
+	echo "| clients | plain INSERT | post_message | ratio | post_message, bound role | ratio | INSERT + pg_notify | ratio |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for c in $clients_list; do
 		p=$(echo "${results[plain.$c]}" | tr ' ' '\n' | grep . | median)
 		a=$(echo "${results[api.$c]}" | tr ' ' '\n' | grep . | median)
-		n=$(echo "${results[notify.$c]}" | tr ' ' '\n' | grep . | median)
-		printf '| %s | %.0f | %.0f | %.2fx | %.0f | %.2fx |\n' "$c" "$p" "$a" "$(awk "BEGIN {print $a / $p}")" "$n" "$(awk "BEGIN {print $n / $p}")"
+		b=$(echo "${results[api_bound.$c]:-0}" | tr ' ' '\n' | grep . | median)
+		n=$(echo "${results[notify.$c]:-0}" | tr ' ' '\n' | grep . | median)
+		printf '| %s | %.0f | %.0f | %.2fx | %.0f | %.2fx | %.0f | %.2fx |\n' "$c" "$p" "$a" "$(awk "BEGIN {print $a / $p}")" \
+			"$b" "$(awk "BEGIN {print $b / $p}")" "$n" "$(awk "BEGIN {print $n / $p}")"
 	done
 	echo
 	echo "append-to-publish latency at ${clients_list##* } clients (publisher_min_interval 2 ms): $latency"
 	[ "$hooks" -gt 0 ] && echo "webhook endpoints subscribed to message.created: $hooks; deliveries of the last run (a second after it): $deliveries"
 	echo "server log warnings during the run: $warnings"
 	echo "published: $published; NOTIFY batches received by the listener on channel helpdesk: $notifications"
+	echo "rounds (tps): $(for k in "${!results[@]}"; do echo "$k: ${results[$k]}"; done | sort | tr '\n' ';')"
+	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(psql -XAt -d $db -c 'SELECT version()' | cut -d, -f1)"
 } | tee "$out"

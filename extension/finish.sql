@@ -18,9 +18,7 @@ SELECT pg_catalog.pg_extension_config_dump('helpdesk.session_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.message_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.event_id_seq', '');
 
--- Nothing is callable by PUBLIC; grant EXECUTE to your application roles.
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpdesk FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION helpdesk.transition_allowed(text, text) TO PUBLIC;
+-- EXECUTE grants: extension/access.sql (nothing for PUBLIC but what its matrix says).
 
 -- Start this database's workers as soon as CREATE EXTENSION commits.
 SELECT helpdesk._activate();

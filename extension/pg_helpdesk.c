@@ -9,6 +9,7 @@
  * their shared registry must exist from startup.
  */
 #include "shmem.h"
+#include "security.h"
 #include "worker.h"
 #include "dispatch.h"
 #include "tickets.h"
@@ -38,6 +39,7 @@ _PG_init(void)
 	hd_define_core_settings();
 	hd_define_security_settings();
 	hd_uploads_init();
+	hd_access_init();
 	hd_integrations_init();
 	hd_bot_init();
 	MarkGUCPrefixReserved("helpdesk");

@@ -59,6 +59,7 @@ AS $$
 			  AND me.skills ?& q.required_skills
 			  AND (cardinality(q.required_languages) = 0 OR me.languages && q.required_languages)), '[]')
 			ELSE '[]' END) END
+	WHERE helpdesk._require_tenant($1)	-- a one-time filter: 42501 before anything
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
 	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';

@@ -2,6 +2,13 @@
 -- (SECURITY DEFINER) with a pinned search_path; tables are not granted to
 -- application roles.
 
+-- the tenant access check (security/access.c) for SQL-language API functions
+CREATE FUNCTION helpdesk._require_tenant(tenant_id bigint)
+RETURNS boolean LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'hd_sql_require_tenant';
+COMMENT ON FUNCTION helpdesk._require_tenant(bigint) IS
+	'The tenant access check for SQL-language API functions: true, or 42501 when the calling role (outside SECURITY DEFINER) may not act for tenant_id (NULL: for every tenant).';
+
 CREATE FUNCTION helpdesk.upsert_tenant(
 	slug text, name text, bot_enabled boolean DEFAULT NULL,
 	heartbeat_interval interval DEFAULT NULL, heartbeat_misses integer DEFAULT NULL,

@@ -80,6 +80,7 @@ typedef enum HdFetch
 } HdFetch;
 
 extern bool hd_direct_reads_ok(void);
+extern bool hd_rls_applies(Relation rel);
 extern HdFetch hd_fetch_by_key(Relation rel, Oid indexoid, int nkeys,
 							   const char *const *cols, const Datum *keys,
 							   const LockTupleMode *lock, TupleTableSlot *slot);

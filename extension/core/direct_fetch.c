@@ -12,6 +12,9 @@
 #include "catalog/pg_am_d.h"
 #include "parser/parse_relation.h"
 #include "utils/fmgroids.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 
 /*
@@ -23,6 +26,29 @@ bool
 hd_direct_reads_ok(void)
 {
 	return !IsolationUsesXactSnapshot();
+}
+
+/*
+ * Would row level security filter what the current user reads or writes in
+ * rel? Our SECURITY DEFINER functions run as the tables' owner, which an
+ * unforced policy does not bind (RLS_NONE_ENV: the owner, or row_security
+ * off, where SQL itself would refuse a non-owner: that one goes through SQL
+ * too). Then the direct paths may skip the policies, as SQL would.
+ */
+bool
+hd_rls_applies(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+
+	switch (check_enable_rls(relid, InvalidOid, true))
+	{
+		case RLS_NONE:
+			return false;
+		case RLS_NONE_ENV:
+			return !pg_class_ownercheck(relid, GetUserId());
+		default:
+			return true;
+	}
 }
 
 /* Is idx a plain btree index whose key columns are exactly cols? */

@@ -214,6 +214,7 @@ hd_events_since(PG_FUNCTION_ARGS)
 	Datum		v[3];
 	int32		max_rows;
 
+	hd_check_tenant_arg(fcinfo, 2);
 	hd_require_args(fcinfo, 2, names);
 	max_rows = PG_GETARG_INT32(1);
 	hd_check_range("max_rows", max_rows, 1, 100000);
@@ -227,6 +228,8 @@ hd_events_since(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (!PG_ARGISNULL(2))
 		hd_require_tenant(PG_GETARG_INT64(2));
+	else
+		hd_require_every_tenant();
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
 		check_same_log(PG_GETARG_INT64(0), PG_GETARG_DATUM(3));
 	check_not_pruned(PG_GETARG_INT64(0));
@@ -263,6 +266,7 @@ hd_prune_events(PG_FUNCTION_ARGS)
 	uint64		n;
 	Datum		keep;
 
+	hd_require_every_tenant();
 	hd_require_args(fcinfo, 1, names);
 	/* a negative keep would reach into the future and delete every batch */
 	hd_interval_arg(fcinfo, 0, "keep", 0, (int64) HD_MAX_KEEP_DAYS * USECS_PER_DAY, false, &keep);

@@ -71,6 +71,13 @@ extern char *hd_arg_text_or_null(FunctionCallInfo fcinfo, int n);
 extern void hd_check_length(const char *what, const char *s, int minlen, int maxlen);
 extern void hd_check_enum(const char *what, const char *value, const char *const *allowed);
 extern int64 hd_require_tenant(int64 tenant_id);
+/* raises 42501 unless the calling role may act for the tenant (security/access.c) */
+typedef void (*hd_tenant_access_fn) (int64 tenant_id);
+extern hd_tenant_access_fn hd_tenant_access_hook;
+extern void hd_require_every_tenant(void);
+extern void hd_check_tenant_arg(FunctionCallInfo fcinfo, int argno);
+extern void hd_check_tenant(int64 tenant_id);
+extern void hd_check_tenant_array(ArrayType *tenants);
 extern void hd_not_found(const char *what, int64 id, int64 tenant_id) pg_attribute_noreturn();
 
 /* spi_util.c: a function's own arguments as SPI parameters */

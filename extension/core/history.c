@@ -52,6 +52,7 @@ hd_session_messages(PG_FUNCTION_ARGS)
 	HdSessionRow s;
 	Datum		v[5];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
@@ -74,6 +75,7 @@ hd_customer_messages(PG_FUNCTION_ARGS)
 	static const char *const names[] = {"tenant_id", "customer_id"};
 	Datum		v[5];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
@@ -120,6 +122,7 @@ hd_session_history(PG_FUNCTION_ARGS)
 	char	   *kind;
 	bool		staff;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 6, names);
 	tenant_id = PG_GETARG_INT64(0);
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(2));

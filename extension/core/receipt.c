@@ -86,11 +86,13 @@ PG_FUNCTION_INFO_V1(hd_mark_read);
 Datum
 hd_mark_delivered(PG_FUNCTION_ARGS)
 {
+	hd_check_tenant_arg(fcinfo, 0);
 	return mark(fcinfo, false);
 }
 
 Datum
 hd_mark_read(PG_FUNCTION_ARGS)
 {
+	hd_check_tenant_arg(fcinfo, 0);
 	return mark(fcinfo, true);
 }

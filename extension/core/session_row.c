@@ -81,7 +81,7 @@ load_session_key_share(int64 tenant_id, int64 session_id, HdSessionRow *row)
 	if (!hd_direct_reads_ok())
 		return false;
 	rel = table_open(hd_relation_oid("session"), RowShareLock);
-	if (rel->rd_rel->relrowsecurity)
+	if (hd_rls_applies(rel))
 	{
 		table_close(rel, NoLock);
 		return false;

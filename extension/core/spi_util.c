@@ -4,9 +4,11 @@
  */
 #include "hd.h"
 
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
@@ -199,18 +201,97 @@ static HdPlan tenant_exists = {
 	"SELECT 1 FROM helpdesk.tenant WHERE id = $1", 1, {INT8OID}
 };
 
-/* Every API call names its tenant first; an unknown one is HD404. */
+/* security/access.c's check, set at load (see hd_require_tenant) */
+hd_tenant_access_fn hd_tenant_access_hook = NULL;
+
+/*
+ * Every API call names its tenant first: the calling role must be allowed
+ * to act for it (42501, security/access.c), and it must exist (HD404).
+ */
 int64
 hd_require_tenant(int64 tenant_id)
 {
 	Datum		v[1] = {Int64GetDatum(tenant_id)};
 
+	if (hd_tenant_access_hook == NULL)
+		elog(ERROR, "pg_helpdesk: the tenant access check is not installed");
+	hd_tenant_access_hook(tenant_id);
 	hd_exec(&tenant_exists, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_NOT_FOUND),
 				 errmsg("tenant %lld does not exist", (long long) tenant_id)));
 	return tenant_id;
+}
+
+/*
+ * The first statement of every C function with a tenant id argument
+ * (argument argno): 42501 unless the caller may act for it, before any
+ * other check can tell a caller something about another tenant. A NULL is
+ * left to the function's own argument checks.
+ */
+void
+hd_check_tenant_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return;
+	if (hd_tenant_access_hook == NULL)
+		elog(ERROR, "pg_helpdesk: the tenant access check is not installed");
+	hd_tenant_access_hook(PG_GETARG_INT64(argno));
+}
+
+/* The access check alone, for a tenant found from a slug, token or app. */
+void
+hd_check_tenant(int64 tenant_id)
+{
+	if (hd_tenant_access_hook == NULL)
+		elog(ERROR, "pg_helpdesk: the tenant access check is not installed");
+	hd_tenant_access_hook(tenant_id);
+}
+
+/* Each tenant of an int8[] argument (NULL elements skipped). */
+void
+hd_check_tenant_array(ArrayType *tenants)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+
+	deconstruct_array(tenants, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			hd_check_tenant(DatumGetInt64(elems[i]));
+}
+
+/* A call for every tenant (NULL tenant, maintenance): 42501 unless allowed. */
+void
+hd_require_every_tenant(void)
+{
+	if (hd_tenant_access_hook == NULL)
+		elog(ERROR, "pg_helpdesk: the tenant access check is not installed");
+	hd_tenant_access_hook(0);
+}
+
+/*
+ * _require_tenant(tenant_id): the same check for SQL-language functions,
+ * which put it in a WHERE clause without column references (a one-time
+ * filter, evaluated before any row is read). NULL asks for every tenant.
+ */
+PG_FUNCTION_INFO_V1(hd_sql_require_tenant);
+Datum
+hd_sql_require_tenant(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		hd_require_every_tenant();
+	else
+	{
+		if (hd_tenant_access_hook == NULL)
+			elog(ERROR, "pg_helpdesk: the tenant access check is not installed");
+		hd_tenant_access_hook(PG_GETARG_INT64(0));
+	}
+	PG_RETURN_BOOL(true);
 }
 
 /*

@@ -329,6 +329,7 @@ hd_set_system_text(PG_FUNCTION_ARGS)
 			   *body;
 	Datum		v[4];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	key = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	language = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -370,6 +371,7 @@ hd_set_tenant_language(PG_FUNCTION_ARGS)
 	char	   *language;
 	Datum		v[2];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	language = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	check_language("default_language", language);
@@ -398,6 +400,7 @@ hd_system_text_sql(PG_FUNCTION_ARGS)
 				old;
 	text	   *out;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	key = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	hd_check_enum("key", key, text_keys);

@@ -160,6 +160,7 @@ AS $$
 	        WHERE j.tenant_id = s.tenant_id AND j.session_id = s.id
 	          AND j.state IN ('pending', 'sending'))
 	FROM helpdesk.session s WHERE s.tenant_id = $1 AND s.id = $2
+	  AND helpdesk._require_tenant($1)	-- a one-time filter: 42501 before any row
 $$;
 COMMENT ON FUNCTION helpdesk.bot_status IS
 	'The bot side of a session: which bot, its conversation id, turns (customer messages given to the bot), hand-off time and reason, calls not yet answered.';

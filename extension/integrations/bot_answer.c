@@ -392,6 +392,7 @@ hd_bot_reply(PG_FUNCTION_ARGS)
 	char	   *text;
 	HdBotOutcome r;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	job_id = PG_GETARG_INT64(1);

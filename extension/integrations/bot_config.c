@@ -135,6 +135,7 @@ hd_upsert_bot(PG_FUNCTION_ARGS)
 	char	   *clash;
 	int			i;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	external_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -261,6 +262,7 @@ hd_delete_bot(PG_FUNCTION_ARGS)
 				i;
 	bool		found;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	bot_id = PG_GETARG_INT64(1);

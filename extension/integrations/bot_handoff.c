@@ -125,6 +125,7 @@ hd_handoff_to_agent(PG_FUNCTION_ARGS)
 				queue = 0;
 	HdSessionRow s;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);

@@ -176,6 +176,7 @@ hd_upsert_webhook(PG_FUNCTION_ARGS)
 				enabled;
 	int64		timeout_ms = 0;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
 	if (PG_ARGISNULL(6))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("enabled must not be NULL")));
@@ -286,6 +287,7 @@ hd_webhook_secret(PG_FUNCTION_ARGS)
 	char	   *plain;
 	text	   *out;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
@@ -331,6 +333,7 @@ hd_redeliver(PG_FUNCTION_ARGS)
 	Datum		v[2];
 	char	   *state;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
@@ -399,6 +402,7 @@ hd_replay_webhooks(PG_FUNCTION_ARGS)
 	Datum		v[3];
 	uint64		made;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	if (PG_GETARG_INT64(2) < 0)
 		hd_invalid("from_position must not be negative");
@@ -440,6 +444,7 @@ hd_prune_webhook_deliveries(PG_FUNCTION_ARGS)
 	Datum		keep;
 	uint64		n;
 
+	hd_require_every_tenant();
 	hd_require_args(fcinfo, 1, names);
 	hd_interval_arg(fcinfo, 0, "keep", 0, (int64) 36525 * USECS_PER_DAY, false, &keep);
 	SPI_connect();

@@ -130,6 +130,8 @@ hd_upsert_tenant(PG_FUNCTION_ARGS)
 	char	   *slug;
 	int64		id;
 
+	/* creating or renaming tenants is for whoever acts for all of them */
+	hd_require_every_tenant();
 	hd_require_args(fcinfo, 2, names);
 	hd_args_to_params(fcinfo, v, n, 6);
 	slug = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -187,6 +189,7 @@ hd_upsert_agent(PG_FUNCTION_ARGS)
 				was_enabled = false;
 	int			released = 0;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	hd_check_length("external_id", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
@@ -283,6 +286,7 @@ hd_upsert_queue(PG_FUNCTION_ARGS)
 				id;
 	bool		make_default = !PG_ARGISNULL(9) && PG_GETARG_BOOL(9);
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	hd_check_length("external_id", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
@@ -350,6 +354,7 @@ hd_upsert_customer(PG_FUNCTION_ARGS)
 	char		n[7];
 	int64		id;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	hd_check_length("external_id", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 200);
 	if (!PG_ARGISNULL(2))

@@ -185,6 +185,7 @@ hd_queue_position(PG_FUNCTION_ARGS)
 	bool		nulls[3] = {true, true, true};
 	Datum		v[2];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "queue_position must return a composite type");

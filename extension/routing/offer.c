@@ -54,6 +54,7 @@ hd_accept_offer(PG_FUNCTION_ARGS)
 	HdSessionRow s;
 	Datum		v[3];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	agent_id = PG_GETARG_INT64(1);
@@ -96,6 +97,7 @@ hd_decline_offer(PG_FUNCTION_ARGS)
 	char	   *reason = hd_arg_text_or_null(fcinfo, 3);
 	HdSessionRow s;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	agent_id = PG_GETARG_INT64(1);
@@ -193,6 +195,7 @@ hd_claim_session(PG_FUNCTION_ARGS)
 	HdSessionRow s;
 	Datum		v[6];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	agent_id = PG_GETARG_INT64(1);

@@ -49,6 +49,7 @@ hd_set_agent_status(PG_FUNCTION_ARGS)
 	char	   *old;
 	Datum		v[3];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	agent_id = PG_GETARG_INT64(1);
@@ -122,6 +123,7 @@ hd_agent_heartbeat(PG_FUNCTION_ARGS)
 	bool		woke = false;
 	Datum		v[2];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	ids = PG_GETARG_ARRAYTYPE_P(1);
@@ -197,6 +199,7 @@ hd_presence_timeout_ms(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	hd_check_tenant_array(PG_GETARG_ARRAYTYPE_P(0));
 	v[0] = PG_GETARG_DATUM(0);
 	SPI_connect();
 	hd_exec(&tenants_times, v, NULL, true, 0);

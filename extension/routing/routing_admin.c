@@ -30,6 +30,7 @@ hd_set_routing(PG_FUNCTION_ARGS)
 	char		n[7];
 	int			i;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 1, names);
 	hd_args_to_params(fcinfo, v, n, 6);
 	hd_interval_arg(fcinfo, 1, "presence_grace", 0, 86400 * USECS_PER_SEC, false, &v[1]);
@@ -91,6 +92,7 @@ hd_set_queue_routing(PG_FUNCTION_ARGS)
 	Datum		v[6];
 	char		n[7];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	hd_args_to_params(fcinfo, v, n, 6);
 	if (!PG_ARGISNULL(2))
@@ -134,6 +136,7 @@ hd_set_agent_queue_limit(PG_FUNCTION_ARGS)
 	Datum		v[4];
 	int64		found;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	if (!PG_ARGISNULL(3))
 		hd_check_range("max_sessions", PG_GETARG_INT32(3), 0, 1000);
@@ -173,6 +176,7 @@ hd_upsert_issue_type(PG_FUNCTION_ARGS)
 	Datum		v[5];
 	char		n[6];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	hd_check_length("code", text_to_cstring(PG_GETARG_TEXT_PP(1)), 1, 100);
 	hd_check_length("name", text_to_cstring(PG_GETARG_TEXT_PP(2)), 1, 200);
@@ -218,6 +222,7 @@ hd_upsert_urgency_rule(PG_FUNCTION_ARGS)
 	char		n[7];
 	int64		id;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	if (PG_ARGISNULL(3))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -152,6 +152,7 @@ hd_start_session(PG_FUNCTION_ARGS)
 	Datum		out[4];
 	bool		outnull[4] = {false, false, false, false};
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	customer_id = PG_GETARG_INT64(1);
@@ -296,6 +297,7 @@ hd_request_agent(PG_FUNCTION_ARGS)
 	int32		boost;
 	HdSessionRow s;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);
@@ -411,6 +413,7 @@ hd_close_session(PG_FUNCTION_ARGS)
 	HdSessionRow s;
 	const char *from;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);

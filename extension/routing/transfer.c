@@ -52,6 +52,7 @@ hd_transfer_session(PG_FUNCTION_ARGS)
 	char	   *note = hd_arg_text_or_null(fcinfo, 5);
 	HdSessionRow s;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);
@@ -138,6 +139,7 @@ hd_send_agent_message(PG_FUNCTION_ARGS)
 	char	   *body;
 	StringInfoData p;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
 	tenant_id = PG_GETARG_INT64(0);
 	from_agent = PG_GETARG_INT64(1);

@@ -181,6 +181,8 @@ hd_agent_login(PG_FUNCTION_ARGS)
 	if (SPI_processed == 1)
 	{
 		hd_get_int64(1, &tenant_id);
+		/* the caller (the bridge, a backend) must act for the agent's tenant */
+		hd_check_tenant(tenant_id);
 		hd_get_int64(2, &agent_id);
 		v[0] = Int64GetDatum(tenant_id);
 		v[1] = Int64GetDatum(agent_id);
@@ -279,6 +281,7 @@ hd_logout_agent(PG_FUNCTION_ARGS)
 	static const char *const names[] = {"tenant_id", "agent_id"};
 	int64		ver;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
@@ -302,6 +305,7 @@ hd_set_agent_role(PG_FUNCTION_ARGS)
 	char	   *role;
 	Datum		v[3];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	agent_id = PG_GETARG_INT64(1);

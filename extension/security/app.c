@@ -103,6 +103,7 @@ hd_upsert_app(PG_FUNCTION_ARGS)
 	Datum		v[6];
 	char		n[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	app_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -176,6 +177,7 @@ hd_revoke_app(PG_FUNCTION_ARGS)
 	Datum		v[2];
 	bool		done;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	v[0] = Int64GetDatum(PG_GETARG_INT64(0));
 	v[1] = PointerGetDatum(PG_GETARG_TEXT_PP(1));

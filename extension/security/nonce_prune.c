@@ -78,6 +78,7 @@ hd_prune_player_api(PG_FUNCTION_ARGS)
 	bool		nulls[2] = {false, false};
 	TupleDesc	desc;
 
+	hd_require_every_tenant();
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "prune_player_api must return a row");
 	desc = BlessTupleDesc(desc);

@@ -114,6 +114,7 @@ hd_set_agent_password(PG_FUNCTION_ARGS)
 				hash[HD_PASSWORD_HASH_BYTES];
 	Datum		v[5];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	agent_id = PG_GETARG_INT64(1);

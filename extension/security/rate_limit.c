@@ -142,6 +142,7 @@ hd_rate_limit_hit(PG_FUNCTION_ARGS)
 	bool		n[3] = {false, true, true};
 	bool		isnull;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	app_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (!PG_ARGISNULL(2))

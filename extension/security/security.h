@@ -23,6 +23,14 @@ extern text *hd_sign_token(int64 tenant_id, const char *kind, int64 subject, int
 						   const char *role, int64 ver, int64 *exp_s);
 extern int64 hd_unix_now(void);
 
+/* access.c: who may act for which tenant (0: every tenant) */
+extern bool hd_role_may_act_for(Oid role, int64 tenant_id);
+extern void hd_check_tenant_access(int64 tenant_id);
+extern void hd_access_init(void);
+
+/* audit.c */
+extern void hd_define_audit_settings(void);
+
 /* password.c */
 #define HD_PASSWORD_SALT_BYTES 16
 #define HD_PASSWORD_HASH_BYTES 32

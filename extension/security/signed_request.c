@@ -231,6 +231,8 @@ verify(const SignedParts *p)
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_UNKNOWN_APP),
 				 errmsg("unknown_app: app %s is unknown or revoked", hd_quote(p->app))));
+	/* before anything is consumed: the caller must act for the app's tenant */
+	hd_check_tenant(tenant_id);
 	if (ts < now_s - HD_SIGNED_WINDOW_SECS || ts > now_s + HD_SIGNED_WINDOW_SECS)
 		ereport(ERROR,
 				(errcode(ERRCODE_HD_STALE_TIMESTAMP),

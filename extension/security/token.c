@@ -177,6 +177,7 @@ hd_issue_token(PG_FUNCTION_ARGS)
 	int64		ttl_us;
 	Datum		v[2];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
 	tenant_id = PG_GETARG_INT64(0);
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -240,6 +241,7 @@ hd_verify_token(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid token: %s", why),
 				 st == HD_TOKEN_EXPIRED ? errhint("Issue a new one with helpdesk.issue_token().") : 0));
+	hd_check_tenant(cl.tenant);
 	if (cl.ver > 0)
 	{
 		Datum		v[2];

@@ -280,6 +280,7 @@ hd_set_autoclose(PG_FUNCTION_ARGS)
 	Datum		v[5];
 	char		n[6] = "     ";
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	rule_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -326,6 +327,7 @@ hd_autoclose_settings(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	int			i;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 1, names);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));

@@ -51,6 +51,7 @@ hd_upsert_calendar(PG_FUNCTION_ARGS)
 	Datum		v[6];
 	int64		id = 0;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 6, names);
 	tenant_id = PG_GETARG_INT64(0);
 	external_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -103,6 +104,7 @@ hd_business_time_add(PG_FUNCTION_ARGS)
 	int64		amount;
 	const HdCalendar *cal;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
 	from = PG_GETARG_TIMESTAMPTZ(2);
 	require_finite("from", from);
@@ -124,6 +126,7 @@ hd_business_time_between(PG_FUNCTION_ARGS)
 	const HdCalendar *cal;
 	Interval   *result = palloc0(sizeof(Interval));
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
 	a = PG_GETARG_TIMESTAMPTZ(2);
 	b = PG_GETARG_TIMESTAMPTZ(3);

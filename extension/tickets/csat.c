@@ -255,6 +255,7 @@ hd_set_csat(PG_FUNCTION_ARGS)
 	Datum		v[3];
 	char		n[4];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 1, names);
 	hd_args_to_params(fcinfo, v, n, 3);
 	if (!PG_ARGISNULL(1))
@@ -310,6 +311,7 @@ hd_submit_csat(PG_FUNCTION_ARGS)
 	bool		is_ticket;
 	char	   *payload;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 5, names);
 	tenant_id = PG_GETARG_INT64(0);
 	target = text_to_cstring(PG_GETARG_TEXT_PP(1));

@@ -80,6 +80,7 @@ hd_upsert_quick_reply(PG_FUNCTION_ARGS)
 	char		n[8] = "       ";
 	int64		id;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
 	shortcode = checked_shortcode(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	title = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -129,6 +130,7 @@ hd_delete_quick_reply(PG_FUNCTION_ARGS)
 	Datum		v[3];
 	char		n[4];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	hd_args_to_params(fcinfo, v, n, 3);
 	SPI_connect();
@@ -183,6 +185,7 @@ hd_search_quick_replies(PG_FUNCTION_ARGS)
 	Datum		v[5];
 	char		n[6] = "     ";
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	hd_check_range("max_rows", max_rows, 1, 1000);
 	if (prefix == NULL)

@@ -351,6 +351,7 @@ hd_render_quick_reply(PG_FUNCTION_ARGS)
 				old;
 	text	   *out;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	reply_id = PG_GETARG_INT64(1);

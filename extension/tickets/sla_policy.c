@@ -107,6 +107,7 @@ hd_upsert_sla_policy(PG_FUNCTION_ARGS)
 	int64		id = 0;
 	int			i;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	if (PG_ARGISNULL(12))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -185,6 +186,7 @@ hd_delete_sla_policy(PG_FUNCTION_ARGS)
 	static const char *const names[] = {"tenant_id", "policy_id"};
 	Datum		v[2];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
@@ -219,6 +221,7 @@ hd_ticket_sla(PG_FUNCTION_ARGS)
 	static const char *const names[] = {"tenant_id", "ticket_id"};
 	Datum		v[2];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);

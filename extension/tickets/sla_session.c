@@ -28,6 +28,7 @@ hd_set_queue_sla(PG_FUNCTION_ARGS)
 	char		n[4] = "   ";
 	int64		us;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);

@@ -393,6 +393,7 @@ hd_take_ticket(PG_FUNCTION_ARGS)
 	int64		agent_id;
 	bool		changed;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	memset(&c, 0, sizeof(c));
 	c.tenant_id = PG_GETARG_INT64(0);
@@ -430,6 +431,7 @@ hd_assign_ticket(PG_FUNCTION_ARGS)
 	char	   *reason;
 	bool		changed = true;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	memset(&c, 0, sizeof(c));
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -520,6 +522,7 @@ hd_set_queue_ticket_strategy(PG_FUNCTION_ARGS)
 	char	   *strategy;
 	Datum		v[3];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	strategy = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	hd_check_enum("ticket_strategy", strategy, strategies);
@@ -551,6 +554,7 @@ hd_set_agent_ticket_capacity(PG_FUNCTION_ARGS)
 	static const char *const names[] = {"tenant_id", "agent_id", "max_open_tickets"};
 	Datum		v[3];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	hd_check_range("max_open_tickets", PG_GETARG_INT32(2), 0, 10000);
 	SPI_connect();

@@ -316,6 +316,7 @@ hd_create_ticket(PG_FUNCTION_ARGS)
 		"SELECT number FROM helpdesk.ticket WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}
 	};
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "pg_helpdesk: create_ticket must return a record");

@@ -139,6 +139,7 @@ hd_escalate_session(PG_FUNCTION_ARGS)
 	Escalation	e;
 	HdSessionRow s;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);

@@ -58,6 +58,7 @@ hd_set_ticket_tags(PG_FUNCTION_ARGS)
 	ArrayType  *tags;
 	Datum		v[3];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	/* before SPI_connect: the result outlives SPI_finish */
 	tags = PG_ARGISNULL(2) ? NULL : hd_ticket_normalise_tags(PG_GETARG_ARRAYTYPE_P(2));
 	begin_change(fcinfo, "tags", &t);
@@ -89,6 +90,7 @@ hd_set_ticket_attributes(PG_FUNCTION_ARGS)
 	Datum		d;
 	bool		isnull;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	begin_change(fcinfo, "attributes", &t);
 	hd_check_json_document("attributes", PG_GETARG_JSONB_P(2));
 	v[0] = PG_GETARG_DATUM(0);
@@ -120,6 +122,7 @@ hd_set_ticket_queue(PG_FUNCTION_ARGS)
 	int64		tenant_id;
 	int64		queue_id;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	begin_change(fcinfo, "queue_id", &t);
 	tenant_id = PG_GETARG_INT64(0);
 	queue_id = PG_GETARG_INT64(2);
@@ -168,6 +171,7 @@ hd_set_ticket_settings(PG_FUNCTION_ARGS)
 	Datum		v[3];
 	char		n[4];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 1, names);
 	/* 0 .. 10 years; 0: every reply after a resolve opens a follow-up */
 	(void) hd_interval_arg(fcinfo, 1, "reopen_window", 0, 3650 * USECS_PER_DAY_, true, NULL);
@@ -196,6 +200,7 @@ hd_set_queue_max_wait_action(PG_FUNCTION_ARGS)
 	Datum		v[3];
 	char		n[4];
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	hd_check_enum("max_wait_action", text_to_cstring(PG_GETARG_TEXT_PP(2)), actions);
 	hd_args_to_params(fcinfo, v, n, 3);

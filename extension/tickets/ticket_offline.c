@@ -78,6 +78,7 @@ hd_contact_support(PG_FUNCTION_ARGS)
 	Datum		out[5];
 	bool		onull[5] = {false, false, false, false, false};
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "pg_helpdesk: contact_support must return a record");

@@ -31,6 +31,7 @@ hd_get_ticket(PG_FUNCTION_ARGS)
 	bool		isnull;
 	HdTicketRow t;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 2, names);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = PG_GETARG_DATUM(1);
@@ -97,6 +98,7 @@ hd_list_tickets(PG_FUNCTION_ARGS)
 	int32		max_rows = PG_ARGISNULL(8) ? 50 : PG_GETARG_INT32(8);
 	char	   *tag;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 1, names);
 	hd_check_range("max_rows", max_rows, 1, 1000);
 	if (!PG_ARGISNULL(1))
@@ -145,6 +147,7 @@ hd_ticket_messages(PG_FUNCTION_ARGS)
 	Datum		v[5];
 	int32		max_rows;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
 	max_rows = PG_GETARG_INT32(3);
 	hd_check_range("max_rows", max_rows, 1, 1000);
@@ -228,11 +231,13 @@ PG_FUNCTION_INFO_V1(hd_mark_ticket_read);
 Datum
 hd_mark_ticket_delivered(PG_FUNCTION_ARGS)
 {
+	hd_check_tenant_arg(fcinfo, 0);
 	return receipt(fcinfo, false);
 }
 
 Datum
 hd_mark_ticket_read(PG_FUNCTION_ARGS)
 {
+	hd_check_tenant_arg(fcinfo, 0);
 	return receipt(fcinfo, true);
 }

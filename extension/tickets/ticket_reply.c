@@ -201,6 +201,7 @@ hd_reply_ticket(PG_FUNCTION_ARGS)
 	int64		id,
 				in_ticket;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
 	memset(&m, 0, sizeof(m));
 	m.tenant_id = PG_GETARG_INT64(0);
@@ -241,6 +242,7 @@ hd_add_ticket_note(PG_FUNCTION_ARGS)
 	int64		id,
 				in_ticket;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
 	memset(&m, 0, sizeof(m));
 	m.tenant_id = PG_GETARG_INT64(0);

@@ -119,6 +119,7 @@ hd_set_ticket_status(PG_FUNCTION_ARGS)
 	HdTicketRow t;
 	const char *from;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	read_change_args(fcinfo, "status", statuses, &a);
 	reason = hd_arg_text_or_null(fcinfo, 5);
 	if (reason)
@@ -153,6 +154,7 @@ hd_set_ticket_priority(PG_FUNCTION_ARGS)
 	HdTicketRow t;
 	const char *from;
 
+	hd_check_tenant_arg(fcinfo, 0);
 	read_change_args(fcinfo, "priority", priorities, &a);
 
 	SPI_connect();

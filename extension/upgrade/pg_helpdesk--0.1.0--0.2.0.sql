@@ -4,6 +4,13 @@
 -- updated from 0.1.0 has exactly the schema of a fresh 0.2.0 install.
 \echo Use "ALTER EXTENSION pg_helpdesk UPDATE" to load this file. \quit
 
+-- the tenant access check (security/access.c) for SQL-language API functions
+CREATE FUNCTION helpdesk._require_tenant(tenant_id bigint)
+RETURNS boolean LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'hd_sql_require_tenant';
+COMMENT ON FUNCTION helpdesk._require_tenant(bigint) IS
+	'The tenant access check for SQL-language API functions: true, or 42501 when the calling role (outside SECURITY DEFINER) may not act for tenant_id (NULL: for every tenant).';
+
 ------------------------------------------------------------------------------
 -- the event log's identity and the settled id carried by each batch
 ------------------------------------------------------------------------------
@@ -118,6 +125,7 @@ AS $$
 			  AND me.skills ?& q.required_skills
 			  AND (cardinality(q.required_languages) = 0 OR me.languages && q.required_languages)), '[]')
 			ELSE '[]' END) END
+	WHERE helpdesk._require_tenant($1)	-- a one-time filter: 42501 before anything
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
 	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
@@ -1159,6 +1167,7 @@ AS $$
 	        WHERE j.tenant_id = s.tenant_id AND j.session_id = s.id
 	          AND j.state IN ('pending', 'sending'))
 	FROM helpdesk.session s WHERE s.tenant_id = $1 AND s.id = $2
+	  AND helpdesk._require_tenant($1)	-- a one-time filter: 42501 before any row
 $$;
 COMMENT ON FUNCTION helpdesk.bot_status IS
 	'The bot side of a session: which bot, its conversation id, turns (customer messages given to the bot), hand-off time and reason, calls not yet answered.';
@@ -3515,3 +3524,430 @@ REVOKE ALL ON FUNCTION helpdesk._bucket, helpdesk._us(timestamptz, timestamptz),
 	helpdesk.rebuild_rollups, helpdesk.set_report_settings, helpdesk.set_queue_report_settings,
 	helpdesk._report_check, helpdesk._report_query, helpdesk.report_sessions, helpdesk.report_agents,
 	helpdesk.report_tickets, helpdesk.report_sla, helpdesk.report_csat, helpdesk.report_funnel FROM PUBLIC;
+-- >>> extension/security/30_access.sql (copied verbatim)
+-- Roles and tenant access (access.c, access_grant.c): the extension's group
+-- roles, the binding of roles to tenants, and the predicates that
+-- extension/access.sql's row level security policies use.
+
+-- Group roles (NOLOGIN; grant them to your login roles). Roles belong to the
+-- cluster, not to a database: a second database with the extension finds
+-- them there, and DROP EXTENSION leaves them (docs/security.md).
+DO $$
+DECLARE
+	r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['helpdesk_admin', 'helpdesk_supervisor', 'helpdesk_agent',
+		'helpdesk_qa', 'helpdesk_api', 'helpdesk_bridge', 'helpdesk_reader']
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE TABLE helpdesk.tenant_grant (
+	tenant_id  bigint NOT NULL CHECK (tenant_id >= 0),
+	grantee    regrole NOT NULL,
+	granted_by regrole NOT NULL,
+	granted_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, grantee)
+);
+COMMENT ON TABLE helpdesk.tenant_grant IS
+	'Which roles may act for which tenants (grant_tenant, revoke_tenant). A role acts for the tenants bound to it and to the roles whose privileges it has; superusers and the extension''s owner act for all.';
+COMMENT ON COLUMN helpdesk.tenant_grant.tenant_id IS
+	'The tenant, or 0 for every tenant (grant_tenant(role, NULL)), current and future.';
+COMMENT ON COLUMN helpdesk.tenant_grant.grantee IS
+	'The role bound (regrole: dumped and restored by name; a dropped role''s rows bind no one and are not shown by tenant_grants).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.tenant_grant', '');
+
+CREATE FUNCTION helpdesk._tenant_grant_changed() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'hd_tenant_grant_changed';
+COMMENT ON FUNCTION helpdesk._tenant_grant_changed() IS
+	'Statement trigger on tenant_grant: invalidates every backend''s cached tenant access at commit.';
+CREATE TRIGGER tenant_grant_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON helpdesk.tenant_grant
+	FOR EACH STATEMENT EXECUTE FUNCTION helpdesk._tenant_grant_changed();
+
+CREATE FUNCTION helpdesk.grant_tenant(role regrole, tenant_id bigint)
+RETURNS boolean LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_grant_tenant';
+COMMENT ON FUNCTION helpdesk.grant_tenant(regrole, bigint) IS
+	'Let role (and the roles that have its privileges) act for tenant_id; NULL: for every tenant. The caller must act for that tenant (NULL: for every tenant). True when the binding is new.';
+
+CREATE FUNCTION helpdesk.revoke_tenant(role regrole, tenant_id bigint)
+RETURNS boolean LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_revoke_tenant';
+COMMENT ON FUNCTION helpdesk.revoke_tenant(regrole, bigint) IS
+	'Remove the binding of role to tenant_id (NULL: the every-tenant binding); takes effect in other sessions from their next transaction. True when there was one.';
+
+CREATE FUNCTION helpdesk.may_read_tenant(tenant_id bigint)
+RETURNS boolean LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'hd_may_read_tenant';
+COMMENT ON FUNCTION helpdesk.may_read_tenant(bigint) IS
+	'Row level security predicate: may the current role act for tenant_id (cached per backend)?';
+
+CREATE FUNCTION helpdesk.acts_for_all_tenants()
+RETURNS boolean LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'hd_acts_for_all_tenants';
+COMMENT ON FUNCTION helpdesk.acts_for_all_tenants() IS
+	'Row level security predicate of the tables without a tenant (event batches, cursors): may the current role act for every tenant?';
+
+CREATE VIEW helpdesk.tenant_grants WITH (security_invoker = true) AS
+	SELECT r.rolname AS role, nullif(g.tenant_id, 0) AS tenant_id, t.slug AS tenant_slug,
+	       b.rolname AS granted_by, g.granted_at
+	FROM helpdesk.tenant_grant g
+	JOIN pg_catalog.pg_roles r ON r.oid = g.grantee
+	LEFT JOIN helpdesk.tenant t ON t.id = g.tenant_id
+	LEFT JOIN pg_catalog.pg_roles b ON b.oid = g.granted_by;
+COMMENT ON VIEW helpdesk.tenant_grants IS
+	'The tenant bindings by role name; tenant_id NULL: every tenant.';
+
+-- Which roles get EXECUTE on each function of schema helpdesk (filled and
+-- applied by extension/access.sql, which runs after every subsystem).
+CREATE TABLE helpdesk.function_grant (
+	function_name text PRIMARY KEY CHECK (function_name ~ '^[a-z_][a-z0-9_]*$'),
+	roles         text[] NOT NULL,
+	why           text NOT NULL CHECK (length(why) > 0)
+);
+COMMENT ON TABLE helpdesk.function_grant IS
+	'The grant matrix: the roles given EXECUTE on every function of schema helpdesk of that name (all overloads); an empty array is the decision "no one" (internal and trigger functions). docs/security.md is generated from it; a test fails when a function has no row or its ACL differs.';
+-- <<< extension/security/30_access.sql
+
+-- >>> extension/security/35_config_audit.sql (copied verbatim)
+-- The audit log of configuration changes (audit.c): a row trigger on each
+-- configuration table (created by extension/access.sql, after every
+-- subsystem, so direct writes by a DBA are logged too) records who (the
+-- outer role, and the agent the client declared in helpdesk.actor_agent_id),
+-- when, which object, and the row before and after; sealed columns (bytea:
+-- secrets, hashes) appear only as "[sealed]" / "[sealed, changed]".
+
+CREATE TABLE helpdesk.config_audit (
+	tenant_id      bigint NOT NULL CHECK (tenant_id >= 0),
+	id             bigint GENERATED ALWAYS AS IDENTITY,
+	at             timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	actor_role     text NOT NULL,
+	actor_agent_id bigint CHECK (actor_agent_id > 0),
+	object_type    text NOT NULL CHECK (object_type ~ '^[a-z_]{1,40}$'),
+	object_table   text NOT NULL,
+	object_key     text NOT NULL,
+	action         text NOT NULL CHECK (action IN ('insert', 'update', 'delete')),
+	before         jsonb,
+	after          jsonb,
+	PRIMARY KEY (tenant_id, id),
+	CHECK ((action = 'insert') = (before IS NULL)),
+	CHECK ((action = 'delete') = (after IS NULL))
+);
+CREATE INDEX config_audit_at ON helpdesk.config_audit (tenant_id, at);
+COMMENT ON TABLE helpdesk.config_audit IS
+	'Who changed which configuration when, with the row before and after (configuration tables'' row triggers, extension/access.sql). Secrets never appear in plain.';
+COMMENT ON COLUMN helpdesk.config_audit.tenant_id IS
+	'The tenant of the changed row; 0 for a binding to every tenant (tenant_grant).';
+COMMENT ON COLUMN helpdesk.config_audit.actor_role IS
+	'The role outside the SECURITY DEFINER functions (the session''s role or the one SET ROLE chose).';
+COMMENT ON COLUMN helpdesk.config_audit.actor_agent_id IS
+	'The agent the client declared with SET helpdesk.actor_agent_id (the bridge does for logged-in agents); NULL when none. Declared by the client, not verified.';
+COMMENT ON COLUMN helpdesk.config_audit.object_type IS
+	'tenant, agent, queue, routing, calendar, sla, autoclose, system_text, webhook, bot, app, tenant_grant (and later kinds).';
+COMMENT ON COLUMN helpdesk.config_audit.object_key IS
+	'The changed row''s key within its tenant (its id, or its key columns joined by /).';
+COMMENT ON COLUMN helpdesk.config_audit.before IS
+	'The row before the change, without the columns the workers keep (load, cursors, timestamps); bytea columns as "[sealed]". NULL for an insert.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.config_audit', '');
+
+CREATE FUNCTION helpdesk._config_audit() RETURNS trigger
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_config_audit';
+COMMENT ON FUNCTION helpdesk._config_audit() IS
+	'Row trigger of the configuration tables: arguments object type, key columns (comma-separated), tenant column, then the columns that are state, not configuration.';
+
+CREATE FUNCTION helpdesk.config_audit_log(tenant_id bigint, from_at timestamptz DEFAULT NULL,
+	to_at timestamptz DEFAULT NULL, object_type text DEFAULT NULL)
+RETURNS SETOF helpdesk.config_audit
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.* FROM helpdesk.config_audit a
+	WHERE helpdesk._require_tenant($1)	-- a one-time filter: 42501 before any row
+	  AND ($1 IS NULL OR a.tenant_id = $1)
+	  AND ($2 IS NULL OR a.at >= $2) AND ($3 IS NULL OR a.at < $3)
+	  AND ($4 IS NULL OR a.object_type = $4)
+	ORDER BY a.at, a.id
+$$;
+COMMENT ON FUNCTION helpdesk.config_audit_log(bigint, timestamptz, timestamptz, text) IS
+	'The configuration changes of a tenant (NULL: of every tenant, for a role acting for all) in [from_at, to_at), of one object type or all, oldest first.';
+-- <<< extension/security/35_config_audit.sql
+
+-- >>> extension/access.sql (copied verbatim)
+-- Grants and row level security, decided in one place after every subsystem
+-- (Makefile SQL_PARTS: before finish.sql). The same statements end
+-- extension/upgrade/pg_helpdesk--0.1.0--0.2.0.sql. docs/security.md is the
+-- generated view of this file (scripts/security_matrix); test/pgtap/
+-- access_catalog.sql fails on a function without a row here, an ACL that
+-- differs from it, a table without row level security or a view without
+-- security_invoker.
+
+-- The matrix. Letters: A helpdesk_admin, S helpdesk_supervisor, G
+-- helpdesk_agent, Q helpdesk_qa, P helpdesk_api, B helpdesk_bridge, R
+-- helpdesk_reader, * PUBLIC; '' no one (internal: triggers, workers, the
+-- checks our own functions call).
+DELETE FROM helpdesk.function_grant;
+INSERT INTO helpdesk.function_grant (function_name, roles, why)
+SELECT f, ARRAY(SELECT CASE c WHEN 'A' THEN 'helpdesk_admin' WHEN 'S' THEN 'helpdesk_supervisor'
+		WHEN 'G' THEN 'helpdesk_agent' WHEN 'Q' THEN 'helpdesk_qa' WHEN 'P' THEN 'helpdesk_api'
+		WHEN 'B' THEN 'helpdesk_bridge' WHEN 'R' THEN 'helpdesk_reader' WHEN '*' THEN 'PUBLIC' END
+	FROM unnest(string_to_array(l, NULL)) c ORDER BY 1), w
+FROM (VALUES
+	-- internal
+	('_activate', '', 'starts the workers at CREATE EXTENSION'),
+	('_agent_disable_bump', '', 'trigger'),
+	('_autoclose_pass', '', 'the dispatcher''s auto-close stage (tests call it as superuser)'),
+	('_next_event_id', '', 'column default of event ids'),
+	('_session_sla_start', '', 'trigger'),
+	('_tenant_grant_changed', '', 'trigger'),
+	('_config_audit', '', 'trigger'),
+	('_require_tenant', '', 'called inside our SECURITY DEFINER SQL functions'),
+	-- predicates anyone may evaluate
+	('transition_allowed', '*', 'the session state machine, no data'),
+	('ticket_transition_allowed', '*', 'the ticket state machine, no data'),
+	('may_read_tenant', '*', 'row level security predicate'),
+	('acts_for_all_tenants', '*', 'row level security predicate'),
+	-- tenants, bindings, maintenance
+	('upsert_tenant', 'A', 'creates or changes a tenant (needs every tenant)'),
+	('set_tenant_language', 'A', 'tenant configuration'),
+	('grant_tenant', 'A', 'binds a role to a tenant the caller acts for'),
+	('revoke_tenant', 'A', 'unbinds'),
+	('prune_events', 'A', 'maintenance of every tenant (needs every tenant)'),
+	('prune_webhook_deliveries', 'A', 'maintenance of every tenant (needs every tenant)'),
+	('prune_player_api', 'A', 'maintenance of every tenant (needs every tenant)'),
+	('worker_status', 'AR', 'workers of this database, no tenant data'),
+	('publisher_lag', 'AR', 'a number, no tenant data'),
+	('config_audit_log', 'ASR', 'who changed which configuration'),
+	-- configuration
+	('set_routing', 'A', 'tenant configuration'),
+	('upsert_agent', 'A', 'agent directory'),
+	('set_agent_role', 'A', 'agent directory'),
+	('set_agent_password', 'A', 'agent credentials'),
+	('set_agent_queue_limit', 'AS', 'staffing'),
+	('set_agent_ticket_capacity', 'AS', 'staffing'),
+	('upsert_queue', 'A', 'queue configuration'),
+	('set_queue_routing', 'A', 'queue configuration'),
+	('set_queue_sla', 'A', 'queue configuration'),
+	('set_queue_max_wait_action', 'A', 'queue configuration'),
+	('set_queue_ticket_strategy', 'A', 'queue configuration'),
+	('upsert_issue_type', 'A', 'ticket configuration'),
+	('upsert_urgency_rule', 'A', 'ticket configuration'),
+	('set_ticket_settings', 'A', 'ticket configuration'),
+	('upsert_calendar', 'A', 'calendars'),
+	('upsert_sla_policy', 'A', 'SLA'),
+	('delete_sla_policy', 'A', 'SLA'),
+	('set_autoclose', 'A', 'auto-close'),
+	('autoclose_settings', 'ASR', 'reads auto-close settings'),
+	('set_csat', 'A', 'CSAT configuration'),
+	('set_system_text', 'AS', 'system texts'),
+	('upsert_webhook', 'A', 'webhooks'),
+	('webhook_secret', 'A', 'shows a webhook''s signing secret'),
+	('redeliver', 'A', 'webhook operations'),
+	('replay_webhooks', 'A', 'webhook operations'),
+	('upsert_bot', 'A', 'bots'),
+	('delete_bot', 'A', 'bots'),
+	('upsert_app', 'A', 'player API apps and their secrets'),
+	('revoke_app', 'A', 'player API apps'),
+	-- tokens, login, the signed player API
+	('issue_token', 'APB', 'signs bridge tokens for customers and agents'),
+	('verify_token', 'PB', 'checks a bridge token'),
+	('agent_login', 'PB', 'the console''s login, through the bridge'),
+	('logout_agent', 'ASGB', 'revokes an agent''s login tokens'),
+	('verify_signed_request', 'PB', 'the player API''s signature check'),
+	('rate_limit_hit', 'PB', 'the player API''s rate limits'),
+	-- customers and sessions (the service side)
+	('upsert_customer', 'APB', 'customer directory, from the game backend'),
+	('start_session', 'PB', 'a customer starts a chat'),
+	('request_agent', 'PB', 'a customer asks for a human'),
+	('contact_support', 'PB', 'the offline form'),
+	('submit_csat', 'PB', 'a customer''s survey answer'),
+	('bot_reply', 'PB', 'an external bot answers'),
+	('handoff_to_agent', 'SPB', 'a bot or supervisor hands a chat to agents'),
+	('post_message', 'SGPB', 'a message from a customer or an agent'),
+	('close_session', 'SGPB', 'ends a chat'),
+	('escalate_session', 'SGPB', 'turns a chat into a ticket'),
+	('mark_delivered', 'SGPB', 'receipts'),
+	('mark_read', 'SGPB', 'receipts'),
+	-- agents at work
+	('set_agent_status', 'SGB', 'presence'),
+	('agent_heartbeat', 'SGB', 'presence'),
+	('presence_timeout_ms', 'B', 'the bridge''s heartbeat period'),
+	('accept_offer', 'SGB', 'routing'),
+	('decline_offer', 'SGB', 'routing'),
+	('claim_session', 'SGB', 'routing'),
+	('transfer_session', 'SGB', 'routing'),
+	('send_agent_message', 'SGB', 'agent to agent'),
+	('queue_position', 'SGPB', 'a waiting customer''s place'),
+	-- tickets
+	('create_ticket', 'SGPB', 'tickets'),
+	('reply_ticket', 'SGPB', 'tickets'),
+	('add_ticket_note', 'SGB', 'internal notes'),
+	('set_ticket_status', 'SGB', 'tickets'),
+	('set_ticket_priority', 'SGB', 'tickets'),
+	('set_ticket_tags', 'SGB', 'tickets'),
+	('set_ticket_attributes', 'SGB', 'tickets'),
+	('set_ticket_queue', 'SGB', 'tickets'),
+	('assign_ticket', 'SGB', 'tickets'),
+	('take_ticket', 'SGB', 'tickets'),
+	('mark_ticket_delivered', 'SGPB', 'receipts'),
+	('mark_ticket_read', 'SGPB', 'receipts'),
+	('upsert_quick_reply', 'ASGB', 'quick replies'),
+	('delete_quick_reply', 'ASGB', 'quick replies'),
+	('search_quick_replies', 'SGB', 'quick replies'),
+	('render_quick_reply', 'SGB', 'quick replies'),
+	-- reads: transcripts, tickets, scores (QA and reporting too)
+	('session_messages', 'ASGQPBR', 'transcripts'),
+	('session_history', 'ASGQPBR', 'transcripts'),
+	('customer_messages', 'ASGQPBR', 'transcripts'),
+	('ticket_messages', 'ASGQPBR', 'ticket threads'),
+	('get_ticket', 'ASGQPBR', 'tickets'),
+	('list_tickets', 'ASGQPBR', 'tickets'),
+	('ticket_sla', 'ASGQPBR', 'SLA state'),
+	('bot_status', 'ASGQPBR', 'a session''s bot side'),
+	('system_text', 'ASGPB', 'texts in a language'),
+	('business_time_add', 'ASGPBR', 'calendar arithmetic'),
+	('business_time_between', 'ASGPBR', 'calendar arithmetic'),
+	-- the event log
+	('events_since', 'PB', 'the event log (NULL tenant: needs every tenant)'),
+	('bridge_events', 'B', 'the bridge''s read of the event log'),
+	('bridge_subscriber', 'B', 'who a connecting bridge client is'),
+	('event_position', 'PBR', 'the log''s position'),
+	('event_log_id', 'PBR', 'the log''s identity')
+) m(f, l, w)
+WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+	WHERE p.pronamespace = 'helpdesk'::regnamespace AND p.proname = m.f);
+
+-- Apply it: nothing for PUBLIC unless the matrix says so, then EXECUTE per row.
+DO $$
+DECLARE
+	p record;
+	r text;
+BEGIN
+	FOR p IN SELECT f.oid::regprocedure AS sig, g.roles
+		FROM pg_catalog.pg_proc f
+		LEFT JOIN helpdesk.function_grant g ON g.function_name = f.proname
+		WHERE f.pronamespace = 'helpdesk'::regnamespace
+	LOOP
+		EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', p.sig);
+		FOREACH r IN ARRAY coalesce(p.roles, '{}')
+		LOOP
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', p.sig,
+				CASE r WHEN 'PUBLIC' THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r) END);
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+-- The configuration audit (security/35_config_audit.sql, audit.c): a row
+-- trigger on each configuration table, firing on the configuration columns
+-- only (every column but the state ones listed, which the workers and the
+-- presence path keep). Arguments: object type, key columns, tenant column,
+-- the state columns. A later subsystem's configuration table (automation
+-- rules...) gets a line here.
+DO $$
+DECLARE
+	t record;
+	cols text;
+BEGIN
+	FOR t IN SELECT * FROM (VALUES
+		('tenant', 'tenant', 'id', 'id', ARRAY['created_at', 'updated_at', 'dispatch_error']),
+		('agent', 'agent', 'id', 'tenant_id', ARRAY['created_at', 'updated_at', 'status', 'last_seen_at',
+			'load', 'status_changed_at', 'capacity_changed_at', 'presence_lost_at', 'status_before_loss',
+			'missed_offers', 'last_activity_at', 'dispatch_error', 'open_tickets', 'last_ticket_at',
+			'token_version']),
+		('agent_credential', 'agent', 'agent_id', 'tenant_id', ARRAY['failed_attempts', 'locked_until',
+			'last_failed_at', 'last_login_at']),
+		('agent_queue_limit', 'agent', 'agent_id,queue_id', 'tenant_id', ARRAY[]::text[]),
+		('queue', 'queue', 'id', 'tenant_id', ARRAY['created_at', 'updated_at', 'rr_cursor',
+			'ticket_rr_cursor', 'dispatch_error']),
+		('issue_type', 'routing', 'code', 'tenant_id', ARRAY[]::text[]),
+		('urgency_rule', 'routing', 'id', 'tenant_id', ARRAY[]::text[]),
+		('calendar', 'calendar', 'id', 'tenant_id', ARRAY['created_at', 'updated_at']),
+		('sla_policy', 'sla', 'id', 'tenant_id', ARRAY['created_at', 'updated_at']),
+		('autoclose_setting', 'autoclose', 'rule', 'tenant_id', ARRAY['updated_at']),
+		('system_text', 'system_text', 'key,language', 'tenant_id', ARRAY['updated_at']),
+		('webhook', 'webhook', 'id', 'tenant_id', ARRAY['created_at', 'updated_at', 'failing_since']),
+		('bot', 'bot', 'id', 'tenant_id', ARRAY['created_at', 'updated_at']),
+		('api_app', 'app', 'app_id', 'tenant_id', ARRAY['created_at', 'updated_at']),
+		('tenant_grant', 'tenant_grant', 'grantee', 'tenant_id', ARRAY['granted_at'])
+	) m(rel, kind, keys, tenant_col, state)
+	WHERE pg_catalog.to_regclass('helpdesk.' || m.rel) IS NOT NULL
+	LOOP
+		-- by name: an upgraded table's column order differs from a fresh one's
+		SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attname) INTO cols
+			FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = ('helpdesk.' || t.rel)::regclass AND a.attnum > 0 AND NOT a.attisdropped
+			  AND a.attname <> ALL (t.state);
+		EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS config_audit ON helpdesk.%I', t.rel);
+		EXECUTE pg_catalog.format('CREATE TRIGGER config_audit AFTER INSERT OR DELETE OR UPDATE OF %s '
+			'ON helpdesk.%I FOR EACH ROW EXECUTE FUNCTION helpdesk._config_audit(%L, %L, %L%s)',
+			cols, t.rel, t.kind, t.keys, t.tenant_col,
+			(SELECT pg_catalog.string_agg(pg_catalog.format(', %L', c), '') FROM unnest(t.state) c));
+	END LOOP;
+END
+$$;
+
+-- Row level security on every table of schema helpdesk: rows of the tenants
+-- the current role may act for (tenant: its own row; the tables without a
+-- tenant: only for roles acting for every tenant, except the state machines
+-- and the grant matrix, which anyone may read). The owner, which our
+-- SECURITY DEFINER functions run as, and superusers are not bound (not
+-- FORCEd), so the API pays nothing. Readers (helpdesk_reader, helpdesk_qa, helpdesk_admin)
+-- get SELECT on every column except bytea ones (sealed secrets, hashes,
+-- uploaded content) and none on agent_credential; views run as the invoker,
+-- so the same policies apply through them.
+DO $$
+DECLARE
+	t record;
+	cols text;
+	pred text;
+BEGIN
+	FOR t IN SELECT c.oid::regclass AS rel, c.relname, c.relkind
+		FROM pg_catalog.pg_class c
+		WHERE c.relnamespace = 'helpdesk'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+		ORDER BY c.relname
+	LOOP
+		IF t.relkind = 'v' THEN
+			EXECUTE pg_catalog.format('ALTER VIEW %s SET (security_invoker = true)', t.rel);
+		ELSE
+			IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.rel
+				AND a.attname = 'tenant_id' AND NOT a.attisdropped) THEN
+				pred := 'helpdesk.may_read_tenant(tenant_id)';
+			ELSIF t.relname = 'tenant' THEN
+				pred := 'helpdesk.may_read_tenant(id)';
+			ELSIF t.relname IN ('session_transition', 'ticket_transition', 'function_grant') THEN
+				pred := 'true';
+			ELSE
+				pred := 'helpdesk.acts_for_all_tenants()';
+			END IF;
+			EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t.rel);
+			EXECUTE pg_catalog.format('DROP POLICY IF EXISTS tenant_rows ON %s', t.rel);
+			EXECUTE pg_catalog.format('CREATE POLICY tenant_rows ON %s USING (%s) WITH CHECK (%s)',
+				t.rel, pred, pred);
+		END IF;
+		IF t.relname = 'agent_credential' THEN
+			CONTINUE;
+		END IF;
+		SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+			INTO cols
+			FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = t.rel AND a.attnum > 0 AND NOT a.attisdropped
+			  AND a.atttypid <> 'bytea'::regtype;
+		IF cols IS NOT NULL THEN
+			EXECUTE pg_catalog.format('GRANT SELECT (%s) ON %s TO helpdesk_reader, helpdesk_qa, helpdesk_admin',
+				cols, t.rel);
+		END IF;
+	END LOOP;
+END
+$$;
+GRANT USAGE ON SCHEMA helpdesk TO helpdesk_admin, helpdesk_supervisor, helpdesk_agent,
+	helpdesk_qa, helpdesk_api, helpdesk_bridge, helpdesk_reader;
+-- <<< extension/access.sql
