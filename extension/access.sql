@@ -136,7 +136,73 @@ FROM (VALUES
 	('bridge_events', 'B', 'the bridge''s read of the event log'),
 	('bridge_subscriber', 'B', 'who a connecting bridge client is'),
 	('event_position', 'PBR', 'the log''s position'),
-	('event_log_id', 'PBR', 'the log''s identity')
+	('event_log_id', 'PBR', 'the log''s identity'),
+	-- uploads, CORS, the player API's routes (security/40-42)
+	('player_call', 'PB', 'one signed player API request'),
+	('store_upload', 'PB', 'keeps an uploaded file'),
+	('upload_info', 'B', 'the bridge serves an upload'),
+	('upload_chunk', 'B', 'the bridge streams an upload'),
+	('cors_origins', 'B', 'every tenant''s web origins, for the bridge (needs every tenant)'),
+	('set_cors_origins', 'A', 'tenant configuration'),
+	('prune_uploads', 'A', 'maintenance of every tenant (needs every tenant)'),
+	('_upload_attachment', '', 'completes a player''s attachment inside player_call'),
+	('_attachment_upload', '', 'trigger'),
+	('_api_app_changed', '', 'trigger'),
+	-- the console's reads through the bridge (bridge_api/10)
+	('bridge_console_sessions', 'B', 'the console''s lists; trusts the kind and subject the bridge verified'),
+	('bridge_console_customer', 'B', 'the console''s customer panel; trusts the verified subject'),
+	('bridge_console_directory', 'B', 'the console''s agent and queue directory'),
+	-- trigger tasks and automation rules (automation/)
+	('receive_task', 'APB', 'seed 003''s task API'),
+	('cancel_task', 'APB', 'seed 003''s task API'),
+	('task_status', 'ASPBR', 'seed 003''s task API'),
+	('list_tasks', 'ASPBR', 'seed 003''s task API'),
+	('set_task_settings', 'A', 'tenant configuration'),
+	('task_callback_secret', 'A', 'shows the callbacks'' signing secret'),
+	('upsert_rule', 'A', 'automation rules'),
+	('delete_rule', 'A', 'automation rules'),
+	('test_rule', 'AS', 'a dry run of a rule'),
+	('_task_pass', '', 'the dispatcher''s task stage (tests call it as superuser)'),
+	-- reports, rollups, dashboard (reports/00-39)
+	('report_sessions', 'ASQPR', 'reports'),
+	('report_agents', 'ASQPR', 'reports'),
+	('report_tickets', 'ASQPR', 'reports'),
+	('report_sla', 'ASQPR', 'reports'),
+	('report_csat', 'ASQPR', 'reports'),
+	('report_funnel', 'ASQPR', 'reports'),
+	('rebuild_rollups', 'A', 'recomputes a range of rollups'),
+	('set_report_settings', 'A', 'tenant configuration'),
+	('set_queue_report_settings', 'A', 'queue configuration'),
+	('_bucket', '', 'reports internals'),
+	('_us', '', 'reports internals'),
+	('_session_facts', '', 'reports internals'),
+	('_fact_session', '', 'reports internals'),
+	('_fact_offer', '', 'reports internals'),
+	('_fact_ticket', '', 'reports internals'),
+	('_fact_sla', '', 'reports internals'),
+	('_fact_csat', '', 'reports internals'),
+	('_ticket_buckets', '', 'reports internals'),
+	('_rollup_recompute', '', 'reports internals'),
+	('_rollup_reseen', '', 'reports internals'),
+	('_rollup_days', '', 'reports internals'),
+	('_local_days', '', 'reports internals'),
+	('_report_check', '', 'reports internals'),
+	('_report_query', '', 'reports internals'),
+	-- metrics, import, search, retention (reports/40-79)
+	('metrics', 'AB', 'every tenant''s Prometheus series (needs every tenant)'),
+	('begin_import', 'AP', 'bulk import'),
+	('run_import', 'AP', 'bulk import'),
+	('import_errors', 'AP', 'bulk import'),
+	('_import_tenant', 'AP', 'a staging column''s default, evaluated as the COPYing role'),
+	('_import_id', 'AP', 'a staging column''s default, evaluated as the COPYing role'),
+	('_import_line', 'AP', 'a staging column''s default, evaluated as the COPYing role'),
+	('search_messages', 'ASGQPB', 'search over chat and ticket history'),
+	('search_tokens', '*', 'the search keys of a text, no data'),
+	('index_messages', 'A', 'the search index job of every tenant (needs every tenant)'),
+	('rebuild_search_index', 'A', 'search maintenance'),
+	('set_message_retention', 'A', 'tenant configuration'),
+	('retention_batch', 'A', 'retention maintenance'),
+	('run_retention', 'A', 'the retention job of every tenant (needs every tenant)')
 ) m(f, l, w)
 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
 	WHERE p.pronamespace = 'helpdesk'::regnamespace AND p.proname = m.f);
@@ -152,10 +218,10 @@ BEGIN
 		LEFT JOIN helpdesk.function_grant g ON g.function_name = f.proname
 		WHERE f.pronamespace = 'helpdesk'::regnamespace
 	LOOP
-		EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', p.sig);
+		EXECUTE pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', p.sig);
 		FOREACH r IN ARRAY coalesce(p.roles, '{}')
 		LOOP
-			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', p.sig,
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO %s', p.sig,
 				CASE r WHEN 'PUBLIC' THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r) END);
 		END LOOP;
 	END LOOP;
@@ -266,3 +332,8 @@ END
 $$;
 GRANT USAGE ON SCHEMA helpdesk TO helpdesk_admin, helpdesk_supervisor, helpdesk_agent,
 	helpdesk_qa, helpdesk_api, helpdesk_bridge, helpdesk_reader;
+-- The bulk import's staging tables are the one place a role writes rows
+-- itself: COPY ... FROM STDIN after begin_import (reports/50_import.sql); the
+-- rows' tenant comes from the session's import, under the tenant policy.
+GRANT INSERT ON helpdesk.import_customer, helpdesk.import_agent, helpdesk.import_queue,
+	helpdesk.import_quick_reply TO helpdesk_admin, helpdesk_api;

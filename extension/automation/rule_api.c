@@ -29,6 +29,7 @@ hd_upsert_rule(PG_FUNCTION_ARGS)
 			   *event;
 	int64		id;
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 5, names);
 	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	event = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -118,6 +119,7 @@ hd_test_rule(PG_FUNCTION_ARGS)
 	char	   *text;
 	Datum		r;
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 3, names);
 	rule = PG_GETARG_JSONB_P(1);
 	obj = PG_GETARG_JSONB_P(2);

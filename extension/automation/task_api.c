@@ -187,6 +187,7 @@ hd_list_tasks(PG_FUNCTION_ARGS)
 				r;
 	char		n[6] = "     ";
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 1, names);
 	tenant_id = PG_GETARG_INT64(0);
 	customer = hd_arg_text_or_null(fcinfo, 1);
@@ -245,6 +246,7 @@ hd_set_task_settings(PG_FUNCTION_ARGS)
 	char	   *zone;
 	bool		reset = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 1, names);
 	tenant_id = PG_GETARG_INT64(0);
 	zone = hd_arg_text_or_null(fcinfo, 2);

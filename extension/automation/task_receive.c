@@ -221,6 +221,7 @@ hd_receive_task(PG_FUNCTION_ARGS)
 	JsonbValue *jv;
 	Datum		result;
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	task = PG_GETARG_JSONB_P(1);

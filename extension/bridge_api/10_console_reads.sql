@@ -9,6 +9,7 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
+	SELECT helpdesk._require_tenant($1);	-- the caller must act for the tenant
 	WITH me AS (
 		SELECT a.id, a.skills, a.languages FROM helpdesk.agent a
 		WHERE a.tenant_id = $1 AND a.id = $3 AND a.enabled AND $2 IN ('agent', 'supervisor')
@@ -59,6 +60,7 @@ RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+	SELECT helpdesk._require_tenant($1);	-- the caller must act for the tenant
 	SELECT jsonb_build_object(
 		'customer', jsonb_build_object('id', c.id, 'external_id', c.external_id,
 			'name', coalesce(c.display_name, c.external_id), 'vip_level', c.vip_level,
@@ -91,6 +93,7 @@ RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+	SELECT helpdesk._require_tenant($1);	-- the caller must act for the tenant
 	SELECT jsonb_build_object(
 		'agents', coalesce((SELECT jsonb_agg(jsonb_build_object('id', a.id, 'name', a.display_name,
 				'external_id', a.external_id, 'status', a.status, 'role', a.role,

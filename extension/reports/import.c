@@ -76,6 +76,7 @@ hd_begin_import(PG_FUNCTION_ARGS)
 	Datum		v[2];
 	int64		id;
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 2, names);
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	hd_check_enum("kind", kind, kinds);

@@ -178,6 +178,7 @@ hd_metrics(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	size_t		f;
 
+	hd_require_every_tenant();	/* the series of every tenant */
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	for (f = 0; f < NFAMILIES; f++)

@@ -75,6 +75,7 @@ hd_report_check(PG_FUNCTION_ARGS)
 	char	   *tz;
 	Datum		v[1];
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 6, names);
 	tenant_id = PG_GETARG_INT64(0);
 	hd_check_enum("bucket", text_to_cstring(PG_GETARG_TEXT_PP(4)), buckets);
@@ -149,6 +150,7 @@ hd_rebuild_rollups(PG_FUNCTION_ARGS)
 				to;
 	Datum		v[3];
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	from = PG_GETARG_TIMESTAMPTZ(1);

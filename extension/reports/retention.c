@@ -59,6 +59,7 @@ hd_set_message_retention(PG_FUNCTION_ARGS)
 	static const char *const names[] = {"tenant_id"};
 	Datum		v[2];
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 1, names);
 	v[0] = PG_GETARG_DATUM(0);
 	if (!PG_ARGISNULL(1))
@@ -282,6 +283,7 @@ hd_run_retention(PG_FUNCTION_ARGS)
 		!castNode(CallContext, fcinfo->context)->atomic;
 	int64		tenant = 0;
 
+	hd_require_every_tenant();	/* every tenant with a setting */
 	hd_check_range("batch_size", batch, 1, 100000);
 	hd_check_range("max_batches", max_batches, 1, 1000000);
 	if (!nonatomic)

@@ -80,6 +80,7 @@ hd_index_messages(PG_FUNCTION_ARGS)
 				done = 0;
 	bool		same_log;
 
+	hd_require_every_tenant();	/* keys every tenant's messages */
 	hd_check_range("max_events", max_events, 1, 10000000);
 	SPI_connect();
 	hd_exec(&read_cursor, NULL, NULL, false, 1);
@@ -205,6 +206,7 @@ hd_search_messages(PG_FUNCTION_ARGS)
 	char		n[9] = "        ";
 	int64		budget;
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 2, names);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	hd_check_length("query", query, 1, MAX_QUERY_BYTES);

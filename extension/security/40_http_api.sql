@@ -22,9 +22,9 @@ COMMENT ON FUNCTION helpdesk.set_cors_origins(bigint, text[]) IS
 CREATE FUNCTION helpdesk.cors_origins()
 RETURNS TABLE (tenant_id bigint, origin text) LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT c.tenant_id, c.origin FROM helpdesk.cors_origin c $$;
+AS $$ SELECT c.tenant_id, c.origin FROM helpdesk.cors_origin c WHERE helpdesk._require_tenant(NULL) $$;
 COMMENT ON FUNCTION helpdesk.cors_origins() IS
-	'Every tenant''s allowed CORS origins, for helpdesk-bridge''s cache.';
+	'Every tenant''s allowed CORS origins, for helpdesk-bridge''s cache (the caller must act for every tenant).';
 
 CREATE TABLE helpdesk.upload (
 	tenant_id     bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,

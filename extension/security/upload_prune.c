@@ -31,6 +31,7 @@ hd_prune_uploads(PG_FUNCTION_ARGS)
 	uint64		n;
 
 	hd_require_args(fcinfo, 2, names);
+	hd_require_every_tenant();	/* prunes every tenant's uploads */
 	hd_interval_arg(fcinfo, 0, "keep", 0, (int64) 36525 * USECS_PER_DAY, false, &v[0]);
 	hd_interval_arg(fcinfo, 1, "grace", 0, (int64) 36525 * USECS_PER_DAY, false, &v[1]);
 	SPI_connect();
