@@ -53,8 +53,10 @@ COMMENT ON COLUMN helpdesk.upload.content IS
 	'Stored EXTERNAL (uncompressed TOAST), so substring reads only the chunks of a range.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.upload', '');
 
-CREATE INDEX message_upload ON helpdesk.message (tenant_id, ((attachment ->> 'upload_id')))
-	WHERE attachment ? 'upload_id';
+-- No index on helpdesk.message for upload references: a partial or expression
+-- index there takes every post_message off its direct write (core/direct_insert.c
+-- fills plain btree indexes only). prune_uploads and retention look references
+-- up through the tenant's messages instead (a follow-up: a reference table).
 
 CREATE FUNCTION helpdesk.store_upload(tenant_id bigint, uploader_kind text, uploader_id bigint,
 	name text, declared_type text, content bytea,

@@ -2,9 +2,10 @@
  * upload_prune.c — prune_uploads(keep, grace): uploads go with their
  * messages' retention. An upload older than keep goes; one older than grace
  * goes once no message references it any more, neither a session's message
- * nor a ticket's (its messages were pruned, or it was never sent). The
- * lookup of session references uses the partial index message_upload;
- * ticket messages are fewer and are anti-joined in one pass.
+ * nor a ticket's (its messages were pruned, or it was never sent). There is
+ * no index on message references (it would take post_message off its direct
+ * write): the references are anti-joined in one pass over the messages that
+ * carry an upload, a maintenance job's cost.
  */
 #include "security.h"
 

@@ -1950,8 +1950,6 @@ COMMENT ON COLUMN helpdesk.upload.content IS
 	'Stored EXTERNAL (uncompressed TOAST), so substring reads only the chunks of a range.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.upload', '');
 
-CREATE INDEX message_upload ON helpdesk.message (tenant_id, ((attachment ->> 'upload_id')))
-	WHERE attachment ? 'upload_id';
 
 CREATE FUNCTION helpdesk.store_upload(tenant_id bigint, uploader_kind text, uploader_id bigint,
 	name text, declared_type text, content bytea,
