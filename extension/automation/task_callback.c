@@ -20,8 +20,6 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include <time.h>
-
 typedef struct CallbackJob
 {
 	int			attempt;
@@ -123,15 +121,7 @@ cb_build(HdHttpJob *job)
 	job->request.body_len = strlen(body);
 	hd_http_add_header(job, "Content-Type", "application/json");
 	if (secret != NULL)
-	{
-		char	   *id = psprintf("task_%lld_%lld", (long long) job->tenant_id, (long long) job->row_id);
-		int64		ts = (int64) time(NULL);
-
-		hd_http_add_header(job, "webhook-id", id);
-		hd_http_add_header(job, "webhook-timestamp", psprintf(INT64_FORMAT, ts));
-		hd_http_add_header(job, "webhook-signature",
-						   hd_webhook_signature(secret, id, ts, job->request.body, job->request.body_len));
-	}
+		hd_http_sign_job(job, secret, "task");
 }
 
 static void

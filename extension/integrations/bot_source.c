@@ -188,23 +188,6 @@ dump_to(MemoryContext cxt, json_t *root, size_t *len)
 	return out;
 }
 
-/*
- * Standard Webhooks headers, signed as webhook deliveries are
- * (http_webhook_sign.c): webhook-id bot_<tenant>_<job> (the same on every
- * retry), webhook-timestamp, webhook-signature.
- */
-static void
-bot_sign(HdHttpJob *job, const char *secret)
-{
-	char	   *id = psprintf("bot_%lld_%lld", (long long) job->tenant_id, (long long) job->row_id);
-	int64		ts = (int64) time(NULL);
-
-	hd_http_add_header(job, "webhook-id", id);
-	hd_http_add_header(job, "webhook-timestamp", psprintf(INT64_FORMAT, ts));
-	hd_http_add_header(job, "webhook-signature",
-					   hd_webhook_signature(secret, id, ts, job->request.body, job->request.body_len));
-}
-
 static void
 bot_build(HdHttpJob *job)
 {
@@ -296,8 +279,9 @@ bot_build(HdHttpJob *job)
 	}
 	job->request.body = dump_to(job->cxt, root, &len);
 	job->request.body_len = len;
+	/* signed as webhook deliveries are; webhook-id bot_<tenant>_<job>, the same on every retry */
 	if (!d->dify)
-		bot_sign(job, key);
+		hd_http_sign_job(job, key, "bot");
 	memset(key, 0, keylen);
 }
 

@@ -194,6 +194,12 @@ extern int	hd_http_claim_rows(HdHttpClaim *claim, SPITupleTable *rows, uint64 n,
 /* In build(): append a "Name: value" header (copied into job->cxt). */
 extern void hd_http_add_header(HdHttpJob *job, const char *name, const char *value);
 
+/*
+ * http_sign_job.c: in build(), after the body is set: the Standard Webhooks
+ * headers signed with secret, webhook-id "<id_prefix>_<tenant id>_<row id>".
+ */
+extern void hd_http_sign_job(HdHttpJob *job, const char *secret, const char *id_prefix);
+
 /* Jobs in flight now (all sources), for checks and worker_status. */
 extern int	hd_http_in_flight(void);
 
