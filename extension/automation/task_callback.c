@@ -20,8 +20,6 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include <time.h>
-
 typedef struct CallbackJob
 {
 	int			attempt;
@@ -89,34 +87,14 @@ cb_recover(void)
 	hd_http_exec(&recover_plan, NULL, NULL, false, 0);
 }
 
+/* a tenant whose callbacks are at their cap: its rows stay due */
 static int
 cb_claim(HdHttpClaim *claim, int max)
 {
 	Datum		v[1] = {Int32GetDatum(max)};
-	uint64		n,
-				i;
-	int			taken = 0;
-	SPITupleTable *rows;
 
 	hd_http_exec(&claimable, v, NULL, false, 0);
-	n = SPI_processed;
-	rows = SPI_tuptable;
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		int64		tenant_id = DatumGetInt64(SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull));
-		int64		id = DatumGetInt64(SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &isnull));
-		int			attempt = DatumGetInt32(SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull));
-		HdHttpJob  *job = hd_http_job_new(claim, tenant_id, id, 0, 0);
-		Datum		k[2] = {Int64GetDatum(tenant_id), Int64GetDatum(id)};
-
-		if (job == NULL)
-			continue;			/* the tenant's callbacks are at their cap: stays due */
-		job->attempt = attempt;
-		hd_http_exec(&mark_sending, k, NULL, false, 0);
-		taken++;
-	}
-	return taken;
+	return hd_http_claim_rows(claim, SPI_tuptable, SPI_processed, 0, 3, &mark_sending);
 }
 
 static void
@@ -143,15 +121,7 @@ cb_build(HdHttpJob *job)
 	job->request.body_len = strlen(body);
 	hd_http_add_header(job, "Content-Type", "application/json");
 	if (secret != NULL)
-	{
-		char	   *id = psprintf("task_%lld_%lld", (long long) job->tenant_id, (long long) job->row_id);
-		int64		ts = (int64) time(NULL);
-
-		hd_http_add_header(job, "webhook-id", id);
-		hd_http_add_header(job, "webhook-timestamp", psprintf(INT64_FORMAT, ts));
-		hd_http_add_header(job, "webhook-signature",
-						   hd_webhook_signature(secret, id, ts, job->request.body, job->request.body_len));
-	}
+		hd_http_sign_job(job, secret, "task");
 }
 
 static void

@@ -354,48 +354,6 @@ fire_one(void *arg)
 }
 
 /*
- * fire_one in a subtransaction: an error (a serialization failure of a
- * REPEATABLE READ caller, a lock timeout) skips the task and the message
- * stays; a cancel or shutdown (class 57) is re-raised: it is the caller's,
- * not ours to swallow.
- */
-static bool
-fire_in_subxact(FireArgs *f, char **error)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		fire_one(f);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
-			ReThrowError(edata);
-		*error = pstrdup(edata->message);
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
-}
-
-/*
  * core's hook: a customer message with a body was stored (SPI connected,
  * session row locked FOR KEY SHARE).
  */
@@ -478,7 +436,13 @@ hd_task_on_customer_message(HdPostArgs *m, int64 customer_id, int64 message_id)
 		f.customer_id = customer_id;
 		f.message_id = message_id;
 		f.fired = false;
-		if (!fire_in_subxact(&f, &error))
+		/*
+		 * In a subtransaction: an error (a serialization failure of a
+		 * REPEATABLE READ caller, a lock timeout) skips the task and the
+		 * message stays; a cancel or shutdown is re-raised, it is the
+		 * caller's, not ours to swallow.
+		 */
+		if (!hd_run_in_subxact_rethrow_cancel(fire_one, &f, &error))
 		{
 			ereport(LOG,
 					(errmsg("pg_helpdesk: trigger task %lld of tenant %lld not fired: %s",

@@ -241,20 +241,8 @@ hd_task_work_due(TimestampTz now)
 static TimestampTz
 stage_next_due(void)
 {
-	bool		isnull;
-	Datum		d;
-	TimestampTz due,
-				floor;
-
-	hd_exec(&next_due_plan, NULL, NULL, false, 1);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return 0;
-	due = DatumGetTimestampTz(d);
-	floor = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), TASK_LOCKED_RETRY_MS);
-	if (last_pass_skipped && due < floor)
-		due = floor;
-	return due;
+	return hd_dispatch_due_with_floor(&next_due_plan, last_pass_skipped,
+									  TASK_LOCKED_RETRY_MS);
 }
 
 static int

@@ -113,35 +113,14 @@ static HdPlan mark_sending = {
 	2, {INT8OID, INT8OID}
 };
 
+/* a bot at its cap: its rows stay pending */
 static int
 bot_claim(HdHttpClaim *claim, int max)
 {
 	Datum		v[2] = {Int32GetDatum(max)};
-	uint64		n,
-				i;
-	int			taken = 0;
-	SPITupleTable *rows;
 
 	hd_exec(&claimable, v, NULL, false, 0);
-	n = SPI_processed;
-	rows = SPI_tuptable;
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		int64		tenant_id = DatumGetInt64(SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull));
-		int64		job_id = DatumGetInt64(SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &isnull));
-		int64		bot_id = DatumGetInt64(SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull));
-		int			attempt = DatumGetInt32(SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &isnull));
-		HdHttpJob  *job = hd_http_job_new(claim, tenant_id, job_id, bot_id, 0);
-		Datum		k[2] = {Int64GetDatum(tenant_id), Int64GetDatum(job_id)};
-
-		if (job == NULL)
-			continue;			/* this bot is at its cap: the row stays pending */
-		job->attempt = attempt;
-		hd_http_exec(&mark_sending, k, NULL, false, 0);
-		taken++;
-	}
-	return taken;
+	return hd_http_claim_rows(claim, SPI_tuptable, SPI_processed, 3, 4, &mark_sending);
 }
 
 static HdPlan job_facts = {
@@ -207,23 +186,6 @@ dump_to(MemoryContext cxt, json_t *root, size_t *len)
 	out = MemoryContextStrdup(cxt, s);
 	free(s);
 	return out;
-}
-
-/*
- * Standard Webhooks headers, signed as webhook deliveries are
- * (http_webhook_sign.c): webhook-id bot_<tenant>_<job> (the same on every
- * retry), webhook-timestamp, webhook-signature.
- */
-static void
-bot_sign(HdHttpJob *job, const char *secret)
-{
-	char	   *id = psprintf("bot_%lld_%lld", (long long) job->tenant_id, (long long) job->row_id);
-	int64		ts = (int64) time(NULL);
-
-	hd_http_add_header(job, "webhook-id", id);
-	hd_http_add_header(job, "webhook-timestamp", psprintf(INT64_FORMAT, ts));
-	hd_http_add_header(job, "webhook-signature",
-					   hd_webhook_signature(secret, id, ts, job->request.body, job->request.body_len));
 }
 
 static void
@@ -317,8 +279,9 @@ bot_build(HdHttpJob *job)
 	}
 	job->request.body = dump_to(job->cxt, root, &len);
 	job->request.body_len = len;
+	/* signed as webhook deliveries are; webhook-id bot_<tenant>_<job>, the same on every retry */
 	if (!d->dify)
-		bot_sign(job, key);
+		hd_http_sign_job(job, key, "bot");
 	memset(key, 0, keylen);
 }
 

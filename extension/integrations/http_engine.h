@@ -180,8 +180,25 @@ extern HdHttpJob *hd_http_job_new(HdHttpClaim *claim, int64 tenant_id, int64 row
 extern int	hd_http_full_endpoints(HdHttpClaim *claim, int64 **tenant_ids,
 								   int64 **endpoint_ids);
 
+/*
+ * http_claim_rows.c: in claim(), for a source with one job per row: makes a
+ * job for each of the first n rows (as the source's claimable query left
+ * them: tenant id in column 1, row id in column 2, the endpoint id in
+ * endpoint_col, 0 for none, and the attempt number in attempt_col) and runs
+ * mark_sending (tenant id, row id) for each row that got one. Rows whose
+ * endpoint is at its cap stay due. Returns how many jobs it made.
+ */
+extern int	hd_http_claim_rows(HdHttpClaim *claim, SPITupleTable *rows, uint64 n,
+							   int endpoint_col, int attempt_col, HdPlan *mark_sending);
+
 /* In build(): append a "Name: value" header (copied into job->cxt). */
 extern void hd_http_add_header(HdHttpJob *job, const char *name, const char *value);
+
+/*
+ * http_sign_job.c: in build(), after the body is set: the Standard Webhooks
+ * headers signed with secret, webhook-id "<id_prefix>_<tenant id>_<row id>".
+ */
+extern void hd_http_sign_job(HdHttpJob *job, const char *secret, const char *id_prefix);
 
 /* Jobs in flight now (all sources), for checks and worker_status. */
 extern int	hd_http_in_flight(void);

@@ -147,13 +147,8 @@ run_phase(Phase phase, bool *flag)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = hd_worker_abort_pass(oldcxt);
 
-		hd_worker_in_pass = false;
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		ereport(WARNING,
 				(errmsg("pg_helpdesk http worker: %s failed: %s", phase_names[phase], edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));

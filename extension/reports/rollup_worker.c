@@ -76,13 +76,8 @@ run_step(int64 *nread, int64 *nbuckets)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = hd_worker_abort_pass(oldcxt);
 
-		hd_worker_in_pass = false;
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		ereport(WARNING,
 				(errmsg("pg_helpdesk rollup worker: step failed: %s", edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));

@@ -48,6 +48,8 @@ extern Datum hd_text_array(char *const *v, int n);
 extern void hd_mark_session_error(int64 tenant_id, int64 session_id, const char *what,
 								  const char *message);
 extern bool hd_run_in_subxact(void (*fn) (void *), void *arg, char **error);
+extern bool hd_run_in_subxact_rethrow_cancel(void (*fn) (void *), void *arg,
+											 char **error);
 extern bool hd_in_own_xact(void (*fn) (void *), void *arg, char **error);
 
 /*

@@ -30,3 +30,23 @@ hd_dispatch_stage(int i)
 	Assert(i >= 0 && i < nstages);
 	return stages[i];
 }
+
+/* see routing.h: shared by the stages whose passes skip locked rows */
+TimestampTz
+hd_dispatch_due_with_floor(HdPlan *next_due_plan, bool last_pass_skipped, int retry_ms)
+{
+	bool		isnull;
+	Datum		d;
+	TimestampTz due,
+				floor;
+
+	hd_exec(next_due_plan, NULL, NULL, false, 1);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return 0;
+	due = DatumGetTimestampTz(d);
+	floor = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), retry_ms);
+	if (last_pass_skipped && due < floor)
+		due = floor;
+	return due;
+}

@@ -114,10 +114,12 @@ hd_mark_session_error(int64 tenant_id, int64 session_id, const char *what, const
 /*
  * Run fn(arg) in a subtransaction. On error the subtransaction is rolled
  * back, *error gets the message and false is returned; the caller's
- * transaction and SPI connection go on.
+ * transaction and SPI connection go on. With rethrow_cancel, a cancel or
+ * shutdown (class 57) is re-raised after the rollback instead: it belongs
+ * to the caller, not to one item.
  */
-bool
-hd_run_in_subxact(void (*fn) (void *), void *arg, char **error)
+static bool
+run_in_subxact(void (*fn) (void *), void *arg, char **error, bool rethrow_cancel)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -142,6 +144,9 @@ hd_run_in_subxact(void (*fn) (void *), void *arg, char **error)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		if (rethrow_cancel &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+			ReThrowError(edata);
 		if (error)
 			*error = pstrdup(edata->message);
 		FreeErrorData(edata);
@@ -149,6 +154,19 @@ hd_run_in_subxact(void (*fn) (void *), void *arg, char **error)
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+bool
+hd_run_in_subxact(void (*fn) (void *), void *arg, char **error)
+{
+	return run_in_subxact(fn, arg, error, false);
+}
+
+/* as hd_run_in_subxact, but a cancel or shutdown (class 57) is re-raised */
+bool
+hd_run_in_subxact_rethrow_cancel(void (*fn) (void *), void *arg, char **error)
+{
+	return run_in_subxact(fn, arg, error, true);
 }
 
 /*

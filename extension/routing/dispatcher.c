@@ -131,13 +131,8 @@ run_stage(Stage stage, int ext, int *result, bool *more, bool *gone)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = hd_worker_abort_pass(oldcxt);
 
-		hd_worker_in_pass = false;
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		ereport(WARNING,
 				(errmsg("pg_helpdesk dispatcher: %s stage failed: %s",
 						stage == STAGE_REGISTERED ? hd_dispatch_stage(ext)->name

@@ -97,4 +97,13 @@ extern void hd_dispatch_register_stage(const HdDispatchStage *stage);
 extern int	hd_dispatch_stage_count(void);
 extern const HdDispatchStage *hd_dispatch_stage(int i);
 
+/*
+ * A stage's next_due from a one-row, one-column plan (the earliest due time,
+ * NULL when none): 0 when none; when the last pass skipped rows another
+ * transaction held locked, no earlier than retry_ms from now, so the
+ * dispatcher looks again shortly instead of at once.
+ */
+extern TimestampTz hd_dispatch_due_with_floor(HdPlan *next_due_plan,
+											  bool last_pass_skipped, int retry_ms);
+
 #endif							/* HD_ROUTING_H */

@@ -460,13 +460,8 @@ run_pass(bool *gone)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = hd_worker_abort_pass(oldcxt);
 
-		hd_worker_in_pass = false;
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		ereport(WARNING,
 				(errmsg("pg_helpdesk publisher: %s", edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,

@@ -250,3 +250,21 @@ hd_worker_main(Datum main_arg)
 		worker_loops[kind] (my_worker);
 	proc_exit(0);
 }
+
+/*
+ * See worker.h: the recovery the worker loops (publisher, dispatcher, HTTP
+ * worker, rollup worker) share after a failed pass; each reports the error
+ * its own way.
+ */
+ErrorData *
+hd_worker_abort_pass(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	hd_worker_in_pass = false;
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	return edata;
+}

@@ -15,6 +15,12 @@ extern bool hd_extension_present(void);
 extern void hd_worker_check_sigterm(void);
 extern void hd_worker_pin_search_path(void);
 extern void hd_worker_exit_absent(void) pg_attribute_noreturn();
+/*
+ * First thing in a pass's PG_CATCH: ends the pass, copies the error into
+ * cxt (the loop's context), clears the error state and aborts the
+ * transaction; the caller logs the error and frees it (FreeErrorData).
+ */
+extern ErrorData *hd_worker_abort_pass(MemoryContext cxt);
 /* the loop a worker kind runs once connected (registered at module load) */
 typedef void (*HdWorkerLoop) (HdWorkerSlot *w);
 extern void hd_register_worker(HdWorkerKind kind, HdWorkerLoop loop);
