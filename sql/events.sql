@@ -61,7 +61,10 @@ FROM generate_series(1, 3000) g;
 SELECT public.wait_for_publisher() AS published;
 ANALYZE helpdesk.event;
 ANALYZE helpdesk.message;
--- (pg_stat_xact_* also counts this backend's scans not yet reported: compare)
+-- (pg_stat_xact_* also counts this backend's scans not yet reported: compare,
+-- inside one transaction, so that no flush of the backend's counters between
+-- two statements makes the difference negative)
+BEGIN;
 CREATE TEMP VIEW seq_scans AS
 SELECT relname, seq_scan FROM pg_stat_xact_user_tables
 WHERE relid IN ('helpdesk.event'::regclass, 'helpdesk.message'::regclass,
@@ -75,6 +78,7 @@ SELECT relname, a.seq_scan - coalesce(b.seq_scan, 0) AS seq_scans_by_the_reads
 FROM seq_scans a LEFT JOIN scans_before b USING (relname) ORDER BY relname;
 DROP VIEW seq_scans;
 DROP TABLE scans_before;
+COMMIT;
 
 -- bad arguments
 SELECT * FROM helpdesk.events_since(NULL);

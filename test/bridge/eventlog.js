@@ -189,11 +189,17 @@ async function scenarioOlderDump() {
 		return m && m.helpdesk_bridge_log_resets_total > m0.helpdesk_bridge_log_resets_total ? m : null;
 	}, 20000, 200);
 	check(m1, '/metrics counts the reset');
+	// an event a worker committed between the position read and pg_dump is in
+	// the dump unpublished, and the publisher publishes it after the restore:
+	// the restored log's position is the one once the publisher has caught up
+	await published();
+	const restoredPos = Number(await sql1('SELECT helpdesk.event_position() AS p'));
+	check(restoredPos >= dumpedPos, 'the restored log goes on from the dumped position', restoredPos);
 	const sup2 = await connected('sup-after', await L.issueToken(ids.T, 'supervisor', ids.SUP));
-	check(sup2.hellos[0].position === dumpedPos, 'a new client starts at the restored position', sup2.hellos[0].position);
+	check(sup2.hellos[0].position === restoredPos, 'a new client starts at the restored position', sup2.hellos[0].position);
 	const m = await post('after the restore');
 	const e = await sup2.waitEvent((x) => x.type === 'message.created' && x.message.id === m, 10000);
-	check(e && e.pos === dumpedPos + 1, 'the bridge relays the restored log from its position', e && e.pos);
+	check(e && e.pos > restoredPos, 'the bridge relays the restored log from its position', e && e.pos);
 	sup2.positionsOk();
 	sup2.close();
 	fs.rmSync(dump, { force: true });
