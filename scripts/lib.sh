@@ -100,7 +100,8 @@ hd_cluster_start() {
 		echo "shared_preload_libraries = 'pg_helpdesk, pg_cron'"
 		echo "cron.database_name = 'helpdesk'"
 		echo "cron.host = '$HD_SOCK'"
-		echo "max_worker_processes = 96"
+		echo "max_worker_processes = 300"	# 1 launcher + 4 per database (publisher, dispatcher, http, rollup) for up to 64 test databases, pg_cron
+		echo "helpdesk.max_databases = 64"
 		echo "max_connections = 200"
 		echo "shared_buffers = 256MB"
 		echo "log_line_prefix = '%m [%p] %b '"
