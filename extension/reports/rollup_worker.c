@@ -21,6 +21,8 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include <sys/resource.h>
+
 int			hd_rollup_interval_ms = 1000;
 int			hd_rollup_batch = 5000;
 bool		hd_rollup_enabled = true;
@@ -108,6 +110,14 @@ hd_rollup_worker_run(HdWorkerSlot *w)
 	 * same for the same reason).
 	 */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Reports may lag; routing may not. Recomputing buckets under load took
+	 * CPU from the dispatcher on a 2-core machine (routing_stress timers up
+	 * to 1.6 s late), so the rollup worker yields the CPU to every other
+	 * process of the cluster.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
+		elog(LOG, "pg_helpdesk rollup worker: could not lower its CPU priority: %m");
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk rollup loop",
 									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
