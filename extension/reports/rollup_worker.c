@@ -21,7 +21,6 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include <sys/resource.h>
 
 int			hd_rollup_interval_ms = 1000;
 int			hd_rollup_batch = 5000;
@@ -114,10 +113,11 @@ hd_rollup_worker_run(HdWorkerSlot *w)
 	 * Reports may lag; routing may not. Recomputing buckets under load took
 	 * CPU from the dispatcher on a 2-core machine (routing_stress timers up
 	 * to 1.6 s late), so the rollup worker yields the CPU to every other
-	 * process of the cluster.
+	 * process of the cluster (workers/priority.c: its scheduling group's
+	 * priority, since nice alone weighs nothing between PostgreSQL
+	 * processes).
 	 */
-	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
-		elog(LOG, "pg_helpdesk rollup worker: could not lower its CPU priority: %m");
+	hd_worker_lower_priority(10);
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk rollup loop",
 									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)

@@ -153,9 +153,15 @@ static HdPlan due_offers = {
 	"ORDER BY offer_expires_at LIMIT " CppAsString2(TIMER_BATCH),
 	0, {}
 };
+/*
+ * The "still due" checks test the row's columns as one IS TRUE expression,
+ * so that nothing but the key can serve as an index condition: a generic
+ * plan without statistics took the queue's waiting index (or the agent's
+ * sessions) and scanned every waiting session per timer.
+ */
 static HdPlan offer_still_due = {
-	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 AND state = 'offered' "
-	"AND agent_id = $3 AND offer_expires_at <= now()",
+	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 AND (state = 'offered' "
+	"AND agent_id = $3 AND offer_expires_at <= now()) IS TRUE",
 	3, {INT8OID, INT8OID, INT8OID}
 };
 static HdPlan count_miss = {
@@ -223,8 +229,8 @@ static HdPlan due_waits = {
 	0, {}
 };
 static HdPlan wait_still_due = {
-	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 AND state = 'queued' "
-	"AND queue_id = $3 AND wait_due_at <= now()",
+	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 AND (state = 'queued' "
+	"AND queue_id = $3 AND wait_due_at <= now()) IS TRUE",
 	3, {INT8OID, INT8OID, INT8OID}
 };
 
@@ -421,6 +427,11 @@ static HdPlan try_lock_session = {
 	2, {INT8OID, INT8OID}
 };
 
+static HdPlan try_lock_agent = {
+	"SELECT 1 FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE SKIP LOCKED",
+	2, {INT8OID, INT8OID}
+};
+
 #define CHUNK 1
 
 typedef struct Chunk
@@ -435,7 +446,11 @@ typedef struct Chunk
 /*
  * Fire a chunk of due rows in one transaction, each in a subtransaction.
  * A session some backend holds locked is skipped (it stays due and is
- * retried within milliseconds). A row that fails is marked under the lock
+ * retried within milliseconds), and so is one whose agent a backend holds
+ * locked: under saturation that backend may wait for the CPU for hundreds
+ * of milliseconds with the row locked, and every timer queued behind ours
+ * would wait with it (the routing stress test's timers were seconds late
+ * on row-lock waits and the convoys behind them). A row that fails is marked under the lock
  * the parent transaction still holds. CHUNK is 1: a transaction that holds
  * one item's session and agent while taking the next item's agent deadlocks
  * against heartbeat batches, which lock agents in id order (measured: with
@@ -458,6 +473,16 @@ run_chunk(void *arg)
 		{
 			c->skipped++;
 			continue;
+		}
+		if (it->agent_id != 0)
+		{
+			v[1] = Int64GetDatum(it->agent_id);
+			hd_exec(&try_lock_agent, v, NULL, false, 1);
+			if (SPI_processed == 0)
+			{
+				c->skipped++;
+				continue;
+			}
 		}
 		if (!hd_run_in_subxact(c->l->fn, it, &err))
 			hd_mark_session_error(it->tenant_id, it->session_id, c->l->what, err);

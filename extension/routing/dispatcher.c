@@ -318,6 +318,20 @@ hd_dispatcher_run(HdWorkerSlot *w)
 				if (ok)
 					assign = more;
 			}
+
+			/*
+			 * A pass under load can take a hundred milliseconds and more;
+			 * timers that came due meanwhile fire now, before the other
+			 * stages, rather than after them and a sleep.
+			 */
+			if (ok && !gone && next_due != 0 && GetCurrentTimestamp() >= next_due)
+			{
+				ok = run_timers(&retry_soon);
+				if (ok)
+					assign = true;
+				else
+					timers = true;
+			}
 			ok = ok && !gone && run_registered(woken, &gone);
 			if (ok)
 				woken = false;

@@ -22,11 +22,23 @@
  * that touch it on their next use. A table that grows steadily is
  * invalidated O(log size) times in all; reading the sizes is one lseek per
  * table, cached by smgr.
+ *
+ * A rebuilt plan is only as good as the statistics: without any, every
+ * equality on tenant_id is guessed at 0.5% of the rows, and a generic plan
+ * for "tenant_id = $1 AND id = $2" on a table of a few hundred rows weighs
+ * the primary key the same as any index starting with tenant_id (measured:
+ * the dispatcher's timers looked sessions up through the queue's waiting
+ * index and agents through their external-id index, scanning every waiting
+ * session or agent of the tenant per timer; routing_stress timers went a
+ * second late). So a table that doubled while still small is analyzed
+ * rather than only invalidated (ANALYZE invalidates it too); large tables
+ * are left to autovacuum's analyze, which keeps up with them.
  */
 #include "hd.h"
 #include "worker.h"
 
 #include "access/heapam.h"
+#include "access/xact.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
@@ -35,6 +47,9 @@
 #include "catalog/namespace.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -44,6 +59,8 @@
 #define MAX_TRACKED 64
 /* ignore growth until a table has this many blocks more than when last seen */
 #define MIN_GROWTH_BLOCKS 8
+/* analyze a table that doubled up to this size (128 MB: tens of milliseconds) */
+#define MAX_ANALYZE_BLOCKS 16384
 
 typedef struct Tracked
 {
@@ -81,7 +98,51 @@ build_list(Oid nsp)
 }
 
 /*
- * Call inside a transaction. Returns how many tables were invalidated. The
+ * ANALYZE one table in a subtransaction of the caller's (SPI connected), so
+ * a failure (the table dropped meanwhile, a lock we must not wait for)
+ * costs only the statistics: false, and the caller invalidates instead.
+ * ANALYZE waits for no writer: it takes SHARE UPDATE EXCLUSIVE, which only
+ * VACUUM, DDL and another ANALYZE hold; a lock_timeout keeps an autovacuum
+ * of the same table from holding us up.
+ */
+static bool
+analyze_table(Oid relid)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	char	   *name = get_rel_name(relid);
+	volatile bool ok = true;
+
+	if (name == NULL)
+		return false;
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		int			save_nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", "50", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		if (SPI_execute(psprintf("ANALYZE helpdesk.%s", quote_identifier(name)), false, 0) < 0)
+			elog(ERROR, "ANALYZE failed");
+		AtEOXact_GUC(true, save_nestlevel);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return ok;
+}
+
+/*
+ * Call inside a transaction with SPI connected. Returns how many tables
+ * were analyzed or invalidated. The
  * first call only records sizes: plans made before it are as old as the
  * process, and the next doubling catches them.
  */
@@ -122,7 +183,8 @@ hd_refresh_stale_plans(void)
 		if (cur >= 2 * t->blocks + MIN_GROWTH_BLOCKS ||
 			2 * cur + MIN_GROWTH_BLOCKS <= t->blocks)
 		{
-			CacheInvalidateRelcacheByRelid(t->relid);
+			if (cur > MAX_ANALYZE_BLOCKS || !analyze_table(t->relid))
+				CacheInvalidateRelcacheByRelid(t->relid);
 			t->blocks = cur;
 			n++;
 		}

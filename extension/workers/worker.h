@@ -14,6 +14,7 @@ extern volatile sig_atomic_t hd_worker_in_pass;
 extern bool hd_extension_present(void);
 extern void hd_worker_check_sigterm(void);
 extern void hd_worker_pin_search_path(void);
+extern void hd_worker_lower_priority(int nice);
 extern void hd_worker_exit_absent(void) pg_attribute_noreturn();
 /*
  * First thing in a pass's PG_CATCH: ends the pass, copies the error into

@@ -132,8 +132,14 @@ for round in 1 2 3; do
 	behind=$(q "$DB" "SELECT helpdesk.event_position() - position FROM helpdesk.rollup_cursor" 2>/dev/null || echo 0)
 	if [ "$pid" != 0 ] && [ "${behind:-0}" -gt 0 ]; then
 		kill -9 "$pid"; kills=$((kills + 1))
-		# the postmaster restarts every backend after a crash: wait for the database
-		for _ in $(seq 1 100); do q "$DB" "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
+		# the postmaster restarts every backend after a crash: wait for its new
+		# rollup worker (a query answered at once may still be the old cluster's,
+		# before the postmaster saw the kill)
+		for _ in $(seq 1 300); do
+			np=$(rollup_pid 2>/dev/null || echo 0)
+			[ "${np:-0}" != 0 ] && [ "$np" != "$pid" ] && break
+			sleep 0.2
+		done
 	fi
 done
 [ "$kills" -ge 1 ] || fail "the worker caught up before it could be killed"
