@@ -261,7 +261,19 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 			break;
 		case CMD_HISTORY:
 			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
-				get_id(doc, "after_id", false, &out->up_to, &bad);
+				get_id(doc, "after_id", false, &out->up_to, &bad) &&
+				get_id(doc, "before_id", false, &out->before_id, &bad) &&
+				get_id(doc, "limit", false, &out->limit, &bad);
+			if (ok && out->limit > 500)
+			{
+				bad = "limit";
+				ok = false;
+			}
+			if (ok && out->up_to && out->before_id)
+			{
+				*errmsg = "history takes after_id or before_id, not both";
+				return ERR_BAD_FRAME;
+			}
 			break;
 		case CMD_TICKET_REPLY:
 		case CMD_TICKET_NOTE:
