@@ -266,6 +266,18 @@ async function loadTicket() {
   let rows = [];
   try { rows = await W.conn.request({ type: 'ticket_history', ticket_id: W.ticket }); } catch { return; }
   $('#w-ticket-messages').replaceChildren(...rows.map((m) => renderMessage(m, { viewer: 'customer' })));
+  // a resolved ticket asks for CSAT (a csat message on its thread): stars
+  // under the thread until this survey is answered
+  const ask = [...rows].reverse().find((m) => m.type === 'csat');
+  const box = $('#w-ticket-csat');
+  if (!ask || W.ticketCsatFor === ask.id) return;
+  W.ticketCsatFor = ask.id;
+  W.ticketCsat = 0;
+  box.hidden = false;
+  $('#w-ticket-csat-done').hidden = true;
+  $('#w-ticket-csat-send').hidden = false;
+  $('#w-ticket-csat-send').disabled = true;
+  $('#w-ticket-stars').replaceChildren(stars((n) => { W.ticketCsat = n; $('#w-ticket-csat-send').disabled = false; }));
 }
 
 function boot() {
@@ -317,6 +329,13 @@ function boot() {
       $('#w-csat-done').hidden = false;
       $('#w-csat-send').hidden = true;
     } catch (e) { banner(e.message, 'error', true); }
+  });
+  $('#w-ticket-csat-send').addEventListener('click', async () => {
+    try {
+      await W.conn.request({ type: 'csat', ticket_id: W.ticket, score: W.ticketCsat, comment: $('#w-ticket-csat-comment').value.trim() || undefined });
+    } catch (e) { if (e.code !== 'conflict' && !/HD409/.test(e.message)) { banner(e.message, 'error', true); return; } }
+    $('#w-ticket-csat-done').hidden = false;
+    $('#w-ticket-csat-send').hidden = true;
   });
   $('#w-new').addEventListener('click', () => { W.sid = null; resetHistory(); $('#w-messages').replaceChildren(); show('#w-prechat'); });
   $('#w-ticket-form').addEventListener('submit', async (e) => {
