@@ -1903,9 +1903,11 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT helpdesk._require_tenant($1);	-- the caller must act for the tenant
-	-- who may read the session is session_history's rule (42501, 55000, 22023
-	-- on a bad max_rows, HD404 for a missing session): one row is enough to run it
-	SELECT count(*) FROM helpdesk.session_history($1, $2, $3, $4, 0, $6);
+	-- who may read the session is session_history's rule (42501, 55000, HD404
+	-- for a missing session): asked for one row, which is enough to run it; a
+	-- max_rows outside 1..1000 is passed on for its 22023
+	SELECT count(*) FROM helpdesk.session_history($1, $2, $3, $4, 0,
+		CASE WHEN $6 BETWEEN 1 AND 1000 THEN 1 ELSE $6 END);
 	SELECT coalesce(jsonb_agg(to_jsonb(p) ORDER BY p.id), '[]')
 	FROM (SELECT m.id, m.session_id, m.sender_kind, m.sender_id, m.type, m.body, m.attachment,
 			m.options, m.client_msg_id, m.created_at, m.delivered_at, m.read_at
