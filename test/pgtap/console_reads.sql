@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 
 -- The agent console's reads (extension/bridge_api/10_console_reads.sql):
 -- who sees which conversations in the lists Mine/Queue/All, whose customer
@@ -108,6 +108,9 @@ SELECT throws_ok(format('SELECT helpdesk.bridge_history_before(%s, %s, ''supervi
 	'HD404', NULL, 'another tenant''s session does not exist for this tenant');
 SELECT throws_ok(format('SELECT helpdesk.bridge_history_before(%s, %s, ''agent'', %s, 9007199254740991, 0)', :t, :s1, :a1),
 	'22023', NULL, 'max_rows 0 is an invalid argument');
+SELECT helpdesk.upsert_agent(:t, 'a2', 'Agent Two', '{"vip": 5}', max_sessions => 5, enabled => false) IS NOT NULL AS disabled \gset
+SELECT throws_ok(format('SELECT helpdesk.bridge_history_before(%s, %s, ''agent'', %s, 9007199254740991, 10)', :t, :s1, :a2),
+	'55000', NULL, 'a disabled agent is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
