@@ -192,6 +192,8 @@ typedef struct Cmd
 	int64_t		to_agent_id;
 	int64_t		to_queue_id;
 	int64_t		up_to;
+	int64_t		before_id;		/* history: a page before this message id */
+	int64_t		limit;			/* history with before_id: 1..500 */
 	int64_t		ticket_id;
 	int64_t		agent_id;		/* ticket_assign: 0 with unassign */
 	const char *text;

@@ -345,6 +345,16 @@ command_run(Client *c, Cmd *cmd)
 				const char *p[5] = {t, id_param(s, cmd->session_id), kind_name(c->kind), id,
 				id_param(x, cmd->up_to)};
 
+				if (cmd->before_id)
+				{
+					/* a page backwards: the newest `limit` before before_id */
+					char		lim[24];
+					const char *q[6] = {p[0], p[1], p[2], p[3], id_param(x, cmd->before_id),
+					id_param(lim, cmd->limit ? cmd->limit : 100)};
+
+					command_call(c, cmd, "SELECT helpdesk.bridge_history_before($1, $2, $3, $4, $5, $6)", 6, q);
+					return;
+				}
 				if (p[4] == NULL)
 					p[4] = "0";
 				command_call(c, cmd, "SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(m) ORDER BY m.id), '[]') "

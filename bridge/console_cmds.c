@@ -93,11 +93,16 @@ console_command(Client *c, Cmd *cmd)
 			}
 		case CMD_CSAT:
 			{
-				/* submit_csat checks the session is this customer's */
-				const char *p[5] = {t, s, id, num(x, cmd->score), cmd->text};
+				/*
+				 * submit_csat checks the session or the ticket is this
+				 * customer's (42501) and that a survey was asked (HD404)
+				 */
+				char		k[24];
+				const char *p[6] = {t, cmd->ticket_id ? "ticket" : "session",
+					cmd->ticket_id ? num(k, cmd->ticket_id) : s, id, num(x, cmd->score), cmd->text};
 
 				command_call(c, cmd, "SELECT pg_catalog.jsonb_build_object('survey_id', helpdesk.submit_csat("
-							 "$1, 'session', $2, $3, $4::pg_catalog.int4, $5))", 5, p);
+							 "$1, $2, $3, $4, $5::pg_catalog.int4, $6))", 6, p);
 				return;
 			}
 		case CMD_QUICK_REPLIES:

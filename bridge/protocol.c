@@ -261,7 +261,19 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 			break;
 		case CMD_HISTORY:
 			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
-				get_id(doc, "after_id", false, &out->up_to, &bad);
+				get_id(doc, "after_id", false, &out->up_to, &bad) &&
+				get_id(doc, "before_id", false, &out->before_id, &bad) &&
+				get_id(doc, "limit", false, &out->limit, &bad);
+			if (ok && out->limit > 500)
+			{
+				bad = "limit";
+				ok = false;
+			}
+			if (ok && out->up_to && out->before_id)
+			{
+				*errmsg = "history takes after_id or before_id, not both";
+				return ERR_BAD_FRAME;
+			}
 			break;
 		case CMD_TICKET_REPLY:
 		case CMD_TICKET_NOTE:
@@ -348,9 +360,15 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 				get_str(doc, "note", false, 0, &out->reason, &bad);
 			break;
 		case CMD_CSAT:
-			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+			ok = get_id(doc, "session_id", false, &out->session_id, &bad) &&
+				get_id(doc, "ticket_id", false, &out->ticket_id, &bad) &&
 				get_id(doc, "score", true, &out->score, &bad) &&
 				get_str(doc, "comment", false, 0, &out->text, &bad);
+			if (ok && (out->session_id == 0) == (out->ticket_id == 0))
+			{
+				*errmsg = "csat needs exactly one of session_id and ticket_id";
+				return ERR_BAD_FRAME;
+			}
 			break;
 		case CMD_QUICK_REPLIES:
 			ok = get_str(doc, "prefix", false, MAX_SHORT, &out->text, &bad);

@@ -152,6 +152,7 @@ FROM (VALUES
 	('bridge_console_sessions', 'B', 'the console''s lists; trusts the kind and subject the bridge verified'),
 	('bridge_console_customer', 'B', 'the console''s customer panel; trusts the verified subject'),
 	('bridge_console_directory', 'B', 'the console''s agent and queue directory'),
+	('bridge_history_before', 'B', 'the console''s and widget''s history paged backwards; trusts the verified subject'),
 	-- trigger tasks and automation rules (automation/)
 	('receive_task', 'APB', 'seed 003''s task API'),
 	('cancel_task', 'APB', 'seed 003''s task API'),

@@ -125,3 +125,29 @@ AS $$
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_console_directory IS
 	'For helpdesk-bridge (frame directory): the tenant''s enabled agents (status, role, sessions held and offered) and queues (waiting, longest wait in seconds, sessions whose first-response SLA is due within a minute or overdue, bot sessions): the transfer dialog and the supervisor view.';
+
+CREATE FUNCTION helpdesk.bridge_history_before(
+	tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint,
+	before_id bigint, max_rows integer DEFAULT 100)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT helpdesk._require_tenant($1);	-- the caller must act for the tenant
+	-- who may read the session is session_history's rule (42501, 55000, HD404
+	-- for a missing session): asked for one row, which is enough to run it; a
+	-- max_rows outside 1..1000 is passed on for its 22023
+	SELECT count(*) FROM helpdesk.session_history($1, $2, $3, $4, 0,
+		CASE WHEN $6 BETWEEN 1 AND 1000 THEN 1 ELSE $6 END);
+	SELECT coalesce(jsonb_agg(to_jsonb(p) ORDER BY p.id), '[]')
+	FROM (SELECT m.id, m.session_id, m.sender_kind, m.sender_id, m.type, m.body, m.attachment,
+			m.options, m.client_msg_id, m.created_at, m.delivered_at, m.read_at
+		FROM helpdesk.message m
+		WHERE m.tenant_id = $1 AND m.session_id = $2 AND m.id < $5
+		  AND ($3 <> 'customer' OR m.sender_kind <> 'note')
+		ORDER BY m.id DESC
+		LIMIT least($6, 500)) p
+$$;
+COMMENT ON FUNCTION helpdesk.bridge_history_before IS
+	'For helpdesk-bridge (frame history with before_id): the newest max_rows (1..500) messages of a session before a message id, as a JSON array oldest first (session_history''s columns): how a chat scrolls back. Who may read is session_history''s rule: a customer its own sessions (no notes), an agent the session it holds now, a supervisor any session of the tenant; 42501 otherwise.';
+REVOKE ALL ON FUNCTION helpdesk.bridge_history_before FROM PUBLIC;

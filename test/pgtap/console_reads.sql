@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(22);
+SELECT plan(31);
 
 -- The agent console's reads (extension/bridge_api/10_console_reads.sql):
 -- who sees which conversations in the lists Mine/Queue/All, whose customer
@@ -82,6 +82,35 @@ SELECT is((SELECT (q->>'waiting')::int FROM jsonb_array_elements(helpdesk.bridge
 	WHERE (q->>'id')::bigint = :q), 1, 'directory: waiting count per queue');
 SELECT is((SELECT (a->>'active')::int FROM jsonb_array_elements(helpdesk.bridge_console_directory(:t)->'agents') a
 	WHERE (a->>'id')::bigint = :a1), 1, 'directory: sessions held per agent');
+
+
+-- ---- history paged backwards (frame history with before_id)
+CREATE FUNCTION pg_temp.hids(j jsonb) RETURNS bigint[] LANGUAGE sql AS $$
+	SELECT coalesce(array_agg((e->>'id')::bigint ORDER BY o), '{}') FROM jsonb_array_elements(j) WITH ORDINALITY x(e, o)
+$$;
+SELECT max(id) AS last_id FROM helpdesk.message WHERE tenant_id = :t AND session_id = :s1 \gset
+SELECT is(pg_temp.hids(helpdesk.bridge_history_before(:t, :s1, 'agent', :a1, 9007199254740991, 2)),
+	(SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM helpdesk.message WHERE tenant_id = :t AND session_id = :s1
+		ORDER BY id DESC LIMIT 2) x),
+	'before_id: the newest max_rows, sent oldest first (the holder sees its note)');
+SELECT is(pg_temp.hids(helpdesk.bridge_history_before(:t, :s1, 'supervisor', :sup, :last_id, 500)),
+	(SELECT array_agg(id ORDER BY id) FROM helpdesk.message WHERE tenant_id = :t AND session_id = :s1 AND id < :last_id),
+	'before_id: only ids below it, every one of them');
+SELECT is((SELECT count(*) FROM jsonb_array_elements(helpdesk.bridge_history_before(:t, :s1, 'customer', :c1, 9007199254740991, 500)) e
+	WHERE e->>'sender_kind' = 'note'), 0::bigint, 'the customer gets no notes');
+SELECT ok(jsonb_array_length(helpdesk.bridge_history_before(:t, :s1, 'customer', :c1, 9007199254740991, 500)) > 0,
+	'the customer reads its own session');
+SELECT throws_ok(format('SELECT helpdesk.bridge_history_before(%s, %s, ''agent'', %s, 9007199254740991, 10)', :t, :s1, :a2),
+	'42501', NULL, 'an agent not holding the session is refused');
+SELECT throws_ok(format('SELECT helpdesk.bridge_history_before(%s, %s, ''customer'', %s, 9007199254740991, 10)', :t, :s1, :c2),
+	'42501', NULL, 'another customer is refused');
+SELECT throws_ok(format('SELECT helpdesk.bridge_history_before(%s, %s, ''supervisor'', %s, 9007199254740991, 10)', :t, :sx, :sup),
+	'HD404', NULL, 'another tenant''s session does not exist for this tenant');
+SELECT throws_ok(format('SELECT helpdesk.bridge_history_before(%s, %s, ''agent'', %s, 9007199254740991, 0)', :t, :s1, :a1),
+	'22023', NULL, 'max_rows 0 is an invalid argument');
+SELECT helpdesk.upsert_agent(:t, 'a2', 'Agent Two', '{"vip": 5}', max_sessions => 5, enabled => false) IS NOT NULL AS disabled \gset
+SELECT throws_ok(format('SELECT helpdesk.bridge_history_before(%s, %s, ''agent'', %s, 9007199254740991, 10)', :t, :s1, :a2),
+	'55000', NULL, 'a disabled agent is refused');
 
 SELECT * FROM finish();
 ROLLBACK;

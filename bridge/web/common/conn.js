@@ -20,6 +20,7 @@ export class Conn extends EventTarget {
   }
 
   open() {
+    if (this.adopt()) return;
     const q = new URLSearchParams({ token: this.token });
     if (this.position != null) q.set('position', String(this.position));
     const ws = new WebSocket(`${this.base}/ws?${q}`);
@@ -27,6 +28,28 @@ export class Conn extends EventTarget {
     ws.onmessage = (e) => this.onFrame(JSON.parse(e.data));
     ws.onclose = (e) => this.onClose(e);
     ws.onerror = () => {};
+  }
+
+  // the socket console/early.js opened for this token while the modules
+  // loaded: its frames so far are replayed once the caller has added its
+  // listeners (the next task), and any that arrive meanwhile wait behind them
+  adopt() {
+    const early = globalThis.hdEarly;
+    if (!early || early.token !== this.token || this.position != null) return false;
+    globalThis.hdEarly = null;
+    const ws = early.ws;
+    this.ws = ws;
+    let held = early.frames;
+    ws.onmessage = (e) => { if (held) held.push(e.data); else this.onFrame(JSON.parse(e.data)); };
+    ws.onclose = (e) => { if (held) early.closed = e; else this.onClose(e); };
+    ws.onerror = () => {};
+    setTimeout(() => {
+      const frames = held;
+      held = null;
+      for (const d of frames) this.onFrame(JSON.parse(d));
+      if (early.closed) this.onClose(early.closed);
+    }, 0);
+    return true;
   }
 
   setState(s, detail = {}) {

@@ -4,7 +4,7 @@
 import { Conn } from './common/conn.js';
 import { apply, setLocale, getLocale, t, dur } from './common/i18n.js';
 import { h, setViewerToken } from './common/msg.js';
-import { S, $, refreshLists, renderList, renderWindow, openSession, onEvent as chatEvent, onTyping, initChat } from './chat.js';
+import { S, $, refreshLists, renderList, renderWindow, openSession, scrolledUp, onEvent as chatEvent, onTyping, initChat } from './chat.js';
 import { initDesk, onDeskEvent, showView } from './desk.js';
 
 const TOKEN_KEY = 'hd.console.token';
@@ -182,5 +182,5 @@ function boot() {
 }
 
 // a handle for the benchmark and for debugging in the browser's console
-window.hdConsole = { S, refreshLists, renderList, renderWindow, openSession };
+window.hdConsole = { S, refreshLists, renderList, renderWindow, openSession, scrolledUp };
 boot();

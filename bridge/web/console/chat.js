@@ -9,6 +9,8 @@ export const S = { lists: { mine: [], queue: [], all: [] }, tab: 'mine', cur: nu
 // exported for the benchmark (window.hdConsole): renderList, openSession
 export const $ = (sel) => document.querySelector(sel);
 const PAGE = 60;            // messages added to the DOM per scroll page
+const HIST = 100;           // messages asked of the bridge per history page (frame history, before_id)
+const LATEST = Number.MAX_SAFE_INTEGER; // before_id of the latest page
 
 // ---- the list
 let listTimer;
@@ -89,7 +91,7 @@ export function renderList() {
 // ---- messages of a session
 function store(sid) {
   let st = S.msgs.get(sid);
-  if (!st) { st = { byKey: new Map(), order: [], loaded: false, shown: 0 }; S.msgs.set(sid, st); }
+  if (!st) { st = { byKey: new Map(), order: [], loaded: false, shown: 0, oldest: LATEST, complete: false, fetching: null }; S.msgs.set(sid, st); }
   return st;
 }
 
@@ -114,16 +116,29 @@ function put(sid, m) {
   return { m, isNew: true };
 }
 
-async function loadHistory(sid) {
+// one page of history before the oldest one fetched (the latest page first):
+// the rest is asked for when the pane is scrolled to its top. put() keys by
+// id, so a message an event already brought is not added twice.
+function fetchOlder(sid) {
   const st = store(sid);
-  let after = 0;
-  for (;;) {
-    const rows = await S.conn.request({ type: 'history', session_id: sid, after_id: after || undefined }, 30000);
-    for (const m of rows) put(sid, m);
-    if (rows.length < 500) break;
-    after = rows[rows.length - 1].id;
+  if (st.complete) return Promise.resolve(0);
+  if (!st.fetching) {
+    st.fetching = S.conn.request({ type: 'history', session_id: sid, before_id: st.oldest, limit: HIST }, 30000)
+      .then((rows) => {
+        let added = 0;
+        for (const m of rows) if (put(sid, m).isNew) added++;
+        if (rows.length) st.oldest = Math.min(st.oldest, rows[0].id);
+        if (rows.length < HIST) st.complete = true;
+        return added;
+      })
+      .finally(() => { st.fetching = null; });
   }
-  st.loaded = true;
+  return st.fetching;
+}
+
+async function loadHistory(sid) {
+  await fetchOlder(sid);
+  store(sid).loaded = true;
 }
 
 function canRead(s) {
@@ -150,7 +165,7 @@ export function renderWindow(keepBottom = true) {
   for (const m of st.order.slice(from)) frag.append(renderMessage(m, { viewer: 'agent' }));
   const before = box.scrollHeight - box.scrollTop;
   box.replaceChildren(frag);
-  if (from > 0) box.prepend(h('div', { class: 'older', text: t('conv.older') }));
+  if (from > 0 || !st.complete) box.prepend(h('div', { class: 'older', text: t('conv.older') }));
   box.scrollTop = keepBottom ? box.scrollHeight : box.scrollHeight - before;
 }
 
@@ -166,8 +181,18 @@ function olderPage(st) {
   const before = box.scrollHeight - box.scrollTop;
   box.querySelector('.older')?.remove();
   box.prepend(frag);
-  if (start > 0) box.prepend(h('div', { class: 'older', text: t('conv.older') }));
+  if (start > 0 || !st.complete) box.prepend(h('div', { class: 'older', text: t('conv.older') }));
   box.scrollTop = box.scrollHeight - before;
+}
+
+// the pane reached its top: older messages from memory, else the next page
+// from the bridge (then shown, keeping the scroll position)
+export async function scrolledUp(sid) {
+  const st = store(sid);
+  if (st.shown < st.order.length) { olderPage(st); return; }
+  if (st.complete || st.fetching || !st.loaded) return;
+  try { await fetchOlder(sid); } catch { return; }
+  if (S.cur === sid && st.shown < st.order.length) olderPage(st);
 }
 
 export async function openSession(sid) {
@@ -418,8 +443,7 @@ export function initChat() {
   $('#list').addEventListener('click', pick);
   $('#list').addEventListener('keydown', (e) => { if (e.key === 'Enter') pick(e); });
   $('#messages').addEventListener('scroll', () => {
-    const st = S.cur && store(S.cur);
-    if (st && $('#messages').scrollTop < 40 && st.shown < st.order.length) olderPage(st);
+    if (S.cur && $('#messages').scrollTop < 40) scrolledUp(S.cur);
   });
   let lastTyping = 0;
   const input = $('#input');

@@ -43,7 +43,7 @@ async function setUser(user) {
   W.token = token;
   setViewerToken(token);
   if (W.conn) W.conn.close();
-  W.msgs.clear(); W.order = []; W.sid = null;
+  resetHistory(); W.sid = null;
   $('#w-messages').replaceChildren();
   connect();
 }
@@ -74,7 +74,7 @@ async function onHello(hello) {
   document.body.dataset.ready = '1';
   if (hello.sessions.length) {
     const sid = hello.sessions[hello.sessions.length - 1];
-    if (sid !== W.sid) { W.sid = sid; await loadHistory(); }
+    if (sid !== W.sid) { W.sid = sid; resetHistory(); await loadHistory(); }
     show('#w-chat');
     pollQueue();
   } else if (!W.sid) {
@@ -82,16 +82,45 @@ async function onHello(hello) {
   }
 }
 
+// history by pages before a message id (frame history, before_id): the
+// latest page when a chat opens, the one before it each time the list is
+// scrolled to its top. put() keys by id: nothing is shown twice.
+const HIST = 50;
+async function fetchOlder() {
+  const sid = W.sid;
+  if (W.complete || W.fetching || !sid) return [];
+  W.fetching = true;
+  try {
+    const rows = await W.conn.request({ type: 'history', session_id: sid, before_id: W.oldest, limit: HIST });
+    if (sid !== W.sid) return [];
+    if (rows.length) W.oldest = Math.min(W.oldest, rows[0].id);
+    if (rows.length < HIST) W.complete = true;
+    return rows.map((m) => put(m)).filter((r) => r.isNew).map((r) => r.m);
+  } finally { W.fetching = false; }
+}
+
+function resetHistory() {
+  W.msgs.clear(); W.order = []; W.oldest = Number.MAX_SAFE_INTEGER; W.complete = false; W.fetching = false;
+}
+
 async function loadHistory() {
-  let after = 0;
-  for (;;) {
-    const rows = await W.conn.request({ type: 'history', session_id: W.sid, after_id: after || undefined });
-    for (const m of rows) put(m);
-    if (rows.length < 500) break;
-    after = rows[rows.length - 1].id;
-  }
+  W.oldest = Number.MAX_SAFE_INTEGER; W.complete = false;
+  await fetchOlder();
   renderAll();
   receipts();
+}
+
+// scrolled to the top: the previous page goes in front, the view stays put
+async function olderPage() {
+  const box = $('#w-messages');
+  let added;
+  try { added = await fetchOlder(); } catch { return; }
+  if (!added.length) return;
+  const before = box.scrollHeight - box.scrollTop;
+  const frag = document.createDocumentFragment();
+  for (const m of added) frag.append(renderOne(m));
+  box.prepend(frag);
+  box.scrollTop = box.scrollHeight - before;
 }
 
 function put(m) {
@@ -237,6 +266,18 @@ async function loadTicket() {
   let rows = [];
   try { rows = await W.conn.request({ type: 'ticket_history', ticket_id: W.ticket }); } catch { return; }
   $('#w-ticket-messages').replaceChildren(...rows.map((m) => renderMessage(m, { viewer: 'customer' })));
+  // a resolved ticket asks for CSAT (a csat message on its thread): stars
+  // under the thread until this survey is answered
+  const ask = [...rows].reverse().find((m) => m.type === 'csat');
+  const box = $('#w-ticket-csat');
+  if (!ask || W.ticketCsatFor === ask.id) return;
+  W.ticketCsatFor = ask.id;
+  W.ticketCsat = 0;
+  box.hidden = false;
+  $('#w-ticket-csat-done').hidden = true;
+  $('#w-ticket-csat-send').hidden = false;
+  $('#w-ticket-csat-send').disabled = true;
+  $('#w-ticket-stars').replaceChildren(stars((n) => { W.ticketCsat = n; $('#w-ticket-csat-send').disabled = false; }));
 }
 
 function boot() {
@@ -265,7 +306,7 @@ function boot() {
         return;
       }
       W.sid = r.session_id;
-      W.msgs.clear(); W.order = [];
+      resetHistory();
       show('#w-chat');
       $('#w-composer').hidden = false;
       $('#w-csat').hidden = true;
@@ -289,7 +330,14 @@ function boot() {
       $('#w-csat-send').hidden = true;
     } catch (e) { banner(e.message, 'error', true); }
   });
-  $('#w-new').addEventListener('click', () => { W.sid = null; W.msgs.clear(); W.order = []; $('#w-messages').replaceChildren(); show('#w-prechat'); });
+  $('#w-ticket-csat-send').addEventListener('click', async () => {
+    try {
+      await W.conn.request({ type: 'csat', ticket_id: W.ticket, score: W.ticketCsat, comment: $('#w-ticket-csat-comment').value.trim() || undefined });
+    } catch (e) { if (e.code !== 'conflict' && !/HD409/.test(e.message)) { banner(e.message, 'error', true); return; } }
+    $('#w-ticket-csat-done').hidden = false;
+    $('#w-ticket-csat-send').hidden = true;
+  });
+  $('#w-new').addEventListener('click', () => { W.sid = null; resetHistory(); $('#w-messages').replaceChildren(); show('#w-prechat'); });
   $('#w-ticket-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const text = $('#w-ticket-input').value.trim();
@@ -297,6 +345,7 @@ function boot() {
     $('#w-ticket-input').value = '';
     try { await W.conn.request({ type: 'ticket_reply', ticket_id: W.ticket, text, client_msg_id: uid('c') }); loadTicket(); } catch (x) { banner(x.message, 'error', true); }
   });
+  $('#w-messages').addEventListener('scroll', () => { if ($('#w-messages').scrollTop < 40) olderPage(); });
   document.addEventListener('visibilitychange', receipts);
   window.addEventListener('message', (e) => {
     if (!embedded || e.source !== window.parent || !e.data?.hd) return;
