@@ -29,7 +29,25 @@ extern void hd_rule_check_actions(Jsonb *actions);
 extern char *hd_rule_do_action(int64 tenant_id, JsonbContainer *action, int64 session_id,
 							   int64 ticket_id, int64 rule_id, int64 event_pos, int index, bool dry_run);
 
+/* an event (or a due time rule) and the object its conditions see */
+typedef struct RuleEvent
+{
+	int64		pos,			/* the log position; a time rule's due row id */
+				tenant_id,
+				session_id,
+				ticket_id;
+	char	   *kind;
+	Jsonb	   *obj;
+	bool		timed;			/* the tenant has time rules this event may start or end */
+} RuleEvent;
+
 /* rule_stage.c */
 extern void hd_rule_register_stage(void);
+/* runs one rule on ev (SPI connected): conditions, each action in a subtransaction, the audit */
+extern void hd_rule_run_one(RuleEvent *ev, int64 rule_id, Jsonb *conds, Jsonb *actions);
+
+/* rule_time.c */
+extern void hd_rule_time_follow(RuleEvent *ev);
+extern int	hd_rule_time_fire(TimestampTz now, bool *more);
 
 #endif							/* HD_RULE_H */

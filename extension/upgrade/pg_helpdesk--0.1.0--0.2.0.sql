@@ -2204,7 +2204,8 @@ CREATE TABLE helpdesk.automation_rule (
 	name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
 	event       text NOT NULL CHECK (event IN ('message.created', 'session.created', 'session.queued',
 	            'session.closed', 'ticket.created', 'ticket.updated', 'sla.warning', 'sla.breached',
-	            'csat.submitted')),
+	            'csat.submitted', 'time.no_agent_reply', 'time.queued', 'time.pending', 'time.no_customer_reply')),
+	wait_for    interval CHECK (wait_for > interval '0' AND wait_for <= interval '90 days'),
 	conditions  jsonb NOT NULL DEFAULT '{"all": []}' CHECK (jsonb_typeof(conditions) = 'object'),
 	actions     jsonb NOT NULL CHECK (jsonb_typeof(actions) = 'array'),
 	position    integer NOT NULL DEFAULT 0 CHECK (position BETWEEN 0 AND 1000000),
@@ -2212,13 +2213,16 @@ CREATE TABLE helpdesk.automation_rule (
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	updated_at  timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (tenant_id, id),
-	UNIQUE (tenant_id, name)
+	UNIQUE (tenant_id, name),
+	CHECK ((event LIKE 'time.%') = (wait_for IS NOT NULL))
 );
 CREATE INDEX automation_rule_by_event ON helpdesk.automation_rule (tenant_id, event, position, id) WHERE enabled;
 COMMENT ON TABLE helpdesk.automation_rule IS
 	'An automation rule: on event, when conditions hold, do actions; a tenant''s rules run in (position, id) order.';
 COMMENT ON COLUMN helpdesk.automation_rule.conditions IS
 	'{"all": [...]}, {"any": [...]}, {"not": c} or {"field", "op", "value"} (rule_cond.c).';
+COMMENT ON COLUMN helpdesk.automation_rule.wait_for IS
+	'For the time rules (event time.*): how long the condition must hold (no agent reply, queued, pending, no customer reply) before the rule fires.';
 COMMENT ON COLUMN helpdesk.automation_rule.actions IS
 	'Array of {"type": send_message | close | add_note | set_priority | add_tags | set_status | assign, ...} (rule_action.c).';
 
@@ -2259,6 +2263,31 @@ CREATE INDEX automation_rule_xid_at ON helpdesk.automation_rule_xid (at);
 COMMENT ON TABLE helpdesk.automation_rule_xid IS
 	'Transaction ids (32-bit, as xmin shows them) of rule actions: events written by them do not trigger rules (loop guard). Kept one day.';
 
+-- the due-time index of the time rules (rule_time.c): one row per (rule,
+-- object) whose condition started at anchor; the dispatcher fires it at due_at
+-- after checking the condition still holds, then deletes it (once per occurrence)
+CREATE TABLE helpdesk.automation_rule_due (
+	tenant_id   bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	rule_id     bigint NOT NULL,
+	object_id   bigint NOT NULL,
+	kind        text NOT NULL CHECK (kind IN ('time.no_agent_reply', 'time.queued', 'time.pending',
+	            'time.no_customer_reply')),
+	id          bigint GENERATED ALWAYS AS IDENTITY,
+	anchor      timestamptz NOT NULL,
+	due_at      timestamptz NOT NULL,
+	PRIMARY KEY (tenant_id, rule_id, object_id),
+	UNIQUE (id),
+	CHECK (due_at > anchor),
+	FOREIGN KEY (tenant_id, rule_id) REFERENCES helpdesk.automation_rule (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX automation_rule_due_at ON helpdesk.automation_rule_due (due_at);
+COMMENT ON TABLE helpdesk.automation_rule_due IS
+	'Time rules waiting: the condition of rule on object (a session, or a ticket for time.pending) holds since anchor; fires at due_at unless it ended.';
+COMMENT ON COLUMN helpdesk.automation_rule_due.anchor IS
+	'When the condition began: the first unanswered customer (or agent) message, queued_at, the change to pending.';
+COMMENT ON COLUMN helpdesk.automation_rule_due.id IS
+	'The occurrence: audited as event_pos and part of message actions'' client_msg_id, so a new occurrence sends again.';
+
 CREATE TABLE helpdesk.automation_rule_cursor (
 	id        boolean PRIMARY KEY DEFAULT true CHECK (id),
 	position  bigint NOT NULL DEFAULT 0 CHECK (position >= 0),
@@ -2270,14 +2299,15 @@ COMMENT ON TABLE helpdesk.automation_rule_cursor IS
 
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.automation_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.automation_rule_run', '');
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.automation_rule_due', '');
 
 CREATE FUNCTION helpdesk.upsert_rule(tenant_id bigint, name text, event text, conditions jsonb,
-	actions jsonb, "position" integer DEFAULT 0, enabled boolean DEFAULT true)
+	actions jsonb, "position" integer DEFAULT 0, enabled boolean DEFAULT true, wait_for interval DEFAULT NULL)
 RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_upsert_rule';
 COMMENT ON FUNCTION helpdesk.upsert_rule IS
-	'Creates or replaces the tenant''s rule of that name (conditions and actions checked); returns its id.';
+	'Creates or replaces the tenant''s rule of that name (conditions and actions checked); returns its id. Time rules (event time.no_agent_reply, time.queued, time.pending, time.no_customer_reply) need wait_for.';
 
 CREATE FUNCTION helpdesk.delete_rule(tenant_id bigint, name text)
 RETURNS boolean LANGUAGE c VOLATILE SECURITY DEFINER
