@@ -41,6 +41,11 @@ typedef struct RuleEvent
 	bool		timed;			/* the tenant has time rules this event may start or end */
 } RuleEvent;
 
+/* rule_notify.c: send_webhook and ask_csat (SPI connected; ERROR when they cannot) */
+extern char *hd_rule_send_webhook(int64 tenant_id, const char *webhook, int64 session_id, int64 ticket_id,
+								  int64 rule_id, int64 event_pos, int index, bool dry_run);
+extern char *hd_rule_ask_csat(int64 tenant_id, int64 session_id, bool dry_run);
+
 /* rule_stage.c */
 extern void hd_rule_register_stage(void);
 /* runs one rule on ev (SPI connected): conditions, each action in a subtransaction, the audit */

@@ -49,19 +49,12 @@ hd_upsert_rule(PG_FUNCTION_ARGS)
 	v[5] = Int32GetDatum(PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5));
 	v[6] = BoolGetDatum(PG_ARGISNULL(6) ? true : PG_GETARG_BOOL(6));
 	hd_check_range("position", DatumGetInt32(v[5]), 0, 1000000);
-	/* a time rule waits wait_for (1 s .. 90 days, months counted as 30 days); an event rule never */
+	/* a time rule waits wait_for (1 s .. 90 days, stored as its exact length); an event rule never */
 	if (strncmp(event, "time.", 5) == 0)
 	{
-		Interval   *w;
-		int64		us;
-
 		if (PG_NARGS() < 8 || PG_ARGISNULL(7))
 			hd_invalid("wait_for is required for the time rule event %s", event);
-		w = PG_GETARG_INTERVAL_P(7);
-		us = w->time + ((int64) w->day + (int64) w->month * DAYS_PER_MONTH) * USECS_PER_DAY;
-		if (us < USECS_PER_SEC || us > 90 * USECS_PER_DAY)
-			hd_invalid("wait_for must be between 1 second and 90 days");
-		v[7] = PG_GETARG_DATUM(7);
+		(void) hd_interval_arg(fcinfo, 7, "wait_for", USECS_PER_SEC, 90 * USECS_PER_DAY, false, &v[7]);
 	}
 	else
 	{

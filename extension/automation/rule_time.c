@@ -124,7 +124,7 @@ static HdPlan ticket_obj_plan = {
 };
 
 static HdPlan done_plan = {
-	"DELETE FROM helpdesk.automation_rule_due WHERE id = $1", 1, {INT8OID}
+	"DELETE FROM helpdesk.automation_rule_due WHERE tenant_id = $1 AND id = $2", 2, {INT8OID, INT8OID}
 };
 
 typedef struct DueRow
@@ -211,7 +211,7 @@ hd_rule_time_fire(TimestampTz now, bool *more)
 	for (i = 0; i < n; i++)
 	{
 		char	   *error = NULL;
-		Datum		dv[1] = {Int64GetDatum(rows[i].id)};
+		Datum		dv[2] = {Int64GetDatum(rows[i].tenant_id), Int64GetDatum(rows[i].id)};
 
 		/* a disabled rule's waiting rows go without firing (they would hold next_due) */
 		if (rows[i].enabled && !hd_run_in_subxact(fire_one, &rows[i], &error))
