@@ -141,5 +141,22 @@ SELECT is((SELECT wait_for FROM helpdesk.automation_rule WHERE tenant_id = :ta A
 	'an event rule has no wait_for');
 SELECT throws_ok(format('INSERT INTO helpdesk.automation_rule (tenant_id, name, event, actions) VALUES (%s, %L, %L, %L)', :ta, 'raw', 'time.queued', '[]'),
 	'23514', NULL, 'the table refuses a time rule without wait_for');
+-- send_webhook and ask_csat
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L)', :ta, 'wh', 'message.created', '{"all": []}', '[{"type": "send_webhook"}]'),
+	'22023', 'a send_webhook action needs "webhook" (the external id of one of the tenant''s webhooks)', 'send_webhook without webhook');
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L)', :ta, 'wh', 'message.created', '{"all": []}', '[{"type": "send_webhook", "webhook": ""}]'),
+	'22023', NULL, 'send_webhook with an empty webhook');
+SELECT lives_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L)', :ta, 'wh', 'message.created', '{"all": []}',
+	'[{"type": "send_webhook", "webhook": "ops"}, {"type": "ask_csat"}]'), 'send_webhook and ask_csat are actions');
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "send_webhook", "webhook": "nope"}]}', '{}')->'actions',
+	'[{"error": "webhook \"nope\" does not exist in the tenant"}]', 'dry run: send_webhook to an unknown webhook');
+SELECT helpdesk.upsert_webhook(:ta, 'ops', 'https://hooks.example/ops', '{ticket.created}') IS NOT NULL AS made \gset
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "send_webhook", "webhook": "ops"}]}', '{}')->'actions',
+	'[{"would": "send_webhook to \"ops\""}]', 'dry run: send_webhook to a webhook of the tenant');
+SELECT helpdesk.upsert_webhook(:ta, 'ops', 'https://hooks.example/ops', '{ticket.created}', enabled => false) IS NOT NULL AS made \gset
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "send_webhook", "webhook": "ops"}]}', '{}')->'actions',
+	'[{"error": "webhook \"ops\" is disabled"}]', 'dry run: send_webhook to a disabled webhook');
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "ask_csat"}]}', '{}')->'actions',
+	'[{"error": "a ask_csat action needs a session, and this object has none"}]', 'dry run: ask_csat without a session');
 SELECT * FROM finish();
 ROLLBACK;
