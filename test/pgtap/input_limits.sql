@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(161);
+SELECT plan(163);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
