@@ -16,6 +16,9 @@
 
 #define HD_RULE_MAX_ACTIONS 20
 #define HD_RULE_MAX_CONDITIONS 50
+/* the time rules' events, as SQL (equality probes of automation_rule_by_event, not LIKE) */
+#define HD_RULE_TIME_EVENTS \
+	"('time.no_agent_reply', 'time.queued', 'time.pending', 'time.no_customer_reply')"
 
 /* rule_cond.c */
 extern void hd_rule_check_conditions(Jsonb *conds);

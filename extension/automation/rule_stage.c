@@ -66,7 +66,7 @@ static HdPlan move_cursor = {
 #define RULE_TIMED \
 	"((k.type = 'message.created' OR k.type LIKE 'session.%' OR k.type LIKE 'ticket.%') " \
 	" AND EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.tenant_id = k.tenant_id AND r.enabled " \
-	"             AND r.event LIKE 'time.%'))"
+	"             AND r.event IN " HD_RULE_TIME_EVENTS "))"
 
 static HdPlan batch_plan = {
 	"WITH e AS MATERIALIZED (SELECT * FROM helpdesk.events_since($1, " CppAsString2(RULE_BATCH) ")), "

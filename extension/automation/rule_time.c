@@ -66,7 +66,7 @@ static HdPlan start_plan = {
 	"    WHERE r.event = 'time.queued' AND s.tenant_id = $1 AND s.id = $2 AND s.state = 'queued' "
 	"  UNION ALL SELECT $3, ($4->'event'->>'created_at')::timestamptz FROM helpdesk.ticket t "
 	"    WHERE r.event = 'time.pending' AND t.tenant_id = $1 AND t.id = $3 AND t.status = 'pending') o "
-	"WHERE r.tenant_id = $1 AND r.enabled AND r.event LIKE 'time.%' AND o.object_id > 0 AND o.anchor IS NOT NULL "
+	"WHERE r.tenant_id = $1 AND r.enabled AND r.event IN " HD_RULE_TIME_EVENTS " AND o.object_id > 0 AND o.anchor IS NOT NULL "
 	"ON CONFLICT (tenant_id, rule_id, object_id) DO UPDATE SET anchor = excluded.anchor, due_at = excluded.due_at "
 	"  WHERE d.kind = 'time.queued' AND excluded.anchor > d.anchor",
 	4, {INT8OID, INT8OID, INT8OID, JSONBOID}

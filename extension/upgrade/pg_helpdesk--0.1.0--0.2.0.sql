@@ -2281,6 +2281,8 @@ CREATE TABLE helpdesk.automation_rule_due (
 	FOREIGN KEY (tenant_id, rule_id) REFERENCES helpdesk.automation_rule (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX automation_rule_due_at ON helpdesk.automation_rule_due (due_at);
+-- the follower's ends of conditions: the rows of one session or ticket
+CREATE INDEX automation_rule_due_by_object ON helpdesk.automation_rule_due (tenant_id, object_id);
 COMMENT ON TABLE helpdesk.automation_rule_due IS
 	'Time rules waiting: the condition of rule on object (a session, or a ticket for time.pending) holds since anchor; fires at due_at unless it ended.';
 COMMENT ON COLUMN helpdesk.automation_rule_due.anchor IS
