@@ -262,6 +262,7 @@ BEGIN
 		('api_app', 'app', 'app_id', 'tenant_id', ARRAY['created_at', 'updated_at']),
 		('tenant_grant', 'tenant_grant', 'grantee', 'tenant_id', ARRAY['granted_at']),
 		('automation_rule', 'rule', 'id', 'tenant_id', ARRAY['created_at', 'updated_at']),
+		('automation_settings', 'task_settings', 'tenant_id', 'tenant_id', ARRAY['updated_at']),
 		('cors_origin', 'cors', 'origin', 'tenant_id', ARRAY['created_at']),
 		('retention_setting', 'retention', 'tenant_id', 'tenant_id', ARRAY['events_done', 'updated_at'])
 	) m(rel, kind, keys, tenant_col, state)

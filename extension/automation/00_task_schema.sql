@@ -7,7 +7,7 @@ CREATE TABLE helpdesk.automation_settings (
 	tenant_id        bigint PRIMARY KEY REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
 	payment_phrases  text[] CHECK (cardinality(payment_phrases) BETWEEN 1 AND 200),
 	time_zone        text NOT NULL DEFAULT 'UTC' CHECK (length(time_zone) BETWEEN 1 AND 64),
-	callback_secret  text CHECK (callback_secret ~ '^whsec_[A-Za-z0-9+/=]{20,200}$'),
+	callback_secret  bytea CHECK (octet_length(callback_secret) BETWEEN 30 AND 512),
 	updated_at       timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE helpdesk.automation_settings IS
@@ -17,7 +17,7 @@ COMMENT ON COLUMN helpdesk.automation_settings.payment_phrases IS
 COMMENT ON COLUMN helpdesk.automation_settings.time_zone IS
 	'IANA zone in which a time_reach trigger''s "YYYY-MM-DD HH:MM:SS" is read.';
 COMMENT ON COLUMN helpdesk.automation_settings.callback_secret IS
-	'whsec_ secret that signs task callbacks (Standard Webhooks headers, like webhooks); NULL: callbacks go unsigned.';
+	'The whsec_ secret that signs task callbacks (Standard Webhooks headers, like webhooks), sealed with AES-256-GCM under helpdesk.encryption_key_file like webhook secrets (task_callback_secret() and the HTTP worker open it); NULL: callbacks go unsigned.';
 
 CREATE TABLE helpdesk.trigger_task (
 	tenant_id        bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,

@@ -52,4 +52,7 @@ extern Datum hd_task_json(int64 tenant_id, int64 task_row_id);
 
 extern void hd_automation_init(void);
 
+/* task_api.c: the AES-GCM context (associated data) of the tenant's sealed callback secret */
+extern char *hd_task_secret_context(int64 tenant_id);
+
 #endif							/* HD_AUTOMATION_H */

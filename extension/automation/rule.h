@@ -16,6 +16,9 @@
 
 #define HD_RULE_MAX_ACTIONS 20
 #define HD_RULE_MAX_CONDITIONS 50
+/* the time rules' events, as SQL (equality probes of automation_rule_by_event, not LIKE) */
+#define HD_RULE_TIME_EVENTS \
+	"('time.no_agent_reply', 'time.queued', 'time.pending', 'time.no_customer_reply')"
 
 /* rule_cond.c */
 extern void hd_rule_check_conditions(Jsonb *conds);
@@ -29,7 +32,30 @@ extern void hd_rule_check_actions(Jsonb *actions);
 extern char *hd_rule_do_action(int64 tenant_id, JsonbContainer *action, int64 session_id,
 							   int64 ticket_id, int64 rule_id, int64 event_pos, int index, bool dry_run);
 
+/* an event (or a due time rule) and the object its conditions see */
+typedef struct RuleEvent
+{
+	int64		pos,			/* the log position; a time rule's due row id */
+				tenant_id,
+				session_id,
+				ticket_id;
+	char	   *kind;
+	Jsonb	   *obj;
+	bool		timed;			/* the tenant has time rules this event may start or end */
+} RuleEvent;
+
+/* rule_notify.c: send_webhook and ask_csat (SPI connected; ERROR when they cannot) */
+extern char *hd_rule_send_webhook(int64 tenant_id, const char *webhook, int64 session_id, int64 ticket_id,
+								  int64 rule_id, int64 event_pos, int index, bool dry_run);
+extern char *hd_rule_ask_csat(int64 tenant_id, int64 session_id, bool dry_run);
+
 /* rule_stage.c */
 extern void hd_rule_register_stage(void);
+/* runs one rule on ev (SPI connected): conditions, each action in a subtransaction, the audit */
+extern void hd_rule_run_one(RuleEvent *ev, int64 rule_id, Jsonb *conds, Jsonb *actions);
+
+/* rule_time.c */
+extern void hd_rule_time_follow(RuleEvent *ev);
+extern int	hd_rule_time_fire(TimestampTz now, bool *more);
 
 #endif							/* HD_RULE_H */

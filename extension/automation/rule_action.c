@@ -8,6 +8,8 @@
  *   {"type": "add_tags", "tags": [...]}           set_ticket_tags with the ticket's tags plus these
  *   {"type": "set_status", "status"}              set_ticket_status: open, pending, resolved, closed
  *   {"type": "assign", "agent_id"}                assign_ticket (system; null unassigns)
+ *   {"type": "send_webhook", "webhook"}           a delivery to the tenant's webhook (rule_notify.c)
+ *   {"type": "ask_csat"}                          the session's survey now (rule_notify.c)
  * A message action's client_msg_id is rule:<rule>:<event position>:<index>,
  * so an event evaluated twice (a crash before the cursor moved) posts once.
  */
@@ -17,7 +19,7 @@
 #include "utils/builtins.h"
 
 static const char *const action_types[] = {"send_message", "close", "add_note", "set_priority",
-"add_tags", "set_status", "assign", NULL};
+"add_tags", "set_status", "assign", "send_webhook", "ask_csat", NULL};
 
 static char *
 astr(JsonbContainer *a, const char *k)
@@ -67,6 +69,8 @@ hd_rule_check_actions(Jsonb *actions)
 			hd_invalid("a set_priority action needs \"priority\"");
 		if (strcmp(type, "set_status") == 0 && astr(a, "status") == NULL)
 			hd_invalid("a set_status action needs \"status\"");
+		if (strcmp(type, "send_webhook") == 0 && (astr(a, "webhook") == NULL || astr(a, "webhook")[0] == '\0'))
+			hd_invalid("a send_webhook action needs \"webhook\" (the external id of one of the tenant's webhooks)");
 		if (strcmp(type, "add_tags") == 0)
 		{
 			JsonbValue *t = getKeyJsonValueFromContainer(a, "tags", 4, NULL);
@@ -152,6 +156,14 @@ hd_rule_do_action(int64 tenant_id, JsonbContainer *a, int64 session_id, int64 ti
 			   *missing;
 
 	v[0] = Int64GetDatum(tenant_id);
+	if (strcmp(type, "send_webhook") == 0)
+		return hd_rule_send_webhook(tenant_id, astr(a, "webhook"), session_id, ticket_id, rule_id,
+									event_pos, index, dry_run);
+	if (strcmp(type, "ask_csat") == 0)
+	{
+		missing = need(session_id != 0, "session", type, dry_run);
+		return missing ? missing : hd_rule_ask_csat(tenant_id, session_id, dry_run);
+	}
 	if (strcmp(type, "send_message") == 0 || strcmp(type, "close") == 0)
 		missing = need(session_id != 0, "session", type, dry_run);
 	else if (strcmp(type, "add_note") != 0)

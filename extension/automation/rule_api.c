@@ -4,18 +4,19 @@
 #include "rule.h"
 
 #include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
 #include "utils/builtins.h"
 
 static const char *const rule_events[] = {"message.created", "session.created", "session.queued",
 	"session.closed", "ticket.created", "ticket.updated", "sla.warning", "sla.breached",
-"csat.submitted", NULL};
+"csat.submitted", "time.no_agent_reply", "time.queued", "time.pending", "time.no_customer_reply", NULL};
 
 static HdPlan upsert_plan = {
-	"INSERT INTO helpdesk.automation_rule AS r (tenant_id, name, event, conditions, actions, position, enabled) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, name) DO UPDATE SET "
-	"  event = $3, conditions = $4, actions = $5, position = $6, enabled = $7, updated_at = now() "
+	"INSERT INTO helpdesk.automation_rule AS r (tenant_id, name, event, conditions, actions, position, enabled, wait_for) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, name) DO UPDATE SET "
+	"  event = $3, conditions = $4, actions = $5, position = $6, enabled = $7, wait_for = $8, updated_at = now() "
 	"RETURNING id",
-	7, {INT8OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, BOOLOID}
+	8, {INT8OID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, BOOLOID, INTERVALOID}
 };
 
 PG_FUNCTION_INFO_V1(hd_upsert_rule);
@@ -24,7 +25,8 @@ Datum
 hd_upsert_rule(PG_FUNCTION_ARGS)
 {
 	static const char *const names[] = {"tenant_id", "name", "event", "conditions", "actions"};
-	Datum		v[7];
+	Datum		v[8];
+	char		nulls[8] = "       ";
 	char	   *name,
 			   *event;
 	int64		id;
@@ -47,9 +49,23 @@ hd_upsert_rule(PG_FUNCTION_ARGS)
 	v[5] = Int32GetDatum(PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5));
 	v[6] = BoolGetDatum(PG_ARGISNULL(6) ? true : PG_GETARG_BOOL(6));
 	hd_check_range("position", DatumGetInt32(v[5]), 0, 1000000);
+	/* a time rule waits wait_for (1 s .. 90 days, stored as its exact length); an event rule never */
+	if (strncmp(event, "time.", 5) == 0)
+	{
+		if (PG_NARGS() < 8 || PG_ARGISNULL(7))
+			hd_invalid("wait_for is required for the time rule event %s", event);
+		(void) hd_interval_arg(fcinfo, 7, "wait_for", USECS_PER_SEC, 90 * USECS_PER_DAY, false, &v[7]);
+	}
+	else
+	{
+		if (PG_NARGS() >= 8 && !PG_ARGISNULL(7))
+			hd_invalid("wait_for is only for the time rules (event time.*), not %s", event);
+		v[7] = (Datum) 0;
+		nulls[7] = 'n';
+	}
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
-	hd_exec(&upsert_plan, v, NULL, false, 1);
+	hd_exec(&upsert_plan, v, nulls, false, 1);
 	hd_get_int64(1, &id);
 	/* the dispatcher learns at once that the rules stage has work (its next_due) */
 	hd_wake_at_commit(HD_WORKER_DISPATCHER);

@@ -47,7 +47,8 @@
 
 static HdPlan state_plan = {
 	"SELECT c.position, coalesce(c.log_id::text, ''), helpdesk.event_log_id()::text, helpdesk.event_position(), "
-	"  EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.enabled) "
+	"  EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.enabled), "
+	"  (SELECT min(d.due_at) FROM helpdesk.automation_rule_due d) "
 	"FROM helpdesk.automation_rule_cursor c",
 	0, {}
 };
@@ -60,6 +61,12 @@ static HdPlan move_cursor = {
 	"UPDATE helpdesk.automation_rule_cursor SET position = $1, log_id = $2::uuid",
 	2, {INT8OID, TEXTOID}
 };
+
+/* the event may start or end a time rule's condition (rule_time.c) of its tenant */
+#define RULE_TIMED \
+	"((k.type = 'message.created' OR k.type LIKE 'session.%' OR k.type LIKE 'ticket.%') " \
+	" AND EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.tenant_id = k.tenant_id AND r.enabled " \
+	"             AND r.event IN " HD_RULE_TIME_EVENTS "))"
 
 static HdPlan batch_plan = {
 	"WITH e AS MATERIALIZED (SELECT * FROM helpdesk.events_since($1, " CppAsString2(RULE_BATCH) ")), "
@@ -75,10 +82,11 @@ static HdPlan batch_plan = {
 	"                 ON c.tenant_id = s.tenant_id AND c.id = s.customer_id "
 	"                 WHERE s.tenant_id = k.tenant_id AND s.id = k.session_id), "
 	"    'ticket', (SELECT to_jsonb(t) FROM helpdesk.ticket t WHERE t.tenant_id = k.tenant_id "
-	"               AND t.id = (k.payload->>'ticket_id')::bigint)) "
-	"FROM k "
-	"WHERE EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.tenant_id = k.tenant_id AND r.enabled "
-	"              AND r.event = k.kind) "
+	"               AND t.id = (k.payload->>'ticket_id')::bigint)), "
+	"  k.timed "
+	"FROM (SELECT k.*, " RULE_TIMED " AS timed FROM k) k "
+	"WHERE (k.timed OR EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.tenant_id = k.tenant_id "
+	"              AND r.enabled AND r.event = k.kind)) "
 	/* the loop guard's lookup of the event row only while the tenant's rules acted lately */
 	"  AND CASE WHEN NOT EXISTS (SELECT 1 FROM helpdesk.automation_rule_xid x WHERE x.tenant_id = k.tenant_id) "
 	"      THEN true ELSE NOT EXISTS (SELECT 1 FROM helpdesk.event ev JOIN helpdesk.automation_rule_xid x "
@@ -88,7 +96,7 @@ static HdPlan batch_plan = {
 	"          WHERE b.first_pos = (SELECT max(first_pos) FROM helpdesk.event_batch WHERE first_pos <= k.pos) "
 	"          ORDER BY g.id OFFSET k.pos - (SELECT max(first_pos) FROM helpdesk.event_batch WHERE first_pos <= k.pos) "
 	"          LIMIT 1)) END "
-	"UNION ALL SELECT max(pos), -1, NULL, 0, 0, NULL FROM e "
+	"UNION ALL SELECT max(pos), -1, NULL, 0, 0, NULL, false FROM e "
 	"ORDER BY 1, 2 DESC",
 	1, {INT8OID}
 };
@@ -114,16 +122,6 @@ static HdPlan prune_xids = {
 	"DELETE FROM helpdesk.automation_rule_xid WHERE at < now() - interval '1 day'", 0, {}
 };
 
-typedef struct RuleEvent
-{
-	int64		pos,
-				tenant_id,
-				session_id,
-				ticket_id;
-	char	   *kind;
-	Jsonb	   *obj;
-} RuleEvent;
-
 typedef struct ActionArgs
 {
 	RuleEvent  *ev;
@@ -144,8 +142,8 @@ action_one(void *arg)
 	a->xid = GetCurrentTransactionIdIfAny();	/* this subtransaction's, if it wrote */
 }
 
-static void
-run_rule(RuleEvent *ev, int64 rule_id, Jsonb *conds, Jsonb *actions)
+void
+hd_rule_run_one(RuleEvent *ev, int64 rule_id, Jsonb *conds, Jsonb *actions)
 {
 	json_t	   *trace,
 			   *done;
@@ -251,10 +249,12 @@ run_event(RuleEvent *ev, RuleSet *rs)
 {
 	uint64		i;
 
+	if (ev->timed)
+		hd_rule_time_follow(ev);
 	if (rs->kind == NULL || rs->tenant_id != ev->tenant_id || strcmp(rs->kind, ev->kind) != 0)
 		load_rules(rs, ev->tenant_id, ev->kind);
 	for (i = 0; i < rs->n; i++)
-		run_rule(ev, rs->ids[i], rs->conds[i], rs->acts[i]);
+		hd_rule_run_one(ev, rs->ids[i], rs->conds[i], rs->acts[i]);
 }
 
 /*
@@ -318,6 +318,7 @@ queue_fill(int64 pos)
 		queue[qlen].session_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
 		queue[qlen].ticket_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
 		queue[qlen].obj = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull));
+		queue[qlen].timed = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
 		qlen++;
 	}
 	MemoryContextSwitchTo(old);
@@ -335,6 +336,7 @@ rule_run(TimestampTz now, bool *more)
 			   *log;
 	int64		head = 0;
 	int			done = 0;
+	bool		time_more = false;
 	RuleSet		rs;
 	TimestampTz stop;
 
@@ -357,10 +359,13 @@ rule_run(TimestampTz now, bool *more)
 	 * machine for 21 events. Off for this transaction only.
 	 */
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	/* the time rules due now first (their due-time index: rule_time.c) */
+	done = hd_rule_time_fire(now, &time_more);
 	hd_exec(&lock_cursor, NULL, NULL, false, 1);
 	hd_exec(&state_plan, NULL, NULL, false, 1);
+	*more = time_more;
 	if (SPI_processed != 1)
-		return 0;
+		return done;
 	hd_get_int64(1, &pos);
 	cursor_log = hd_get_text(2);
 	log = hd_get_text(3);
@@ -377,7 +382,7 @@ rule_run(TimestampTz now, bool *more)
 		v[1] = CStringGetTextDatum(log);
 		hd_exec(&move_cursor, v, NULL, false, 0);
 		q_cursor = -1;
-		return 0;
+		return done;
 	}
 	if (pos != q_cursor || qhead >= qlen)
 		queue_fill(pos);		/* another cursor than the queue's, or the queue is done */
@@ -399,7 +404,7 @@ rule_run(TimestampTz now, bool *more)
 		hd_exec(&move_cursor, v, NULL, false, 0);
 	}
 	q_cursor = next;
-	*more = qhead < qlen || q_full;
+	*more = qhead < qlen || q_full || time_more;
 	if (random() % 1000 == 0)
 		hd_exec(&prune_xids, NULL, NULL, false, 0);
 	return done;
@@ -410,6 +415,9 @@ rule_next_due(void)
 {
 	int64		pos = 0,
 				head = 0;
+	TimestampTz poll;
+	bool		isnull;
+	Datum		due;
 
 	hd_exec(&state_plan, NULL, NULL, false, 1);
 	if (SPI_processed != 1 || !hd_get_bool(5))
@@ -418,7 +426,12 @@ rule_next_due(void)
 	hd_get_int64(4, &head);
 	if (pos < head)
 		return GetCurrentTimestamp();
-	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RULE_POLL_MS);
+	poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RULE_POLL_MS);
+	/* the earliest time rule (the due-time index's first entry), when before the poll */
+	due = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
+	if (!isnull && DatumGetTimestampTz(due) < poll)
+		return Max(DatumGetTimestampTz(due), 1);
+	return poll;
 }
 
 static const HdDispatchStage rule_stage = {

@@ -3,6 +3,7 @@
  * settings, and the task's JSON as every answer shows it.
  */
 #include "automation.h"
+#include "http_engine.h"
 #include "http_webhook.h"
 
 #include "catalog/pg_type.h"
@@ -293,37 +294,67 @@ hd_set_task_settings(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+static HdPlan secret_read = {
+	"SELECT callback_secret FROM helpdesk.automation_settings WHERE tenant_id = $1 FOR UPDATE",
+	1, {INT8OID}
+};
+
 static HdPlan secret_plan = {
 	"INSERT INTO helpdesk.automation_settings AS s (tenant_id, callback_secret) VALUES ($1, $2) "
-	"ON CONFLICT (tenant_id) DO UPDATE SET "
-	"  callback_secret = CASE WHEN $3 OR s.callback_secret IS NULL THEN $2 ELSE s.callback_secret END, "
-	"  updated_at = now() "
-	"RETURNING callback_secret",
-	3, {INT8OID, TEXTOID, BOOLOID}
+	"ON CONFLICT (tenant_id) DO UPDATE SET callback_secret = $2, updated_at = now()",
+	2, {INT8OID, BYTEAOID}
 };
+
+/* see automation.h: the AES-GCM context of a tenant's sealed callback secret */
+char *
+hd_task_secret_context(int64 tenant_id)
+{
+	return psprintf("pg_helpdesk task callback secret, tenant %lld", (long long) tenant_id);
+}
 
 PG_FUNCTION_INFO_V1(hd_task_callback_secret);
 
-/* helpdesk.task_callback_secret(tenant_id, rotate): the whsec_ secret that signs callbacks (made on first call) */
+/*
+ * helpdesk.task_callback_secret(tenant_id, rotate): the whsec_ secret that
+ * signs callbacks (made on first call, or anew with rotate), stored sealed
+ * (AES-256-GCM, the webhooks' key) and opened here for the caller.
+ */
 Datum
 hd_task_callback_secret(PG_FUNCTION_ARGS)
 {
 	static const char *const names[] = {"tenant_id"};
 	int64		tenant_id;
-	Datum		v[3];
-	char	   *secret;
+	Datum		v[2];
+	char	   *secret = NULL;
+	int			len = 0;
+	bool		rotate;
 	text	   *r;
 
+	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
 	hd_require_args(fcinfo, 1, names);
 	tenant_id = PG_GETARG_INT64(0);
+	rotate = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	SPI_connect();
 	hd_require_tenant(tenant_id);
 	v[0] = Int64GetDatum(tenant_id);
-	v[1] = CStringGetTextDatum(hd_webhook_new_secret());
-	v[2] = BoolGetDatum(!PG_ARGISNULL(1) && PG_GETARG_BOOL(1));
-	hd_exec(&secret_plan, v, NULL, false, 1);
-	secret = hd_get_text(1);
-	r = (text *) SPI_datumTransfer(CStringGetTextDatum(secret), false, -1);
+	hd_exec(&secret_read, v, NULL, false, 1);
+	if (!rotate && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			secret = hd_decrypt_secret(DatumGetByteaPP(d), hd_task_secret_context(tenant_id), &len);
+	}
+	if (secret == NULL)
+	{
+		secret = hd_webhook_new_secret();
+		len = strlen(secret);
+		v[1] = PointerGetDatum(hd_encrypt_secret(secret, len, hd_task_secret_context(tenant_id)));
+		hd_exec(&secret_plan, v, NULL, false, 0);
+	}
+	r = (text *) SPI_datumTransfer(PointerGetDatum(cstring_to_text_with_len(secret, len)), false, -1);
+	explicit_bzero(secret, len);
 	SPI_finish();
 	PG_RETURN_TEXT_P(r);
 }

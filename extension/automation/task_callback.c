@@ -110,7 +110,14 @@ cb_build(HdHttpJob *job)
 	if (SPI_processed == 0)
 		elog(ERROR, "pg_helpdesk: trigger task %lld vanished", (long long) job->row_id);
 	url = hd_get_text(1);
-	secret = hd_get_text(2);
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		int			len;
+
+		/* the sealed secret opens only here, in the worker (and in task_callback_secret) */
+		secret = isnull ? NULL : hd_decrypt_secret(DatumGetByteaPP(d), hd_task_secret_context(job->tenant_id), &len);
+	}
 	if (url == NULL)
 		elog(ERROR, "pg_helpdesk: trigger task %lld has no callback_url", (long long) job->row_id);
 	job->request.url = MemoryContextStrdup(job->cxt, url);

@@ -103,15 +103,29 @@ csat_session_closed(int64 tenant_id, const HdSessionRow *s, const char *reason,
 {
 	/* the idle timer's close (a close_session call defaults to closed_by system too) */
 	bool		after_timer = strcmp(reason, "idle") == 0;
+
+	if (strcmp(s->state, "active") != 0 || !s->has_agent || strcmp(reason, "escalated") == 0)
+		return;
+	(void) hd_csat_ask_session(tenant_id, s, after_timer);
+}
+
+/*
+ * Asks the session's survey now (the close above, and the automation rules'
+ * ask_csat action while the session is open): the csat row, the csat
+ * message, message.created and csat.requested. Returns the survey id; 0 when
+ * the tenant's mode says no, or the session was asked already (one survey a
+ * session: the close does not ask again).
+ */
+int64
+hd_csat_ask_session(int64 tenant_id, const HdSessionRow *s, bool after_timer)
+{
 	TimestampTz expires;
 	int64		csat_id,
 				message_id;
 	char	   *body;
 
-	if (strcmp(s->state, "active") != 0 || !s->has_agent || strcmp(reason, "escalated") == 0)
-		return;
 	if (!csat_wanted(tenant_id, after_timer, &expires))
-		return;
+		return 0;
 	{
 		Datum		v[7] = {Int64GetDatum(tenant_id), Int64GetDatum(s->id),
 			Int64GetDatum(s->customer_id), Int64GetDatum(s->agent_id),
@@ -119,10 +133,11 @@ csat_session_closed(int64 tenant_id, const HdSessionRow *s, const char *reason,
 		TimestampTzGetDatum(expires)};
 		char		n[8] = "       ";
 
+		n[3] = s->has_agent ? ' ' : 'n';
 		n[4] = s->has_queue ? ' ' : 'n';
 		hd_exec(&insert_session_csat, v, n, false, 0);
 		if (SPI_processed == 0)
-			return;
+			return 0;
 		hd_get_int64(1, &csat_id);
 	}
 	body = hd_system_text(tenant_id, "csat_request", language_of(tenant_id, s->customer_id),
@@ -143,6 +158,7 @@ csat_session_closed(int64 tenant_id, const HdSessionRow *s, const char *reason,
 	hd_append_event(tenant_id, "session", s->id, s->id, message_id, "message.created", NULL);
 	hd_append_event(tenant_id, "session", s->id, s->id, message_id, "csat.requested",
 					request_payload(csat_id, "session", s->id, expires));
+	return csat_id;
 }
 
 /*

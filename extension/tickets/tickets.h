@@ -146,4 +146,7 @@ extern int64 hd_ticket_create(HdTicketNew *n, int64 *message_id);
 extern ArrayType *hd_ticket_normalise_tags(ArrayType *tags);
 extern char *hd_ticket_subject_from(const char *text, const char *fallback);
 
+/* csat.c: ask the session's survey now; the survey id, 0 when off or asked already */
+extern int64 hd_csat_ask_session(int64 tenant_id, const HdSessionRow *s, bool after_timer);
+
 #endif							/* HD_TICKETS_H */

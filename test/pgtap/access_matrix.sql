@@ -116,6 +116,9 @@ INSERT INTO helpdesk.automation_rule_run (tenant_id, id, rule_id, event_pos, eve
 	SELECT r.tenant_id, 1, r.id, 1, 'message.created', '[]', '[]'
 	FROM helpdesk.automation_rule r WHERE r.tenant_id = pg_temp.fx('ta');
 INSERT INTO helpdesk.automation_rule_xid (tenant_id, xid) VALUES (pg_temp.fx('ta'), 1);
+INSERT INTO helpdesk.automation_rule_due (tenant_id, rule_id, object_id, kind, anchor, due_at)
+	SELECT r.tenant_id, r.id, 1, 'time.queued', now() + interval '1 day', now() + interval '2 days'
+	FROM helpdesk.automation_rule r WHERE r.tenant_id = pg_temp.fx('ta');
 INSERT INTO helpdesk.retention_run (tenant_id, id, started_at, finished_at, cutoff, batches,
 	chat_messages, ticket_messages, events, uploads, complete)
 	VALUES (pg_temp.fx('ta'), 1, now(), now(), now(), 1, 0, 0, 0, 0, true);

@@ -118,5 +118,45 @@ SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"typ
 	'the actions it would do, and why one could not');
 SELECT is((SELECT count(*) FROM helpdesk.message), 0::bigint, 'a dry run sends nothing');
 
+-- time rules: wait_for (issue 18's time conditions)
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L)', :ta, 'tq', 'time.queued', '{"all": []}', :'ok_actions'),
+	'22023', 'wait_for is required for the time rule event time.queued', 'time rule without wait_for');
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L, wait_for => %L)', :ta, 'tq', 'time.queued', '{"all": []}', :'ok_actions', '0.5 seconds'),
+	'22023', 'wait_for must be between 1 and 7776000 seconds', 'wait_for under a second');
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L, wait_for => %L)', :ta, 'tq', 'time.pending', '{"all": []}', :'ok_actions', '91 days'),
+	'22023', 'wait_for must be between 1 and 7776000 seconds', 'wait_for over 90 days');
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L, wait_for => %L)', :ta, 'tq', 'time.pending', '{"all": []}', :'ok_actions', '-1 hour'),
+	'22023', 'wait_for must be between 1 and 7776000 seconds', 'negative wait_for');
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L, wait_for => %L)', :ta, 'tq', 'message.created', '{"all": []}', :'ok_actions', '1 hour'),
+	'22023', 'wait_for is only for the time rules (event time.*), not message.created', 'wait_for on an event rule');
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L, wait_for => %L)', :ta, 'tq', 'time.later', '{"all": []}', :'ok_actions', '1 hour'),
+	'22023', NULL, 'unknown time event');
+SELECT lives_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L, wait_for => %L)', :ta, 'tq', e, '{"all": []}', :'ok_actions', '5 minutes'),
+	'time rule ' || e) FROM unnest(ARRAY['time.no_agent_reply', 'time.queued', 'time.pending', 'time.no_customer_reply']) e;
+SELECT is((SELECT event || ' ' || wait_for FROM helpdesk.automation_rule WHERE tenant_id = :ta AND name = 'tq'),
+	'time.no_customer_reply 00:05:00', 'the last upsert of the time rule is stored with its wait_for');
+SELECT lives_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L)', :ta, 'tq', 'message.created', '{"all": []}', :'ok_actions'),
+	'a time rule becomes an event rule');
+SELECT is((SELECT wait_for FROM helpdesk.automation_rule WHERE tenant_id = :ta AND name = 'tq'), NULL,
+	'an event rule has no wait_for');
+SELECT throws_ok(format('INSERT INTO helpdesk.automation_rule (tenant_id, name, event, actions) VALUES (%s, %L, %L, %L)', :ta, 'raw', 'time.queued', '[]'),
+	'23514', NULL, 'the table refuses a time rule without wait_for');
+-- send_webhook and ask_csat
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L)', :ta, 'wh', 'message.created', '{"all": []}', '[{"type": "send_webhook"}]'),
+	'22023', 'a send_webhook action needs "webhook" (the external id of one of the tenant''s webhooks)', 'send_webhook without webhook');
+SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L)', :ta, 'wh', 'message.created', '{"all": []}', '[{"type": "send_webhook", "webhook": ""}]'),
+	'22023', NULL, 'send_webhook with an empty webhook');
+SELECT lives_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L)', :ta, 'wh', 'message.created', '{"all": []}',
+	'[{"type": "send_webhook", "webhook": "ops"}, {"type": "ask_csat"}]'), 'send_webhook and ask_csat are actions');
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "send_webhook", "webhook": "nope"}]}', '{}')->'actions',
+	'[{"error": "webhook \"nope\" does not exist in the tenant"}]', 'dry run: send_webhook to an unknown webhook');
+SELECT helpdesk.upsert_webhook(:ta, 'ops', 'https://hooks.example/ops', '{ticket.created}') IS NOT NULL AS made \gset
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "send_webhook", "webhook": "ops"}]}', '{}')->'actions',
+	'[{"would": "send_webhook to \"ops\""}]', 'dry run: send_webhook to a webhook of the tenant');
+SELECT helpdesk.upsert_webhook(:ta, 'ops', 'https://hooks.example/ops', '{ticket.created}', enabled => false) IS NOT NULL AS made \gset
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "send_webhook", "webhook": "ops"}]}', '{}')->'actions',
+	'[{"error": "webhook \"ops\" is disabled"}]', 'dry run: send_webhook to a disabled webhook');
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "ask_csat"}]}', '{}')->'actions',
+	'[{"error": "a ask_csat action needs a session, and this object has none"}]', 'dry run: ask_csat without a session');
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(161);
+SELECT plan(163);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -149,6 +149,9 @@ INSERT INTO interval_arg VALUES
 	('prune_uploads(keep)',
 	 $$SELECT helpdesk.prune_uploads(%L)$$,
 	 'keep must be between 0 and 3155760000 seconds'),
+	('upsert_rule(wait_for)',
+	 $$SELECT helpdesk.upsert_rule(pg_temp.fx('ta'), 'lim', 'time.queued', '{"all": []}', '[{"type": "close"}]', wait_for => %L)$$,
+	 'wait_for must be between 1 and 7776000 seconds'),
 	('prune_uploads(grace)',
 	 $$SELECT helpdesk.prune_uploads('1 day', %L)$$,
 	 'grace must be between 0 and 3155760000 seconds');

@@ -130,6 +130,19 @@ SELECT matches(helpdesk.task_callback_secret(:ta), '^whsec_', 'a callback secret
 SELECT is(helpdesk.task_callback_secret(:ta), helpdesk.task_callback_secret(:ta), 'and kept');
 SELECT helpdesk.task_callback_secret(:ta) AS old_secret \gset
 SELECT isnt(helpdesk.task_callback_secret(:ta, rotate => true), :'old_secret', 'rotate makes a new one');
+SELECT helpdesk.task_callback_secret(:ta) AS cur_secret \gset
+SELECT is((SELECT position(convert_to(:'cur_secret', 'UTF8') IN callback_secret) FROM helpdesk.automation_settings WHERE tenant_id = :ta),
+	0, 'the callback secret is stored sealed, not in plain');
+SELECT is((SELECT pg_typeof(callback_secret)::text FROM helpdesk.automation_settings WHERE tenant_id = :ta), 'bytea',
+	'sealed (bytea: readers get no SELECT on it)');
+SELECT ok((SELECT bool_and(after->>'callback_secret' IN ('[sealed]', '[sealed, changed]'))
+	AND bool_or(after->>'callback_secret' = '[sealed, changed]') FROM helpdesk.config_audit
+	WHERE tenant_id = :ta AND object_table = 'automation_settings' AND after->>'callback_secret' IS NOT NULL),
+	'config audit: the callback secret shows as [sealed] / [sealed, changed] (rotate)');
+SELECT is((SELECT count(*) FROM helpdesk.config_audit WHERE tenant_id = :ta AND (coalesce(before::text, '') || after::text) LIKE '%whsec_%'),
+	0::bigint, 'no callback secret in plain in the config audit');
+UPDATE helpdesk.automation_settings SET callback_secret = decode(repeat('00', 40), 'hex') WHERE tenant_id = :ta;
+SELECT throws_ok(format('SELECT helpdesk.task_callback_secret(%s)', :ta), NULL, NULL, 'a tampered sealed secret does not open');
 
 SELECT * FROM finish();
 ROLLBACK;
