@@ -111,15 +111,19 @@ run_step(int64 *nread, int64 *nbuckets)
  * duration scaled to helpdesk.rollup_max_share (a step of 150 ms at 5 %:
  * 3 s), at least helpdesk.rollup_interval, at most helpdesk.rollup_max_lag
  * (the staleness bound wins over the share). A step that recomputed nothing
- * costs little and does not stretch the wait.
+ * costs little and does not stretch the wait; nor does a full batch: the
+ * log is ahead by more than a batch (a backlog, or more events per gap than
+ * a batch holds), and stretching the wait then would let the lag grow
+ * without bound. So under steady load the worker alternates gathered steps
+ * with full ones, and a backlog is read at rollup_interval.
  */
 static long
-step_gap_ms(TimestampTz started, TimestampTz ended, int64 nbuckets)
+step_gap_ms(TimestampTz started, TimestampTz ended, int64 nbuckets, bool full)
 {
 	long		took_ms = (long) ((ended - started) / 1000);
 	long		gap = hd_rollup_interval_ms;
 
-	if (nbuckets > 0 && took_ms > 0)
+	if (nbuckets > 0 && took_ms > 0 && !full)
 		gap = Max(gap, Min((long) hd_rollup_max_lag_ms, took_ms * 100 / hd_rollup_max_share));
 	return gap;
 }
@@ -180,7 +184,7 @@ hd_rollup_worker_run(HdWorkerSlot *w)
 				failures = 0;
 				/* a full batch: more may wait, go on after the gap */
 				due = nread >= hd_rollup_batch;
-				gap_ms = step_gap_ms(now, GetCurrentTimestamp(), nbuckets);
+				gap_ms = step_gap_ms(now, GetCurrentTimestamp(), nbuckets, due);
 			}
 			else
 			{
