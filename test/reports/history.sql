@@ -304,9 +304,9 @@ END $$;
 -- API (set_agent_status), each agent ending online. backdate => true moves
 -- all agent.status events of the agent audience (the ones the history reads) back over
 -- the 40 days the backdated sessions span, in id order with random gaps,
--- some of them equal (two changes in one instant) and some later than the
--- next (an earlier-started transaction committed later: the history clamps
--- to the previous start). Runs with the rollup worker paused when backdating.
+-- some of them equal (two changes in one instant) and some an hour before
+-- the previous one (an earlier-started transaction committed later: the
+-- history clamps to the previous start). Runs with the rollup worker paused when backdating.
 CREATE OR REPLACE PROCEDURE public.reports_status_history(t bigint, n int, seed float8, backdate boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -315,6 +315,7 @@ DECLARE
 	st text;
 	cur text;
 	at timestamptz;
+	prev timestamptz;
 	e record;
 	r float8;
 BEGIN
@@ -334,15 +335,19 @@ BEGIN
 	IF backdate THEN
 		FOR a IN SELECT id FROM helpdesk.agent WHERE tenant_id = t ORDER BY id LOOP
 			at := now() - interval '40 days';
+			prev := at;
 			-- all of the agent's status events, so none stays later than the moved ones
 			FOR e IN SELECT ev.id FROM helpdesk.event ev
 				WHERE ev.tenant_id = t AND ev.type = 'agent.status' AND ev.audience = 'agent'
 				  AND ev.audience_id = a.id ORDER BY ev.id LOOP
 				r := random();
+				-- 5 %: the same instant as the previous; 10 %: an hour before it
+				-- (committed later than it began); else a random gap
 				at := at + CASE WHEN r < 0.05 THEN interval '0'
 				                ELSE make_interval(secs => floor(random() * 40 * 86400 / (n + 1))) END;
-				UPDATE helpdesk.event ev SET created_at = CASE WHEN r > 0.95 THEN at + interval '17 minutes' ELSE at END
+				UPDATE helpdesk.event ev SET created_at = CASE WHEN r > 0.9 THEN prev - interval '1 hour' ELSE at END
 				WHERE ev.id = e.id;
+				prev := CASE WHEN r > 0.9 THEN prev ELSE at END;
 			END LOOP;
 		END LOOP;
 	END IF;
