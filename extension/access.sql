@@ -182,6 +182,7 @@ FROM (VALUES
 	('_fact_ticket', '', 'reports internals'),
 	('_fact_sla', '', 'reports internals'),
 	('_fact_csat', '', 'reports internals'),
+	('_fact_occupancy', '', 'reports internals'),
 	('_ticket_buckets', '', 'reports internals'),
 	('_rollup_recompute', '', 'reports internals'),
 	('_rollup_reseen', '', 'reports internals'),

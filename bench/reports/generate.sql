@@ -89,3 +89,11 @@ FROM helpdesk.ticket t WHERE t.resolved_at IS NOT NULL;
 SELECT setval(pg_get_serial_sequence('helpdesk.' || c, 'id'), (SELECT max(id) FROM helpdesk.session) * 20)
 FROM unnest(ARRAY['tenant', 'queue', 'agent', 'customer', 'session', 'ticket', 'calendar', 'sla_policy']) c;
 INSERT INTO helpdesk.ticket_counter SELECT id, 10000000 FROM helpdesk.tenant;
+-- agent status history for occupancy: each agent each day of the 30 online
+-- for 8 hours from a random start, then busy 1 hour, away 1 hour, offline
+INSERT INTO helpdesk.agent_status_interval (tenant_id, agent_id, event_id, status, started_at, ended_at)
+SELECT a.tenant_id, a.id, d * 10 + k, (ARRAY['online', 'busy', 'away', 'offline'])[k],
+       x.s0 + (ARRAY[0, 8, 9, 10])[k] * interval '1 hour',
+       x.s0 + (ARRAY[8, 9, 10, 24])[k] * interval '1 hour'
+FROM helpdesk.agent a, generate_series(1, 31) d, generate_series(1, 4) k,
+     LATERAL (SELECT :'t1'::timestamptz - d * interval '1 day' + ((a.id * 7 + d) % 8) * interval '1 hour' AS s0) x;

@@ -190,6 +190,50 @@ END;
 COMMENT ON FUNCTION helpdesk._fact_csat IS
 	'Raw truth: rollup_csat rows of a tenant for the buckets in [b0, b1).';
 
+-- The raw truth of rollup_occupancy for a tenant's buckets in [b0, b1):
+-- ended status intervals (online, busy) and held assignments of closed
+-- sessions, each cut to the quarter hours it overlaps.
+CREATE FUNCTION helpdesk._fact_occupancy(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS SETOF helpdesk.rollup_occupancy
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH onl AS (
+		SELECT i.agent_id, g.b,
+		       sum(helpdesk._us(greatest(i.started_at, g.b), least(i.ended_at, g.b + interval '15 minutes'))) AS us
+		FROM helpdesk.agent_status_interval i,
+		     generate_series(greatest(helpdesk._bucket(i.started_at), b0),
+		                     least(helpdesk._bucket(i.ended_at), b1 - interval '15 minutes'),
+		                     interval '15 minutes') g(b)
+		WHERE i.tenant_id = t AND i.ended_at > b0 AND i.started_at < b1
+		  AND i.status IN ('online', 'busy') AND i.ended_at > i.started_at
+		  AND i.ended_at > g.b AND i.started_at < g.b + interval '15 minutes'
+		GROUP BY 1, 2),
+	hold AS (
+		SELECT sa.agent_id, coalesce(sa.queue_id, 0) AS queue_id, g.b,
+		       sum(helpdesk._us(greatest(sa.accepted_at, g.b), least(sa.ended_at, g.b + interval '15 minutes'))) AS us
+		FROM helpdesk.session_assignment sa
+		JOIN helpdesk.session s ON s.tenant_id = sa.tenant_id AND s.id = sa.session_id,
+		     generate_series(greatest(helpdesk._bucket(sa.accepted_at), b0),
+		                     least(helpdesk._bucket(sa.ended_at), b1 - interval '15 minutes'),
+		                     interval '15 minutes') g(b)
+		WHERE sa.tenant_id = t AND sa.accepted_at IS NOT NULL AND sa.ended_at > b0 AND sa.accepted_at < b1
+		  AND sa.ended_at > sa.accepted_at AND s.state = 'closed'
+		  AND sa.ended_at > g.b AND sa.accepted_at < g.b + interval '15 minutes'
+		GROUP BY 1, 2, 3),
+	k AS (SELECT agent_id, 0::bigint AS queue_id, b FROM onl UNION SELECT agent_id, queue_id, b FROM hold)
+	SELECT t, k.b, k.agent_id, k.queue_id,
+	       CASE WHEN k.queue_id = 0 THEN coalesce(onl.us, 0) ELSE 0 END,
+	       coalesce(hold.us, 0),
+	       CASE WHEN hold.us > 0 THEN coalesce(onl.us, 0) ELSE 0 END
+	FROM k
+	LEFT JOIN onl ON onl.agent_id = k.agent_id AND onl.b = k.b
+	LEFT JOIN hold ON hold.agent_id = k.agent_id AND hold.queue_id = k.queue_id AND hold.b = k.b
+	WHERE (k.queue_id = 0 AND onl.us > 0) OR hold.us > 0;
+END;
+COMMENT ON FUNCTION helpdesk._fact_occupancy IS
+	'Raw truth: rollup_occupancy rows of a tenant for the buckets in [b0, b1) (ended status intervals, held assignments of closed sessions).';
+
 -- the buckets a ticket's facts fall in now
 CREATE FUNCTION helpdesk._ticket_buckets(t bigint, ticket bigint)
 RETURNS timestamptz[] LANGUAGE sql STABLE
@@ -226,6 +270,8 @@ BEGIN ATOMIC
 	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, b0, b1);
 	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
 	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, b0, b1);
+	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, b0, b1);
 END;
 COMMENT ON FUNCTION helpdesk._rollup_recompute IS
 	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*).';

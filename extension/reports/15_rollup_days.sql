@@ -102,6 +102,21 @@ COMMENT ON TABLE helpdesk.rollup_csat_day IS
 	'helpdesk.rollup_csat summed per day in the tenant''s time zone, all its dimensions.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat_day', '');
 
+CREATE TABLE helpdesk.rollup_occupancy_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	agent_id     bigint NOT NULL,
+	queue_id     bigint NOT NULL,
+	online_us    bigint NOT NULL,
+	handling_us  bigint NOT NULL,
+	queue_online_us bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, agent_id, queue_id),
+	CHECK (online_us >= 0 AND handling_us >= 0 AND queue_online_us >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_occupancy_day IS
+	'helpdesk.rollup_occupancy summed per day in the tenant''s time zone, all its dimensions.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_occupancy_day', '');
+
 -- Replace the day rows of the given local days of a tenant by the sums of
 -- its quarter-hour rows.
 CREATE FUNCTION helpdesk._rollup_days(t bigint, days date[])
@@ -140,6 +155,14 @@ BEGIN ATOMIC
 	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
 	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
 	GROUP BY 1, 2, 3, 4, 5;
+	DELETE FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_occupancy_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.agent_id, r.queue_id, sum(r.online_us), sum(r.handling_us), sum(r.queue_online_us)
+	FROM helpdesk.rollup_occupancy r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4;
 END;
 COMMENT ON FUNCTION helpdesk._rollup_days IS
 	'Internal: the day tier of a tenant''s given local days, summed from the quarter-hour rollups.';

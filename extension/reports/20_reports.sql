@@ -43,6 +43,11 @@ BEGIN
 		WHEN bucket = 'total' THEN '$2'
 		WHEN use_day THEN '(r.day::timestamp AT TIME ZONE $4)'
 		ELSE format('(date_trunc(%L, r.bucket AT TIME ZONE $4) AT TIME ZONE $4)', bucket) END;
+	-- the day tier groups by its date and converts each group's day to an
+	-- instant once, not each row's (a 30-day report reads thousands of rows)
+	IF use_day AND bucket = 'day' THEN
+		grp := 'r.day';
+	END IF;
 	FOR i IN 1 .. array_length(dims, 1) / 2 LOOP
 		IF dims[2 * i - 1] = ANY (group_by) THEN
 			sel := sel || format(', nullif(r.%I, %L)', dims[2 * i], null_when[i]);
@@ -107,26 +112,43 @@ CREATE FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamptz, "to
 RETURNS TABLE (bucket_start timestamptz, agent_id bigint, queue_id bigint, assignments bigint,
 	offers bigint, offers_accepted bigint, offers_declined bigint, offers_timed_out bigint,
 	acceptance_rate numeric, held bigint, handle_time_s numeric, handle_avg_s numeric,
-	transfers_out bigint)
+	transfers_out bigint, online_s numeric, occupancy_handling_s numeric, occupancy numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{agent,queue}');
+	-- by queue: the time online of the agents who handled in it (queue_online_us)
+	online text := CASE WHEN 'queue' = ANY (group_by) THEN 'r.queue_online_us' ELSE 'r.online_us' END;
 BEGIN
-	RETURN QUERY EXECUTE helpdesk._report_query('rollup_offer', '_fact_offer',
-		'{agent,agent_id,queue,queue_id}', '{0,0}',
-		$m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
-		   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
-		   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
-		   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
-		   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
-		   sum(r.transfers_out)::bigint$m$,
-		group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to")
+	-- offers (rollup_offer) and occupancy (rollup_occupancy) grouped alike, joined by group
+	RETURN QUERY EXECUTE format(
+		'SELECT coalesce(a.b, o.b), coalesce(a.ag, o.ag), coalesce(a.qu, o.qu), coalesce(a.n, 0), '
+		'coalesce(a.offers, 0), coalesce(a.acc, 0), coalesce(a.dec, 0), coalesce(a.tmo, 0), a.rate, '
+		'coalesce(a.held, 0), coalesce(a.hts, 0), a.havg, coalesce(a.tr, 0), '
+		'coalesce(o.online_s, 0), coalesce(o.handling_s, 0), o.occ '
+		'FROM (%s) a(b, ag, qu, n, offers, acc, dec, tmo, rate, held, hts, havg, tr) '
+		'FULL JOIN (%s) o(b, ag, qu, online_s, handling_s, occ) '
+		'ON o.b = a.b AND coalesce(o.ag, -1) = coalesce(a.ag, -1) AND coalesce(o.qu, -1) = coalesce(a.qu, -1) '
+		'ORDER BY 1, 2, 3',
+		helpdesk._report_query('rollup_offer', '_fact_offer',
+			'{agent,agent_id,queue,queue_id}', '{0,0}',
+			$m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
+			   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
+			   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
+			   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
+			   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
+			   sum(r.transfers_out)::bigint$m$,
+			group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to"),
+		helpdesk._report_query('rollup_occupancy', '_fact_occupancy',
+			'{agent,agent_id,queue,queue_id}', '{0,0}',
+			format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
+			       'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online),
+			group_by, bucket, source, 'rollup_occupancy_day', '{agent,queue}', tz, "from", "to"))
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_agents IS
-	'Offers and assignments of closed sessions started in [from, to), by agent (default) and queue: offers accepted, declined, timed out, held assignments and their handling time, transfers out.';
+	'Offers and assignments of closed sessions started in [from, to), by agent (default) and queue: offers accepted, declined, timed out, held assignments and their handling time, transfers out; and occupancy: time online (online or busy), handling time inside the buckets, and their ratio (by queue: over the time online of the agents who handled in it).';
 
 CREATE FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')

@@ -52,9 +52,21 @@ CREATE VIEW helpdesk.dashboard_today WITH (security_invoker = true) AS
 	       (SELECT count(*) FROM helpdesk.ticket t
 	        WHERE t.tenant_id = tn.id AND t.resolved_at >= d.day_start) AS tickets_resolved,
 	       (SELECT count(*) FROM helpdesk.ticket t
-	        WHERE t.tenant_id = tn.id AND t.status IN ('new', 'open', 'pending')) AS tickets_open
+	        WHERE t.tenant_id = tn.id AND t.status IN ('new', 'open', 'pending')) AS tickets_open,
+	       o.online_s, o.handling_s, round(o.handling_s / nullif(o.online_s, 0), 6) AS occupancy
 	FROM helpdesk.tenant tn,
 	     LATERAL (SELECT date_trunc('day', now() AT TIME ZONE tn.time_zone) AT TIME ZONE tn.time_zone
-	              AS day_start) d;
+	              AS day_start) d,
+	     LATERAL (SELECT
+	       (SELECT coalesce(round(sum(EXTRACT(epoch FROM least(coalesce(i.ended_at, now()), now())
+	                                                  - greatest(i.started_at, d.day_start))), 3), 0)
+	        FROM helpdesk.agent_status_interval i
+	        WHERE i.tenant_id = tn.id AND i.status IN ('online', 'busy') AND i.started_at < now()
+	          AND (i.ended_at > d.day_start OR i.ended_at IS NULL)) AS online_s,
+	       (SELECT coalesce(round(sum(EXTRACT(epoch FROM least(coalesce(a.ended_at, now()), now())
+	                                                  - greatest(a.accepted_at, d.day_start))), 3), 0)
+	        FROM helpdesk.session_assignment a
+	        WHERE a.tenant_id = tn.id AND a.accepted_at IS NOT NULL AND a.accepted_at < now()
+	          AND (a.ended_at > d.day_start OR a.ended_at IS NULL)) AS handling_s) o;
 COMMENT ON VIEW helpdesk.dashboard_today IS
-	'Today so far in each tenant''s time zone, from the live tables: sessions started and closed, average first response, tickets created and resolved, and the open ticket backlog now.';
+	'Today so far in each tenant''s time zone, from the live tables: sessions started and closed, average first response, tickets created and resolved, the open ticket backlog now, and occupancy today: time online (online or busy, the current status counted to now), handling time (held assignments, open ones to now) and their ratio.';

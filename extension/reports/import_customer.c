@@ -171,7 +171,16 @@ hd_import_customers(int64 tenant_id, int64 import_id, bool skip_invalid,
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "import rows",
 												 ALLOCSET_DEFAULT_SIZES);
 	int64		existing = 0;
+	int			outer = NewGUCNestLevel();
 
+	/*
+	 * The read of the staged rows sorts them twice (by external id for the
+	 * duplicate check, then by line): with the default work_mem both sorts
+	 * of 100,000 rows spilled to disk (1 s of a 3 s import, EXPLAIN ANALYZE);
+	 * in memory they take a tenth of that. Undone when the import returns.
+	 */
+	(void) set_config_option("work_mem", "65536", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	portal = SPI_cursor_open(NULL, hd_plan(&read_staged), v, NULL, true);
 	for (;;)
 	{
@@ -216,7 +225,10 @@ hd_import_customers(int64 tenant_id, int64 import_id, bool skip_invalid,
 	MemoryContextDelete(rowcxt);
 
 	if (e->n > 0 && !skip_invalid)
+	{
+		AtEOXact_GUC(true, outer);
 		return;					/* rejected: nothing is written */
+	}
 	hd_import_flush_errors(tenant_id, import_id, e);
 
 	/*
@@ -250,4 +262,5 @@ hd_import_customers(int64 tenant_id, int64 import_id, bool skip_invalid,
 		r->inserted = (int64) SPI_processed - existing;
 		AtEOXact_GUC(true, save);
 	}
+	AtEOXact_GUC(true, outer);
 }

@@ -10,6 +10,8 @@
 
 extern int	hd_rollup_interval_ms;
 extern int	hd_rollup_batch;
+extern int	hd_rollup_max_share;
+extern int	hd_rollup_max_lag_ms;
 extern bool hd_rollup_enabled;
 
 /* at module load: settings and the rollup worker kind */

@@ -58,7 +58,8 @@ static HdPlan move_cursor = {
 	"  SELECT b.first_pos - 1 + row_number() OVER (PARTITION BY b.first_pos ORDER BY g.id) AS pos, g.id " \
 	"  FROM helpdesk.event_batch b, unnest(b.ids) r, generate_series(lower(r), upper(r) - 1) g(id) " \
 	"  WHERE b.last_pos > $1 AND b.first_pos <= $1 + $2) y WHERE y.pos > $1 AND y.pos <= $1 + $2), " \
-	"e AS MATERIALIZED (SELECT ev.tenant_id, ev.session_id, ev.type, ev.payload " \
+	"e AS MATERIALIZED (SELECT ev.tenant_id, ev.session_id, ev.type, ev.payload, ev.id, ev.created_at, " \
+	"  ev.audience, ev.audience_id " \
 	"  FROM x JOIN helpdesk.event ev ON ev.id = x.id WHERE ev.type <> 'message.created'), " \
 	"hi AS (SELECT max(x.pos) AS last FROM x), "
 
@@ -72,6 +73,11 @@ static HdPlan dirty = {
 	"d AS (SELECT ss.tenant_id, helpdesk._bucket(ss.created_at) AS b FROM ss "
 	"      UNION SELECT sa.tenant_id, helpdesk._bucket(sa.started_at) FROM ss "
 	"            JOIN helpdesk.session_assignment sa ON sa.tenant_id = ss.tenant_id AND sa.session_id = ss.id "
+	"      UNION SELECT sa.tenant_id, g.b FROM ss "
+	"            JOIN helpdesk.session_assignment sa ON sa.tenant_id = ss.tenant_id AND sa.session_id = ss.id, "
+	"            generate_series(helpdesk._bucket(sa.accepted_at), helpdesk._bucket(sa.ended_at), interval '15 minutes') g(b) "
+	"            WHERE sa.accepted_at IS NOT NULL AND sa.ended_at > sa.accepted_at "
+	"      UNION SELECT x.t, x.b FROM unnest($3::bigint[], $4::timestamptz[]) x(t, b) "
 	"      UNION SELECT c.tenant_id, helpdesk._bucket(c.requested_at) FROM ss "
 	"            JOIN helpdesk.csat c ON c.tenant_id = ss.tenant_id AND c.session_id = ss.id "
 	"      UNION SELECT tt.tenant_id, x.b FROM tt "
@@ -79,6 +85,55 @@ static HdPlan dirty = {
 	"            unnest(coalesce(helpdesk._ticket_buckets(tt.tenant_id, tt.id), '{}') "
 	"                   || coalesce(seen.buckets, '{}')) x(b)) "
 	"SELECT d.tenant_id, d.b, hi.last, hi.last - $1 FROM hi LEFT JOIN d ON true ORDER BY 1, 2",
+	4, {INT8OID, INT4OID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}
+};
+
+/*
+ * Agent status history (occupancy's time online), from the agent.status
+ * events of the agent audience (one per change; the tenant audience's twin
+ * is skipped). A change's transaction writes nothing more: the worker turns
+ * the events into intervals, in the agent's event order (its changes are
+ * serialised by the agent's row lock, so id order is commit order). An
+ * interval starts at its event's created_at, or at the previous start when
+ * that is later (an earlier-started transaction committed later), and ends
+ * where the next starts. Two statements, so the open interval is closed
+ * before its successor is inserted (one open interval per agent). Both
+ * return the buckets of the intervals they ended: those buckets' time
+ * online is now known.
+ */
+#define STATUS_EVENTS \
+	"st AS (SELECT e.tenant_id, e.audience_id AS agent_id, e.id, e.payload->>'status' AS status, e.created_at " \
+	"  FROM e WHERE e.type = 'agent.status' AND e.audience = 'agent' AND e.audience_id IS NOT NULL " \
+	"  AND e.payload->>'status' IN ('online', 'away', 'busy', 'offline')), "
+#define ENDED_BUCKETS(rel) \
+	"SELECT DISTINCT x.tenant_id, g.b FROM " rel " x, " \
+	"  generate_series(helpdesk._bucket(x.started_at), helpdesk._bucket(x.ended_at), interval '15 minutes') g(b) " \
+	"WHERE x.ended_at > x.started_at AND x.status IN ('online', 'busy')"
+
+static HdPlan close_status = {
+	"WITH " EVENTS_AFTER STATUS_EVENTS
+	"f AS (SELECT DISTINCT ON (st.tenant_id, st.agent_id) st.tenant_id, st.agent_id, st.created_at "
+	"      FROM st ORDER BY st.tenant_id, st.agent_id, st.id), "
+	"cl AS (UPDATE helpdesk.agent_status_interval i SET ended_at = greatest(f.created_at, i.started_at) "
+	"       FROM f WHERE i.tenant_id = f.tenant_id AND i.agent_id = f.agent_id AND i.ended_at IS NULL "
+	"       RETURNING i.tenant_id, i.status, i.started_at, i.ended_at) "
+	ENDED_BUCKETS("cl"),
+	2, {INT8OID, INT4OID}
+};
+
+static HdPlan insert_status = {
+	"WITH " EVENTS_AFTER STATUS_EVENTS
+	"s1 AS (SELECT st.tenant_id, st.agent_id, st.id, st.status, "
+	"         greatest(max(st.created_at) OVER (PARTITION BY st.tenant_id, st.agent_id ORDER BY st.id), base.at) AS started_at "
+	"       FROM st LEFT JOIN LATERAL (SELECT coalesce(i.ended_at, i.started_at) AS at FROM helpdesk.agent_status_interval i "
+	"         WHERE i.tenant_id = st.tenant_id AND i.agent_id = st.agent_id AND i.event_id < st.id "
+	"         ORDER BY i.event_id DESC LIMIT 1) base ON true), "
+	"s2 AS (SELECT s1.*, lead(s1.started_at) OVER (PARTITION BY s1.tenant_id, s1.agent_id ORDER BY s1.id) AS ended_at FROM s1), "
+	"ins AS (INSERT INTO helpdesk.agent_status_interval (tenant_id, agent_id, event_id, status, started_at, ended_at) "
+	"        SELECT s2.tenant_id, s2.agent_id, s2.id, s2.status, s2.started_at, s2.ended_at FROM s2 "
+	"        ON CONFLICT (tenant_id, agent_id, event_id) DO NOTHING "
+	"        RETURNING tenant_id, status, started_at, ended_at) "
+	ENDED_BUCKETS("ins"),
 	2, {INT8OID, INT4OID}
 };
 
@@ -111,6 +166,48 @@ static HdPlan recompute = {
 };
 
 /*
+ * Applies the step's agent.status events to the status history; dv[0..1]
+ * get the step's range (v), dv[2..3] the (tenant, bucket) pairs of the
+ * intervals that ended, for the dirty set.
+ */
+static void
+status_buckets(Datum *v, Datum *dv)
+{
+	HdPlan	   *plans[2] = {&close_status, &insert_status};
+	Datum	   *tenants = NULL,
+			   *buckets = NULL;
+	int			n = 0,
+				cap = 0;
+
+	for (int p = 0; p < 2; p++)
+	{
+		hd_exec(plans[p], v, NULL, false, 0);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		null1,
+						null2;
+			Datum		t = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &null1);
+			Datum		b = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &null2);
+
+			if (null1 || null2)
+				continue;
+			if (n == cap)
+			{
+				cap = Max(64, cap * 2);
+				tenants = tenants ? repalloc(tenants, sizeof(Datum) * cap) : palloc(sizeof(Datum) * cap);
+				buckets = buckets ? repalloc(buckets, sizeof(Datum) * cap) : palloc(sizeof(Datum) * cap);
+			}
+			tenants[n] = t;
+			buckets[n++] = b;
+		}
+	}
+	dv[0] = v[0];
+	dv[1] = v[1];
+	dv[2] = PointerGetDatum(construct_array(tenants, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	dv[3] = PointerGetDatum(construct_array(buckets, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
  * One step: returns the number of events read (0: caught up); the buckets
  * recomputed go to *buckets_out.
  */
@@ -124,7 +221,8 @@ hd_rollup_step(int64 *buckets_out)
 				nread = 0;
 	char	   *cursor_log,
 			   *log;
-	Datum		v[2];
+	Datum		v[2],
+				dv[4];
 	SPITupleTable *tt;
 	uint64		n,
 				i;
@@ -161,7 +259,8 @@ hd_rollup_step(int64 *buckets_out)
 
 	v[0] = Int64GetDatum(pos);
 	v[1] = Int32GetDatum(hd_rollup_batch);
-	hd_exec(&dirty, v, NULL, false, 0);
+	status_buckets(v, dv);
+	hd_exec(&dirty, dv, NULL, false, 0);
 	tt = SPI_tuptable;
 	n = SPI_processed;
 	last = pos;
@@ -196,11 +295,11 @@ hd_rollup_step(int64 *buckets_out)
 	}
 	if (*buckets_out > 0)
 	{
-		Datum		dv[2];
+		Datum		days_v[2];
 
-		dv[0] = PointerGetDatum(construct_array(tenants, (int) *buckets_out, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		dv[1] = PointerGetDatum(construct_array(buckets, (int) *buckets_out, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		hd_exec(&recompute_days, dv, NULL, false, 0);
+		days_v[0] = PointerGetDatum(construct_array(tenants, (int) *buckets_out, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		days_v[1] = PointerGetDatum(construct_array(buckets, (int) *buckets_out, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		hd_exec(&recompute_days, days_v, NULL, false, 0);
 	}
 	if (nread > 0)
 		hd_exec(&reset_seen, v, NULL, false, 0);

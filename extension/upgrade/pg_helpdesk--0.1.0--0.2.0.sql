@@ -2853,6 +2853,65 @@ COMMENT ON TABLE helpdesk.rollup_cursor IS
 UPDATE helpdesk.session SET first_queued_at = coalesce(bot_handoff_at, queued_at)
 WHERE first_queued_at IS NULL AND (bot_handoff_at IS NOT NULL OR queued_at IS NOT NULL);
 
+-- extension/reports/05_occupancy.sql
+-- Occupancy (handling time / time online): the history of agent status the
+-- rollup worker records from the event log's agent.status events (not a
+-- trigger: a status change's transaction writes nothing more), and the
+-- quarter-hour rollup of time online and handling time. Definitions:
+-- docs/reports.md "Occupancy".
+
+CREATE TABLE helpdesk.agent_status_interval (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	agent_id     bigint NOT NULL,
+	event_id     bigint NOT NULL,
+	status       text NOT NULL CHECK (status IN ('online', 'away', 'busy', 'offline')),
+	started_at   timestamptz NOT NULL,
+	ended_at     timestamptz,
+	PRIMARY KEY (tenant_id, agent_id, event_id),
+	CHECK (ended_at >= started_at)
+);
+COMMENT ON TABLE helpdesk.agent_status_interval IS
+	'Agent status history: one row per agent.status event (its status from that event until the agent''s next one), written by the rollup worker from the event log. Kept when events are pruned.';
+COMMENT ON COLUMN helpdesk.agent_status_interval.event_id IS 'The agent.status event (audience agent) that started the interval.';
+COMMENT ON COLUMN helpdesk.agent_status_interval.started_at IS
+	'The event''s created_at, or the previous interval''s start when that is later (a transaction that started earlier committed its change later).';
+COMMENT ON COLUMN helpdesk.agent_status_interval.ended_at IS 'Start of the agent''s next interval; NULL: the current status.';
+CREATE UNIQUE INDEX agent_status_interval_open ON helpdesk.agent_status_interval (tenant_id, agent_id)
+	WHERE ended_at IS NULL;
+CREATE INDEX agent_status_interval_by_ended ON helpdesk.agent_status_interval (tenant_id, ended_at);
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.agent_status_interval', '');
+
+-- what an occupancy bucket recompute reads: held assignments by their end
+CREATE INDEX session_assignment_by_ended ON helpdesk.session_assignment (tenant_id, ended_at)
+	WHERE accepted_at IS NOT NULL;
+
+-- Per quarter hour (UTC), tenant, agent and queue: the agent's time online
+-- in the bucket (on the queue 0 row only) and its handling time in the
+-- queue's sessions; queue_online_us repeats the agent's time online on each
+-- row where it handled (a queue's occupancy: its handling time over the
+-- time online of the agents who handled it, bucket by bucket).
+CREATE TABLE helpdesk.rollup_occupancy (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
+	agent_id     bigint NOT NULL CHECK (agent_id > 0),
+	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
+	online_us    bigint NOT NULL CHECK (online_us BETWEEN 0 AND 900000000),
+	handling_us  bigint NOT NULL CHECK (handling_us >= 0),
+	queue_online_us bigint NOT NULL CHECK (queue_online_us BETWEEN 0 AND 900000000),
+	PRIMARY KEY (tenant_id, bucket, agent_id, queue_id),
+	CHECK (queue_id = 0 OR online_us = 0),
+	CHECK (online_us > 0 OR handling_us > 0)
+);
+COMMENT ON TABLE helpdesk.rollup_occupancy IS
+	'Occupancy figures per quarter hour (UTC), tenant, agent and queue: time online (status online or busy, ended intervals) and handling time (held assignments of closed sessions), both the part inside the bucket.';
+COMMENT ON COLUMN helpdesk.rollup_occupancy.queue_id IS 'The assignments'' queue; 0: none, and the row that carries online_us.';
+COMMENT ON COLUMN helpdesk.rollup_occupancy.online_us IS 'The agent''s time online inside the bucket, microseconds (queue 0 row only).';
+COMMENT ON COLUMN helpdesk.rollup_occupancy.handling_us IS
+	'Sum over the agent''s held assignments in the queue of their time inside the bucket (concurrent chats each count), microseconds.';
+COMMENT ON COLUMN helpdesk.rollup_occupancy.queue_online_us IS
+	'The agent''s time online inside the bucket when it handled in this queue in the bucket, else 0 (denominator of a queue''s occupancy).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_occupancy', '');
+
 -- extension/reports/10_rollup_facts.sql
 -- The raw truth: each rollup table's rows for a tenant and a range of
 -- buckets, computed straight from the raw tables (session, message,
@@ -3046,6 +3105,50 @@ END;
 COMMENT ON FUNCTION helpdesk._fact_csat IS
 	'Raw truth: rollup_csat rows of a tenant for the buckets in [b0, b1).';
 
+-- The raw truth of rollup_occupancy for a tenant's buckets in [b0, b1):
+-- ended status intervals (online, busy) and held assignments of closed
+-- sessions, each cut to the quarter hours it overlaps.
+CREATE FUNCTION helpdesk._fact_occupancy(t bigint, b0 timestamptz, b1 timestamptz)
+RETURNS SETOF helpdesk.rollup_occupancy
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH onl AS (
+		SELECT i.agent_id, g.b,
+		       sum(helpdesk._us(greatest(i.started_at, g.b), least(i.ended_at, g.b + interval '15 minutes'))) AS us
+		FROM helpdesk.agent_status_interval i,
+		     generate_series(greatest(helpdesk._bucket(i.started_at), b0),
+		                     least(helpdesk._bucket(i.ended_at), b1 - interval '15 minutes'),
+		                     interval '15 minutes') g(b)
+		WHERE i.tenant_id = t AND i.ended_at > b0 AND i.started_at < b1
+		  AND i.status IN ('online', 'busy') AND i.ended_at > i.started_at
+		  AND i.ended_at > g.b AND i.started_at < g.b + interval '15 minutes'
+		GROUP BY 1, 2),
+	hold AS (
+		SELECT sa.agent_id, coalesce(sa.queue_id, 0) AS queue_id, g.b,
+		       sum(helpdesk._us(greatest(sa.accepted_at, g.b), least(sa.ended_at, g.b + interval '15 minutes'))) AS us
+		FROM helpdesk.session_assignment sa
+		JOIN helpdesk.session s ON s.tenant_id = sa.tenant_id AND s.id = sa.session_id,
+		     generate_series(greatest(helpdesk._bucket(sa.accepted_at), b0),
+		                     least(helpdesk._bucket(sa.ended_at), b1 - interval '15 minutes'),
+		                     interval '15 minutes') g(b)
+		WHERE sa.tenant_id = t AND sa.accepted_at IS NOT NULL AND sa.ended_at > b0 AND sa.accepted_at < b1
+		  AND sa.ended_at > sa.accepted_at AND s.state = 'closed'
+		  AND sa.ended_at > g.b AND sa.accepted_at < g.b + interval '15 minutes'
+		GROUP BY 1, 2, 3),
+	k AS (SELECT agent_id, 0::bigint AS queue_id, b FROM onl UNION SELECT agent_id, queue_id, b FROM hold)
+	SELECT t, k.b, k.agent_id, k.queue_id,
+	       CASE WHEN k.queue_id = 0 THEN coalesce(onl.us, 0) ELSE 0 END,
+	       coalesce(hold.us, 0),
+	       CASE WHEN hold.us > 0 THEN coalesce(onl.us, 0) ELSE 0 END
+	FROM k
+	LEFT JOIN onl ON onl.agent_id = k.agent_id AND onl.b = k.b
+	LEFT JOIN hold ON hold.agent_id = k.agent_id AND hold.queue_id = k.queue_id AND hold.b = k.b
+	WHERE (k.queue_id = 0 AND onl.us > 0) OR hold.us > 0;
+END;
+COMMENT ON FUNCTION helpdesk._fact_occupancy IS
+	'Raw truth: rollup_occupancy rows of a tenant for the buckets in [b0, b1) (ended status intervals, held assignments of closed sessions).';
+
 -- the buckets a ticket's facts fall in now
 CREATE FUNCTION helpdesk._ticket_buckets(t bigint, ticket bigint)
 RETURNS timestamptz[] LANGUAGE sql STABLE
@@ -3082,6 +3185,8 @@ BEGIN ATOMIC
 	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, b0, b1);
 	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
 	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, b0, b1);
+	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, b0, b1);
 END;
 COMMENT ON FUNCTION helpdesk._rollup_recompute IS
 	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*).';
@@ -3234,6 +3339,21 @@ COMMENT ON TABLE helpdesk.rollup_csat_day IS
 	'helpdesk.rollup_csat summed per day in the tenant''s time zone, all its dimensions.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat_day', '');
 
+CREATE TABLE helpdesk.rollup_occupancy_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	agent_id     bigint NOT NULL,
+	queue_id     bigint NOT NULL,
+	online_us    bigint NOT NULL,
+	handling_us  bigint NOT NULL,
+	queue_online_us bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, agent_id, queue_id),
+	CHECK (online_us >= 0 AND handling_us >= 0 AND queue_online_us >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_occupancy_day IS
+	'helpdesk.rollup_occupancy summed per day in the tenant''s time zone, all its dimensions.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_occupancy_day', '');
+
 -- Replace the day rows of the given local days of a tenant by the sums of
 -- its quarter-hour rows.
 CREATE FUNCTION helpdesk._rollup_days(t bigint, days date[])
@@ -3272,6 +3392,14 @@ BEGIN ATOMIC
 	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
 	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
 	GROUP BY 1, 2, 3, 4, 5;
+	DELETE FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_occupancy_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.agent_id, r.queue_id, sum(r.online_us), sum(r.handling_us), sum(r.queue_online_us)
+	FROM helpdesk.rollup_occupancy r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4;
 END;
 COMMENT ON FUNCTION helpdesk._rollup_days IS
 	'Internal: the day tier of a tenant''s given local days, summed from the quarter-hour rollups.';
@@ -3337,6 +3465,11 @@ BEGIN
 		WHEN bucket = 'total' THEN '$2'
 		WHEN use_day THEN '(r.day::timestamp AT TIME ZONE $4)'
 		ELSE format('(date_trunc(%L, r.bucket AT TIME ZONE $4) AT TIME ZONE $4)', bucket) END;
+	-- the day tier groups by its date and converts each group's day to an
+	-- instant once, not each row's (a 30-day report reads thousands of rows)
+	IF use_day AND bucket = 'day' THEN
+		grp := 'r.day';
+	END IF;
 	FOR i IN 1 .. array_length(dims, 1) / 2 LOOP
 		IF dims[2 * i - 1] = ANY (group_by) THEN
 			sel := sel || format(', nullif(r.%I, %L)', dims[2 * i], null_when[i]);
@@ -3401,26 +3534,43 @@ CREATE FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamptz, "to
 RETURNS TABLE (bucket_start timestamptz, agent_id bigint, queue_id bigint, assignments bigint,
 	offers bigint, offers_accepted bigint, offers_declined bigint, offers_timed_out bigint,
 	acceptance_rate numeric, held bigint, handle_time_s numeric, handle_avg_s numeric,
-	transfers_out bigint)
+	transfers_out bigint, online_s numeric, occupancy_handling_s numeric, occupancy numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{agent,queue}');
+	-- by queue: the time online of the agents who handled in it (queue_online_us)
+	online text := CASE WHEN 'queue' = ANY (group_by) THEN 'r.queue_online_us' ELSE 'r.online_us' END;
 BEGIN
-	RETURN QUERY EXECUTE helpdesk._report_query('rollup_offer', '_fact_offer',
-		'{agent,agent_id,queue,queue_id}', '{0,0}',
-		$m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
-		   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
-		   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
-		   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
-		   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
-		   sum(r.transfers_out)::bigint$m$,
-		group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to")
+	-- offers (rollup_offer) and occupancy (rollup_occupancy) grouped alike, joined by group
+	RETURN QUERY EXECUTE format(
+		'SELECT coalesce(a.b, o.b), coalesce(a.ag, o.ag), coalesce(a.qu, o.qu), coalesce(a.n, 0), '
+		'coalesce(a.offers, 0), coalesce(a.acc, 0), coalesce(a.dec, 0), coalesce(a.tmo, 0), a.rate, '
+		'coalesce(a.held, 0), coalesce(a.hts, 0), a.havg, coalesce(a.tr, 0), '
+		'coalesce(o.online_s, 0), coalesce(o.handling_s, 0), o.occ '
+		'FROM (%s) a(b, ag, qu, n, offers, acc, dec, tmo, rate, held, hts, havg, tr) '
+		'FULL JOIN (%s) o(b, ag, qu, online_s, handling_s, occ) '
+		'ON o.b = a.b AND coalesce(o.ag, -1) = coalesce(a.ag, -1) AND coalesce(o.qu, -1) = coalesce(a.qu, -1) '
+		'ORDER BY 1, 2, 3',
+		helpdesk._report_query('rollup_offer', '_fact_offer',
+			'{agent,agent_id,queue,queue_id}', '{0,0}',
+			$m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
+			   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
+			   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
+			   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
+			   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
+			   sum(r.transfers_out)::bigint$m$,
+			group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to"),
+		helpdesk._report_query('rollup_occupancy', '_fact_occupancy',
+			'{agent,agent_id,queue,queue_id}', '{0,0}',
+			format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
+			       'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online),
+			group_by, bucket, source, 'rollup_occupancy_day', '{agent,queue}', tz, "from", "to"))
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_agents IS
-	'Offers and assignments of closed sessions started in [from, to), by agent (default) and queue: offers accepted, declined, timed out, held assignments and their handling time, transfers out.';
+	'Offers and assignments of closed sessions started in [from, to), by agent (default) and queue: offers accepted, declined, timed out, held assignments and their handling time, transfers out; and occupancy: time online (online or busy), handling time inside the buckets, and their ratio (by queue: over the time online of the agents who handled in it).';
 
 CREATE FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
@@ -3569,15 +3719,27 @@ CREATE VIEW helpdesk.dashboard_today WITH (security_invoker = true) AS
 	       (SELECT count(*) FROM helpdesk.ticket t
 	        WHERE t.tenant_id = tn.id AND t.resolved_at >= d.day_start) AS tickets_resolved,
 	       (SELECT count(*) FROM helpdesk.ticket t
-	        WHERE t.tenant_id = tn.id AND t.status IN ('new', 'open', 'pending')) AS tickets_open
+	        WHERE t.tenant_id = tn.id AND t.status IN ('new', 'open', 'pending')) AS tickets_open,
+	       o.online_s, o.handling_s, round(o.handling_s / nullif(o.online_s, 0), 6) AS occupancy
 	FROM helpdesk.tenant tn,
 	     LATERAL (SELECT date_trunc('day', now() AT TIME ZONE tn.time_zone) AT TIME ZONE tn.time_zone
-	              AS day_start) d;
+	              AS day_start) d,
+	     LATERAL (SELECT
+	       (SELECT coalesce(round(sum(EXTRACT(epoch FROM least(coalesce(i.ended_at, now()), now())
+	                                                  - greatest(i.started_at, d.day_start))), 3), 0)
+	        FROM helpdesk.agent_status_interval i
+	        WHERE i.tenant_id = tn.id AND i.status IN ('online', 'busy') AND i.started_at < now()
+	          AND (i.ended_at > d.day_start OR i.ended_at IS NULL)) AS online_s,
+	       (SELECT coalesce(round(sum(EXTRACT(epoch FROM least(coalesce(a.ended_at, now()), now())
+	                                                  - greatest(a.accepted_at, d.day_start))), 3), 0)
+	        FROM helpdesk.session_assignment a
+	        WHERE a.tenant_id = tn.id AND a.accepted_at IS NOT NULL AND a.accepted_at < now()
+	          AND (a.ended_at > d.day_start OR a.ended_at IS NULL)) AS handling_s) o;
 COMMENT ON VIEW helpdesk.dashboard_today IS
-	'Today so far in each tenant''s time zone, from the live tables: sessions started and closed, average first response, tickets created and resolved, and the open ticket backlog now.';
+	'Today so far in each tenant''s time zone, from the live tables: sessions started and closed, average first response, tickets created and resolved, the open ticket backlog now, and occupancy today: time online (online or busy, the current status counted to now), handling time (held assignments, open ones to now) and their ratio.';
 
 REVOKE ALL ON FUNCTION helpdesk._bucket, helpdesk._us(timestamptz, timestamptz), helpdesk._session_facts, helpdesk._fact_session,
-	helpdesk._fact_offer, helpdesk._fact_ticket, helpdesk._fact_sla, helpdesk._fact_csat,
+	helpdesk._fact_offer, helpdesk._fact_ticket, helpdesk._fact_sla, helpdesk._fact_csat, helpdesk._fact_occupancy,
 	helpdesk._ticket_buckets, helpdesk._rollup_recompute, helpdesk._rollup_reseen,
 	helpdesk._rollup_days, helpdesk._local_days,
 	helpdesk.rebuild_rollups, helpdesk.set_report_settings, helpdesk.set_queue_report_settings,
@@ -3925,6 +4087,7 @@ FROM (VALUES
 	('_fact_ticket', '', 'reports internals'),
 	('_fact_sla', '', 'reports internals'),
 	('_fact_csat', '', 'reports internals'),
+	('_fact_occupancy', '', 'reports internals'),
 	('_ticket_buckets', '', 'reports internals'),
 	('_rollup_recompute', '', 'reports internals'),
 	('_rollup_reseen', '', 'reports internals'),

@@ -59,8 +59,32 @@ check_equal() {   # label
 	FROM public.rh_tenant t ORDER BY 1" >/tmp/reports_indep.$$
 	if grep -q '|f' /tmp/reports_indep.$$; then cat /tmp/reports_indep.$$ >&2; fail "$1: an independent raw figure differs"; fi
 	rm -f /tmp/reports_indep.$$
+	# occupancy: the status history equals the event log's, and time online and
+	# handling time per agent equal those computed from the events and the
+	# assignments (microseconds in the rollups, the report's rounding on top)
+	rep=$(q "$DB" "SELECT public.status_diff()")
+	[ "$rep" = 0 ] || fail "$1: $rep agent status intervals differ from the event log"
+	rep=$(q "$DB" "
+	WITH w AS (SELECT t.tenant_id, o.* FROM public.rh_tenant t, public.occupancy_raw(t.tenant_id) o
+	           WHERE o.online_us > 0 OR o.handling_us > 0),
+	r AS (SELECT r.tenant_id, r.agent_id, sum(r.online_us) AS online_us, sum(r.handling_us) AS handling_us
+	      FROM helpdesk.rollup_occupancy r GROUP BY 1, 2),
+	p AS (SELECT t.tenant_id, a.agent_id, a.online_s, a.occupancy_handling_s, a.occupancy
+	      FROM public.rh_tenant t, helpdesk.report_agents(t.tenant_id, '2026-01-01', '2027-01-01', '{agent}', 'total') a)
+	SELECT (SELECT count(*) FROM w FULL JOIN r ON r.tenant_id = w.tenant_id AND r.agent_id = w.agent_id
+	        WHERE r.online_us IS DISTINCT FROM w.online_us OR r.handling_us IS DISTINCT FROM w.handling_us)
+	     + (SELECT count(*) FROM w LEFT JOIN p ON p.tenant_id = w.tenant_id AND p.agent_id = w.agent_id
+	        WHERE p.online_s IS DISTINCT FROM round(w.online_us / 1e6, 3)
+	           OR p.occupancy_handling_s IS DISTINCT FROM round(w.handling_us / 1e6, 3)
+	           OR p.occupancy IS DISTINCT FROM round(w.handling_us / nullif(w.online_us, 0), 6))
+	     + (SELECT count(*) FROM p WHERE (p.online_s <> 0 OR p.occupancy_handling_s <> 0)
+	        AND NOT EXISTS (SELECT 1 FROM w WHERE w.tenant_id = p.tenant_id AND w.agent_id = p.agent_id))")
+	[ "$rep" = 0 ] || fail "$1: occupancy of $rep agents differs from the raw events and assignments"
 }
 
+# the rollup worker reads nothing before the backdated history (phase 1
+# moves the agents' status events, this setup's included)
+set_worker off; sleep 1
 # tenants, queues (one manual, one dispatched with 1 s offers), agents online, SLA, CSAT
 q "$DB" "
 DO \$\$
@@ -90,6 +114,7 @@ q "$DB" "UPDATE helpdesk.tenant SET heartbeat_interval = '1 hour'" >/dev/null
 note "phase 1: backdated random history, rollup worker paused"
 set_worker off
 for t in $(q "$DB" "SELECT tenant_id FROM public.rh_tenant ORDER BY 1"); do
+	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -c "CALL public.reports_status_history($t, 24, 0.$t, true)" >/dev/null
 	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -c "CALL public.reports_history($t, ${HD_REPORTS_N:-120}, 40, 0.$t, true)" >/dev/null
 done
 q "$DB" "SELECT 'sessions ' || count(*) || ', days ' || count(DISTINCT date_trunc('day', created_at)) || ', abandons ' || count(*) FILTER (WHERE closed_by = 'customer') FROM helpdesk.session" | while read -r l; do note "$l"; done
@@ -107,12 +132,19 @@ q "$DB" "SELECT sum(bot_sessions) > 0 AND sum(bot_resolved) > 0 AND sum(bot_hand
           AND (SELECT sum(hit) > 0 AND sum(missed) > 0 FROM helpdesk.rollup_sla)
           AND (SELECT sum(responded) > 0 FROM helpdesk.rollup_csat)
           AND (SELECT count(*) > 0 FROM helpdesk.session WHERE created_at >= '2026-11-01 04:00+00' AND created_at < '2026-11-02 06:00+00')
+          AND (SELECT sum(online_us) > 0 AND sum(handling_us) > 0 AND count(*) FILTER (WHERE queue_id > 0 AND queue_online_us > 0) > 0
+               FROM helpdesk.rollup_occupancy)
+          AND (SELECT count(*) FILTER (WHERE ended_at = started_at) > 0 AND count(*) FILTER (WHERE status = 'busy' AND ended_at > started_at) > 0
+                      AND count(*) FILTER (WHERE status = 'away' AND ended_at > started_at) > 0
+                      AND count(*) FILTER (WHERE started_at > (SELECT e.created_at FROM helpdesk.event e WHERE e.id = event_id)) > 0
+               FROM helpdesk.agent_status_interval)
         FROM helpdesk.rollup_session" | grep -qx t || fail "the random history misses a case the definitions distinguish"
 note "phase 1: rollups equal the raw truth"
 
 note "phase 2: live history, worker running"
 for t in $(q "$DB" "SELECT tenant_id FROM public.rh_tenant ORDER BY 1"); do
 	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -c "CALL public.reports_history($t, 30, 10, 0.5$t, false)" >/dev/null
+	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -c "CALL public.reports_status_history($t, 3, 0.5$t, false)" >/dev/null
 done
 caught_up 120 || fail "the rollup worker did not catch up (live)"
 check_equal "phase 2"
@@ -122,8 +154,9 @@ note "phase 3: kill -9 of the rollup worker while it catches up in small steps"
 set_worker off
 for t in $(q "$DB" "SELECT tenant_id FROM public.rh_tenant ORDER BY 1"); do
 	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -c "CALL public.reports_history($t, 40, 15, 0.7$t, true)" >/dev/null
+	psql -qX -v ON_ERROR_STOP=1 -d "$DB" -c "CALL public.reports_status_history($t, 4, 0.7$t, false)" >/dev/null
 done
-psql -qX -d "$DB" -c "ALTER SYSTEM SET helpdesk.rollup_batch = 7" -c "ALTER SYSTEM SET helpdesk.rollup_interval = 20" >/dev/null
+psql -qX -d "$DB" -c "ALTER SYSTEM SET helpdesk.rollup_batch = 7" -c "ALTER SYSTEM SET helpdesk.rollup_interval = 20" -c "ALTER SYSTEM SET helpdesk.rollup_max_share = 100" >/dev/null
 set_worker on
 kills=0
 for round in 1 2 3; do
@@ -145,7 +178,7 @@ done
 [ "$kills" -ge 1 ] || fail "the worker caught up before it could be killed"
 caught_up 300 || fail "the rollup worker did not catch up after $kills kills"
 check_equal "phase 3"
-psql -qX -d "$DB" -c "ALTER SYSTEM RESET helpdesk.rollup_batch" -c "ALTER SYSTEM RESET helpdesk.rollup_interval" -c "ALTER SYSTEM RESET helpdesk.rollup_enabled" -c "SELECT pg_reload_conf()" >/dev/null
+psql -qX -d "$DB" -c "ALTER SYSTEM RESET helpdesk.rollup_batch" -c "ALTER SYSTEM RESET helpdesk.rollup_interval" -c "ALTER SYSTEM RESET helpdesk.rollup_max_share" -c "ALTER SYSTEM RESET helpdesk.rollup_enabled" -c "SELECT pg_reload_conf()" >/dev/null
 note "phase 3: equal after $kills kill -9"
 
 note "phase 4: rebuild_rollups repairs damaged rows"
@@ -154,6 +187,7 @@ q "$DB" "UPDATE helpdesk.rollup_session SET sessions = sessions + 3 WHERE tenant
          DELETE FROM helpdesk.rollup_offer WHERE tenant_id = $t;
          UPDATE helpdesk.rollup_session_day SET sessions = sessions + 1 WHERE tenant_id = $t;
          DELETE FROM helpdesk.rollup_csat_day WHERE tenant_id = $t;
+         DELETE FROM helpdesk.rollup_occupancy WHERE tenant_id = $t AND agent_id % 2 = 0;
          INSERT INTO helpdesk.rollup_csat VALUES ($t, '2026-06-01 10:00+00', 'session', 0, 0, 1, 0, 0, 0, 0, 0, 0, 0)" >/dev/null
 [ -n "$(q "$DB" "SELECT 1 FROM public.rollup_diff() WHERE n > 0 LIMIT 1")" ] || fail "damaged rollups were not noticed"
 n=$(q "$DB" "SELECT helpdesk.rebuild_rollups($t, '2026-01-01 00:07', '2026-12-31 23:59')")

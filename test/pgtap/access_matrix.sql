@@ -129,6 +129,15 @@ INSERT INTO helpdesk.import_customer (tenant_id, import_id, line, external_id) V
 INSERT INTO helpdesk.import_agent (tenant_id, import_id, line, external_id) VALUES (pg_temp.fx('ta'), 1, 2, 'x');
 INSERT INTO helpdesk.import_queue (tenant_id, import_id, line, external_id) VALUES (pg_temp.fx('ta'), 1, 2, 'x');
 INSERT INTO helpdesk.import_quick_reply (tenant_id, import_id, line, shortcode) VALUES (pg_temp.fx('ta'), 1, 2, 'x');
+INSERT INTO helpdesk.agent_status_interval (tenant_id, agent_id, event_id, status, started_at, ended_at)
+	SELECT a.tenant_id, a.id, 1, 'online', now() - interval '1 hour', now()
+	FROM helpdesk.agent a WHERE a.tenant_id = pg_temp.fx('ta') ORDER BY a.id LIMIT 1;
+INSERT INTO helpdesk.rollup_occupancy (tenant_id, bucket, agent_id, queue_id, online_us, handling_us, queue_online_us)
+	SELECT a.tenant_id, helpdesk._bucket(now()), a.id, 0, 1, 0, 0
+	FROM helpdesk.agent a WHERE a.tenant_id = pg_temp.fx('ta') ORDER BY a.id LIMIT 1 ON CONFLICT DO NOTHING;
+INSERT INTO helpdesk.rollup_occupancy_day (tenant_id, day, agent_id, queue_id, online_us, handling_us, queue_online_us)
+	SELECT a.tenant_id, current_date, a.id, 0, 1, 0, 0
+	FROM helpdesk.agent a WHERE a.tenant_id = pg_temp.fx('ta') ORDER BY a.id LIMIT 1 ON CONFLICT DO NOTHING;
 INSERT INTO helpdesk.sla_event (tenant_id, id, ticket_id, target, kind, round, due)
 	SELECT k.tenant_id, 1, k.id, 'first_response', 'warning', 1, now()
 	FROM helpdesk.ticket k WHERE k.tenant_id = pg_temp.fx('ta') LIMIT 1;

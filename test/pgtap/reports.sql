@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(48);
+SELECT plan(52);
 
 -- Reports: every error path of the report functions, rebuild_rollups and the
 -- report settings (SQLSTATE and message), and the behaviour the e2e
@@ -136,6 +136,26 @@ SELECT results_eq(
 SELECT is((SELECT count(*) FROM helpdesk.report_sessions(pg_temp.fx('ta'), '2026-03-01 18:15+00',
 	'2026-03-02 18:15+00', '{}', 'hour')), 24::bigint, 'report_sessions: 24 local hours in that day');
 SELECT has_view('helpdesk', 'dashboard_today', 'dashboard_today exists');
+
+-- occupancy: status intervals cut to quarter hours; away is not online
+INSERT INTO fx SELECT 'oa', helpdesk.upsert_agent(pg_temp.fx('ta'), 'occ', 'Occupancy');
+INSERT INTO helpdesk.agent_status_interval (tenant_id, agent_id, event_id, status, started_at, ended_at) VALUES
+	(pg_temp.fx('ta'), pg_temp.fx('oa'), 1, 'online', '2026-03-02 10:07+00', '2026-03-02 10:37+00'),
+	(pg_temp.fx('ta'), pg_temp.fx('oa'), 2, 'away', '2026-03-02 10:37+00', '2026-03-02 10:50+00'),
+	(pg_temp.fx('ta'), pg_temp.fx('oa'), 3, 'busy', '2026-03-02 10:50+00', '2026-03-02 11:20+00'),
+	(pg_temp.fx('ta'), pg_temp.fx('oa'), 4, 'online', '2026-03-02 11:20+00', NULL);
+SELECT results_eq(
+	$$SELECT bucket, online_us / 1000000 FROM helpdesk._fact_occupancy(pg_temp.fx('ta'), '2026-03-02 10:00+00', '2026-03-02 12:00+00')
+	  WHERE agent_id = pg_temp.fx('oa') ORDER BY 1$$,
+	$$VALUES ('2026-03-02 10:00+00'::timestamptz, 480::bigint), ('2026-03-02 10:15+00', 900), ('2026-03-02 10:30+00', 420),
+	         ('2026-03-02 10:45+00', 600), ('2026-03-02 11:00+00', 900), ('2026-03-02 11:15+00', 300)$$,
+	'_fact_occupancy: online and busy time per quarter hour; away and the open interval not counted');
+SELECT is((SELECT helpdesk.rebuild_rollups(pg_temp.fx('ta'), '2026-03-02 10:00+00', '2026-03-02 12:00+00')), 8::bigint,
+	'rebuild_rollups of two hours: 8 buckets');
+SELECT is((SELECT (online_s, occupancy_handling_s, occupancy)::text FROM helpdesk.report_agents(pg_temp.fx('ta'),
+	'2026-03-02 10:00+00', '2026-03-02 12:00+00', '{agent}', 'total') WHERE agent_id = pg_temp.fx('oa')),
+	'(3600.000,0.000,0.000000)', 'report_agents: one hour online, no handling: occupancy 0');
+SELECT has_column('helpdesk', 'dashboard_today', 'occupancy', 'dashboard_today shows occupancy');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -265,6 +265,11 @@ LANGUAGE sql AS $$
 		(SELECT r.* FROM helpdesk.rollup_csat r EXCEPT ALL SELECT f.* FROM ts, lo, helpdesk._fact_csat(ts.id, lo.b0, lo.b1) f)
 		UNION ALL
 		(SELECT f.* FROM ts, lo, helpdesk._fact_csat(ts.id, lo.b0, lo.b1) f EXCEPT ALL SELECT r.* FROM helpdesk.rollup_csat r)) x
+	UNION ALL
+	SELECT 'occupancy', count(*) FROM (
+		(SELECT r.* FROM helpdesk.rollup_occupancy r EXCEPT ALL SELECT f.* FROM ts, lo, helpdesk._fact_occupancy(ts.id, lo.b0, lo.b1) f)
+		UNION ALL
+		(SELECT f.* FROM ts, lo, helpdesk._fact_occupancy(ts.id, lo.b0, lo.b1) f EXCEPT ALL SELECT r.* FROM helpdesk.rollup_occupancy r)) x
 $$;
 
 -- every report, rollup vs raw, by day and hour in the tenant's zone, all groupings; returns differing rows
@@ -279,7 +284,8 @@ DECLARE
 BEGIN
 	FOREACH b IN ARRAY ARRAY['hour', 'day', 'total'] LOOP
 		FOREACH rep IN ARRAY ARRAY['report_sessions:{queue,agent,issue_type,channel}', 'report_sessions:{}',
-		                           'report_agents:{agent,queue}', 'report_tickets:{queue,agent,issue_type,channel}',
+		                           'report_agents:{agent,queue}', 'report_agents:{agent}', 'report_agents:{}',
+		                           'report_tickets:{queue,agent,issue_type,channel}',
 		                           'report_tickets:{}', 'report_sla:{policy,target}', 'report_csat:{target,queue,agent}',
 		                           'report_funnel:{queue,issue_type,channel}', 'report_funnel:{}'] LOOP
 			g := split_part(rep, ':', 2);
@@ -293,3 +299,92 @@ BEGIN
 	END LOOP;
 	RETURN total;
 END $$;
+
+-- Occupancy: random status changes of every agent of a tenant through the
+-- API (set_agent_status), each agent ending online. backdate => true moves
+-- all agent.status events of the agent audience (the ones the history reads) back over
+-- the 40 days the backdated sessions span, in id order with random gaps,
+-- some of them equal (two changes in one instant) and some an hour before
+-- the previous one (an earlier-started transaction committed later: the
+-- history clamps to the previous start). Runs with the rollup worker paused when backdating.
+CREATE OR REPLACE PROCEDURE public.reports_status_history(t bigint, n int, seed float8, backdate boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	a record;
+	i int;
+	st text;
+	cur text;
+	at timestamptz;
+	prev timestamptz;
+	e record;
+	r float8;
+BEGIN
+	PERFORM setseed(seed);
+	FOR a IN SELECT id, status FROM helpdesk.agent WHERE tenant_id = t ORDER BY id LOOP
+		cur := a.status;
+		FOR i IN 1 .. n LOOP
+			st := (ARRAY['online', 'away', 'busy', 'offline'])[1 + floor(random() * 4)::int];
+			CONTINUE WHEN st = cur;
+			PERFORM helpdesk.set_agent_status(t, a.id, st);
+			cur := st;
+		END LOOP;
+		IF cur <> 'online' THEN
+			PERFORM helpdesk.set_agent_status(t, a.id, 'online');
+		END IF;
+	END LOOP;
+	IF backdate THEN
+		FOR a IN SELECT id FROM helpdesk.agent WHERE tenant_id = t ORDER BY id LOOP
+			at := now() - interval '40 days';
+			prev := at;
+			-- all of the agent's status events, so none stays later than the moved ones
+			FOR e IN SELECT ev.id FROM helpdesk.event ev
+				WHERE ev.tenant_id = t AND ev.type = 'agent.status' AND ev.audience = 'agent'
+				  AND ev.audience_id = a.id ORDER BY ev.id LOOP
+				r := random();
+				-- 5 %: the same instant as the previous; 10 %: an hour before it
+				-- (committed later than it began); else a random gap
+				at := at + CASE WHEN r < 0.05 THEN interval '0'
+				                ELSE make_interval(secs => floor(random() * 40 * 86400 / (n + 1))) END;
+				UPDATE helpdesk.event ev SET created_at = CASE WHEN r > 0.9 THEN prev - interval '1 hour' ELSE at END
+				WHERE ev.id = e.id;
+				prev := CASE WHEN r > 0.9 THEN prev ELSE at END;
+			END LOOP;
+		END LOOP;
+	END IF;
+END $$;
+
+-- The status history straight from the event log (the raw truth of
+-- agent_status_interval), and its rows that differ from the stored ones.
+CREATE OR REPLACE FUNCTION public.status_diff() RETURNS bigint LANGUAGE sql AS $$
+	WITH ev AS (
+		SELECT ev.tenant_id, ev.audience_id AS agent_id, ev.id, ev.payload->>'status' AS status,
+		       max(ev.created_at) OVER (PARTITION BY ev.tenant_id, ev.audience_id ORDER BY ev.id) AS at
+		FROM helpdesk.event ev WHERE ev.type = 'agent.status' AND ev.audience = 'agent'),
+	iv AS (SELECT ev.tenant_id, ev.agent_id, ev.id, ev.status, ev.at,
+	              lead(ev.at) OVER (PARTITION BY ev.tenant_id, ev.agent_id ORDER BY ev.id) AS till FROM ev)
+	SELECT count(*) FROM (
+		(SELECT tenant_id, agent_id, id, status, at, till FROM iv
+		 EXCEPT ALL SELECT tenant_id, agent_id, event_id, status, started_at, ended_at FROM helpdesk.agent_status_interval)
+		UNION ALL
+		(SELECT tenant_id, agent_id, event_id, status, started_at, ended_at FROM helpdesk.agent_status_interval
+		 EXCEPT ALL SELECT tenant_id, agent_id, id, status, at, till FROM iv)) x
+$$;
+
+-- per tenant and agent: time online and handling time (µs) straight from
+-- the event log and session_assignment, for the occupancy figures
+CREATE OR REPLACE FUNCTION public.occupancy_raw(t bigint)
+RETURNS TABLE (agent_id bigint, online_us numeric, handling_us numeric) LANGUAGE sql AS $$
+	WITH ev AS (
+		SELECT ev.audience_id AS agent_id, ev.id, ev.payload->>'status' AS status,
+		       max(ev.created_at) OVER (PARTITION BY ev.audience_id ORDER BY ev.id) AS at
+		FROM helpdesk.event ev WHERE ev.tenant_id = t AND ev.type = 'agent.status' AND ev.audience = 'agent'),
+	iv AS (SELECT ev.*, lead(ev.at) OVER (PARTITION BY ev.agent_id ORDER BY ev.id) AS till FROM ev),
+	onl AS (SELECT iv.agent_id, sum(helpdesk._us(iv.at, iv.till)) AS us FROM iv
+	        WHERE iv.till IS NOT NULL AND iv.status IN ('online', 'busy') GROUP BY 1),
+	hold AS (SELECT sa.agent_id, sum(helpdesk._us(sa.accepted_at, sa.ended_at)) AS us
+	         FROM helpdesk.session_assignment sa JOIN helpdesk.session s ON s.tenant_id = sa.tenant_id AND s.id = sa.session_id
+	         WHERE sa.tenant_id = t AND s.state = 'closed' AND sa.accepted_at IS NOT NULL AND sa.ended_at > sa.accepted_at
+	         GROUP BY 1)
+	SELECT coalesce(onl.agent_id, hold.agent_id), coalesce(onl.us, 0), coalesce(hold.us, 0)
+	FROM onl FULL JOIN hold ON hold.agent_id = onl.agent_id
+$$;
