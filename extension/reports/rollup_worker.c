@@ -21,6 +21,8 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include <sys/resource.h>
+
 
 int			hd_rollup_interval_ms = 1000;
 int			hd_rollup_batch = 5000;
