@@ -105,4 +105,14 @@ extern int	http_serve(struct lws *wsi, const char *path);
 /* http_static.c: the routes of /console/ and /widget/ */
 extern void http_static_init(void);
 
+/* hoptrace.c: bench-only timestamps per hop (HD_BRIDGE_HOP_TRACE=file) */
+extern bool hoptrace_on;
+extern void hoptrace_init(void);
+extern void hoptrace_notify(void);
+extern void hoptrace_sent(void);
+extern void hoptrace_fetched(int64_t pos);
+extern void hoptrace_written(int64_t from, int64_t to);
+extern void hoptrace_busy(int64_t busy_us, int64_t cpu_us, int64_t at_us);
+extern void hoptrace_write(void);
+
 #endif							/* BRIDGE_RELAY_H */

@@ -130,6 +130,8 @@ pack_live_events(Client *c)
 		buf_append(&scratch, e->json, e->len);
 		added++;
 		metrics_observe_latency(now - e->created_us);
+		if (hoptrace_on)
+			hoptrace_written(e->pos, e->pos);
 	}
 	if (added)
 		buf_puts(&scratch, "]}");
