@@ -309,6 +309,7 @@ static void
 fetched(void *arg, PGresult *res, const char *sqlstate, const char *message)
 {
 	int			n;
+	int64_t		woken_tenant = 0;
 
 	fetching = false;
 	if (sqlstate && strcmp(sqlstate, "HD412") == 0)
@@ -333,7 +334,9 @@ fetched(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		ring_append(&ev);
 		if (hoptrace_on)
 			hoptrace_fetched(ev.pos);
-		clients_wake_for(ring_get(ev.pos));
+		/* the tenant's sockets are woken once per read, not once per event */
+		clients_wake_for(ring_get(ev.pos), i > 0 && ev.tenant == woken_tenant);
+		woken_tenant = ev.tenant;
 	}
 	/* a short read saw everything published when it ran; only news reads again */
 	if (n == FETCH_ROWS || again)
