@@ -52,7 +52,12 @@ static HdPlan end_plan = {
  * Starts: a customer message starts no_agent_reply, an agent message
  * no_customer_reply (the first unanswered one is the anchor: DO NOTHING), a
  * queued session queued (anchor queued_at: a new queueing moves it), a
- * pending ticket pending (anchor the event's time).
+ * pending ticket pending (anchor the time of the event that made it pending:
+ * an earlier event of the ticket, followed once it already was pending,
+ * would anchor it early — e2e automation_time_rules saw a rule fire 59 ms
+ * before its due time, anchored at the ticket's creation; a ticket made
+ * pending again, after an open the follower saw only once it was pending
+ * again, moves the anchor to the latest).
  */
 static HdPlan start_plan = {
 	"INSERT INTO helpdesk.automation_rule_due AS d (tenant_id, rule_id, object_id, kind, anchor, due_at) "
@@ -65,10 +70,11 @@ static HdPlan start_plan = {
 	"  UNION ALL SELECT $2, s.queued_at FROM helpdesk.session s "
 	"    WHERE r.event = 'time.queued' AND s.tenant_id = $1 AND s.id = $2 AND s.state = 'queued' "
 	"  UNION ALL SELECT $3, ($4->'event'->>'created_at')::timestamptz FROM helpdesk.ticket t "
-	"    WHERE r.event = 'time.pending' AND t.tenant_id = $1 AND t.id = $3 AND t.status = 'pending') o "
+	"    WHERE r.event = 'time.pending' AND t.tenant_id = $1 AND t.id = $3 AND t.status = 'pending' "
+	"      AND $4->'event'->'payload'->>'change' = 'status' AND $4->'event'->'payload'->>'status' = 'pending') o "
 	"WHERE r.tenant_id = $1 AND r.enabled AND r.event IN " HD_RULE_TIME_EVENTS " AND o.object_id > 0 AND o.anchor IS NOT NULL "
 	"ON CONFLICT (tenant_id, rule_id, object_id) DO UPDATE SET anchor = excluded.anchor, due_at = excluded.due_at "
-	"  WHERE d.kind = 'time.queued' AND excluded.anchor > d.anchor",
+	"  WHERE d.kind IN ('time.queued', 'time.pending') AND excluded.anchor > d.anchor",
 	4, {INT8OID, INT8OID, INT8OID, JSONBOID}
 };
 
