@@ -26,13 +26,7 @@
 # addresses.
 # Prints a Markdown table and writes it with the raw numbers to bench/results/.
 #
-#   BENCH_SYSTEMS ("ours peer")   systems of a round; poll = helpdesk-bridge --event-loop poll
-#   ROUNDS (3)                    interleaved rounds: the systems' order reverses every other
-#                                 round; the table shows medians, the spread (min-max) and the
-#                                 median of the per-round ratios, and the load average
-#   BENCH_HOPS (1)                1: ours records per-hop timestamps (HD_BRIDGE_HOP_TRACE,
-#                                 bridge/hoptrace.c) -> the hop table (commit, publisher pass,
-#                                 its commit, NOTIFY, read, socket write, client)
+#   BENCH_SYSTEMS ("ours poll peer") order of the runs; poll = helpdesk-bridge --event-loop poll
 #   LAT_CONNS (10000) LAT_RATE (1000) LAT_SECONDS (20)
 #   IDLE_CONNS (50000)            total customers connected in step 2 (0: skip); needs an
 #                                 open files limit above it (the script raises it to 200000
@@ -46,9 +40,7 @@
 #   HD_BENCH_PORT (55436) OURS_PORT (55437) PEER_PORT (55438)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HD_ROOT"
-systems=${BENCH_SYSTEMS:-"ours peer"}
-rounds=${ROUNDS:-3}
-hops=${BENCH_HOPS:-1}
+systems=${BENCH_SYSTEMS:-"ours poll peer"}
 lat_conns=${LAT_CONNS:-10000}
 lat_rate=${LAT_RATE:-1000}
 lat_secs=${LAT_SECONDS:-20}
@@ -127,7 +119,6 @@ SQL
 # the latency table: one row per (event, receiving client)
 q -c "CREATE TABLE bench_lat (sys text, pos bigint, at_us bigint, recv_us bigint)"
 q -c "CREATE TABLE bench_floor (sys text, hwm bigint, recv_us bigint)"
-q -c "CREATE TABLE bench_hop (sys text, pos bigint, notify_us bigint, sent_us bigint, fetched_us bigint, written_us bigint)"
 q -c 'VACUUM ANALYZE' >/dev/null
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -142,9 +133,7 @@ start_server() { # sys
 	if [ "$1" != peer ]; then
 		# "poll": the same bridge on lws's own poll() loop (the baseline of the epoll loop)
 		# shellcheck disable=SC2086
-		rm -f "$work/hops-$1"
-		HD_BRIDGE_HOP_TRACE=$([ "$hops" = 1 ] && echo "$work/hops-$1") \
-			${BRIDGE_WRAPPER:-} bridge/helpdesk-bridge --port "$ours_port" --db "dbname=$db" \
+		${BRIDGE_WRAPPER:-} bridge/helpdesk-bridge --port "$ours_port" --db "dbname=$db" \
 			--event-loop "$([ "$1" = poll ] && echo poll || echo epoll)" \
 			--max-sockets-per-subject 0 ${BRIDGE_ARGS:-} >"$work/$1.log" 2>&1 &
 		url=http://127.0.0.1:$ours_port/healthz
@@ -215,60 +204,9 @@ post() { # pgbench options...
 }
 
 declare -A R
-# hop_table sys: the bridge's hop trace (written at its exit) joined with the
-# latency run's receive times and the commit timestamps of each event's
-# transaction and of its publisher pass
-hop_table() {
-	local sys=$1 line
-	grep '^e ' "$work/hops-$sys" | awk -v s="$sys" '{print s "\t" $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6}' |
-		q -c "\\copy bench_hop FROM STDIN"
-	# per event of the latency run: the hops in microseconds (an event that a
-	# read caused by an earlier NOTIFY already found has a notify hop of 0)
-	q -c "DROP TABLE IF EXISTS bench_hops_$sys; CREATE TABLE bench_hops_$sys AS
-		SELECT l.pos, l.recv_us - c.commit_us AS total,
-		       c.pass_us - c.commit_us AS to_pass, c.bcommit_us - c.pass_us AS pass,
-		       greatest(h.notify_us - c.bcommit_us, 0) AS notify,
-		       h.fetched_us - greatest(h.notify_us, c.bcommit_us) AS read,
-		       h.written_us - h.fetched_us AS fanout, l.recv_us - h.written_us AS client
-		FROM bench_lat l JOIN bench_hop h ON h.sys = l.sys AND h.pos = l.pos
-		JOIN helpdesk.event_positions p ON p.pos = l.pos
-		JOIN helpdesk.event e ON e.id = p.event_id
-		JOIN helpdesk.event_batch b ON l.pos BETWEEN b.first_pos AND b.last_pos
-		CROSS JOIN LATERAL (SELECT (extract(epoch FROM pg_xact_commit_timestamp(e.xmin)) * 1e6)::int8 AS commit_us,
-		                           (extract(epoch FROM b.published_at) * 1e6)::int8 AS pass_us,
-		                           (extract(epoch FROM pg_xact_commit_timestamp(b.xmin)) * 1e6)::int8 AS bcommit_us) c
-		WHERE l.sys = '$sys' AND h.notify_us > 0 AND h.written_us > 0"
-	for hop in to_pass pass notify read fanout client; do
-		# p50, p99, max, and the mean over the slowest 1 % of events (commit -> client)
-		read -r R[$sys.h_${hop}50] R[$sys.h_${hop}99] R[$sys.h_${hop}max] R[$sys.h_${hop}tail] <<<"$(q -F ' ' -c "
-			SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY $hop))::numeric / 1000, 2),
-			       round((percentile_cont(0.99) WITHIN GROUP (ORDER BY $hop))::numeric / 1000, 2),
-			       round(max($hop)::numeric / 1000, 2),
-			       (SELECT round(avg($hop)::numeric / 1000, 2) FROM (SELECT $hop FROM bench_hops_$sys
-			        ORDER BY total DESC LIMIT greatest(1, (SELECT count(*) / 100 FROM bench_hops_$sys))) t)
-			FROM bench_hops_$sys")"
-	done
-	R[$sys.h_n]=$(q -c "SELECT count(*) FROM bench_hops_$sys")
-	# loop iterations that handled events for more than 1 ms, in the latency run
-	line=$(awk -v a="${R[$sys.lat_t0]}" -v b="${R[$sys.lat_t1]}" '
-		$1 == "b" && $3 >= a && $3 <= b { n++; if ($2 > 5000) n5++; if ($2 > m) { m = $2; mc = $4 }
-		                                  if ($4 > 1000) c1++; if ($4 > cm) cm = $4 }
-		END { printf "%d %d %.2f %.2f %d %.2f", n, n5, m / 1000, mc / 1000, c1, cm / 1000 }' "$work/hops-$sys")
-	read -r R[$sys.busy1] R[$sys.busy5] R[$sys.busymax] R[$sys.busymaxcpu] R[$sys.cpu1] R[$sys.cpumax] <<<"$line"
-	# and during the fan-out (its commit to the last delivery): the longest pass's CPU
-	R[$sys.fan_cpumax]=$(awk -v a="${R[$sys.fan_t0]}" -v b="${R[$sys.fan_t1]}" '
-		$1 == "b" && $3 >= a && $3 <= b { if ($4 > cm) cm = $4 } END { printf "%.2f", cm / 1000 }' "$work/hops-$sys")
-	hd_log "$sys: hops (p50/p99/max/slowest-1% mean, ms): $(for hop in to_pass pass notify read fanout client; do
-		printf '%s %s/%s/%s/%s; ' $hop "${R[$sys.h_${hop}50]}" "${R[$sys.h_${hop}99]}" "${R[$sys.h_${hop}max]}" "${R[$sys.h_${hop}tail]}"; done)" \
-		"loop passes during the latency run: > 1 ms, > 5 ms, longest (ms), its CPU (ms), > 1 ms of CPU, most CPU (ms): $line"
-}
-
 run() { # sys
 	local sys=$1 r0 r1 r2 r3 c0 c1 fpid t0 t1 last line lg_lat=() files o pb_secs
-	R[$sys.load]=$(cut -d' ' -f1 /proc/loadavg)
-	hd_log "$sys: starting (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-	q -c "DELETE FROM bench_lat WHERE sys = '$sys'; DELETE FROM bench_floor WHERE sys = '$sys';
-	      DELETE FROM bench_hop WHERE sys = '$sys'"
+	hd_log "$sys: starting"
 	start_server "$sys"
 	sleep 2
 	r0=$(rss_kb "$spid")
@@ -292,9 +230,7 @@ run() { # sys
 	for _ in $(seq 1 50); do [ -f "$work/floor-$sys.ready" ] && break; sleep 0.1; done
 	c0=$(cpu_ticks "$spid")
 	peak_reset "$spid"
-	R[$sys.lat_t0]=$(now_us)
 	post -R "$lat_rate" -T "$lat_secs"
-	R[$sys.lat_t1]=$(now_us)
 	R[$sys.lat_peak]=$(peak_kb "$spid")
 	cp "$work/pgbench.out" "$work/pgbench.lat"
 	R[$sys.lat_tps]=$(awk '/^tps/ {printf "%.0f", $3}' "$work/pgbench.out")
@@ -375,7 +311,6 @@ run() { # sys
 	c1=$(cpu_ticks "$spid")
 	R[$sys.fan_peak]=$(peak_kb "$spid")
 	last=$(max_field done last_us)
-	R[$sys.fan_t0]=$t0 R[$sys.fan_t1]=$last
 	signal_clients TERM
 	wait_files stats 30 || true
 	R[$sys.fan_frames]=$(sum_field stats frames)
@@ -389,87 +324,35 @@ run() { # sys
 	R[$sys.fan_cpu]=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", (b - a) / 100 }')
 	hd_log "$sys: fan-out: ${R[$sys.fan_events]} deliveries in ${R[$sys.fan_frames]} frames over ${R[$sys.fan_secs]} s (posting took $((pb_secs / 1000)) ms); server CPU ${R[$sys.fan_cpu]} s"
 	stop_server
-	[ -s "$work/hops-$sys" ] && hop_table "$sys"
 	sleep 2
 }
 
-# interleaved rounds: ours peer, peer ours, ours peer...; each round's
-# numbers are kept as RR[round|sys.key]
-declare -A RR
-rev() { local out= w; for w in $1; do out="$w${out:+ $out}"; done; echo "$out"; }
-for ((round = 1; round <= rounds; round++)); do
-	order=$systems
-	[ $((round % 2)) = 0 ] && order=$(rev "$systems")
-	hd_log "round $round of $rounds: $order"
-	for s in $order; do
-		run "$s"
-		for k in "${!R[@]}"; do
-			case $k in "$s".*) RR["$round|$k"]=${R[$k]}; unset "R[$k]" ;; esac
-		done
-	done
-done
+for s in $systems; do run "$s"; done
 
-# median and min-max of a list of numbers ("-" for none)
-med() { printf '%s\n' "$@" | awk '$1 != "" && $1 != "-"' | sort -g | awk '{ v[++n] = $1 + 0 }
-	END { if (n == 0) { print "-"; exit } m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2;
-	      if (m == int(m)) printf "%d\n", m; else printf "%.2f\n", m }'; }
-spread() { printf '%s\n' "$@" | awk '$1 != "" && $1 != "-"' | sort -g | awk '{ v[++n] = $1 }
-	END { if (n >= 2) printf "%s-%s\n", v[1], v[n]; else print "" }'; }
 kb_per() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (n > 0 && a != "" && b != "") printf "%.0f", (b - a) * 1024 / n; else print "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && a != "-" && b != "-" && b + 0 != 0) printf "%.2fx", a / b; else print "-" }'; }
-for ((round = 1; round <= rounds; round++)); do for s in $systems; do
-	R=()
-	for k in "${!RR[@]}"; do case $k in "$round|$s".*) R[${k#*|}]=${RR[$k]} ;; esac; done
+for s in $systems; do
 	R[$s.b10k]=$(kb_per "${R[$s.rss0]}" "${R[$s.rss1]}" "${R[$s.lat_conn]}")
 	R[$s.b50k]=$(kb_per "${R[$s.rss0]}" "${R[$s.rss2]:-}" "${R[$s.idle_conn]:-0}")
 	# the sockets added in step 2 alone: the ring filled up in between
 	R[$s.badded]=$(kb_per "${R[$s.rss15]:-}" "${R[$s.rss2]:-}" "${R[$s.idle_added]:-0}")
 	R[$s.per_cpu]=$(awk -v c="${R[$s.fan_cpu]}" -v n="${R[$s.fan_events]}" 'BEGIN { if (n > 0) printf "%.2f", c * 1e6 / n; else print "-" }')
-	for k in b10k b50k badded per_cpu; do RR["$round|$s.$k"]=${R[$s.$k]}; done
-done; done
-R=()
-# row label key: each system's median [spread], then the median [spread] of
-# the per-round ratios ours/peer and ours/poll (interleaved rounds: a ratio
-# within one round is less exposed to the machine's load than a ratio of medians)
-has() { case " $systems " in *" $1 "*) return 0 ;; esac; return 1; }
-vals() { local r; for ((r = 1; r <= rounds; r++)); do echo "${RR["$r|$1.$2"]:-}"; done; }
-ratios() { # a b key
-	local r; for ((r = 1; r <= rounds; r++)); do
-		awk -v a="${RR["$r|$1.$3"]:-}" -v b="${RR["$r|$2.$3"]:-}" 'BEGIN { if (a != "" && b != "" && a != "-" && b != "-" && b + 0 != 0) printf "%.3f\n", a / b; else print "-" }'
-	done
-}
-cell() { # median spread [suffix]
-	[ "$1" = - ] && { echo -; return; }
-	echo "$1${3:-}${2:+ [$2]}"
-}
+done
 row() { # label key
-	local line="| $1 |" s m
-	for s in ours poll peer; do
-		has $s || continue
-		mapfile -t m < <(vals $s "$2")
-		line+=" $(cell "$(med "${m[@]}")" "$(spread "${m[@]}")") |"
-	done
-	for s in peer poll; do
-		has ours && has $s || continue
-		mapfile -t m < <(ratios ours $s "$2")
-		line+=" $(cell "$(med "${m[@]}")" "$(spread "${m[@]}")" x) |"
-	done
-	echo "$line"
+	local o=${R[ours.$2]:-} l=${R[poll.$2]:-} p=${R[peer.$2]:-}
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "${o:--}" "${l:--}" "${p:--}" \
+		"$(ratio "$o" "$p")" "$(ratio "$o" "$l")"
 }
 
 mkdir -p bench/results
 out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 {
 	echo "Bridge: helpdesk-bridge (ours: epoll loop; poll: lws's own poll() loop) vs Node ws+pg relay (peer)," \
-		"run $(date -u +%Y-%m-%dT%H:%MZ), each alone, $rounds interleaved rounds of: $systems" \
-		"(reversed every other round). Cells: median of the rounds [min-max]; ratios: median of the per-round ratios [min-max]."
+		"run $(date -u +%Y-%m-%dT%H:%MZ), each alone, order: $systems"
 	echo
-	hdr="| measure |" sep="|---|"
-	for s in ours poll peer; do has $s && hdr+=" $s |" sep+="---:|"; done
-	for s in peer poll; do has ours && has $s && hdr+=" ours/$s |" sep+="---:|"; done
-	echo "$hdr"; echo "$sep"
+	echo "| measure | ours | ours, poll loop | peer | ours/peer | ours/poll |"
+	echo "|---|---:|---:|---:|---:|---:|"
 	row "customers connected (step 1)" lat_conn
-	row "load average (1 min) at the start" load
 	row "server RSS before clients (kB)" rss0
 	row "server RSS, $lat_conns connected (kB)" rss1
 	row "bytes per connection at $lat_conns" b10k
@@ -505,39 +388,14 @@ out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 	row "fan-out: server CPU per delivery (us)" per_cpu
 	row "fan-out: server peak RSS, connect to last delivery (kB)" fan_peak
 	row "fan-out: sockets closed by the server" fan_closed
-	if [ "$hops" = 1 ]; then
-		echo
-		echo "Hops of ours (latency run; ms; p50 / p99 / max / mean over the slowest 1 % of events by commit -> client):"
-		echo
-		echo "| hop | p50 | p99 | max | slowest 1 % |"
-		echo "|---|---:|---:|---:|---:|"
-		for hop in "to_pass:commit -> publisher pass starts" "pass:publisher pass (incl. its WAL flush)" \
-			"notify:pass commit -> NOTIFY read by the bridge" "read:NOTIFY -> events read (bridge_events)" \
-			"fanout:read -> frame written" "client:written -> client has it"; do
-			k=${hop%%:*}
-			printf '| %s |' "${hop#*:}"
-			for q in 50 99 max tail; do mapfile -t m < <(vals ours "h_$k$q"); printf ' %s |' "$(cell "$(med "${m[@]}")" "$(spread "${m[@]}")")"; done
-			echo
-		done
-		mapfile -t m < <(vals ours busy1); b1=$(cell "$(med "${m[@]}")" "$(spread "${m[@]}")")
-		mapfile -t m < <(vals ours busy5); b5=$(cell "$(med "${m[@]}")" "$(spread "${m[@]}")")
-		mapfile -t m < <(vals ours busymax); bm=$(cell "$(med "${m[@]}")" "$(spread "${m[@]}")")
-		mapfile -t m < <(vals ours cpu1); c1=$(cell "$(med "${m[@]}")" "$(spread "${m[@]}")")
-		mapfile -t m < <(vals ours cpumax); cm=$(cell "$(med "${m[@]}")" "$(spread "${m[@]}")")
-		mapfile -t m < <(vals ours fan_cpumax); fm=$(cell "$(med "${m[@]}")" "$(spread "${m[@]}")")
-		echo
-		echo "Bridge loop passes (from epoll's return to the next wait) during the latency run: longer than 1 ms of wall time $b1," \
-			"longer than 5 ms $b5, the longest $bm ms; using more than 1 ms of CPU $c1, the most CPU in one pass $cm ms" \
-			"(wall time far above CPU time: the bridge was preempted, the machine's load). During the fan-out, the most CPU in one pass: $fm ms."
-	fi
 	echo
 	echo "Raw:"
 	echo
-	for k in $(printf '%s\n' "${!RR[@]}" | sort -t'|' -k2,2 -k1,1n); do echo "    $k = ${RR[$k]}"; done
+	for k in $(printf '%s\n' "${!R[@]}" | sort); do echo "    $k = ${R[$k]}"; done
 	echo
 	echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, load average before the run: see log;" \
 		"$(q -c 'SELECT version()' | cut -d, -f1); node $(node --version)"
-	echo "settings: ROUNDS=$rounds LAT_CONNS=$lat_conns LAT_RATE=$lat_rate LAT_SECONDS=$lat_secs IDLE_CONNS=$idle_conns" \
+	echo "settings: LAT_CONNS=$lat_conns LAT_RATE=$lat_rate LAT_SECONDS=$lat_secs IDLE_CONNS=$idle_conns" \
 		"FAN_CONNS=$fan_conns FAN_EVENTS=$fan_events PER_PROC=$per_proc"
 } | tee "$out"
 cp "$work/ours.log" "${out%.md}-ours.log" 2>/dev/null || true

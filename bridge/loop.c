@@ -10,28 +10,14 @@
  * signal, a shutdown deadline or a drained client list can end it.
  * "--event-loop poll" keeps lws's own loop, as a baseline for bench/.
  */
-#include "relay.h"
+#include "bridge.h"
 
 #include <ev.h>
 #include <string.h>
-#include <time.h>
 
 static struct ev_loop *evloop;
 static void *foreign_loops[1];
 static ev_timer wake_timer;
-static ev_check woke;			/* runs when epoll returned: handling starts */
-static int64_t woke_us,
-			woke_cpu_us;
-
-/* this thread's CPU time: a long pass that used little CPU was preempted */
-static int64_t
-cpu_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int
 use_epoll(void)
@@ -62,13 +48,6 @@ loop_prepare(struct lws_context_creation_info *info)
 }
 
 static void
-woke_cb(struct ev_loop *loop, ev_check *w, int revents)
-{
-	woke_us = now_us();
-	woke_cpu_us = cpu_us();
-}
-
-static void
 wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	/* nothing to do: being called ends the iteration */
@@ -92,24 +71,9 @@ loop_once(struct lws_context *context, int timeout_ms)
 		ev_timer_init(&wake_timer, wake_cb, timeout_ms / 1000.0, 0.);
 		ev_timer_start(evloop, &wake_timer);
 	}
-	if (hoptrace_on && !ev_is_active(&woke))
-	{
-		ev_check_init(&woke, woke_cb);
-		ev_set_priority(&woke, EV_MAXPRI);	/* before the callbacks it times */
-		ev_check_start(evloop, &woke);
-	}
-	woke_us = 0;
 	ev_run(evloop, EVRUN_ONCE);
 	if (timeout_ms > 0)
 		ev_timer_stop(evloop, &wake_timer);
-	if (hoptrace_on && woke_us > 0)
-	{
-		/* what this pass handled kept every other socket waiting */
-		int64_t		busy = now_us() - woke_us;
-
-		if (busy > 1000)
-			hoptrace_busy(busy, cpu_us() - woke_cpu_us, woke_us);
-	}
 }
 
 /* After lws_context_destroy: lws has stopped all its watchers by then. */
@@ -118,8 +82,6 @@ loop_free(void)
 {
 	if (evloop == NULL)
 		return;
-	if (ev_is_active(&woke))
-		ev_check_stop(evloop, &woke);
 	ev_run(evloop, EVRUN_NOWAIT);
 	ev_loop_destroy(evloop);
 	evloop = NULL;

@@ -143,7 +143,6 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	hoptrace_init();
 	ring_init(context);
 	server_init(context, vhost);
 	db_init(context, vhost);
@@ -170,7 +169,6 @@ main(int argc, char **argv)
 	lws_context_destroy(context);
 	loop_free();
 	ring_free();
-	hoptrace_write();
 	subs_free();
 	subjects_free();
 	free(cfg.token_secret);

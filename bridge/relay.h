@@ -65,7 +65,7 @@ typedef struct Client Client;
 extern int	client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason,
 							   void *user, void *in, size_t len);
 extern void clients_wake_all(void);		/* the ring learnt its position */
-extern void clients_wake_for(const Ev *e, bool tenant_woken);	/* a new event in the ring */
+extern void clients_wake_for(const Ev *e);	/* a new event in the ring */
 extern void clients_on_typing(const char *payload);
 extern void clients_shutdown(void);
 extern void clients_reset(void);	/* the event log changed: close all with 4010 */
@@ -104,15 +104,5 @@ extern void metrics_db_free(void);
 extern int	http_serve(struct lws *wsi, const char *path);
 /* http_static.c: the routes of /console/ and /widget/ */
 extern void http_static_init(void);
-
-/* hoptrace.c: bench-only timestamps per hop (HD_BRIDGE_HOP_TRACE=file) */
-extern bool hoptrace_on;
-extern void hoptrace_init(void);
-extern void hoptrace_notify(void);
-extern void hoptrace_sent(void);
-extern void hoptrace_fetched(int64_t pos);
-extern void hoptrace_written(int64_t from, int64_t to);
-extern void hoptrace_busy(int64_t busy_us, int64_t cpu_us, int64_t at_us);
-extern void hoptrace_write(void);
 
 #endif							/* BRIDGE_RELAY_H */

@@ -309,7 +309,6 @@ static void
 fetched(void *arg, PGresult *res, const char *sqlstate, const char *message)
 {
 	int			n;
-	int64_t		woken_tenant = 0;
 
 	fetching = false;
 	if (sqlstate && strcmp(sqlstate, "HD412") == 0)
@@ -332,11 +331,7 @@ fetched(void *arg, PGresult *res, const char *sqlstate, const char *message)
 
 		ev_from_row(res, i, &ev);
 		ring_append(&ev);
-		if (hoptrace_on)
-			hoptrace_fetched(ev.pos);
-		/* the tenant's sockets are woken once per read, not once per event */
-		clients_wake_for(ring_get(ev.pos), i > 0 && ev.tenant == woken_tenant);
-		woken_tenant = ev.tenant;
+		clients_wake_for(ring_get(ev.pos));
 	}
 	/* a short read saw everything published when it ran; only news reads again */
 	if (n == FETCH_ROWS || again)
@@ -362,8 +357,6 @@ fetch(void)
 	snprintf(after, sizeof(after), "%lld", (long long) head);
 	snprintf(limit, sizeof(limit), "%d", FETCH_ROWS);
 	fetching = db_listen_query(ev_select_sql, 4, params, fetched, NULL);
-	if (hoptrace_on && fetching)
-		hoptrace_sent();
 }
 
 static void
@@ -458,8 +451,6 @@ ring_on_notify(const char *channel, const char *payload)
 		return;
 	/* the payload (a position) is not trusted, nor needed: read what is there */
 	metrics.notifies++;
-	if (hoptrace_on)
-		hoptrace_notify();
 	if (base < 0)
 		read_position();		/* e.g. the extension was missing when we asked */
 	else

@@ -130,8 +130,6 @@ pack_live_events(Client *c)
 		buf_append(&scratch, e->json, e->len);
 		added++;
 		metrics_observe_latency(now - e->created_us);
-		if (hoptrace_on)
-			hoptrace_written(e->pos, e->pos);
 	}
 	if (added)
 		buf_puts(&scratch, "]}");
@@ -392,19 +390,11 @@ wake_one(Client *c, void *arg)
 	lws_callback_on_writable(c->wsi);
 }
 
-/*
- * Wake the sockets whose keys cover e (a superset of who may see it).
- * tenant_woken: the caller woke e's tenant-wide sockets (supervisors) for
- * an earlier event of the same read, with no write in between: each of them
- * is woken already or not live, so walking them again would change nothing.
- * Without it a read of 2,000 events for 1,000 supervisors walked them two
- * million times in one loop pass (~50 ms during which no socket was served).
- */
+/* wake the sockets whose keys cover e (a superset of who may see it) */
 void
-clients_wake_for(const Ev *e, bool tenant_woken)
+clients_wake_for(const Ev *e)
 {
-	if (!tenant_woken)
-		subs_foreach('T', e->tenant, 0, wake_one, (void *) e);
+	subs_foreach('T', e->tenant, 0, wake_one, (void *) e);
 	switch ((Audience) e->audience)
 	{
 		case AUD_SESSION:

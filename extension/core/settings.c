@@ -27,8 +27,8 @@ hd_define_core_settings(void)
 							NULL, &hd_publisher_batch_size, 10000, 1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("helpdesk.publisher_min_interval",
-							"Under load, least time between two publishing passes; commits arriving meanwhile are published together.",
-							"Applies only after a pass that found a backlog (8 or more events); at low load a pass runs at once. 0 never waits. Bounds the added commit-to-NOTIFY latency under load.",
+							"Least time between two publishing passes; commits arriving meanwhile are published together.",
+							"0 publishes after every commit. Bounds the added commit-to-NOTIFY latency under load.",
 							&hd_publisher_min_interval_ms, 2, 0, 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("helpdesk.max_databases",

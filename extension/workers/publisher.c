@@ -48,12 +48,6 @@
 
 #define SWEEP_MS 60000			/* safety net for two-phase commits */
 #define BACKOFF_MAX_MS 30000
-/*
- * A pass that numbered at least this many events means commits arrive
- * faster than passes run: only then does the next pass wait for
- * helpdesk.publisher_min_interval (8 events: ~4,000 commits/s at 2 ms).
- */
-#define GATHER_MIN_EVENTS 8
 
 /* An id we could not see yet, and the xid horizon that settles it. */
 typedef struct Gap
@@ -490,12 +484,11 @@ typedef enum PassResult
 } PassResult;
 
 static PassResult
-publish_all(int64 *published)
+publish_all(void)
 {
 	bool		gone = false;
 	int64		n = run_pass(&gone);
 
-	*published = Max(n, 0);
 	if (gone)
 		return PASS_EXTENSION_GONE;
 	return n < 0 ? PASS_FAILED : PASS_OK;
@@ -513,7 +506,6 @@ hd_publisher_run(HdWorkerSlot *w)
 	int			failures = 0;
 	TimestampTz last_pass = 0;
 	TimestampTz next_attempt = 0;	/* during backoff, wakeups wait for this */
-	int64		last_published = 0; /* events the previous pass numbered */
 
 	for (;;)
 	{
@@ -532,17 +524,12 @@ hd_publisher_run(HdWorkerSlot *w)
 			work = false;
 			pg_atomic_write_u32(&w->pending, 1);
 		}
-		else if (work && hd_publisher_min_interval_ms > 0 && last_published >= GATHER_MIN_EVENTS)
+		else if (work && hd_publisher_min_interval_ms > 0)
 		{
 			/*
-			 * Under load only, let commits gather for a moment: one pass (and
-			 * one WAL flush) per interval instead of one per committing
-			 * backend. "Under load" is a previous pass that found a backlog
-			 * of GATHER_MIN_EVENTS or more. Below that, a pass runs as soon
-			 * as a commit wakes us: whatever commits while it runs is taken
-			 * by the next one, so passes batch by themselves and a fixed
-			 * wait would only add latency (up to the whole interval, at
-			 * 1,000 commits/s it was most of the commit-to-NOTIFY time).
+			 * Under load, let commits gather for a moment: one pass (and one
+			 * WAL flush) per interval instead of one per committing backend.
+			 * An idle system still publishes at once.
 			 */
 			long		since = (long) ((now - last_pass) / 1000);
 
@@ -555,7 +542,7 @@ hd_publisher_run(HdWorkerSlot *w)
 
 			last_pass = GetCurrentTimestamp();
 			pg_atomic_write_u32(&w->pending, 0);
-			r = publish_all(&last_published);
+			r = publish_all();
 			work = false;
 			if (r == PASS_EXTENSION_GONE)
 				hd_worker_exit_absent();
