@@ -93,7 +93,7 @@ static HdPlan due_plan = {
 	"SELECT d.id, d.tenant_id, d.rule_id, d.object_id, d.kind, d.anchor, d.due_at, r.enabled, r.conditions, r.actions "
 	"FROM helpdesk.automation_rule_due d JOIN helpdesk.automation_rule r "
 	"  ON r.tenant_id = d.tenant_id AND r.id = d.rule_id "
-	"WHERE d.due_at <= $1 ORDER BY d.due_at LIMIT " CppAsString2(RULE_TIME_BATCH) " FOR UPDATE OF d SKIP LOCKED",
+	"WHERE d.due_at <= least($1, now()) ORDER BY d.due_at LIMIT " CppAsString2(RULE_TIME_BATCH) " FOR UPDATE OF d SKIP LOCKED",
 	1, {TIMESTAMPTZOID}
 };
 
