@@ -18,6 +18,13 @@ extern int	hd_dispatch_assign(bool *more);
 
 /* dispatch_timers.c: fire every due timer; returns how many fired */
 extern int	hd_dispatch_timers(void);
+
+/* dispatch_tenant_timers.c: presence expiry and grace ends, set-based per tenant */
+typedef struct TenantSet HdTimerTenants;
+extern HdTimerTenants *hd_timer_tenants_load(void);
+extern int64 hd_timer_expire_presence(const HdTimerTenants *ts);
+extern void hd_timer_end_grace(const HdTimerTenants *ts);
+extern void hd_timer_grace_params(const HdTimerTenants *ts, Datum *v);
 extern TimestampTz hd_dispatch_next_due(bool *have_waiting);
 
 /* dispatch_positions.c: recompute queue positions, push changed ones */
