@@ -21,7 +21,9 @@ const fs = require('fs');
 
 const port = Number(process.argv[2]);
 const logPath = process.argv[3];
-const log = logPath ? fs.createWriteStream(logPath, { flags: 'a' }) : null;
+// written synchronously before the answer: a test that sees the delivery
+// marked delivered in the database must find its line in the log
+const logFd = logPath ? fs.openSync(logPath, 'a') : null;
 
 let stats = { requests: 0, in_flight: 0, max_in_flight: 0, by_path: {} };
 const seen = new Map(); // webhook-id -> count, for /flaky
@@ -56,7 +58,7 @@ const server = http.createServer((req, res) => {
 		const at = Date.now();
 		stats.requests++;
 		stats.by_path[url.pathname] = (stats.by_path[url.pathname] || 0) + 1;
-		if (log) log.write(JSON.stringify({ at, method: req.method, path: url.pathname, headers: req.headers, body }) + '\n');
+		if (logFd !== null) fs.writeSync(logFd, JSON.stringify({ at, method: req.method, path: url.pathname, headers: req.headers, body }) + '\n');
 		const id = req.headers['webhook-id'] || '';
 		if (url.pathname.startsWith('/ok')) return finish(200, { 'content-type': 'text/plain' }, 'thanks');
 		switch (url.pathname) {

@@ -361,11 +361,15 @@ async function sendFile(file) {
   }
 }
 
-let qrItems = [], qrSel = 0;
-function hideQr() { $('#qr').hidden = true; qrItems = []; }
+// qrSeq: an answer to an older keystroke, or one arriving after a pick or
+// an Escape, must not reopen the list (Enter would pick again, not send)
+let qrItems = [], qrSel = 0, qrSeq = 0;
+function hideQr() { qrSeq++; $('#qr').hidden = true; qrItems = []; }
 async function showQr(prefix) {
+  const seq = ++qrSeq;
   let rows = [];
   try { rows = await S.conn.request({ type: 'quick_replies', prefix }); } catch { return; }
+  if (seq !== qrSeq) return;
   qrItems = rows; qrSel = 0;
   const ul = $('#qr');
   ul.replaceChildren(...rows.map((r, i) => h('li', { role: 'option', 'aria-selected': String(i === 0), dataset: { i },
