@@ -227,13 +227,26 @@ match_one(Pass *p, Waiting *w)
 								 w->reason);
 		return;
 	}
+	/*
+	 * The reasons name no counts (the audit row's candidates column has
+	 * them: the capable agents, or those with a free slot): a reason is rewritten, with an audit row, only when it changes,
+	 * and a count in it changed whenever an agent came, went or freed a
+	 * slot. Under the routing stress test that rewrote every waiting
+	 * session's row pass after pass: 6,646 'wait' audit rows in 20 s, more
+	 * than every other decision together.
+	 */
 	if (q->ncands == 0)
 		w->reason = psprintf("no online agent with %s", q->req_text);
 	else if (free_capable == 0)
-		w->reason = psprintf("all %d capable agents at capacity", q->ncands);
+	{
+		w->reason = pstrdup("all capable agents at capacity");
+		w->ncand = q->ncands;
+	}
 	else
-		w->reason = psprintf("all %d capable agents with a free slot declined or missed it; offered to them again once it has waited offer_timeout since",
-							 free_capable);
+	{
+		w->reason = pstrdup("every capable agent with a free slot declined or missed it; offered to them again once it has waited offer_timeout since");
+		w->ncand = free_capable;
+	}
 }
 
 static void

@@ -42,7 +42,7 @@ s1=$(start c1 $fast)
 wait_until $db "SELECT state = 'offered' FROM helpdesk.session WHERE id = $s1" 5 || fail "not offered"
 wait_until $db "SELECT EXISTS (SELECT 1 FROM helpdesk.dispatch_audit WHERE session_id = $s1 AND action = 'timeout')" 5 \
 	|| fail "the offer did not time out"
-wait_until $db "SELECT reason LIKE 'all 1 capable agents with a free slot declined or missed it%' FROM helpdesk.waiting_why WHERE session_id = $s1" 2 \
+wait_until $db "SELECT reason LIKE 'every capable agent with a free slot declined or missed it%' FROM helpdesk.waiting_why WHERE session_id = $s1" 2 \
 	|| fail "waiting_why does not say why: $(q $db "SELECT reason FROM helpdesk.waiting_why WHERE session_id = $s1")"
 wait_until $db "SELECT state = 'offered' AND agent_id = $ana FROM helpdesk.session WHERE id = $s1" 5 \
 	|| fail "stranded: the session waits next to a free agent who missed it ($(q $db "SELECT reason FROM helpdesk.waiting_why WHERE session_id = $s1"))"

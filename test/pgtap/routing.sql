@@ -10,7 +10,7 @@
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(185);
+SELECT plan(187);
 
 \ir fixtures.psql
 
@@ -272,7 +272,9 @@ SELECT is(ARRAY[pg_temp.agent_of('sb1'), pg_temp.agent_of('sb2')], ARRAY[pg_temp
 	'least_loaded: consecutive sessions go to the less loaded agent');
 SELECT is(pg_temp.st('sb5'), 'queued', 'capacity: the fifth session waits');
 SELECT is((SELECT reason FROM helpdesk.waiting_why WHERE session_id = pg_temp.fx('sb5')),
-	'all 2 capable agents at capacity', 'waiting_why: all capable agents at capacity');
+	'all capable agents at capacity', 'waiting_why: all capable agents at capacity');
+SELECT is((SELECT candidates FROM helpdesk.dispatch_audit WHERE session_id = pg_temp.fx('sb5') AND action = 'wait'
+	ORDER BY id DESC LIMIT 1), 2, 'waiting_why: the wait audit row counts the 2 capable agents');
 SELECT results_eq(
 	$$SELECT id, load, max_sessions FROM helpdesk.agent WHERE tenant_id = pg_temp.fx('tb') ORDER BY id$$,
 	$$VALUES (pg_temp.fx('b1'), 2, 2), (pg_temp.fx('b2'), 2, 2)$$,
@@ -345,8 +347,10 @@ SELECT ok(pg_temp.wait_until($$(SELECT wait_reason FROM helpdesk.session WHERE i
 	'decline: the dispatcher looked at the declined session again');
 SELECT row_eq($$SELECT state, reason FROM helpdesk.session s JOIN helpdesk.waiting_why w ON w.session_id = s.id
 	WHERE s.id = pg_temp.fx('so2')$$,
-	ROW('queued'::text, 'all 1 capable agents with a free slot declined or missed it; offered to them again once it has waited offer_timeout since'::text),
+	ROW('queued'::text, 'every capable agent with a free slot declined or missed it; offered to them again once it has waited offer_timeout since'::text),
 	'decline: not offered again to the agent who declined, though it has free slots');
+SELECT is((SELECT candidates FROM helpdesk.dispatch_audit WHERE session_id = pg_temp.fx('so2') AND action = 'wait'
+	ORDER BY id DESC LIMIT 1), 1, 'decline: the wait audit row counts the 1 agent with a free slot');
 SELECT is((SELECT reason FROM helpdesk.dispatch_audit WHERE session_id = pg_temp.fx('so2') AND action = 'decline'),
 	'declined: on a call', 'dispatch_audit: the decline with its reason');
 SELECT pg_temp.online('to', 'o2') \g /dev/null
