@@ -195,7 +195,7 @@ typedef struct Cmd
 	int64_t		before_id;		/* history: a page before this message id */
 	int64_t		limit;			/* history with before_id: 1..500 */
 	int64_t		ticket_id;
-	int64_t		agent_id;		/* ticket_assign: 0 with unassign */
+	int64_t		agent_id;		/* ticket_assign: 0 with unassign; tickets: assignee_id */
 	const char *text;
 	const char *message_type;
 	const char *client_msg_id;

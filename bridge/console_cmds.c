@@ -63,9 +63,13 @@ console_command(Client *c, Cmd *cmd)
 			}
 		case CMD_TICKETS:
 			{
-				/* mine: assigned to me; unassigned; all (default) */
+				/*
+				 * mine: assigned to me; unassigned; all (default), or with
+				 * assignee_id one agent's (the parser allows it with all only)
+				 */
 				const char *scope = cmd->scope ? cmd->scope : "all";
-				const char *p[5] = {t, cmd->status, strcmp(scope, "mine") == 0 ? id : NULL,
+				const char *p[5] = {t, cmd->status,
+					strcmp(scope, "mine") == 0 ? id : num(x, cmd->agent_id),
 					cmd->priority, strcmp(scope, "unassigned") == 0 ? "true" : NULL};
 
 				command_call(c, cmd, "SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(k) ORDER BY k.id DESC), '[]') "

@@ -337,10 +337,17 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 		case CMD_TICKETS:
 			ok = get_str(doc, "scope", false, 16, &out->scope, &bad) &&
 				get_str(doc, "status", false, 16, &out->status, &bad) &&
-				get_str(doc, "priority", false, 16, &out->priority, &bad);
+				get_str(doc, "priority", false, 16, &out->priority, &bad) &&
+				get_id(doc, "assignee_id", false, &out->agent_id, &bad);
 			if (ok && out->scope && strcmp(out->scope, "mine") != 0 &&
 				strcmp(out->scope, "unassigned") != 0 && strcmp(out->scope, "all") != 0)
 				bad = "scope", ok = false;
+			/* one agent's tickets: a filter of scope all, not of mine or unassigned */
+			if (ok && out->agent_id && out->scope && strcmp(out->scope, "all") != 0)
+			{
+				*errmsg = "assignee_id goes with scope all";
+				return ERR_BAD_FRAME;
+			}
 			break;
 		case CMD_CUSTOMER:
 		case CMD_QUEUE_POSITION:

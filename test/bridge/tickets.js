@@ -9,7 +9,8 @@
 //   frames      ticket_take, ticket_reply (idempotent), ticket_note (the
 //               customer never sees it, neither live nor in ticket_history),
 //               ticket_status, ticket_priority, ticket_assign (the old and
-//               the new assignee are told), ticket_read, ticket_history
+//               the new assignee are told), tickets by assignee_id,
+//               ticket_read, ticket_history
 //   errors      as for the session frames: bad_frame naming the field,
 //               forbidden for a kind the frame is not for, db_error with the
 //               SQLSTATE of the SQL API's refusal
@@ -118,6 +119,18 @@ async function scenarioThread() {
 	const un = await a2.must({ type: 'ticket_assign', ticket_id: K, agent_id: null }, 'a2 unassigns its ticket');
 	check(un && un.changed === true, 'ticket_assign with agent_id null unassigns', un);
 	await a2.must({ type: 'ticket_take', ticket_id: K }, 'a2 takes it again');
+
+	// the list by assignee (frame tickets, assignee_id): one agent's tickets, as in the database
+	const K2 = Number(await sql1(`SELECT (helpdesk.create_ticket($1, $2, 'Other', 'not a2''s', queue_id => $3)).ticket_id AS id`, [T, C2, Q]));
+	await a1.must({ type: 'ticket_take', ticket_id: K2 }, 'a1 takes a second ticket');
+	for (const [who, A] of [['a2', A2], ['a1', A1]]) {
+		const got = await sup.must({ type: 'tickets', assignee_id: A }, `sup tickets assignee_id ${who}`);
+		const db = (await sql(`SELECT id FROM helpdesk.ticket WHERE tenant_id = $1 AND assignee_id = $2 ORDER BY id DESC`, [T, A])).map((r) => Number(r.id));
+		check(Array.isArray(got) && db.length > 0 && JSON.stringify(got.map((k) => k.id)) === JSON.stringify(db),
+			`tickets with assignee_id: exactly ${who}'s tickets, as in the database`, { got: got && got.map((k) => k.id), db });
+	}
+	const e0 = await sup.request({ type: 'tickets', scope: 'unassigned', assignee_id: A1 });
+	check(e0.type === 'error' && e0.code === 'bad_frame', 'assignee_id with scope unassigned: bad_frame', e0);
 
 	// receipts
 	const rd = await c.must({ type: 'ticket_read', ticket_id: K, up_to: r2 ? r2.message_id : 0 }, 'customer ticket_read');

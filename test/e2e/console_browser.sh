@@ -91,8 +91,10 @@ export CONSOLE_DB=$db BRIDGE_PORT=$port BRIDGE_BIN=${CONSOLE_BRIDGE_BIN:-$HD_ROO
 rc=0
 # e2e.js, then paths.js: the paths e2e.js does not walk (paged history of
 # 2,000 messages, drag and drop and paste uploads, offer sound and
-# notification, takeover, ticket CSAT). CONSOLE_TESTS picks some of them.
-for t in ${CONSOLE_TESTS:-e2e paths}; do
+# notification, takeover, ticket CSAT), then flows.js: the controls neither
+# presses (status switch, decline, claim from the Queue tab, the list's search
+# and filters, the tickets' assignee filter). CONSOLE_TESTS picks some of them.
+for t in ${CONSOLE_TESTS:-e2e paths flows}; do
 	node "test/console/$t.js" || { rc=$?; break; }
 done
 if [ "$rc" -ne 0 ]; then

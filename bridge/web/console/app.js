@@ -146,7 +146,7 @@ function onEvent(ev) {
   if (ev.type === 'session.state' && p.from === 'offered') {
     document.querySelector(`.offer[data-session="${ev.session_id}"]`)?.remove();
   }
-  if (ev.type === 'agent.status' && (p.agent_id === S.me?.id || ev.audience_id === S.me?.id) && p.status) {
+  if (ev.type === 'agent.status' && (p.agent_id === S.me?.id || (ev.audience === 'agent' && ev.audience_id === S.me?.id)) && p.status) {
     $('#status').value = p.status;
   }
   chatEvent(ev);

@@ -22,18 +22,56 @@ function slaDue(tk) {
   return d.length ? Math.min(...d) : null;
 }
 
+// SLA badges and the detail's countdown carry their due time (data-due, ms)
+// and data-sla (badge or countdown); tickSla() rewrites them every second
+function slaText(el) {
+  const left = (Number(el.dataset.due) - Date.now()) / 1000;
+  if (el.dataset.sla === 'badge') {
+    el.className = `badge sla ${left < 0 ? 'breached' : left < 3600 ? 'risk' : ''}`;
+    el.textContent = left < 0 ? t('badge.sla_breached') : t('badge.sla', { t: dur(left) });
+  } else {
+    el.textContent = t('tickets.sla_due', { t: left < 0 ? t('badge.sla_breached') : dur(left) });
+  }
+  return el;
+}
+
+function tickSla() {
+  for (const el of document.querySelectorAll('#view-tickets [data-due]')) slaText(el);
+}
+
 function slaBadge(tk) {
   const due = slaDue(tk);
   if (due == null) return null;
-  const left = (due - Date.now()) / 1000;
-  return h('span', { class: `badge sla ${left < 0 ? 'breached' : left < 3600 ? 'risk' : ''}`,
-    text: left < 0 ? t('badge.sla_breached') : t('badge.sla', { t: dur(left) }) });
+  return slaText(h('span', { dataset: { due, sla: 'badge' } }));
+}
+
+// the assignee filter: all, mine, unassigned, and for supervisors each agent
+// of the directory (value @<id>: frame tickets with assignee_id)
+function fillScope() {
+  const sel = $('#t-scope');
+  const want = S.me?.kind === 'supervisor' ? (S.dir?.agents || []) : [];
+  let group = sel.querySelector('optgroup');
+  const ids = want.map((a) => a.id).join();
+  if (group && group.dataset.ids === ids) { group.label = t('tickets.by_agent'); return; }
+  const keep = sel.value;
+  group?.remove();
+  if (!want.length) { if (!sel.value) sel.value = 'all'; return; }
+  group = h('optgroup', { label: t('tickets.by_agent'), dataset: { ids } },
+    want.map((a) => h('option', { value: `@${a.id}`, text: a.name })));
+  sel.append(group);
+  sel.value = [...sel.options].some((o) => o.value === keep) ? keep : 'all';
+}
+
+function scopeFrame() {
+  const v = $('#t-scope').value;
+  return v.startsWith('@') ? { scope: 'all', assignee_id: Number(v.slice(1)) } : { scope: v };
 }
 
 export async function loadTickets() {
+  fillScope();
   let rows = [];
   try {
-    rows = await S.conn.request({ type: 'tickets', scope: $('#t-scope').value,
+    rows = await S.conn.request({ type: 'tickets', ...scopeFrame(),
       status: $('#t-status').value || undefined, priority: $('#t-priority').value || undefined });
   } catch { return; }
   const sla = $('#t-sla').value;
@@ -93,7 +131,7 @@ async function openTicket(id) {
       h('div', { class: 'conv-actions' }, h('label', {}, t('tickets.status'), ' ', status),
         h('label', {}, t('tickets.priority'), ' ', prio), h('label', {}, t('tickets.assignee'), ' ', assignee),
         tk.assignee_id ? null : h('button', { type: 'button', text: t('tickets.take'), onclick: () => act({ type: 'ticket_take', ticket_id: id }) }))),
-    due ? h('p', { class: 'hint sla-countdown', text: t('tickets.sla_due', { t: due < Date.now() ? t('badge.sla_breached') : dur((due - Date.now()) / 1000) }) }) : null,
+    due ? slaText(h('p', { class: 'hint sla-countdown', 'aria-live': 'off', dataset: { due, sla: 'countdown' } })) : null,
     h('div', { class: 'messages', role: 'log', tabindex: '0' }, thread.map((m) => renderMessage(m, { viewer: 'agent' }))),
     h('div', { class: 'composer' }, input,
       h('div', { class: 'composer-row' }, h('label', { class: 'note-toggle' }, note, ' ', t('composer.note')),
@@ -102,10 +140,12 @@ async function openTicket(id) {
   if (last) S.conn.send({ type: 'ticket_read', ticket_id: id, up_to: last.id });
 }
 
-function toast(text) {
-  const el = h('div', { class: 'toast', role: 'alert', text });
+// action: an optional [label, fn] button; such a toast stays longer
+function toast(text, action) {
+  const el = h('div', { class: 'toast', role: 'alert' }, h('span', { text }),
+    action ? h('button', { type: 'button', class: 'toast-action', text: action[0], onclick: () => { el.remove(); action[1](); } }) : null);
   document.body.append(el);
-  setTimeout(() => el.remove(), 4000);
+  setTimeout(() => el.remove(), action ? 15000 : 4000);
 }
 
 export async function loadSupervisor() {
@@ -131,16 +171,20 @@ export async function loadSupervisor() {
     } }))) : [h('li', { class: 'none', text: t('list.none') })]));
 }
 
-// agent-to-agent chat: a message to one agent (event agent.message)
+// agent-to-agent chat: a message to one agent (event agent.message); the
+// receiver's toast has a reply button, so any agent answers whoever wrote
 function agentChat(a) {
   const text = prompt(t('sup.chat_to', { name: a.name }));
   if (text) S.conn.request({ type: 'agent_message', to_agent_id: a.id, text }).then(() => toast(t('sup.sent'))).catch((e) => toast(e.message));
 }
 
 export function onDeskEvent(ev) {
-  if (ev.type === 'agent.message') {
+  // to me only: a supervisor's socket sees every agent's messages of the tenant
+  if (ev.type === 'agent.message' && ev.audience === 'agent' && ev.audience_id === S.me?.id) {
     const p = ev.payload || {};
-    toast(t('sup.from', { name: agentName(p.from_agent_id) || '', text: p.body || '' }));
+    const name = agentName(p.from_agent_id) || '';
+    toast(t('sup.from', { name, text: p.body || '' }),
+      p.from_agent_id && p.from_agent_id !== S.me?.id ? [t('sup.reply'), () => agentChat({ id: p.from_agent_id, name })] : null);
   }
   if (view === 'tickets' && ev.type.startsWith('ticket.')) {
     clearTimeout(onDeskEvent.tm);
@@ -157,6 +201,7 @@ export function initDesk() {
   $('#t-list').addEventListener('click', (e) => { const li = e.target.closest('li[data-ticket]'); if (li) openTicket(Number(li.dataset.ticket)); });
   $('#t-list').addEventListener('keydown', (e) => { const li = e.target.closest('li[data-ticket]'); if (li && e.key === 'Enter') openTicket(Number(li.dataset.ticket)); });
   setInterval(() => { if (view === 'supervisor' && S.conn?.state === 'open') loadSupervisor(); }, 5000);
+  setInterval(() => { if (view === 'tickets' && !document.hidden) tickSla(); }, 1000);
   document.addEventListener('hd-locale', () => {
     if (view === 'tickets') { loadTickets(); if (curTicket) openTicket(curTicket); }
     if (view === 'supervisor') loadSupervisor();

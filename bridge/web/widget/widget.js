@@ -76,7 +76,8 @@ async function onHello(hello) {
     const sid = hello.sessions[hello.sessions.length - 1];
     if (sid !== W.sid) { W.sid = sid; resetHistory(); await loadHistory(); }
     show('#w-chat');
-    pollQueue();
+    showQueue();
+    askQueue();
   } else if (!W.sid) {
     show('#w-prechat');
   }
@@ -173,21 +174,43 @@ function receipts() {
   toParent({ hd: 'unread', n: W.unread });
 }
 
-let queueTimer;
-async function pollQueue() {
-  clearTimeout(queueTimer);
-  if (!W.sid || W.conn.state !== 'open') return;
-  let r = null;
-  try { r = await W.conn.request({ type: 'queue_position', session_id: W.sid }); } catch { /* retried */ }
-  W.queueInfo = r && r.position ? r : null;
+// The queue position is pushed: the dispatcher appends a queue.position event
+// (payload {queue_id, position, estimated_wait_s}) for the session whenever
+// its place or its estimate changes, and a session that leaves the queue gets
+// session.state. Only when a socket (re)opens is the position asked once
+// (frame queue_position): what was pushed while the page was away is not
+// replayed to a socket that connected without a position. Positions are kept
+// per session, so one pushed before a new chat's id is known still counts.
+W.positions = new Map();     // session id -> {position, estimated_wait_s} (null: not waiting)
+W.pushed = 0;                // queue.position events seen: a later answer to the ask is stale
+
+function setQueue(sid, info) {
+  W.positions.set(sid, info && info.position ? info : null);
+  if (sid !== W.sid) return;
+  W.queueInfo = W.positions.get(sid);
+  if (W.queueInfo) W.state = 'queued';
   renderQueue();
-  if (W.queueInfo) { W.state = 'queued'; queueTimer = setTimeout(pollQueue, 5000); }
+}
+
+async function askQueue() {
+  const sid = W.sid;
+  if (!sid || W.conn.state !== 'open') return;
+  const seen = W.pushed;
+  let r;
+  try { r = await W.conn.request({ type: 'queue_position', session_id: sid }); } catch { return; /* the next hello asks again */ }
+  if (W.pushed === seen) setQueue(sid, r);
+}
+
+function showQueue() {
+  W.queueInfo = W.positions.get(W.sid) || null;
+  renderQueue();
 }
 
 function renderQueue() {
   const box = $('#w-queue');
   const r = W.queueInfo;
   box.hidden = !r;
+  box.dataset.position = r ? String(r.position) : '';
   if (r) box.textContent = r.estimated_wait_s != null ? t('w.queue_wait', { n: r.position, t: dur(r.estimated_wait_s) }) : t('w.queue', { n: r.position });
 }
 
@@ -218,9 +241,16 @@ function onEvent(ev) {
     }
     return;
   }
-  if (ev.type === 'session.state' && ev.session_id === W.sid) {
+  if (ev.type === 'queue.position' && ev.session_id) {
+    W.pushed++;
+    setQueue(ev.session_id, p);
+    return;
+  }
+  if (ev.type === 'session.state' && ev.session_id) {
+    // back in a queue: its place comes as queue.position once the dispatcher has it
+    if (p.to !== 'queued') setQueue(ev.session_id, null);
+    if (ev.session_id !== W.sid) return;
     W.state = p.to;
-    if (p.to === 'queued') pollQueue(); else { W.queueInfo = null; renderQueue(); }
     if (p.to === 'closed') showCsat();
   }
   if (ev.type.startsWith('ticket.') && W.ticket && p.ticket_id === W.ticket) loadTicket();
@@ -311,7 +341,7 @@ function boot() {
       $('#w-composer').hidden = false;
       $('#w-csat').hidden = true;
       await loadHistory();
-      pollQueue();
+      showQueue();
     } catch (x) { banner(x.message, 'error', true); }
   });
   const input = $('#w-input');
