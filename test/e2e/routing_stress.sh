@@ -18,6 +18,13 @@
 # a busy helpdesk, not a saturated CPU: the 1 s bounds are about correctness,
 # and on 2 cores 64 unthrottled clients starve every other process);
 # scripts/test runs a smaller size that fits CI.
+# ROUTING_CALIBRATE=1 (scripts/test sets it) first runs the same mix at 200
+# tx/s for 5 s, measures the CPU time the cluster's processes spend per
+# transaction (fixed costs included, so it errs high) and then runs at most
+# 80% of the rate the machine's CPUs would sustain at that cost. On one 2-core
+# machine 600 tx/s used 89% of the CPU; on the CI machine it saturated it
+# (589 tx/s achieved) and timers ran 1.07 s late. The rate used is printed.
+# Punctuality under saturation (issue 21) is a separate, unmet target.
 source "$(dirname "$0")/common.sh"
 db=e2e_routing
 agents=${ROUTING_AGENTS:-500}
@@ -161,8 +168,36 @@ done ) &
 sampler=$!
 trap 'touch "$work/stop"; kill $beater $sampler 2>/dev/null || true' EXIT
 
-note "routing stress: $clients connections, $agents agents, $sessions sessions, ${secs}s at $rate tx/s"
 j=$(( clients < 2 ? 1 : 2 ))
+# CPU jiffies the cluster used so far: the postmaster with its reaped
+# children (ended backends) and its live children (workers, backends); other
+# processes on the machine do not count
+pm=$(head -1 "$(q postgres "SHOW data_directory")/postmaster.pid")
+cluster_jiffies() {
+	local total c
+	total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+	for c in $(ps -o pid= --ppid "$pm"); do
+		total=$((total + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$total"
+}
+if [ "${ROUTING_CALIBRATE:-0}" = 1 ]; then
+	busy0=$(cluster_jiffies)
+	pgbench -n -c "$clients" -j $j -T 5 -R 200 -f "$work/start.sql@10" -f "$work/agent.sql@12" \
+		-f "$work/leave.sql@1" -f "$work/flap.sql@2" $db >"$work/calibrate.out" 2>&1 \
+		|| { cat "$work/calibrate.out" >&2; fail "a calibration client failed with an unexpected error"; }
+	sleep 0.3	# the calibration's backends ended: their time is the postmaster's
+	busy1=$(cluster_jiffies)
+	txs=$(awk '/^number of transactions actually processed/{print $NF}' "$work/calibrate.out" | cut -d/ -f1)
+	[ "${txs:-0}" -gt 0 ] || { cat "$work/calibrate.out" >&2; fail "calibration processed no transactions"; }
+	hz=$(getconf CLK_TCK); ncpu=$(nproc)
+	sustained=$(awk -v t="$txs" -v b=$((busy1 - busy0)) -v hz="$hz" -v n="$ncpu" 'BEGIN{b = b < 1 ? 1 : b; printf "%d", t * hz * n / b}')
+	cal=$(( sustained * 4 / 5 ))
+	note "calibration: $txs transactions at 200 tx/s, $(awk -v t="$txs" -v b=$((busy1 - busy0)) -v hz="$hz" 'BEGIN{printf "%.2f", 1000 * b / hz / t}') ms of CPU each: ${ncpu} CPUs sustain ~${sustained} tx/s"
+	[ "$cal" -lt "$rate" ] && rate=$cal
+	[ "$rate" -ge 100 ] || fail "this machine sustains only ~$sustained tx/s of the mix: too slow for the stress test"
+fi
+note "routing stress: $clients connections, $agents agents, $sessions sessions, ${secs}s at $rate tx/s"
 pgbench -n -c "$clients" -j $j -T "$secs" -R "$rate" -f "$work/start.sql@10" -f "$work/agent.sql@12" \
 	-f "$work/leave.sql@1" -f "$work/flap.sql@2" $db >"$work/pgbench.out" 2>&1 \
 	|| { cat "$work/pgbench.out" >&2; fail "a stress client failed with an unexpected error"; }
