@@ -120,7 +120,7 @@ main('console e2e', async ({ BASE, q, one, bridge, b, watch }) => {
 
   // ---- typing both ways, messages both ways, read ticks
   await ana.locator('#input').type('您好', { delay: 30 });
-  await w.locator('#w-typing:not([hidden])').waitFor({ timeout: 5000 });
+  await w.locator('#w-typing:not([hidden])').waitFor({ timeout: 15000 });
   ok(true, 'the customer sees the agent typing');
   await ana.keyboard.press('Enter');
   await w.locator('.msg.from-agent', { hasText: '您好' }).waitFor();
@@ -128,7 +128,7 @@ main('console e2e', async ({ BASE, q, one, bridge, b, watch }) => {
   await until('agent message read tick', async () => (await ana.locator('.msg.from-agent .ticks').last().getAttribute('data-tick')) === 'read');
   ok(true, 'the agent sees the read tick once the customer saw it');
   await w.locator('#w-input').type('订单 5521', { delay: 30 });
-  await ana.locator('#typing:not([hidden])').waitFor({ timeout: 5000 });
+  await ana.locator('#typing:not([hidden])').waitFor({ timeout: 15000 });
   ok(true, 'the agent sees the customer typing');
   await w.locator('#w-input').press('Enter');
   await ana.locator('.msg.from-customer', { hasText: '订单 5521' }).waitFor();
@@ -153,8 +153,6 @@ main('console e2e', async ({ BASE, q, one, bridge, b, watch }) => {
   await ana.keyboard.press('Enter');
   await ana.locator('.msg.from-note', { hasText: '核对支付流水' }).waitFor();
   await ana.uncheck('#note');
-  await sleep(500);
-  ok(!(await w.locator('#w-messages').textContent()).includes('核对支付流水'), 'the note is not shown to the customer');
   ok(Number(await one(`SELECT count(*) FROM helpdesk.message WHERE session_id = $1 AND sender_kind = 'note'`, [sid])) === 1, 'the note is stored as a note');
 
   // ---- an image upload from the customer (needs the uploads route)
@@ -217,6 +215,9 @@ main('console e2e', async ({ BASE, q, one, bridge, b, watch }) => {
   await ben.locator('#input').fill('退款已处理');
   await ben.keyboard.press('Enter');
   await w.locator('.msg.from-agent', { hasText: '退款已处理' }).waitFor();
+  // the customer's events come in order: the notes, older, would be here by now
+  const custText = await w.locator('#w-messages').textContent();
+  ok(!custText.includes('核对支付流水') && !custText.includes('请跟进退款'), 'the notes (the agent\'s and the transfer\'s) are not shown to the customer');
   await ben.click('#btn-close');
   await ben.locator('#dlg select[name=reason]').selectOption('resolved');
   await ben.locator('#dlg-ok').click();
@@ -399,13 +400,21 @@ main('console e2e', async ({ BASE, q, one, bridge, b, watch }) => {
   await w2.locator('#w-input').fill('恢复后的消息');
   await w2.locator('#w-input').press('Enter');
   await agentPage.locator('#messages .msg', { hasText: '恢复后的消息' }).waitFor();
-  await sleep(1000);
-  const dbAll = (await q('SELECT id, sender_kind FROM helpdesk.message WHERE tenant_id = 1 AND session_id = $1 ORDER BY id', [sid2]));
-  const dbStaff = dbAll.map((r) => String(r.id));
-  const dbCust = dbAll.filter((r) => r.sender_kind !== 'note').map((r) => String(r.id));
-  const domAgent = await agentPage.$$eval('#messages .msg[data-id]', (l) => l.map((e) => e.dataset.id).filter(Boolean));
-  const domCust = await cust.frames().find((f) => f.url().includes('/widget/?'))
-    .$$eval('#w-messages .msg[data-id]', (l) => l.map((e) => e.dataset.id).filter(Boolean));
+  // each page's own message gets its id from the bridge's answer: wait for
+  // both pages to settle (not a fixed second), then compare
+  const pages = async () => {
+    const dbAll = (await q('SELECT id, sender_kind FROM helpdesk.message WHERE tenant_id = 1 AND session_id = $1 ORDER BY id', [sid2]));
+    const dbStaff = dbAll.map((r) => String(r.id));
+    const dbCust = dbAll.filter((r) => r.sender_kind !== 'note').map((r) => String(r.id));
+    const domAgent = await agentPage.$$eval('#messages .msg[data-id]', (l) => l.map((e) => e.dataset.id).filter(Boolean));
+    const domCust = await cust.frames().find((f) => f.url().includes('/widget/?'))
+      .$$eval('#w-messages .msg[data-id]', (l) => l.map((e) => e.dataset.id).filter(Boolean));
+    return { dbStaff, dbCust, domAgent, domCust };
+  };
+  const same = (x, y) => JSON.stringify(x) === JSON.stringify(y);
+  let seen = await pages();
+  await until('both pages hold the database\'s messages', async () => { seen = await pages(); return same(seen.domAgent, seen.dbStaff) && same(seen.domCust, seen.dbCust); }, 20000).catch(() => null);
+  const { dbStaff, dbCust, domAgent, domCust } = seen;
   ok(JSON.stringify(domAgent) === JSON.stringify(dbStaff), `the agent page's messages equal the database's, each once (${domAgent.join(',')})`);
   ok(JSON.stringify(domCust) === JSON.stringify(dbCust), `the customer page's messages equal the database's, each once (${domCust.join(',')})`);
   await both(agentPage, 'console-list');

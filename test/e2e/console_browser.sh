@@ -52,7 +52,7 @@ psql -qX -d postgres -c "ALTER SYSTEM SET helpdesk.http_allowed_hosts = '127.0.0
 	-c "SELECT pg_reload_conf()" >/dev/null
 node test/e2e/bot_fake_dify.js "$dify_port" app-test-key >"$work/fake.log" 2>&1 &
 fake_pid=$!
-for _ in $(seq 1 100); do grep -q listening "$work/fake.log" && break; sleep 0.05; done
+for _ in $(seq 1 400); do grep -q listening "$work/fake.log" && break; sleep 0.05; done	# up to 20 s: node starts slowly on a loaded machine
 grep -q listening "$work/fake.log" || fail "the fake Dify server did not start: $(cat "$work/fake.log")"
 
 fresh_db $db
