@@ -439,10 +439,14 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 	c->pos = (c->resume >= 0 && c->resume < position) ? c->resume : position;
 	c->since = position;
 
-	buf_printf(&b, "{\"type\":\"hello\",\"kind\":\"%s\",\"tenant\":%lld,\"subject\":%lld,"
-			   "\"position\":%lld,\"sessions\":[",
-			   kind_name(c->kind), (long long) c->tenant, (long long) c->subject,
-			   (long long) c->pos);
+	buf_printf(&b, "{\"type\":\"hello\",\"kind\":\"%s\",\"role\":", kind_name(c->kind));
+	/* the token's role claim (agent_login); null for a token of issue_token */
+	if (role_name((ClientRole) c->role))
+		buf_printf(&b, "\"%s\"", role_name((ClientRole) c->role));
+	else
+		buf_puts(&b, "null");
+	buf_printf(&b, ",\"tenant\":%lld,\"subject\":%lld,\"position\":%lld,\"sessions\":[",
+			   (long long) c->tenant, (long long) c->subject, (long long) c->pos);
 	for (int k = 0; k < c->sessions.n; k++)
 		buf_printf(&b, "%s%lld", k ? "," : "", (long long) idset_ids(&c->sessions)[k]);
 	buf_puts(&b, "]}");

@@ -12,6 +12,12 @@ kind_name(ClientKind k)
 	return k < KIND_COUNT ? hd_token_kind_name((HdTokenKind) k) : "?";
 }
 
+const char *
+role_name(ClientRole r)
+{
+	return r == ROLE_NONE ? NULL : hd_token_role_name((HdTokenRole) r);
+}
+
 size_t
 b64url_encode(const unsigned char *in, size_t len, char *out)
 {
@@ -31,6 +37,7 @@ jwt_verify(const char *token, size_t len, const char *secret, const char *previo
 	out->exp = cl.exp;
 	out->ver = cl.ver;
 	out->kind = (ClientKind) cl.kind;
+	out->role = st == HD_TOKEN_OK ? (ClientRole) cl.role : ROLE_NONE;
 	switch (st)
 	{
 		case HD_TOKEN_OK:

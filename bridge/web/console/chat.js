@@ -150,9 +150,12 @@ function renderHead() {
   if (!s) return;
   $('#conv-title').textContent = `${s.customer.name} · #${s.id}`;
   $('#conv-badges').replaceChildren(h('span', { class: 'badge state', text: t(`state.${s.state}`) }), ...badges(s));
-  const held = s.state === 'active' && s.agent_id === S.me.id;
-  $('#btn-claim').hidden = !(s.state === 'queued' && S.me.kind === 'agent');
-  for (const b of ['#btn-transfer', '#btn-close', '#btn-escalate']) $(b).disabled = !held;
+  const held = s.state === 'active' && s.agent_id === S.me.id && !S.me.readOnly;
+  $('#btn-claim').hidden = !(s.state === 'queued' && S.me.kind === 'agent' && !S.me.readOnly);
+  for (const b of ['#btn-transfer', '#btn-close', '#btn-escalate']) {
+    $(b).disabled = !held;
+    $(b).hidden = S.me.readOnly;
+  }
   $('#input').disabled = !held;
   $('#send').disabled = !held;
 }
@@ -227,7 +230,7 @@ function markRead(sid) {
   const st = store(sid);
   const last = [...st.order].reverse().find((m) => m.id && m.sender_kind === 'customer');
   const s = summary(sid);
-  if (!last || document.hidden || !canRead(s) || S.me.kind === 'supervisor') return;
+  if (!last || document.hidden || !canRead(s) || S.me.kind === 'supervisor' || S.me.readOnly) return;
   if (st.readUpTo >= last.id) return;
   st.readUpTo = last.id;
   S.conn.send({ type: 'read', session_id: sid, up_to: last.id });

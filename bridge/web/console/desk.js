@@ -87,19 +87,21 @@ async function openTicket(id) {
     act(note.checked ? { type: 'ticket_note', ticket_id: id, text, client_msg_id: uid('n') }
       : { type: 'ticket_reply', ticket_id: id, text, client_msg_id: uid('t'), status: after.value || undefined });
   } });
+  const ro = S.me.readOnly;   // qa: reads the ticket, changes nothing
+  for (const el of [status, prio, assignee]) el.disabled = ro;
   const due = slaDue(tk);
   pane.replaceChildren(h('div', { class: 'conv-inner' },
     h('header', { class: 'conv-head' }, h('h2', { text: `#${tk.number} ${tk.subject}` }), slaBadge(tk),
       h('div', { class: 'conv-actions' }, h('label', {}, t('tickets.status'), ' ', status),
         h('label', {}, t('tickets.priority'), ' ', prio), h('label', {}, t('tickets.assignee'), ' ', assignee),
-        tk.assignee_id ? null : h('button', { type: 'button', text: t('tickets.take'), onclick: () => act({ type: 'ticket_take', ticket_id: id }) }))),
+        tk.assignee_id || ro ? null : h('button', { type: 'button', text: t('tickets.take'), onclick: () => act({ type: 'ticket_take', ticket_id: id }) }))),
     due ? h('p', { class: 'hint sla-countdown', text: t('tickets.sla_due', { t: due < Date.now() ? t('badge.sla_breached') : dur((due - Date.now()) / 1000) }) }) : null,
     h('div', { class: 'messages', role: 'log', tabindex: '0' }, thread.map((m) => renderMessage(m, { viewer: 'agent' }))),
-    h('div', { class: 'composer' }, input,
+    ro ? null : h('div', { class: 'composer' }, input,
       h('div', { class: 'composer-row' }, h('label', { class: 'note-toggle' }, note, ' ', t('composer.note')),
         h('label', {}, t('tickets.after'), ' ', after), send))));
   const last = thread.filter((m) => m.sender_kind === 'customer').pop();
-  if (last) S.conn.send({ type: 'ticket_read', ticket_id: id, up_to: last.id });
+  if (last && !ro) S.conn.send({ type: 'ticket_read', ticket_id: id, up_to: last.id });
 }
 
 function toast(text) {
@@ -126,7 +128,7 @@ export async function loadSupervisor() {
   const bots = S.lists.all.filter((s) => s.state === 'bot');
   $('#sup-bots').replaceChildren(...(bots.length ? bots.map((s) => h('li', { class: 'item' },
     h('span', { text: `#${s.id} ${s.customer.name} · ${s.last?.body || ''}` }),
-    h('button', { type: 'button', text: t('sup.takeover'), onclick: async () => {
+    S.me.readOnly ? null : h('button', { type: 'button', text: t('sup.takeover'), onclick: async () => {
       try { await S.conn.request({ type: 'takeover', session_id: s.id }); await refreshLists(); loadSupervisor(); } catch (e) { toast(e.message); }
     } }))) : [h('li', { class: 'none', text: t('list.none') })]));
 }
