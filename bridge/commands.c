@@ -3,7 +3,9 @@
  *
  * Each frame becomes one call of the SQL API on the pool, always with the
  * token's tenant and subject (a client never names who it is); the SQL
- * functions enforce who may do what to which session. The reply is an ack
+ * functions enforce who may do what to which session (a qa agent: nothing
+ * that writes; server.c refuses a qa token's write frames before they get
+ * here). The reply is an ack
  * frame carrying the function's result as JSON, or an error frame with the
  * SQLSTATE and PostgreSQL's message.
  */
