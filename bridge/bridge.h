@@ -119,6 +119,7 @@ extern TokenStatus jwt_verify(const char *token, size_t len, const char *secret,
 							  const char *previous, int64_t now_s, TokenClaims *out);
 extern const char *kind_name(ClientKind k);
 extern const char *role_name(ClientRole r);	/* NULL for ROLE_NONE */
+extern ClientRole role_from_name(const char *s);	/* ROLE_NONE if not a role */
 extern size_t b64url_encode(const unsigned char *in, size_t len, char *out);
 
 /* ---- typing_sig.c: signed typing signals between bridges ---- */

@@ -420,6 +420,14 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		client_close(c, CLOSE_WRONG_TENANT, "subject not in tenant");
 		goto done;
 	}
+	/*
+	 * The agent's role now, from the database: the same as a login token's
+	 * claim (a role change revokes the token), and the only source for a
+	 * token of issue_token, which has none. It decides the write frames.
+	 */
+	v = json_object_get(doc, "role");
+	if (json_is_string(v))
+		c->role = (uint8_t) role_from_name(json_string_value(v));
 	position = (int64_t) json_integer_value(json_object_get(doc, "position"));
 	v = json_object_get(doc, "oldest");
 	oldest = json_is_integer(v) ? (int64_t) json_integer_value(v) : position;
@@ -442,7 +450,7 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 	c->since = position;
 
 	buf_printf(&b, "{\"type\":\"hello\",\"kind\":\"%s\",\"role\":", kind_name(c->kind));
-	/* the token's role claim (agent_login); null for a token of issue_token */
+	/* the agent's role (bridge_subscriber); null for a customer */
 	if (role_name((ClientRole) c->role))
 		buf_printf(&b, "\"%s\"", role_name((ClientRole) c->role));
 	else

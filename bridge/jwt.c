@@ -6,6 +6,8 @@
 #include "bridge.h"
 #include "token_rules.h"
 
+#include <string.h>
+
 const char *
 kind_name(ClientKind k)
 {
@@ -16,6 +18,15 @@ const char *
 role_name(ClientRole r)
 {
 	return r == ROLE_NONE ? NULL : hd_token_role_name((HdTokenRole) r);
+}
+
+ClientRole
+role_from_name(const char *s)
+{
+	for (int r = ROLE_ADMIN; s && r <= ROLE_QA; r++)
+		if (strcmp(s, hd_token_role_name((HdTokenRole) r)) == 0)
+			return (ClientRole) r;
+	return ROLE_NONE;
 }
 
 size_t

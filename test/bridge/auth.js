@@ -19,8 +19,9 @@
 //   qa          a qa agent's login token (kind supervisor, hello role qa) reads
 //               a chat's history, but its message, accept, claim, close,
 //               takeover and ticket writes are refused (error read_only, not
-//               executed); with a token of issue_token (no role claim) the
-//               database refuses its post (42501 naming the agent)
+//               executed); a token of issue_token (no role claim) gets the
+//               role from the database at connect, with the same refusals;
+//               the SQL API refuses the claim itself (42501 naming the agent)
 //   rotation    a bridge with a new --token-secret and the old one in
 //               --token-secret-previous-file accepts tokens of both, and of
 //               no third secret
@@ -291,8 +292,9 @@ async function scenarioQa() {
 
 	// a chat between c7 and a1, which the qa agent reads
 	const a1 = await connected('a1', await L.issueToken(T, 'agent', A1));
-	check(a1.hellos[0].role === null, 'a token of issue_token has role null in hello', a1.hellos[0]);
+	check(a1.hellos[0].role === 'agent', 'a token of issue_token gets the agent\'s role from the database in hello', a1.hellos[0]);
 	const c7 = await connected('c7', await L.issueToken(T, 'customer', C7));
+	check(c7.hellos[0].role === null, 'a customer\'s hello has role null', c7.hellos[0]);
 	await a1.must({ type: 'status', status: 'online' }, 'a1 online');
 	const S = await claimed(c7, a1, 'please review me', 'c7-0');
 	await a1.must({ type: 'message', session_id: S, text: 'reviewed answer', client_msg_id: 'a1-qa-1' }, 'a1 answers');
@@ -332,15 +334,22 @@ async function scenarioQa() {
 	const ok = await qa.must({ type: 'status', status: 'away' }, 'qa status');
 	check(ok !== undefined, 'reads and its own presence stay allowed');
 
-	// a token without a role claim: the database decides by the agent's role
+	// a token without a role claim (issue_token): the bridge has the role from
+	// the database at connect (bridge_subscriber), the same refusals
 	const qaIssued = await connected('qa (issue_token, kind agent)', await L.issueToken(T, 'agent', QA));
-	const r1 = await qaIssued.request({ type: 'claim', session_id: S2 });
-	check(r1.type === 'error' && r1.sqlstate === '42501' && r1.message === `agent ${QA} has role qa and may not claim sessions`,
-		'the database refuses a qa agent\'s claim (42501, naming the agent and the action)', r1);
-	const r2 = await qaIssued.request({ type: 'message', session_id: S, text: 'QA again', client_msg_id: 'qa-4' });
-	check(r2.type === 'error' && r2.sqlstate === '42501' && r2.message === `agent ${QA} has role qa and may not post messages`,
-		'and its post (42501)', r2);
-	for (const c of [qa, a1, c7, qaIssued, c8])
+	check(qaIssued.hellos[0].role === 'qa', 'a qa agent\'s token of issue_token has role qa in hello', qaIssued.hellos[0]);
+	const qaSup = await connected('qa (issue_token, kind supervisor)', await L.issueToken(T, 'supervisor', QA));
+	for (const [cl, f] of [[qaIssued, { type: 'claim', session_id: S2 }],
+		[qaIssued, { type: 'message', session_id: S, text: 'QA again', client_msg_id: 'qa-4' }],
+		[qaSup, { type: 'takeover', session_id: S2 }]]) {
+		const r = await cl.request(f);
+		check(r.type === 'error' && r.code === 'read_only', `${cl.name}: ${f.type} refused with read_only`, r);
+	}
+	// the database's own refusal, whatever the path (here: the API role, as a backend would)
+	const dbErr = await sql(`SELECT helpdesk.claim_session($1, $2, $3)`, [T, QA, S2]).then(() => null, (e) => e);
+	check(dbErr && dbErr.code === '42501' && dbErr.message === `agent ${QA} has role qa and may not claim sessions`,
+		'the SQL API refuses a qa agent\'s claim itself (42501, naming the agent and the action)', dbErr && dbErr.message);
+	for (const c of [qa, a1, c7, qaIssued, qaSup, c8])
 		c.stop();
 }
 
