@@ -57,6 +57,13 @@ handle_frame(Client *c, const char *buf, size_t len)
 	}
 	else if (code)
 		client_send_error(c, cmd.ref, code, msg, NULL);
+	else if (c->state == ST_AUTH && c->kind != KIND_CUSTOMER && c->role == ROLE_NONE &&
+			 cmd_writes(cmd.type))
+	{
+		/* a token without a role claim: its role comes with the subscriber lookup */
+		client_send_error(c, cmd.ref, ERR_UNAVAILABLE,
+						  "wait for hello: the agent's role is not known yet", NULL);
+	}
 	else
 		command_run(c, &cmd);
 	cmd_free(&cmd);
