@@ -369,6 +369,8 @@ function hideQr() { $('#qr').hidden = true; qrItems = []; }
 async function showQr(prefix) {
   let rows = [];
   try { rows = await S.conn.request({ type: 'quick_replies', prefix }); } catch { return; }
+  // a late answer (to an earlier keystroke, or after a pick replaced the text) is stale
+  if ($('#input').value !== `/${prefix}`) return;
   qrItems = rows; qrSel = 0;
   const ul = $('#qr');
   ul.replaceChildren(...rows.map((r, i) => h('li', { role: 'option', 'aria-selected': String(i === 0), dataset: { i },
@@ -383,6 +385,7 @@ async function pickQr(i) {
     const x = await S.conn.request({ type: 'quick_reply', quick_reply_id: r.quick_reply_id, session_id: S.cur });
     $('#input').value = x.text || r.body;
   } catch { $('#input').value = r.body; }
+  hideQr();   // a list shown by a late answer while the pick was out
   $('#input').focus();
 }
 
