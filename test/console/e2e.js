@@ -368,6 +368,15 @@ async function main() {
     await qaPage.waitForSelector('body[data-ready="1"][data-role="qa"]');
     ok(await qaPage.isHidden('#drop'), 'qa: the chat composer is hidden');
     ok(await qaPage.isVisible('[data-tab="all"]'), 'qa: it lists every chat of the tenant (kind supervisor)');
+    const openSid = Number(await one(`SELECT min(id) FROM helpdesk.session WHERE tenant_id = 1 AND state IN ('queued', 'offered', 'active')`));
+    if (openSid) {
+      await qaPage.click('[data-tab="all"]');
+      await qaPage.locator(`#list li[data-session="${openSid}"]`).click();
+      await qaPage.locator('#conv-title', { hasText: `#${openSid}` }).waitFor();
+      const shown = await qaPage.$$eval('#btn-claim, #btn-transfer, #btn-close, #btn-escalate, #drop',
+        (l) => l.filter((e) => !e.hidden).map((e) => e.id));
+      ok(shown.length === 0, `qa: an open chat shows no claim, transfer, close, escalate or composer (${shown.join(',') || 'none shown'})`);
+    } else skipped.push('qa: no open chat in tenant 1 to open');
     await qaPage.click('[data-view=tickets]');
     await qaPage.locator(`#t-list li[data-ticket="${tk.ticket_id}"]`).click();
     await qaPage.locator('#t-detail .msg.from-customer', { hasText: '账号被盗' }).waitFor();
