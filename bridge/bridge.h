@@ -90,6 +90,21 @@ typedef enum TokenStatus
 	TOKEN_EXPIRED
 } TokenStatus;
 
+/*
+ * An agent's role in its tenant, from the role claim of agent_login's
+ * tokens (issue_token's have none); the order of token_rules.h's HdTokenRole.
+ * The kind decides what a socket sees, the role what it may do: a qa token
+ * reads only (cmd_writes).
+ */
+typedef enum ClientRole
+{
+	ROLE_NONE = 0,
+	ROLE_ADMIN,
+	ROLE_SUPERVISOR,
+	ROLE_AGENT,
+	ROLE_QA
+} ClientRole;
+
 typedef struct TokenClaims
 {
 	int64_t		tenant;
@@ -97,11 +112,14 @@ typedef struct TokenClaims
 	int64_t		subject;
 	int64_t		exp;
 	int64_t		ver;			/* agent_login's token version; 0: none */
+	ClientRole	role;			/* ROLE_NONE: no role claim */
 } TokenClaims;
 
 extern TokenStatus jwt_verify(const char *token, size_t len, const char *secret,
 							  const char *previous, int64_t now_s, TokenClaims *out);
 extern const char *kind_name(ClientKind k);
+extern const char *role_name(ClientRole r);	/* NULL for ROLE_NONE */
+extern ClientRole role_from_name(const char *s);	/* ROLE_NONE if not a role */
 extern size_t b64url_encode(const unsigned char *in, size_t len, char *out);
 
 /* ---- typing_sig.c: signed typing signals between bridges ---- */
@@ -222,11 +240,13 @@ typedef struct Cmd
 #define ERR_RATE_LIMITED "rate_limited"
 #define ERR_UNAVAILABLE "unavailable"
 #define ERR_DB "db_error"
+#define ERR_READ_ONLY "read_only"	/* a write frame of a qa token */
 
 extern const char *cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out,
 							 const char **errmsg);
 extern void cmd_free(Cmd *c);
 extern const char *cmd_name(CmdType t);
+extern bool cmd_writes(CmdType t);	/* refused to a read-only (qa) token */
 
 /* close codes (README: bridge protocol) */
 #define CLOSE_TOKEN_MISSING 4001

@@ -78,6 +78,7 @@ struct Client
 	uint32_t	limited_dropped;
 	uint16_t	close_code;
 	uint8_t		kind;			/* ClientKind */
+	uint8_t		role;			/* ClientRole: the token's claim, then the agent's role now */
 	uint8_t		state;			/* ClientState */
 	bool		idle:1;			/* its last scan reached the ring's head */
 	bool		indexed:1;		/* registered in subs.c */

@@ -3,7 +3,9 @@
  *
  * Each frame becomes one call of the SQL API on the pool, always with the
  * token's tenant and subject (a client never names who it is); the SQL
- * functions enforce who may do what to which session. The reply is an ack
+ * functions enforce who may do what to which session (a qa agent: nothing
+ * that writes; server.c refuses a qa token's write frames before they get
+ * here). The reply is an ack
  * frame carrying the function's result as JSON, or an error frame with the
  * SQLSTATE and PostgreSQL's message.
  */
@@ -418,6 +420,14 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		client_close(c, CLOSE_WRONG_TENANT, "subject not in tenant");
 		goto done;
 	}
+	/*
+	 * The agent's role now, from the database: the same as a login token's
+	 * claim (a role change revokes the token), and the only source for a
+	 * token of issue_token, which has none. It decides the write frames.
+	 */
+	v = json_object_get(doc, "role");
+	if (json_is_string(v))
+		c->role = (uint8_t) role_from_name(json_string_value(v));
 	position = (int64_t) json_integer_value(json_object_get(doc, "position"));
 	v = json_object_get(doc, "oldest");
 	oldest = json_is_integer(v) ? (int64_t) json_integer_value(v) : position;
@@ -439,10 +449,14 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 	c->pos = (c->resume >= 0 && c->resume < position) ? c->resume : position;
 	c->since = position;
 
-	buf_printf(&b, "{\"type\":\"hello\",\"kind\":\"%s\",\"tenant\":%lld,\"subject\":%lld,"
-			   "\"position\":%lld,\"sessions\":[",
-			   kind_name(c->kind), (long long) c->tenant, (long long) c->subject,
-			   (long long) c->pos);
+	buf_printf(&b, "{\"type\":\"hello\",\"kind\":\"%s\",\"role\":", kind_name(c->kind));
+	/* the agent's role (bridge_subscriber); null for a customer */
+	if (role_name((ClientRole) c->role))
+		buf_printf(&b, "\"%s\"", role_name((ClientRole) c->role));
+	else
+		buf_puts(&b, "null");
+	buf_printf(&b, ",\"tenant\":%lld,\"subject\":%lld,\"position\":%lld,\"sessions\":[",
+			   (long long) c->tenant, (long long) c->subject, (long long) c->pos);
 	for (int k = 0; k < c->sessions.n; k++)
 		buf_printf(&b, "%s%lld", k ? "," : "", (long long) idset_ids(&c->sessions)[k]);
 	buf_puts(&b, "]}");

@@ -6,10 +6,27 @@
 #include "bridge.h"
 #include "token_rules.h"
 
+#include <string.h>
+
 const char *
 kind_name(ClientKind k)
 {
 	return k < KIND_COUNT ? hd_token_kind_name((HdTokenKind) k) : "?";
+}
+
+const char *
+role_name(ClientRole r)
+{
+	return r == ROLE_NONE ? NULL : hd_token_role_name((HdTokenRole) r);
+}
+
+ClientRole
+role_from_name(const char *s)
+{
+	for (int r = ROLE_ADMIN; s && r <= ROLE_QA; r++)
+		if (strcmp(s, hd_token_role_name((HdTokenRole) r)) == 0)
+			return (ClientRole) r;
+	return ROLE_NONE;
 }
 
 size_t
@@ -31,6 +48,7 @@ jwt_verify(const char *token, size_t len, const char *secret, const char *previo
 	out->exp = cl.exp;
 	out->ver = cl.ver;
 	out->kind = (ClientKind) cl.kind;
+	out->role = st == HD_TOKEN_OK ? (ClientRole) cl.role : ROLE_NONE;
 	switch (st)
 	{
 		case HD_TOKEN_OK:

@@ -19,6 +19,7 @@ typedef struct CmdSpec
 {
 	const char *name;
 	unsigned	kinds;			/* bit per ClientKind allowed */
+	bool		writes;			/* changes a conversation or ticket: refused to qa */
 } CmdSpec;
 
 #define K_C (1u << KIND_CUSTOMER)
@@ -26,48 +27,61 @@ typedef struct CmdSpec
 #define K_S (1u << KIND_SUPERVISOR)
 
 static const CmdSpec specs[CMD_COUNT] = {
-	[CMD_RESUME] = {"resume", K_C | K_A | K_S},
-	[CMD_START] = {"start", K_C},
-	[CMD_MESSAGE] = {"message", K_C | K_A},
-	[CMD_TYPING] = {"typing", K_C | K_A},
-	[CMD_DELIVERED] = {"delivered", K_C | K_A},
-	[CMD_READ] = {"read", K_C | K_A},
-	[CMD_STATUS] = {"status", K_A | K_S},
-	[CMD_ACCEPT] = {"accept", K_A},
-	[CMD_DECLINE] = {"decline", K_A},
-	[CMD_CLAIM] = {"claim", K_A},
-	[CMD_TRANSFER] = {"transfer", K_A},
-	[CMD_CLOSE] = {"close", K_C | K_A},
-	[CMD_HEARTBEAT] = {"heartbeat", K_C | K_A | K_S},
-	[CMD_HISTORY] = {"history", K_C | K_A | K_S},
-	[CMD_TICKET_REPLY] = {"ticket_reply", K_C | K_A | K_S},
-	[CMD_TICKET_NOTE] = {"ticket_note", K_A | K_S},
-	[CMD_TICKET_STATUS] = {"ticket_status", K_C | K_A | K_S},
-	[CMD_TICKET_PRIORITY] = {"ticket_priority", K_A | K_S},
-	[CMD_TICKET_ASSIGN] = {"ticket_assign", K_A | K_S},
-	[CMD_TICKET_TAKE] = {"ticket_take", K_A},
-	[CMD_TICKET_DELIVERED] = {"ticket_delivered", K_C | K_A | K_S},
-	[CMD_TICKET_READ] = {"ticket_read", K_C | K_A | K_S},
-	[CMD_TICKET_HISTORY] = {"ticket_history", K_C | K_A | K_S},
-	[CMD_LIST] = {"list", K_A | K_S},
-	[CMD_CUSTOMER] = {"customer", K_A | K_S},
-	[CMD_DIRECTORY] = {"directory", K_A | K_S},
-	[CMD_TICKETS] = {"tickets", K_A | K_S},
-	[CMD_TICKET] = {"ticket", K_A | K_S},
-	[CMD_ESCALATE] = {"escalate", K_A},
-	[CMD_CSAT] = {"csat", K_C},
-	[CMD_QUICK_REPLIES] = {"quick_replies", K_A},
-	[CMD_QUICK_REPLY] = {"quick_reply", K_A},
-	[CMD_QUEUE_POSITION] = {"queue_position", K_C},
-	[CMD_TAKEOVER] = {"takeover", K_S},
-	[CMD_AGENT_MESSAGE] = {"agent_message", K_A | K_S},
-	[CMD_CONTACT] = {"contact", K_C},
+	[CMD_RESUME] = {"resume", K_C | K_A | K_S, false},
+	[CMD_START] = {"start", K_C, true},
+	[CMD_MESSAGE] = {"message", K_C | K_A, true},
+	[CMD_TYPING] = {"typing", K_C | K_A, true},
+	[CMD_DELIVERED] = {"delivered", K_C | K_A, true},
+	[CMD_READ] = {"read", K_C | K_A, true},
+	[CMD_STATUS] = {"status", K_A | K_S, false},
+	[CMD_ACCEPT] = {"accept", K_A, true},
+	[CMD_DECLINE] = {"decline", K_A, true},
+	[CMD_CLAIM] = {"claim", K_A, true},
+	[CMD_TRANSFER] = {"transfer", K_A, true},
+	[CMD_CLOSE] = {"close", K_C | K_A, true},
+	[CMD_HEARTBEAT] = {"heartbeat", K_C | K_A | K_S, false},
+	[CMD_HISTORY] = {"history", K_C | K_A | K_S, false},
+	[CMD_TICKET_REPLY] = {"ticket_reply", K_C | K_A | K_S, true},
+	[CMD_TICKET_NOTE] = {"ticket_note", K_A | K_S, true},
+	[CMD_TICKET_STATUS] = {"ticket_status", K_C | K_A | K_S, true},
+	[CMD_TICKET_PRIORITY] = {"ticket_priority", K_A | K_S, true},
+	[CMD_TICKET_ASSIGN] = {"ticket_assign", K_A | K_S, true},
+	[CMD_TICKET_TAKE] = {"ticket_take", K_A, true},
+	[CMD_TICKET_DELIVERED] = {"ticket_delivered", K_C | K_A | K_S, true},
+	[CMD_TICKET_READ] = {"ticket_read", K_C | K_A | K_S, true},
+	[CMD_TICKET_HISTORY] = {"ticket_history", K_C | K_A | K_S, false},
+	[CMD_LIST] = {"list", K_A | K_S, false},
+	[CMD_CUSTOMER] = {"customer", K_A | K_S, false},
+	[CMD_DIRECTORY] = {"directory", K_A | K_S, false},
+	[CMD_TICKETS] = {"tickets", K_A | K_S, false},
+	[CMD_TICKET] = {"ticket", K_A | K_S, false},
+	[CMD_ESCALATE] = {"escalate", K_A, true},
+	[CMD_CSAT] = {"csat", K_C, true},
+	[CMD_QUICK_REPLIES] = {"quick_replies", K_A, false},
+	[CMD_QUICK_REPLY] = {"quick_reply", K_A, true},
+	[CMD_QUEUE_POSITION] = {"queue_position", K_C, false},
+	[CMD_TAKEOVER] = {"takeover", K_S, true},
+	[CMD_AGENT_MESSAGE] = {"agent_message", K_A | K_S, false},
+	[CMD_CONTACT] = {"contact", K_C, true},
 };
 
 const char *
 cmd_name(CmdType t)
 {
 	return (t >= 0 && t < CMD_COUNT) ? specs[t].name : "?";
+}
+
+/*
+ * Whether a frame writes: posts, typing, receipts, offers, claims,
+ * transfers, closes, ticket changes, escalation, a quick reply's use, a
+ * takeover. A qa token (role claim qa) reads only, so the bridge refuses
+ * these to it (server.c) before any kind check; status, agent_message and
+ * every read stay allowed.
+ */
+bool
+cmd_writes(CmdType t)
+{
+	return t >= 0 && t < CMD_COUNT && specs[t].writes;
 }
 
 /* optional positive integer field; false (with *err set) when malformed */

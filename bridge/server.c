@@ -45,8 +45,25 @@ handle_frame(Client *c, const char *buf, size_t len)
 		return;
 	}
 	code = cmd_parse(buf, len, c->kind, &cmd, &msg);
-	if (code)
+	if (c->role == ROLE_QA && (code == NULL || strcmp(code, ERR_FORBIDDEN) == 0) &&
+		cmd_writes(cmd.type))
+	{
+		/* before the kind's refusal: a qa token reads only, whatever its kind */
+		char		m[160];
+
+		snprintf(m, sizeof(m), "agent %lld has role qa and reads only: %s frames are refused",
+				 (long long) c->subject, cmd_name(cmd.type));
+		client_send_error(c, cmd.ref, ERR_READ_ONLY, m, NULL);
+	}
+	else if (code)
 		client_send_error(c, cmd.ref, code, msg, NULL);
+	else if (c->state == ST_AUTH && c->kind != KIND_CUSTOMER && c->role == ROLE_NONE &&
+			 cmd_writes(cmd.type))
+	{
+		/* a token without a role claim: its role comes with the subscriber lookup */
+		client_send_error(c, cmd.ref, ERR_UNAVAILABLE,
+						  "wait for hello: the agent's role is not known yet", NULL);
+	}
 	else
 		command_run(c, &cmd);
 	cmd_free(&cmd);
@@ -141,6 +158,7 @@ on_established(Client *c, struct lws *wsi)
 	c->subject = claims.subject;
 	c->exp = claims.exp;
 	c->token_ver = claims.ver;
+	c->role = claims.role;
 	metrics.connections[c->kind]++;
 	subscriber_lookup(c);
 }

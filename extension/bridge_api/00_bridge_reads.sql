@@ -31,15 +31,17 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH me AS (
-		SELECT a.id, a.skills, a.languages FROM helpdesk.agent a
+		SELECT a.id, a.skills, a.languages, a.role FROM helpdesk.agent a
 		WHERE a.tenant_id = $1 AND a.id = $3 AND a.enabled AND $2 IN ('agent', 'supervisor')
 		  -- a token of agent_login carries the version it was issued under
 		  AND ($5 IS NULL OR a.token_version = $5)
 		UNION ALL
-		SELECT c.id, NULL, NULL FROM helpdesk.customer c
+		SELECT c.id, NULL, NULL, NULL FROM helpdesk.customer c
 		WHERE c.tenant_id = $1 AND c.id = $3 AND $2 = 'customer'
 	)
 	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM me) THEN NULL ELSE jsonb_build_object(
+		-- the agent's role now (security/10_agent_login.sql): what its socket may do
+		'role', (SELECT me.role FROM me),
 		'position', helpdesk.event_position(),
 		'log_id', helpdesk.event_log_id(),
 		'oldest', (SELECT min(b.first_pos) - 1 FROM helpdesk.event_batch b),
@@ -62,4 +64,4 @@ AS $$
 	WHERE helpdesk._require_tenant($1)	-- a one-time filter: 42501 before anything
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
-	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else an agent''s role now (null for a customer), the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';

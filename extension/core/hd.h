@@ -170,6 +170,8 @@ typedef enum HdRowLock
 extern void hd_load_session(int64 tenant_id, int64 session_id, HdRowLock lock,
 							HdSessionRow *row);
 extern void hd_require_enabled_agent(int64 tenant_id, int64 agent_id);
+extern void hd_require_agent_may(int64 tenant_id, int64 agent_id, const char *action);
+extern void hd_refuse_qa(int64 agent_id, const char *action) pg_attribute_noreturn();
 
 /* ---- background workers ---- */
 extern void hd_shmem_request(void);

@@ -243,7 +243,7 @@ check_content(HdPostArgs *m)
 }
 
 static HdPlan note_author = {
-	"SELECT enabled FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
+	"SELECT enabled, role = 'qa' FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
 	2, {INT8OID, INT8OID}
 };
 
@@ -283,7 +283,7 @@ check_sender(HdPostArgs *m, HdSessionRow *s)
 	}
 	else if (strcmp(k, "agent") == 0)
 	{
-		hd_require_enabled_agent(m->tenant_id, m->sender_id);
+		hd_require_agent_may(m->tenant_id, m->sender_id, "post messages");
 		if (!s->has_agent || s->agent_id != m->sender_id)
 			not_participant("agent %lld is not assigned to session %lld", m->sender_id, s->id);
 		if (strcmp(s->state, "active") != 0)
@@ -302,6 +302,8 @@ check_sender(HdPostArgs *m, HdSessionRow *s)
 		if (!hd_get_bool(1))
 			not_participant("agent %lld is disabled and cannot write notes in session %lld",
 							m->sender_id, s->id);
+		if (hd_get_bool(2))
+			hd_refuse_qa(m->sender_id, "write notes");
 	}
 	else if (strcmp(k, "bot") == 0)
 	{

@@ -162,3 +162,50 @@ hd_require_enabled_agent(int64 tenant_id, int64 agent_id)
 				 errmsg("agent %lld is disabled", (long long) agent_id),
 				 errhint("Enable it with helpdesk.upsert_agent(..., enabled => true).")));
 }
+
+/* role is security's column (10_agent_login.sql); read at run time only */
+static HdPlan agent_may_act = {
+	"SELECT enabled, role = 'qa' FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
+	2, {INT8OID, INT8OID}
+};
+
+/*
+ * hd_require_enabled_agent, and 42501 when the agent's role in its tenant
+ * is qa: a qa agent reads transcripts and scores and does nothing in a
+ * conversation or a ticket. action names what was refused ("post
+ * messages"). Every write the SQL API does for an agent (post, note,
+ * accept, decline, claim, transfer, close, escalate, ticket replies, notes,
+ * changes, assignment) checks this instead of hd_require_enabled_agent; the
+ * reads (history, receipts, ticket reads) keep that one. Same one-row
+ * lookup by primary key, so no added cost.
+ */
+void
+hd_require_agent_may(int64 tenant_id, int64 agent_id, const char *action)
+{
+	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(agent_id)};
+
+	hd_exec(&agent_may_act, v, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("agent %lld does not exist in tenant %lld",
+						(long long) agent_id, (long long) tenant_id)));
+	if (!hd_get_bool(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agent %lld is disabled", (long long) agent_id),
+				 errhint("Enable it with helpdesk.upsert_agent(..., enabled => true).")));
+	if (hd_get_bool(2))
+		hd_refuse_qa(agent_id, action);
+}
+
+/* 42501: a qa agent reads only */
+void
+hd_refuse_qa(int64 agent_id, const char *action)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("agent %lld has role qa and may not %s", (long long) agent_id, action),
+			 errdetail("A qa agent reads transcripts and scores only."),
+			 errhint("Change its role with helpdesk.set_agent_role().")));
+}

@@ -6,9 +6,10 @@
  *      (dispatch_util.c): one whose values no arithmetic can use is marked
  *      and left out.
  *   2. Every enabled online agent with fresh presence (per-tenant cut-offs
- *      computed in C); skills and languages become bitmaps over a per-pass
- *      dictionary of names (dispatch_skills.c); an agent with an unusable
- *      skill level or capacity is marked and left out.
+ *      computed in C) whose role is not qa (a qa agent reads only); skills
+ *      and languages become bitmaps over a per-pass dictionary of names
+ *      (dispatch_skills.c); an agent with an unusable skill level or
+ *      capacity is marked and left out.
  *   3. The dispatched queues (settings checked, bad ones marked), and per
  *      queue the first waiting sessions in rank order (enough to use every
  *      free slot, plus some to report why the rest wait).
@@ -41,7 +42,8 @@ static HdPlan load_agents = {
 	"       a.languages, a.dispatch_error, a.status_changed_at "
 	"FROM unnest($1::int8[], $2::timestamptz[]) k(tenant_id, fresh_after) "
 	"JOIN helpdesk.agent a ON a.tenant_id = k.tenant_id "
-	"WHERE a.status = 'online' AND a.enabled AND a.last_seen_at > k.fresh_after",
+	"WHERE a.status = 'online' AND a.enabled AND a.last_seen_at > k.fresh_after "
+	"  AND a.role <> 'qa'",	/* security's column: a qa agent reads only */
 	2, {INT8ARRAYOID, TIMESTAMPTZARRAYOID}
 };
 /* intervals come raw: hd_queue_times checks and converts them */

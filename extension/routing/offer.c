@@ -62,7 +62,7 @@ hd_accept_offer(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
-	hd_require_enabled_agent(tenant_id, agent_id);
+	hd_require_agent_may(tenant_id, agent_id, "accept offers");
 	require_offered_to(&s, agent_id);
 	v[0] = Int64GetDatum(tenant_id);
 	v[1] = Int64GetDatum(session_id);
@@ -107,7 +107,7 @@ hd_decline_offer(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
-	hd_require_enabled_agent(tenant_id, agent_id);
+	hd_require_agent_may(tenant_id, agent_id, "decline offers");
 	require_offered_to(&s, agent_id);
 	hd_release_agent(tenant_id, session_id, agent_id, HD_END_DECLINED);
 	hd_requeue(tenant_id, session_id, "offered", s.queue_id, agent_id, 0, false,
@@ -121,7 +121,8 @@ hd_decline_offer(PG_FUNCTION_ARGS)
 static HdPlan claim_check = {
 	"SELECT q.strategy, a.enabled, a.status, "
 	"       a.skills ?& q.required_skills, "
-	"       cardinality(q.required_languages) = 0 OR a.languages && q.required_languages "
+	"       cardinality(q.required_languages) = 0 OR a.languages && q.required_languages, "
+	"       a.role = 'qa' "
 	"FROM helpdesk.queue q, helpdesk.agent a "
 	"WHERE q.tenant_id = $1 AND q.id = $3 AND a.tenant_id = $1 AND a.id = $2",
 	3, {INT8OID, INT8OID, INT8OID}
@@ -222,6 +223,8 @@ hd_claim_session(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("queue %lld is routed by the dispatcher (strategy %s); only manual queues can be claimed",
 						(long long) s.queue_id, hd_get_text(1))));
+	if (hd_get_bool(6))
+		hd_refuse_qa(agent_id, "claim sessions");
 	if (!hd_get_bool(2) || strcmp(hd_get_text(3), "online") != 0)
 		not_claimable("agent %lld must be enabled and online to claim session %lld",
 					  agent_id, session_id);

@@ -434,7 +434,7 @@ hd_close_session(PG_FUNCTION_ARGS)
 				 errmsg("customer %lld is not part of session %lld",
 						(long long) actor_id, (long long) session_id)));
 	if (strcmp(closed_by, "agent") == 0)
-		hd_require_enabled_agent(tenant_id, actor_id);
+		hd_require_agent_may(tenant_id, actor_id, "close sessions");
 	if (strcmp(closed_by, "agent") == 0 && (!s.has_agent || s.agent_id != actor_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

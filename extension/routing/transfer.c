@@ -9,7 +9,7 @@
 #include "utils/json.h"
 
 static HdPlan agent_usable = {
-	"SELECT enabled FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
+	"SELECT enabled, role = 'qa' FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
 	2, {INT8OID, INT8OID}
 };
 static HdPlan queue_exists = {
@@ -64,7 +64,7 @@ hd_transfer_session(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
-	hd_require_enabled_agent(tenant_id, agent_id);
+	hd_require_agent_may(tenant_id, agent_id, "transfer sessions");
 	if (strcmp(s.state, "active") != 0 || !s.has_agent || s.agent_id != agent_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -88,6 +88,8 @@ hd_transfer_session(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agent %lld is disabled", (long long) to_agent)));
+	if (to_agent && hd_get_bool(2))
+		hd_refuse_qa(to_agent, "take chats");
 	if (note)
 	{
 		HdPostArgs	m = {0};

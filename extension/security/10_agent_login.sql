@@ -8,7 +8,7 @@ ALTER TABLE helpdesk.agent
 		CHECK (role IN ('admin', 'supervisor', 'agent', 'qa')),
 	ADD COLUMN token_version bigint NOT NULL DEFAULT 1 CHECK (token_version >= 1);
 COMMENT ON COLUMN helpdesk.agent.role IS
-	'The agent''s role in its tenant: admin, supervisor, agent or qa (reads transcripts and scores, does not post). Carried in its login tokens.';
+	'The agent''s role in its tenant: admin, supervisor, agent or qa (reads transcripts and scores; the SQL API refuses its posts, offers, claims, transfers, closes and ticket writes with 42501 and the dispatcher never offers it a chat). Carried in its login tokens.';
 COMMENT ON COLUMN helpdesk.agent.token_version IS
 	'Carried in login tokens (claim ver); logout_agent, a new password, a role change and disabling bump it, which revokes the older tokens.';
 
@@ -51,7 +51,7 @@ RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_set_agent_role';
 COMMENT ON FUNCTION helpdesk.set_agent_role IS
-	'Sets the agent''s role in its tenant (admin, supervisor, agent, qa); a change revokes its login tokens (agent.revoked).';
+	'Sets the agent''s role in its tenant (admin, supervisor, agent, qa); a change revokes its login tokens (agent.revoked); becoming qa gives back its offers and chats to their queues.';
 
 CREATE FUNCTION helpdesk.set_agent_password(tenant_id bigint, agent_id bigint, password text)
 RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
@@ -68,7 +68,7 @@ RETURNS record LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_agent_login';
 COMMENT ON FUNCTION helpdesk.agent_login IS
-	'A login token (kind supervisor for admins and supervisors, else agent; claims role and ver) or, with token NULL, reason bad_credentials or locked (retry_after). Never raises for a wrong login, so the failure count commits; 5 failures lock the agent for 15 minutes.';
+	'A login token (kind agent for role agent; kind supervisor, which sees the whole tenant, for admin, supervisor and qa, whose writes the bridge and the API refuse; claims role and ver) or, with token NULL, reason bad_credentials or locked (retry_after). Never raises for a wrong login, so the failure count commits; 5 failures lock the agent for 15 minutes.';
 
 CREATE FUNCTION helpdesk.logout_agent(tenant_id bigint, agent_id bigint)
 RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER

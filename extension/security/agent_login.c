@@ -15,6 +15,7 @@
  * token whose ver is not the agent's current one.
  */
 #include "security.h"
+#include "routing.h"
 
 #include <math.h>
 
@@ -260,9 +261,13 @@ hd_agent_login(PG_FUNCTION_ARGS)
 			OPENSSL_cleanse(hash, sizeof(hash));
 		}
 		spi = MemoryContextSwitchTo(outer);
-		tok = hd_sign_token(tenant_id,
-							strcmp(role, "admin") == 0 || strcmp(role, "supervisor") == 0
-							? "supervisor" : "agent",
+		/*
+		 * The kind is what the socket sees: its own chats (agent) or the
+		 * whole tenant (supervisor, and qa, which reads every transcript).
+		 * The role claim is what it may do: the bridge refuses a qa token's
+		 * writes, and the database any write for a qa agent.
+		 */
+		tok = hd_sign_token(tenant_id, strcmp(role, "agent") == 0 ? "agent" : "supervisor",
 							agent_id, ttl_s, role, ver, &exp_s);
 		MemoryContextSwitchTo(spi);
 	}
@@ -294,7 +299,9 @@ PG_FUNCTION_INFO_V1(hd_set_agent_role);
 
 /*
  * set_agent_role(tenant_id, agent_id, role): admin, supervisor, agent or qa.
- * A change revokes the agent's login tokens, which carry the role.
+ * A change revokes the agent's login tokens, which carry the role. An agent
+ * becoming qa (reads only) first gives back its offers and chats, as a
+ * disabled agent does: it could no longer answer them.
  */
 Datum
 hd_set_agent_role(PG_FUNCTION_ARGS)
@@ -304,6 +311,7 @@ hd_set_agent_role(PG_FUNCTION_ARGS)
 				agent_id;
 	char	   *role;
 	Datum		v[3];
+	bool		changed;
 
 	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 3, names);
@@ -316,10 +324,16 @@ hd_set_agent_role(PG_FUNCTION_ARGS)
 	v[0] = Int64GetDatum(tenant_id);
 	v[1] = Int64GetDatum(agent_id);
 	v[2] = CStringGetTextDatum(role);
+	/* sessions before the agent row (the lock order of upsert_agent) */
+	if (strcmp(role, "qa") == 0)
+		(void) hd_release_disabled_agent(tenant_id, agent_id);
 	hd_exec(&update_role, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		hd_not_found("agent", agent_id, tenant_id);
-	if (hd_get_bool(1))
+	changed = hd_get_bool(1);
+	if (strcmp(role, "qa") == 0)
+		(void) hd_release_disabled_agent(tenant_id, agent_id);	/* an offer placed meanwhile */
+	if (changed)
 	{
 		hd_append_event(tenant_id, "agent", agent_id, 0, 0, "agent.updated", NULL);
 		hd_revoke_agent_tokens(tenant_id, agent_id, "role");

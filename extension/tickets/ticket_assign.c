@@ -73,12 +73,13 @@ static HdPlan lock_agents = {
 };
 static HdPlan take_capacity = {
 	"UPDATE helpdesk.agent SET open_tickets = open_tickets + 1, last_ticket_at = now() "
-	"WHERE tenant_id = $1 AND id = $2 AND enabled AND ($3 OR open_tickets < max_open_tickets) "
+	"WHERE tenant_id = $1 AND id = $2 AND enabled AND role <> 'qa' "
+	"  AND ($3 OR open_tickets < max_open_tickets) "
 	"RETURNING open_tickets, max_open_tickets",
 	3, {INT8OID, INT8OID, BOOLOID}
 };
 static HdPlan agent_capacity = {
-	"SELECT open_tickets, max_open_tickets, enabled FROM helpdesk.agent "
+	"SELECT open_tickets, max_open_tickets, enabled, role = 'qa' FROM helpdesk.agent "
 	"WHERE tenant_id = $1 AND id = $2",
 	2, {INT8OID, INT8OID}
 };
@@ -104,7 +105,7 @@ lock_agent_rows(int64 tenant_id, int64 a, int64 b)
 
 /*
  * The agent's open tickets and capacity, for the audit row; raises when the
- * agent does not exist (HD404) or is disabled (55000).
+ * agent does not exist (HD404), is disabled (55000) or has role qa (42501).
  */
 static void
 read_capacity(int64 tenant_id, int64 agent_id, int64 *open, int64 *cap)
@@ -121,6 +122,8 @@ read_capacity(int64 tenant_id, int64 agent_id, int64 *open, int64 *cap)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agent %lld is disabled", (long long) agent_id),
 				 errhint("Enable it with helpdesk.upsert_agent(..., enabled => true).")));
+	if (hd_get_bool(4))
+		hd_refuse_qa(agent_id, "be assigned tickets");
 }
 
 /*
@@ -401,7 +404,7 @@ hd_take_ticket(PG_FUNCTION_ARGS)
 	c.ticket_id = PG_GETARG_INT64(2);
 
 	SPI_connect();
-	hd_require_enabled_agent(c.tenant_id, agent_id);
+	hd_require_agent_may(c.tenant_id, agent_id, "take tickets");
 	load_ticket(c.tenant_id, c.ticket_id, &c.t);
 	changed = check_takeable(&c, agent_id);
 	if (changed)
@@ -460,7 +463,7 @@ hd_assign_ticket(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	if (c.actor_id)
-		hd_require_enabled_agent(c.tenant_id, c.actor_id);	/* a supervisor or an agent */
+		hd_require_agent_may(c.tenant_id, c.actor_id, "assign tickets");	/* a supervisor or an agent */
 	load_ticket(c.tenant_id, c.ticket_id, &c.t);
 	if (strcmp(c.actor_kind, "agent") == 0)
 	{

@@ -73,7 +73,7 @@ static HdPlan serving_agents = {
 	"SELECT a.id, a.open_tickets, a.max_open_tickets, a.last_ticket_at "
 	"FROM helpdesk.queue q, helpdesk.agent a "
 	"WHERE q.tenant_id = $1 AND q.id = $2 AND a.tenant_id = $1 "
-	"  AND a.status = 'online' AND a.enabled "
+	"  AND a.status = 'online' AND a.enabled AND a.role <> 'qa' "
 	"  AND a.skills ?& q.required_skills "
 	"  AND (cardinality(q.required_languages) = 0 OR a.languages && q.required_languages) "
 	"ORDER BY a.id",
@@ -96,6 +96,7 @@ static HdPlan guard_capacity = {
 	"UPDATE helpdesk.agent a SET open_tickets = a.open_tickets + d.n, last_ticket_at = now() "
 	"FROM d, l WHERE a.tenant_id = $1 AND a.id = d.id AND l.id = a.id "
 	"  AND a.open_tickets + d.n <= a.max_open_tickets AND a.status = 'online' AND a.enabled "
+	"  AND a.role <> 'qa' "
 	"RETURNING a.id, a.open_tickets, a.max_open_tickets",
 	3, {INT8OID, INT8ARRAYOID, INT4ARRAYOID}
 };

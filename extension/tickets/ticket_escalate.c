@@ -167,7 +167,7 @@ hd_escalate_session(PG_FUNCTION_ARGS)
 	hd_load_session(tenant_id, session_id, HD_LOCK_UPDATE, &s);
 	if (has_actor)
 	{
-		hd_require_enabled_agent(tenant_id, e.agent_id);
+		hd_require_agent_may(tenant_id, e.agent_id, "escalate sessions");
 		if (strcmp(s.state, "closed") != 0 && (!s.has_agent || s.agent_id != e.agent_id))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -28,7 +28,7 @@ static HdPlan offline_facts = {
 /* eligible as the dispatcher sees it: skills present, a language in common */
 static HdPlan anyone_online = {
 	"SELECT EXISTS (SELECT 1 FROM helpdesk.agent a WHERE a.tenant_id = $1 "
-	"  AND a.status = 'online' AND a.enabled "
+	"  AND a.status = 'online' AND a.enabled AND a.role <> 'qa' "
 	"  AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM helpdesk.queue q "
 	"      WHERE q.tenant_id = $1 AND q.id = $2 AND a.skills ?& q.required_skills "
 	"        AND (cardinality(q.required_languages) = 0 "

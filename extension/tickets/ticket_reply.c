@@ -132,7 +132,8 @@ post_reply(HdTicketPost *m, const char *new_status, int64 *ticket_out)
 				 errmsg("customer %lld is not the customer of ticket %lld",
 						(long long) m->sender_id, (long long) t.id)));
 	if (!customer)
-		hd_require_enabled_agent(m->tenant_id, m->sender_id);
+		hd_require_agent_may(m->tenant_id, m->sender_id,
+							 note ? "write ticket notes" : "reply to tickets");
 
 	/* a retry of a stored entry succeeds whatever happened to the ticket since */
 	id = hd_ticket_find_replay(m, customer, &found, &in_ticket);

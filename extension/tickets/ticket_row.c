@@ -68,7 +68,7 @@ hd_ticket_check_actor(int64 tenant_id, HdTicketRow *t, const char *actor_kind,
 		hd_invalid("actor_id must be NULL when actor_kind is %s", actor_kind);
 
 	if (strcmp(actor_kind, "agent") == 0)
-		hd_require_enabled_agent(tenant_id, actor_id);
+		hd_require_agent_may(tenant_id, actor_id, "change tickets");
 	else if (strcmp(actor_kind, "customer") == 0)
 	{
 		if (!customer_ok)

@@ -97,15 +97,17 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH me AS (
-		SELECT a.id, a.skills, a.languages FROM helpdesk.agent a
+		SELECT a.id, a.skills, a.languages, a.role FROM helpdesk.agent a
 		WHERE a.tenant_id = $1 AND a.id = $3 AND a.enabled AND $2 IN ('agent', 'supervisor')
 		  -- a token of agent_login carries the version it was issued under
 		  AND ($5 IS NULL OR a.token_version = $5)
 		UNION ALL
-		SELECT c.id, NULL, NULL FROM helpdesk.customer c
+		SELECT c.id, NULL, NULL, NULL FROM helpdesk.customer c
 		WHERE c.tenant_id = $1 AND c.id = $3 AND $2 = 'customer'
 	)
 	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM me) THEN NULL ELSE jsonb_build_object(
+		-- the agent's role now (security/10_agent_login.sql): what its socket may do
+		'role', (SELECT me.role FROM me),
 		'position', helpdesk.event_position(),
 		'log_id', helpdesk.event_log_id(),
 		'oldest', (SELECT min(b.first_pos) - 1 FROM helpdesk.event_batch b),
@@ -128,7 +130,7 @@ AS $$
 	WHERE helpdesk._require_tenant($1)	-- a one-time filter: 42501 before anything
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
-	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else an agent''s role now (null for a customer), the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
 
 ------------------------------------------------------------------------------
 -- history read as the holder of a session now
@@ -1189,7 +1191,7 @@ ALTER TABLE helpdesk.agent
 		CHECK (role IN ('admin', 'supervisor', 'agent', 'qa')),
 	ADD COLUMN token_version bigint NOT NULL DEFAULT 1 CHECK (token_version >= 1);
 COMMENT ON COLUMN helpdesk.agent.role IS
-	'The agent''s role in its tenant: admin, supervisor, agent or qa (reads transcripts and scores, does not post). Carried in its login tokens.';
+	'The agent''s role in its tenant: admin, supervisor, agent or qa (reads transcripts and scores; the SQL API refuses its posts, offers, claims, transfers, closes and ticket writes with 42501 and the dispatcher never offers it a chat). Carried in its login tokens.';
 COMMENT ON COLUMN helpdesk.agent.token_version IS
 	'Carried in login tokens (claim ver); logout_agent, a new password, a role change and disabling bump it, which revokes the older tokens.';
 
@@ -1232,7 +1234,7 @@ RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_set_agent_role';
 COMMENT ON FUNCTION helpdesk.set_agent_role IS
-	'Sets the agent''s role in its tenant (admin, supervisor, agent, qa); a change revokes its login tokens (agent.revoked).';
+	'Sets the agent''s role in its tenant (admin, supervisor, agent, qa); a change revokes its login tokens (agent.revoked); becoming qa gives back its offers and chats to their queues.';
 
 CREATE FUNCTION helpdesk.set_agent_password(tenant_id bigint, agent_id bigint, password text)
 RETURNS void LANGUAGE c VOLATILE SECURITY DEFINER
@@ -1249,7 +1251,7 @@ RETURNS record LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_agent_login';
 COMMENT ON FUNCTION helpdesk.agent_login IS
-	'A login token (kind supervisor for admins and supervisors, else agent; claims role and ver) or, with token NULL, reason bad_credentials or locked (retry_after). Never raises for a wrong login, so the failure count commits; 5 failures lock the agent for 15 minutes.';
+	'A login token (kind agent for role agent; kind supervisor, which sees the whole tenant, for admin, supervisor and qa, whose writes the bridge and the API refuse; claims role and ver) or, with token NULL, reason bad_credentials or locked (retry_after). Never raises for a wrong login, so the failure count commits; 5 failures lock the agent for 15 minutes.';
 
 CREATE FUNCTION helpdesk.logout_agent(tenant_id bigint, agent_id bigint)
 RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER

@@ -14,6 +14,14 @@
 //   revoked     logout_agent closes the sockets opened with the agent's login
 //               token (agent_login) with 4004, not those of issue_token; the
 //               old login token is refused at connect, a new login works
+//   password    a new password (set_agent_password) closes the sockets of the
+//               agent's login token with 4004, like logout
+//   qa          a qa agent's login token (kind supervisor, hello role qa) reads
+//               a chat's history, but its message, accept, claim, close,
+//               takeover and ticket writes are refused (error read_only, not
+//               executed); a token of issue_token (no role claim) gets the
+//               role from the database at connect, with the same refusals;
+//               the SQL API refuses the claim itself (42501 naming the agent)
 //   rotation    a bridge with a new --token-secret and the old one in
 //               --token-secret-previous-file accepts tokens of both, and of
 //               no third secret
@@ -43,8 +51,10 @@ async function setup() {
 		A3: await agent('a3', '{"offer": 5}'),
 		A4: await agent('a4', '{}'),
 		SUP: await agent('sup', '{}'),
+		A5: await agent('a5', '{}'),
+		QA: await agent('qa', '{}'),
 		C1: await cust('c1'), C2: await cust('c2'), C3: await cust('c3'), C4: await cust('c4'),
-		C5: await cust('c5'), C6: await cust('c6'),
+		C5: await cust('c5'), C6: await cust('c6'), C7: await cust('c7'), C8: await cust('c8'),
 	});
 }
 
@@ -246,6 +256,103 @@ async function scenarioRevoked() {
 	viaIssue.stop();
 }
 
+async function scenarioPassword() {
+	L.setScenario('password');
+	const { T, A5 } = ids;
+	await sql(`SELECT helpdesk.set_agent_password($1, $2, 'a5 first password')`, [T, A5]);
+	const tok = await sql1(`SELECT token AS t FROM helpdesk.agent_login('bridge-auth', 'a5', 'a5 first password')`);
+	const a5 = await connected('a5 (login)', tok);
+	const other = await connected('a5 (login, second socket)', tok);
+	const t0 = Date.now();
+	await sql(`SELECT helpdesk.set_agent_password($1, $2, 'a5 second password')`, [T, A5]);
+	const c = await a5.waitClose(10000);
+	check(c && c.code === 4004, 'a new password closes the login token\'s socket with 4004', c);
+	const c2 = await other.waitClose(10000);
+	check(c2 && c2.code === 4004, 'every socket of that token', c2);
+	info(`closed ${Date.now() - t0} ms after set_agent_password`);
+	const again = new L.Client('a5 old token', tok);
+	const r = await Promise.race([again.connect(), L.sleep(10000 * L.SLOW).then(() => ({ type: 'timeout' }))]);
+	check(r.type === 'closed' && r.code === 4004, 'the token from before the change is refused at connect (4004)', r);
+	const fresh = await connected('a5 (new password)',
+		await sql1(`SELECT token AS t FROM helpdesk.agent_login('bridge-auth', 'a5', 'a5 second password')`));
+	check(fresh, 'a login with the new password connects');
+	fresh.stop();
+}
+
+async function scenarioQa() {
+	L.setScenario('qa');
+	const { T, A1, QA, C7, C8, Qman } = ids;
+	await sql(`SELECT helpdesk.set_agent_password($1, $2, 'qa password for the bridge')`, [T, QA]);
+	await sql(`SELECT helpdesk.set_agent_role($1, $2, 'qa')`, [T, QA]);
+	const tok = await sql1(`SELECT token AS t FROM helpdesk.agent_login('bridge-auth', 'qa', 'qa password for the bridge')`);
+	check(L.tokenClaims(tok).role === 'qa', 'the login token carries role qa', L.tokenClaims(tok));
+	const qa = await connected('qa (login)', tok);
+	const hello = qa.hellos[0];
+	check(hello.role === 'qa' && hello.kind === 'supervisor', 'hello tells the client kind supervisor and role qa', hello);
+
+	// a chat between c7 and a1, which the qa agent reads
+	const a1 = await connected('a1', await L.issueToken(T, 'agent', A1));
+	check(a1.hellos[0].role === 'agent', 'a token of issue_token gets the agent\'s role from the database in hello', a1.hellos[0]);
+	const c7 = await connected('c7', await L.issueToken(T, 'customer', C7));
+	check(c7.hellos[0].role === null, 'a customer\'s hello has role null', c7.hellos[0]);
+	await a1.must({ type: 'status', status: 'online' }, 'a1 online');
+	const S = await claimed(c7, a1, 'please review me', 'c7-0');
+	await a1.must({ type: 'message', session_id: S, text: 'reviewed answer', client_msg_id: 'a1-qa-1' }, 'a1 answers');
+	const h = await qa.must({ type: 'history', session_id: S }, 'qa history');
+	check(Array.isArray(h) && h.some((m) => m.body === 'please review me') && h.some((m) => m.body === 'reviewed answer'),
+		'the qa agent reads the chat\'s history', h);
+	check(await qa.waitEvent((e) => e.type === 'message.created' && e.session_id === S && e.message.body === 'reviewed answer'),
+		'and sees the tenant\'s chats live');
+	const lst = await qa.must({ type: 'list', scope: 'all' }, 'qa list all');
+	check(Array.isArray(lst) && lst.some((s) => s.id === S), 'and lists every open chat', lst);
+
+	// its writes are refused by the bridge, before anything runs
+	const c8 = await connected('c8', await L.issueToken(T, 'customer', C8));
+	const S2 = (await c8.must({ type: 'start', queue_id: Qman, text: 'waiting chat', client_msg_id: 'c8-0' }, 'c8 start')).session_id;
+	const before = await sql1(`SELECT count(*) AS n FROM helpdesk.message WHERE tenant_id = $1`, [T]);
+	const frames = [
+		{ type: 'message', session_id: S, text: 'QA says hi', client_msg_id: 'qa-1' },
+		{ type: 'message', session_id: S, text: 'QA note', client_msg_id: 'qa-2', note: true },
+		{ type: 'accept', session_id: S2 },
+		{ type: 'claim', session_id: S2 },
+		{ type: 'transfer', session_id: S, to_queue_id: Qman },
+		{ type: 'close', session_id: S },
+		{ type: 'takeover', session_id: S2 },
+		{ type: 'ticket_note', ticket_id: 1, text: 'QA ticket note', client_msg_id: 'qa-3' },
+	];
+	for (const f of frames) {
+		const r = await qa.request(f);
+		check(r.type === 'error' && r.code === 'read_only' && /has role qa and reads only/.test(r.message || '')
+			&& (r.message || '').includes(`agent ${QA} `) && (r.message || '').includes(`${f.type} frames`),
+			`qa: ${f.type}${f.note ? ' (note)' : ''} refused with read_only naming the agent and the frame`, r);
+	}
+	const st = await sql(`SELECT state, agent_id FROM helpdesk.session WHERE tenant_id = $1 AND id IN ($2, $3) ORDER BY id`, [T, S, S2]);
+	check(st[0].state === 'active' && Number(st[0].agent_id) === A1 && st[1].state === 'queued' && st[1].agent_id === null,
+		'nothing happened: the chat is a1\'s, the second one still queued', st);
+	check(Number(await sql1(`SELECT count(*) AS n FROM helpdesk.message WHERE tenant_id = $1`, [T])) === Number(before),
+		'no message of the qa agent was stored');
+	const ok = await qa.must({ type: 'status', status: 'away' }, 'qa status');
+	check(ok !== undefined, 'reads and its own presence stay allowed');
+
+	// a token without a role claim (issue_token): the bridge has the role from
+	// the database at connect (bridge_subscriber), the same refusals
+	const qaIssued = await connected('qa (issue_token, kind agent)', await L.issueToken(T, 'agent', QA));
+	check(qaIssued.hellos[0].role === 'qa', 'a qa agent\'s token of issue_token has role qa in hello', qaIssued.hellos[0]);
+	const qaSup = await connected('qa (issue_token, kind supervisor)', await L.issueToken(T, 'supervisor', QA));
+	for (const [cl, f] of [[qaIssued, { type: 'claim', session_id: S2 }],
+		[qaIssued, { type: 'message', session_id: S, text: 'QA again', client_msg_id: 'qa-4' }],
+		[qaSup, { type: 'takeover', session_id: S2 }]]) {
+		const r = await cl.request(f);
+		check(r.type === 'error' && r.code === 'read_only', `${cl.name}: ${f.type} refused with read_only`, r);
+	}
+	// the database's own refusal, whatever the path (here: the API role, as a backend would)
+	const dbErr = await sql(`SELECT helpdesk.claim_session($1, $2, $3)`, [T, QA, S2]).then(() => null, (e) => e);
+	check(dbErr && dbErr.code === '42501' && dbErr.message === `agent ${QA} has role qa and may not claim sessions`,
+		'the SQL API refuses a qa agent\'s claim itself (42501, naming the agent and the action)', dbErr && dbErr.message);
+	for (const c of [qa, a1, c7, qaIssued, qaSup, c8])
+		c.stop();
+}
+
 async function scenarioRotation() {
 	L.setScenario('rotation');
 	const { T, A1, C1 } = ids;
@@ -319,6 +426,8 @@ async function main() {
 		await scenarioExpiry();
 		await scenarioDisabled();
 		await scenarioRevoked();
+		await scenarioPassword();
+		await scenarioQa();
 		await scenarioRotation();
 		await scenarioPerSubject();
 	} finally {

@@ -6,7 +6,8 @@
 // then the bridge is killed (-9) and restarted mid-conversation: both pages
 // resume, and the messages in each page's DOM equal the database's, each once.
 // Also: an offline ticket left from the widget and answered from the
-// console, agent-to-agent chat, escalation, labelled controls, keyboard send.
+// console, agent-to-agent chat, escalation, labelled controls, keyboard send;
+// a qa agent's console without the controls that write.
 // Screenshots of each main screen in zh-CN and en go to SHOTS.
 'use strict';
 const path = require('path');
@@ -357,6 +358,34 @@ main('console e2e', async ({ BASE, q, one, bridge, b, watch }) => {
   await ana.locator('.toast', { hasText: '请支援 VIP 队列' }).waitFor();
   ok(true, 'agent-to-agent chat: the supervisor\'s message reaches Ana');
   await supPage.click('[data-view=chats]');
+
+  // ---- a qa agent (role qa, agent_login's token) reads, and gets no controls that write
+  const quinn = Number(await one(`SELECT helpdesk.upsert_agent(1, 'quinn', 'Quinn QA')`));
+  await q(`SELECT helpdesk.set_agent_role(1, $1, 'qa')`, [quinn]);
+  await q(`SELECT helpdesk.set_agent_password(1, $1, 'quinn-password-1')`, [quinn]);
+  const qaTok = await one(`SELECT token FROM helpdesk.agent_login('game', 'quinn', 'quinn-password-1')`);
+  const qaPage = await agentCtx.newPage();
+  watch(qaPage, 'qa');
+  await qaPage.goto(`${BASE}/console/#token=${qaTok}`);
+  await qaPage.waitForSelector('body[data-ready="1"][data-role="qa"]');
+  ok(await qaPage.isHidden('#drop'), 'qa: the chat composer is hidden');
+  ok(await qaPage.isVisible('[data-tab="all"]'), 'qa: it lists every chat of the tenant (kind supervisor)');
+  const openSid = Number(await one(`SELECT min(id) FROM helpdesk.session WHERE tenant_id = 1 AND state IN ('queued', 'offered', 'active')`));
+  if (openSid) {
+    await qaPage.click('[data-tab="all"]');
+    await qaPage.locator(`#list li[data-session="${openSid}"]`).click();
+    await qaPage.locator('#conv-title', { hasText: `#${openSid}` }).waitFor();
+    const shown = await qaPage.$$eval('#btn-claim, #btn-transfer, #btn-close, #btn-escalate, #drop',
+      (l) => l.filter((e) => !e.hidden).map((e) => e.id));
+    ok(shown.length === 0, `qa: an open chat shows no claim, transfer, close, escalate or composer (${shown.join(',') || 'none shown'})`);
+  } else skipped.push('qa: no open chat in tenant 1 to open');
+  await qaPage.click('[data-view=tickets]');
+  await qaPage.locator(`#t-list li[data-ticket="${tk.ticket_id}"]`).click();
+  await qaPage.locator('#t-detail .msg.from-customer', { hasText: '账号被盗' }).waitFor();
+  ok(await qaPage.locator('#t-detail .composer').count() === 0, 'qa: a ticket reads without a reply composer');
+  ok(await qaPage.locator('#t-detail select[name=status]').isDisabled()
+    && await qaPage.locator('#t-detail select[name=assignee]').isDisabled(), 'qa: the ticket\'s status and assignee are read-only');
+  await qaPage.close();
 
   // ---- kill -9 the bridge mid-conversation; both pages resume
   await cust.reload();

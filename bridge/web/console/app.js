@@ -71,8 +71,16 @@ function start(token) {
 
 async function onHello(hello) {
   const again = !!S.me;
-  S.me = { kind: hello.kind, tenant: hello.tenant, id: hello.subject };
+  // kind: what the socket sees (its chats, or the tenant); role (agent_login's
+  // tokens): what it may do. A qa agent reads only: no composer, accept,
+  // claim, transfer, close, escalate, takeover or ticket changes; the bridge
+  // refuses those frames to it anyway (error read_only).
+  S.me = { kind: hello.kind, role: hello.role || null, tenant: hello.tenant, id: hello.subject };
+  S.me.readOnly = S.me.role === 'qa';
   document.body.dataset.kind = hello.kind;
+  if (S.me.role) document.body.dataset.role = S.me.role;
+  else delete document.body.dataset.role;
+  $('#drop').hidden = S.me.readOnly;
   banner(again ? t('conn.resumed', { pos: hello.position }) : '', 'ok');
   if (again) setTimeout(() => { if (S.conn.state === 'open') banner(''); }, 2500);
   const sup = hello.kind === 'supervisor';
@@ -107,6 +115,7 @@ function ding() {
 // until: when the offer runs out (ms); from the list's offer_expires_at, or
 // the event's time plus the queue's offer timeout
 export function offerCard(sessionId, queueId, until) {
+  if (S.me?.readOnly) return;   // never offered one (the dispatcher skips qa); nothing to accept
   if (document.querySelector(`.offer[data-session="${sessionId}"]`)) return;
   const q = S.dir?.queues.find((x) => x.id === queueId);
   if (!until) return;

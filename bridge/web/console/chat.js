@@ -150,9 +150,12 @@ function renderHead() {
   if (!s) return;
   $('#conv-title').textContent = `${s.customer.name} · #${s.id}`;
   $('#conv-badges').replaceChildren(h('span', { class: 'badge state', text: t(`state.${s.state}`) }), ...badges(s));
-  const held = s.state === 'active' && s.agent_id === S.me.id;
-  $('#btn-claim').hidden = !(s.state === 'queued' && S.me.kind === 'agent');
-  for (const b of ['#btn-transfer', '#btn-close', '#btn-escalate']) $(b).disabled = !held;
+  const held = s.state === 'active' && s.agent_id === S.me.id && !S.me.readOnly;
+  $('#btn-claim').hidden = !(s.state === 'queued' && S.me.kind === 'agent' && !S.me.readOnly);
+  for (const b of ['#btn-transfer', '#btn-close', '#btn-escalate']) {
+    $(b).disabled = !held;
+    $(b).hidden = S.me.readOnly;
+  }
   $('#input').disabled = !held;
   $('#send').disabled = !held;
 }
@@ -227,7 +230,7 @@ function markRead(sid) {
   const st = store(sid);
   const last = [...st.order].reverse().find((m) => m.id && m.sender_kind === 'customer');
   const s = summary(sid);
-  if (!last || document.hidden || !canRead(s) || S.me.kind === 'supervisor') return;
+  if (!last || document.hidden || !canRead(s) || S.me.kind === 'supervisor' || S.me.readOnly) return;
   if (st.readUpTo >= last.id) return;
   st.readUpTo = last.id;
   S.conn.send({ type: 'read', session_id: sid, up_to: last.id });
@@ -369,7 +372,7 @@ async function showQr(prefix) {
   const seq = ++qrSeq;
   let rows = [];
   try { rows = await S.conn.request({ type: 'quick_replies', prefix }); } catch { return; }
-  if (seq !== qrSeq) return;
+  if (seq !== qrSeq || $('#input').value !== `/${prefix}`) return;
   qrItems = rows; qrSel = 0;
   const ul = $('#qr');
   ul.replaceChildren(...rows.map((r, i) => h('li', { role: 'option', 'aria-selected': String(i === 0), dataset: { i },
@@ -384,6 +387,7 @@ async function pickQr(i) {
     const x = await S.conn.request({ type: 'quick_reply', quick_reply_id: r.quick_reply_id, session_id: S.cur });
     $('#input').value = x.text || r.body;
   } catch { $('#input').value = r.body; }
+  hideQr();   // a list shown by a late answer while the pick was out
   $('#input').focus();
 }
 

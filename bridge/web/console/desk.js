@@ -109,35 +109,48 @@ async function openTicket(id) {
   const assignee = h('select', { name: 'assignee', 'aria-label': t('tickets.assignee') },
     h('option', { value: '', text: t('tickets.unassigned') }),
     (S.dir?.agents || []).map((a) => h('option', { value: a.id, selected: a.id === tk.assignee_id, text: a.name })));
-  const act = (frame) => S.conn.request(frame).then(() => openTicket(id)).then(loadTickets).catch((e) => toast(e.message));
+  const act = (frame, undo) => S.conn.request(frame).then(() => openTicket(id)).then(loadTickets)
+    .catch((e) => { if (undo) undo(); toast(e.message); });
   status.addEventListener('change', () => act({ type: 'ticket_status', ticket_id: id, status: status.value }));
   prio.addEventListener('change', () => act({ type: 'ticket_priority', ticket_id: id, priority: prio.value }));
   assignee.addEventListener('change', () => act({ type: 'ticket_assign', ticket_id: id, agent_id: assignee.value ? Number(assignee.value) : null }));
   const input = h('textarea', { rows: 3, 'aria-label': t('composer.placeholder'), placeholder: t('composer.placeholder') });
+  // a re-render of the same ticket (an event, a language switch) keeps the draft
+  const same = pane.dataset.ticket === String(id);
+  const draft = same ? pane.querySelector('textarea')?.value : '';
+  if (draft) input.value = draft;
   const note = h('input', { type: 'checkbox' });
-  const after = select('after', ['', 'pending', 'resolved'], '', null);
+  note.checked = same && !!pane.querySelector('.composer input[type=checkbox]')?.checked;
+  const after = select('after', ['', 'pending', 'resolved'], (same && pane.querySelector('select[name=after]')?.value) || '', null);
   after.options[0].textContent = t('tickets.keep_status');
   after.options[1].textContent = t('tstatus.pending');
   after.options[2].textContent = t('tstatus.resolved');
   const send = h('button', { type: 'button', class: 'send', text: t('tickets.reply'), onclick: () => {
     const text = input.value.trim();
     if (!text) return;
-    act(note.checked ? { type: 'ticket_note', ticket_id: id, text, client_msg_id: uid('n') }
-      : { type: 'ticket_reply', ticket_id: id, text, client_msg_id: uid('t'), status: after.value || undefined });
+    input.value = '';
+    const asNote = note.checked, next = after.value || undefined;
+    after.value = '';
+    act(asNote ? { type: 'ticket_note', ticket_id: id, text, client_msg_id: uid('n') }
+      : { type: 'ticket_reply', ticket_id: id, text, client_msg_id: uid('t'), status: next },
+      () => { if (!input.value) input.value = text; });
   } });
+  const ro = S.me.readOnly;   // qa: reads the ticket, changes nothing
+  for (const el of [status, prio, assignee]) el.disabled = ro;
   const due = slaDue(tk);
+  pane.dataset.ticket = String(id);
   pane.replaceChildren(h('div', { class: 'conv-inner' },
     h('header', { class: 'conv-head' }, h('h2', { text: `#${tk.number} ${tk.subject}` }), slaBadge(tk),
       h('div', { class: 'conv-actions' }, h('label', {}, t('tickets.status'), ' ', status),
         h('label', {}, t('tickets.priority'), ' ', prio), h('label', {}, t('tickets.assignee'), ' ', assignee),
-        tk.assignee_id ? null : h('button', { type: 'button', text: t('tickets.take'), onclick: () => act({ type: 'ticket_take', ticket_id: id }) }))),
+        tk.assignee_id || ro ? null : h('button', { type: 'button', text: t('tickets.take'), onclick: () => act({ type: 'ticket_take', ticket_id: id }) }))),
     due ? slaText(h('p', { class: 'hint sla-countdown', 'aria-live': 'off', dataset: { due, sla: 'countdown' } })) : null,
     h('div', { class: 'messages', role: 'log', tabindex: '0' }, thread.map((m) => renderMessage(m, { viewer: 'agent' }))),
-    h('div', { class: 'composer' }, input,
+    ro ? null : h('div', { class: 'composer' }, input,
       h('div', { class: 'composer-row' }, h('label', { class: 'note-toggle' }, note, ' ', t('composer.note')),
         h('label', {}, t('tickets.after'), ' ', after), send))));
   const last = thread.filter((m) => m.sender_kind === 'customer').pop();
-  if (last) S.conn.send({ type: 'ticket_read', ticket_id: id, up_to: last.id });
+  if (last && !ro) S.conn.send({ type: 'ticket_read', ticket_id: id, up_to: last.id });
 }
 
 // action: an optional [label, fn] button; such a toast stays longer
@@ -166,7 +179,7 @@ export async function loadSupervisor() {
   const bots = S.lists.all.filter((s) => s.state === 'bot');
   $('#sup-bots').replaceChildren(...(bots.length ? bots.map((s) => h('li', { class: 'item' },
     h('span', { text: `#${s.id} ${s.customer.name} · ${s.last?.body || ''}` }),
-    h('button', { type: 'button', text: t('sup.takeover'), onclick: async () => {
+    S.me.readOnly ? null : h('button', { type: 'button', text: t('sup.takeover'), onclick: async () => {
       try { await S.conn.request({ type: 'takeover', session_id: s.id }); await refreshLists(); loadSupervisor(); } catch (e) { toast(e.message); }
     } }))) : [h('li', { class: 'none', text: t('list.none') })]));
 }
