@@ -83,6 +83,22 @@ main('console e2e', async ({ BASE, q, one, bridge, b, watch }) => {
   const custCtx = await b.newContext({ viewport: { width: 360, height: 640 }, isMobile: true, hasTouch: true });
   const cust = await custCtx.newPage();
   watch(cust, 'customer');
+  // the embed's three colours reach the launcher and the window; a value that
+  // is no CSS colour is ignored (it could not add a declaration anyway)
+  const colPage = await custCtx.newPage();
+  await colPage.goto(`${BASE}/widget/demo.html?color=%23b7791f&text_color=%23111111&bubble_color=${encodeURIComponent('red;background:url(x)')}`);
+  await colPage.waitForSelector('button[aria-expanded="false"]');
+  const launch = await colPage.$eval('button[aria-expanded]', (e) => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color].join(' '));
+  const colFrame = colPage.frameLocator('iframe');
+  await colFrame.locator('.w-head').waitFor({ state: 'attached' });
+  const head = await until('the widget applied its colours', async () => {
+    const x = await colFrame.locator('.w-head').evaluate((e) => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color,
+      getComputedStyle(document.documentElement).getPropertyValue('--mine').trim()].join(' '));
+    return x.startsWith('rgb(183, 121, 31)') && x;
+  });
+  ok(launch === 'rgb(183, 121, 31) rgb(17, 17, 17)' && head === 'rgb(183, 121, 31) rgb(17, 17, 17) #dbe7ff',
+    `the embed's colours reach the launcher and the window, a bad one is ignored (${launch} / ${head})`);
+  await colPage.close();
   await cust.goto(`${BASE}/widget/demo.html#token=${await token('game', 'customer', 'c1')}`);
   await cust.waitForSelector('button[aria-expanded="false"]');
   await shot(cust, SHOTS, 'widget-closed.zh-CN');

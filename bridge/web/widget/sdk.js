@@ -1,9 +1,12 @@
 /*
  * The customer widget's embed script: one tag on the game's page or WebView,
  *   <script src="https://BRIDGE/widget/sdk.js" data-locale="zh-CN" data-position="right"
- *           data-color="#2463eb" data-title="客服" data-token="CUSTOMER_TOKEN" async></script>
- * (or window.helpdeskSettings = {locale, position, color, title, token, open, issueTypes}
- * before it). It adds a launcher button and the chat window in an iframe
+ *           data-color="#2463eb" data-text-color="#fff" data-bubble-color="#dbe7ff"
+ *           data-title="客服" data-token="CUSTOMER_TOKEN" async></script>
+ * (or window.helpdeskSettings = {locale, position, color, textColor, bubbleColor, title,
+ * token, open, issueTypes} before it). Colours: color is the launcher's and the header's
+ * (and the send button's), textColor what is drawn on it, bubbleColor the customer's own
+ * messages; any CSS colour, anything else is ignored. It adds a launcher button and the chat window in an iframe
  * served by the same bridge, and exposes window.$helpdesk:
  *   open(), close(), toggle(), setUser(token | {token} | {signed: {body, headers}}),
  *   setLocale(locale), on('ready' | 'message' | 'open' | 'close', fn).
@@ -14,12 +17,13 @@
   var base = me ? new URL(me.src, location.href) : new URL('/widget/sdk.js', location.href);
   var ds = (me && me.dataset) || {};
   var cfg = Object.assign({ locale: ds.locale, position: ds.position || 'right', color: ds.color || '#2463eb',
-    title: ds.title, token: ds.token, open: ds.open === 'true',
+    textColor: ds.textColor || '#fff', bubbleColor: ds.bubbleColor, title: ds.title, token: ds.token, open: ds.open === 'true',
     issueTypes: ds.issueTypes ? ds.issueTypes.split(',') : undefined }, window.helpdeskSettings || {});
   var handlers = {};
   var ready = false, isOpen = false, queue = [];
   var frame, launcher, badge;
 
+  function isColor(v) { return typeof v === 'string' && v.length <= 64 && window.CSS && CSS.supports('color', v); }
   function emit(name, data) { (handlers[name] || []).forEach(function (fn) { try { fn(data); } catch (e) { setTimeout(function () { throw e; }); } }); }
   function post(msg) { if (ready) frame.contentWindow.postMessage(msg, base.origin); else queue.push(msg); }
 
@@ -31,12 +35,18 @@
     launcher.setAttribute('aria-expanded', 'false');
     launcher.innerHTML = '<svg aria-hidden="true" width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/></svg>';
     launcher.style.cssText = 'position:fixed;bottom:16px;' + side + ':16px;width:56px;height:56px;border-radius:50%;border:none;' +
-      'font-size:26px;cursor:pointer;z-index:2147483646;box-shadow:0 4px 14px rgba(0,0,0,.25);color:#fff;background:' + cfg.color;
+      'font-size:26px;cursor:pointer;z-index:2147483646;box-shadow:0 4px 14px rgba(0,0,0,.25);color:#fff;background:#2463eb';
+    // set one property at a time: a value can never add another declaration
+    if (isColor(cfg.color)) launcher.style.background = cfg.color;
+    if (isColor(cfg.textColor)) launcher.style.color = cfg.textColor;
     badge = document.createElement('span');
     badge.style.cssText = 'position:absolute;top:-2px;right:-2px;min-width:20px;height:20px;border-radius:10px;background:#c53030;color:#fff;font:12px/20px sans-serif;display:none';
     launcher.appendChild(badge);
     launcher.addEventListener('click', function () { api.toggle(); });
-    var q = new URLSearchParams({ embed: '1', color: cfg.color });
+    var q = new URLSearchParams({ embed: '1' });
+    if (isColor(cfg.color)) q.set('color', cfg.color);
+    if (isColor(cfg.textColor)) q.set('text_color', cfg.textColor);
+    if (isColor(cfg.bubbleColor)) q.set('bubble_color', cfg.bubbleColor);
     if (cfg.locale) q.set('locale', cfg.locale);
     if (cfg.title) q.set('title', cfg.title);
     if (cfg.issueTypes) q.set('issue_types', cfg.issueTypes.join(','));

@@ -313,7 +313,11 @@ async function loadTicket() {
 function boot() {
   const types = (params.get('issue_types') || 'payment,account,bug,other').split(',');
   $('#w-issue').replaceChildren(h('option', { value: '', 'data-i18n': 'w.issue_none' }), ...types.map((x) => h('option', { value: x, 'data-i18n': `issue.${x}`, text: x })));
-  if (params.get('color')) document.documentElement.style.setProperty('--accent', params.get('color'));
+  // the embed's colours (sdk.js): accent, what is drawn on it, the customer's bubbles
+  for (const [param, prop] of [['color', '--accent'], ['text_color', '--accent-fg'], ['bubble_color', '--mine']]) {
+    const v = params.get(param);
+    if (v && v.length <= 64 && CSS.supports('color', v)) document.documentElement.style.setProperty(prop, v);
+  }
   apply();
   if (params.get('title')) $('#w-title').textContent = params.get('title');
   document.addEventListener('hd-locale', () => { if (params.get('title')) $('#w-title').textContent = params.get('title'); renderAll(); renderQueue(); });
