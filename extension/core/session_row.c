@@ -134,35 +134,6 @@ hd_load_session(int64 tenant_id, int64 session_id, HdRowLock lock, HdSessionRow 
 	row->has_queue = hd_get_int64(4, &row->queue_id);
 }
 
-static HdPlan agent_enabled = {
-	"SELECT enabled FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
-	2, {INT8OID, INT8OID}
-};
-
-/*
- * 55000 unless the agent is enabled (HD404 if it does not exist): every
- * action an agent takes in the SQL API checks this, so a disabled agent can
- * neither post nor accept, claim, transfer, close or mark anything, whatever
- * path (the bridge, a backend) the call comes by.
- */
-void
-hd_require_enabled_agent(int64 tenant_id, int64 agent_id)
-{
-	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(agent_id)};
-
-	hd_exec(&agent_enabled, v, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_HD_NOT_FOUND),
-				 errmsg("agent %lld does not exist in tenant %lld",
-						(long long) agent_id, (long long) tenant_id)));
-	if (!hd_get_bool(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("agent %lld is disabled", (long long) agent_id),
-				 errhint("Enable it with helpdesk.upsert_agent(..., enabled => true).")));
-}
-
 /* role is security's column (10_agent_login.sql); read at run time only */
 static HdPlan agent_may_act = {
 	"SELECT enabled, role = 'qa' FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2",
@@ -170,17 +141,13 @@ static HdPlan agent_may_act = {
 };
 
 /*
- * hd_require_enabled_agent, and 42501 when the agent's role in its tenant
- * is qa: a qa agent reads transcripts and scores and does nothing in a
- * conversation or a ticket. action names what was refused ("post
- * messages"). Every write the SQL API does for an agent (post, note,
- * accept, decline, claim, transfer, close, escalate, ticket replies, notes,
- * changes, assignment) checks this instead of hd_require_enabled_agent; the
- * reads (history, receipts, ticket reads) keep that one. Same one-row
- * lookup by primary key, so no added cost.
+ * The agent's one-row lookup by primary key: HD404 if it does not exist,
+ * 55000 unless it is enabled, and, when action is given, 42501 when its
+ * role in the tenant is qa (action names what was refused: "post
+ * messages"). Returns nothing; raises on any of these.
  */
-void
-hd_require_agent_may(int64 tenant_id, int64 agent_id, const char *action)
+static void
+check_agent(int64 tenant_id, int64 agent_id, const char *action)
 {
 	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(agent_id)};
 
@@ -195,8 +162,35 @@ hd_require_agent_may(int64 tenant_id, int64 agent_id, const char *action)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agent %lld is disabled", (long long) agent_id),
 				 errhint("Enable it with helpdesk.upsert_agent(..., enabled => true).")));
-	if (hd_get_bool(2))
+	if (action != NULL && hd_get_bool(2))
 		hd_refuse_qa(agent_id, action);
+}
+
+/*
+ * 55000 unless the agent is enabled (HD404 if it does not exist): every
+ * action an agent takes in the SQL API checks this, so a disabled agent can
+ * neither post nor accept, claim, transfer, close or mark anything, whatever
+ * path (the bridge, a backend) the call comes by. The reads (history,
+ * receipts, ticket reads) check only this.
+ */
+void
+hd_require_enabled_agent(int64 tenant_id, int64 agent_id)
+{
+	check_agent(tenant_id, agent_id, NULL);
+}
+
+/*
+ * hd_require_enabled_agent, and 42501 when the agent's role in its tenant
+ * is qa: a qa agent reads transcripts and scores and does nothing in a
+ * conversation or a ticket. Every write the SQL API does for an agent
+ * (post, note, accept, decline, claim, transfer, close, escalate, ticket
+ * replies, notes, changes, assignment) checks this. Same lookup, so no
+ * added cost.
+ */
+void
+hd_require_agent_may(int64 tenant_id, int64 agent_id, const char *action)
+{
+	check_agent(tenant_id, agent_id, action);
 }
 
 /* 42501: a qa agent reads only */
