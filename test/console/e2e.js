@@ -241,6 +241,8 @@ main('console e2e', async ({ BASE, q, one, bridge, b, watch }) => {
   await until('closed', async () => (await one('SELECT close_reason FROM helpdesk.session WHERE id = $1', [sid])) === 'resolved');
   ok(true, 'close with a reason');
   await w.locator('#w-csat:not([hidden])').waitFor();
+  await w.locator('.msg.type-csat .csat-tag').first().waitFor({ timeout: 10000 });
+  ok(true, 'the survey request is tagged in the thread (message type csat)');
   await w.locator('.star[data-score="5"]').click();
   await w.locator('#w-csat-comment').fill('很快，谢谢');
   await both(cust, 'widget-csat', w);

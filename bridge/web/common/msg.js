@@ -51,6 +51,8 @@ export function renderMessage(m, { viewer, onOption } = {}) {
   const body = h('div', { class: 'bubble' });
   const a = m.attachment || {};
   if (kind === 'note') body.append(h('div', { class: 'note-tag', text: t('msg.note') }));
+  // a survey request (csat.c): tagged, so a transcript shows where it was asked
+  if (m.type === 'csat') body.append(h('div', { class: 'csat-tag', text: `★ ${t('msg.csat')}` }));
   if (m.type === 'image' && (a.url || a.upload_id)) {
     const src = fileUrl(a);
     body.append(h('a', { href: src, target: '_blank', rel: 'noopener' },
