@@ -92,6 +92,9 @@ main('console flows', async ({ BASE, q, one, bridge, b, watch }) => {
   await until('claimed in the database', async () => { const s = await session(s2); return s.state === 'active' && Number(s.agent_id) === fay; });
   ok((await one(`SELECT kind FROM helpdesk.session_assignment WHERE tenant_id = $1 AND session_id = $2 AND agent_id = $3`, [T, s2, fay])) === 'claim',
     'claim from the Queue tab: the session is active with the agent, a claim in the database');
+  // the queued conversation already showed its last message as a preview:
+  // wait for the claim's reopening (composer on), then for the history
+  await until('the composer is on after the claim', async () => !(await page.isDisabled('#input')));
   await page.locator('#messages .msg', { hasText: '充值没到账' }).waitFor();
   ok(!(await page.isDisabled('#input')), 'the claimed conversation opens with the composer on');
   await until('the Queue tab empties', async () => (await page.textContent('[data-count=queue]')) === '0');
