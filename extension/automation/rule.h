@@ -28,9 +28,15 @@ extern char *hd_rule_json_text(json_t *j);	/* palloc'd copy of json_dumps */
 
 /* rule_action.c */
 extern void hd_rule_check_actions(Jsonb *actions);
-/* does one action (SPI connected); ERROR when it cannot; returns what it did */
-extern char *hd_rule_do_action(int64 tenant_id, JsonbContainer *action, int64 session_id,
-							   int64 ticket_id, int64 rule_id, int64 event_pos, int index, bool dry_run);
+/*
+ * does one action (SPI connected); ERROR when it cannot; returns what it did.
+ * event_kind (the rule's event, NULL: unknown) picks the default target of
+ * the actions that act on a session or a ticket: a ticket for ticket.*,
+ * sla.* and time.pending, else the session; "target" in the action overrides.
+ */
+extern char *hd_rule_do_action(int64 tenant_id, JsonbContainer *action, const char *event_kind,
+							   int64 session_id, int64 ticket_id, int64 rule_id, int64 event_pos,
+							   int index, bool dry_run);
 
 /* an event (or a due time rule) and the object its conditions see */
 typedef struct RuleEvent
@@ -48,6 +54,14 @@ typedef struct RuleEvent
 extern char *hd_rule_send_webhook(int64 tenant_id, const char *webhook, int64 session_id, int64 ticket_id,
 								  int64 rule_id, int64 event_pos, int index, bool dry_run);
 extern char *hd_rule_ask_csat(int64 tenant_id, int64 session_id, bool dry_run);
+extern char *hd_rule_ask_ticket_csat(int64 tenant_id, int64 ticket_id, bool dry_run);
+
+/* rule_session.c: moving a session and its routing priority (SPI connected; ERROR when they cannot) */
+extern char *hd_rule_session_move(int64 tenant_id, int64 session_id, const char *type, int64 to_agent,
+								  int64 to_queue, int64 rule_id);
+extern char *hd_rule_session_priority(int64 tenant_id, int64 session_id, const char *type,
+									  const char *issue_type, bool has_priority, int32 priority,
+									  int64 rule_id);
 
 /* rule_stage.c */
 extern void hd_rule_register_stage(void);

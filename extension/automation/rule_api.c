@@ -115,6 +115,21 @@ object_id(Jsonb *obj, const char *kind)
 	return r;
 }
 
+/* obj.event.type, NULL when absent: the default target of actions that act on either */
+static char *
+event_type(Jsonb *obj)
+{
+	JsonbValue *o = getKeyJsonValueFromContainer(&obj->root, "event", 5, NULL);
+	JsonbValue *t;
+
+	if (o == NULL || o->type != jbvBinary || !JsonContainerIsObject(o->val.binary.data))
+		return NULL;
+	t = getKeyJsonValueFromContainer(o->val.binary.data, "type", 4, NULL);
+	if (t == NULL || t->type != jbvString)
+		return NULL;
+	return pnstrdup(t->val.string.val, t->val.string.len);
+}
+
 PG_FUNCTION_INFO_V1(hd_test_rule);
 
 /* helpdesk.test_rule(tenant_id, rule {"conditions", "actions"}, object) -> what would happen */
@@ -166,7 +181,7 @@ hd_test_rule(PG_FUNCTION_ARGS)
 			if (tok != WJB_ELEM)
 				continue;
 			/* a dry run never raises for the object: it says what is missing */
-			what = hd_rule_do_action(PG_GETARG_INT64(0), e.val.binary.data, object_id(obj, "session"),
+			what = hd_rule_do_action(PG_GETARG_INT64(0), e.val.binary.data, event_type(obj), object_id(obj, "session"),
 									 object_id(obj, "ticket"), 0, 0, i++, true);
 			json_array_append_new(done, strncmp(what, "error: ", 7) == 0
 								  ? json_pack("{s:s}", "error", what + 7) : json_pack("{s:s}", "would", what));

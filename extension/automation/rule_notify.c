@@ -14,7 +14,12 @@
  *
  * ask_csat: the session's satisfaction survey now (csat.c's request path:
  * the csat row, the rating message, csat.requested), once a session — the
- * close does not ask again; the tenant's csat_mode off refuses it.
+ * close does not ask again; the tenant's csat_mode off refuses it. On a
+ * ticket the same through the path its resolve takes (hd_csat_ask_ticket:
+ * the csat row, the csat entry in the ticket's thread, csat.requested), for
+ * the current resolution, or while unresolved the next one (its resolve does
+ * not ask again); refused when surveys are off, it was asked, or the ticket
+ * is closed.
  */
 #include "rule.h"
 #include "tickets.h"
@@ -105,4 +110,44 @@ hd_rule_ask_csat(int64 tenant_id, int64 session_id, bool dry_run)
 				 errmsg("no survey asked in session %lld: the tenant's surveys are off, or this session was asked already",
 						(long long) session_id)));
 	return psprintf("ask_csat on session %lld: survey %lld", (long long) session_id, (long long) csat_id);
+}
+
+static HdPlan ticket_status_plan = {
+	"SELECT status FROM helpdesk.ticket WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+	2, {INT8OID, INT8OID}
+};
+
+/* see rule.h */
+char *
+hd_rule_ask_ticket_csat(int64 tenant_id, int64 ticket_id, bool dry_run)
+{
+	Datum		v[2] = {Int64GetDatum(tenant_id), Int64GetDatum(ticket_id)};
+	int64		csat_id;
+	char	   *status;
+
+	hd_exec(&ticket_status_plan, v, NULL, false, 1);
+	if (SPI_processed != 1)
+	{
+		if (dry_run)
+			return psprintf("error: ticket %lld does not exist", (long long) ticket_id);
+		hd_not_found("ticket", ticket_id, tenant_id);
+	}
+	status = hd_get_text(1);
+	if (strcmp(status, "closed") == 0)
+	{
+		if (dry_run)
+			return psprintf("error: ticket %lld is closed", (long long) ticket_id);
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_SESSION_CLOSED),
+				 errmsg("ticket %lld is closed: ask_csat asks while it is open or resolved", (long long) ticket_id)));
+	}
+	if (dry_run)
+		return psprintf("ask_csat on ticket %lld", (long long) ticket_id);
+	csat_id = hd_csat_ask_ticket(tenant_id, ticket_id, true, false);
+	if (csat_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no survey asked for ticket %lld: the tenant's surveys are off, or this resolution was asked already",
+						(long long) ticket_id)));
+	return psprintf("ask_csat on ticket %lld: survey %lld", (long long) ticket_id, (long long) csat_id);
 }

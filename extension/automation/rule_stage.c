@@ -137,7 +137,7 @@ action_one(void *arg)
 {
 	ActionArgs *a = (ActionArgs *) arg;
 
-	a->what = hd_rule_do_action(a->ev->tenant_id, a->action, a->ev->session_id, a->ev->ticket_id,
+	a->what = hd_rule_do_action(a->ev->tenant_id, a->action, a->ev->kind, a->ev->session_id, a->ev->ticket_id,
 								a->rule_id, a->ev->pos, a->index, false);
 	a->xid = GetCurrentTransactionIdIfAny();	/* this subtransaction's, if it wrote */
 }

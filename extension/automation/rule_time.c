@@ -29,28 +29,48 @@
 #define RULE_TIME_BATCH 50		/* due rows fired a run (more: the stage runs again) */
 
 /*
+ * The message an event carries, for the reply rules: a chat message
+ * (message.created: the object's message, its session the object) or an
+ * entry of a ticket's own thread (ticket.message: the payload's message, the
+ * ticket the object). Notes (ticket.note) are not in either.
+ */
+#define RULE_MSG \
+	"(SELECT CASE WHEN $4->'event'->>'log_type' = 'ticket.message' THEN 'ticket' ELSE 'session' END AS okind, " \
+	"        CASE WHEN $4->'event'->>'log_type' = 'ticket.message' THEN $3 ELSE $2 END AS oid, " \
+	"        CASE WHEN $4->'event'->>'log_type' = 'ticket.message' THEN $4->'event'->'payload'->'message' " \
+	"             WHEN $4->'event'->>'log_type' = 'message.created' THEN $4->'message' END AS msg) m"
+
+/*
  * Ends of conditions: an agent message ends no_agent_reply, a customer message
- * no_customer_reply; a closed session ends its three; a session no longer
- * queued ends queued, a ticket no longer pending ends pending.
+ * no_customer_reply (in a chat for the session's rows, in a ticket's thread
+ * for the ticket's); a closed session ends its three; a session no longer
+ * queued ends queued, a ticket no longer pending ends pending, a resolved or
+ * closed ticket its reply rows.
  * $1 tenant, $2 session (0: none), $3 ticket (0: none), $4 the event's object.
  */
 static HdPlan end_plan = {
-	"DELETE FROM helpdesk.automation_rule_due d "
-	"WHERE d.tenant_id = $1 AND ("
-	"  (d.object_id = $2 AND d.kind <> 'time.pending' AND coalesce((SELECT s.state = 'closed' "
-	"     FROM helpdesk.session s WHERE s.tenant_id = $1 AND s.id = $2), true)) "
-	"  OR (d.object_id = $2 AND d.kind = 'time.queued' AND (SELECT s.state FROM helpdesk.session s "
-	"     WHERE s.tenant_id = $1 AND s.id = $2) IS DISTINCT FROM 'queued') "
-	"  OR (d.object_id = $2 AND d.kind = 'time.no_agent_reply' AND $4->'message'->>'sender_kind' = 'agent') "
-	"  OR (d.object_id = $2 AND d.kind = 'time.no_customer_reply' AND $4->'message'->>'sender_kind' = 'customer') "
-	"  OR (d.object_id = $3 AND d.kind = 'time.pending' AND "
-	"      (SELECT t.status FROM helpdesk.ticket t WHERE t.tenant_id = $1 AND t.id = $3) IS DISTINCT FROM 'pending'))",
+	"DELETE FROM helpdesk.automation_rule_due d USING " RULE_MSG " "
+	"WHERE d.tenant_id = $1 AND (("
+	"  d.object_kind = 'session' AND d.object_id = $2 AND ("
+	"    coalesce((SELECT s.state = 'closed' FROM helpdesk.session s WHERE s.tenant_id = $1 AND s.id = $2), true) "
+	"    OR (d.kind = 'time.queued' AND (SELECT s.state FROM helpdesk.session s "
+	"       WHERE s.tenant_id = $1 AND s.id = $2) IS DISTINCT FROM 'queued'))) "
+	"  OR (d.object_kind = 'ticket' AND d.object_id = $3 AND ("
+	"    (d.kind = 'time.pending' AND (SELECT t.status FROM helpdesk.ticket t WHERE t.tenant_id = $1 AND t.id = $3) "
+	"       IS DISTINCT FROM 'pending') "
+	"    OR (d.kind IN ('time.no_agent_reply', 'time.no_customer_reply') AND coalesce((SELECT t.status IN "
+	"       ('resolved', 'closed') FROM helpdesk.ticket t WHERE t.tenant_id = $1 AND t.id = $3), true)))) "
+	"  OR (d.object_kind = m.okind AND d.object_id = m.oid AND ("
+	"    (d.kind = 'time.no_agent_reply' AND m.msg->>'sender_kind' = 'agent') "
+	"    OR (d.kind = 'time.no_customer_reply' AND m.msg->>'sender_kind' = 'customer'))))",
 	4, {INT8OID, INT8OID, INT8OID, JSONBOID}
 };
 
 /*
  * Starts: a customer message starts no_agent_reply, an agent message
- * no_customer_reply (the first unanswered one is the anchor: DO NOTHING), a
+ * no_customer_reply, in a chat (the session's row) or in a ticket's thread
+ * (the ticket's row; not while the ticket is resolved or closed); the first
+ * unanswered one is the anchor: DO NOTHING. A
  * queued session queued (anchor queued_at: a new queueing moves it), a
  * pending ticket pending (anchor the time of the event that made it pending:
  * an earlier event of the ticket, followed once it already was pending,
@@ -60,20 +80,21 @@ static HdPlan end_plan = {
  * again, moves the anchor to the latest).
  */
 static HdPlan start_plan = {
-	"INSERT INTO helpdesk.automation_rule_due AS d (tenant_id, rule_id, object_id, kind, anchor, due_at) "
-	"SELECT $1, r.id, o.object_id, r.event, o.anchor, o.anchor + r.wait_for "
-	"FROM helpdesk.automation_rule r CROSS JOIN LATERAL ("
-	"  SELECT $2 AS object_id, ($4->'message'->>'created_at')::timestamptz AS anchor "
-	"    WHERE r.event = 'time.no_agent_reply' AND $4->'message'->>'sender_kind' = 'customer' "
-	"  UNION ALL SELECT $2, ($4->'message'->>'created_at')::timestamptz "
-	"    WHERE r.event = 'time.no_customer_reply' AND $4->'message'->>'sender_kind' = 'agent' "
-	"  UNION ALL SELECT $2, s.queued_at FROM helpdesk.session s "
+	"INSERT INTO helpdesk.automation_rule_due AS d (tenant_id, rule_id, object_kind, object_id, kind, anchor, due_at) "
+	"SELECT $1, r.id, o.okind, o.object_id, r.event, o.anchor, o.anchor + r.wait_for "
+	"FROM " RULE_MSG ", helpdesk.automation_rule r CROSS JOIN LATERAL ("
+	"  SELECT m.okind, m.oid AS object_id, (m.msg->>'created_at')::timestamptz AS anchor "
+	"    WHERE ((r.event = 'time.no_agent_reply' AND m.msg->>'sender_kind' = 'customer') "
+	"      OR (r.event = 'time.no_customer_reply' AND m.msg->>'sender_kind' = 'agent')) "
+	"      AND (m.okind = 'session' OR NOT EXISTS (SELECT 1 FROM helpdesk.ticket t WHERE t.tenant_id = $1 "
+	"           AND t.id = $3 AND t.status IN ('resolved', 'closed'))) "
+	"  UNION ALL SELECT 'session', $2, s.queued_at FROM helpdesk.session s "
 	"    WHERE r.event = 'time.queued' AND s.tenant_id = $1 AND s.id = $2 AND s.state = 'queued' "
-	"  UNION ALL SELECT $3, ($4->'event'->>'created_at')::timestamptz FROM helpdesk.ticket t "
+	"  UNION ALL SELECT 'ticket', $3, ($4->'event'->>'created_at')::timestamptz FROM helpdesk.ticket t "
 	"    WHERE r.event = 'time.pending' AND t.tenant_id = $1 AND t.id = $3 AND t.status = 'pending' "
 	"      AND $4->'event'->'payload'->>'change' = 'status' AND $4->'event'->'payload'->>'status' = 'pending') o "
 	"WHERE r.tenant_id = $1 AND r.enabled AND r.event IN " HD_RULE_TIME_EVENTS " AND o.object_id > 0 AND o.anchor IS NOT NULL "
-	"ON CONFLICT (tenant_id, rule_id, object_id) DO UPDATE SET anchor = excluded.anchor, due_at = excluded.due_at "
+	"ON CONFLICT (tenant_id, rule_id, object_kind, object_id) DO UPDATE SET anchor = excluded.anchor, due_at = excluded.due_at "
 	"  WHERE d.kind IN ('time.queued', 'time.pending') AND excluded.anchor > d.anchor",
 	4, {INT8OID, INT8OID, INT8OID, JSONBOID}
 };
@@ -90,7 +111,8 @@ hd_rule_time_follow(RuleEvent *ev)
 }
 
 static HdPlan due_plan = {
-	"SELECT d.id, d.tenant_id, d.rule_id, d.object_id, d.kind, d.anchor, d.due_at, r.enabled, r.conditions, r.actions "
+	"SELECT d.id, d.tenant_id, d.rule_id, d.object_id, d.kind, d.anchor, d.due_at, r.enabled, r.conditions, r.actions, "
+	"  d.object_kind = 'ticket' "
 	"FROM helpdesk.automation_rule_due d JOIN helpdesk.automation_rule r "
 	"  ON r.tenant_id = d.tenant_id AND r.id = d.rule_id "
 	"WHERE d.due_at <= least($1, now()) ORDER BY d.due_at LIMIT " CppAsString2(RULE_TIME_BATCH) " FOR UPDATE OF d SKIP LOCKED",
@@ -125,7 +147,14 @@ static HdPlan ticket_obj_plan = {
 	TIME_OBJECT("s2.tenant_id = $1 AND s2.id = t.session_id",
 				"t2.tenant_id = $1 AND t2.id = $2",
 				"c.tenant_id = $1 AND c.id = t.customer_id") " "
-	"FROM helpdesk.ticket t WHERE t.tenant_id = $1 AND t.id = $2 AND t.status = 'pending' AND $3::text = 'time.pending'",
+	"FROM helpdesk.ticket t WHERE t.tenant_id = $1 AND t.id = $2 AND CASE $3::text "
+	"  WHEN 'time.pending' THEN t.status = 'pending' "
+	/* the ticket's own thread: no agent (customer) entry since the anchor, and still unresolved */
+	"  WHEN 'time.no_agent_reply' THEN t.status NOT IN ('resolved', 'closed') AND NOT EXISTS (SELECT 1 "
+	"    FROM helpdesk.ticket_message m WHERE m.tenant_id = $1 AND m.ticket_id = $2 AND m.sender_kind = 'agent' "
+	"    AND m.created_at >= $4) "
+	"  ELSE t.status NOT IN ('resolved', 'closed') AND NOT EXISTS (SELECT 1 FROM helpdesk.ticket_message m "
+	"    WHERE m.tenant_id = $1 AND m.ticket_id = $2 AND m.sender_kind = 'customer' AND m.created_at > $4) END",
 	5, {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
@@ -142,7 +171,8 @@ typedef struct DueRow
 	char	   *kind;
 	Datum		anchor,
 				due_at;
-	bool		enabled;
+	bool		enabled,
+				on_ticket;		/* object_id is a ticket (time.pending, a ticket thread's reply rules) */
 	Jsonb	   *conds,
 			   *acts;
 } DueRow;
@@ -152,7 +182,7 @@ static void
 fire_one(void *arg)
 {
 	DueRow	   *d = (DueRow *) arg;
-	bool		ticket = strcmp(d->kind, "time.pending") == 0;
+	bool		ticket = d->on_ticket;
 	Datum		v[5] = {Int64GetDatum(d->tenant_id), Int64GetDatum(d->object_id),
 	CStringGetTextDatum(d->kind), d->anchor, d->due_at};
 	RuleEvent	ev;
@@ -168,7 +198,13 @@ fire_one(void *arg)
 	if (ticket)
 	{
 		ev.ticket_id = d->object_id;
-		hd_get_int64(1, &ev.session_id);
+		/*
+		 * time.pending: with the ticket's session, as before. A reply rule on
+		 * the ticket's thread: the ticket only (its chat, if any, is another
+		 * conversation; session actions would act on it).
+		 */
+		if (strcmp(d->kind, "time.pending") == 0)
+			hd_get_int64(1, &ev.session_id);
 	}
 	else
 	{
@@ -213,6 +249,7 @@ hd_rule_time_fire(TimestampTz now, bool *more)
 		rows[i].enabled = DatumGetBool(SPI_getbinval(tup, td, 8, &isnull));
 		rows[i].conds = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 9, &isnull));
 		rows[i].acts = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 10, &isnull));
+		rows[i].on_ticket = DatumGetBool(SPI_getbinval(tup, td, 11, &isnull));
 	}
 	for (i = 0; i < n; i++)
 	{

@@ -165,13 +165,18 @@ hd_csat_ask_session(int64 tenant_id, const HdSessionRow *s, bool after_timer)
  * ---- tickets ----
  */
 
-/* only resolved tickets of tenants with surveys on come back */
+/*
+ * only resolved tickets (with $3: any but closed) of tenants with surveys on
+ * come back; the resolution asked about: this one, or while not resolved the next
+ */
 static HdPlan ticket_for_csat = {
-	"SELECT t.status, t.resolution_count, t.customer_id, t.assignee_id, t.queue_id, "
+	"SELECT t.status, CASE WHEN t.status = 'resolved' THEN t.resolution_count ELSE t.resolution_count + 1 END, "
+	"       t.customer_id, t.assignee_id, t.queue_id, "
 	"       (to_jsonb(t) ->> 'sla_policy_id')::bigint "
 	"FROM helpdesk.ticket t JOIN helpdesk.tenant tn ON tn.id = t.tenant_id "
-	"WHERE t.tenant_id = $1 AND t.id = $2 AND t.status = 'resolved' AND tn.csat_mode <> 'off'",
-	2, {INT8OID, INT8OID}
+	"WHERE t.tenant_id = $1 AND t.id = $2 AND (t.status = 'resolved' OR ($3 AND t.status <> 'closed')) "
+	"  AND tn.csat_mode <> 'off'",
+	3, {INT8OID, INT8OID, BOOLOID}
 };
 
 static HdPlan insert_ticket_csat = {
@@ -186,6 +191,15 @@ static HdPlan insert_ticket_csat = {
 static void
 csat_observer(int64 tenant_id, int64 ticket_id, HdTicketChange what)
 {
+	if (what != HD_TICKET_STATUS)
+		return;
+	(void) hd_csat_ask_ticket(tenant_id, ticket_id, false, hd_autoclose_firing);
+}
+
+/* see tickets.h */
+int64
+hd_csat_ask_ticket(int64 tenant_id, int64 ticket_id, bool any_status, bool after_autoclose)
+{
 	Datum		v[9];
 	char		n[10] = "         ";
 	int64		customer_id,
@@ -197,13 +211,12 @@ csat_observer(int64 tenant_id, int64 ticket_id, HdTicketChange what)
 	HdTicketPost m;
 	int			i;
 
-	if (what != HD_TICKET_STATUS)
-		return;
 	v[0] = Int64GetDatum(tenant_id);
 	v[1] = Int64GetDatum(ticket_id);
+	v[2] = BoolGetDatum(any_status);
 	hd_exec(&ticket_for_csat, v, NULL, false, 1);
 	if (SPI_processed == 0)
-		return;
+		return 0;
 	resolution = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
 											 &isnull));
 	hd_get_int64(3, &customer_id);
@@ -214,13 +227,13 @@ csat_observer(int64 tenant_id, int64 ticket_id, HdTicketChange what)
 		v[4 + i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4 + i, &isnull);
 		n[4 + i] = isnull ? 'n' : ' ';
 	}
-	if (!csat_wanted(tenant_id, hd_autoclose_firing, &expires))
-		return;
-	v[7] = BoolGetDatum(hd_autoclose_firing);
+	if (!csat_wanted(tenant_id, after_autoclose, &expires))
+		return 0;
+	v[7] = BoolGetDatum(after_autoclose);
 	v[8] = TimestampTzGetDatum(expires);
 	hd_exec(&insert_ticket_csat, v, n, false, 0);
 	if (SPI_processed == 0)
-		return;
+		return 0;
 	hd_get_int64(1, &csat_id);
 	hd_load_ticket(tenant_id, ticket_id, HD_LOCK_NONE, &t);
 	memset(&m, 0, sizeof(m));
@@ -238,6 +251,7 @@ csat_observer(int64 tenant_id, int64 ticket_id, HdTicketChange what)
 	}
 	hd_ticket_event(tenant_id, ticket_id, "csat.requested",
 					request_payload(csat_id, "ticket", ticket_id, expires), true);
+	return csat_id;
 }
 
 void		hd_csat_init(void);

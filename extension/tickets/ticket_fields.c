@@ -155,6 +155,42 @@ hd_set_ticket_queue(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+static HdPlan write_issue_type = {
+	"UPDATE helpdesk.ticket t SET issue_type = $3, updated_at = now() FROM (SELECT issue_type FROM helpdesk.ticket "
+	"  WHERE tenant_id = $1 AND id = $2) o "
+	"WHERE t.tenant_id = $1 AND t.id = $2 AND t.issue_type IS DISTINCT FROM $3 "
+	"RETURNING jsonb_build_object('change', 'issue_type', 'issue_type', t.issue_type, 'previous', o.issue_type, "
+	"  'actor_kind', $4::text)::text",
+	4, {INT8OID, INT8OID, TEXTOID, TEXTOID}
+};
+
+/*
+ * The ticket's issue type (1..100 bytes, as create_ticket takes it), for the
+ * automation rules' set_issue_type: the row FOR UPDATE, refused when closed,
+ * ticket.updated {"change": "issue_type"} and the observers (SLA policies
+ * match on it). SPI connected. False when it was that already.
+ */
+bool
+hd_ticket_set_issue_type(int64 tenant_id, int64 ticket_id, const char *issue_type, const char *actor_kind)
+{
+	HdTicketRow t;
+	Datum		v[4];
+
+	hd_check_length("issue_type", issue_type, 1, 100);
+	hd_load_ticket(tenant_id, ticket_id, HD_LOCK_UPDATE, &t);
+	hd_ticket_require_open(&t);
+	v[0] = Int64GetDatum(tenant_id);
+	v[1] = Int64GetDatum(ticket_id);
+	v[2] = CStringGetTextDatum(issue_type);
+	v[3] = CStringGetTextDatum(actor_kind);
+	hd_exec(&write_issue_type, v, NULL, false, 1);
+	if (SPI_processed != 1)
+		return false;
+	hd_ticket_event(tenant_id, ticket_id, "ticket.updated", hd_get_text(1), false);
+	hd_ticket_changed(tenant_id, ticket_id, HD_TICKET_ATTRIBUTES);
+	return true;
+}
+
 static HdPlan write_settings = {
 	"UPDATE helpdesk.tenant SET reopen_window = coalesce($2, reopen_window), "
 	"  offline_tickets = coalesce($3, offline_tickets), updated_at = now() WHERE id = $1",

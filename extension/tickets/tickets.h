@@ -148,5 +148,16 @@ extern char *hd_ticket_subject_from(const char *text, const char *fallback);
 
 /* csat.c: ask the session's survey now; the survey id, 0 when off or asked already */
 extern int64 hd_csat_ask_session(int64 tenant_id, const HdSessionRow *s, bool after_timer);
+/*
+ * csat.c: ask the ticket's survey now (the resolve's path: the csat row, the
+ * csat entry in its thread, csat.requested); for this resolution, or while
+ * not resolved the next one (its resolve does not ask again). The survey id,
+ * 0 when surveys are off or it was asked already; any_status false asks
+ * resolved tickets only (the observer).
+ */
+extern int64 hd_csat_ask_ticket(int64 tenant_id, int64 ticket_id, bool any_status, bool after_autoclose);
+/* ticket_fields.c: set the issue type (SPI connected); false when unchanged */
+extern bool hd_ticket_set_issue_type(int64 tenant_id, int64 ticket_id, const char *issue_type,
+									 const char *actor_kind);
 
 #endif							/* HD_TICKETS_H */
