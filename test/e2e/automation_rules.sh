@@ -5,7 +5,11 @@
 # (loop guard); a failing action is audited and the actions after it still
 # run (the session is closed through close_session); ticket.created sets
 # priority and tags through the tickets API; session.closed fires; rules run
-# in their order; a disabled rule does not fire.
+# in their order; a disabled rule does not fire. Then each of the nine
+# events fires its rule, within 1 s of the change that logged it (the SLA
+# events within 1 s of their due time): session.created, session.queued,
+# message.created by the customer and by the agent, session.closed,
+# ticket.created, ticket.updated, sla.warning, sla.breached, csat.submitted.
 source "$(dirname "$0")/common.sh"
 db=e2e_rules
 fresh_db $db
@@ -22,7 +26,7 @@ rule refund message.created '{"all": [{"field": "message.sender_kind", "op": "eq
 	'[{"type": "send_message", "message": "已为您登记退款"}]' 10
 rule echo message.created '{"field": "session.id", "op": "equal", "value": '"$s2"'}' '[{"type": "send_message", "message": "echo"}]' 20
 rule failing message.created '{"field": "message.body", "op": "equal", "value": "bye"}' \
-	'[{"type": "set_priority", "priority": "high"}, {"type": "send_message", "message": "再见"}, {"type": "close", "reason": "resolved"}]' 30
+	'[{"type": "assign", "agent_id": 999999}, {"type": "send_message", "message": "再见"}, {"type": "close", "reason": "resolved"}]' 30
 rule disabled message.created '{"all": []}' '[{"type": "send_message", "message": "never"}]' 40 false
 rule ticket ticket.created '{"field": "ticket.subject", "op": "contains", "value": "VIP"}' \
 	'[{"type": "set_priority", "priority": "urgent"}, {"type": "add_tags", "tags": ["vip", "auto"]}]'
@@ -58,7 +62,9 @@ wait_until $db "SELECT state = 'closed' FROM helpdesk.session WHERE id = $s1" 5 
 	fail "failing rule audit: $(q $db "SELECT r.actions FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = 'failing'")"
 [ "$(q $db "SELECT closed_by FROM helpdesk.session WHERE id = $s1")" = system ] || fail "closed_by is not system"
 [ "$(q $db "SELECT count(*) FROM helpdesk.message WHERE body = 'never'")" = 0 ] || fail "a disabled rule fired"
-note "failing action audited (set_priority without a ticket), the message and the close after it done; disabled rule silent"
+[ "$(q $db "SELECT r.actions->0->>'error' FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = 'failing'")" = \
+	"agent 999999 does not exist in tenant $tenant" ] || fail "the failing action's error is not audited"
+note "failing action audited (assign to an agent that does not exist), the message and the close after it done; disabled rule silent"
 
 # ticket.created
 tid=$(q $db "SELECT ticket_id FROM helpdesk.create_ticket($tenant, $c2, 'VIP cannot log in', 'help')")
@@ -73,4 +79,61 @@ wait_until $db "SELECT count(*) = 1 FROM helpdesk.automation_rule_run r JOIN hel
 [ "$(q $db "SELECT r.actions->0->>'error' LIKE '%closed%' FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = 'closed'")" = t ] ||
 	fail "a message into a closed session should fail and be audited"
 note "session.closed fired (its message into the closed session refused and audited)"
+
+# --- each of the nine events fires its rule
+q $db "SELECT helpdesk.upsert_agent($tenant, 'ev-agent', 'Ev', max_sessions => 5);
+SELECT helpdesk.set_agent_status($tenant, (SELECT id FROM helpdesk.agent WHERE external_id = 'ev-agent'), 'online');
+SELECT helpdesk.upsert_customer($tenant, 'ev');
+SELECT helpdesk.set_csat($tenant, 'on');
+SELECT helpdesk.upsert_sla_policy($tenant, 'ev', 1, first_response => '2 s', warning_percent => 50);" >/dev/null
+agent=$(q $db "SELECT id FROM helpdesk.agent WHERE external_id = 'ev-agent'")
+cev=$(q $db "SELECT id FROM helpdesk.customer WHERE external_id = 'ev'")
+by_customer='{"field": "customer.external_id", "op": "equal", "value": "ev"}'
+by_ticket='{"field": "ticket.subject", "op": "equal", "value": "ev ticket"}'
+note_it='[{"type": "set_issue_type", "issue_type": "seen"}]'
+tag_it='[{"type": "add_tags", "tags": ["seen"]}]'
+rule ev_created session.created "$by_customer" "$note_it"
+rule ev_queued session.queued "$by_customer" "$note_it"
+rule ev_msg_customer message.created '{"all": [{"field": "message.sender_kind", "op": "equal", "value": "customer"}, {"field": "message.body", "op": "equal", "value": "ev hello"}]}' "$note_it"
+rule ev_msg_agent message.created '{"all": [{"field": "message.sender_kind", "op": "equal", "value": "agent"}, {"field": "message.body", "op": "equal", "value": "ev answer"}]}' "$note_it"
+rule ev_closed session.closed "$by_customer" "$note_it"
+rule ev_csat csat.submitted "$by_customer" "$note_it"
+rule ev_ticket_created ticket.created "$by_ticket" "$tag_it"
+rule ev_ticket_updated ticket.updated '{"all": ['"$by_ticket"', {"field": "event.payload.change", "op": "equal", "value": "priority"}]}' "$tag_it"
+rule ev_sla_warning sla.warning "$by_ticket" "$tag_it"
+rule ev_sla_breached sla.breached "$by_ticket" "$tag_it"
+sleep 0.5
+# fired NAME SINCE: the rule's audit row within 5 s, at most 1 s after SINCE and not before it
+fired() {
+	wait_until $db "SELECT EXISTS (SELECT 1 FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = '$1')" 5 ||
+		fail "rule $1 did not fire"
+	local ms
+	ms=$(q $db "SELECT (extract(epoch FROM min(r.at) - '$2'::timestamptz) * 1000)::int FROM helpdesk.automation_rule_run r
+	            JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = '$1'")
+	[ "$ms" -ge 0 ] && [ "$ms" -lt 1000 ] || fail "rule $1 fired $ms ms after its event"
+	lats="$lats $1=${ms}ms"
+}
+now() { q $db "SELECT clock_timestamp()"; }
+lats=
+t=$(now)
+sev=$(q $db "SELECT session_id FROM helpdesk.start_session($tenant, $cev)")
+fired ev_created "$t"
+fired ev_queued "$t"
+wait_until $db "SELECT state = 'offered' FROM helpdesk.session WHERE id = $sev" 10 || fail "ev session not offered"
+q $db "SELECT helpdesk.accept_offer($tenant, $agent, $sev)" >/dev/null
+t=$(now); q $db "SELECT helpdesk.post_message($tenant, $sev, 'customer', $cev, 'ev hello')" >/dev/null; fired ev_msg_customer "$t"
+t=$(now); q $db "SELECT helpdesk.post_message($tenant, $sev, 'agent', $agent, 'ev answer')" >/dev/null; fired ev_msg_agent "$t"
+t=$(now); q $db "SELECT helpdesk.close_session($tenant, $sev, 'resolved', 'agent', $agent)" >/dev/null; fired ev_closed "$t"
+[ "$(q $db "SELECT count(*) FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id
+           WHERE u.name = 'ev_msg_customer'")" = 1 ] || fail "the customer's message rule fired for the agent's message too"
+t=$(now); q $db "SELECT helpdesk.submit_csat($tenant, 'session', $sev, $cev, 5)" >/dev/null; fired ev_csat "$t"
+t=$(now)
+tev=$(q $db "SELECT ticket_id FROM helpdesk.create_ticket($tenant, $cev, 'ev ticket', 'help')")
+fired ev_ticket_created "$t"
+t=$(now); q $db "SELECT helpdesk.set_ticket_priority($tenant, $tev, 'high', 'system')" >/dev/null; fired ev_ticket_updated "$t"
+due=$(q $db "SELECT sla_first_response_due FROM helpdesk.ticket WHERE id = $tev")
+[ -n "$due" ] || fail "the ev ticket has no SLA due time"
+fired ev_sla_warning "$(q $db "SELECT '$due'::timestamptz - interval '1 second'")"   # 50 % of 2 s
+fired ev_sla_breached "$due"
+note "nine events fired their rules:$lats"
 echo "automation_rules: ok"

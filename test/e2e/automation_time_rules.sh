@@ -9,6 +9,10 @@
 #   after firing it does not fire again on later dispatcher passes.
 # - time.no_customer_reply: an agent message the customer does not answer.
 # - time.pending: a ticket pending 4 s gets its tag through the tickets API.
+# - the reply rules on a ticket's own thread: a customer's ticket (its first
+#   entry) no agent answered for 3 s, and an agent's reply the customer did
+#   not answer; an entry answered in time does not fire; a resolved ticket
+#   does not wait.
 source "$(dirname "$0")/common.sh"
 db=e2e_time_rules
 fresh_db $db
@@ -130,4 +134,50 @@ sleep 5
 [ "$(q $db "SELECT tags @> '{stale}' FROM helpdesk.ticket WHERE id = $tid2")" = f ] || fail "a ticket no longer pending was tagged"
 [ "$(q $db "SELECT count(*) FROM helpdesk.automation_rule_due")" = 0 ] || fail "due rows left: $(q $db "SELECT kind, object_id FROM helpdesk.automation_rule_due")"
 note "time.pending: tagged $lat4 ms after due; a ticket reopened in time untouched; no due rows left"
+q $db "SELECT helpdesk.delete_rule(1, 'stale')" >/dev/null
+
+# 5. a ticket's own thread: no agent reply for 3 s (the ticket's first entry is the customer's)
+rule ticket_late time.no_agent_reply '{"field": "ticket.subject", "op": "starts_with", "value": "thread"}' \
+	'[{"type": "add_tags", "tags": ["late"]}]' '3 seconds'
+rule ticket_quiet time.no_customer_reply '{"field": "ticket.subject", "op": "starts_with", "value": "thread"}' \
+	'[{"type": "add_tags", "tags": ["quiet"]}]' '3 seconds'
+sleep 0.5
+tt=$(q $db "SELECT ticket_id FROM helpdesk.create_ticket(1, $(cust c53), 'thread one', 'my order is late')")
+t5=$(q $db "SELECT min(created_at) FROM helpdesk.ticket_message WHERE ticket_id = $tt")
+tt2=$(q $db "SELECT ticket_id FROM helpdesk.create_ticket(1, $(cust c54), 'thread two', 'answered in time')")
+tt3=$(q $db "SELECT ticket_id FROM helpdesk.create_ticket(1, $(cust c55), 'thread three', 'resolved in time')")
+sleep 0.5
+q $db "SELECT helpdesk.reply_ticket(1, $tt2, 'agent', $ana, 'on it')" >/dev/null
+t6=$(q $db "SELECT max(created_at) FROM helpdesk.ticket_message WHERE ticket_id = $tt2 AND sender_kind = 'agent'")
+q $db "SELECT helpdesk.set_ticket_status(1, $tt3, 'resolved', 'agent', $ana)" >/dev/null
+wait_until $db "SELECT tags @> '{late}' FROM helpdesk.ticket WHERE id = $tt" 10 ||
+	fail "ticket no_agent_reply did not tag: $(q $db "SELECT status, tags FROM helpdesk.ticket WHERE id = $tt")"
+lat5=$(q $db "SELECT (extract(epoch FROM r.at - ('$t5'::timestamptz + interval '3 seconds')) * 1000)::int
+              FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id
+              WHERE u.name = 'ticket_late' AND r.ticket_id = $tt")
+[ "$lat5" -ge 0 ] && [ "$lat5" -lt 1000 ] || fail "ticket no_agent_reply fired $lat5 ms after its due time"
+[ "$(q $db "SELECT session_id IS NULL FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id
+           WHERE u.name = 'ticket_late' AND r.ticket_id = $tt")" = t ] || fail "a ticket thread's rule ran with a session"
+# 6. the agent's reply in thread two, unanswered by the customer
+wait_until $db "SELECT tags @> '{quiet}' FROM helpdesk.ticket WHERE id = $tt2" 10 ||
+	fail "ticket no_customer_reply did not tag: $(q $db "SELECT status, tags FROM helpdesk.ticket WHERE id = $tt2")"
+lat6=$(q $db "SELECT (extract(epoch FROM r.at - ('$t6'::timestamptz + interval '3 seconds')) * 1000)::int
+              FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id
+              WHERE u.name = 'ticket_quiet' AND r.ticket_id = $tt2")
+[ "$lat6" -ge 0 ] && [ "$lat6" -lt 1000 ] || fail "ticket no_customer_reply fired $lat6 ms after its due time"
+sleep 1.5
+[ "$(q $db "SELECT count(*) FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id
+           WHERE u.name = 'ticket_late' AND r.ticket_id IN ($tt2, $tt3)")" = 0 ] ||
+	fail "no_agent_reply fired for a ticket answered (or resolved) in time"
+# the customer answers thread two within 3 s of a second agent reply: nothing more
+q $db "SELECT helpdesk.reply_ticket(1, $tt2, 'agent', $ana, 'any news?')" >/dev/null
+sleep 0.3
+q $db "SELECT helpdesk.reply_ticket(1, $tt2, 'customer', $(cust c54), 'yes, fixed')" >/dev/null
+q $db "SELECT helpdesk.reply_ticket(1, $tt2, 'agent', $ana, 'great')" >/dev/null
+q $db "SELECT helpdesk.set_ticket_status(1, a, 'resolved', 'agent', $ana) FROM unnest(ARRAY[$tt, $tt2]) a" >/dev/null
+sleep 4
+[ "$(q $db "SELECT count(*) FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id
+           WHERE u.name = 'ticket_quiet'")" = 1 ] || fail "no_customer_reply fired for an answered (or resolved) reply"
+[ "$(q $db "SELECT count(*) FROM helpdesk.automation_rule_due")" = 0 ] || fail "due rows left: $(q $db "SELECT kind, object_kind, object_id FROM helpdesk.automation_rule_due")"
+note "ticket threads: no_agent_reply fired $lat5 ms, no_customer_reply $lat6 ms after due; answered or resolved tickets silent"
 echo "automation_time_rules: ok"
