@@ -183,9 +183,14 @@ hd_rule_check_actions(Jsonb *actions)
 			(void) aid(a, type, "agent_id", true);
 		if (strcmp(type, "set_queue") == 0)
 			(void) aid(a, type, "queue_id", true);
-		if (strcmp(type, "transfer") == 0 &&
-			aid(a, type, "queue_id", false) == 0 && aid(a, type, "agent_id", false) == 0)
-			hd_invalid("a transfer action needs \"queue_id\" or \"agent_id\" (or both)");
+		if (strcmp(type, "transfer") == 0)
+		{
+			int64		queue = aid(a, type, "queue_id", false),
+						agent = aid(a, type, "agent_id", false);
+
+			if (queue == 0 && agent == 0)
+				hd_invalid("a transfer action needs \"queue_id\" or \"agent_id\" (or both)");
+		}
 		if (strcmp(type, "set_issue_type") == 0)
 		{
 			p = astr(a, "issue_type");

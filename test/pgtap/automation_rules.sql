@@ -112,9 +112,9 @@ SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": [{"field": "message.bo
 	'{"matched": false, "actions": [], "conditions": [{"op": "contains", "field": "message.body", "value": "退款", "actual": "退款", "result": true},
 	  {"op": "gt", "field": "customer.vip_level", "value": 5, "actual": 3, "result": false}]}'::jsonb,
 	'the trace names every test, its actual value and result; nothing would be done');
-SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "send_message", "message": "x"}, {"type": "set_priority", "priority": "high"}]}',
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "send_message", "message": "x"}, {"type": "set_status", "status": "pending"}]}',
 	'{"session": {"id": 12}}')->'actions',
-	'[{"would": "send_message on session 12"}, {"error": "a set_priority action needs a ticket, and this object has none"}]'::jsonb,
+	'[{"would": "send_message on session 12"}, {"error": "a set_status action needs a ticket, and this object has none"}]'::jsonb,
 	'the actions it would do, and why one could not');
 SELECT is((SELECT count(*) FROM helpdesk.message), 0::bigint, 'a dry run sends nothing');
 
@@ -158,5 +158,88 @@ SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"typ
 	'[{"error": "webhook \"ops\" is disabled"}]', 'dry run: send_webhook to a disabled webhook');
 SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "ask_csat"}]}', '{}')->'actions',
 	'[{"error": "a ask_csat action needs a session, and this object has none"}]', 'dry run: ask_csat without a session');
+
+-- the session and ticket actions: each bad argument is 22023 naming the action and the field
+CREATE FUNCTION pg_temp.bad_action(a jsonb, msg text, descr text) RETURNS text LANGUAGE sql AS $$
+	SELECT throws_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L)', pg_temp.fx('ta'), 'act', 'message.created',
+		'{"all": []}', jsonb_build_array(a)), '22023', msg, descr)
+$$;
+SELECT pg_temp.bad_action('{"type": "assign"}', 'a assign action''s "agent_id" must be a positive id, and it is missing', 'assign without agent_id');
+SELECT pg_temp.bad_action('{"type": "assign", "agent_id": null}', 'a assign action''s "agent_id" must be a positive id', 'assign with a null agent_id (unassign is its own action)');
+SELECT pg_temp.bad_action('{"type": "assign", "agent_id": "ana"}', 'a assign action''s "agent_id" must be a positive id', 'assign with a text agent_id');
+SELECT pg_temp.bad_action('{"type": "assign", "agent_id": 0}', 'a assign action''s "agent_id" must be a positive id', 'assign with agent_id 0');
+SELECT pg_temp.bad_action('{"type": "assign", "agent_id": 1.5}', 'a assign action''s "agent_id" must be a positive id', 'assign with a fractional agent_id');
+SELECT pg_temp.bad_action('{"type": "transfer"}', 'a transfer action needs "queue_id" or "agent_id" (or both)', 'transfer to nowhere');
+SELECT pg_temp.bad_action('{"type": "transfer", "queue_id": -3}', 'a transfer action''s "queue_id" must be a positive id', 'transfer to a negative queue');
+SELECT pg_temp.bad_action('{"type": "transfer", "queue_id": 2, "agent_id": true}', 'a transfer action''s "agent_id" must be a positive id', 'transfer to a boolean agent');
+SELECT pg_temp.bad_action('{"type": "set_queue"}', 'a set_queue action''s "queue_id" must be a positive id, and it is missing', 'set_queue without queue_id');
+SELECT pg_temp.bad_action('{"type": "set_queue", "queue_id": [1]}', 'a set_queue action''s "queue_id" must be a positive id', 'set_queue with an array');
+SELECT pg_temp.bad_action('{"type": "set_issue_type"}', 'a set_issue_type action needs "issue_type" (a code of 1 to 100 bytes)', 'set_issue_type without issue_type');
+SELECT pg_temp.bad_action('{"type": "set_issue_type", "issue_type": ""}', 'a set_issue_type action needs "issue_type" (a code of 1 to 100 bytes)', 'set_issue_type empty');
+SELECT pg_temp.bad_action(jsonb_build_object('type', 'set_issue_type', 'issue_type', repeat('x', 101)), 'a set_issue_type action needs "issue_type" (a code of 1 to 100 bytes)', 'set_issue_type too long');
+SELECT pg_temp.bad_action('{"type": "set_priority", "priority": "extreme"}',
+	'a set_priority action''s "priority" must be low, normal, high, urgent or (a session''s head start in seconds) an integer from -1000 to 1000, not "extreme"', 'set_priority with an unknown word');
+SELECT pg_temp.bad_action('{"type": "set_priority", "priority": 5000}',
+	'a set_priority action''s "priority" must be low, normal, high, urgent or (a session''s head start in seconds) an integer from -1000 to 1000, not "5000"', 'set_priority out of range');
+SELECT pg_temp.bad_action('{"type": "set_status", "status": "done"}', 'a set_status action''s "status" must be open, pending, resolved or closed, not "done"', 'set_status with an unknown status');
+SELECT pg_temp.bad_action('{"type": "unassign", "target": "customer"}', 'a unassign action''s "target" must be "session" or "ticket"', 'an unknown target');
+SELECT pg_temp.bad_action('{"type": "resolve", "target": null}', 'a resolve action''s "target" must be "session" or "ticket"', 'a null target');
+SELECT pg_temp.bad_action('{"type": "send_message", "message": "x", "target": "ticket"}', 'a send_message action takes no "target" (it acts on the session only)', 'send_message takes no target');
+SELECT pg_temp.bad_action('{"type": "pending", "target": "session"}', 'a pending action takes no "target" (it acts on the ticket only)', 'pending takes no target');
+SELECT pg_temp.bad_action('{"type": "add_note", "message": "x", "agent_id": "me"}', 'a add_note action''s "agent_id" must be a positive id', 'add_note with a bad author');
+SELECT pg_temp.bad_action(jsonb_build_object('type', 'close', 'reason', repeat('r', 201)), 'a close action''s "reason" must be a text of at most 200 bytes', 'close with a long reason');
+SELECT is((SELECT count(*) FROM helpdesk.automation_rule WHERE name = 'act'), 0::bigint, 'no bad action was stored');
+SELECT lives_ok(format('SELECT helpdesk.upsert_rule(%s, %L, %L, %L, %L, wait_for => %L)', :ta, 'act', 'time.no_agent_reply', '{"all": []}',
+	'[{"type": "assign", "agent_id": 7}, {"type": "unassign"}, {"type": "transfer", "queue_id": 2}, {"type": "transfer", "agent_id": 7, "queue_id": 2},
+	  {"type": "set_queue", "queue_id": 2, "target": "ticket"}, {"type": "set_issue_type", "issue_type": "billing"}, {"type": "set_priority", "priority": -300},
+	  {"type": "set_priority", "priority": "urgent"}, {"type": "resolve"}, {"type": "pending"}, {"type": "ask_csat", "target": "ticket"}]', '1 minute'),
+	'every new action with good arguments is stored');
+
+-- what a dry run says each new action would do: the session by default on session events,
+-- the ticket on ticket events, "target" overriding
+CREATE FUNCTION pg_temp.would(ev text, a jsonb) RETURNS jsonb LANGUAGE sql AS $$
+	SELECT helpdesk.test_rule(pg_temp.fx('ta'), jsonb_build_object('conditions', '{"all": []}'::jsonb, 'actions', a),
+		jsonb_build_object('event', jsonb_build_object('type', ev), 'session', '{"id": 12}'::jsonb, 'ticket', '{"id": 40}'::jsonb))->'actions'
+$$;
+SELECT is(pg_temp.would('time.no_agent_reply', '[{"type": "assign", "agent_id": 7}, {"type": "unassign"}, {"type": "transfer", "queue_id": 2},
+	{"type": "transfer", "agent_id": 7, "queue_id": 2}, {"type": "set_queue", "queue_id": 3}, {"type": "set_issue_type", "issue_type": "billing"},
+	{"type": "set_priority", "priority": "high"}, {"type": "set_priority", "priority": -50}, {"type": "resolve"}, {"type": "pending"}]'),
+	'[{"would": "assign on session 12: to agent 7"}, {"would": "unassign on session 12"}, {"would": "transfer on session 12: to queue 2"},
+	  {"would": "transfer on session 12: to agent 7 via queue 2"}, {"would": "set_queue on session 12: queue 3"},
+	  {"would": "set_issue_type on session 12: billing"}, {"would": "set_priority on session 12: high (300 s of head start)"},
+	  {"would": "set_priority on session 12: -50 (-50 s of head start)"}, {"would": "resolve on session 12"}, {"would": "pending on ticket 40"}]'::jsonb,
+	'dry run on a session event: the session''s actions (pending is the ticket''s)');
+SELECT is(pg_temp.would('ticket.updated', '[{"type": "assign", "agent_id": 7}, {"type": "unassign"}, {"type": "transfer", "queue_id": 2},
+	{"type": "set_queue", "queue_id": 3}, {"type": "set_issue_type", "issue_type": "billing"}, {"type": "set_priority", "priority": "urgent"},
+	{"type": "set_priority", "priority": 100}, {"type": "resolve"}, {"type": "unassign", "target": "session"}]'),
+	'[{"would": "assign on ticket 40: to agent 7"}, {"would": "unassign on ticket 40"}, {"would": "transfer on ticket 40: to queue 2"},
+	  {"would": "set_queue on ticket 40: queue 3"}, {"would": "set_issue_type on ticket 40: billing"}, {"would": "set_priority on ticket 40: urgent"},
+	  {"error": "a ticket''s priority is low, normal, high or urgent, not 100"}, {"would": "resolve on ticket 40"},
+	  {"would": "unassign on session 12"}]'::jsonb,
+	'dry run on a ticket event: the ticket''s actions, a number refused as a ticket priority, target session overriding');
+SELECT is(pg_temp.would('sla.breached', '[{"type": "set_queue", "queue_id": 3}]'),
+	'[{"would": "set_queue on ticket 40: queue 3"}]'::jsonb, 'sla events act on the ticket');
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "unassign"}, {"type": "pending"}, {"type": "assign", "agent_id": 3, "target": "ticket"}]}',
+	'{"event": {"type": "session.created"}, "session": {"id": 12}}')->'actions',
+	'[{"would": "unassign on session 12"}, {"error": "a pending action needs a ticket, and this object has none"},
+	  {"error": "a assign action needs a ticket, and this object has none"}]'::jsonb, 'dry run: what is missing for each');
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "transfer", "agent_id": 3}]}',
+	'{"event": {"type": "time.pending"}, "ticket": {"id": 40}, "session": {"id": 12}}')->'actions',
+	'[{"would": "transfer on ticket 40: to agent 3"}]'::jsonb, 'time.pending acts on the ticket');
+-- ask_csat on a ticket: the dry run looks at the ticket
+INSERT INTO fx SELECT 'tcust', helpdesk.upsert_customer(:ta, 'tap-rule-customer');
+SELECT ticket_id AS tk FROM helpdesk.create_ticket(:ta, pg_temp.fx('tcust'), 'survey me', 'hello') \gset
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "ask_csat"}]}',
+	format('{"event": {"type": "ticket.created"}, "ticket": {"id": %s}}', :tk)::jsonb)->'actions',
+	format('[{"would": "ask_csat on ticket %s"}]', :tk)::jsonb, 'dry run: ask_csat on a ticket');
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "ask_csat"}]}',
+	'{"event": {"type": "ticket.created"}, "ticket": {"id": 999999999}}')->'actions',
+	'[{"error": "ticket 999999999 does not exist"}]'::jsonb, 'dry run: ask_csat on a ticket that does not exist');
+SELECT is((SELECT count(*) FROM helpdesk.csat WHERE ticket_id = :tk), 0::bigint, 'a dry run asks nothing');
+SELECT lives_ok(format('SELECT helpdesk.set_ticket_status(%s, %s, %L, %L)', :ta, :tk, s, 'system'), 'the ticket ' || s)
+	FROM unnest(ARRAY['resolved', 'closed']) s;
+SELECT is(helpdesk.test_rule(:ta, '{"conditions": {"all": []}, "actions": [{"type": "ask_csat"}]}',
+	format('{"event": {"type": "ticket.created"}, "ticket": {"id": %s}}', :tk)::jsonb)->'actions',
+	format('[{"error": "ticket %s is closed"}]', :tk)::jsonb, 'dry run: ask_csat on a closed ticket');
 SELECT * FROM finish();
 ROLLBACK;
