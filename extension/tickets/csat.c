@@ -10,6 +10,10 @@
  *   - when a ticket is resolved: the ticket observer, once per resolution
  *     (ticket.resolution_count), so a reopened and re-resolved ticket asks
  *     again.
+ *   - when an automation rule's ask_csat says so (automation/rule_notify.c):
+ *     a session while open (hd_csat_ask_session), a ticket while not closed
+ *     (hd_csat_ask_ticket, for its current resolution, or while unresolved
+ *     the next one, which then does not ask again).
  * The tenant's csat_mode decides: off, on, or not_after_autoclose (no
  * survey when the auto-close stage resolved the ticket or the idle timer
  * closed the chat, reason idle). Answered with submit_csat() once, within csat_window,
