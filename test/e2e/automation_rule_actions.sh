@@ -13,6 +13,8 @@
 # - tickets: set_queue, set_issue_type, pending and ask_csat (the survey in
 #   the ticket's thread); a second ask_csat is refused and audited while the
 #   resolve after it is done, and the resolve does not ask again.
+# - loop guard: a session.queued rule whose assign requeues the session (a
+#   session.queued of its own) runs once.
 source "$(dirname "$0")/common.sh"
 db=e2e_rule_actions
 fresh_db $db
@@ -120,4 +122,16 @@ wait_until $db "SELECT status = 'resolved' FROM helpdesk.ticket WHERE id = $tid"
 sleep 0.5
 [ "$(q $db "SELECT count(*) FROM helpdesk.csat WHERE ticket_id = $tid")" = 1 ] || fail "the resolve asked again"
 note "ticket: queue, issue type, pending, survey in its thread; a second ask refused (audited), the resolve done and not asking again"
+
+# --- 5. a rule whose action logs its own event (assign requeues: session.queued) runs once
+rule pingpong session.queued '{"field": "customer.external_id", "op": "equal", "value": "c5"}' \
+	'[{"type": "assign", "agent_id": '"$ana"'}]'
+sleep 0.5
+s5=$(q $db "SELECT session_id FROM helpdesk.start_session(1, $(id customer c5))")
+wait_until $db "SELECT target_agent_id = $ana FROM helpdesk.session WHERE id = $s5" 5 || fail "pingpong did not assign: $(run_actions pingpong)"
+sleep 2
+[ "$(q $db "SELECT count(*) FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = 'pingpong'")" = 1 ] ||
+	fail "a rule reacting to its own requeue ran $(q $db "SELECT count(*) FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = 'pingpong'") times"
+[ "$(q $db "SELECT count(*) FROM helpdesk.dispatch_audit WHERE session_id = $s5 AND action = 'transfer'")" = 1 ] || fail "the session was requeued more than once"
+note "loop guard: an assign that requeues (session.queued) did not trigger its rule again"
 echo "automation_rule_actions: ok"
