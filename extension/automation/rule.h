@@ -48,6 +48,7 @@ typedef struct RuleEvent
 	char	   *kind;
 	Jsonb	   *obj;
 	bool		timed;			/* the tenant has time rules this event may start or end */
+	bool		guarded;		/* written by a rule's action: no rule runs on it (loop guard) */
 } RuleEvent;
 
 /* rule_notify.c: send_webhook and ask_csat (SPI connected; ERROR when they cannot) */

@@ -6,7 +6,9 @@
  * Reading (read ahead into memory, RULE_BATCH at a time; see queue_fill):
  * the events after the cursor of tenants that
  * have enabled rules for the event's kind (one copy per change, the
- * webhooks' audience filter), skipping events that rule actions wrote (the
+ * webhooks' audience filter), running no rule on events that rule actions
+ * wrote (the time rules still follow them: a ticket a rule made pending
+ * starts time.pending, a chat a rule requeued time.queued) (the
  * loop guard: automation_rule_xid holds the transaction ids of actions, an
  * event's xmin tells who wrote it; the event row of a position is found in
  * its one batch, as event_positions would, without expanding every batch,
@@ -83,20 +85,24 @@ static HdPlan batch_plan = {
 	"                 WHERE s.tenant_id = k.tenant_id AND s.id = k.session_id), "
 	"    'ticket', (SELECT to_jsonb(t) FROM helpdesk.ticket t WHERE t.tenant_id = k.tenant_id "
 	"               AND t.id = (k.payload->>'ticket_id')::bigint)), "
-	"  k.timed "
-	"FROM (SELECT k.*, " RULE_TIMED " AS timed FROM k) k "
-	"WHERE (k.timed OR EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.tenant_id = k.tenant_id "
-	"              AND r.enabled AND r.event = k.kind)) "
+	"  k.timed, k.guarded "
+	"FROM (SELECT k.*, "
 	/* the loop guard's lookup of the event row only while the tenant's rules acted lately */
-	"  AND CASE WHEN NOT EXISTS (SELECT 1 FROM helpdesk.automation_rule_xid x WHERE x.tenant_id = k.tenant_id) "
-	"      THEN true ELSE NOT EXISTS (SELECT 1 FROM helpdesk.event ev JOIN helpdesk.automation_rule_xid x "
+	"  CASE WHEN NOT EXISTS (SELECT 1 FROM helpdesk.automation_rule_xid x WHERE x.tenant_id = k.tenant_id) "
+	"      THEN false ELSE EXISTS (SELECT 1 FROM helpdesk.event ev JOIN helpdesk.automation_rule_xid x "
 	"        ON x.tenant_id = k.tenant_id AND x.xid = ev.xmin::text::bigint "
 	"        WHERE ev.id = (SELECT g.id FROM helpdesk.event_batch b, unnest(b.ids) r, "
 	"            generate_series(lower(r), upper(r) - 1) g(id) "
 	"          WHERE b.first_pos = (SELECT max(first_pos) FROM helpdesk.event_batch WHERE first_pos <= k.pos) "
 	"          ORDER BY g.id OFFSET k.pos - (SELECT max(first_pos) FROM helpdesk.event_batch WHERE first_pos <= k.pos) "
-	"          LIMIT 1)) END "
-	"UNION ALL SELECT max(pos), -1, NULL, 0, 0, NULL, false FROM e "
+	"          LIMIT 1)) END AS guarded "
+	"  FROM (SELECT k.*, " RULE_TIMED " AS timed FROM k) k "
+	"  WHERE (k.timed OR EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.tenant_id = k.tenant_id "
+	"              AND r.enabled AND r.event = k.kind)) "
+	"  OFFSET 0) k "			/* not flattened: the guard once per event */
+	/* a rule action's event runs no rule (loop guard), but the time rules follow it */
+	"WHERE k.timed OR NOT k.guarded "
+	"UNION ALL SELECT max(pos), -1, NULL, 0, 0, NULL, false, false FROM e "
 	"ORDER BY 1, 2 DESC",
 	1, {INT8OID}
 };
@@ -251,6 +257,8 @@ run_event(RuleEvent *ev, RuleSet *rs)
 
 	if (ev->timed)
 		hd_rule_time_follow(ev);
+	if (ev->guarded)
+		return;					/* written by a rule's action: its time conditions only */
 	if (rs->kind == NULL || rs->tenant_id != ev->tenant_id || strcmp(rs->kind, ev->kind) != 0)
 		load_rules(rs, ev->tenant_id, ev->kind);
 	for (i = 0; i < rs->n; i++)
@@ -319,6 +327,7 @@ queue_fill(int64 pos)
 		queue[qlen].ticket_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
 		queue[qlen].obj = DatumGetJsonbPCopy(SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull));
 		queue[qlen].timed = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
+		queue[qlen].guarded = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 8, &isnull));
 		qlen++;
 	}
 	MemoryContextSwitchTo(old);

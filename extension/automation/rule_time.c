@@ -70,8 +70,11 @@ static HdPlan end_plan = {
  * Starts: a customer message starts no_agent_reply, an agent message
  * no_customer_reply, in a chat (the session's row) or in a ticket's thread
  * (the ticket's row; not while the ticket is resolved or closed); the first
- * unanswered one is the anchor: DO NOTHING. A
- * queued session queued (anchor queued_at: a new queueing moves it), a
+ * unanswered one is the anchor: DO NOTHING. A queueing (session.state to
+ * queued; not any later event of a queued session: after firing, its row is
+ * gone, and a message in the queue, or the rule's own message, would start
+ * the fired occurrence again, due at once) starts queued (anchor queued_at:
+ * a new queueing moves it), a
  * pending ticket pending (anchor the time of the event that made it pending:
  * an earlier event of the ticket, followed once it already was pending,
  * would anchor it early — e2e automation_time_rules saw a rule fire 59 ms
@@ -90,6 +93,8 @@ static HdPlan start_plan = {
 	"           AND t.id = $3 AND t.status IN ('resolved', 'closed'))) "
 	"  UNION ALL SELECT 'session', $2, s.queued_at FROM helpdesk.session s "
 	"    WHERE r.event = 'time.queued' AND s.tenant_id = $1 AND s.id = $2 AND s.state = 'queued' "
+	"      AND $4->'event'->>'log_type' IN ('session.state', 'session.queued') "
+	"      AND $4->'event'->'payload'->>'to' = 'queued' "
 	"  UNION ALL SELECT 'ticket', $3, ($4->'event'->>'created_at')::timestamptz FROM helpdesk.ticket t "
 	"    WHERE r.event = 'time.pending' AND t.tenant_id = $1 AND t.id = $3 AND t.status = 'pending' "
 	"      AND $4->'event'->'payload'->>'change' = 'status' AND $4->'event'->'payload'->>'status' = 'pending') o "

@@ -8,7 +8,9 @@
 #   agent answered in time does not; a new unanswered message fires again;
 #   after firing it does not fire again on later dispatcher passes.
 # - time.no_customer_reply: an agent message the customer does not answer.
-# - time.pending: a ticket pending 4 s gets its tag through the tickets API.
+# - time.pending: a ticket pending 4 s gets its tag through the tickets API;
+#   a ticket another rule made pending too (what rules do runs no rule, but
+#   the time rules follow it).
 # - the reply rules on a ticket's own thread: a customer's ticket (its first
 #   entry) no agent answered for 3 s, and an agent's reply the customer did
 #   not answer; an entry answered in time does not fire; a resolved ticket
@@ -134,7 +136,22 @@ sleep 5
 [ "$(q $db "SELECT tags @> '{stale}' FROM helpdesk.ticket WHERE id = $tid2")" = f ] || fail "a ticket no longer pending was tagged"
 [ "$(q $db "SELECT count(*) FROM helpdesk.automation_rule_due")" = 0 ] || fail "due rows left: $(q $db "SELECT kind, object_id FROM helpdesk.automation_rule_due")"
 note "time.pending: tagged $lat4 ms after due; a ticket reopened in time untouched; no due rows left"
-q $db "SELECT helpdesk.delete_rule(1, 'stale')" >/dev/null
+# 4b. a ticket a rule made pending (the loop guard runs no rule on the rule's own change, but
+# the time rules follow it)
+q $db "SELECT helpdesk.upsert_rule(1, 'pend_it', 'ticket.created', '{\"field\": \"ticket.subject\", \"op\": \"equal\", \"value\": \"pend me\"}',
+	'[{\"type\": \"pending\"}]')" >/dev/null
+sleep 0.5
+tid3=$(q $db "SELECT ticket_id FROM helpdesk.create_ticket(1, $(cust c56), 'pend me', 'help')")
+wait_until $db "SELECT status = 'pending' FROM helpdesk.ticket WHERE id = $tid3" 5 || fail "pend_it did not make the ticket pending"
+wait_until $db "SELECT tags @> '{stale}' FROM helpdesk.ticket WHERE id = $tid3" 10 ||
+	fail "time.pending did not follow a rule's pending: $(q $db "SELECT status, tags FROM helpdesk.ticket WHERE id = $tid3")"
+lat4b=$(q $db "SELECT (extract(epoch FROM s.at - (p.at + interval '4 seconds')) * 1000)::int
+               FROM helpdesk.automation_rule_run s JOIN helpdesk.automation_rule su ON su.id = s.rule_id AND su.name = 'stale',
+                    helpdesk.automation_rule_run p JOIN helpdesk.automation_rule pu ON pu.id = p.rule_id AND pu.name = 'pend_it'
+               WHERE s.ticket_id = $tid3 AND p.ticket_id = $tid3")
+[ "$lat4b" -ge 0 ] && [ "$lat4b" -lt 1000 ] || fail "time.pending after a rule's pending fired $lat4b ms after its due time"
+note "time.pending followed a rule's own change: fired $lat4b ms after due"
+q $db "SELECT helpdesk.delete_rule(1, 'stale'); SELECT helpdesk.delete_rule(1, 'pend_it')" >/dev/null
 
 # 5. a ticket's own thread: no agent reply for 3 s (the ticket's first entry is the customer's)
 rule ticket_late time.no_agent_reply '{"field": "ticket.subject", "op": "starts_with", "value": "thread"}' \
