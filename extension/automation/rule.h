@@ -5,7 +5,8 @@
  * machines, capacity and SLA rules apply). rule_cond.c evaluates and checks
  * conditions, rule_api.c stores rules and runs test_rule, rule_stage.c
  * follows the event log in the dispatcher and runs them, rule_action.c does
- * the actions.
+ * the actions (rule_session.c moving sessions and their routing priority,
+ * rule_notify.c webhooks and surveys), rule_time.c the time rules.
  */
 #ifndef HD_RULE_H
 #define HD_RULE_H

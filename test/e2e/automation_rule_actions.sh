@@ -15,6 +15,8 @@
 #   resolve after it is done, and the resolve does not ask again.
 # - loop guard: a session.queued rule whose assign requeues the session (a
 #   session.queued of its own) runs once.
+# - failing actions (an unknown queue or agent, a disabled agent, no ticket)
+#   are audited with their errors and the action after them is done.
 source "$(dirname "$0")/common.sh"
 db=e2e_rule_actions
 fresh_db $db
@@ -134,4 +136,24 @@ sleep 2
 	fail "a rule reacting to its own requeue ran $(q $db "SELECT count(*) FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = 'pingpong'") times"
 [ "$(q $db "SELECT count(*) FROM helpdesk.dispatch_audit WHERE session_id = $s5 AND action = 'transfer'")" = 1 ] || fail "the session was requeued more than once"
 note "loop guard: an assign that requeues (session.queued) did not trigger its rule again"
+
+# --- 6. failing actions at run time: each audited with its error, the rest go on
+dee=$(q $db "SELECT helpdesk.upsert_agent(1, 'dee', 'Dee', enabled => false)")
+rule failing message.created '{"field": "message.body", "op": "equal", "value": "break things"}' \
+	'[{"type": "transfer", "queue_id": 999999}, {"type": "assign", "agent_id": 999999}, {"type": "assign", "agent_id": '"$dee"'},
+	  {"type": "pending"}, {"type": "ask_csat", "target": "ticket"}, {"type": "set_priority", "priority": "high"}]'
+sleep 0.5
+q $db "SELECT helpdesk.post_message(1, $s5, 'customer', $(id customer c5), 'break things')" >/dev/null
+wait_until $db "SELECT EXISTS (SELECT 1 FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = 'failing')" 5 ||
+	fail "the failing rule did not run"
+got=$(run_actions failing | jq -r '[.[] | .done // ("ERROR " + .error)] | join(" / ")')
+want="ERROR queue 999999 does not exist in tenant 1 / ERROR agent 999999 does not exist in tenant 1 / ERROR agent $dee is disabled"
+want="$want / ERROR a pending action needs a ticket, and this event has none / ERROR a ask_csat action needs a ticket, and this event has none"
+want="$want / set_priority on session $s5: 300, boost 300 s in queue"
+[ "$got" = "$want" ] || fail "failing actions: $got"
+[ "$(q $db "SELECT errors FROM helpdesk.automation_rule_run r JOIN helpdesk.automation_rule u ON u.id = r.rule_id WHERE u.name = 'failing'")" = 5 ] ||
+	fail "the audit does not count 5 errors"
+[ "$(q $db "SELECT state || ' ' || priority || ' ' || target_agent_id FROM helpdesk.session WHERE id = $s5")" = "queued 300 $ana" ] ||
+	fail "the failed moves changed the session: $(q $db "SELECT state, priority, target_agent_id FROM helpdesk.session WHERE id = $s5")"
+note "failing actions (unknown queue, unknown agent, disabled agent, no ticket twice) audited, the set_priority after them done"
 echo "automation_rule_actions: ok"
