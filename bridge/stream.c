@@ -35,6 +35,8 @@ visible(Client *c, const Ev *e)
 
 	if (e->tenant != c->tenant)
 		return false;
+	if (c->kind == KIND_BOT)
+		return false;			/* a bot socket answers; it is sent no events */
 	if (e->effect == EFFECT_DISABLED && fresh && c->kind != KIND_CUSTOMER &&
 		e->audience == AUD_AGENT && e->audience_id == c->subject)
 	{
