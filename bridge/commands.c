@@ -43,7 +43,7 @@ reply(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
 		client_send_error(c, ref, ERR_REVOKED, primary ? primary : message, sqlstate);
-		client_close(c, CLOSE_WRONG_TENANT, "token revoked");
+		c->revoked = true;		/* closed 4004 once the error is out (stream.c) */
 	}
 	else if (p->type == CMD_BOT_ANSWER && PQresultStatus(res) == PGRES_TUPLES_OK &&
 			 PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&

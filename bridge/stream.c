@@ -211,6 +211,8 @@ write_next(Client *c)
 		free(f);
 		if (rc < 0)
 			return -1;
+		if (!x->out_head && c->revoked)
+			client_close(c, CLOSE_WRONG_TENANT, "token revoked");	/* after the error saying so */
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}

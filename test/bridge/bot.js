@@ -183,7 +183,8 @@ async function scenarioHandoff(bot) {
 	check(r.type === 'ack' && r.result.queue_id === Q, 'bot_handoff is acked with the queue', r);
 	const row = (await sql(`SELECT state, bot_handoff_reason FROM helpdesk.session WHERE id = $1`, [S]))[0];
 	check(row.state === 'queued' && row.bot_handoff_reason === 'api', 'the session is queued, reason api', row);
-	check(await c2.waitEvent((e) => e.type === 'session.queued' && e.session_id === S), 'the customer is told it is queued');
+	check(await c2.waitEvent((e) => e.type === 'session.state' && e.session_id === S && e.payload.to === 'queued'),
+		'the customer is told it is queued', c2.events.filter((e) => e.session_id === S).map((e) => e.type));
 	const late = await bot.request({ type: 'bot_answer', session_id: S, job_id: h && h.body.data.job_id, text: 'refund sent!' });
 	check(late.type === 'error' && late.code === 'dropped' && /handed off: api/.test(late.message),
 		'an answer after the hand-off: error dropped, saying why', late);
