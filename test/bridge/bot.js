@@ -16,6 +16,9 @@
 //               dropped (error frame, never shown), a second hand-off HD422;
 //               转人工 while the bot's request is in flight: the late answer
 //               is dropped and the job says so
+//   http        the same over POST /api/v1/bot/answer and /handoff with the
+//               bot token as Bearer: 401 without, 403 for another kind or
+//               session, 409 dropped, 200 with the outcome
 //   tokens      revoke_bot_tokens: the open socket's next frame is refused
 //               (revoked) and the socket closed 4004, a reconnect with the old
 //               token is closed 4004; an expired bot token is closed 4003
@@ -155,6 +158,7 @@ async function scenarioScope(bot) {
 
 	// another tenant's session, with a pending request of its own bot
 	const SO = Number((await sql(`SELECT session_id FROM helpdesk.start_session($1, $2, first_message => 'other tenant')`, [T2, CO]))[0].session_id);
+	ids.SO = SO;
 	await hookFor(SO);
 	const other = await bot.request({ type: 'bot_answer', session_id: SO, text: 'not mine' });
 	check(other.type === 'error' && other.code === 'db_error' && other.sqlstate === '42501', 'another tenant\'s session: 42501', other);
@@ -210,6 +214,64 @@ async function scenarioHandoff(bot) {
 	c3.close();
 }
 
+function httpPost(path, body, token) {
+	return new Promise((resolve) => {
+		const data = typeof body === 'string' ? body : JSON.stringify(body);
+		const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
+		if (token)
+			headers.authorization = `Bearer ${token}`;
+		const req = http.request({ host: '127.0.0.1', port: L.PORT, path, method: 'POST', headers, timeout: 10000 }, (res) => {
+			let text = '';
+			res.setEncoding('utf8');
+			res.on('data', (d) => { text += d; });
+			res.on('end', () => {
+				let json = null;
+				try { json = JSON.parse(text); } catch (e) { /* kept as text */ }
+				resolve({ status: res.statusCode, json, text });
+			});
+		});
+		req.on('error', (e) => resolve({ status: 0, text: String(e) }));
+		req.end(data);
+	});
+}
+
+async function scenarioHttp(token) {
+	L.setScenario('http');
+	const { T, C1, Q, SO } = ids;
+	const C5 = Number(await sql1(`SELECT helpdesk.upsert_customer($1, 'c5') AS id`, [T]));
+	const c5 = await connected('c5', await L.issueToken(T, 'customer', C5));
+	const st = await c5.must({ type: 'start', text: 'over http', client_msg_id: 'c5-0' }, 'start');
+	const S = Number(st.session_id);
+	const h = await hookFor(S, 'over http');
+	check(h && h.ok, 'the webhook for the HTTP answer arrived, signed');
+	const none = await httpPost('/api/v1/bot/answer', { session_id: S, text: 'x' });
+	check(none.status === 401, 'POST /api/v1/bot/answer without a token: 401', none);
+	const cust = await httpPost('/api/v1/bot/answer', { session_id: S, text: 'x' }, await L.issueToken(T, 'customer', C1));
+	check(cust.status === 403 && cust.json.error.code === 'forbidden', 'with a customer token: 403', cust);
+	const bad = await httpPost('/api/v1/bot/answer', { text: 'x' }, token);
+	check(bad.status === 400 && /session_id/.test(bad.json.error.message), 'without session_id: 400 naming it', bad);
+	const r = await httpPost('/api/v1/bot/answer', { session_id: S, job_id: h && h.body.data.job_id, text: 'answered over HTTP',
+		options: ['Yes', 'No'] }, token);
+	check(r.status === 200 && r.json.outcome === 'posted' && r.json.message_id > 0, 'the answer over HTTP: 200 posted', r);
+	const seen = await c5.waitEvent((e) => e.type === 'message.created' && e.message.body === 'answered over HTTP');
+	check(seen && seen.message.sender_kind === 'bot' && seen.message.type === 'menu', 'the customer sees it, a menu', seen && seen.message);
+	const again = await httpPost('/api/v1/bot/answer', { session_id: S, text: 'twice' }, token);
+	check(again.status === 409 && again.json.error.code === 'dropped', 'a second answer: 409 dropped', again);
+	const other = await httpPost('/api/v1/bot/answer', { session_id: SO, text: 'not mine' }, token);
+	check(other.status === 403 && other.json.error.code === 'forbidden', 'another tenant\'s session: 403', other);
+	const ho = await httpPost('/api/v1/bot/handoff', { session_id: S }, token);
+	check(ho.status === 200 && ho.json.queue_id === Q, 'POST /api/v1/bot/handoff: 200 with the queue', ho);
+	const ho2 = await httpPost('/api/v1/bot/handoff', { session_id: S }, token);
+	check(ho2.status === 409 && ho2.json.error.code === 'illegal_transition', 'a second hand-off: 409 illegal_transition', ho2);
+	const late = await httpPost('/api/v1/bot/answer', { session_id: S, text: 'after the hand-off' }, token);
+	check(late.status === 409 && late.json.error.code === 'dropped' && /handed off: api/.test(late.json.error.message),
+		'an answer after the hand-off: 409 dropped', late);
+	check((await botMessages(S)).length === 1, 'only the first answer is shown');
+	const up = await L.httpGet('/api/v1/uploads/1?token=' + encodeURIComponent(token));
+	check(up.status === 403, 'a bot token reads no uploads', up);
+	c5.close();
+}
+
 async function scenarioTokens(bot, token) {
 	L.setScenario('tokens');
 	const { T, B, S1 } = ids;
@@ -221,6 +283,8 @@ async function scenarioTokens(bot, token) {
 	check(r.type === 'error' && r.code === 'revoked' && r.sqlstate === '28000', 'the open socket\'s next frame: revoked', r);
 	const closed = await bot.waitClose(5000);
 	check(closed && closed.code === 4004, 'and the socket is closed 4004', closed);
+	const http401 = await httpPost('/api/v1/bot/answer', { session_id: S1, text: 'after revocation' }, token);
+	check(http401.status === 401 && http401.json.error.code === 'unauthorized', 'over HTTP the revoked token is 401', http401);
 	const again = new L.Client('bot-old', token);
 	const h = await again.connect();
 	check(h.type === 'closed' && h.code === 4004, 'a reconnect with the revoked token is closed 4004', h);
@@ -252,6 +316,7 @@ async function main() {
 		await scenarioAnswer(bot);
 		await scenarioScope(bot);
 		await scenarioHandoff(bot);
+		await scenarioHttp(token);
 		await scenarioTokens(bot, token);
 		info(`${hooks.length} webhooks received, all signed: ${hooks.every((h) => h.ok)}`);
 		check(hooks.every((h) => h.ok), 'every webhook the bot server got verifies');
