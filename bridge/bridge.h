@@ -79,6 +79,7 @@ typedef enum ClientKind
 	KIND_CUSTOMER = 0,
 	KIND_AGENT,
 	KIND_SUPERVISOR,
+	KIND_BOT,					/* a webhook bot (issue_bot_token): answers and hands off, sees no events */
 	KIND_COUNT
 } ClientKind;
 
@@ -192,6 +193,9 @@ typedef enum CmdType
 	CMD_TAKEOVER,
 	CMD_AGENT_MESSAGE,
 	CMD_CONTACT,
+	/* a bot token's frames (commands.c) */
+	CMD_BOT_ANSWER,
+	CMD_BOT_HANDOFF,
 	CMD_COUNT
 } CmdType;
 
@@ -227,6 +231,8 @@ typedef struct Cmd
 	int64_t		quick_reply_id;
 	char	   *attachment;		/* serialised JSON, malloc'd */
 	char	   *options;		/* serialised JSON, malloc'd */
+	char	   *answer;			/* bot_answer: {"answer", "conversation_id", "metadata"}, malloc'd */
+	int64_t		job_id;			/* bot_answer: the request answered (0: the one in flight) */
 	bool		has_position;
 	bool		unassign;		/* ticket_assign with "agent_id": null */
 	bool		force;			/* ticket_assign beyond the agent's capacity */
@@ -241,6 +247,8 @@ typedef struct Cmd
 #define ERR_UNAVAILABLE "unavailable"
 #define ERR_DB "db_error"
 #define ERR_READ_ONLY "read_only"	/* a write frame of a qa token */
+#define ERR_DROPPED "dropped"	/* a bot's answer too late (handed off) or a second one */
+#define ERR_REVOKED "revoked"	/* a bot token revoked while its socket was open */
 
 extern const char *cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out,
 							 const char **errmsg);

@@ -83,7 +83,8 @@ client_extra_release(Client *c)
 static char
 kind_key(ClientKind k)
 {
-	return k == KIND_SUPERVISOR ? 'T' : k == KIND_CUSTOMER ? 'C' : 'A';
+	/* a bot's key is woken by nothing: it sees no events */
+	return k == KIND_SUPERVISOR ? 'T' : k == KIND_CUSTOMER ? 'C' : k == KIND_BOT ? 'B' : 'A';
 }
 
 /* the session's events now reach c (and wake it) */

@@ -87,6 +87,7 @@ struct Client
 	bool		catchup_restart:1;	/* a resume frame came while a read was out */
 	bool		ping_due:1;		/* keepalive.c wants a PING written */
 	bool		ping_out:1;		/* a PING went out, no frame since */
+	bool		revoked:1;		/* a bot token found revoked: closed 4004 once its replies are out */
 };
 
 /* client.c */

@@ -36,6 +36,35 @@ reply(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		goto done;
 	if (res == NULL)
 		client_send_error(c, ref, ERR_UNAVAILABLE, "database unavailable; retry (sends are idempotent by client_msg_id)", NULL);
+	else if (c->kind == KIND_BOT && PQresultStatus(res) != PGRES_TUPLES_OK && sqlstate &&
+			 strcmp(sqlstate, "28000") == 0)
+	{
+		/* the bot's token was revoked (or its bot disabled, deleted): this socket is done */
+		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+		client_send_error(c, ref, ERR_REVOKED, primary ? primary : message, sqlstate);
+		c->revoked = true;		/* closed 4004 once the error is out (stream.c) */
+	}
+	else if (p->type == CMD_BOT_ANSWER && PQresultStatus(res) == PGRES_TUPLES_OK &&
+			 PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
+			 strstr(PQgetvalue(res, 0, 0), "\"outcome\": \"dropped\"") != NULL)
+	{
+		/*
+		 * A late answer (the session was handed off meanwhile) or a second
+		 * answer to one request: noted on the job and logged by the
+		 * database, never shown. The bot is told so as an error.
+		 */
+		json_t	   *r = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		const char *st = json_string_value(json_object_get(r, "session_state"));
+		const char *why = json_string_value(json_object_get(r, "handoff_reason"));
+		char		m[256];
+
+		snprintf(m, sizeof(m), "answer dropped: job %lld was no longer waiting for an answer (session %s%s%s)",
+				 (long long) json_integer_value(json_object_get(r, "job_id")), st ? st : "?",
+				 why ? ", handed off: " : "", why ? why : "");
+		json_decref(r);
+		client_send_error(c, ref, ERR_DROPPED, m, NULL);
+	}
 	else if (PQresultStatus(res) != PGRES_TUPLES_OK && p->type == CMD_HISTORY && sqlstate &&
 			 (strcmp(sqlstate, "42501") == 0 || strcmp(sqlstate, "HD404") == 0))
 	{
@@ -389,6 +418,27 @@ command_run(Client *c, Cmd *cmd)
 		case CMD_CONTACT:
 			console_command(c, cmd);
 			return;
+		case CMD_BOT_ANSWER:
+			{
+				/* the token's tenant, bot and version; the database checks them */
+				char		v[24];
+				const char *p[6] = {t, id, id_param(v, c->token_ver), id_param(s, cmd->session_id),
+				cmd->answer, id_param(x, cmd->job_id)};
+
+				command_call(c, cmd, "SELECT helpdesk.bot_bridge_answer($1, $2, $3, $4, $5::pg_catalog.jsonb, $6)",
+							 6, p);
+				return;
+			}
+		case CMD_BOT_HANDOFF:
+			{
+				char		v[24];
+				const char *p[5] = {t, id, id_param(v, c->token_ver), id_param(s, cmd->session_id),
+				id_param(x, cmd->queue_id)};
+
+				command_call(c, cmd, "SELECT pg_catalog.jsonb_build_object('queue_id', "
+							 "helpdesk.bot_bridge_handoff($1, $2, $3, $4, $5))", 5, p);
+				return;
+			}
 		case CMD_COUNT:
 			return;
 	}

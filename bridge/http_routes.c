@@ -13,6 +13,7 @@
 
 extern void http_player_init(void);
 extern void http_upload_init(void);
+extern void http_bot_init(void);
 extern void http_task_init(void);	/* http_task.c: seed 003's task API */
 extern void http_static_init(void);	/* http_static.c */
 extern int	http_serve(struct lws *wsi, const char *path);	/* metrics.c */
@@ -180,6 +181,7 @@ http_routes_init(struct lws_context *ctx)
 	http_route_add(&login_route);
 	http_player_init();
 	http_upload_init();
+	http_bot_init();			/* the bot routes (http_bot.c) */
 	http_task_init();
 	http_static_init();			/* /console/, /widget/ (http_static.c) */
 	cors_init(ctx);

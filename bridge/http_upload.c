@@ -292,6 +292,12 @@ upload_redirect(HttpReq *r)
 		http_reply_error(r, 401, "unauthorized", "send a token of the tenant (Authorization: Bearer, or ?token=)");
 		return;
 	}
+	if (claims.kind == KIND_BOT)
+	{
+		/* a bot token answers its sessions and nothing else */
+		http_reply_error(r, 403, "forbidden", "a bot token reads no uploads");
+		return;
+	}
 	if (*end || id <= 0)
 	{
 		http_reply_error(r, 404, "not_found", "no such upload");

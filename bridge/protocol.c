@@ -25,6 +25,7 @@ typedef struct CmdSpec
 #define K_C (1u << KIND_CUSTOMER)
 #define K_A (1u << KIND_AGENT)
 #define K_S (1u << KIND_SUPERVISOR)
+#define K_B (1u << KIND_BOT)
 
 static const CmdSpec specs[CMD_COUNT] = {
 	[CMD_RESUME] = {"resume", K_C | K_A | K_S, false},
@@ -63,6 +64,8 @@ static const CmdSpec specs[CMD_COUNT] = {
 	[CMD_TAKEOVER] = {"takeover", K_S, true},
 	[CMD_AGENT_MESSAGE] = {"agent_message", K_A | K_S, false},
 	[CMD_CONTACT] = {"contact", K_C, true},
+	[CMD_BOT_ANSWER] = {"bot_answer", K_B, true},
+	[CMD_BOT_HANDOFF] = {"bot_handoff", K_B, true},
 };
 
 const char *
@@ -403,6 +406,58 @@ cmd_parse(const char *buf, size_t len, ClientKind kind, Cmd *out, const char **e
 				get_str(doc, "text", true, 0, &out->text, &bad) &&
 				get_id(doc, "session_id", false, &out->session_id, &bad);
 			break;
+		case CMD_BOT_ANSWER:
+			{
+				/*
+				 * {session_id, text, options?, conversation_id?, metadata?,
+				 * handoff?, job_id?} -> the answer bot_reply takes:
+				 * {"answer", "conversation_id", "metadata": {..., "options"}};
+				 * handoff true is the metadata flag "handoff" (the bot's
+				 * handoff_flag may name another key: set it in metadata).
+				 */
+				json_t	   *meta = json_object_get(doc, "metadata"),
+						   *opts = json_object_get(doc, "options"),
+						   *h = json_object_get(doc, "handoff"),
+						   *a;
+				const char *conv = NULL;
+
+				ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+					get_id(doc, "job_id", false, &out->job_id, &bad) &&
+					get_str(doc, "text", false, 0, &out->text, &bad) &&
+					get_str(doc, "conversation_id", false, MAX_SHORT, &conv, &bad);
+				if (ok && meta != NULL && !json_is_null(meta) && !json_is_object(meta))
+					bad = "metadata", ok = false;
+				if (ok && opts != NULL && !json_is_null(opts) && !json_is_array(opts))
+					bad = "options", ok = false;
+				if (ok && h != NULL && !json_is_null(h) && !json_is_boolean(h))
+					bad = "handoff", ok = false;
+				if (ok && out->text == NULL && !json_is_true(h))
+				{
+					*errmsg = "bot_answer needs text (or handoff: true)";
+					return ERR_BAD_FRAME;
+				}
+				if (!ok)
+					break;
+				meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
+				if (json_is_array(opts))
+					json_object_set(meta, "options", opts);
+				if (json_is_true(h))
+					json_object_set_new(meta, "handoff", json_true());
+				a = json_object();
+				json_object_set_new(a, "answer", json_string(out->text ? out->text : ""));
+				if (conv)
+					json_object_set_new(a, "conversation_id", json_string(conv));
+				json_object_set_new(a, "metadata", meta);
+				out->answer = json_dumps(a, JSON_COMPACT);
+				json_decref(a);
+				if (out->answer == NULL)
+					bad = "text", ok = false;
+				break;
+			}
+		case CMD_BOT_HANDOFF:
+			ok = get_id(doc, "session_id", true, &out->session_id, &bad) &&
+				get_id(doc, "queue_id", false, &out->queue_id, &bad);
+			break;
 		case CMD_DIRECTORY:
 		case CMD_HEARTBEAT:
 		case CMD_COUNT:
@@ -423,5 +478,6 @@ cmd_free(Cmd *c)
 		json_decref((json_t *) c->doc);
 	free(c->attachment);
 	free(c->options);
+	free(c->answer);
 	memset(c, 0, sizeof(*c));
 }

@@ -61,8 +61,9 @@ handle_frame(Client *c, const char *buf, size_t len)
 			 cmd_writes(cmd.type))
 	{
 		/* a token without a role claim: its role comes with the subscriber lookup */
-		client_send_error(c, cmd.ref, ERR_UNAVAILABLE,
-						  "wait for hello: the agent's role is not known yet", NULL);
+		client_send_error(c, cmd.ref, ERR_UNAVAILABLE, c->kind == KIND_BOT
+						  ? "wait for hello: the bot is not confirmed yet"
+						  : "wait for hello: the agent's role is not known yet", NULL);
 	}
 	else
 		command_run(c, &cmd);

@@ -35,6 +35,8 @@ visible(Client *c, const Ev *e)
 
 	if (e->tenant != c->tenant)
 		return false;
+	if (c->kind == KIND_BOT)
+		return false;			/* a bot socket answers; it is sent no events */
 	if (e->effect == EFFECT_DISABLED && fresh && c->kind != KIND_CUSTOMER &&
 		e->audience == AUD_AGENT && e->audience_id == c->subject)
 	{
@@ -209,6 +211,8 @@ write_next(Client *c)
 		free(f);
 		if (rc < 0)
 			return -1;
+		if (!x->out_head && c->revoked)
+			client_close(c, CLOSE_WRONG_TENANT, "token revoked");	/* after the error saying so */
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}

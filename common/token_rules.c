@@ -13,12 +13,14 @@
  *     "JWT"; kid, if present, the key id of the secret that matched): no alg
  *     confusion, no "none";
  *   - claims: a JSON object without duplicate keys; tenant a positive
- *     integer, kind one of agent, customer, supervisor, sub a positive
+ *     integer, kind one of agent, customer, supervisor, bot, sub a positive
  *     decimal integer as a string, exp an integer, iat an integer if present;
  *     ver (the agent's token version, agent_login) a positive integer and
  *     role one of admin, supervisor, agent, qa if present, both only on agent
- *     and supervisor tokens. Whether ver is still the agent's current version
- *     is the caller's to check (verify_token, bridge_subscriber).
+ *     and supervisor tokens; a bot token (issue_bot_token: sub is the bot)
+ *     must carry ver (the bot's token version) and no role. Whether ver is
+ *     still the agent's or bot's current version is the caller's to check
+ *     (verify_token, bridge_subscriber, the bot's bridge calls).
  * Base64 is OpenSSL's (EVP_EncodeBlock/EVP_DecodeBlock over the url
  * alphabet), JSON is jansson's. Nothing here allocates with palloc or
  * raises errors: callers map the status to their own (28000, close codes).
@@ -33,13 +35,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-static const char *const kind_names[] = {"customer", "agent", "supervisor"};
+static const char *const kind_names[] = {"customer", "agent", "supervisor", "bot"};
 static const char *const role_names[] = {"", "admin", "supervisor", "agent", "qa"};
 
 const char *
 hd_token_kind_name(HdTokenKind k)
 {
-	return (unsigned) k < 3 ? kind_names[k] : "?";
+	return (unsigned) k < 4 ? kind_names[k] : "?";
 }
 
 const char *
@@ -260,8 +262,10 @@ hd_token_verify2(const char *token, size_t len, const char *secret, const char *
 		out->kind = HD_TK_AGENT;
 	else if (strcmp(s, "supervisor") == 0)
 		out->kind = HD_TK_SUPERVISOR;
+	else if (strcmp(s, "bot") == 0)
+		out->kind = HD_TK_BOT;
 	else
-		BAD("claim kind is not agent, customer or supervisor");
+		BAD("claim kind is not agent, customer, supervisor or bot");
 	s = json_string_value(json_object_get(claims, "sub"));
 	if (s == NULL || *s < '1' || *s > '9')
 		BAD("claim sub is missing or not a positive decimal string");
@@ -276,7 +280,9 @@ hd_token_verify2(const char *token, size_t len, const char *secret, const char *
 		BAD("claim iat is not an integer");
 	if (json_object_get(claims, "ver") != NULL &&
 		(out->kind == HD_TK_CUSTOMER || !get_int(claims, "ver", &out->ver) || out->ver <= 0))
-		BAD("claim ver is not a positive integer on an agent or supervisor token");
+		BAD("claim ver is not a positive integer on an agent, supervisor or bot token");
+	if (out->kind == HD_TK_BOT && out->ver == 0)
+		BAD("claim ver is missing on a bot token");
 	v = json_object_get(claims, "role");
 	if (v != NULL)
 	{
@@ -285,7 +291,7 @@ hd_token_verify2(const char *token, size_t len, const char *secret, const char *
 		for (int r = HD_TR_ADMIN; s != NULL && r <= HD_TR_QA; r++)
 			if (strcmp(s, role_names[r]) == 0)
 				out->role = (HdTokenRole) r;
-		if (out->role == HD_TR_NONE || out->kind == HD_TK_CUSTOMER)
+		if (out->role == HD_TR_NONE || out->kind == HD_TK_CUSTOMER || out->kind == HD_TK_BOT)
 			BAD("claim role is not admin, supervisor, agent or qa on an agent or supervisor token");
 	}
 	if (out->exp <= now_s)

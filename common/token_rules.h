@@ -25,7 +25,8 @@ typedef enum HdTokenKind
 {
 	HD_TK_CUSTOMER = 0,
 	HD_TK_AGENT,
-	HD_TK_SUPERVISOR
+	HD_TK_SUPERVISOR,
+	HD_TK_BOT					/* a tenant's webhook bot (issue_bot_token): sub is the bot id */
 } HdTokenKind;
 
 /* an agent's role in its tenant (claim role, from agent_login) */
@@ -44,7 +45,7 @@ typedef struct HdTokenClaims
 	int64_t		subject;
 	int64_t		iat;			/* 0 when absent */
 	int64_t		exp;
-	int64_t		ver;			/* the agent's token version; 0 when absent */
+	int64_t		ver;			/* the agent's or bot's token version; 0 when absent */
 	HdTokenKind kind;
 	HdTokenRole role;
 } HdTokenClaims;

@@ -70,6 +70,8 @@ FROM (VALUES
 	('replay_webhooks', 'A', 'webhook operations'),
 	('upsert_bot', 'A', 'bots'),
 	('delete_bot', 'A', 'bots'),
+	('issue_bot_token', 'A', 'signs a webhook bot''s bridge token (configuration, like its secret)'),
+	('revoke_bot_tokens', 'A', 'revokes a webhook bot''s bridge tokens'),
 	('upsert_app', 'A', 'player API apps and their secrets'),
 	('revoke_app', 'A', 'player API apps'),
 	-- tokens, login, the signed player API
@@ -86,6 +88,8 @@ FROM (VALUES
 	('contact_support', 'PB', 'the offline form'),
 	('submit_csat', 'PB', 'a customer''s survey answer'),
 	('bot_reply', 'PB', 'an external bot answers'),
+	('bot_bridge_answer', 'B', 'a bot token''s answer, through the bridge (checks the token''s bot and version)'),
+	('bot_bridge_handoff', 'B', 'a bot token''s hand-off, through the bridge (checks the token''s bot and version)'),
 	('handoff_to_agent', 'SPB', 'a bot or supervisor hands a chat to agents'),
 	('post_message', 'SGPB', 'a message from a customer or an agent'),
 	('close_session', 'SGPB', 'ends a chat'),

@@ -38,6 +38,11 @@ AS $$
 		UNION ALL
 		SELECT c.id, NULL, NULL, NULL FROM helpdesk.customer c
 		WHERE c.tenant_id = $1 AND c.id = $3 AND $2 = 'customer'
+		UNION ALL
+		-- a bot token (issue_bot_token): an enabled webhook bot at the token's version
+		SELECT b.id, NULL, NULL, NULL FROM helpdesk.bot b
+		WHERE b.tenant_id = $1 AND b.id = $3 AND $2 = 'bot' AND b.enabled AND b.kind = 'webhook'
+		  AND b.token_version = $5
 	)
 	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM me) THEN NULL ELSE jsonb_build_object(
 		-- the agent's role now (security/10_agent_login.sql): what its socket may do
@@ -64,4 +69,4 @@ AS $$
 	WHERE helpdesk._require_tenant($1)	-- a one-time filter: 42501 before anything
 $$;
 COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
-	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable); else an agent''s role now (null for a customer), the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable) or the bot''s (revoke_bot_tokens; a bot also disabled, deleted or not a webhook bot); else an agent''s role now (null for a customer), the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';

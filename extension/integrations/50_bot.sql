@@ -21,6 +21,7 @@ CREATE TABLE helpdesk.bot (
 	timeout          interval NOT NULL DEFAULT '15 seconds'
 	                 CHECK (timeout BETWEEN '1 second' AND '120 seconds'),
 	enabled          boolean NOT NULL DEFAULT true,
+	token_version    bigint NOT NULL DEFAULT 1 CHECK (token_version >= 1),
 	created_at       timestamptz NOT NULL DEFAULT now(),
 	updated_at       timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (tenant_id, id),
@@ -50,6 +51,8 @@ COMMENT ON COLUMN helpdesk.bot.max_turns IS
 	'Customer messages the bot answers; the next one hands off.';
 COMMENT ON COLUMN helpdesk.bot.timeout IS
 	'How long one bot call may take; a timeout hands off (the customer is never left with a silent bot).';
+COMMENT ON COLUMN helpdesk.bot.token_version IS
+	'Carried in the bot''s tokens (issue_bot_token, claim ver); revoke_bot_tokens bumps it, which revokes the older tokens.';
 
 ALTER TABLE helpdesk.session
 	ADD COLUMN bot_id bigint,
@@ -145,6 +148,40 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_bot_reply';
 COMMENT ON FUNCTION helpdesk.bot_reply IS
 	'A webhook bot''s answer to a job ({"answer", "conversation_id", "metadata"}, as Dify answers), applied like a Dify answer (hand-off signals included). Returns the bot message id, NULL when the answer was dropped (handed off already) or hands off with nothing to say.';
+
+-- A webhook bot answering over helpdesk-bridge: a token of kind bot (sub:
+-- the bot, ver: its token_version), and the two calls the bridge makes for
+-- its frames, always with the token's tenant, bot and version.
+CREATE FUNCTION helpdesk.issue_bot_token(tenant_id bigint, bot_id bigint,
+	ttl interval DEFAULT '30 days')
+RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_issue_bot_token';
+COMMENT ON FUNCTION helpdesk.issue_bot_token IS
+	'A bridge token of kind bot for one of the tenant''s enabled webhook bots (claims tenant, kind bot, sub = bot id, ver = its token_version; ttl 1 second .. 30 days). Over helpdesk-bridge it may only answer (bot_answer frame) or hand off (bot_handoff) the tenant''s sessions in state bot that this bot serves. revoke_bot_tokens, disabling or deleting the bot revoke it. HD404 for a missing, disabled or dify bot.';
+
+CREATE FUNCTION helpdesk.revoke_bot_tokens(tenant_id bigint, bot_id bigint)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_revoke_bot_tokens';
+COMMENT ON FUNCTION helpdesk.revoke_bot_tokens IS
+	'Revokes every token issued for the bot so far (bumps its token_version): refused at connect and on every frame of an open socket from now on. Returns the new version.';
+
+CREATE FUNCTION helpdesk.bot_bridge_answer(tenant_id bigint, bot_id bigint,
+	token_version bigint, session_id bigint, answer jsonb, job_id bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_bot_bridge_answer';
+COMMENT ON FUNCTION helpdesk.bot_bridge_answer IS
+	'For helpdesk-bridge (a bot token''s bot_answer frame): the bot''s answer ({"answer", "conversation_id", "metadata"}, as bot_reply takes it) to its request in flight in the session (job_id: that one; default: the one being sent, else the last answered), applied like bot_reply. Returns {"outcome": posted | handed_off | dropped, "job_id", "message_id", "session_state"}: dropped (a late answer after a hand-off, a second answer to one request) is noted on the job and in the server log, never shown. 28000 for a revoked token (bot disabled, deleted, token_version moved on), 42501 for a session that is not one this bot serves.';
+
+CREATE FUNCTION helpdesk.bot_bridge_handoff(tenant_id bigint, bot_id bigint,
+	token_version bigint, session_id bigint, queue_id bigint DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_bot_bridge_handoff';
+COMMENT ON FUNCTION helpdesk.bot_bridge_handoff IS
+	'For helpdesk-bridge (a bot token''s bot_handoff frame): the bot hands one of its sessions in state bot to a human, like handoff_to_agent (reason api; request_agent, open calls dropped). Returns the queue id. 28000 for a revoked token, 42501 for a session this bot does not serve, HD422 (HD410 closed) when the session is no longer with the bot.';
 
 CREATE FUNCTION helpdesk.bot_status(tenant_id bigint, session_id bigint)
 RETURNS TABLE (bot_id bigint, conversation_id text, turns integer, handoff_at timestamptz,

@@ -13,12 +13,15 @@
 
 /*
  * SQL shared by the feed and replay_webhooks (events_since() rows as e):
- * which copy of an event logged for several audiences a webhook gets, and
+ * which copy of an event logged for several audiences a webhook gets (a
+ * session's csat.submitted: its session_staff copy, not the tenant's), and
  * the payload {type, timestamp, data} with the event, message, session
- * and customer.
+ * (or, for an event of a ticket without a session: payload.ticket_id, the
+ * ticket) and customer (the session's or the ticket's).
  */
 #define HD_WEBHOOK_AUDIENCE \
-	"(e.audience IN ('session', 'session_staff', 'tenant') " \
+	"(e.audience IN ('session', 'session_staff') " \
+	" OR (e.audience = 'tenant' AND NOT (e.type = 'csat.submitted' AND e.session_id IS NOT NULL)) " \
 	" OR e.type IN ('session.queued', 'session.released', 'agent.updated', 'queue.updated', 'agent.message'))"
 
 #define HD_WEBHOOK_EVENT_BODY(msg, payload) \
@@ -27,18 +30,26 @@
 	"  'data', jsonb_build_object('tenant_id', e.tenant_id, 'position', e.pos, " \
 	"    'audience', e.audience, 'audience_id', e.audience_id, 'event', " payload ", " \
 	"    'message', " msg ") " \
-	"  || coalesce((SELECT jsonb_build_object('session', jsonb_build_object('id', s.id, 'state', s.state, " \
-	"        'channel', s.channel, 'queue_id', s.queue_id, 'agent_id', s.agent_id, 'issue_type', s.issue_type, " \
-	"        'priority', s.priority, 'created_at', s.created_at, 'closed_at', s.closed_at), " \
+	"  || (SELECT jsonb_build_object('session', CASE WHEN s.id IS NOT NULL THEN jsonb_build_object('id', s.id, " \
+	"        'state', s.state, 'channel', s.channel, 'queue_id', s.queue_id, 'agent_id', s.agent_id, " \
+	"        'issue_type', s.issue_type, 'priority', s.priority, 'created_at', s.created_at, 'closed_at', s.closed_at) END, " \
+	"      'ticket', CASE WHEN tk.id IS NOT NULL THEN jsonb_build_object('id', tk.id, 'number', tk.number, " \
+	"        'subject', tk.subject, 'status', tk.status, 'priority', tk.priority, 'issue_type', tk.issue_type, " \
+	"        'queue_id', tk.queue_id, 'assignee_id', tk.assignee_id, 'channel', tk.channel, 'tags', tk.tags, " \
+	"        'session_id', tk.session_id, 'created_at', tk.created_at, 'updated_at', tk.updated_at, " \
+	"        'resolved_at', tk.resolved_at, 'closed_at', tk.closed_at) END, " \
 	"      'customer', CASE WHEN c.id IS NOT NULL THEN jsonb_build_object('id', c.id, 'external_id', c.external_id, " \
 	"        'display_name', c.display_name, 'vip_level', c.vip_level, 'language', c.language) END) " \
-	"      FROM helpdesk.session s LEFT JOIN helpdesk.customer c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id " \
-	"      WHERE s.tenant_id = e.tenant_id AND s.id = e.session_id), " \
-	"    '{\"session\": null, \"customer\": null}'::jsonb))::text"
+	"      FROM (SELECT 1) one " \
+	"      LEFT JOIN helpdesk.session s ON s.tenant_id = e.tenant_id AND s.id = e.session_id " \
+	"      LEFT JOIN helpdesk.ticket tk ON e.session_id IS NULL AND tk.tenant_id = e.tenant_id " \
+	"        AND tk.id = (e.payload->>'ticket_id')::int8 " \
+	"      LEFT JOIN helpdesk.customer c ON c.tenant_id = e.tenant_id AND c.id = coalesce(s.customer_id, tk.customer_id)))::text"
 
 /*
  * The columns hd_webhook_build_body() reads (events_since rows as e, the
- * message m, the session s, its customer c), in this order.
+ * message m, the session s, the ticket tk of an event without a session,
+ * the customer c of either), in this order.
  */
 #define HD_WEBHOOK_BODY_COLUMNS \
 	"e.type, e.audience, e.audience_id, e.payload::json, " \
@@ -46,7 +57,9 @@
 	"m.id, m.session_id, m.sender_kind, m.sender_id, m.type, m.body, m.attachment::json, m.options::json, " \
 	"m.client_msg_id, m.created_at, " \
 	"s.id, s.state, s.channel, s.queue_id, s.agent_id, s.issue_type, s.priority, s.created_at, s.closed_at, " \
-	"c.id, c.external_id, c.display_name, c.vip_level, c.language"
+	"c.id, c.external_id, c.display_name, c.vip_level, c.language, " \
+	"tk.id, tk.number, tk.subject, tk.status, tk.priority, tk.issue_type, tk.queue_id, tk.assignee_id, " \
+	"tk.channel, to_json(tk.tags), tk.session_id, tk.created_at, tk.updated_at, tk.resolved_at, tk.closed_at"
 
 /* an endpoint's filter (w.events) matches the type t */
 #define HD_WEBHOOK_MATCH(events, t) \

@@ -1,7 +1,7 @@
 /*
  * http_webhook_body.c — a webhook payload {type, timestamp, data} built in C
  * (jansson) from the columns the feed reads: the event, its message, its
- * session and the session's customer.
+ * session, or the ticket of a ticket's event, and their customer.
  *
  * Building it in SQL (jsonb_build_object over the event, the message, the
  * session and the customer, then jsonb to text) was most of the feed's
@@ -81,6 +81,9 @@ static const char *const message_keys[] = {"id", "session_id", "sender_kind", "s
 static const char *const session_keys[] = {"id", "state", "channel", "queue_id", "agent_id", "issue_type",
 "priority", "created_at", "closed_at"};
 static const char *const customer_keys[] = {"id", "external_id", "display_name", "vip_level", "language"};
+static const char *const ticket_keys[] = {"id", "number", "subject", "status", "priority", "issue_type",
+	"queue_id", "assignee_id", "channel", "tags", "session_id", "created_at", "updated_at",
+"resolved_at", "closed_at"};
 
 static char *
 dump(json_t *body)
@@ -121,8 +124,10 @@ hd_webhook_build_body(HeapTuple t, TupleDesc d, int col)
 	json_object_set_new(data, "message", msg);
 	session = col_object(t, d, col + 17, session_keys, lengthof(session_keys));
 	json_object_set_new(data, "session", session);
-	json_object_set_new(data, "customer", json_is_null(session) ? json_null() :
-						col_object(t, d, col + 26, customer_keys, lengthof(customer_keys)));
+	/* an event of a ticket without a session (ticket.*, its csat and SLA events) */
+	json_object_set_new(data, "ticket", col_object(t, d, col + 31, ticket_keys, lengthof(ticket_keys)));
+	/* the session's customer, or the ticket's */
+	json_object_set_new(data, "customer", col_object(t, d, col + 26, customer_keys, lengthof(customer_keys)));
 	json_object_set_new(body, "data", data);
 	out = dump(body);
 	if (strlen(out) > HD_WEBHOOK_MAX_BODY)

@@ -44,8 +44,10 @@ static HdPlan move_cursor = {
  * for those, the columns of its payload (HD_WEBHOOK_BODY_COLUMNS). The
  * positions are read as events_since() reads them (core/event.c: by the
  * batches' id ranges, each table read by index whatever its size); the
- * message, session and customer by their keys, only for events some
- * endpoint gets.
+ * message, session, ticket (an event without a session naming
+ * payload.ticket_id: ticket.*, a ticket's csat.submitted and SLA events)
+ * and customer (the session's or the ticket's) by their keys, only for
+ * events some endpoint gets.
  */
 static HdPlan feed = {
 	"WITH bt AS (SELECT first_pos, ids FROM helpdesk.event_batch "
@@ -68,8 +70,10 @@ static HdPlan feed = {
 	"                   AND m.tenant_id = e.tenant_id AND m.id = e.message_id OFFSET 0) m ON true "
 	"LEFT JOIN LATERAL (SELECT s.* FROM helpdesk.session s WHERE x.ids IS NOT NULL "
 	"                   AND s.tenant_id = e.tenant_id AND s.id = e.session_id OFFSET 0) s ON true "
-	"LEFT JOIN LATERAL (SELECT c.* FROM helpdesk.customer c WHERE c.tenant_id = s.tenant_id "
-	"                   AND c.id = s.customer_id OFFSET 0) c ON true "
+	"LEFT JOIN LATERAL (SELECT tk.* FROM helpdesk.ticket tk WHERE x.ids IS NOT NULL AND e.session_id IS NULL "
+	"                   AND tk.tenant_id = e.tenant_id AND tk.id = (e.payload->>'ticket_id')::int8 OFFSET 0) tk ON true "
+	"LEFT JOIN LATERAL (SELECT c.* FROM helpdesk.customer c WHERE c.tenant_id = e.tenant_id "
+	"                   AND c.id = coalesce(s.customer_id, tk.customer_id) OFFSET 0) c ON true "
 	"ORDER BY e.pos",
 	2, {INT8OID, INT4OID}
 };

@@ -78,4 +78,4 @@ COMMENT ON FUNCTION helpdesk.logout_agent IS
 	'Revokes every login token of the agent (bumps its token version, appends agent.revoked); returns the new version.';
 
 COMMENT ON FUNCTION helpdesk.verify_token IS
-	'The claims of a valid, unexpired token of issue_token or agent_login (signed with helpdesk.token_secret, or helpdesk.token_secret_previous during a rotation); a login token also needs the agent enabled and its token version current. Raises 28000 otherwise.';
+	'The claims of a valid, unexpired token of issue_token, agent_login or issue_bot_token (signed with helpdesk.token_secret, or helpdesk.token_secret_previous during a rotation); a login token also needs the agent enabled and its token version current, a bot token its bot enabled, a webhook bot and at its token version. Raises 28000 otherwise.';

@@ -11,6 +11,8 @@
  *          agent_login also "role" and "ver" (the agent's token version:
  *          logout, a new password, a role change or disabling bump it, and
  *          verify_token and bridge_subscriber refuse the older ones).
+ *          issue_bot_token: kind "bot", sub the webhook bot, ver the bot's
+ *          token version (revoke_bot_tokens bumps it).
  * Header: {"alg": "HS256", "typ": "JWT", "kid": <key id of the secret>}.
  * During a secret rotation, helpdesk.token_secret_previous still verifies.
  */
@@ -62,6 +64,17 @@ static HdPlan agent_exists = {
 };
 static HdPlan agent_version = {
 	"SELECT token_version FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2 AND enabled",
+	2, {INT8OID, INT8OID}
+};
+/* a bot token's subject: an enabled webhook bot of the tenant, and its token version */
+static HdPlan bot_version = {
+	"SELECT token_version FROM helpdesk.bot WHERE tenant_id = $1 AND id = $2 AND enabled "
+	"AND kind = 'webhook'",
+	2, {INT8OID, INT8OID}
+};
+static HdPlan bot_bump = {
+	"UPDATE helpdesk.bot SET token_version = token_version + 1 "
+	"WHERE tenant_id = $1 AND id = $2 RETURNING token_version",
 	2, {INT8OID, INT8OID}
 };
 static HdPlan customer_exists = {
@@ -242,7 +255,23 @@ hd_verify_token(PG_FUNCTION_ARGS)
 				 errmsg("invalid token: %s", why),
 				 st == HD_TOKEN_EXPIRED ? errhint("Issue a new one with helpdesk.issue_token().") : 0));
 	hd_check_tenant(cl.tenant);
-	if (cl.ver > 0)
+	if (cl.kind == HD_TK_BOT)
+	{
+		Datum		v[2];
+		int64		current = 0;
+
+		v[0] = Int64GetDatum(cl.tenant);
+		v[1] = Int64GetDatum(cl.subject);
+		SPI_connect();
+		hd_exec(&bot_version, v, NULL, true, 1);
+		if (SPI_processed == 0 || !hd_get_int64(1, &current) || current != cl.ver)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("invalid token: revoked (revoke_bot_tokens, or the bot disabled or deleted)"),
+					 errhint("Issue a new one with helpdesk.issue_bot_token().")));
+		SPI_finish();
+	}
+	else if (cl.ver > 0)
 	{
 		Datum		v[2];
 		int64		current = 0;
@@ -266,4 +295,80 @@ hd_verify_token(PG_FUNCTION_ARGS)
 					cl.role ? "\"" : "",
 					cl.ver ? psprintf(", \"ver\": " INT64_FORMAT, (int64) cl.ver) : "");
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+PG_FUNCTION_INFO_V1(hd_issue_bot_token);
+
+/*
+ * issue_bot_token(tenant_id, bot_id, ttl): a token of kind bot for one of
+ * the tenant's webhook bots (sub: the bot id, ver: its token version), for
+ * answering over helpdesk-bridge. A Dify bot is called by the HTTP worker
+ * and needs none. revoke_bot_tokens, disabling and deleting the bot revoke it.
+ */
+Datum
+hd_issue_bot_token(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"tenant_id", "bot_id", "ttl"};
+	int64		tenant_id,
+				bot_id,
+				ver = 0;
+	int64		ttl_us;
+	Datum		v[2];
+
+	hd_check_tenant_arg(fcinfo, 0);
+	hd_require_args(fcinfo, 3, names);
+	tenant_id = PG_GETARG_INT64(0);
+	bot_id = PG_GETARG_INT64(1);
+	ttl_us = hd_interval_arg(fcinfo, 2, "ttl", USECS_PER_SEC, (int64) MAX_TTL_SECS * USECS_PER_SEC,
+							 false, NULL);
+	require_secret();
+
+	SPI_connect();
+	hd_require_tenant(tenant_id);
+	v[0] = Int64GetDatum(tenant_id);
+	v[1] = Int64GetDatum(bot_id);
+	hd_exec(&bot_version, v, NULL, true, 1);
+	if (SPI_processed == 0 || !hd_get_int64(1, &ver))
+		ereport(ERROR,
+				(errcode(ERRCODE_HD_NOT_FOUND),
+				 errmsg("webhook bot %lld does not exist in tenant %lld or is disabled",
+						(long long) bot_id, (long long) tenant_id),
+				 errhint("Only bots of kind webhook answer through helpdesk-bridge; the HTTP worker calls Dify bots.")));
+	SPI_finish();
+
+	PG_RETURN_TEXT_P(hd_sign_token(tenant_id, "bot", bot_id, ttl_us / USECS_PER_SEC, NULL, ver, NULL));
+}
+
+PG_FUNCTION_INFO_V1(hd_revoke_bot_tokens);
+
+/*
+ * revoke_bot_tokens(tenant_id, bot_id): every token issued for the bot so
+ * far is refused from now on (its token version is bumped): by
+ * verify_token, at the bridge's connect, and by each of the bot's calls on
+ * an open socket. Returns the new version.
+ */
+Datum
+hd_revoke_bot_tokens(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"tenant_id", "bot_id"};
+	int64		tenant_id,
+				bot_id,
+				ver = 0;
+	Datum		v[2];
+
+	hd_check_tenant_arg(fcinfo, 0);
+	hd_require_args(fcinfo, 2, names);
+	tenant_id = PG_GETARG_INT64(0);
+	bot_id = PG_GETARG_INT64(1);
+
+	SPI_connect();
+	hd_require_tenant(tenant_id);
+	v[0] = Int64GetDatum(tenant_id);
+	v[1] = Int64GetDatum(bot_id);
+	hd_exec(&bot_bump, v, NULL, false, 1);
+	if (SPI_processed == 0)
+		hd_not_found("bot", bot_id, tenant_id);
+	hd_get_int64(1, &ver);
+	SPI_finish();
+	PG_RETURN_INT64(ver);
 }

@@ -1030,6 +1030,7 @@ CREATE TABLE helpdesk.bot (
 	timeout          interval NOT NULL DEFAULT '15 seconds'
 	                 CHECK (timeout BETWEEN '1 second' AND '120 seconds'),
 	enabled          boolean NOT NULL DEFAULT true,
+	token_version    bigint NOT NULL DEFAULT 1 CHECK (token_version >= 1),
 	created_at       timestamptz NOT NULL DEFAULT now(),
 	updated_at       timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (tenant_id, id),
@@ -1059,6 +1060,8 @@ COMMENT ON COLUMN helpdesk.bot.max_turns IS
 	'Customer messages the bot answers; the next one hands off.';
 COMMENT ON COLUMN helpdesk.bot.timeout IS
 	'How long one bot call may take; a timeout hands off (the customer is never left with a silent bot).';
+COMMENT ON COLUMN helpdesk.bot.token_version IS
+	'Carried in the bot''s tokens (issue_bot_token, claim ver); revoke_bot_tokens bumps it, which revokes the older tokens.';
 
 ALTER TABLE helpdesk.session
 	ADD COLUMN bot_id bigint,
@@ -1155,6 +1158,40 @@ AS 'MODULE_PATHNAME', 'hd_bot_reply';
 COMMENT ON FUNCTION helpdesk.bot_reply IS
 	'A webhook bot''s answer to a job ({"answer", "conversation_id", "metadata"}, as Dify answers), applied like a Dify answer (hand-off signals included). Returns the bot message id, NULL when the answer was dropped (handed off already) or hands off with nothing to say.';
 
+-- A webhook bot answering over helpdesk-bridge: a token of kind bot (sub:
+-- the bot, ver: its token_version), and the two calls the bridge makes for
+-- its frames, always with the token's tenant, bot and version.
+CREATE FUNCTION helpdesk.issue_bot_token(tenant_id bigint, bot_id bigint,
+	ttl interval DEFAULT '30 days')
+RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_issue_bot_token';
+COMMENT ON FUNCTION helpdesk.issue_bot_token IS
+	'A bridge token of kind bot for one of the tenant''s enabled webhook bots (claims tenant, kind bot, sub = bot id, ver = its token_version; ttl 1 second .. 30 days). Over helpdesk-bridge it may only answer (bot_answer frame) or hand off (bot_handoff) the tenant''s sessions in state bot that this bot serves. revoke_bot_tokens, disabling or deleting the bot revoke it. HD404 for a missing, disabled or dify bot.';
+
+CREATE FUNCTION helpdesk.revoke_bot_tokens(tenant_id bigint, bot_id bigint)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_revoke_bot_tokens';
+COMMENT ON FUNCTION helpdesk.revoke_bot_tokens IS
+	'Revokes every token issued for the bot so far (bumps its token_version): refused at connect and on every frame of an open socket from now on. Returns the new version.';
+
+CREATE FUNCTION helpdesk.bot_bridge_answer(tenant_id bigint, bot_id bigint,
+	token_version bigint, session_id bigint, answer jsonb, job_id bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_bot_bridge_answer';
+COMMENT ON FUNCTION helpdesk.bot_bridge_answer IS
+	'For helpdesk-bridge (a bot token''s bot_answer frame): the bot''s answer ({"answer", "conversation_id", "metadata"}, as bot_reply takes it) to its request in flight in the session (job_id: that one; default: the one being sent, else the last answered), applied like bot_reply. Returns {"outcome": posted | handed_off | dropped, "job_id", "message_id", "session_state"}: dropped (a late answer after a hand-off, a second answer to one request) is noted on the job and in the server log, never shown. 28000 for a revoked token (bot disabled, deleted, token_version moved on), 42501 for a session that is not one this bot serves.';
+
+CREATE FUNCTION helpdesk.bot_bridge_handoff(tenant_id bigint, bot_id bigint,
+	token_version bigint, session_id bigint, queue_id bigint DEFAULT NULL)
+RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_bot_bridge_handoff';
+COMMENT ON FUNCTION helpdesk.bot_bridge_handoff IS
+	'For helpdesk-bridge (a bot token''s bot_handoff frame): the bot hands one of its sessions in state bot to a human, like handoff_to_agent (reason api; request_agent, open calls dropped). Returns the queue id. 28000 for a revoked token, 42501 for a session this bot does not serve, HD422 (HD410 closed) when the session is no longer with the bot.';
+
 CREATE FUNCTION helpdesk.bot_status(tenant_id bigint, session_id bigint)
 RETURNS TABLE (bot_id bigint, conversation_id text, turns integer, handoff_at timestamptz,
 	handoff_reason text, pending_jobs bigint)
@@ -1178,6 +1215,55 @@ SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot_job', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.bot_job_id_seq', '');
+
+-- bot tokens (issue_bot_token): bridge_subscriber knows kind bot (after helpdesk.bot exists)
+CREATE OR REPLACE FUNCTION helpdesk.bridge_subscriber(
+	tenant_id bigint, kind text, subject bigint, after_pos bigint DEFAULT NULL,
+	token_version bigint DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH me AS (
+		SELECT a.id, a.skills, a.languages, a.role FROM helpdesk.agent a
+		WHERE a.tenant_id = $1 AND a.id = $3 AND a.enabled AND $2 IN ('agent', 'supervisor')
+		  -- a token of agent_login carries the version it was issued under
+		  AND ($5 IS NULL OR a.token_version = $5)
+		UNION ALL
+		SELECT c.id, NULL, NULL, NULL FROM helpdesk.customer c
+		WHERE c.tenant_id = $1 AND c.id = $3 AND $2 = 'customer'
+		UNION ALL
+		-- a bot token (issue_bot_token): an enabled webhook bot at the token's version
+		SELECT b.id, NULL, NULL, NULL FROM helpdesk.bot b
+		WHERE b.tenant_id = $1 AND b.id = $3 AND $2 = 'bot' AND b.enabled AND b.kind = 'webhook'
+		  AND b.token_version = $5
+	)
+	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM me) THEN NULL ELSE jsonb_build_object(
+		-- the agent's role now (security/10_agent_login.sql): what its socket may do
+		'role', (SELECT me.role FROM me),
+		'position', helpdesk.event_position(),
+		'log_id', helpdesk.event_log_id(),
+		'oldest', (SELECT min(b.first_pos) - 1 FROM helpdesk.event_batch b),
+		'sessions', CASE $2 WHEN 'agent' THEN coalesce((
+			-- held now: an offer is not a hold, and what it held before
+			-- (transferred, released) it no longer sees, whatever position
+			-- it resumes from
+			SELECT jsonb_agg(s.id ORDER BY s.id) FROM helpdesk.session s
+			WHERE s.tenant_id = $1 AND s.agent_id = $3 AND s.state = 'active'), '[]')
+			WHEN 'customer' THEN coalesce((
+			SELECT jsonb_agg(s.id) FROM helpdesk.session s
+			WHERE s.tenant_id = $1 AND s.customer_id = $3 AND s.state <> 'closed'), '[]')
+			ELSE '[]' END,
+		'queues', CASE $2 WHEN 'agent' THEN coalesce((
+			SELECT jsonb_agg(q.id) FROM helpdesk.queue q, me
+			WHERE q.tenant_id = $1
+			  AND me.skills ?& q.required_skills
+			  AND (cardinality(q.required_languages) = 0 OR me.languages && q.required_languages)), '[]')
+			ELSE '[]' END) END
+	WHERE helpdesk._require_tenant($1)	-- a one-time filter: 42501 before anything
+$$;
+COMMENT ON FUNCTION helpdesk.bridge_subscriber IS
+	'For helpdesk-bridge at connect: NULL when the subject is not (or no longer) in the tenant, or token_version (the token''s ver claim) is not the agent''s current one (logout, new password, role change, disable) or the bot''s (revoke_bot_tokens; a bot also disabled, deleted or not a webhook bot); else an agent''s role now (null for a customer), the current and oldest positions, the log identity, the sessions whose events the client sees (an agent: the ones it holds now) and an agent''s queues.';
 -- security: agent roles and login, the signed player API (extension/security/)
 ------------------------------------------------------------------------------
 
@@ -1261,7 +1347,7 @@ COMMENT ON FUNCTION helpdesk.logout_agent IS
 	'Revokes every login token of the agent (bumps its token version, appends agent.revoked); returns the new version.';
 
 COMMENT ON FUNCTION helpdesk.verify_token IS
-	'The claims of a valid, unexpired token of issue_token or agent_login (signed with helpdesk.token_secret, or helpdesk.token_secret_previous during a rotation); a login token also needs the agent enabled and its token version current. Raises 28000 otherwise.';
+	'The claims of a valid, unexpired token of issue_token, agent_login or issue_bot_token (signed with helpdesk.token_secret, or helpdesk.token_secret_previous during a rotation); a login token also needs the agent enabled and its token version current, a bot token its bot enabled, a webhook bot and at its token version. Raises 28000 otherwise.';
 
 -- The player HTTP API's database side (app.c, signed_request.c,
 -- rate_limit.c, nonce_prune.c): game apps with their secrets sealed, the
@@ -3981,6 +4067,8 @@ FROM (VALUES
 	('replay_webhooks', 'A', 'webhook operations'),
 	('upsert_bot', 'A', 'bots'),
 	('delete_bot', 'A', 'bots'),
+	('issue_bot_token', 'A', 'signs a webhook bot''s bridge token (configuration, like its secret)'),
+	('revoke_bot_tokens', 'A', 'revokes a webhook bot''s bridge tokens'),
 	('upsert_app', 'A', 'player API apps and their secrets'),
 	('revoke_app', 'A', 'player API apps'),
 	-- tokens, login, the signed player API
@@ -3997,6 +4085,8 @@ FROM (VALUES
 	('contact_support', 'PB', 'the offline form'),
 	('submit_csat', 'PB', 'a customer''s survey answer'),
 	('bot_reply', 'PB', 'an external bot answers'),
+	('bot_bridge_answer', 'B', 'a bot token''s answer, through the bridge (checks the token''s bot and version)'),
+	('bot_bridge_handoff', 'B', 'a bot token''s hand-off, through the bridge (checks the token''s bot and version)'),
 	('handoff_to_agent', 'SPB', 'a bot or supervisor hands a chat to agents'),
 	('post_message', 'SGPB', 'a message from a customer or an agent'),
 	('close_session', 'SGPB', 'ends a chat'),

@@ -40,7 +40,7 @@ SELECT throws_ok(format('SELECT helpdesk.verify_token(%L)', pg_temp.sign('!!not-
 	pg_temp.b64u(convert_to('{"tenant":1,"kind":"agent","sub":"7","exp":9999999999}', 'UTF8')))),
 	'28000', 'invalid token: header is not base64url JSON', 'a header that is not base64url is refused');
 SELECT throws_ok(format('SELECT helpdesk.verify_token(%L)', pg_temp.hs256('{"tenant":1,"kind":"admin","sub":"7","exp":9999999999}')),
-	'28000', 'invalid token: claim kind is not agent, customer or supervisor', 'kind admin is refused');
+	'28000', 'invalid token: claim kind is not agent, customer, supervisor or bot', 'kind admin is refused');
 SELECT throws_ok(format('SELECT helpdesk.verify_token(%L)', pg_temp.hs256('{"tenant":1,"kind":"agent","exp":9999999999}')),
 	'28000', 'invalid token: claim sub is missing or not a positive decimal string', 'a token without sub is refused');
 SELECT throws_ok(format('SELECT helpdesk.verify_token(%L)', pg_temp.hs256('{"kind":"agent","sub":"7","exp":9999999999}')),

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(163);
+SELECT plan(165);
 
 -- Input validation at the edges (extension/validate.c and its callers):
 -- intervals whose months/days/microseconds overflow 64 bits, integers that
@@ -91,6 +91,9 @@ INSERT INTO interval_arg VALUES
 	 'idle_close_after must be between 1 and 604800 seconds'),
 	('issue_token(ttl)',
 	 $$SELECT helpdesk.issue_token(pg_temp.fx('ta'), 'agent', pg_temp.fx('a1'), %L)$$,
+	 'ttl must be between 1 and 2592000 seconds'),
+	('issue_bot_token(ttl)',
+	 $$SELECT helpdesk.issue_bot_token(pg_temp.fx('ta'), 1, %L)$$,
 	 'ttl must be between 1 and 2592000 seconds'),
 	('agent_login(ttl)',
 	 $$SELECT helpdesk.agent_login('tap-limits-no-tenant', 'nobody', 'a password', %L)$$,
