@@ -40,7 +40,13 @@ typedef struct HdAgentSkills
 	char	   *error;			/* 'settings:' mark when a level is unusable */
 } HdAgentSkills;
 
-extern void hd_skills_begin_pass(int agents_last_pass);
+/* true when the cache was (re)created: pointers into it from before are gone */
+extern bool hd_skills_begin_pass(int agents_last_pass);
+
+/* dispatch_agents.c: the dispatcher's view of agents across passes */
+extern void hd_agents_reset(void);
+extern void hd_agents_recheck(int64 tenant_id, int64 agent_id);
+extern int	hd_agents_cached(void);
 extern Bitmapset *hd_name_bits(char kind, int64 tenant_id, Datum arr);
 extern const HdAgentSkills *hd_agent_skills(int64 tenant_id, int64 agent_id, Datum skills,
 											Datum langs);

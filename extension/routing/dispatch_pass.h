@@ -172,4 +172,8 @@ cmp_keyed(const void *x, const void *y)
 /* dispatch_load.c: fill the pass (tenants, agents, queues, waiting sessions) */
 extern void hd_load_pass(Pass *p);
 
+/* dispatch_agents.c: the present eligible agents of the tenants, into p->agents */
+extern void hd_agents_load(Pass *p, const int64 *tenants, const TimestampTz *fresh,
+						   int ntenants, int64 *free_slots);
+
 #endif							/* HD_DISPATCH_PASS_H */

@@ -81,9 +81,11 @@ cache_create(void)
 	nnames = 0;
 }
 
-void
+bool
 hd_skills_begin_pass(int agents_last_pass)
 {
+	bool		reset = false;
+
 	if (names != NULL &&
 		(nnames > MAX_NAMES ||
 		 hash_get_num_entries(agents) > 2 * (long) agents_last_pass + 1024))
@@ -93,7 +95,11 @@ hd_skills_begin_pass(int agents_last_pass)
 		agents = NULL;
 	}
 	if (names == NULL)
+	{
 		cache_create();
+		reset = true;
+	}
+	return reset;
 }
 
 /* The bit of a name (names longer than MAX_NAME_LEN bytes are cut there). */
