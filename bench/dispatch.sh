@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: pg_helpdesk's dispatcher ("ours") against a PL/pgSQL router
 # written with FOR UPDATE SKIP LOCKED (bench/peers/plpgsql_router.sql, "peer"),
-# interleaved in one run on one throwaway cluster. 1,000 agents over 20 skills,
+# interleaved in one run on one throwaway cluster. 1,000 agents (BENCH_AGENTS) over 20 skills,
 # 20 queues (direct assignment, least_loaded). For each offered load (pgbench
 # --rate, and unthrottled for "max") the enqueuers run BENCH_SECONDS; then a
 # short drain. A last run per system preloads a backlog with every agent
@@ -33,6 +33,7 @@
 #   BENCH_DRAIN (5)           seconds to wait for the queue to empty after a load run
 #   BENCH_DRAIN_MAX (120)     the same for the backlog run
 #   BENCH_CUSTOMERS (200000)  customers (each enqueue needs a fresh one)
+#   BENCH_AGENTS (1000)       agents online (issue 21's 10,000-agents row: 10000)
 #   BENCH_NO_BUILD (0)        1: use the installed pg_helpdesk, do not build
 #   PEER_WORKERS (2) PEER_BATCH (10) PEER_IDLE_US (1000)
 #                             peer worker connections, sessions per assign_batch
@@ -55,6 +56,7 @@ enq_clients=${BENCH_ENQ_CLIENTS:-4}
 drain=${BENCH_DRAIN:-5}
 drain_max=${BENCH_DRAIN_MAX:-120}
 customers=${BENCH_CUSTOMERS:-200000}
+agents=${BENCH_AGENTS:-1000}
 peer_workers=${PEER_WORKERS:-2}
 peer_batch=${PEER_BATCH:-10}
 peer_idle_us=${PEER_IDLE_US:-1000}
@@ -84,8 +86,8 @@ if [[ " $systems " == *" ours "* ]] && [ "$(q -c "SELECT to_regproc('helpdesk.se
 	exit 1
 fi
 
-hd_log "setting up: 1000 agents, 20 queues, $customers customers"
-q -v customers="$customers" -f "$sqldir/setup.sql" >/dev/null
+hd_log "setting up: $agents agents, 20 queues, $customers customers"
+q -v customers="$customers" -v agents="$agents" -f "$sqldir/setup.sql" >/dev/null
 q -f "$HD_ROOT/bench/peers/plpgsql_router.sql" >/dev/null
 q -v customers="$customers" -f "$sqldir/peer_setup.sql" >/dev/null
 hd_log "peer set up"
