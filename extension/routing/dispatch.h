@@ -38,7 +38,14 @@ typedef struct HdAgentSkills
 	int		   *levels;			/* level per skill bit, indexed by bit */
 	int			nlevels;
 	char	   *error;			/* 'settings:' mark when a level is unusable */
+	/* the same sets as words, when every bit is below 64 (!wide): matching */
+	uint64		skill_word;
+	uint64		lang_word;
+	bool		wide;
 } HdAgentSkills;
+
+/* a set as one word; false when a member is 64 or more */
+extern bool hd_bms_word(const Bitmapset *b, uint64 *word);
 
 /* true when the cache was (re)created: pointers into it from before are gone */
 extern bool hd_skills_begin_pass(int agents_last_pass);

@@ -67,6 +67,7 @@ typedef struct TenantView
 	int64	   *dirty;			/* agent ids to re-read */
 	int			gone_base;		/* reread(): where its flags start */
 	int			sorted_n;		/* reread(): entries before it appended any */
+	TimestampTz min_seen;		/* the oldest last_seen_at in a: 0 unknown */
 } TenantView;
 
 static MemoryContext view_cxt = NULL;
@@ -486,8 +487,11 @@ hd_agents_load(Pass *p, const int64 *tenants, const TimestampTz *fresh, int nten
 			v->ndirty = 0;
 			continue;
 		}
-		/* changed agents, and those whose presence looks out of date */
-		for (j = 0; j < v->n + v->ndirty; j++)
+		/*
+		 * changed agents, and those whose presence looks out of date (none
+		 * when even the oldest cached heartbeat is recent enough)
+		 */
+		for (j = 0; j < (v->min_seen > fresh[i] ? v->ndirty : v->n + v->ndirty); j++)
 		{
 			int64		id;
 
@@ -540,11 +544,14 @@ hd_agents_load(Pass *p, const int64 *tenants, const TimestampTz *fresh, int nten
 	{
 		TenantView *v = tv[i];
 
+		v->min_seen = PG_INT64_MAX;
 		for (j = 0; j < v->n; j++)
 		{
 			CachedAgent *c = &v->a[j];
 			Agent	   *a;
 
+			if (c->last_seen < v->min_seen)
+				v->min_seen = c->last_seen;
 			if (c->last_seen <= fresh[i])
 				continue;
 			a = &p->agents[p->nagents++];
@@ -555,6 +562,9 @@ hd_agents_load(Pass *p, const int64 *tenants, const TimestampTz *fresh, int nten
 			a->last_activity = c->last_activity;
 			a->status_changed = c->status_changed;
 			a->sk = c->sk;
+			a->skill_word = c->sk->skill_word;
+			a->lang_word = c->sk->lang_word;
+			a->wide = c->sk->wide;
 			if (a->load < a->cap)
 				free_slots[i] += a->cap - a->load;
 		}

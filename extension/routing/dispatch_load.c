@@ -225,28 +225,10 @@ load_rest(void *arg)
 		q->req_langs = hd_name_bits('l', q->tenant_id, SPI_getbinval(t, d, 7, &isnull));
 		q->req_text = psprintf("skills %s and languages %s", hd_clip_message(pstrdup(skills), 200),
 							   hd_clip_message(pstrdup(langs), 200));
-		q->cands = palloc(sizeof(int) * Max(p->nagents, 1));
+		q->cands = NULL;
 		q->ncands = 0;
 		p->nqueues++;
 	}
-	for (j = 0; j < p->nagents; j++)
-	{
-		Agent	   *a = &p->agents[j];
-
-		for (i = 0; i < p->nqueues; i++)
-		{
-			Queue	   *q = &p->queues[i];
-
-			if (q->tenant_id != a->tenant_id)
-				continue;
-			if (!bms_is_subset(q->req_skills, a->sk->skills))
-				continue;
-			if (!bms_is_empty(q->req_langs) && !bms_overlap(q->req_langs, a->sk->langs))
-				continue;
-			q->cands[q->ncands++] = j;
-		}
-	}
-
 	/* waiting sessions: enough per queue to fill every free slot, plus a few */
 	{
 		int64	   *qt = palloc(sizeof(int64) * Max(p->nqueues, 1));
@@ -306,6 +288,54 @@ load_rest(void *arg)
 		w->chosen = -1;
 		if (w->q >= 0)
 			p->queues[w->q].nloaded++;
+	}
+
+	/*
+	 * Per queue with waiting sessions (no other needs them), its tenant's
+	 * agents with the skills and a language (both arrays are sorted by
+	 * tenant: each queue looks at its tenant's range only).
+	 */
+	for (i = 0; i < p->nqueues; i++)
+	{
+		Queue	   *q = &p->queues[i];
+		int			lo = 0,
+					hi = p->nagents;
+
+		if (q->nloaded == 0)
+			continue;
+		q->cands = palloc(sizeof(int) * Max(p->nagents, 1));
+
+		q->req_wide = !hd_bms_word(q->req_skills, &q->req_skill_word) |
+			!hd_bms_word(q->req_langs, &q->req_lang_word);
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (p->agents[mid].tenant_id < q->tenant_id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (j = lo; j < p->nagents && p->agents[j].tenant_id == q->tenant_id; j++)
+		{
+			const Agent *a = &p->agents[j];
+
+			if (!q->req_wide && !a->wide)
+			{
+				if ((q->req_skill_word & ~a->skill_word) != 0)
+					continue;
+				if (q->req_lang_word != 0 && (q->req_lang_word & a->lang_word) == 0)
+					continue;
+			}
+			else
+			{
+				if (!bms_is_subset(q->req_skills, a->sk->skills))
+					continue;
+				if (!bms_is_empty(q->req_langs) && !bms_overlap(q->req_langs, a->sk->langs))
+					continue;
+			}
+			q->cands[q->ncands++] = j;
+		}
 	}
 
 	/* per-queue limits of agents */
