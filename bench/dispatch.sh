@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: pg_helpdesk's dispatcher ("ours") against a PL/pgSQL router
 # written with FOR UPDATE SKIP LOCKED (bench/peers/plpgsql_router.sql, "peer"),
-# interleaved in one run on one throwaway cluster. 1,000 agents over 20 skills,
+# interleaved in one run on one throwaway cluster. 1,000 agents (BENCH_AGENTS) over 20 skills,
 # 20 queues (direct assignment, least_loaded). For each offered load (pgbench
 # --rate, and unthrottled for "max") the enqueuers run BENCH_SECONDS; then a
 # short drain. A last run per system preloads a backlog with every agent
@@ -33,6 +33,7 @@
 #   BENCH_DRAIN (5)           seconds to wait for the queue to empty after a load run
 #   BENCH_DRAIN_MAX (120)     the same for the backlog run
 #   BENCH_CUSTOMERS (200000)  customers (each enqueue needs a fresh one)
+#   BENCH_AGENTS (1000)       agents online (issue 21's 10,000-agents row: 10000)
 #   BENCH_NO_BUILD (0)        1: use the installed pg_helpdesk, do not build
 #   PEER_WORKERS (2) PEER_BATCH (10) PEER_IDLE_US (1000)
 #                             peer worker connections, sessions per assign_batch
@@ -55,6 +56,7 @@ enq_clients=${BENCH_ENQ_CLIENTS:-4}
 drain=${BENCH_DRAIN:-5}
 drain_max=${BENCH_DRAIN_MAX:-120}
 customers=${BENCH_CUSTOMERS:-200000}
+agents=${BENCH_AGENTS:-1000}
 peer_workers=${PEER_WORKERS:-2}
 peer_batch=${PEER_BATCH:-10}
 peer_idle_us=${PEER_IDLE_US:-1000}
@@ -84,8 +86,8 @@ if [[ " $systems " == *" ours "* ]] && [ "$(q -c "SELECT to_regproc('helpdesk.se
 	exit 1
 fi
 
-hd_log "setting up: 1000 agents, 20 queues, $customers customers"
-q -v customers="$customers" -f "$sqldir/setup.sql" >/dev/null
+hd_log "setting up: $agents agents, 20 queues, $customers customers"
+q -v customers="$customers" -v agents="$agents" -f "$sqldir/setup.sql" >/dev/null
 q -f "$HD_ROOT/bench/peers/plpgsql_router.sql" >/dev/null
 q -v customers="$customers" -f "$sqldir/peer_setup.sql" >/dev/null
 hd_log "peer set up"
@@ -161,21 +163,48 @@ enqueue() { # sys script [pgbench options]
 		{ cat "$work/enqueue.out" >&2; echo "enqueuers failed (out of customers? BENCH_CUSTOMERS)" >&2; exit 1; }
 }
 
+# The router's own CPU time (user + system, /proc), per 1,000 sessions it
+# assigned: the dispatcher process for ours, the worker connections'
+# backends for the peer. Unlike latency it hardly moves with what else the
+# machine runs, so it compares builds measured on a busy machine.
+router_pids() { # sys
+	if [ "$1" = ours ]; then
+		q -c "SELECT pid FROM helpdesk.worker_status() WHERE kind = 'dispatcher' AND pid IS NOT NULL"
+	else
+		q -c "SELECT pid FROM pg_stat_activity WHERE datname = '$db' AND query LIKE '%peer.assign_batch%' AND pid <> pg_backend_pid()"
+	fi
+}
+cpu_ticks() { # pids...
+	local t=0 p v
+	for p in "$@"; do
+		v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+hz=$(getconf CLK_TCK)
+declare -A cpu
+
 # one load run: sets line to bench.stats' line
 run_load() { # sys load
-	local sys=$1 load=$2 rate=() cutoff script=enqueue_$1.sql
+	local sys=$1 load=$2 rate=() cutoff script=enqueue_$1.sql pids t0 done_n
 	case $load in
 		max) ;;
 		batch) script=enqueue_$1_batch.sql ;;
 		*) rate=(-R "$load") ;;
 	esac
 	reset "$sys"
-	if [ "$sys" = peer ]; then start_peer_workers; fi
+	if [ "$sys" = peer ]; then start_peer_workers; sleep 0.2; fi
+	pids=$(router_pids "$sys")
+	t0=$(cpu_ticks $pids)
 	enqueue "$sys" "$script" "${rate[@]}"
 	wait_drain "$sys" "$drain"
 	cutoff=$(q -c 'SELECT clock_timestamp()')
+	t0=$(( $(cpu_ticks $pids) - t0 ))
 	if [ "$sys" = peer ]; then stop_peer_workers; fi
 	line=$(q -c "SELECT bench.stats('$sys', 'load', '$cutoff', '$warmup s')")
+	done_n=$(( $(echo "$line" | cut -d'|' -f1) - $(echo "$line" | cut -d'|' -f7) ))
+	cpu[$sys.$load]+="$(awk -v t="$t0" -v hz="$hz" -v n="$done_n" 'BEGIN { if (n > 0) printf "%.1f", t * 1000 / hz * 1000 / n; else print "-" }') "
 	check "$sys" "load $load"
 	[ "${line%%|*}" -lt $((customers - enq_clients)) ] ||
 		{ echo "used every customer; raise BENCH_CUSTOMERS" >&2; exit 1; }
@@ -242,6 +271,11 @@ field() { # sys case n
 		else if (a[m + 1] == "Infinity") print "Infinity"
 		else print (a[m] + a[m + 1]) / 2 }'
 }
+median_of() { # space-separated numbers (or "-")
+	local v; v=$(echo "$1" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g)
+	[ -n "$v" ] || { echo -; return; }
+	echo "$v" | awk '{a[NR]=$1} END { m = int((NR + 1) / 2); if (NR % 2) print a[m]; else print (a[m] + a[m + 1]) / 2 }'
+}
 fmt_rate() { case $1 in NA) echo n/a ;; *) printf '%.0f' "$1" ;; esac; }
 fmt_ms() { case $1 in NA) echo n/a ;; -) echo - ;; Infinity) echo "unassigned" ;; *) printf '%.2f' "$1" ;; esac; }
 ratio() { # a b
@@ -256,16 +290,17 @@ out=bench/results/dispatch-$(date -u +%Y%m%dT%H%M%SZ).md
 {
 	echo "Dispatch: pg_helpdesk's dispatcher (ours) vs PL/pgSQL FOR UPDATE SKIP LOCKED (peer), $rounds round(s) of ${secs}s per load, interleaved; medians"
 	echo
-	echo "| offered load | ours asg/s | ours p50 / p99 ms | peer asg/s | peer p50 / p99 ms | asg/s ours/peer | p99 peer/ours | p99 with warm-up, ours / peer |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| offered load | ours asg/s | ours p50 / p99 ms | peer asg/s | peer p50 / p99 ms | asg/s ours/peer | p99 peer/ours | p99 with warm-up, ours / peer | router CPU ms per 1k assigned, ours / peer |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for c in "${cases[@]}"; do
 		oa=$(field ours "$c" 5); pa=$(field peer "$c" 5)
 		o50=$(field ours "$c" 8); o99=$(field ours "$c" 9); p50=$(field peer "$c" 8); p99=$(field peer "$c" 9)
-		printf '| %s | %s | %s / %s | %s | %s / %s | %s | %s | %s / %s |\n' "$(label "$c")" \
+		printf '| %s | %s | %s / %s | %s | %s / %s | %s | %s | %s / %s | %s / %s |\n' "$(label "$c")" \
 			"$(fmt_rate "$oa")" "$(fmt_ms "$o50")" "$(fmt_ms "$o99")" \
 			"$(fmt_rate "$pa")" "$(fmt_ms "$p50")" "$(fmt_ms "$p99")" \
 			"$(ratio "$oa" "$pa")" "$(ratio "$p99" "$o99")" \
-			"$(fmt_ms "$(field ours "$c" 11)")" "$(fmt_ms "$(field peer "$c" 11)")"
+			"$(fmt_ms "$(field ours "$c" 11)")" "$(fmt_ms "$(field peer "$c" 11)")" \
+			"$(median_of "${cpu[ours.$c]:-}")" "$(median_of "${cpu[peer.$c]:-}")"
 	done
 	echo
 	echo "Details (medians): enqueued sessions, enqueue rate, assignments committed in the window and per second,"
@@ -289,6 +324,8 @@ out=bench/results/dispatch-$(date -u +%Y%m%dT%H%M%SZ).md
 	echo "a session still unassigned after the drain counts as infinite (\"unassigned\")."
 	echo "peer: $peer_workers workers (pgbench clients looping SELECT peer.assign_batch($peer_batch)," \
 		"sleeping ${peer_idle_us} us after a pass that found nothing); enqueuers: $enq_clients pgbench clients, -M prepared."
+	echo "router CPU: user + system time of the dispatcher process (ours) or the peer workers' backends (/proc), over the run and its drain, per 1,000 sessions assigned."
+	for c in "${cases[@]}"; do [ "$c" = drain ] || echo "router CPU ms per 1k assigned, $c: ours ${cpu[ours.$c]:-none}/ peer ${cpu[peer.$c]:-none}"; done
 	echo "consistency checks passed after every run (capacity, one open assignment per session, load = held sessions, eligibility)."
 	echo
 	echo "Raw lines (round, system, load: enqueued|window_s|enq/s|assigned in window|asg/s|backlog at end|left|p50|p99|max|p99 with warm-up):"

@@ -152,6 +152,7 @@ FROM (VALUES
 	('_upload_attachment', '', 'completes a player''s attachment inside player_call'),
 	('_attachment_upload', '', 'trigger'),
 	('_api_app_changed', '', 'trigger'),
+	('_agent_routing_changed', '', 'trigger'),
 	-- the console's reads through the bridge (bridge_api/10)
 	('bridge_console_sessions', 'B', 'the console''s lists; trusts the kind and subject the bridge verified'),
 	('bridge_console_customer', 'B', 'the console''s customer panel; trusts the verified subject'),

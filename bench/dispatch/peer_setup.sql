@@ -1,4 +1,4 @@
--- The peer's side of the workload: the same agents (ids 1..1000), queues
+-- The peer's side of the workload: the same agents (ids 1..agents), queues
 -- (ids 1..20) and customers (ids 1..customers). Presence lasts 3 hours, as
 -- for pg_helpdesk's bench tenant. psql variables: customers.
 UPDATE peer.settings SET presence_ttl = '3 hours';

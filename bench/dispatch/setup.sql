@@ -1,8 +1,9 @@
 -- bench/dispatch.sh: the workload both routers get (agents, queues, customers),
--- a run marker table and the measurement functions. psql variables: customers.
+-- a run marker table and the measurement functions. psql variables: customers,
+-- agents.
 CREATE SCHEMA bench;
 
--- 1,000 agents over 20 skills: 2-4 skills each (level 1..10), 1-2 languages,
+-- :agents (1,000 unless BENCH_AGENTS) agents over 20 skills: 2-4 skills each (level 1..10), 1-2 languages,
 -- capacity 500..1000 (sessions are never closed during a run, so capacity
 -- must outlast it). Deterministic (setseed), the same for both routers.
 SELECT setseed(0.42);
@@ -13,7 +14,7 @@ SELECT i,
         FROM (SELECT k FROM generate_series(1, 20) k WHERE i > 0 ORDER BY random() LIMIT 2 + i % 3) x)
            AS skills,
        500 + (i * 37) % 501 AS max_sessions
-FROM generate_series(1, 1000) i;
+FROM generate_series(1, :agents) i;
 ALTER TABLE bench.agent_def ADD COLUMN languages text[];
 UPDATE bench.agent_def SET languages =
 	(SELECT array_agg(DISTINCT l) FROM (VALUES

@@ -31,6 +31,7 @@ extern int	hd_max_databases;
 extern int	hd_launcher_naptime;
 extern int	hd_publisher_min_interval_ms;
 extern int	hd_dispatch_batch_size;
+extern int	hd_dispatch_verify_interval_ms;
 extern int	hd_position_interval_ms;
 extern char *hd_token_secret;
 extern void hd_define_core_settings(void);
@@ -132,6 +133,7 @@ typedef enum HdWorkerKind
 
 extern void hd_wake_at_commit(HdWorkerKind kind);
 extern void hd_request_launcher_at_commit(void);
+extern void hd_note_agent_change(int64 tenant_id, int64 agent_id);
 
 /* ---- state_table.c: lookups in state machines' static tables ---- */
 typedef struct HdTransition

@@ -13,6 +13,7 @@ int			hd_max_databases = 32;
 int			hd_launcher_naptime = 60;
 int			hd_publisher_min_interval_ms = 2;
 int			hd_dispatch_batch_size = 2000;
+int			hd_dispatch_verify_interval_ms = 10000;
 int			hd_position_interval_ms = 1000;
 
 void
@@ -39,6 +40,11 @@ hd_define_core_settings(void)
 							"Seconds between the launcher's checks for new or dropped databases.",
 							NULL, &hd_launcher_naptime, 60, 1, 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.dispatch_verify_interval",
+							"How often the dispatcher reads each routed tenant's agents in full.",
+							"Between full reads it reads only the agents whose routing columns changed; 0 reads every pass in full.",
+							&hd_dispatch_verify_interval_ms, 10000, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("helpdesk.dispatch_batch_size",
 							"Most waiting sessions per queue the dispatcher considers in one pass.",
 							NULL, &hd_dispatch_batch_size, 2000, 1, 1000000,

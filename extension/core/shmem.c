@@ -51,11 +51,14 @@ hd_shmem_startup_hook(void)
 		pg_atomic_init_u32(&hd_shared->rescan, 1);
 		hd_shared->nslots = hd_max_databases;
 		for (i = 0; i < hd_shared->nslots; i++)
+		{
 			for (k = 0; k < HD_NUM_WORKER_KINDS; k++)
 			{
 				pg_atomic_init_u32(&hd_shared->slots[i].workers[k].pending, 0);
 				hd_worker_slot_init_counters(&hd_shared->slots[i].workers[k]);
 			}
+			SpinLockInit(&hd_shared->slots[i].agent_changes.mutex);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -105,6 +108,48 @@ hd_worker_slot_init_counters(HdWorkerSlot *w)
 	pg_atomic_init_u64(&w->passes, 0);
 	pg_atomic_init_u64(&w->pass_us, 0);
 	pg_atomic_init_u64(&w->last_pass_us, 0);
+	pg_atomic_init_u64(&w->rows_read, 0);
+}
+
+/*
+ * The reader copies under the spinlock, 64 entries at a time at most
+ * (a few hundred bytes), so writers never wait long.
+ */
+int
+hd_agent_ring_read(HdDbSlot *slot, uint64 *tail, int64 *tenants, int64 *agents, int max)
+{
+	HdAgentRing *r = &slot->agent_changes;
+	int			n = 0;
+
+	while (n < max)
+	{
+		uint64		head;
+		int			chunk;
+		int			i;
+
+		SpinLockAcquire(&r->mutex);
+		head = r->head;
+		if (head - *tail > HD_AGENT_RING)
+		{
+			SpinLockRelease(&r->mutex);
+			*tail = head;
+			return -1;
+		}
+		chunk = (int) Min((uint64) Min(64, max - n), head - *tail);
+		for (i = 0; i < chunk; i++)
+		{
+			uint64		k = (*tail + i) % HD_AGENT_RING;
+
+			tenants[n + i] = r->tenant_id[k];
+			agents[n + i] = r->agent_id[k];
+		}
+		SpinLockRelease(&r->mutex);
+		*tail += chunk;
+		n += chunk;
+		if (chunk == 0)
+			break;
+	}
+	return n;
 }
 
 /* Only the worker itself writes these, so plain read-add-write is enough. */

@@ -13,6 +13,7 @@
 #include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/spin.h"
 
 typedef enum HdDbState
 {
@@ -35,11 +36,27 @@ typedef struct HdWorkerSlot
 	pg_atomic_uint64 passes;	/* passes of the worker's main work */
 	pg_atomic_uint64 pass_us;	/* their summed duration, microseconds */
 	pg_atomic_uint64 last_pass_us;	/* the latest one's */
+	pg_atomic_uint64 rows_read;	/* the dispatcher: agent rows it read */
 } HdWorkerSlot;
 
 /* a worker adds one pass of us microseconds to its counters */
 extern void hd_worker_count_pass(HdWorkerSlot *w, int64 us);
 extern void hd_worker_slot_init_counters(HdWorkerSlot *w);
+
+/*
+ * Agents whose routing columns changed, in commit order (wake.c writes,
+ * the dispatcher reads: routing/dispatch_agents.c). A reader that fell more
+ * than HD_AGENT_RING entries behind has lost some and reloads everything.
+ */
+#define HD_AGENT_RING 1024
+
+typedef struct HdAgentRing
+{
+	slock_t		mutex;
+	uint64		head;			/* entries ever written */
+	int64		tenant_id[HD_AGENT_RING];
+	int64		agent_id[HD_AGENT_RING];	/* 0: every agent of the tenant */
+} HdAgentRing;
 
 typedef struct HdDbSlot
 {
@@ -47,7 +64,16 @@ typedef struct HdDbSlot
 	HdDbState	state;
 	TimestampTz paused_until;
 	HdWorkerSlot workers[HD_NUM_WORKER_KINDS];
+	HdAgentRing agent_changes;
 } HdDbSlot;
+
+/*
+ * Copy entries after *tail into the arrays (at most max); *tail moves past
+ * them. Returns how many were copied, or -1 when entries were overwritten
+ * before we read them (then *tail jumps to the head).
+ */
+extern int	hd_agent_ring_read(HdDbSlot *slot, uint64 *tail, int64 *tenants, int64 *agents,
+							   int max);
 
 typedef struct HdShared
 {

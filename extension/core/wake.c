@@ -17,6 +17,34 @@ static bool callback_registered = false;
 static uint32 wake_mask = 0;
 static bool launcher_requested = false;
 
+/*
+ * Agents this transaction changed (hd_note_agent_change), handed to the
+ * dispatcher at COMMIT. More than fit become one "the whole tenant" entry,
+ * or one "everything" entry (tenant 0) when they span tenants.
+ */
+#define MAX_NOTED_AGENTS 32
+static int64 noted_tenant[MAX_NOTED_AGENTS];
+static int64 noted_agent[MAX_NOTED_AGENTS];
+static int	nnoted = 0;
+
+static void
+push_agent_changes(HdDbSlot *slot)
+{
+	HdAgentRing *r = &slot->agent_changes;
+	int			i;
+
+	SpinLockAcquire(&r->mutex);
+	for (i = 0; i < nnoted; i++)
+	{
+		uint64		k = r->head % HD_AGENT_RING;
+
+		r->tenant_id[k] = noted_tenant[i];
+		r->agent_id[k] = noted_agent[i];
+		r->head++;
+	}
+	SpinLockRelease(&r->mutex);
+}
+
 static void
 hd_wake_now(void)
 {
@@ -31,6 +59,8 @@ hd_wake_now(void)
 			slot->state = HD_DB_UNKNOWN;
 		LWLockRelease(hd_shared->lock);
 	}
+	if (slot != NULL && nnoted > 0)
+		push_agent_changes(slot);
 	if (slot == NULL || slot->state != HD_DB_ACTIVE)
 	{
 		/* No worker for this database yet: let the launcher start one. */
@@ -66,6 +96,7 @@ hd_xact_callback(XactEvent event, void *arg)
 				hd_wake_now();
 			wake_mask = 0;
 			launcher_requested = false;
+			nnoted = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -76,6 +107,7 @@ hd_xact_callback(XactEvent event, void *arg)
 			 */
 			wake_mask = 0;
 			launcher_requested = false;
+			nnoted = 0;
 			break;
 		default:
 			break;
@@ -104,4 +136,37 @@ hd_request_launcher_at_commit(void)
 {
 	hd_ensure_callback();
 	launcher_requested = true;
+}
+
+/*
+ * An agent's routing columns changed in this transaction (the trigger in
+ * routing/00_schema.sql calls this): the dispatcher re-reads the agent
+ * after COMMIT, and is woken for it. agent_id 0 means every agent of the
+ * tenant, tenant_id 0 every agent.
+ */
+void
+hd_note_agent_change(int64 tenant_id, int64 agent_id)
+{
+	int			i;
+
+	hd_ensure_callback();
+	wake_mask |= (1u << HD_WORKER_DISPATCHER);
+	for (i = 0; i < nnoted; i++)
+		if ((noted_tenant[i] == tenant_id || noted_tenant[i] == 0) &&
+			(noted_agent[i] == agent_id || noted_agent[i] == 0))
+			return;
+	if (nnoted < MAX_NOTED_AGENTS)
+	{
+		noted_tenant[nnoted] = tenant_id;
+		noted_agent[nnoted] = agent_id;
+		nnoted++;
+		return;
+	}
+	/* too many: one entry for the tenant if they all share it, else all */
+	for (i = 0; i < nnoted; i++)
+		if (noted_tenant[i] != tenant_id)
+			break;
+	noted_tenant[0] = i == nnoted ? tenant_id : 0;
+	noted_agent[0] = 0;
+	nnoted = 1;
 }

@@ -134,7 +134,8 @@ worker_rows(ReturnSetInfo *rsinfo)
 	bool		up[HD_NUM_WORKER_KINDS] = {false};
 	uint64		passes = 0,
 				pass_us = 0,
-				last_us = 0;
+				last_us = 0,
+				rows_read = 0;
 	int			k;
 
 	if (slot != NULL)
@@ -148,6 +149,7 @@ worker_rows(ReturnSetInfo *rsinfo)
 		passes = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].passes);
 		pass_us = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].pass_us);
 		last_us = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].last_pass_us);
+		rows_read = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].rows_read);
 		LWLockRelease(hd_shared->lock);
 	}
 	for (k = 0; k < HD_NUM_WORKER_KINDS; k++)
@@ -167,6 +169,9 @@ worker_rows(ReturnSetInfo *rsinfo)
 	put_row(rsinfo, "helpdesk_dispatcher_last_pass_seconds", "gauge",
 			"Duration of the dispatcher's latest assignment pass.",
 			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) last_us / 1e6);
+	put_row(rsinfo, "helpdesk_dispatcher_agent_rows_read_total", "counter",
+			"Agent rows the dispatcher read for its passes (only changed agents between full reads).",
+			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) rows_read);
 }
 
 PG_FUNCTION_INFO_V1(hd_metrics);

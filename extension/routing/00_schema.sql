@@ -162,6 +162,27 @@ COMMENT ON COLUMN helpdesk.queue.dispatch_error IS
 COMMENT ON COLUMN helpdesk.agent.dispatch_error IS
 	'Why the dispatcher offers this agent nothing (skills or capacity it cannot use); NULL when fine. Cleared by the dispatcher once the data is valid again.';
 
+-- The dispatcher keeps its view of agents across passes (dispatch_agents.c):
+-- a change to what routing reads of an agent names the agent to it at
+-- COMMIT. Heartbeats (last_seen_at and an unchanged status) do not fire.
+CREATE FUNCTION helpdesk._agent_routing_changed() RETURNS trigger LANGUAGE c
+AS 'MODULE_PATHNAME', 'hd_agent_routing_changed';
+COMMENT ON FUNCTION helpdesk._agent_routing_changed() IS
+	'Row trigger on agent: hands the agent to the dispatcher at COMMIT, which then reads it again instead of every agent (helpdesk.dispatch_verify_interval bounds what it could miss).';
+CREATE TRIGGER agent_routing_changed AFTER INSERT OR DELETE ON helpdesk.agent
+	FOR EACH ROW EXECUTE FUNCTION helpdesk._agent_routing_changed();
+CREATE TRIGGER agent_routing_updated AFTER UPDATE ON helpdesk.agent
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+		OR OLD.enabled IS DISTINCT FROM NEW.enabled
+		OR OLD.load IS DISTINCT FROM NEW.load
+		OR OLD.max_sessions IS DISTINCT FROM NEW.max_sessions
+		OR OLD.skills IS DISTINCT FROM NEW.skills
+		OR OLD.languages IS DISTINCT FROM NEW.languages
+		OR OLD.last_activity_at IS DISTINCT FROM NEW.last_activity_at
+		OR OLD.status_changed_at IS DISTINCT FROM NEW.status_changed_at
+		OR OLD.dispatch_error IS DISTINCT FROM NEW.dispatch_error)
+	EXECUTE FUNCTION helpdesk._agent_routing_changed();
+
 -- One row per offer or assignment of a session to an agent.
 CREATE TABLE helpdesk.session_assignment (
 	tenant_id   bigint NOT NULL,

@@ -38,9 +38,22 @@ typedef struct HdAgentSkills
 	int		   *levels;			/* level per skill bit, indexed by bit */
 	int			nlevels;
 	char	   *error;			/* 'settings:' mark when a level is unusable */
+	/* the same sets as words, when every bit is below 64 (!wide): matching */
+	uint64		skill_word;
+	uint64		lang_word;
+	bool		wide;
 } HdAgentSkills;
 
-extern void hd_skills_begin_pass(int agents_last_pass);
+/* a set as one word; false when a member is 64 or more */
+extern bool hd_bms_word(const Bitmapset *b, uint64 *word);
+
+/* true when the cache was (re)created: pointers into it from before are gone */
+extern bool hd_skills_begin_pass(int agents_last_pass);
+
+/* dispatch_agents.c: the dispatcher's view of agents across passes */
+extern void hd_agents_reset(void);
+extern void hd_agents_recheck(int64 tenant_id, int64 agent_id);
+extern int	hd_agents_cached(void);
 extern Bitmapset *hd_name_bits(char kind, int64 tenant_id, Datum arr);
 extern const HdAgentSkills *hd_agent_skills(int64 tenant_id, int64 agent_id, Datum skills,
 											Datum langs);

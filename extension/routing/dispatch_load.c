@@ -6,10 +6,11 @@
  *      (dispatch_util.c): one whose values no arithmetic can use is marked
  *      and left out.
  *   2. Every enabled online agent with fresh presence (per-tenant cut-offs
- *      computed in C) whose role is not qa (a qa agent reads only); skills
- *      and languages become bitmaps over a per-pass dictionary of names
- *      (dispatch_skills.c); an agent with an unusable skill level or
- *      capacity is marked and left out.
+ *      computed in C) whose role is not qa (a qa agent reads only), from
+ *      the dispatcher's view of agents kept across passes, which reads only
+ *      the agents that changed (dispatch_agents.c); skills and languages
+ *      are bitmaps over a dictionary of names (dispatch_skills.c); an agent
+ *      with an unusable skill level or capacity is marked and left out.
  *   3. The dispatched queues (settings checked, bad ones marked), and per
  *      queue the first waiting sessions in rank order (enough to use every
  *      free slot, plus some to report why the rest wait).
@@ -35,16 +36,6 @@ static HdPlan waiting_tenants = {
 	"      AND s.dispatch_error IS NULL)) "
 	"ORDER BY t.id",
 	0, {}
-};
-/* $2: per tenant, agents seen after this are present (computed in C) */
-static HdPlan load_agents = {
-	"SELECT a.tenant_id, a.id, a.load, a.max_sessions, a.last_activity_at, a.skills, "
-	"       a.languages, a.dispatch_error, a.status_changed_at "
-	"FROM unnest($1::int8[], $2::timestamptz[]) k(tenant_id, fresh_after) "
-	"JOIN helpdesk.agent a ON a.tenant_id = k.tenant_id "
-	"WHERE a.status = 'online' AND a.enabled AND a.last_seen_at > k.fresh_after "
-	"  AND a.role <> 'qa'",	/* security's column: a qa agent reads only */
-	2, {INT8ARRAYOID, TIMESTAMPTZARRAYOID}
 };
 /* intervals come raw: hd_queue_times checks and converts them */
 static HdPlan load_queues = {
@@ -190,58 +181,9 @@ load_rest(void *arg)
 		fresh[i] = now - p->tt[i].presence_us;
 	}
 	v[0] = hd_int8_array(tenants, ntenants);
-	{
-		Datum	   *d = palloc(sizeof(Datum) * Max(ntenants, 1));
 
-		for (i = 0; i < ntenants; i++)
-			d[i] = TimestampTzGetDatum(fresh[i]);
-		v[1] = PointerGetDatum(construct_array(d, ntenants, TIMESTAMPTZOID, 8,
-											   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	}
-
-	/* agents */
-	hd_exec(&load_agents, v, NULL, false, 0);
-	n = (int) SPI_processed;
-	p->nagents = 0;
-	p->agents = palloc0(sizeof(Agent) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		Agent	   *a = &p->agents[p->nagents];
-		bool		isnull;
-		char	   *mark = SPI_getvalue(t, d, 8);
-		const char *bad = NULL;
-		int			k;
-
-		a->tenant_id = get_int8(t, d, 1, 0);
-		a->id = get_int8(t, d, 2, 0);
-		a->load = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
-		a->cap = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
-		a->last_activity = get_ts(t, d, 5, PG_INT64_MIN);
-		a->status_changed = get_ts(t, d, 9, 0);
-		a->sk = hd_agent_skills(a->tenant_id, a->id, SPI_getbinval(t, d, 6, &isnull),
-								SPI_getbinval(t, d, 7, &isnull));
-		if (a->sk->error)
-			bad = a->sk->error;
-		else if (a->load < 0 || a->load > 1000000 || a->cap < 0 || a->cap > 1000000)
-			bad = "settings: load or max_sessions is out of range";
-		if (bad)
-		{
-			if (mark == NULL || strcmp(mark, bad) != 0)
-				hd_defer_mark(&p->marks, HD_MARK_AGENT, a->tenant_id, a->id, bad);
-			continue;
-		}
-		if (hd_mark_is(mark, "settings:"))
-			hd_defer_mark(&p->marks, HD_MARK_AGENT, a->tenant_id, a->id, NULL);
-		/* free slots decide how deep we look into each queue */
-		for (k = 0; k < ntenants; k++)
-			if (tenants[k] == a->tenant_id && a->load < a->cap)
-				free_slots[k] += a->cap - a->load;
-		p->nagents++;
-	}
-	/* sorted here rather than by the query: a sort node copied every row */
-	qsort(p->agents, p->nagents, sizeof(Agent), cmp_keyed);
+	/* agents: the dispatcher's view, updated with what changed (dispatch_agents.c) */
+	hd_agents_load(p, tenants, fresh, ntenants, free_slots);
 
 	/* queues, and per queue the agents with its skills and a language */
 	hd_exec(&load_queues, v, NULL, false, 0);
@@ -283,28 +225,10 @@ load_rest(void *arg)
 		q->req_langs = hd_name_bits('l', q->tenant_id, SPI_getbinval(t, d, 7, &isnull));
 		q->req_text = psprintf("skills %s and languages %s", hd_clip_message(pstrdup(skills), 200),
 							   hd_clip_message(pstrdup(langs), 200));
-		q->cands = palloc(sizeof(int) * Max(p->nagents, 1));
+		q->cands = NULL;
 		q->ncands = 0;
 		p->nqueues++;
 	}
-	for (j = 0; j < p->nagents; j++)
-	{
-		Agent	   *a = &p->agents[j];
-
-		for (i = 0; i < p->nqueues; i++)
-		{
-			Queue	   *q = &p->queues[i];
-
-			if (q->tenant_id != a->tenant_id)
-				continue;
-			if (!bms_is_subset(q->req_skills, a->sk->skills))
-				continue;
-			if (!bms_is_empty(q->req_langs) && !bms_overlap(q->req_langs, a->sk->langs))
-				continue;
-			q->cands[q->ncands++] = j;
-		}
-	}
-
 	/* waiting sessions: enough per queue to fill every free slot, plus a few */
 	{
 		int64	   *qt = palloc(sizeof(int64) * Max(p->nqueues, 1));
@@ -364,6 +288,54 @@ load_rest(void *arg)
 		w->chosen = -1;
 		if (w->q >= 0)
 			p->queues[w->q].nloaded++;
+	}
+
+	/*
+	 * Per queue with waiting sessions (no other needs them), its tenant's
+	 * agents with the skills and a language (both arrays are sorted by
+	 * tenant: each queue looks at its tenant's range only).
+	 */
+	for (i = 0; i < p->nqueues; i++)
+	{
+		Queue	   *q = &p->queues[i];
+		int			lo = 0,
+					hi = p->nagents;
+
+		if (q->nloaded == 0)
+			continue;
+		q->cands = palloc(sizeof(int) * Max(p->nagents, 1));
+
+		q->req_wide = !hd_bms_word(q->req_skills, &q->req_skill_word) |
+			!hd_bms_word(q->req_langs, &q->req_lang_word);
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (p->agents[mid].tenant_id < q->tenant_id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (j = lo; j < p->nagents && p->agents[j].tenant_id == q->tenant_id; j++)
+		{
+			const Agent *a = &p->agents[j];
+
+			if (!q->req_wide && !a->wide)
+			{
+				if ((q->req_skill_word & ~a->skill_word) != 0)
+					continue;
+				if (q->req_lang_word != 0 && (q->req_lang_word & a->lang_word) == 0)
+					continue;
+			}
+			else
+			{
+				if (!bms_is_subset(q->req_skills, a->sk->skills))
+					continue;
+				if (!bms_is_empty(q->req_langs) && !bms_overlap(q->req_langs, a->sk->langs))
+					continue;
+			}
+			q->cands[q->ncands++] = j;
+		}
 	}
 
 	/* per-queue limits of agents */
@@ -529,7 +501,8 @@ hd_load_pass(Pass *p)
 	load_tenants(p);
 	if (p->ntenants == 0)
 		return;
-	hd_skills_begin_pass(agents_last_pass);
+	if (hd_skills_begin_pass(agents_last_pass))
+		hd_agents_reset();		/* its skill pointers were the cache's */
 	load_isolated(p);
-	agents_last_pass = p->nagents;
+	agents_last_pass = hd_agents_cached();
 }

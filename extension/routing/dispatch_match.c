@@ -278,7 +278,7 @@ static HdPlan guard_capacity = {
 	"UPDATE helpdesk.agent a SET load = a.load + d.n, last_activity_at = now() "
 	"FROM d, l WHERE a.tenant_id = d.tenant_id AND a.id = d.id "
 	"  AND l.tenant_id = a.tenant_id AND l.id = a.id AND a.load + d.n <= a.max_sessions "
-	"  AND a.status = 'online' AND a.enabled "
+	"  AND a.status = 'online' AND a.enabled AND a.role <> 'qa' "
 	"RETURNING a.tenant_id, a.id, a.load, a.max_sessions",
 	3, {INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID}
 };
@@ -409,6 +409,10 @@ write_batch(void *arg)
 		aload[k] = (int32) get_int8(t, d, 3, 0);
 		acap[k] = (int32) get_int8(t, d, 4, 0);
 	}
+	/* what the view believed of a refused agent is out of date: read it again */
+	for (k = 0; k < na; k++)
+		if (!aok[k])
+			hd_agents_recheck(at[k], aid[k]);
 
 	/* sessions whose agent got the slots */
 	{

@@ -28,6 +28,9 @@ typedef struct Agent
 	TimestampTz last_activity;	/* 0: never */
 	TimestampTz status_changed;
 	const HdAgentSkills *sk;	/* cached across passes: read only */
+	uint64		skill_word;		/* sk's sets as words (matching), unless wide */
+	uint64		lang_word;
+	bool		wide;
 } Agent;
 
 typedef struct Queue
@@ -43,6 +46,9 @@ typedef struct Queue
 	bool		rr_changed;
 	Bitmapset  *req_skills;
 	Bitmapset  *req_langs;
+	uint64		req_skill_word; /* the same as words, unless req_wide */
+	uint64		req_lang_word;
+	bool		req_wide;
 	char	   *req_text;		/* "skills billing, language es" for reasons */
 	int		   *cands;			/* agents with the skills and a language */
 	int			ncands;
@@ -171,5 +177,9 @@ cmp_keyed(const void *x, const void *y)
 
 /* dispatch_load.c: fill the pass (tenants, agents, queues, waiting sessions) */
 extern void hd_load_pass(Pass *p);
+
+/* dispatch_agents.c: the present eligible agents of the tenants, into p->agents */
+extern void hd_agents_load(Pass *p, const int64 *tenants, const TimestampTz *fresh,
+						   int ntenants, int64 *free_slots);
 
 #endif							/* HD_DISPATCH_PASS_H */

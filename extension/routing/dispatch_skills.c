@@ -81,9 +81,11 @@ cache_create(void)
 	nnames = 0;
 }
 
-void
+bool
 hd_skills_begin_pass(int agents_last_pass)
 {
+	bool		reset = false;
+
 	if (names != NULL &&
 		(nnames > MAX_NAMES ||
 		 hash_get_num_entries(agents) > 2 * (long) agents_last_pass + 1024))
@@ -93,7 +95,11 @@ hd_skills_begin_pass(int agents_last_pass)
 		agents = NULL;
 	}
 	if (names == NULL)
+	{
 		cache_create();
+		reset = true;
+	}
+	return reset;
 }
 
 /* The bit of a name (names longer than MAX_NAME_LEN bytes are cut there). */
@@ -256,8 +262,31 @@ hd_agent_skills(int64 tenant_id, int64 agent_id, Datum skills, Datum langs)
 	old = MemoryContextSwitchTo(cache_cxt);
 	parse_skills(&e->sk, tenant_id, DatumGetJsonbP(skills));
 	e->sk.langs = hd_name_bits('l', tenant_id, langs);
+	e->sk.wide = !hd_bms_word(e->sk.skills, &e->sk.skill_word) |
+		!hd_bms_word(e->sk.langs, &e->sk.lang_word);
 	e->raw_skills = copy_value(rs);
 	e->raw_langs = copy_value(rl);
 	MemoryContextSwitchTo(old);
 	return &e->sk;
+}
+
+/*
+ * Matching tests every (queue, agent) pair of a tenant each pass: with
+ * 10,000 agents and 20 queues, bms_is_subset and bms_overlap were a third
+ * of the dispatcher's CPU. Dictionaries of fewer than 64 names fit one word,
+ * and the test becomes two ANDs.
+ */
+bool
+hd_bms_word(const Bitmapset *b, uint64 *word)
+{
+	int			bit = -1;
+
+	*word = 0;
+	while ((bit = bms_next_member(b, bit)) >= 0)
+	{
+		if (bit >= 64)
+			return false;
+		*word |= UINT64CONST(1) << bit;
+	}
+	return true;
 }

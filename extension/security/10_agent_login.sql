@@ -11,6 +11,10 @@ COMMENT ON COLUMN helpdesk.agent.role IS
 	'The agent''s role in its tenant: admin, supervisor, agent or qa (reads transcripts and scores; the SQL API refuses its posts, offers, claims, transfers, closes and ticket writes with 42501 and the dispatcher never offers it a chat). Carried in its login tokens.';
 COMMENT ON COLUMN helpdesk.agent.token_version IS
 	'Carried in login tokens (claim ver); logout_agent, a new password, a role change and disabling bump it, which revokes the older tokens.';
+-- routing's view of agents (routing/00_schema.sql) hears of role changes too
+CREATE TRIGGER agent_routing_role AFTER UPDATE OF role ON helpdesk.agent
+	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role)
+	EXECUTE FUNCTION helpdesk._agent_routing_changed();
 
 CREATE TABLE helpdesk.agent_credential (
 	tenant_id       bigint NOT NULL,

@@ -3994,6 +3994,29 @@ COMMENT ON FUNCTION helpdesk.config_audit_log(bigint, timestamptz, timestamptz, 
 	'The configuration changes of a tenant (NULL: of every tenant, for a role acting for all) in [from_at, to_at), of one object type or all, oldest first.';
 -- <<< extension/security/35_config_audit.sql
 
+-- routing/00_schema.sql and security/10_agent_login.sql: the dispatcher's
+-- view of agents across passes hears of changed agents from these triggers.
+CREATE FUNCTION helpdesk._agent_routing_changed() RETURNS trigger LANGUAGE c
+AS 'MODULE_PATHNAME', 'hd_agent_routing_changed';
+COMMENT ON FUNCTION helpdesk._agent_routing_changed() IS
+	'Row trigger on agent: hands the agent to the dispatcher at COMMIT, which then reads it again instead of every agent (helpdesk.dispatch_verify_interval bounds what it could miss).';
+CREATE TRIGGER agent_routing_changed AFTER INSERT OR DELETE ON helpdesk.agent
+	FOR EACH ROW EXECUTE FUNCTION helpdesk._agent_routing_changed();
+CREATE TRIGGER agent_routing_updated AFTER UPDATE ON helpdesk.agent
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+		OR OLD.enabled IS DISTINCT FROM NEW.enabled
+		OR OLD.load IS DISTINCT FROM NEW.load
+		OR OLD.max_sessions IS DISTINCT FROM NEW.max_sessions
+		OR OLD.skills IS DISTINCT FROM NEW.skills
+		OR OLD.languages IS DISTINCT FROM NEW.languages
+		OR OLD.last_activity_at IS DISTINCT FROM NEW.last_activity_at
+		OR OLD.status_changed_at IS DISTINCT FROM NEW.status_changed_at
+		OR OLD.dispatch_error IS DISTINCT FROM NEW.dispatch_error)
+	EXECUTE FUNCTION helpdesk._agent_routing_changed();
+CREATE TRIGGER agent_routing_role AFTER UPDATE OF role ON helpdesk.agent
+	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role)
+	EXECUTE FUNCTION helpdesk._agent_routing_changed();
+
 -- >>> extension/access.sql (copied verbatim)
 -- Grants and row level security, decided in one place after every subsystem
 -- (Makefile SQL_PARTS: before finish.sql). The same statements end
@@ -4149,6 +4172,7 @@ FROM (VALUES
 	('_upload_attachment', '', 'completes a player''s attachment inside player_call'),
 	('_attachment_upload', '', 'trigger'),
 	('_api_app_changed', '', 'trigger'),
+	('_agent_routing_changed', '', 'trigger'),
 	-- the console's reads through the bridge (bridge_api/10)
 	('bridge_console_sessions', 'B', 'the console''s lists; trusts the kind and subject the bridge verified'),
 	('bridge_console_customer', 'B', 'the console''s customer panel; trusts the verified subject'),
@@ -4345,3 +4369,4 @@ GRANT USAGE ON SCHEMA helpdesk TO helpdesk_admin, helpdesk_supervisor, helpdesk_
 GRANT INSERT ON helpdesk.import_customer, helpdesk.import_agent, helpdesk.import_queue,
 	helpdesk.import_quick_reply TO helpdesk_admin, helpdesk_api;
 -- <<< extension/access.sql
+
