@@ -63,9 +63,18 @@ run_pass(HdWorkerSlot *w, int *done, bool *more, TimestampTz *next_due)
 			hd_worker_exit_absent();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: automation rules");
-		*done = hd_rule_follow(GetCurrentTimestamp(), more);
+		/*
+		 * Only when there is work: behind the log's head, or a time rule due
+		 * (one read; no row locked, no transaction id taken). A database
+		 * without enabled rules costs a publishing pass's wake this lookup.
+		 */
 		*next_due = hd_rule_next_due();
+		if (*next_due != 0 && *next_due <= GetCurrentTimestamp())
+		{
+			pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: automation rules");
+			*done = hd_rule_follow(GetCurrentTimestamp(), more);
+			*next_due = hd_rule_next_due();
+		}
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
