@@ -512,6 +512,7 @@ hd_rule_next_due(void)
 	bool		isnull;
 	Datum		due;
 
+	attempt_pos = -1;			/* a failure from here on is not an event's */
 	hd_exec(&state_plan, NULL, NULL, false, 1);
 	if (SPI_processed != 1 || !hd_get_bool(5))
 		return 0;
