@@ -6,12 +6,14 @@
 #      plus the peer: the seed's own matching in PL/pgSQL (bench/peers/
 #      plpgsql_task_match.sql: every waiting task looked at per message)
 #      with the same tasks, and BENCH_RULES (100) automation rules on
-#      message.created in the tenant (evaluated by the dispatcher after
+#      message.created in the tenant (evaluated by the rules worker after
 #      commit). Messages match no task and no rule (the common case).
-#   2. trigger-to-action latency at BENCH_RATE (100) triggers/s: each message
-#      fires one task (unique keyword), the dispatcher runs its action (a
-#      message into the chat); latency = the action's completion minus the
-#      firing message's created_at (its transaction's start), p50/p99.
+#   2. trigger-to-action latency at BENCH_RATE (100) triggers/s, BENCH_LATENCY_ROUNDS (3)
+#      rounds of BENCH_LATENCY_SECONDS (20), with the tasks and rules still in the
+#      tenant: each message fires one task (unique keyword), the dispatcher runs its
+#      action (a message into the chat) while the rules worker evaluates the 100 rules
+#      on each message; latency = the action's completion minus the firing message's
+#      created_at (its transaction's start), p50/p99 per round.
 # Prints a Markdown table; writes it to bench/results/.
 #   BENCH_SECONDS (10)  BENCH_ROUNDS (3)  BENCH_CLIENTS ("1 16")  HD_BENCH_PORT (HD_TEST_PORT + 80)
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -56,7 +58,7 @@ SELECT count(helpdesk.receive_task(2, jsonb_build_object('task_id', 'T' || g, 't
 FROM generate_series(1, $ntasks) g;
 SQL
 # and $nrules automation rules on message.created in the same tenant (evaluated by the
-# dispatcher from the event log, after commit; none matches the benchmark's message)
+# rules worker from the event log, after commit; none matches the benchmark's message)
 psql -qX -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL
 SELECT count(helpdesk.upsert_rule(2, 'rule-' || g, 'message.created',
 	jsonb_build_object('all', jsonb_build_array(
@@ -125,34 +127,47 @@ for r in $(seq 1 "$rounds"); do
 done
 fired=$(psql -XAt -d $db -c "SELECT count(*) FROM helpdesk.trigger_task WHERE status <> 'waiting'")
 
-# --- trigger-to-action latency at $rate triggers/s
+# --- trigger-to-action latency at $rate triggers/s, BENCH_LATENCY_ROUNDS rounds (the 100 rules and
+# 10,000 tasks still in the tenant: each firing message is a message.created event the rules worker
+# evaluates against the 100 rules while the dispatcher runs the task's action)
 n=$(( rate * lat_secs * 12 / 10 ))
-psql -qX -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL
+psql -qX -v ON_ERROR_STOP=1 -d $db -c 'CREATE SEQUENCE bench_fire' >/dev/null
+lat_rounds=${BENCH_LATENCY_ROUNDS:-3}
+latency="" p99s=""
+for ((r = 1; r <= lat_rounds; r++)); do
+	psql -qX -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL
 TRUNCATE helpdesk.message, helpdesk.event, helpdesk.event_batch CASCADE;
-CREATE SEQUENCE bench_fire;
-SELECT count(helpdesk.receive_task(2, jsonb_build_object('task_id', 'F' || g, 'type', 'bench',
-	'trigger', jsonb_build_object('type', 'customer_reply', 'keyword', '<fire-' || g || '>'),
+SELECT setval('bench_fire', 1, false);
+SELECT count(helpdesk.receive_task(2, jsonb_build_object('task_id', 'F${r}_' || g, 'type', 'bench',
+	'trigger', jsonb_build_object('type', 'customer_reply', 'keyword', '<fire-${r}-' || g || '>'),
 	'action', jsonb_build_object('type', 'send_message', 'message', 'fired ' || g))))
 FROM generate_series(1, $n) g;
 SQL
-for ((i = 0; i < 600; i++)); do
-	[ "$(psql -XAt -d $db -c "SELECT count(*) FROM helpdesk.trigger_task WHERE status = 'pending'")" = 0 ] && break
-	sleep 0.2
-done
-cat >"$work/fire.sql" <<EOF2
+	for ((i = 0; i < 600; i++)); do
+		[ "$(psql -XAt -d $db -c "SELECT count(*) FROM helpdesk.trigger_task WHERE status = 'pending'")" = 0 ] && break
+		sleep 0.2
+	done
+	cat >"$work/fire.sql" <<EOF2
 \set sid2 $sbase2 + :client_id % 16
 \set cid2 $cbase2 + :client_id % 16
-SELECT helpdesk.post_message(2, :sid2, 'customer', :cid2, 'ok <fire-' || nextval('bench_fire') || '> thanks');
+SELECT helpdesk.post_message(2, :sid2, 'customer', :cid2, 'ok <fire-${r}-' || nextval('bench_fire') || '> thanks');
 EOF2
-pgbench -n -M prepared -c 4 -j 2 -R "$rate" -T "$lat_secs" -f "$work/fire.sql" $db >"$work/pgbench_fire.out" 2>&1 || cat "$work/pgbench_fire.out" >&2
-sleep 2
-latency=$(psql -XAt -d $db -c "SELECT count(*) || ' fired, ' ||
-	round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1) || ' ms p50, ' ||
-	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1) || ' ms p99, ' ||
-	round(max(ms)::numeric, 1) || ' ms max; ' || count(*) FILTER (WHERE status <> 'completed') || ' not completed'
-	FROM (SELECT t.status, extract(epoch FROM t.completed_at - m.created_at) * 1000 AS ms
-	      FROM helpdesk.trigger_task t JOIN helpdesk.message m ON m.tenant_id = t.tenant_id AND m.id = t.message_id
-	      WHERE t.task_id LIKE 'F%') x")
+	lload=$(cut -d' ' -f1 /proc/loadavg)
+	pgbench -n -M prepared -c 4 -j 2 -R "$rate" -T "$lat_secs" -f "$work/fire.sql" $db >"$work/pgbench_fire.out" 2>&1 || cat "$work/pgbench_fire.out" >&2
+	sleep 2
+	read -r p99 line < <(psql -XAt -F' ' -d $db -c "SELECT round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+		count(*) || ' fired, ' ||
+		round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1) || ' ms p50, ' ||
+		round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1) || ' ms p99, ' ||
+		round(max(ms)::numeric, 1) || ' ms max; ' || count(*) FILTER (WHERE status <> 'completed') || ' not completed'
+		FROM (SELECT t.status, extract(epoch FROM t.completed_at - m.created_at) * 1000 AS ms
+		      FROM helpdesk.trigger_task t JOIN helpdesk.message m ON m.tenant_id = t.tenant_id AND m.id = t.message_id
+		      WHERE t.task_id LIKE 'F${r}\\_%') x")
+	rlag=$(psql -XAt -d $db -c 'SELECT helpdesk.event_position() - position FROM helpdesk.automation_rule_cursor')
+	echo "latency round $r: $line (load $lload; rules worker $rlag events behind)" >&2
+	latency+="round $r: $line (load average $lload at its start; rules worker $rlag events behind at its end)"$'\n'
+	p99s+="$p99 "
+done
 load_end=$(cut -d' ' -f1 /proc/loadavg)
 
 mkdir -p bench/results
@@ -172,6 +187,7 @@ out=bench/results/trigger_tasks-$(date -u +%Y%m%dT%H%M%SZ).md
 	done
 	echo
 	echo "tasks fired by the measured messages (must be 0: the message matches none): $fired; automation rules in the tenant: $nrules (message.created; rule firings: $(psql -XAt -d $db -c 'SELECT count(*) FROM helpdesk.automation_rule_run'), events the rules had not reached at the end: $(psql -XAt -d $db -c 'SELECT helpdesk.event_position() - position FROM helpdesk.automation_rule_cursor'))"
-	echo "trigger-to-action at $rate triggers/s for ${lat_secs}s (4 clients, pgbench -R; action = a message into the chat by the dispatcher): $latency"
+	echo "trigger-to-action at $rate triggers/s for ${lat_secs}s (4 clients, pgbench -R; action = a message into the chat by the dispatcher), $lat_rounds rounds, p99 median $(echo "$p99s" | tr ' ' '\n' | grep . | median) ms (range $(echo "$p99s" | tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {printf "%s-%s", a[1], a[NR]}') ms):"
+	printf '%s' "$latency" | sed 's/^/- /'
 	echo "load average (1 min) at start / end: $load_start / $load_end; machine: $(nproc) cores, $(psql -XAt -d $db -c 'SELECT version()' | cut -d, -f1)"
 } | tee "$out"

@@ -100,7 +100,7 @@ hd_cluster_start() {
 		echo "shared_preload_libraries = 'pg_helpdesk, pg_cron'"
 		echo "cron.database_name = 'helpdesk'"
 		echo "cron.host = '$HD_SOCK'"
-		echo "max_worker_processes = 300"	# 1 launcher + 4 per database (publisher, dispatcher, http, rollup) for up to 64 test databases, pg_cron
+		echo "max_worker_processes = 360"	# 1 launcher + 5 per database (publisher, dispatcher, http, rollup, rules) for up to 64 test databases, pg_cron
 		echo "helpdesk.max_databases = 64"
 		echo "max_connections = 200"
 		echo "shared_buffers = 256MB"

@@ -1,6 +1,6 @@
 -- Automation rules (issue 18): on an event of the log, conditions over the
 -- event's object, actions through the SQL API people use (rule_*.c). The
--- dispatcher follows the log with a cursor of its own (rule_cursor) and
+-- rules worker follows the log with a cursor of its own (rule_cursor) and
 -- audits every rule that matched (rule_run). Writes go through the C API.
 
 CREATE TABLE helpdesk.automation_rule (
@@ -69,7 +69,7 @@ COMMENT ON TABLE helpdesk.automation_rule_xid IS
 	'Transaction ids (32-bit, as xmin shows them) of rule actions: events written by them do not trigger rules (loop guard). Kept one day.';
 
 -- the due-time index of the time rules (rule_time.c): one row per (rule,
--- object) whose condition started at anchor; the dispatcher fires it at due_at
+-- object) whose condition started at anchor; the rules worker fires it at due_at
 -- after checking the condition still holds, then deletes it (once per occurrence)
 CREATE TABLE helpdesk.automation_rule_due (
 	tenant_id   bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
@@ -106,7 +106,7 @@ CREATE TABLE helpdesk.automation_rule_cursor (
 );
 INSERT INTO helpdesk.automation_rule_cursor DEFAULT VALUES;
 COMMENT ON TABLE helpdesk.automation_rule_cursor IS
-	'The dispatcher''s position in the event log for automation rules: every event up to it was evaluated.';
+	'The rules worker''s position in the event log for automation rules: every event up to it was evaluated.';
 
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.automation_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.automation_rule_run', '');

@@ -37,7 +37,6 @@ extern char *hd_task_trim(const char *s, int *len);
 /* task_stage.c */
 extern void hd_task_register_stage(void);
 extern int	hd_task_pass(TimestampTz now, int max_rows, bool *more);
-extern bool hd_task_work_due(TimestampTz now);
 
 /* task_action.c: the action of a running task, in the caller's subtransaction */
 extern void hd_task_run_action(int64 tenant_id, int64 task_row_id, int64 *session_id,

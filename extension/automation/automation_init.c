@@ -1,8 +1,9 @@
 /*
  * automation_init.c — the subsystem's start-up, called from _PG_init: the
  * shared generation of the task indexes, core's customer-message hook (the
- * matcher), the dispatcher stages (task timers and actions; automation
- * rules) and the HTTP worker's callback source.
+ * matcher), the dispatcher stage (task timers and actions), the rules
+ * worker (automation rules and time rules) and the HTTP worker's callback
+ * source.
  */
 #include "automation.h"
 #include "rule.h"
@@ -14,5 +15,5 @@ hd_automation_init(void)
 	hd_customer_message_hook = hd_task_on_customer_message;
 	hd_task_register_stage();
 	hd_task_register_callback_source();
-	hd_rule_register_stage();
+	hd_rule_register_worker();
 }

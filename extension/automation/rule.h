@@ -4,9 +4,10 @@
  * actions done through the same SQL API as people's (so the same state
  * machines, capacity and SLA rules apply). rule_cond.c evaluates and checks
  * conditions, rule_api.c stores rules and runs test_rule, rule_stage.c
- * follows the event log in the dispatcher and runs them, rule_action.c does
- * the actions (rule_session.c moving sessions and their routing priority,
- * rule_notify.c webhooks and surveys), rule_time.c the time rules.
+ * follows the event log and runs them, rule_worker.c is the background
+ * worker that does (one per database), rule_action.c does the actions
+ * (rule_session.c moving sessions and their routing priority, rule_notify.c
+ * webhooks and surveys), rule_time.c the time rules.
  */
 #ifndef HD_RULE_H
 #define HD_RULE_H
@@ -65,10 +66,18 @@ extern char *hd_rule_session_priority(int64 tenant_id, int64 session_id, const c
 									  const char *issue_type, bool has_priority, int32 priority,
 									  int64 rule_id);
 
-/* rule_stage.c */
-extern void hd_rule_register_stage(void);
+/* rule_stage.c: the event follower (SPI connected, in the rules worker's transaction) */
+/* the time rules due at now, then one slice of events; *more when it stopped early */
+extern int	hd_rule_follow(TimestampTz now, bool *more);
+/* the run of hd_rule_follow failed and was rolled back (counts failures at one position) */
+extern void hd_rule_follow_failed(void);
+/* when to run again: now while behind the log, else the first time rule's due time; 0: none */
+extern TimestampTz hd_rule_next_due(void);
 /* runs one rule on ev (SPI connected): conditions, each action in a subtransaction, the audit */
 extern void hd_rule_run_one(RuleEvent *ev, int64 rule_id, Jsonb *conds, Jsonb *actions);
+
+/* rule_worker.c: the worker's loop (HD_WORKER_RULES) */
+extern void hd_rule_register_worker(void);
 
 /* rule_time.c */
 extern void hd_rule_time_follow(RuleEvent *ev);

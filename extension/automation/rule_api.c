@@ -67,8 +67,8 @@ hd_upsert_rule(PG_FUNCTION_ARGS)
 	hd_require_tenant(PG_GETARG_INT64(0));
 	hd_exec(&upsert_plan, v, nulls, false, 1);
 	hd_get_int64(1, &id);
-	/* the dispatcher learns at once that the rules stage has work (its next_due) */
-	hd_wake_at_commit(HD_WORKER_DISPATCHER);
+	/* the rules worker learns at once that it has work (its next due time) */
+	hd_wake_at_commit(HD_WORKER_RULES);
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }

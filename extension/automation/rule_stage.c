@@ -1,7 +1,8 @@
 /*
- * rule_stage.c — automation rules run by the dispatcher (a stage, routing.h),
- * following the commit-ordered event log with their own cursor
- * (automation_rule_cursor), as webhooks do in the HTTP worker.
+ * rule_stage.c — automation rules run by the rules worker (rule_worker.c,
+ * a background worker of its own per database), following the
+ * commit-ordered event log with their own cursor (automation_rule_cursor),
+ * as webhooks do in the HTTP worker.
  *
  * Reading (read ahead into memory, RULE_BATCH at a time; see queue_fill):
  * the events after the cursor of tenants that
@@ -16,13 +17,17 @@
  * {event, message, session, customer, ticket}; each rule of the tenant for
  * that kind in (position, id) order: conditions evaluated in C; when they
  * hold, each action in its own subtransaction (a failing one is audited,
- * the rest go on) and one audit row; a run evaluates RULE_SLICE_MS worth and
- * moves the cursor past what it evaluated, in the same transaction: a crash
- * evaluates those again, and message actions replay by their client_msg_id.
+ * the rest go on) and one audit row; each event in a subtransaction of its
+ * own (an event that cannot be evaluated, say its tenant is being deleted,
+ * is logged and skipped, the others go on); a run evaluates RULE_SLICE_MS
+ * worth and moves the cursor past what it evaluated, in the same
+ * transaction: a crash evaluates those again, and message actions replay by
+ * their client_msg_id.
  *
- * Events arrive without waking the dispatcher, so while a tenant has rules
- * the stage looks every RULE_POLL_MS (each look is one index lookup and a
- * comparison with the log's head, in the wake's transaction).
+ * The publisher wakes the rules worker after each pass that numbered events
+ * (no cost in the posting transactions); hd_rule_next_due says when to run
+ * again: now while the cursor is behind the log's head, else the first
+ * time rule's due time.
  * Rule kinds: message.created, session.created (session.state from null),
  * session.queued, session.closed (session.state to closed), ticket.created,
  * ticket.updated, sla.warning / sla.breached (ticket.sla), csat.submitted.
@@ -30,7 +35,6 @@
 #include "rule.h"
 #include "automation.h"
 #include "dispatch.h"
-#include "routing.h"
 #include "http_webhook.h"
 
 #include "access/xact.h"
@@ -39,7 +43,6 @@
 #include "utils/guc.h"
 
 #define RULE_BATCH 250			/* events read at once (evaluated a slice a transaction) */
-#define RULE_POLL_MS 200
 
 #define RULE_EVENT_KIND \
 	"CASE WHEN e.type = 'session.state' AND e.payload->>'from' IS NULL THEN 'session.created' " \
@@ -50,7 +53,8 @@
 static HdPlan state_plan = {
 	"SELECT c.position, coalesce(c.log_id::text, ''), helpdesk.event_log_id()::text, helpdesk.event_position(), "
 	"  EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.enabled), "
-	"  (SELECT min(d.due_at) FROM helpdesk.automation_rule_due d) "
+	"  (SELECT min(d.due_at) FROM helpdesk.automation_rule_due d), "
+	"  (SELECT coalesce(min(b.first_pos), 0) FROM helpdesk.event_batch b) "
 	"FROM helpdesk.automation_rule_cursor c",
 	0, {}
 };
@@ -71,7 +75,7 @@ static HdPlan move_cursor = {
 	"             AND r.event IN " HD_RULE_TIME_EVENTS "))"
 
 static HdPlan batch_plan = {
-	"WITH e AS MATERIALIZED (SELECT * FROM helpdesk.events_since($1, " CppAsString2(RULE_BATCH) ")), "
+	"WITH e AS MATERIALIZED (SELECT * FROM helpdesk.events_since($1, $2)), "
 	"k AS (SELECT e.*, " RULE_EVENT_KIND " AS kind FROM e WHERE " HD_WEBHOOK_AUDIENCE ") "
 	"SELECT k.pos, k.tenant_id, k.kind, coalesce(k.session_id, 0), "
 	"  coalesce((k.payload->>'ticket_id')::bigint, 0), "
@@ -104,7 +108,7 @@ static HdPlan batch_plan = {
 	"WHERE k.timed OR NOT k.guarded "
 	"UNION ALL SELECT max(pos), -1, NULL, 0, 0, NULL, false, false FROM e "
 	"ORDER BY 1, 2 DESC",
-	1, {INT8OID}
+	2, {INT8OID, INT4OID}
 };
 
 static HdPlan rules_plan = {
@@ -251,7 +255,7 @@ load_rules(RuleSet *rs, int64 tenant_id, const char *kind)
 }
 
 static void
-run_event(RuleEvent *ev, RuleSet *rs)
+run_event_rules(RuleEvent *ev, RuleSet *rs)
 {
 	uint64		i;
 
@@ -265,14 +269,52 @@ run_event(RuleEvent *ev, RuleSet *rs)
 		hd_rule_run_one(ev, rs->ids[i], rs->conds[i], rs->acts[i]);
 }
 
+typedef struct EventArgs
+{
+	RuleEvent  *ev;
+	RuleSet    *rs;
+} EventArgs;
+
+static void
+event_one(void *arg)
+{
+	EventArgs  *a = (EventArgs *) arg;
+
+	run_event_rules(a->ev, a->rs);
+}
+
 /*
- * Events read ahead, in the dispatcher's memory: events_since costs tens of
- * milliseconds a call whatever it returns, so a run reads RULE_BATCH at once
- * and evaluates at most RULE_SLICE_MS of them, leaving the dispatcher to its
- * other stages (a trigger task's action must not wait behind a backlog of
- * rule evaluations). The queue continues from q_cursor; when the stored
- * cursor is not that (a run rolled back, a restart) it is dropped and read
- * again, so nothing is skipped and nothing is evaluated twice by a commit.
+ * One event in a subtransaction: what cannot be evaluated (its tenant
+ * deleted meanwhile, a row a rule's audit cannot refer to) is logged and
+ * skipped with whatever its rules did, and the events after it go on. A
+ * cancel or shutdown is not the event's fault: it ends the run.
+ */
+static void
+run_event(RuleEvent *ev, RuleSet *rs)
+{
+	EventArgs	a = {ev, rs};
+	char	   *error = NULL;
+
+	if (!hd_run_in_subxact_rethrow_cancel(event_one, &a, &error))
+	{
+		ereport(WARNING,
+				(errmsg("pg_helpdesk rules worker: event %lld (%s) of tenant %lld skipped: %s",
+						(long long) ev->pos, ev->kind, (long long) ev->tenant_id,
+						error ? error : "unknown error"),
+				 errhint("Its rules did not run; the events after it were evaluated.")));
+		memset(rs, 0, sizeof(*rs));	/* loaded in the rolled-back subtransaction maybe */
+	}
+}
+
+/*
+ * Events read ahead, in the rules worker's memory: events_since costs tens
+ * of milliseconds a call under load whatever it returns, so a run reads
+ * RULE_BATCH at once and evaluates at most RULE_SLICE_MS of them a
+ * transaction (the rows its actions locked are held until its commit, and
+ * people posting into those sessions wait for them). The queue continues
+ * from q_cursor; when the stored cursor is not that (a run rolled back, a
+ * restart) it is dropped and read again, so nothing is skipped and nothing
+ * is evaluated twice by a commit.
  */
 static MemoryContext qcxt = NULL;
 static RuleEvent *queue = NULL;
@@ -283,14 +325,27 @@ static int64 q_end = 0;			/* the last position read (cursor when the queue is do
 static bool q_full = false;		/* the read returned a whole batch */
 
 #define RULE_SLICE_MS 20
-#define RULE_YIELDS 50
 
-static int	yields = 0;
+/*
+ * A run that fails as a whole (the batch read or the cursor, not one event:
+ * those are caught) at the same cursor position again and again: after
+ * RULE_SINGLE_AFTER failures the worker reads one event a run from there
+ * (RULE_BATCH positions on), and after RULE_SKIP_AFTER failures at one
+ * position it skips that position's event, with a WARNING: a bad row never
+ * stops the rules, nor makes the worker retry it forever.
+ */
+#define RULE_SINGLE_AFTER 2
+#define RULE_SKIP_AFTER 4
+
+static int64 attempt_pos = -1;	/* the cursor position of the run in progress */
+static int64 fail_pos = -1;		/* where the last failed runs started */
+static int	fail_count = 0;
+static int64 single_until = -1;	/* read one event a run below this position */
 
 static void
-queue_fill(int64 pos)
+queue_fill(int64 pos, int batch)
 {
-	Datum		v[1] = {Int64GetDatum(pos)};
+	Datum		v[2] = {Int64GetDatum(pos), Int32GetDatum(batch)};
 	uint64		n,
 				i;
 	SPITupleTable *tt;
@@ -301,6 +356,7 @@ queue_fill(int64 pos)
 	MemoryContextReset(qcxt);
 	queue = NULL;
 	qlen = qhead = 0;
+	q_cursor = -1;				/* until the read succeeded */
 	q_end = pos;
 	hd_exec(&batch_plan, v, NULL, false, 0);
 	n = SPI_processed;
@@ -331,15 +387,35 @@ queue_fill(int64 pos)
 		qlen++;
 	}
 	MemoryContextSwitchTo(old);
-	q_full = q_end - pos >= RULE_BATCH;
+	q_full = q_end - pos >= batch;
 	q_cursor = pos;
 }
 
-static int
-rule_run(TimestampTz now, bool *more)
+/* see rule.h: the run in progress failed as a whole (the caller rolled it back) */
+void
+hd_rule_follow_failed(void)
+{
+	q_cursor = -1;				/* the queue is read again */
+	if (attempt_pos < 0)
+		return;
+	if (attempt_pos == fail_pos)
+		fail_count++;
+	else
+	{
+		fail_pos = attempt_pos;
+		fail_count = 1;
+	}
+	if (fail_count >= RULE_SINGLE_AFTER)
+		single_until = Max(single_until, fail_pos + RULE_BATCH);
+}
+
+/* see rule.h: the time rules due at now, then one slice of the events after the cursor */
+int
+hd_rule_follow(TimestampTz now, bool *more)
 {
 	int64		pos = 0,
-				next;
+				next,
+				oldest = 0;
 	Datum		v[2];
 	char	   *cursor_log,
 			   *log;
@@ -350,24 +426,7 @@ rule_run(TimestampTz now, bool *more)
 	TimestampTz stop;
 
 	*more = false;
-	/*
-	 * Trigger-task actions first (they share the dispatcher): give way while
-	 * that stage has due work, at most RULE_YIELDS runs in a row (so a task
-	 * row held by a long transaction cannot stop the rules).
-	 */
-	if (yields < RULE_YIELDS && hd_task_work_due(now))
-	{
-		yields++;
-		*more = true;
-		return 0;
-	}
-	yields = 0;
-	/*
-	 * The batch query's estimates (1000 rows of events_since, a subplan per
-	 * row) pass the JIT threshold: compiling it took 1.8 s a run on a loaded
-	 * machine for 21 events. Off for this transaction only.
-	 */
-	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	attempt_pos = -1;
 	/* the time rules due now first (their due-time index: rule_time.c) */
 	done = hd_rule_time_fire(now, &time_more);
 	hd_exec(&lock_cursor, NULL, NULL, false, 1);
@@ -379,6 +438,7 @@ rule_run(TimestampTz now, bool *more)
 	cursor_log = hd_get_text(2);
 	log = hd_get_text(3);
 	hd_get_int64(4, &head);
+	hd_get_int64(7, &oldest);
 	if (strcmp(cursor_log, log) != 0 || !hd_get_bool(5))
 	{
 		/*
@@ -393,8 +453,37 @@ rule_run(TimestampTz now, bool *more)
 		q_cursor = -1;
 		return done;
 	}
+	if (oldest > 0 && pos < oldest - 1)
+	{
+		/* retention (prune_events) or a TRUNCATE removed events the rules had not read */
+		ereport(WARNING,
+				(errmsg("pg_helpdesk rules worker: events %lld to %lld were pruned before the rules read them",
+						(long long) pos + 1, (long long) oldest - 1),
+				 errhint("Keep events longer (prune_events) than the rules worker may lag or be down.")));
+		pos = oldest - 1;
+		v[0] = Int64GetDatum(pos);
+		v[1] = CStringGetTextDatum(log);
+		hd_exec(&move_cursor, v, NULL, false, 0);
+		q_cursor = -1;
+	}
+	attempt_pos = pos;
+	if (pos == fail_pos && fail_count >= RULE_SKIP_AFTER)
+	{
+		ereport(WARNING,
+				(errmsg("pg_helpdesk rules worker: the event at position %lld is skipped after %d failed runs",
+						(long long) pos + 1, fail_count),
+				 errhint("The rules did not run on it; the server log above has the errors.")));
+		v[0] = Int64GetDatum(pos + 1);
+		v[1] = CStringGetTextDatum(log);
+		hd_exec(&move_cursor, v, NULL, false, 0);
+		q_cursor = -1;
+		fail_pos = -1;
+		fail_count = 0;
+		*more = true;
+		return done;
+	}
 	if (pos != q_cursor || qhead >= qlen)
-		queue_fill(pos);		/* another cursor than the queue's, or the queue is done */
+		queue_fill(pos, pos < single_until ? 1 : RULE_BATCH);	/* another cursor, or the queue is done */
 	memset(&rs, 0, sizeof(rs));
 	stop = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RULE_SLICE_MS);
 	while (qhead < qlen)
@@ -419,15 +508,20 @@ rule_run(TimestampTz now, bool *more)
 	return done;
 }
 
-static TimestampTz
-rule_next_due(void)
+/*
+ * See rule.h: when the rules worker has to run next, 0 when only an event
+ * (the publisher's wake) or a change of rules can give it work: now while
+ * the cursor is behind the log's head, else the first time rule's due time.
+ */
+TimestampTz
+hd_rule_next_due(void)
 {
 	int64		pos = 0,
 				head = 0;
-	TimestampTz poll;
 	bool		isnull;
 	Datum		due;
 
+	attempt_pos = -1;			/* a failure from here on is not an event's */
 	hd_exec(&state_plan, NULL, NULL, false, 1);
 	if (SPI_processed != 1 || !hd_get_bool(5))
 		return 0;
@@ -435,20 +529,9 @@ rule_next_due(void)
 	hd_get_int64(4, &head);
 	if (pos < head)
 		return GetCurrentTimestamp();
-	poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RULE_POLL_MS);
-	/* the earliest time rule (the due-time index's first entry), when before the poll */
+	/* the earliest time rule (the due-time index's first entry) */
 	due = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
-	if (!isnull && DatumGetTimestampTz(due) < poll)
+	if (!isnull)
 		return Max(DatumGetTimestampTz(due), 1);
-	return poll;
-}
-
-static const HdDispatchStage rule_stage = {
-	"pg_helpdesk: automation rules", rule_next_due, rule_run
-};
-
-void
-hd_rule_register_stage(void)
-{
-	hd_dispatch_register_stage(&rule_stage);
+	return 0;
 }

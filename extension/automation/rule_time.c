@@ -5,13 +5,12 @@
  * answered), time.queued (a session queued that long), time.pending (a ticket
  * pending that long).
  *
- * No object is polled. The rules stage, following the event log
+ * No object is polled. The rules worker, following the event log
  * (rule_stage.c), keeps a due-time index (automation_rule_due): an event that
  * starts a condition inserts (rule, object, anchor, due_at = anchor +
- * wait_for), one that ends it deletes the row. The stage's next_due is
- * min(due_at) of that index, read in the stage's existing next_due query (no
- * extra lookup or subtransaction per dispatcher pass), so the dispatcher wakes
- * at the due time. Firing locks the due row, checks on the current rows that
+ * wait_for), one that ends it deletes the row. min(due_at) of that index is
+ * read in the worker's existing next-due query (hd_rule_next_due), and the
+ * worker sleeps until then (rule_worker.c). Firing locks the due row, checks on the current rows that
  * the condition still holds since the anchor (an event that ended it may not
  * have been followed yet), runs the rule (conditions, actions, audit: its
  * event_pos is the due row's id, so a message action's client_msg_id differs

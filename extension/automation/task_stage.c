@@ -222,22 +222,6 @@ hd_task_pass(TimestampTz now, int max_rows, bool *more)
 	return done;
 }
 
-/*
- * Is trigger-task work due now? The rules stage (rule_stage.c), which shares
- * the dispatcher, gives way to it: an action must not wait behind a backlog
- * of rule evaluations. One index lookup.
- */
-bool
-hd_task_work_due(TimestampTz now)
-{
-	bool		isnull;
-	Datum		d;
-
-	hd_exec(&next_due_plan, NULL, NULL, false, 1);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return !isnull && DatumGetTimestampTz(d) <= now && !last_pass_skipped;
-}
-
 static TimestampTz
 stage_next_due(void)
 {

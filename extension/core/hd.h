@@ -128,6 +128,7 @@ typedef enum HdWorkerKind
 	HD_WORKER_DISPATCHER,
 	HD_WORKER_HTTP,				/* integrations/: webhooks, bot calls */
 	HD_WORKER_ROLLUP,			/* reports/: rollups from the event log */
+	HD_WORKER_RULES,			/* automation/: rules from the event log, time rules */
 	HD_NUM_WORKER_KINDS
 } HdWorkerKind;
 

@@ -9,7 +9,7 @@
 
 HdShared   *hd_shared = NULL;
 
-const char *const hd_worker_kind_names[HD_NUM_WORKER_KINDS] = {"publisher", "dispatcher", "http", "rollup"};
+const char *const hd_worker_kind_names[HD_NUM_WORKER_KINDS] = {"publisher", "dispatcher", "http", "rollup", "rules"};
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;

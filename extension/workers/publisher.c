@@ -392,8 +392,9 @@ publish_pass(bool *gone)
 		Async_Notify("helpdesk", buf);
 		/* the HTTP worker feeds webhooks from published events */
 		hd_wake_at_commit(HD_WORKER_HTTP);
-		/* and the rollup worker */
+		/* and the rollup worker, and the rules worker (automation/rule_worker.c) */
 		hd_wake_at_commit(HD_WORKER_ROLLUP);
+		hd_wake_at_commit(HD_WORKER_RULES);
 	}
 	if (npublish > 0 || staged_settled != cursor_settled || staged_last_pos != committed_last_pos)
 	{

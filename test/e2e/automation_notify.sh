@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The rule actions send_webhook and ask_csat with the real dispatcher and
+# The rule actions send_webhook and ask_csat with the real rules worker and
 # HTTP worker: a customer message fires a rule that sends two webhooks to a
 # real server on 127.0.0.1 (test/webhooks/sink.js) — signed (verified by node
 # crypto, verify.js), type automation.rule with the session, the flaky one
@@ -15,7 +15,7 @@ sinklog=$HD_CLUSTER/rule_notify_sink.jsonl
 base=http://127.0.0.1:$port
 wh_setup $db $port "$sinklog"
 wait_http_worker $db
-wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status() WHERE kind = 'dispatcher'" 30 || fail "no dispatcher"
+wait_until $db "SELECT count(*) = 2 FROM helpdesk.worker_status() WHERE kind IN ('dispatcher', 'rules') AND pid IS NOT NULL" 30 || fail "no dispatcher or rules worker"
 ops=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'ops', '$base/ok-rule', '{ticket.created}')")
 flaky=$(q $db "SELECT helpdesk.upsert_webhook($tenant, 'flaky', '$base/flaky?n=2', '{ticket.created}', retry_schedule => '{0,1s,1s,1s}')")
 q $db "SELECT helpdesk.set_csat($tenant, 'on')" >/dev/null

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Automation rules run by the dispatcher on the event log: a message rule
+# Automation rules run by the rules worker on the event log: a message rule
 # fires within 1 s (its audit names the conditions that held and the action
 # done); a rule that answers every message does not answer its own answer
 # (loop guard); a failing action is audited and the actions after it still
@@ -18,7 +18,7 @@ tenant=$(q $db "SELECT id FROM helpdesk.tenant WHERE slug = 'e2e'")
 read -r s1 c1 < <(q $db "SELECT session_id, customer_id FROM public.e2e_session WHERE n = 1" | tr '|' ' ')
 read -r s2 c2 < <(q $db "SELECT session_id, customer_id FROM public.e2e_session WHERE n = 2" | tr '|' ' ')
 read -r s3 c3 < <(q $db "SELECT session_id, customer_id FROM public.e2e_session WHERE n = 3" | tr '|' ' ')
-wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status() WHERE kind = 'dispatcher'" 30 || fail "no dispatcher"
+wait_until $db "SELECT count(*) = 2 FROM helpdesk.worker_status() WHERE kind IN ('dispatcher', 'rules') AND pid IS NOT NULL" 30 || fail "no dispatcher or rules worker"
 
 rule() { q $db "SELECT helpdesk.upsert_rule($tenant, '$1', '$2', '$3', '$4', ${5:-0}, ${6:-true})" >/dev/null; }
 rule refund message.created '{"all": [{"field": "message.sender_kind", "op": "equal", "value": "customer"},

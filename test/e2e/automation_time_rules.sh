@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Time rules (issue 18) with the real dispatcher: each fires within 1 s of
+# Time rules (issue 18) with the real rules worker: each fires within 1 s of
 # the moment its condition has held for wait_for (never before), once per
 # occurrence, and again on a new occurrence.
 # - time.queued: 40 sessions started from 8 connections at once, queued with
 #   no agent online; every one fires once, on time.
 # - time.no_agent_reply: a customer message unanswered 4 s fires; one the
 #   agent answered in time does not; a new unanswered message fires again;
-#   after firing it does not fire again on later dispatcher passes.
+#   after firing it does not fire again on later passes of the rules worker.
 # - time.no_customer_reply: an agent message the customer does not answer.
 # - time.pending: a ticket pending 4 s gets its tag through the tickets API;
 #   a ticket another rule made pending too (what rules do runs no rule, but
@@ -24,7 +24,7 @@ SELECT helpdesk.upsert_tenant('tr', 'Time rules');
 SELECT helpdesk.upsert_queue(1, 'main', 'Main', is_default => true);
 SELECT helpdesk.upsert_agent(1, 'ana', 'Ana', max_sessions => 50);
 SELECT helpdesk.upsert_customer(1, 'c' || g) FROM generate_series(1, 60) g;" >/dev/null
-wait_until $db "SELECT pid IS NOT NULL FROM helpdesk.worker_status() WHERE kind = 'dispatcher'" 30 || fail "no dispatcher"
+wait_until $db "SELECT count(*) = 2 FROM helpdesk.worker_status() WHERE kind IN ('dispatcher', 'rules') AND pid IS NOT NULL" 30 || fail "no dispatcher or rules worker"
 ana=$(q $db "SELECT id FROM helpdesk.agent WHERE external_id = 'ana'")
 cust() { q $db "SELECT id FROM helpdesk.customer WHERE external_id = '$1'"; }
 rule() { q $db "SELECT helpdesk.upsert_rule(1, '$1', '$2', '$3', '$4', wait_for => '$5')" >/dev/null; }

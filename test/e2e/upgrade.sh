@@ -60,7 +60,7 @@ port = $port
 listen_addresses = ''
 unix_socket_directories = '/tmp/hd-sock-$port'
 shared_preload_libraries = 'pg_helpdesk'
-max_worker_processes = 16
+max_worker_processes = 24
 helpdesk.launcher_naptime = 1
 helpdesk.token_secret = '$HELPDESK_TOKEN_SECRET'
 CONF
@@ -149,7 +149,7 @@ diff "$tmp/old.schema" "$tmp/new.schema" >"$tmp/schema.diff" ||
 note "updated schema = fresh $new schema ($(wc -l <"$tmp/new.schema") lines)"
 
 # the API on the old data, the workers running again
-wait_until up_old "SELECT count(*) = 4 AND bool_and(pid IS NOT NULL) FROM helpdesk.worker_status()" 15 || fail "workers not running after the update"
+wait_until up_old "SELECT count(*) = 5 AND bool_and(pid IS NOT NULL) FROM helpdesk.worker_status()" 15 || fail "workers not running after the update"
 uq up_old "SELECT helpdesk.upsert_customer(t.id, 'after-update', language => 'en') FROM helpdesk.tenant t WHERE slug = 'up-game'" >/dev/null
 uq up_old "SELECT helpdesk.start_session(t.id, c.id, first_message => 'new after the update') FROM helpdesk.tenant t
 	JOIN helpdesk.customer c ON c.tenant_id = t.id AND c.external_id = 'after-update' WHERE t.slug = 'up-game'" >/dev/null
