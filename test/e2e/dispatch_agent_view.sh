@@ -55,25 +55,30 @@ reset_conf
 sleep 0.5
 
 # 2. changes are seen at once
+session_of() { q $db "SELECT $2 FROM helpdesk.session WHERE id = $1"; }
+stays_queued() { # session seconds why
+	sleep "$2"
+	[ "$(session_of "$1" state)" = queued ] || fail "$3"
+}
+offered_to() { # session agent why
+	offered "$1" 2 || fail "$3"
+	[ "$(session_of "$1" agent_id)" = "$2" ] || fail "$3: it went to agent $(session_of "$1" agent_id)"
+}
+agent_id() { q $db "SELECT id FROM helpdesk.agent WHERE tenant_id = 1 AND external_id = '$1'"; }
 s=$(start 1 c50 $vip)
-sleep 1
-[ "$(q $db "SELECT state FROM helpdesk.session WHERE id = $s")" = queued ] || fail "a vip session was offered while no agent has the skill"
-a7=$(q $db "SELECT id FROM helpdesk.agent WHERE external_id = 'a7'")
+stays_queued $s 1 "a vip session was offered while no agent has the skill"
+a7=$(agent_id a7)
 q $db "SELECT helpdesk.upsert_agent(1, 'a7', 'Agent 7', skills => '{\"vip\": 5}')" >/dev/null
-offered $s 2 || fail "the agent given the vip skill through the API was not offered the waiting vip session"
-[ "$(q $db "SELECT agent_id FROM helpdesk.session WHERE id = $s")" = "$a7" ] || fail "the vip session went to someone without the skill"
+offered_to $s $a7 "the agent given the vip skill through the API was not offered the waiting vip session"
 q $db "SELECT helpdesk.set_agent_status(1, $a7, 'offline')" >/dev/null
 s=$(start 1 c51 $vip)
-sleep 1.5
-[ "$(q $db "SELECT state FROM helpdesk.session WHERE id = $s")" = queued ] || fail "a session was offered to an agent who went offline"
-a8=$(q $db "SELECT id FROM helpdesk.agent WHERE external_id = 'a8'")
+stays_queued $s 1.5 "a session was offered to an agent who went offline"
+a8=$(agent_id a8)
 q $db "UPDATE helpdesk.agent SET skills = '{\"vip\": 3}' WHERE tenant_id = 1 AND id = $a8" >/dev/null
-offered $s 2 || fail "a skill written by a direct UPDATE was not seen"
-[ "$(q $db "SELECT agent_id FROM helpdesk.session WHERE id = $s")" = "$a8" ] || fail "the second vip session went to the wrong agent"
+offered_to $s $a8 "a skill written by a direct UPDATE was not seen"
 q $db "SELECT helpdesk.upsert_agent(1, 'a8', 'Agent 8', max_sessions => 0)" >/dev/null
 s=$(start 1 c52 $vip)
-sleep 1.5
-[ "$(q $db "SELECT state FROM helpdesk.session WHERE id = $s")" = queued ] || fail "a session was offered to an agent whose capacity was set to 0"
+stays_queued $s 1.5 "a session was offered to an agent whose capacity was set to 0"
 note "a skill (API and direct UPDATE), going offline and capacity 0 were each seen by the next pass"
 
 # 3. presence: heartbeats keep an agent present although the view never re-reads them for it
