@@ -192,3 +192,18 @@ CREATE TABLE helpdesk.rollup_cursor (
 INSERT INTO helpdesk.rollup_cursor DEFAULT VALUES;
 COMMENT ON TABLE helpdesk.rollup_cursor IS
 	'How far the rollup worker has read the event log (a position of helpdesk.event_log_id()); moved in the transaction that writes the rollups.';
+
+-- Message retention (70_retention.sql) deletes a tenant's old messages, from
+-- which the session figures of their buckets were computed: the buckets
+-- before the tenant's horizon are kept as they are and never recomputed
+-- (_rollup_recompute skips them, rebuild_rollups refuses them). Retention
+-- moves it to its cutoff (rounded up to a quarter hour) in the transaction
+-- that deletes.
+CREATE TABLE helpdesk.rollup_horizon (
+	tenant_id    bigint PRIMARY KEY REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	horizon      timestamptz NOT NULL CHECK (horizon = helpdesk._bucket(horizon)),
+	updated_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE helpdesk.rollup_horizon IS
+	'Per tenant: rollup buckets before horizon are kept and never recomputed (message retention pruned the raw rows they were computed from). Moved forward only, by retention.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_horizon', '');

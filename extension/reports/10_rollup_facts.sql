@@ -254,27 +254,37 @@ END;
 COMMENT ON FUNCTION helpdesk._ticket_buckets IS
 	'The rollup buckets a ticket is counted in now (creation, resolution, SLA stops, surveys).';
 
+-- where a recompute of a tenant's buckets from b0 on may start: not before
+-- its horizon (rollup_horizon)
+CREATE FUNCTION helpdesk._rollup_from(t bigint, b0 timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN greatest(b0, (SELECT h.horizon FROM helpdesk.rollup_horizon h WHERE h.tenant_id = t));
+COMMENT ON FUNCTION helpdesk._rollup_from IS
+	'Internal: b0, or the tenant''s rollup horizon when that is later (buckets before it are kept, never recomputed).';
+
 -- Replace the stored rollups of a tenant's buckets in [b0, b1) by the raw
--- truth. The worker runs it per dirty bucket, rebuild_rollups per range.
+-- truth, except those before its horizon (kept). The worker runs it per
+-- dirty bucket, rebuild_rollups per range.
 CREATE FUNCTION helpdesk._rollup_recompute(t bigint, b0 timestamptz, b1 timestamptz)
 RETURNS void LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	DELETE FROM helpdesk.rollup_session r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_session SELECT * FROM helpdesk._fact_session(t, b0, b1);
-	DELETE FROM helpdesk.rollup_offer r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_offer SELECT * FROM helpdesk._fact_offer(t, b0, b1);
-	DELETE FROM helpdesk.rollup_ticket r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_ticket SELECT * FROM helpdesk._fact_ticket(t, b0, b1);
-	DELETE FROM helpdesk.rollup_sla r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, b0, b1);
-	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, b0, b1);
-	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, b0, b1);
+	DELETE FROM helpdesk.rollup_session r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_session SELECT * FROM helpdesk._fact_session(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_offer r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_offer SELECT * FROM helpdesk._fact_offer(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_ticket r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_ticket SELECT * FROM helpdesk._fact_ticket(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_sla r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, helpdesk._rollup_from(t, b0), b1);
 END;
 COMMENT ON FUNCTION helpdesk._rollup_recompute IS
-	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*).';
+	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*), from its rollup horizon on (earlier buckets are kept).';
 
 -- tickets counted in a range get their seen buckets from the raw rows again
 CREATE FUNCTION helpdesk._rollup_reseen(t bigint, b0 timestamptz, b1 timestamptz)

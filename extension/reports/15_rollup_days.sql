@@ -117,6 +117,31 @@ COMMENT ON TABLE helpdesk.rollup_occupancy_day IS
 	'helpdesk.rollup_occupancy summed per day in the tenant''s time zone, all its dimensions.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_occupancy_day', '');
 
+-- report_agents by agent (or for the tenant) and day: offers and occupancy
+-- per agent and day, queues summed, in one row (the report reads one table
+-- of 30 x agents rows instead of aggregating and full-joining both day
+-- tables: EXPLAIN ANALYZE in bench/README.md "report_agents")
+CREATE TABLE helpdesk.rollup_agent_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	agent_id     bigint NOT NULL,
+	assignments  bigint NOT NULL,
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	online_us    bigint NOT NULL,
+	handling_us  bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, agent_id),
+	CHECK (assignments >= 0 AND online_us >= 0 AND handling_us >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_agent_day IS
+	'helpdesk.rollup_offer_day and helpdesk.rollup_occupancy_day summed per day and agent, the queue dimension left out (report_agents by agent or for the tenant, by day or total).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_agent_day', '');
+
 -- Replace the day rows of the given local days of a tenant by the sums of
 -- its quarter-hour rows.
 CREATE FUNCTION helpdesk._rollup_days(t bigint, days date[])
@@ -163,6 +188,15 @@ BEGIN ATOMIC
 	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
 	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
 	GROUP BY 1, 2, 3, 4;
+	DELETE FROM helpdesk.rollup_agent_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_agent_day
+	SELECT x.tenant_id, x.day, x.agent_id, sum(x.assignments), sum(x.offers), sum(x.offers_accepted), sum(x.offers_declined), sum(x.offers_timed_out), sum(x.held), sum(x.held_sum_us), sum(x.transfers_out), sum(x.online_us), sum(x.handling_us)
+	FROM (SELECT r.tenant_id, r.day, r.agent_id, r.assignments, r.offers, r.offers_accepted, r.offers_declined, r.offers_timed_out, r.held, r.held_sum_us, r.transfers_out, 0 AS online_us, 0 AS handling_us
+	      FROM helpdesk.rollup_offer_day r WHERE r.tenant_id = t AND r.day = ANY (days)
+	      UNION ALL
+	      SELECT r.tenant_id, r.day, r.agent_id, 0, 0, 0, 0, 0, 0, 0, 0, r.online_us, r.handling_us
+	      FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days)) x
+	GROUP BY 1, 2, 3;
 END;
 COMMENT ON FUNCTION helpdesk._rollup_days IS
 	'Internal: the day tier of a tenant''s given local days, summed from the quarter-hour rollups.';

@@ -120,7 +120,26 @@ DECLARE
 	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{agent,queue}');
 	-- by queue: the time online of the agents who handled in it (queue_online_us)
 	online text := CASE WHEN 'queue' = ANY (group_by) THEN 'r.queue_online_us' ELSE 'r.online_us' END;
+	offers text := $m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
+			   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
+			   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
+			   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
+			   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
+			   sum(r.transfers_out)::bigint$m$;
+	occupancy text := format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
+	                         'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online);
 BEGIN
+	-- by agent or for the tenant, by day or total over whole local days: the
+	-- agent day tier holds both figures per agent and day, one table to read
+	IF source = 'rollup' AND bucket IN ('day', 'total') AND NOT 'queue' = ANY (group_by)
+	   AND "from" = date_trunc('day', "from" AT TIME ZONE tz) AT TIME ZONE tz
+	   AND "to" = date_trunc('day', "to" AT TIME ZONE tz) AT TIME ZONE tz THEN
+		RETURN QUERY EXECUTE helpdesk._report_query('rollup_agent_day', '_fact_offer',
+			'{agent,agent_id,queue,queue_id}', '{0,0}', offers || ', ' || occupancy,
+			group_by, bucket, source, 'rollup_agent_day', '{agent}', tz, "from", "to")
+		USING tenant_id, "from", "to", tz;
+		RETURN;
+	END IF;
 	-- offers (rollup_offer) and occupancy (rollup_occupancy) grouped alike, joined by group
 	RETURN QUERY EXECUTE format(
 		'SELECT coalesce(a.b, o.b), coalesce(a.ag, o.ag), coalesce(a.qu, o.qu), coalesce(a.n, 0), '
@@ -132,18 +151,10 @@ BEGIN
 		'ON o.b = a.b AND coalesce(o.ag, -1) = coalesce(a.ag, -1) AND coalesce(o.qu, -1) = coalesce(a.qu, -1) '
 		'ORDER BY 1, 2, 3',
 		helpdesk._report_query('rollup_offer', '_fact_offer',
-			'{agent,agent_id,queue,queue_id}', '{0,0}',
-			$m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
-			   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
-			   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
-			   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
-			   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
-			   sum(r.transfers_out)::bigint$m$,
+			'{agent,agent_id,queue,queue_id}', '{0,0}', offers,
 			group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to"),
 		helpdesk._report_query('rollup_occupancy', '_fact_occupancy',
-			'{agent,agent_id,queue,queue_id}', '{0,0}',
-			format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
-			       'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online),
+			'{agent,agent_id,queue,queue_id}', '{0,0}', occupancy,
 			group_by, bucket, source, 'rollup_occupancy_day', '{agent,queue}', tz, "from", "to"))
 	USING tenant_id, "from", "to", tz;
 END $$;

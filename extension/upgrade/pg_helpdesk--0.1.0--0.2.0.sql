@@ -2851,6 +2851,21 @@ INSERT INTO helpdesk.rollup_cursor DEFAULT VALUES;
 COMMENT ON TABLE helpdesk.rollup_cursor IS
 	'How far the rollup worker has read the event log (a position of helpdesk.event_log_id()); moved in the transaction that writes the rollups.';
 
+-- Message retention (70_retention.sql) deletes a tenant's old messages, from
+-- which the session figures of their buckets were computed: the buckets
+-- before the tenant's horizon are kept as they are and never recomputed
+-- (_rollup_recompute skips them, rebuild_rollups refuses them). Retention
+-- moves it to its cutoff (rounded up to a quarter hour) in the transaction
+-- that deletes.
+CREATE TABLE helpdesk.rollup_horizon (
+	tenant_id    bigint PRIMARY KEY REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	horizon      timestamptz NOT NULL CHECK (horizon = helpdesk._bucket(horizon)),
+	updated_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE helpdesk.rollup_horizon IS
+	'Per tenant: rollup buckets before horizon are kept and never recomputed (message retention pruned the raw rows they were computed from). Moved forward only, by retention.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_horizon', '');
+
 -- sessions from before 0.2.0: the bot hand-off, else the queue entry they still show
 UPDATE helpdesk.session SET first_queued_at = coalesce(bot_handoff_at, queued_at)
 WHERE first_queued_at IS NULL AND (bot_handoff_at IS NOT NULL OR queued_at IS NOT NULL);
@@ -3171,27 +3186,37 @@ END;
 COMMENT ON FUNCTION helpdesk._ticket_buckets IS
 	'The rollup buckets a ticket is counted in now (creation, resolution, SLA stops, surveys).';
 
+-- where a recompute of a tenant's buckets from b0 on may start: not before
+-- its horizon (rollup_horizon)
+CREATE FUNCTION helpdesk._rollup_from(t bigint, b0 timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN greatest(b0, (SELECT h.horizon FROM helpdesk.rollup_horizon h WHERE h.tenant_id = t));
+COMMENT ON FUNCTION helpdesk._rollup_from IS
+	'Internal: b0, or the tenant''s rollup horizon when that is later (buckets before it are kept, never recomputed).';
+
 -- Replace the stored rollups of a tenant's buckets in [b0, b1) by the raw
--- truth. The worker runs it per dirty bucket, rebuild_rollups per range.
+-- truth, except those before its horizon (kept). The worker runs it per
+-- dirty bucket, rebuild_rollups per range.
 CREATE FUNCTION helpdesk._rollup_recompute(t bigint, b0 timestamptz, b1 timestamptz)
 RETURNS void LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	DELETE FROM helpdesk.rollup_session r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_session SELECT * FROM helpdesk._fact_session(t, b0, b1);
-	DELETE FROM helpdesk.rollup_offer r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_offer SELECT * FROM helpdesk._fact_offer(t, b0, b1);
-	DELETE FROM helpdesk.rollup_ticket r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_ticket SELECT * FROM helpdesk._fact_ticket(t, b0, b1);
-	DELETE FROM helpdesk.rollup_sla r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, b0, b1);
-	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, b0, b1);
-	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, b0, b1);
+	DELETE FROM helpdesk.rollup_session r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_session SELECT * FROM helpdesk._fact_session(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_offer r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_offer SELECT * FROM helpdesk._fact_offer(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_ticket r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_ticket SELECT * FROM helpdesk._fact_ticket(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_sla r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, helpdesk._rollup_from(t, b0), b1);
 END;
 COMMENT ON FUNCTION helpdesk._rollup_recompute IS
-	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*).';
+	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*), from its rollup horizon on (earlier buckets are kept).';
 
 -- tickets counted in a range get their seen buckets from the raw rows again
 CREATE FUNCTION helpdesk._rollup_reseen(t bigint, b0 timestamptz, b1 timestamptz)
@@ -3356,6 +3381,31 @@ COMMENT ON TABLE helpdesk.rollup_occupancy_day IS
 	'helpdesk.rollup_occupancy summed per day in the tenant''s time zone, all its dimensions.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_occupancy_day', '');
 
+-- report_agents by agent (or for the tenant) and day: offers and occupancy
+-- per agent and day, queues summed, in one row (the report reads one table
+-- of 30 x agents rows instead of aggregating and full-joining both day
+-- tables: EXPLAIN ANALYZE in bench/README.md "report_agents")
+CREATE TABLE helpdesk.rollup_agent_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	agent_id     bigint NOT NULL,
+	assignments  bigint NOT NULL,
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	online_us    bigint NOT NULL,
+	handling_us  bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, agent_id),
+	CHECK (assignments >= 0 AND online_us >= 0 AND handling_us >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_agent_day IS
+	'helpdesk.rollup_offer_day and helpdesk.rollup_occupancy_day summed per day and agent, the queue dimension left out (report_agents by agent or for the tenant, by day or total).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_agent_day', '');
+
 -- Replace the day rows of the given local days of a tenant by the sums of
 -- its quarter-hour rows.
 CREATE FUNCTION helpdesk._rollup_days(t bigint, days date[])
@@ -3402,6 +3452,15 @@ BEGIN ATOMIC
 	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
 	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
 	GROUP BY 1, 2, 3, 4;
+	DELETE FROM helpdesk.rollup_agent_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_agent_day
+	SELECT x.tenant_id, x.day, x.agent_id, sum(x.assignments), sum(x.offers), sum(x.offers_accepted), sum(x.offers_declined), sum(x.offers_timed_out), sum(x.held), sum(x.held_sum_us), sum(x.transfers_out), sum(x.online_us), sum(x.handling_us)
+	FROM (SELECT r.tenant_id, r.day, r.agent_id, r.assignments, r.offers, r.offers_accepted, r.offers_declined, r.offers_timed_out, r.held, r.held_sum_us, r.transfers_out, 0 AS online_us, 0 AS handling_us
+	      FROM helpdesk.rollup_offer_day r WHERE r.tenant_id = t AND r.day = ANY (days)
+	      UNION ALL
+	      SELECT r.tenant_id, r.day, r.agent_id, 0, 0, 0, 0, 0, 0, 0, 0, r.online_us, r.handling_us
+	      FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days)) x
+	GROUP BY 1, 2, 3;
 END;
 COMMENT ON FUNCTION helpdesk._rollup_days IS
 	'Internal: the day tier of a tenant''s given local days, summed from the quarter-hour rollups.';
@@ -3544,7 +3603,26 @@ DECLARE
 	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{agent,queue}');
 	-- by queue: the time online of the agents who handled in it (queue_online_us)
 	online text := CASE WHEN 'queue' = ANY (group_by) THEN 'r.queue_online_us' ELSE 'r.online_us' END;
+	offers text := $m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
+			   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
+			   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
+			   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
+			   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
+			   sum(r.transfers_out)::bigint$m$;
+	occupancy text := format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
+	                         'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online);
 BEGIN
+	-- by agent or for the tenant, by day or total over whole local days: the
+	-- agent day tier holds both figures per agent and day, one table to read
+	IF source = 'rollup' AND bucket IN ('day', 'total') AND NOT 'queue' = ANY (group_by)
+	   AND "from" = date_trunc('day', "from" AT TIME ZONE tz) AT TIME ZONE tz
+	   AND "to" = date_trunc('day', "to" AT TIME ZONE tz) AT TIME ZONE tz THEN
+		RETURN QUERY EXECUTE helpdesk._report_query('rollup_agent_day', '_fact_offer',
+			'{agent,agent_id,queue,queue_id}', '{0,0}', offers || ', ' || occupancy,
+			group_by, bucket, source, 'rollup_agent_day', '{agent}', tz, "from", "to")
+		USING tenant_id, "from", "to", tz;
+		RETURN;
+	END IF;
 	-- offers (rollup_offer) and occupancy (rollup_occupancy) grouped alike, joined by group
 	RETURN QUERY EXECUTE format(
 		'SELECT coalesce(a.b, o.b), coalesce(a.ag, o.ag), coalesce(a.qu, o.qu), coalesce(a.n, 0), '
@@ -3556,18 +3634,10 @@ BEGIN
 		'ON o.b = a.b AND coalesce(o.ag, -1) = coalesce(a.ag, -1) AND coalesce(o.qu, -1) = coalesce(a.qu, -1) '
 		'ORDER BY 1, 2, 3',
 		helpdesk._report_query('rollup_offer', '_fact_offer',
-			'{agent,agent_id,queue,queue_id}', '{0,0}',
-			$m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
-			   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
-			   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
-			   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
-			   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
-			   sum(r.transfers_out)::bigint$m$,
+			'{agent,agent_id,queue,queue_id}', '{0,0}', offers,
 			group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to"),
 		helpdesk._report_query('rollup_occupancy', '_fact_occupancy',
-			'{agent,agent_id,queue,queue_id}', '{0,0}',
-			format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
-			       'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online),
+			'{agent,agent_id,queue,queue_id}', '{0,0}', occupancy,
 			group_by, bucket, source, 'rollup_occupancy_day', '{agent,queue}', tz, "from", "to"))
 	USING tenant_id, "from", "to", tz;
 END $$;

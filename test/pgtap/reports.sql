@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(52);
+SELECT plan(57);
 
 -- Reports: every error path of the report functions, rebuild_rollups and the
 -- report settings (SQLSTATE and message), and the behaviour the e2e
@@ -156,6 +156,28 @@ SELECT is((SELECT (online_s, occupancy_handling_s, occupancy)::text FROM helpdes
 	'2026-03-02 10:00+00', '2026-03-02 12:00+00', '{agent}', 'total') WHERE agent_id = pg_temp.fx('oa')),
 	'(3600.000,0.000,0.000000)', 'report_agents: one hour online, no handling: occupancy 0');
 SELECT has_column('helpdesk', 'dashboard_today', 'occupancy', 'dashboard_today shows occupancy');
+-- by agent over whole local days: the agent day tier (rollup_agent_day) answers, equal to the raw twin
+SELECT is((SELECT count(*) FROM helpdesk.rollup_agent_day WHERE tenant_id = pg_temp.fx('ta') AND agent_id = pg_temp.fx('oa')),
+	1::bigint, 'rebuild_rollups fills the agent day tier');
+SELECT results_eq(
+	$$SELECT agent_id, online_s, occupancy_handling_s, occupancy FROM helpdesk.report_agents(pg_temp.fx('ta'),
+	  '2026-03-02 00:00+05:45', '2026-03-03 00:00+05:45', '{agent}', 'day') WHERE agent_id = pg_temp.fx('oa')$$,
+	$$SELECT agent_id, online_s, occupancy_handling_s, occupancy FROM helpdesk.report_agents(pg_temp.fx('ta'),
+	  '2026-03-02 00:00+05:45', '2026-03-03 00:00+05:45', '{agent}', 'day', 'raw') WHERE agent_id = pg_temp.fx('oa')$$,
+	'report_agents by agent and day (agent day tier) = its raw twin');
+
+-- the rollup horizon (message retention): buckets before it are kept, a
+-- rebuild before it is refused
+INSERT INTO helpdesk.rollup_horizon (tenant_id, horizon) VALUES (pg_temp.fx('ta'), '2026-03-02 11:00+00');
+INSERT INTO helpdesk.rollup_csat VALUES (pg_temp.fx('ta'), '2026-03-02 10:00+00', 'session', 0, 0, 7, 0, 0, 0, 0, 0, 0, 0);
+SELECT throws_ok($$SELECT helpdesk.rebuild_rollups(pg_temp.fx('ta'), '2026-03-02 10:00+00', '2026-03-02 12:00+00')$$,
+	'55000', format('rollups of tenant %s before %s are kept and cannot be rebuilt', pg_temp.fx('ta'),
+	'2026-03-02 11:00+00'::timestamptz), 'rebuild_rollups: refused before the rollup horizon');
+SELECT is((SELECT helpdesk.rebuild_rollups(pg_temp.fx('ta'), '2026-03-02 11:00+00', '2026-03-02 12:00+00')), 4::bigint,
+	'rebuild_rollups from the horizon on');
+SELECT helpdesk._rollup_recompute(pg_temp.fx('ta'), '2026-03-02 10:00+00', '2026-03-02 12:00+00');
+SELECT is((SELECT requested FROM helpdesk.rollup_csat WHERE tenant_id = pg_temp.fx('ta') AND bucket = '2026-03-02 10:00+00'),
+	7::bigint, '_rollup_recompute keeps the buckets before the horizon');
 
 SELECT * FROM finish();
 ROLLBACK;
