@@ -111,7 +111,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT sa.tenant_id, helpdesk._bucket(sa.started_at), coalesce(sa.queue_id, 0), sa.agent_id,
-	       count(*),
+	       coalesce(s.issue_type, ''), s.channel, count(*),
 	       count(*) FILTER (WHERE sa.kind = 'offer'),
 	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NOT NULL),
 	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NULL AND sa.end_reason = 'declined'),
@@ -122,7 +122,7 @@ BEGIN ATOMIC
 	FROM helpdesk.session_assignment sa
 	JOIN helpdesk.session s ON s.tenant_id = sa.tenant_id AND s.id = sa.session_id
 	WHERE sa.tenant_id = t AND sa.started_at >= b0 AND sa.started_at < b1 AND s.state = 'closed'
-	GROUP BY 1, 2, 3, 4;
+	GROUP BY 1, 2, 3, 4, 5, 6;
 END;
 COMMENT ON FUNCTION helpdesk._fact_offer IS
 	'Raw truth: rollup_offer rows of a tenant for the buckets in [b0, b1) (assignments of closed sessions).';
@@ -165,10 +165,12 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT ts.tenant_id, helpdesk._bucket(ts.stopped_at), coalesce(ts.policy_id, 0), ts.target,
+	       coalesce(tk.queue_id, 0), coalesce(tk.assignee_id, 0), coalesce(tk.issue_type, ''), tk.channel,
 	       count(*) FILTER (WHERE ts.outcome = 'hit'), count(*) FILTER (WHERE ts.outcome = 'missed')
 	FROM helpdesk.ticket_sla ts
+	JOIN helpdesk.ticket tk ON tk.tenant_id = ts.tenant_id AND tk.id = ts.ticket_id
 	WHERE ts.tenant_id = t AND ts.stopped_at >= b0 AND ts.stopped_at < b1 AND ts.outcome IS NOT NULL
-	GROUP BY 1, 2, 3, 4;
+	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 END;
 COMMENT ON FUNCTION helpdesk._fact_sla IS
 	'Raw truth: rollup_sla rows of a tenant for the buckets in [b0, b1).';
@@ -179,13 +181,16 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT c.tenant_id, helpdesk._bucket(c.requested_at), c.target, coalesce(c.queue_id, 0),
-	       coalesce(c.agent_id, 0), count(*), count(c.score), coalesce(sum(c.score), 0),
+	       coalesce(c.agent_id, 0), coalesce(s.issue_type, tk.issue_type, ''), coalesce(s.channel, tk.channel),
+	       count(*), count(c.score), coalesce(sum(c.score), 0),
 	       count(*) FILTER (WHERE c.score = 1), count(*) FILTER (WHERE c.score = 2),
 	       count(*) FILTER (WHERE c.score = 3), count(*) FILTER (WHERE c.score = 4),
 	       count(*) FILTER (WHERE c.score = 5)
 	FROM helpdesk.csat c
+	LEFT JOIN helpdesk.session s ON c.target = 'session' AND s.tenant_id = c.tenant_id AND s.id = c.session_id
+	LEFT JOIN helpdesk.ticket tk ON c.target = 'ticket' AND tk.tenant_id = c.tenant_id AND tk.id = c.ticket_id
 	WHERE c.tenant_id = t AND c.requested_at >= b0 AND c.requested_at < b1
-	GROUP BY 1, 2, 3, 4, 5;
+	GROUP BY 1, 2, 3, 4, 5, 6, 7;
 END;
 COMMENT ON FUNCTION helpdesk._fact_csat IS
 	'Raw truth: rollup_csat rows of a tenant for the buckets in [b0, b1).';

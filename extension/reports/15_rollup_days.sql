@@ -58,7 +58,7 @@ CREATE TABLE helpdesk.rollup_offer_day (
 	CHECK (assignments >= 0)
 );
 COMMENT ON TABLE helpdesk.rollup_offer_day IS
-	'helpdesk.rollup_offer summed per day in the tenant''s time zone, all its dimensions.';
+	'helpdesk.rollup_offer summed per day in the tenant''s time zone, the issue type and channel dimensions left out (report_agents by agent and queue).';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_offer_day', '');
 
 CREATE TABLE helpdesk.rollup_ticket_day (
@@ -99,7 +99,7 @@ CREATE TABLE helpdesk.rollup_csat_day (
 	CHECK (requested >= 0)
 );
 COMMENT ON TABLE helpdesk.rollup_csat_day IS
-	'helpdesk.rollup_csat summed per day in the tenant''s time zone, all its dimensions.';
+	'helpdesk.rollup_csat summed per day in the tenant''s time zone, the issue type and channel dimensions left out.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat_day', '');
 
 CREATE TABLE helpdesk.rollup_occupancy_day (
@@ -117,10 +117,24 @@ COMMENT ON TABLE helpdesk.rollup_occupancy_day IS
 	'helpdesk.rollup_occupancy summed per day in the tenant''s time zone, all its dimensions.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_occupancy_day', '');
 
+CREATE TABLE helpdesk.rollup_sla_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	policy_id    bigint NOT NULL,
+	target       text NOT NULL,
+	hit          bigint NOT NULL,
+	missed       bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, policy_id, target),
+	CHECK (hit >= 0 AND missed >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_sla_day IS
+	'helpdesk.rollup_sla summed per day in the tenant''s time zone, by policy and target only (report_sla''s default grouping).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_sla_day', '');
+
 -- report_agents by agent (or for the tenant) and day: offers and occupancy
 -- per agent and day, queues summed, in one row (the report reads one table
 -- of 30 x agents rows instead of aggregating and full-joining both day
--- tables: EXPLAIN ANALYZE in bench/README.md "report_agents")
+-- tables: EXPLAIN ANALYZE in docs/reports.md "The day tier")
 CREATE TABLE helpdesk.rollup_agent_day (
 	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
 	day          date NOT NULL,
@@ -180,6 +194,14 @@ BEGIN ATOMIC
 	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
 	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
 	GROUP BY 1, 2, 3, 4, 5;
+	DELETE FROM helpdesk.rollup_sla_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_sla_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.policy_id, r.target, sum(r.hit), sum(r.missed)
+	FROM helpdesk.rollup_sla r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4;
 	DELETE FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days);
 	INSERT INTO helpdesk.rollup_occupancy_day
 	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.agent_id, r.queue_id, sum(r.online_us), sum(r.handling_us), sum(r.queue_online_us)

@@ -220,7 +220,8 @@ static HdPlan drop_days = {
 	"d2 AS (DELETE FROM helpdesk.rollup_offer_day WHERE tenant_id = $1), "
 	"d3 AS (DELETE FROM helpdesk.rollup_ticket_day WHERE tenant_id = $1), "
 	"d4 AS (DELETE FROM helpdesk.rollup_occupancy_day WHERE tenant_id = $1), "
-	"d5 AS (DELETE FROM helpdesk.rollup_agent_day WHERE tenant_id = $1) "
+	"d5 AS (DELETE FROM helpdesk.rollup_agent_day WHERE tenant_id = $1), "
+	"d6 AS (DELETE FROM helpdesk.rollup_sla_day WHERE tenant_id = $1) "
 	"DELETE FROM helpdesk.rollup_csat_day WHERE tenant_id = $1",
 	1, {INT8OID}
 };
@@ -231,7 +232,8 @@ static HdPlan redo_days = {
 	"      UNION SELECT bucket FROM helpdesk.rollup_offer WHERE tenant_id = $1 "
 	"      UNION SELECT bucket FROM helpdesk.rollup_ticket WHERE tenant_id = $1 "
 	"      UNION SELECT bucket FROM helpdesk.rollup_csat WHERE tenant_id = $1 "
-	"      UNION SELECT bucket FROM helpdesk.rollup_occupancy WHERE tenant_id = $1) b "
+	"      UNION SELECT bucket FROM helpdesk.rollup_occupancy WHERE tenant_id = $1 "
+	"      UNION SELECT bucket FROM helpdesk.rollup_sla WHERE tenant_id = $1) b "
 	"WHERE tn.id = $1 HAVING count(*) > 0",
 	1, {INT8OID}
 };

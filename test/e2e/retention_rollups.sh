@@ -99,7 +99,9 @@ snapshot() {
 			FOREACH rep IN ARRAY ARRAY['report_sessions:{queue,agent,issue_type,channel}', 'report_sessions:{}',
 			                           'report_agents:{agent,queue}', 'report_agents:{agent}', 'report_agents:{}',
 			                           'report_tickets:{queue,agent,issue_type,channel}', 'report_tickets:{}',
-			                           'report_sla:{policy,target}', 'report_csat:{target,queue,agent}',
+			                           'report_agents:{agent,queue,issue_type,channel}',
+			                           'report_sla:{policy,target,queue,agent,issue_type,channel}',
+			                           'report_csat:{target,queue,agent,issue_type,channel}',
 			                           'report_funnel:{queue,issue_type,channel}', 'report_funnel:{}'] LOOP
 				EXECUTE format('INSERT INTO public.$1 SELECT %L, %L, %L, r::text FROM helpdesk.%I(%s, %L, %L, %L, %L, %L) r',
 				               split_part(rep, ':', 1), split_part(rep, ':', 2), b, split_part(rep, ':', 1),
