@@ -156,6 +156,30 @@ COMMENT ON TABLE helpdesk.rollup_agent_day IS
 	'helpdesk.rollup_offer_day and helpdesk.rollup_occupancy_day summed per day and agent, the queue dimension left out (report_agents by agent or for the tenant, by day or total).';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_agent_day', '');
 
+-- the same by agent and queue (report_agents by queue: a queue's occupancy
+-- is its handling time over queue_online_us, rollup_occupancy's)
+CREATE TABLE helpdesk.rollup_agent_queue_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	agent_id     bigint NOT NULL,
+	queue_id     bigint NOT NULL,
+	assignments  bigint NOT NULL,
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	queue_online_us bigint NOT NULL,
+	handling_us  bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, agent_id, queue_id),
+	CHECK (assignments >= 0 AND queue_online_us >= 0 AND handling_us >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_agent_queue_day IS
+	'helpdesk.rollup_offer_day and helpdesk.rollup_occupancy_day (its queue_online_us) in one row per day, agent and queue (report_agents by queue, by day or total).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_agent_queue_day', '');
+
 -- Replace the day rows of the given local days of a tenant by the sums of
 -- its quarter-hour rows.
 CREATE FUNCTION helpdesk._rollup_days(t bigint, days date[])
@@ -219,6 +243,15 @@ BEGIN ATOMIC
 	      SELECT r.tenant_id, r.day, r.agent_id, 0, 0, 0, 0, 0, 0, 0, 0, r.online_us, r.handling_us
 	      FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days)) x
 	GROUP BY 1, 2, 3;
+	DELETE FROM helpdesk.rollup_agent_queue_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_agent_queue_day
+	SELECT x.tenant_id, x.day, x.agent_id, x.queue_id, sum(x.assignments), sum(x.offers), sum(x.offers_accepted), sum(x.offers_declined), sum(x.offers_timed_out), sum(x.held), sum(x.held_sum_us), sum(x.transfers_out), sum(x.queue_online_us), sum(x.handling_us)
+	FROM (SELECT r.tenant_id, r.day, r.agent_id, r.queue_id, r.assignments, r.offers, r.offers_accepted, r.offers_declined, r.offers_timed_out, r.held, r.held_sum_us, r.transfers_out, 0 AS queue_online_us, 0 AS handling_us
+	      FROM helpdesk.rollup_offer_day r WHERE r.tenant_id = t AND r.day = ANY (days)
+	      UNION ALL
+	      SELECT r.tenant_id, r.day, r.agent_id, r.queue_id, 0, 0, 0, 0, 0, 0, 0, 0, r.queue_online_us, r.handling_us
+	      FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days)) x
+	GROUP BY 1, 2, 3, 4;
 END;
 COMMENT ON FUNCTION helpdesk._rollup_days IS
 	'Internal: the day tier of a tenant''s given local days, summed from the quarter-hour rollups.';

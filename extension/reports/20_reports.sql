@@ -142,14 +142,16 @@ BEGIN
 		USING tenant_id, "from", "to", tz;
 		RETURN;
 	END IF;
-	-- by agent or for the tenant, by day or total over whole local days: the
-	-- agent day tier holds both figures per agent and day, one table to read
-	IF source = 'rollup' AND bucket IN ('day', 'total') AND NOT 'queue' = ANY (group_by)
+	-- by day or total over whole local days: the agent day tiers hold both
+	-- figures per agent (and queue) and day, one table to read and no join
+	IF source = 'rollup' AND bucket IN ('day', 'total')
 	   AND "from" = date_trunc('day', "from" AT TIME ZONE tz) AT TIME ZONE tz
 	   AND "to" = date_trunc('day', "to" AT TIME ZONE tz) AT TIME ZONE tz THEN
 		RETURN QUERY EXECUTE helpdesk._report_query('rollup_agent_day', '_fact_offer',
 			dims, '{0,0,"",""}', m_offers || ', ' || m_occupancy,
-			group_by, bucket, source, 'rollup_agent_day', '{agent}', tz, "from", "to")
+			group_by, bucket, source,
+			CASE WHEN 'queue' = ANY (group_by) THEN 'rollup_agent_queue_day' ELSE 'rollup_agent_day' END,
+			'{agent,queue}', tz, "from", "to")
 		USING tenant_id, "from", "to", tz;
 		RETURN;
 	END IF;

@@ -221,7 +221,8 @@ static HdPlan drop_days = {
 	"d3 AS (DELETE FROM helpdesk.rollup_ticket_day WHERE tenant_id = $1), "
 	"d4 AS (DELETE FROM helpdesk.rollup_occupancy_day WHERE tenant_id = $1), "
 	"d5 AS (DELETE FROM helpdesk.rollup_agent_day WHERE tenant_id = $1), "
-	"d6 AS (DELETE FROM helpdesk.rollup_sla_day WHERE tenant_id = $1) "
+	"d6 AS (DELETE FROM helpdesk.rollup_sla_day WHERE tenant_id = $1), "
+	"d7 AS (DELETE FROM helpdesk.rollup_agent_queue_day WHERE tenant_id = $1) "
 	"DELETE FROM helpdesk.rollup_csat_day WHERE tenant_id = $1",
 	1, {INT8OID}
 };

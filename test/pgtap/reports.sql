@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(60);
+SELECT plan(61);
 
 -- Reports: every error path of the report functions, rebuild_rollups and the
 -- report settings (SQLSTATE and message), and the behaviour the e2e
@@ -171,6 +171,12 @@ SELECT results_eq(
 	$$SELECT agent_id, online_s, occupancy_handling_s, occupancy FROM helpdesk.report_agents(pg_temp.fx('ta'),
 	  '2026-03-02 00:00+05:45', '2026-03-03 00:00+05:45', '{agent}', 'day', 'raw') WHERE agent_id = pg_temp.fx('oa')$$,
 	'report_agents by agent and day (agent day tier) = its raw twin');
+SELECT results_eq(
+	$$SELECT agent_id, queue_id, online_s, occupancy_handling_s, occupancy FROM helpdesk.report_agents(pg_temp.fx('ta'),
+	  '2026-03-02 00:00+05:45', '2026-03-03 00:00+05:45', '{agent,queue}', 'total') WHERE agent_id = pg_temp.fx('oa')$$,
+	$$SELECT agent_id, queue_id, online_s, occupancy_handling_s, occupancy FROM helpdesk.report_agents(pg_temp.fx('ta'),
+	  '2026-03-02 00:00+05:45', '2026-03-03 00:00+05:45', '{agent,queue}', 'total', 'raw') WHERE agent_id = pg_temp.fx('oa')$$,
+	'report_agents by agent and queue (agent queue day tier) = its raw twin');
 
 -- the rollup horizon (message retention): buckets before it are kept, a
 -- rebuild before it is refused
