@@ -192,6 +192,7 @@ FROM (VALUES
 	('_rollup_recompute', '', 'reports internals'),
 	('_rollup_reseen', '', 'reports internals'),
 	('_rollup_days', '', 'reports internals'),
+	('_rollup_from', '', 'reports internals'),
 	('_local_days', '', 'reports internals'),
 	('_report_check', '', 'reports internals'),
 	('_report_query', '', 'reports internals'),

@@ -92,6 +92,8 @@ CREATE TABLE helpdesk.rollup_offer (
 	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
 	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
 	agent_id     bigint NOT NULL CHECK (agent_id > 0),
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
 	assignments  bigint NOT NULL CHECK (assignments > 0),
 	offers       bigint NOT NULL,
 	offers_accepted bigint NOT NULL,
@@ -100,11 +102,12 @@ CREATE TABLE helpdesk.rollup_offer (
 	held         bigint NOT NULL,
 	held_sum_us  bigint NOT NULL,
 	transfers_out bigint NOT NULL,
-	PRIMARY KEY (tenant_id, bucket, queue_id, agent_id),
+	PRIMARY KEY (tenant_id, bucket, queue_id, agent_id, issue_type, channel),
 	CHECK (offers_accepted + offers_declined + offers_timed_out <= offers)
 );
 COMMENT ON TABLE helpdesk.rollup_offer IS
-	'Additive offer and assignment figures of closed sessions per quarter hour (UTC) the offer or assignment started, tenant, queue and agent.';
+	'Additive offer and assignment figures of closed sessions per quarter hour (UTC) the offer or assignment started, tenant, queue and agent (the assignment''s), issue type and channel (the session''s at close).';
+COMMENT ON COLUMN helpdesk.rollup_offer.issue_type IS 'The session''s issue type when it closed; empty: none.';
 COMMENT ON COLUMN helpdesk.rollup_offer.held IS 'Assignments the agent held (accepted offers, direct assignments, claims).';
 COMMENT ON COLUMN helpdesk.rollup_offer.held_sum_us IS 'Sum of accepted -> ended of held assignments, microseconds (the agent''s handling time).';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_offer', '');
@@ -139,14 +142,19 @@ CREATE TABLE helpdesk.rollup_sla (
 	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
 	policy_id    bigint NOT NULL CHECK (policy_id >= 0),
 	target       text NOT NULL CHECK (target IN ('first_response', 'next_response', 'resolution')),
+	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
+	agent_id     bigint NOT NULL CHECK (agent_id >= 0),
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
 	hit          bigint NOT NULL,
 	missed       bigint NOT NULL,
-	PRIMARY KEY (tenant_id, bucket, policy_id, target),
+	PRIMARY KEY (tenant_id, bucket, policy_id, target, queue_id, agent_id, issue_type, channel),
 	CHECK (hit + missed > 0)
 );
 COMMENT ON TABLE helpdesk.rollup_sla IS
-	'SLA targets that stopped with an outcome, per quarter hour (UTC) of stopped_at, policy and target.';
+	'SLA targets that stopped with an outcome, per quarter hour (UTC) of stopped_at, policy and target, and the ticket''s queue, assignee, issue type and channel as it has them now.';
 COMMENT ON COLUMN helpdesk.rollup_sla.policy_id IS 'The policy of the clock; 0: none (the policy was deleted).';
+COMMENT ON COLUMN helpdesk.rollup_sla.agent_id IS 'The ticket''s assignee; 0: none.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_sla', '');
 
 CREATE TABLE helpdesk.rollup_csat (
@@ -155,6 +163,8 @@ CREATE TABLE helpdesk.rollup_csat (
 	target       text NOT NULL CHECK (target IN ('session', 'ticket')),
 	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
 	agent_id     bigint NOT NULL CHECK (agent_id >= 0),
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
 	requested    bigint NOT NULL CHECK (requested > 0),
 	responded    bigint NOT NULL,
 	score_sum    bigint NOT NULL,
@@ -163,11 +173,12 @@ CREATE TABLE helpdesk.rollup_csat (
 	score_3      bigint NOT NULL,
 	score_4      bigint NOT NULL,
 	score_5      bigint NOT NULL,
-	PRIMARY KEY (tenant_id, bucket, target, queue_id, agent_id),
+	PRIMARY KEY (tenant_id, bucket, target, queue_id, agent_id, issue_type, channel),
 	CHECK (responded <= requested AND score_1 + score_2 + score_3 + score_4 + score_5 = responded)
 );
 COMMENT ON TABLE helpdesk.rollup_csat IS
-	'Surveys per quarter hour (UTC) they were asked, target, queue and agent: asked, answered, score sum and distribution.';
+	'Surveys per quarter hour (UTC) they were asked, target, queue and agent (the survey''s), issue type and channel (its session''s or ticket''s): asked, answered, score sum and distribution.';
+COMMENT ON COLUMN helpdesk.rollup_csat.issue_type IS 'The issue type of the survey''s session or ticket (a ticket''s as it is now); empty: none.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat', '');
 
 -- a ticket's facts move between buckets (a reopen clears resolved_at, an
@@ -192,3 +203,18 @@ CREATE TABLE helpdesk.rollup_cursor (
 INSERT INTO helpdesk.rollup_cursor DEFAULT VALUES;
 COMMENT ON TABLE helpdesk.rollup_cursor IS
 	'How far the rollup worker has read the event log (a position of helpdesk.event_log_id()); moved in the transaction that writes the rollups.';
+
+-- Message retention (70_retention.sql) deletes a tenant's old messages, from
+-- which the session figures of their buckets were computed: the buckets
+-- before the tenant's horizon are kept as they are and never recomputed
+-- (_rollup_recompute skips them, rebuild_rollups refuses them). Retention
+-- moves it to its cutoff (rounded up to a quarter hour) in the transaction
+-- that deletes.
+CREATE TABLE helpdesk.rollup_horizon (
+	tenant_id    bigint PRIMARY KEY REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	horizon      timestamptz NOT NULL CHECK (horizon = helpdesk._bucket(horizon)),
+	updated_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE helpdesk.rollup_horizon IS
+	'Per tenant: rollup buckets before horizon are kept and never recomputed (message retention pruned the raw rows they were computed from). Moved forward only, by retention.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_horizon', '');

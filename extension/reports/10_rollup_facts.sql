@@ -111,7 +111,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT sa.tenant_id, helpdesk._bucket(sa.started_at), coalesce(sa.queue_id, 0), sa.agent_id,
-	       count(*),
+	       coalesce(s.issue_type, ''), s.channel, count(*),
 	       count(*) FILTER (WHERE sa.kind = 'offer'),
 	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NOT NULL),
 	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NULL AND sa.end_reason = 'declined'),
@@ -122,7 +122,7 @@ BEGIN ATOMIC
 	FROM helpdesk.session_assignment sa
 	JOIN helpdesk.session s ON s.tenant_id = sa.tenant_id AND s.id = sa.session_id
 	WHERE sa.tenant_id = t AND sa.started_at >= b0 AND sa.started_at < b1 AND s.state = 'closed'
-	GROUP BY 1, 2, 3, 4;
+	GROUP BY 1, 2, 3, 4, 5, 6;
 END;
 COMMENT ON FUNCTION helpdesk._fact_offer IS
 	'Raw truth: rollup_offer rows of a tenant for the buckets in [b0, b1) (assignments of closed sessions).';
@@ -165,10 +165,12 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT ts.tenant_id, helpdesk._bucket(ts.stopped_at), coalesce(ts.policy_id, 0), ts.target,
+	       coalesce(tk.queue_id, 0), coalesce(tk.assignee_id, 0), coalesce(tk.issue_type, ''), tk.channel,
 	       count(*) FILTER (WHERE ts.outcome = 'hit'), count(*) FILTER (WHERE ts.outcome = 'missed')
 	FROM helpdesk.ticket_sla ts
+	JOIN helpdesk.ticket tk ON tk.tenant_id = ts.tenant_id AND tk.id = ts.ticket_id
 	WHERE ts.tenant_id = t AND ts.stopped_at >= b0 AND ts.stopped_at < b1 AND ts.outcome IS NOT NULL
-	GROUP BY 1, 2, 3, 4;
+	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 END;
 COMMENT ON FUNCTION helpdesk._fact_sla IS
 	'Raw truth: rollup_sla rows of a tenant for the buckets in [b0, b1).';
@@ -179,13 +181,16 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT c.tenant_id, helpdesk._bucket(c.requested_at), c.target, coalesce(c.queue_id, 0),
-	       coalesce(c.agent_id, 0), count(*), count(c.score), coalesce(sum(c.score), 0),
+	       coalesce(c.agent_id, 0), coalesce(s.issue_type, tk.issue_type, ''), coalesce(s.channel, tk.channel),
+	       count(*), count(c.score), coalesce(sum(c.score), 0),
 	       count(*) FILTER (WHERE c.score = 1), count(*) FILTER (WHERE c.score = 2),
 	       count(*) FILTER (WHERE c.score = 3), count(*) FILTER (WHERE c.score = 4),
 	       count(*) FILTER (WHERE c.score = 5)
 	FROM helpdesk.csat c
+	LEFT JOIN helpdesk.session s ON c.target = 'session' AND s.tenant_id = c.tenant_id AND s.id = c.session_id
+	LEFT JOIN helpdesk.ticket tk ON c.target = 'ticket' AND tk.tenant_id = c.tenant_id AND tk.id = c.ticket_id
 	WHERE c.tenant_id = t AND c.requested_at >= b0 AND c.requested_at < b1
-	GROUP BY 1, 2, 3, 4, 5;
+	GROUP BY 1, 2, 3, 4, 5, 6, 7;
 END;
 COMMENT ON FUNCTION helpdesk._fact_csat IS
 	'Raw truth: rollup_csat rows of a tenant for the buckets in [b0, b1).';
@@ -254,27 +259,37 @@ END;
 COMMENT ON FUNCTION helpdesk._ticket_buckets IS
 	'The rollup buckets a ticket is counted in now (creation, resolution, SLA stops, surveys).';
 
+-- where a recompute of a tenant's buckets from b0 on may start: not before
+-- its horizon (rollup_horizon)
+CREATE FUNCTION helpdesk._rollup_from(t bigint, b0 timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN greatest(b0, (SELECT h.horizon FROM helpdesk.rollup_horizon h WHERE h.tenant_id = t));
+COMMENT ON FUNCTION helpdesk._rollup_from IS
+	'Internal: b0, or the tenant''s rollup horizon when that is later (buckets before it are kept, never recomputed).';
+
 -- Replace the stored rollups of a tenant's buckets in [b0, b1) by the raw
--- truth. The worker runs it per dirty bucket, rebuild_rollups per range.
+-- truth, except those before its horizon (kept). The worker runs it per
+-- dirty bucket, rebuild_rollups per range.
 CREATE FUNCTION helpdesk._rollup_recompute(t bigint, b0 timestamptz, b1 timestamptz)
 RETURNS void LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	DELETE FROM helpdesk.rollup_session r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_session SELECT * FROM helpdesk._fact_session(t, b0, b1);
-	DELETE FROM helpdesk.rollup_offer r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_offer SELECT * FROM helpdesk._fact_offer(t, b0, b1);
-	DELETE FROM helpdesk.rollup_ticket r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_ticket SELECT * FROM helpdesk._fact_ticket(t, b0, b1);
-	DELETE FROM helpdesk.rollup_sla r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, b0, b1);
-	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, b0, b1);
-	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, b0, b1);
+	DELETE FROM helpdesk.rollup_session r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_session SELECT * FROM helpdesk._fact_session(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_offer r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_offer SELECT * FROM helpdesk._fact_offer(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_ticket r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_ticket SELECT * FROM helpdesk._fact_ticket(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_sla r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, helpdesk._rollup_from(t, b0), b1);
 END;
 COMMENT ON FUNCTION helpdesk._rollup_recompute IS
-	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*).';
+	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*), from its rollup horizon on (earlier buckets are kept).';
 
 -- tickets counted in a range get their seen buckets from the raw rows again
 CREATE FUNCTION helpdesk._rollup_reseen(t bigint, b0 timestamptz, b1 timestamptz)

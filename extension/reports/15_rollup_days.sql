@@ -58,7 +58,7 @@ CREATE TABLE helpdesk.rollup_offer_day (
 	CHECK (assignments >= 0)
 );
 COMMENT ON TABLE helpdesk.rollup_offer_day IS
-	'helpdesk.rollup_offer summed per day in the tenant''s time zone, all its dimensions.';
+	'helpdesk.rollup_offer summed per day in the tenant''s time zone, the issue type and channel dimensions left out (report_agents by agent and queue).';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_offer_day', '');
 
 CREATE TABLE helpdesk.rollup_ticket_day (
@@ -99,7 +99,7 @@ CREATE TABLE helpdesk.rollup_csat_day (
 	CHECK (requested >= 0)
 );
 COMMENT ON TABLE helpdesk.rollup_csat_day IS
-	'helpdesk.rollup_csat summed per day in the tenant''s time zone, all its dimensions.';
+	'helpdesk.rollup_csat summed per day in the tenant''s time zone, the issue type and channel dimensions left out.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat_day', '');
 
 CREATE TABLE helpdesk.rollup_occupancy_day (
@@ -116,6 +116,69 @@ CREATE TABLE helpdesk.rollup_occupancy_day (
 COMMENT ON TABLE helpdesk.rollup_occupancy_day IS
 	'helpdesk.rollup_occupancy summed per day in the tenant''s time zone, all its dimensions.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_occupancy_day', '');
+
+CREATE TABLE helpdesk.rollup_sla_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	policy_id    bigint NOT NULL,
+	target       text NOT NULL,
+	hit          bigint NOT NULL,
+	missed       bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, policy_id, target),
+	CHECK (hit >= 0 AND missed >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_sla_day IS
+	'helpdesk.rollup_sla summed per day in the tenant''s time zone, by policy and target only (report_sla''s default grouping).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_sla_day', '');
+
+-- report_agents by agent (or for the tenant) and day: offers and occupancy
+-- per agent and day, queues summed, in one row (the report reads one table
+-- of 30 x agents rows instead of aggregating and full-joining both day
+-- tables: EXPLAIN ANALYZE in docs/reports.md "The day tier")
+CREATE TABLE helpdesk.rollup_agent_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	agent_id     bigint NOT NULL,
+	assignments  bigint NOT NULL,
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	online_us    bigint NOT NULL,
+	handling_us  bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, agent_id),
+	CHECK (assignments >= 0 AND online_us >= 0 AND handling_us >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_agent_day IS
+	'helpdesk.rollup_offer_day and helpdesk.rollup_occupancy_day summed per day and agent, the queue dimension left out (report_agents by agent or for the tenant, by day or total).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_agent_day', '');
+
+-- the same by agent and queue (report_agents by queue: a queue's occupancy
+-- is its handling time over queue_online_us, rollup_occupancy's)
+CREATE TABLE helpdesk.rollup_agent_queue_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	agent_id     bigint NOT NULL,
+	queue_id     bigint NOT NULL,
+	assignments  bigint NOT NULL,
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	queue_online_us bigint NOT NULL,
+	handling_us  bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, agent_id, queue_id),
+	CHECK (assignments >= 0 AND queue_online_us >= 0 AND handling_us >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_agent_queue_day IS
+	'helpdesk.rollup_offer_day and helpdesk.rollup_occupancy_day (its queue_online_us) in one row per day, agent and queue (report_agents by queue, by day or total).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_agent_queue_day', '');
 
 -- Replace the day rows of the given local days of a tenant by the sums of
 -- its quarter-hour rows.
@@ -155,6 +218,14 @@ BEGIN ATOMIC
 	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
 	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
 	GROUP BY 1, 2, 3, 4, 5;
+	DELETE FROM helpdesk.rollup_sla_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_sla_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.policy_id, r.target, sum(r.hit), sum(r.missed)
+	FROM helpdesk.rollup_sla r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4;
 	DELETE FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days);
 	INSERT INTO helpdesk.rollup_occupancy_day
 	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.agent_id, r.queue_id, sum(r.online_us), sum(r.handling_us), sum(r.queue_online_us)
@@ -162,6 +233,24 @@ BEGIN ATOMIC
 	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
 	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
 	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4;
+	DELETE FROM helpdesk.rollup_agent_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_agent_day
+	SELECT x.tenant_id, x.day, x.agent_id, sum(x.assignments), sum(x.offers), sum(x.offers_accepted), sum(x.offers_declined), sum(x.offers_timed_out), sum(x.held), sum(x.held_sum_us), sum(x.transfers_out), sum(x.online_us), sum(x.handling_us)
+	FROM (SELECT r.tenant_id, r.day, r.agent_id, r.assignments, r.offers, r.offers_accepted, r.offers_declined, r.offers_timed_out, r.held, r.held_sum_us, r.transfers_out, 0 AS online_us, 0 AS handling_us
+	      FROM helpdesk.rollup_offer_day r WHERE r.tenant_id = t AND r.day = ANY (days)
+	      UNION ALL
+	      SELECT r.tenant_id, r.day, r.agent_id, 0, 0, 0, 0, 0, 0, 0, 0, r.online_us, r.handling_us
+	      FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days)) x
+	GROUP BY 1, 2, 3;
+	DELETE FROM helpdesk.rollup_agent_queue_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_agent_queue_day
+	SELECT x.tenant_id, x.day, x.agent_id, x.queue_id, sum(x.assignments), sum(x.offers), sum(x.offers_accepted), sum(x.offers_declined), sum(x.offers_timed_out), sum(x.held), sum(x.held_sum_us), sum(x.transfers_out), sum(x.queue_online_us), sum(x.handling_us)
+	FROM (SELECT r.tenant_id, r.day, r.agent_id, r.queue_id, r.assignments, r.offers, r.offers_accepted, r.offers_declined, r.offers_timed_out, r.held, r.held_sum_us, r.transfers_out, 0 AS queue_online_us, 0 AS handling_us
+	      FROM helpdesk.rollup_offer_day r WHERE r.tenant_id = t AND r.day = ANY (days)
+	      UNION ALL
+	      SELECT r.tenant_id, r.day, r.agent_id, r.queue_id, 0, 0, 0, 0, 0, 0, 0, 0, r.queue_online_us, r.handling_us
+	      FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days)) x
 	GROUP BY 1, 2, 3, 4;
 END;
 COMMENT ON FUNCTION helpdesk._rollup_days IS

@@ -109,7 +109,8 @@ COMMENT ON FUNCTION helpdesk.report_sessions IS
 
 CREATE FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{agent}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
-RETURNS TABLE (bucket_start timestamptz, agent_id bigint, queue_id bigint, assignments bigint,
+RETURNS TABLE (bucket_start timestamptz, agent_id bigint, queue_id bigint, issue_type text,
+	channel text, assignments bigint,
 	offers bigint, offers_accepted bigint, offers_declined bigint, offers_timed_out bigint,
 	acceptance_rate numeric, held bigint, handle_time_s numeric, handle_avg_s numeric,
 	transfers_out bigint, online_s numeric, occupancy_handling_s numeric, occupancy numeric)
@@ -117,38 +118,63 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{agent,queue}');
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket,
+	                                  '{agent,queue,issue_type,channel}');
+	dims text[] := '{agent,agent_id,queue,queue_id,issue_type,issue_type,channel,channel}';
 	-- by queue: the time online of the agents who handled in it (queue_online_us)
 	online text := CASE WHEN 'queue' = ANY (group_by) THEN 'r.queue_online_us' ELSE 'r.online_us' END;
-BEGIN
-	-- offers (rollup_offer) and occupancy (rollup_occupancy) grouped alike, joined by group
-	RETURN QUERY EXECUTE format(
-		'SELECT coalesce(a.b, o.b), coalesce(a.ag, o.ag), coalesce(a.qu, o.qu), coalesce(a.n, 0), '
-		'coalesce(a.offers, 0), coalesce(a.acc, 0), coalesce(a.dec, 0), coalesce(a.tmo, 0), a.rate, '
-		'coalesce(a.held, 0), coalesce(a.hts, 0), a.havg, coalesce(a.tr, 0), '
-		'coalesce(o.online_s, 0), coalesce(o.handling_s, 0), o.occ '
-		'FROM (%s) a(b, ag, qu, n, offers, acc, dec, tmo, rate, held, hts, havg, tr) '
-		'FULL JOIN (%s) o(b, ag, qu, online_s, handling_s, occ) '
-		'ON o.b = a.b AND coalesce(o.ag, -1) = coalesce(a.ag, -1) AND coalesce(o.qu, -1) = coalesce(a.qu, -1) '
-		'ORDER BY 1, 2, 3',
-		helpdesk._report_query('rollup_offer', '_fact_offer',
-			'{agent,agent_id,queue,queue_id}', '{0,0}',
-			$m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
+	m_offers text := $m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
 			   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
 			   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
 			   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
 			   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
-			   sum(r.transfers_out)::bigint$m$,
+			   sum(r.transfers_out)::bigint$m$;
+	m_occupancy text := format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
+	                         'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online);
+BEGIN
+	-- by issue type or channel: offers only (time online is not by channel);
+	-- rollup_offer has them, its day tier not
+	IF 'issue_type' = ANY (group_by) OR 'channel' = ANY (group_by) THEN
+		RETURN QUERY EXECUTE format(
+			'SELECT a.*, NULL::numeric, NULL::numeric, NULL::numeric FROM (%s) a',
+			helpdesk._report_query('rollup_offer', '_fact_offer', dims, '{0,0,"",""}', m_offers,
+				group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to"))
+		USING tenant_id, "from", "to", tz;
+		RETURN;
+	END IF;
+	-- by day or total over whole local days: the agent day tiers hold both
+	-- figures per agent (and queue) and day, one table to read and no join
+	IF source = 'rollup' AND bucket IN ('day', 'total')
+	   AND "from" = date_trunc('day', "from" AT TIME ZONE tz) AT TIME ZONE tz
+	   AND "to" = date_trunc('day', "to" AT TIME ZONE tz) AT TIME ZONE tz THEN
+		RETURN QUERY EXECUTE helpdesk._report_query('rollup_agent_day', '_fact_offer',
+			dims, '{0,0,"",""}', m_offers || ', ' || m_occupancy,
+			group_by, bucket, source,
+			CASE WHEN 'queue' = ANY (group_by) THEN 'rollup_agent_queue_day' ELSE 'rollup_agent_day' END,
+			'{agent,queue}', tz, "from", "to")
+		USING tenant_id, "from", "to", tz;
+		RETURN;
+	END IF;
+	-- offers (rollup_offer) and occupancy (rollup_occupancy) grouped alike, joined by group
+	RETURN QUERY EXECUTE format(
+		'SELECT coalesce(a.b, o.b), coalesce(a.ag, o.ag), coalesce(a.qu, o.qu), NULL::text, NULL::text, coalesce(a.n, 0), '
+		'coalesce(a.offers, 0), coalesce(a.acc, 0), coalesce(a.dec, 0), coalesce(a.tmo, 0), a.rate, '
+		'coalesce(a.held, 0), coalesce(a.hts, 0), a.havg, coalesce(a.tr, 0), '
+		'coalesce(o.online_s, 0), coalesce(o.handling_s, 0), o.occ '
+		'FROM (%s) a(b, ag, qu, it, ch, n, offers, acc, dec, tmo, rate, held, hts, havg, tr) '
+		'FULL JOIN (%s) o(b, ag, qu, it, ch, online_s, handling_s, occ) '
+		'ON o.b = a.b AND coalesce(o.ag, -1) = coalesce(a.ag, -1) AND coalesce(o.qu, -1) = coalesce(a.qu, -1) '
+		'ORDER BY 1, 2, 3',
+		helpdesk._report_query('rollup_offer', '_fact_offer',
+			dims, '{0,0,"",""}', m_offers,
 			group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to"),
 		helpdesk._report_query('rollup_occupancy', '_fact_occupancy',
-			'{agent,agent_id,queue,queue_id}', '{0,0}',
-			format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
-			       'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online),
+			dims, '{0,0,"",""}', m_occupancy,
 			group_by, bucket, source, 'rollup_occupancy_day', '{agent,queue}', tz, "from", "to"))
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_agents IS
-	'Offers and assignments of closed sessions started in [from, to), by agent (default) and queue: offers accepted, declined, timed out, held assignments and their handling time, transfers out; and occupancy: time online (online or busy), handling time inside the buckets, and their ratio (by queue: over the time online of the agents who handled in it).';
+	'Offers and assignments of closed sessions started in [from, to), by agent (default), queue, issue_type and channel (the session''s at close): offers accepted, declined, timed out, held assignments and their handling time, transfers out; and occupancy: time online (online or busy), handling time inside the buckets, and their ratio (by queue: over the time online of the agents who handled in it; NULL by issue_type or channel).';
 
 CREATE FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
@@ -177,37 +203,40 @@ COMMENT ON FUNCTION helpdesk.report_tickets IS
 
 CREATE FUNCTION helpdesk.report_sla(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{policy,target}', bucket text DEFAULT 'total', source text DEFAULT 'rollup')
-RETURNS TABLE (bucket_start timestamptz, policy_id bigint, target text, hit bigint, missed bigint,
-	attainment numeric)
+RETURNS TABLE (bucket_start timestamptz, policy_id bigint, target text, queue_id bigint, agent_id bigint,
+	issue_type text, channel text, hit bigint, missed bigint, attainment numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{policy,target}');
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket,
+	                                  '{policy,target,queue,agent,issue_type,channel}');
 BEGIN
 	RETURN QUERY EXECUTE helpdesk._report_query('rollup_sla', '_fact_sla',
-		'{policy,policy_id,target,target}', '{0,""}',
+		'{policy,policy_id,target,target,queue,queue_id,agent,agent_id,issue_type,issue_type,channel,channel}',
+		'{0,"",0,0,"",""}',
 		$m$sum(r.hit)::bigint, sum(r.missed)::bigint,
 		   round(sum(r.hit) / nullif(sum(r.hit) + sum(r.missed), 0), 6)$m$,
-		group_by, bucket, source, NULL, '{}', tz, "from", "to")
+		group_by, bucket, source, 'rollup_sla_day', '{policy,target}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_sla IS
-	'SLA targets that stopped in [from, to): hit, missed and attainment by policy and target.';
+	'SLA targets that stopped in [from, to): hit, missed and attainment by policy and target, and by the ticket''s queue, agent (assignee), issue_type and channel as it has them now.';
 
 CREATE FUNCTION helpdesk.report_csat(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
 RETURNS TABLE (bucket_start timestamptz, target text, queue_id bigint, agent_id bigint,
-	requested bigint, responded bigint, response_rate numeric, score_avg numeric,
+	issue_type text, channel text, requested bigint, responded bigint, response_rate numeric, score_avg numeric,
 	score_1 bigint, score_2 bigint, score_3 bigint, score_4 bigint, score_5 bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{target,queue,agent}');
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket,
+	                                  '{target,queue,agent,issue_type,channel}');
 BEGIN
 	RETURN QUERY EXECUTE helpdesk._report_query('rollup_csat', '_fact_csat',
-		'{target,target,queue,queue_id,agent,agent_id}', '{"",0,0}',
+		'{target,target,queue,queue_id,agent,agent_id,issue_type,issue_type,channel,channel}', '{"",0,0,"",""}',
 		$m$sum(r.requested)::bigint, sum(r.responded)::bigint,
 		   round(sum(r.responded) / nullif(sum(r.requested), 0), 6),
 		   round(sum(r.score_sum) / nullif(sum(r.responded), 0), 4),
@@ -217,7 +246,7 @@ BEGIN
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_csat IS
-	'Surveys asked in [from, to): asked, answered, response rate, average score and the distribution 1..5, by target (session, ticket), queue and agent.';
+	'Surveys asked in [from, to): asked, answered, response rate, average score and the distribution 1..5, by target (session, ticket), queue and agent, issue_type and channel (of the survey''s session or ticket).';
 
 CREATE FUNCTION helpdesk.report_funnel(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'total', source text DEFAULT 'rollup')

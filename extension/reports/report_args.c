@@ -135,6 +135,10 @@ static HdPlan rebuild_days = {
 	3, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
+static HdPlan read_horizon = {
+	"SELECT horizon FROM helpdesk.rollup_horizon WHERE tenant_id = $1", 1, {INT8OID}
+};
+
 PG_FUNCTION_INFO_V1(hd_rebuild_rollups);
 
 /*
@@ -167,6 +171,22 @@ hd_rebuild_rollups(PG_FUNCTION_ARGS)
 	v[0] = Int64GetDatum(tenant_id);
 	v[1] = TimestampTzGetDatum(from);
 	v[2] = TimestampTzGetDatum(to);
+	hd_exec(&read_horizon, v, NULL, false, 1);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		TimestampTz horizon = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+																 SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (from < horizon)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("rollups of tenant %lld before %s are kept and cannot be rebuilt",
+							(long long) tenant_id, timestamptz_to_str(horizon)),
+					 errdetail("Message retention pruned the raw rows they were computed from; the range starts at %s.",
+							   timestamptz_to_str(from)),
+					 errhint("Rebuild from %s on.", timestamptz_to_str(horizon))));
+	}
 	hd_exec(&rebuild, v, NULL, false, 0);
 	hd_exec(&rebuild_days, v, NULL, false, 0);
 	SPI_finish();
@@ -198,7 +218,11 @@ static HdPlan set_zone = {
 static HdPlan drop_days = {
 	"WITH d1 AS (DELETE FROM helpdesk.rollup_session_day WHERE tenant_id = $1), "
 	"d2 AS (DELETE FROM helpdesk.rollup_offer_day WHERE tenant_id = $1), "
-	"d3 AS (DELETE FROM helpdesk.rollup_ticket_day WHERE tenant_id = $1) "
+	"d3 AS (DELETE FROM helpdesk.rollup_ticket_day WHERE tenant_id = $1), "
+	"d4 AS (DELETE FROM helpdesk.rollup_occupancy_day WHERE tenant_id = $1), "
+	"d5 AS (DELETE FROM helpdesk.rollup_agent_day WHERE tenant_id = $1), "
+	"d6 AS (DELETE FROM helpdesk.rollup_sla_day WHERE tenant_id = $1), "
+	"d7 AS (DELETE FROM helpdesk.rollup_agent_queue_day WHERE tenant_id = $1) "
 	"DELETE FROM helpdesk.rollup_csat_day WHERE tenant_id = $1",
 	1, {INT8OID}
 };
@@ -208,7 +232,9 @@ static HdPlan redo_days = {
 	"FROM helpdesk.tenant tn, (SELECT bucket FROM helpdesk.rollup_session WHERE tenant_id = $1 "
 	"      UNION SELECT bucket FROM helpdesk.rollup_offer WHERE tenant_id = $1 "
 	"      UNION SELECT bucket FROM helpdesk.rollup_ticket WHERE tenant_id = $1 "
-	"      UNION SELECT bucket FROM helpdesk.rollup_csat WHERE tenant_id = $1) b "
+	"      UNION SELECT bucket FROM helpdesk.rollup_csat WHERE tenant_id = $1 "
+	"      UNION SELECT bucket FROM helpdesk.rollup_occupancy WHERE tenant_id = $1 "
+	"      UNION SELECT bucket FROM helpdesk.rollup_sla WHERE tenant_id = $1) b "
 	"WHERE tn.id = $1 HAVING count(*) > 0",
 	1, {INT8OID}
 };

@@ -28,7 +28,8 @@
  * message row, which is gone). Event rows themselves stay: a position is a
  * row's rank within its batch, so deleting single events would renumber
  * the log; whole old batches go with prune_events(). Rollups (reports) are
- * kept.
+ * kept: each batch moves the tenant's rollup horizon to its cutoff first, and
+ * buckets before it are never recomputed from what is left.
  */
 #include "hd.h"
 
@@ -117,6 +118,20 @@ static HdPlan scrub_events = {
 	"SELECT coalesce((SELECT max(id) FROM e WHERE id < coalesce((SELECT id FROM stop), 9223372036854775807)), $4), "
 	"       (SELECT count(*) FROM u), (SELECT id FROM stop) IS NULL AND (SELECT count(*) FROM e) = $2",
 	4, {INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID}
+};
+
+/*
+ * $1 tenant, $2 cutoff: the tenant's rollup horizon moves to the cutoff
+ * rounded up to a quarter hour (never back), in the transaction that
+ * deletes, so no rollup step sees the messages gone and the horizon not yet
+ * moved: the buckets before it keep their figures (reports/00_rollup_schema.sql).
+ */
+static HdPlan move_horizon = {
+	"INSERT INTO helpdesk.rollup_horizon AS h (tenant_id, horizon) "
+	"VALUES ($1, helpdesk._bucket($2 - interval '1 microsecond') + interval '15 minutes') "
+	"ON CONFLICT (tenant_id) DO UPDATE SET horizon = excluded.horizon, updated_at = now() "
+	"WHERE excluded.horizon > h.horizon",
+	2, {INT8OID, TIMESTAMPTZOID}
 };
 
 static HdPlan move_events_done = {
@@ -216,6 +231,11 @@ hd_retention_batch(PG_FUNCTION_ARGS)
 
 		v[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		hd_get_int64(2, &done);
+		{
+			Datum		hv[2] = {v[0], v[2]};
+
+			hd_exec(&move_horizon, hv, NULL, false, 0);
+		}
 		hd_exec(&uploads_present, NULL, NULL, false, 1);
 		hook = hd_get_bool(1);
 		chat = prune(&prune_chat, v, &chat_after, &more, &uploads, hook);

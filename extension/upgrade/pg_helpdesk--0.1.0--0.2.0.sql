@@ -2840,6 +2840,8 @@ CREATE TABLE helpdesk.rollup_offer (
 	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
 	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
 	agent_id     bigint NOT NULL CHECK (agent_id > 0),
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
 	assignments  bigint NOT NULL CHECK (assignments > 0),
 	offers       bigint NOT NULL,
 	offers_accepted bigint NOT NULL,
@@ -2848,11 +2850,12 @@ CREATE TABLE helpdesk.rollup_offer (
 	held         bigint NOT NULL,
 	held_sum_us  bigint NOT NULL,
 	transfers_out bigint NOT NULL,
-	PRIMARY KEY (tenant_id, bucket, queue_id, agent_id),
+	PRIMARY KEY (tenant_id, bucket, queue_id, agent_id, issue_type, channel),
 	CHECK (offers_accepted + offers_declined + offers_timed_out <= offers)
 );
 COMMENT ON TABLE helpdesk.rollup_offer IS
-	'Additive offer and assignment figures of closed sessions per quarter hour (UTC) the offer or assignment started, tenant, queue and agent.';
+	'Additive offer and assignment figures of closed sessions per quarter hour (UTC) the offer or assignment started, tenant, queue and agent (the assignment''s), issue type and channel (the session''s at close).';
+COMMENT ON COLUMN helpdesk.rollup_offer.issue_type IS 'The session''s issue type when it closed; empty: none.';
 COMMENT ON COLUMN helpdesk.rollup_offer.held IS 'Assignments the agent held (accepted offers, direct assignments, claims).';
 COMMENT ON COLUMN helpdesk.rollup_offer.held_sum_us IS 'Sum of accepted -> ended of held assignments, microseconds (the agent''s handling time).';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_offer', '');
@@ -2887,14 +2890,19 @@ CREATE TABLE helpdesk.rollup_sla (
 	bucket       timestamptz NOT NULL CHECK (bucket = helpdesk._bucket(bucket)),
 	policy_id    bigint NOT NULL CHECK (policy_id >= 0),
 	target       text NOT NULL CHECK (target IN ('first_response', 'next_response', 'resolution')),
+	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
+	agent_id     bigint NOT NULL CHECK (agent_id >= 0),
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
 	hit          bigint NOT NULL,
 	missed       bigint NOT NULL,
-	PRIMARY KEY (tenant_id, bucket, policy_id, target),
+	PRIMARY KEY (tenant_id, bucket, policy_id, target, queue_id, agent_id, issue_type, channel),
 	CHECK (hit + missed > 0)
 );
 COMMENT ON TABLE helpdesk.rollup_sla IS
-	'SLA targets that stopped with an outcome, per quarter hour (UTC) of stopped_at, policy and target.';
+	'SLA targets that stopped with an outcome, per quarter hour (UTC) of stopped_at, policy and target, and the ticket''s queue, assignee, issue type and channel as it has them now.';
 COMMENT ON COLUMN helpdesk.rollup_sla.policy_id IS 'The policy of the clock; 0: none (the policy was deleted).';
+COMMENT ON COLUMN helpdesk.rollup_sla.agent_id IS 'The ticket''s assignee; 0: none.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_sla', '');
 
 CREATE TABLE helpdesk.rollup_csat (
@@ -2903,6 +2911,8 @@ CREATE TABLE helpdesk.rollup_csat (
 	target       text NOT NULL CHECK (target IN ('session', 'ticket')),
 	queue_id     bigint NOT NULL CHECK (queue_id >= 0),
 	agent_id     bigint NOT NULL CHECK (agent_id >= 0),
+	issue_type   text NOT NULL,
+	channel      text NOT NULL,
 	requested    bigint NOT NULL CHECK (requested > 0),
 	responded    bigint NOT NULL,
 	score_sum    bigint NOT NULL,
@@ -2911,11 +2921,12 @@ CREATE TABLE helpdesk.rollup_csat (
 	score_3      bigint NOT NULL,
 	score_4      bigint NOT NULL,
 	score_5      bigint NOT NULL,
-	PRIMARY KEY (tenant_id, bucket, target, queue_id, agent_id),
+	PRIMARY KEY (tenant_id, bucket, target, queue_id, agent_id, issue_type, channel),
 	CHECK (responded <= requested AND score_1 + score_2 + score_3 + score_4 + score_5 = responded)
 );
 COMMENT ON TABLE helpdesk.rollup_csat IS
-	'Surveys per quarter hour (UTC) they were asked, target, queue and agent: asked, answered, score sum and distribution.';
+	'Surveys per quarter hour (UTC) they were asked, target, queue and agent (the survey''s), issue type and channel (its session''s or ticket''s): asked, answered, score sum and distribution.';
+COMMENT ON COLUMN helpdesk.rollup_csat.issue_type IS 'The issue type of the survey''s session or ticket (a ticket''s as it is now); empty: none.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat', '');
 
 -- a ticket's facts move between buckets (a reopen clears resolved_at, an
@@ -2940,6 +2951,21 @@ CREATE TABLE helpdesk.rollup_cursor (
 INSERT INTO helpdesk.rollup_cursor DEFAULT VALUES;
 COMMENT ON TABLE helpdesk.rollup_cursor IS
 	'How far the rollup worker has read the event log (a position of helpdesk.event_log_id()); moved in the transaction that writes the rollups.';
+
+-- Message retention (70_retention.sql) deletes a tenant's old messages, from
+-- which the session figures of their buckets were computed: the buckets
+-- before the tenant's horizon are kept as they are and never recomputed
+-- (_rollup_recompute skips them, rebuild_rollups refuses them). Retention
+-- moves it to its cutoff (rounded up to a quarter hour) in the transaction
+-- that deletes.
+CREATE TABLE helpdesk.rollup_horizon (
+	tenant_id    bigint PRIMARY KEY REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	horizon      timestamptz NOT NULL CHECK (horizon = helpdesk._bucket(horizon)),
+	updated_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE helpdesk.rollup_horizon IS
+	'Per tenant: rollup buckets before horizon are kept and never recomputed (message retention pruned the raw rows they were computed from). Moved forward only, by retention.';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_horizon', '');
 
 -- sessions from before 0.2.0: the bot hand-off, else the queue entry they still show
 UPDATE helpdesk.session SET first_queued_at = coalesce(bot_handoff_at, queued_at)
@@ -3118,7 +3144,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT sa.tenant_id, helpdesk._bucket(sa.started_at), coalesce(sa.queue_id, 0), sa.agent_id,
-	       count(*),
+	       coalesce(s.issue_type, ''), s.channel, count(*),
 	       count(*) FILTER (WHERE sa.kind = 'offer'),
 	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NOT NULL),
 	       count(*) FILTER (WHERE sa.kind = 'offer' AND sa.accepted_at IS NULL AND sa.end_reason = 'declined'),
@@ -3129,7 +3155,7 @@ BEGIN ATOMIC
 	FROM helpdesk.session_assignment sa
 	JOIN helpdesk.session s ON s.tenant_id = sa.tenant_id AND s.id = sa.session_id
 	WHERE sa.tenant_id = t AND sa.started_at >= b0 AND sa.started_at < b1 AND s.state = 'closed'
-	GROUP BY 1, 2, 3, 4;
+	GROUP BY 1, 2, 3, 4, 5, 6;
 END;
 COMMENT ON FUNCTION helpdesk._fact_offer IS
 	'Raw truth: rollup_offer rows of a tenant for the buckets in [b0, b1) (assignments of closed sessions).';
@@ -3172,10 +3198,12 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT ts.tenant_id, helpdesk._bucket(ts.stopped_at), coalesce(ts.policy_id, 0), ts.target,
+	       coalesce(tk.queue_id, 0), coalesce(tk.assignee_id, 0), coalesce(tk.issue_type, ''), tk.channel,
 	       count(*) FILTER (WHERE ts.outcome = 'hit'), count(*) FILTER (WHERE ts.outcome = 'missed')
 	FROM helpdesk.ticket_sla ts
+	JOIN helpdesk.ticket tk ON tk.tenant_id = ts.tenant_id AND tk.id = ts.ticket_id
 	WHERE ts.tenant_id = t AND ts.stopped_at >= b0 AND ts.stopped_at < b1 AND ts.outcome IS NOT NULL
-	GROUP BY 1, 2, 3, 4;
+	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 END;
 COMMENT ON FUNCTION helpdesk._fact_sla IS
 	'Raw truth: rollup_sla rows of a tenant for the buckets in [b0, b1).';
@@ -3186,13 +3214,16 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT c.tenant_id, helpdesk._bucket(c.requested_at), c.target, coalesce(c.queue_id, 0),
-	       coalesce(c.agent_id, 0), count(*), count(c.score), coalesce(sum(c.score), 0),
+	       coalesce(c.agent_id, 0), coalesce(s.issue_type, tk.issue_type, ''), coalesce(s.channel, tk.channel),
+	       count(*), count(c.score), coalesce(sum(c.score), 0),
 	       count(*) FILTER (WHERE c.score = 1), count(*) FILTER (WHERE c.score = 2),
 	       count(*) FILTER (WHERE c.score = 3), count(*) FILTER (WHERE c.score = 4),
 	       count(*) FILTER (WHERE c.score = 5)
 	FROM helpdesk.csat c
+	LEFT JOIN helpdesk.session s ON c.target = 'session' AND s.tenant_id = c.tenant_id AND s.id = c.session_id
+	LEFT JOIN helpdesk.ticket tk ON c.target = 'ticket' AND tk.tenant_id = c.tenant_id AND tk.id = c.ticket_id
 	WHERE c.tenant_id = t AND c.requested_at >= b0 AND c.requested_at < b1
-	GROUP BY 1, 2, 3, 4, 5;
+	GROUP BY 1, 2, 3, 4, 5, 6, 7;
 END;
 COMMENT ON FUNCTION helpdesk._fact_csat IS
 	'Raw truth: rollup_csat rows of a tenant for the buckets in [b0, b1).';
@@ -3261,27 +3292,37 @@ END;
 COMMENT ON FUNCTION helpdesk._ticket_buckets IS
 	'The rollup buckets a ticket is counted in now (creation, resolution, SLA stops, surveys).';
 
+-- where a recompute of a tenant's buckets from b0 on may start: not before
+-- its horizon (rollup_horizon)
+CREATE FUNCTION helpdesk._rollup_from(t bigint, b0 timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN greatest(b0, (SELECT h.horizon FROM helpdesk.rollup_horizon h WHERE h.tenant_id = t));
+COMMENT ON FUNCTION helpdesk._rollup_from IS
+	'Internal: b0, or the tenant''s rollup horizon when that is later (buckets before it are kept, never recomputed).';
+
 -- Replace the stored rollups of a tenant's buckets in [b0, b1) by the raw
--- truth. The worker runs it per dirty bucket, rebuild_rollups per range.
+-- truth, except those before its horizon (kept). The worker runs it per
+-- dirty bucket, rebuild_rollups per range.
 CREATE FUNCTION helpdesk._rollup_recompute(t bigint, b0 timestamptz, b1 timestamptz)
 RETURNS void LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	DELETE FROM helpdesk.rollup_session r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_session SELECT * FROM helpdesk._fact_session(t, b0, b1);
-	DELETE FROM helpdesk.rollup_offer r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_offer SELECT * FROM helpdesk._fact_offer(t, b0, b1);
-	DELETE FROM helpdesk.rollup_ticket r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_ticket SELECT * FROM helpdesk._fact_ticket(t, b0, b1);
-	DELETE FROM helpdesk.rollup_sla r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, b0, b1);
-	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, b0, b1);
-	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= b0 AND r.bucket < b1;
-	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, b0, b1);
+	DELETE FROM helpdesk.rollup_session r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_session SELECT * FROM helpdesk._fact_session(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_offer r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_offer SELECT * FROM helpdesk._fact_offer(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_ticket r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_ticket SELECT * FROM helpdesk._fact_ticket(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_sla r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_sla SELECT * FROM helpdesk._fact_sla(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_csat r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_csat SELECT * FROM helpdesk._fact_csat(t, helpdesk._rollup_from(t, b0), b1);
+	DELETE FROM helpdesk.rollup_occupancy r WHERE r.tenant_id = t AND r.bucket >= helpdesk._rollup_from(t, b0) AND r.bucket < b1;
+	INSERT INTO helpdesk.rollup_occupancy SELECT * FROM helpdesk._fact_occupancy(t, helpdesk._rollup_from(t, b0), b1);
 END;
 COMMENT ON FUNCTION helpdesk._rollup_recompute IS
-	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*).';
+	'Internal: replaces a tenant''s rollup rows of the buckets in [b0, b1) by the raw truth (_fact_*), from its rollup horizon on (earlier buckets are kept).';
 
 -- tickets counted in a range get their seen buckets from the raw rows again
 CREATE FUNCTION helpdesk._rollup_reseen(t bigint, b0 timestamptz, b1 timestamptz)
@@ -3387,7 +3428,7 @@ CREATE TABLE helpdesk.rollup_offer_day (
 	CHECK (assignments >= 0)
 );
 COMMENT ON TABLE helpdesk.rollup_offer_day IS
-	'helpdesk.rollup_offer summed per day in the tenant''s time zone, all its dimensions.';
+	'helpdesk.rollup_offer summed per day in the tenant''s time zone, the issue type and channel dimensions left out (report_agents by agent and queue).';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_offer_day', '');
 
 CREATE TABLE helpdesk.rollup_ticket_day (
@@ -3428,7 +3469,7 @@ CREATE TABLE helpdesk.rollup_csat_day (
 	CHECK (requested >= 0)
 );
 COMMENT ON TABLE helpdesk.rollup_csat_day IS
-	'helpdesk.rollup_csat summed per day in the tenant''s time zone, all its dimensions.';
+	'helpdesk.rollup_csat summed per day in the tenant''s time zone, the issue type and channel dimensions left out.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_csat_day', '');
 
 CREATE TABLE helpdesk.rollup_occupancy_day (
@@ -3445,6 +3486,69 @@ CREATE TABLE helpdesk.rollup_occupancy_day (
 COMMENT ON TABLE helpdesk.rollup_occupancy_day IS
 	'helpdesk.rollup_occupancy summed per day in the tenant''s time zone, all its dimensions.';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_occupancy_day', '');
+
+CREATE TABLE helpdesk.rollup_sla_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	policy_id    bigint NOT NULL,
+	target       text NOT NULL,
+	hit          bigint NOT NULL,
+	missed       bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, policy_id, target),
+	CHECK (hit >= 0 AND missed >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_sla_day IS
+	'helpdesk.rollup_sla summed per day in the tenant''s time zone, by policy and target only (report_sla''s default grouping).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_sla_day', '');
+
+-- report_agents by agent (or for the tenant) and day: offers and occupancy
+-- per agent and day, queues summed, in one row (the report reads one table
+-- of 30 x agents rows instead of aggregating and full-joining both day
+-- tables: EXPLAIN ANALYZE in docs/reports.md "The day tier")
+CREATE TABLE helpdesk.rollup_agent_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	agent_id     bigint NOT NULL,
+	assignments  bigint NOT NULL,
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	online_us    bigint NOT NULL,
+	handling_us  bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, agent_id),
+	CHECK (assignments >= 0 AND online_us >= 0 AND handling_us >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_agent_day IS
+	'helpdesk.rollup_offer_day and helpdesk.rollup_occupancy_day summed per day and agent, the queue dimension left out (report_agents by agent or for the tenant, by day or total).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_agent_day', '');
+
+-- the same by agent and queue (report_agents by queue: a queue's occupancy
+-- is its handling time over queue_online_us, rollup_occupancy's)
+CREATE TABLE helpdesk.rollup_agent_queue_day (
+	tenant_id    bigint NOT NULL REFERENCES helpdesk.tenant (id) ON DELETE CASCADE,
+	day          date NOT NULL,
+	agent_id     bigint NOT NULL,
+	queue_id     bigint NOT NULL,
+	assignments  bigint NOT NULL,
+	offers       bigint NOT NULL,
+	offers_accepted bigint NOT NULL,
+	offers_declined bigint NOT NULL,
+	offers_timed_out bigint NOT NULL,
+	held         bigint NOT NULL,
+	held_sum_us  bigint NOT NULL,
+	transfers_out bigint NOT NULL,
+	queue_online_us bigint NOT NULL,
+	handling_us  bigint NOT NULL,
+	PRIMARY KEY (tenant_id, day, agent_id, queue_id),
+	CHECK (assignments >= 0 AND queue_online_us >= 0 AND handling_us >= 0)
+);
+COMMENT ON TABLE helpdesk.rollup_agent_queue_day IS
+	'helpdesk.rollup_offer_day and helpdesk.rollup_occupancy_day (its queue_online_us) in one row per day, agent and queue (report_agents by queue, by day or total).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.rollup_agent_queue_day', '');
 
 -- Replace the day rows of the given local days of a tenant by the sums of
 -- its quarter-hour rows.
@@ -3484,6 +3588,14 @@ BEGIN ATOMIC
 	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
 	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
 	GROUP BY 1, 2, 3, 4, 5;
+	DELETE FROM helpdesk.rollup_sla_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_sla_day
+	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.policy_id, r.target, sum(r.hit), sum(r.missed)
+	FROM helpdesk.rollup_sla r, (SELECT time_zone AS z FROM helpdesk.tenant WHERE id = t) tz
+	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
+	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
+	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4;
 	DELETE FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days);
 	INSERT INTO helpdesk.rollup_occupancy_day
 	SELECT r.tenant_id, (r.bucket AT TIME ZONE tz.z)::date, r.agent_id, r.queue_id, sum(r.online_us), sum(r.handling_us), sum(r.queue_online_us)
@@ -3491,6 +3603,24 @@ BEGIN ATOMIC
 	WHERE r.tenant_id = t AND (r.bucket AT TIME ZONE tz.z)::date = ANY (days)
 	  AND r.bucket >= (SELECT min(x) FROM unnest(days) x)::timestamp AT TIME ZONE tz.z
 	  AND r.bucket < ((SELECT max(x) FROM unnest(days) x) + 1)::timestamp AT TIME ZONE tz.z
+	GROUP BY 1, 2, 3, 4;
+	DELETE FROM helpdesk.rollup_agent_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_agent_day
+	SELECT x.tenant_id, x.day, x.agent_id, sum(x.assignments), sum(x.offers), sum(x.offers_accepted), sum(x.offers_declined), sum(x.offers_timed_out), sum(x.held), sum(x.held_sum_us), sum(x.transfers_out), sum(x.online_us), sum(x.handling_us)
+	FROM (SELECT r.tenant_id, r.day, r.agent_id, r.assignments, r.offers, r.offers_accepted, r.offers_declined, r.offers_timed_out, r.held, r.held_sum_us, r.transfers_out, 0 AS online_us, 0 AS handling_us
+	      FROM helpdesk.rollup_offer_day r WHERE r.tenant_id = t AND r.day = ANY (days)
+	      UNION ALL
+	      SELECT r.tenant_id, r.day, r.agent_id, 0, 0, 0, 0, 0, 0, 0, 0, r.online_us, r.handling_us
+	      FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days)) x
+	GROUP BY 1, 2, 3;
+	DELETE FROM helpdesk.rollup_agent_queue_day r WHERE r.tenant_id = t AND r.day = ANY (days);
+	INSERT INTO helpdesk.rollup_agent_queue_day
+	SELECT x.tenant_id, x.day, x.agent_id, x.queue_id, sum(x.assignments), sum(x.offers), sum(x.offers_accepted), sum(x.offers_declined), sum(x.offers_timed_out), sum(x.held), sum(x.held_sum_us), sum(x.transfers_out), sum(x.queue_online_us), sum(x.handling_us)
+	FROM (SELECT r.tenant_id, r.day, r.agent_id, r.queue_id, r.assignments, r.offers, r.offers_accepted, r.offers_declined, r.offers_timed_out, r.held, r.held_sum_us, r.transfers_out, 0 AS queue_online_us, 0 AS handling_us
+	      FROM helpdesk.rollup_offer_day r WHERE r.tenant_id = t AND r.day = ANY (days)
+	      UNION ALL
+	      SELECT r.tenant_id, r.day, r.agent_id, r.queue_id, 0, 0, 0, 0, 0, 0, 0, 0, r.queue_online_us, r.handling_us
+	      FROM helpdesk.rollup_occupancy_day r WHERE r.tenant_id = t AND r.day = ANY (days)) x
 	GROUP BY 1, 2, 3, 4;
 END;
 COMMENT ON FUNCTION helpdesk._rollup_days IS
@@ -3623,7 +3753,8 @@ COMMENT ON FUNCTION helpdesk.report_sessions IS
 
 CREATE FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{agent}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
-RETURNS TABLE (bucket_start timestamptz, agent_id bigint, queue_id bigint, assignments bigint,
+RETURNS TABLE (bucket_start timestamptz, agent_id bigint, queue_id bigint, issue_type text,
+	channel text, assignments bigint,
 	offers bigint, offers_accepted bigint, offers_declined bigint, offers_timed_out bigint,
 	acceptance_rate numeric, held bigint, handle_time_s numeric, handle_avg_s numeric,
 	transfers_out bigint, online_s numeric, occupancy_handling_s numeric, occupancy numeric)
@@ -3631,38 +3762,63 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{agent,queue}');
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket,
+	                                  '{agent,queue,issue_type,channel}');
+	dims text[] := '{agent,agent_id,queue,queue_id,issue_type,issue_type,channel,channel}';
 	-- by queue: the time online of the agents who handled in it (queue_online_us)
 	online text := CASE WHEN 'queue' = ANY (group_by) THEN 'r.queue_online_us' ELSE 'r.online_us' END;
-BEGIN
-	-- offers (rollup_offer) and occupancy (rollup_occupancy) grouped alike, joined by group
-	RETURN QUERY EXECUTE format(
-		'SELECT coalesce(a.b, o.b), coalesce(a.ag, o.ag), coalesce(a.qu, o.qu), coalesce(a.n, 0), '
-		'coalesce(a.offers, 0), coalesce(a.acc, 0), coalesce(a.dec, 0), coalesce(a.tmo, 0), a.rate, '
-		'coalesce(a.held, 0), coalesce(a.hts, 0), a.havg, coalesce(a.tr, 0), '
-		'coalesce(o.online_s, 0), coalesce(o.handling_s, 0), o.occ '
-		'FROM (%s) a(b, ag, qu, n, offers, acc, dec, tmo, rate, held, hts, havg, tr) '
-		'FULL JOIN (%s) o(b, ag, qu, online_s, handling_s, occ) '
-		'ON o.b = a.b AND coalesce(o.ag, -1) = coalesce(a.ag, -1) AND coalesce(o.qu, -1) = coalesce(a.qu, -1) '
-		'ORDER BY 1, 2, 3',
-		helpdesk._report_query('rollup_offer', '_fact_offer',
-			'{agent,agent_id,queue,queue_id}', '{0,0}',
-			$m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
+	m_offers text := $m$sum(r.assignments)::bigint, sum(r.offers)::bigint, sum(r.offers_accepted)::bigint,
 			   sum(r.offers_declined)::bigint, sum(r.offers_timed_out)::bigint,
 			   round(sum(r.offers_accepted) / nullif(sum(r.offers), 0), 6),
 			   sum(r.held)::bigint, round(sum(r.held_sum_us) / 1e6, 3),
 			   round(sum(r.held_sum_us) / nullif(sum(r.held), 0) / 1e6, 3),
-			   sum(r.transfers_out)::bigint$m$,
+			   sum(r.transfers_out)::bigint$m$;
+	m_occupancy text := format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
+	                         'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online);
+BEGIN
+	-- by issue type or channel: offers only (time online is not by channel);
+	-- rollup_offer has them, its day tier not
+	IF 'issue_type' = ANY (group_by) OR 'channel' = ANY (group_by) THEN
+		RETURN QUERY EXECUTE format(
+			'SELECT a.*, NULL::numeric, NULL::numeric, NULL::numeric FROM (%s) a',
+			helpdesk._report_query('rollup_offer', '_fact_offer', dims, '{0,0,"",""}', m_offers,
+				group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to"))
+		USING tenant_id, "from", "to", tz;
+		RETURN;
+	END IF;
+	-- by day or total over whole local days: the agent day tiers hold both
+	-- figures per agent (and queue) and day, one table to read and no join
+	IF source = 'rollup' AND bucket IN ('day', 'total')
+	   AND "from" = date_trunc('day', "from" AT TIME ZONE tz) AT TIME ZONE tz
+	   AND "to" = date_trunc('day', "to" AT TIME ZONE tz) AT TIME ZONE tz THEN
+		RETURN QUERY EXECUTE helpdesk._report_query('rollup_agent_day', '_fact_offer',
+			dims, '{0,0,"",""}', m_offers || ', ' || m_occupancy,
+			group_by, bucket, source,
+			CASE WHEN 'queue' = ANY (group_by) THEN 'rollup_agent_queue_day' ELSE 'rollup_agent_day' END,
+			'{agent,queue}', tz, "from", "to")
+		USING tenant_id, "from", "to", tz;
+		RETURN;
+	END IF;
+	-- offers (rollup_offer) and occupancy (rollup_occupancy) grouped alike, joined by group
+	RETURN QUERY EXECUTE format(
+		'SELECT coalesce(a.b, o.b), coalesce(a.ag, o.ag), coalesce(a.qu, o.qu), NULL::text, NULL::text, coalesce(a.n, 0), '
+		'coalesce(a.offers, 0), coalesce(a.acc, 0), coalesce(a.dec, 0), coalesce(a.tmo, 0), a.rate, '
+		'coalesce(a.held, 0), coalesce(a.hts, 0), a.havg, coalesce(a.tr, 0), '
+		'coalesce(o.online_s, 0), coalesce(o.handling_s, 0), o.occ '
+		'FROM (%s) a(b, ag, qu, it, ch, n, offers, acc, dec, tmo, rate, held, hts, havg, tr) '
+		'FULL JOIN (%s) o(b, ag, qu, it, ch, online_s, handling_s, occ) '
+		'ON o.b = a.b AND coalesce(o.ag, -1) = coalesce(a.ag, -1) AND coalesce(o.qu, -1) = coalesce(a.qu, -1) '
+		'ORDER BY 1, 2, 3',
+		helpdesk._report_query('rollup_offer', '_fact_offer',
+			dims, '{0,0,"",""}', m_offers,
 			group_by, bucket, source, 'rollup_offer_day', '{agent,queue}', tz, "from", "to"),
 		helpdesk._report_query('rollup_occupancy', '_fact_occupancy',
-			'{agent,agent_id,queue,queue_id}', '{0,0}',
-			format('round(sum(%1$s) / 1e6, 3), round(sum(r.handling_us) / 1e6, 3), '
-			       'round(sum(r.handling_us) / nullif(sum(%1$s), 0), 6)', online),
+			dims, '{0,0,"",""}', m_occupancy,
 			group_by, bucket, source, 'rollup_occupancy_day', '{agent,queue}', tz, "from", "to"))
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_agents IS
-	'Offers and assignments of closed sessions started in [from, to), by agent (default) and queue: offers accepted, declined, timed out, held assignments and their handling time, transfers out; and occupancy: time online (online or busy), handling time inside the buckets, and their ratio (by queue: over the time online of the agents who handled in it).';
+	'Offers and assignments of closed sessions started in [from, to), by agent (default), queue, issue_type and channel (the session''s at close): offers accepted, declined, timed out, held assignments and their handling time, transfers out; and occupancy: time online (online or busy), handling time inside the buckets, and their ratio (by queue: over the time online of the agents who handled in it; NULL by issue_type or channel).';
 
 CREATE FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
@@ -3691,37 +3847,40 @@ COMMENT ON FUNCTION helpdesk.report_tickets IS
 
 CREATE FUNCTION helpdesk.report_sla(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{policy,target}', bucket text DEFAULT 'total', source text DEFAULT 'rollup')
-RETURNS TABLE (bucket_start timestamptz, policy_id bigint, target text, hit bigint, missed bigint,
-	attainment numeric)
+RETURNS TABLE (bucket_start timestamptz, policy_id bigint, target text, queue_id bigint, agent_id bigint,
+	issue_type text, channel text, hit bigint, missed bigint, attainment numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{policy,target}');
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket,
+	                                  '{policy,target,queue,agent,issue_type,channel}');
 BEGIN
 	RETURN QUERY EXECUTE helpdesk._report_query('rollup_sla', '_fact_sla',
-		'{policy,policy_id,target,target}', '{0,""}',
+		'{policy,policy_id,target,target,queue,queue_id,agent,agent_id,issue_type,issue_type,channel,channel}',
+		'{0,"",0,0,"",""}',
 		$m$sum(r.hit)::bigint, sum(r.missed)::bigint,
 		   round(sum(r.hit) / nullif(sum(r.hit) + sum(r.missed), 0), 6)$m$,
-		group_by, bucket, source, NULL, '{}', tz, "from", "to")
+		group_by, bucket, source, 'rollup_sla_day', '{policy,target}', tz, "from", "to")
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_sla IS
-	'SLA targets that stopped in [from, to): hit, missed and attainment by policy and target.';
+	'SLA targets that stopped in [from, to): hit, missed and attainment by policy and target, and by the ticket''s queue, agent (assignee), issue_type and channel as it has them now.';
 
 CREATE FUNCTION helpdesk.report_csat(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'day', source text DEFAULT 'rollup')
 RETURNS TABLE (bucket_start timestamptz, target text, queue_id bigint, agent_id bigint,
-	requested bigint, responded bigint, response_rate numeric, score_avg numeric,
+	issue_type text, channel text, requested bigint, responded bigint, response_rate numeric, score_avg numeric,
 	score_1 bigint, score_2 bigint, score_3 bigint, score_4 bigint, score_5 bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket, '{target,queue,agent}');
+	tz text := helpdesk._report_check(tenant_id, "from", "to", group_by, bucket,
+	                                  '{target,queue,agent,issue_type,channel}');
 BEGIN
 	RETURN QUERY EXECUTE helpdesk._report_query('rollup_csat', '_fact_csat',
-		'{target,target,queue,queue_id,agent,agent_id}', '{"",0,0}',
+		'{target,target,queue,queue_id,agent,agent_id,issue_type,issue_type,channel,channel}', '{"",0,0,"",""}',
 		$m$sum(r.requested)::bigint, sum(r.responded)::bigint,
 		   round(sum(r.responded) / nullif(sum(r.requested), 0), 6),
 		   round(sum(r.score_sum) / nullif(sum(r.responded), 0), 4),
@@ -3731,7 +3890,7 @@ BEGIN
 	USING tenant_id, "from", "to", tz;
 END $$;
 COMMENT ON FUNCTION helpdesk.report_csat IS
-	'Surveys asked in [from, to): asked, answered, response rate, average score and the distribution 1..5, by target (session, ticket), queue and agent.';
+	'Surveys asked in [from, to): asked, answered, response rate, average score and the distribution 1..5, by target (session, ticket), queue and agent, issue_type and channel (of the survey''s session or ticket).';
 
 CREATE FUNCTION helpdesk.report_funnel(tenant_id bigint, "from" timestamptz, "to" timestamptz,
 	group_by text[] DEFAULT '{}', bucket text DEFAULT 'total', source text DEFAULT 'rollup')

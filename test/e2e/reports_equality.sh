@@ -195,7 +195,7 @@ q "$DB" "UPDATE helpdesk.rollup_session SET sessions = sessions + 3 WHERE tenant
          UPDATE helpdesk.rollup_session_day SET sessions = sessions + 1 WHERE tenant_id = $t;
          DELETE FROM helpdesk.rollup_csat_day WHERE tenant_id = $t;
          DELETE FROM helpdesk.rollup_occupancy WHERE tenant_id = $t AND agent_id % 2 = 0;
-         INSERT INTO helpdesk.rollup_csat VALUES ($t, '2026-06-01 10:00+00', 'session', 0, 0, 1, 0, 0, 0, 0, 0, 0, 0)" >/dev/null
+         INSERT INTO helpdesk.rollup_csat VALUES ($t, '2026-06-01 10:00+00', 'session', 0, 0, '', 'web', 1, 0, 0, 0, 0, 0, 0, 0)" >/dev/null
 [ -n "$(q "$DB" "SELECT 1 FROM public.rollup_diff() WHERE n > 0 LIMIT 1")" ] || fail "damaged rollups were not noticed"
 n=$(q "$DB" "SELECT helpdesk.rebuild_rollups($t, '2026-01-01 00:07', '2026-12-31 23:59')")
 [ "$n" = "$(( 365 * 96 ))" ] || fail "rebuild_rollups recomputed $n buckets, expected $(( 365 * 96 ))"

@@ -100,7 +100,7 @@ SELECT is((SELECT string_agg(DISTINCT p.proname, ', ') FROM pg_proc p
 		'_agent_routing_changed',
 		'_bucket', '_us', '_task_pass', '_fact_csat', '_fact_offer', '_fact_session', '_fact_sla',
 		'_fact_ticket', '_fact_occupancy', '_local_days', '_report_query', '_rollup_days', '_rollup_recompute',
-		'_rollup_reseen', '_session_facts', '_ticket_buckets',
+		'_rollup_reseen', '_rollup_from', '_session_facts', '_ticket_buckets',
 		-- the import staging columns' defaults (the importing role evaluates them)
 		'_import_tenant', '_import_id', '_import_line')),
 	NULL, 'every function without a tenant id is classified');

@@ -138,6 +138,17 @@ INSERT INTO helpdesk.rollup_occupancy (tenant_id, bucket, agent_id, queue_id, on
 INSERT INTO helpdesk.rollup_occupancy_day (tenant_id, day, agent_id, queue_id, online_us, handling_us, queue_online_us)
 	SELECT a.tenant_id, current_date, a.id, 0, 1, 0, 0
 	FROM helpdesk.agent a WHERE a.tenant_id = pg_temp.fx('ta') ORDER BY a.id LIMIT 1 ON CONFLICT DO NOTHING;
+INSERT INTO helpdesk.rollup_agent_day (tenant_id, day, agent_id, assignments, offers, offers_accepted,
+	offers_declined, offers_timed_out, held, held_sum_us, transfers_out, online_us, handling_us)
+	SELECT a.tenant_id, current_date, a.id, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0
+	FROM helpdesk.agent a WHERE a.tenant_id = pg_temp.fx('ta') ORDER BY a.id LIMIT 1 ON CONFLICT DO NOTHING;
+INSERT INTO helpdesk.rollup_agent_queue_day (tenant_id, day, agent_id, queue_id, assignments, offers, offers_accepted,
+	offers_declined, offers_timed_out, held, held_sum_us, transfers_out, queue_online_us, handling_us)
+	SELECT a.tenant_id, current_date, a.id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+	FROM helpdesk.agent a WHERE a.tenant_id = pg_temp.fx('ta') ORDER BY a.id LIMIT 1 ON CONFLICT DO NOTHING;
+INSERT INTO helpdesk.rollup_sla_day (tenant_id, day, policy_id, target, hit, missed)
+	VALUES (pg_temp.fx('ta'), current_date, 0, 'resolution', 1, 0) ON CONFLICT DO NOTHING;
+INSERT INTO helpdesk.rollup_horizon (tenant_id, horizon) VALUES (pg_temp.fx('ta'), helpdesk._bucket(now() - interval '30 days'));
 INSERT INTO helpdesk.sla_event (tenant_id, id, ticket_id, target, kind, round, due)
 	SELECT k.tenant_id, 1, k.id, 'first_response', 'warning', 1, now()
 	FROM helpdesk.ticket k WHERE k.tenant_id = pg_temp.fx('ta') LIMIT 1;

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(52);
+SELECT plan(61);
 
 -- Reports: every error path of the report functions, rebuild_rollups and the
 -- report settings (SQLSTATE and message), and the behaviour the e2e
@@ -87,14 +87,20 @@ SELECT throws_ok($$SELECT * FROM helpdesk.report_sessions(pg_temp.fx('ta'), '202
 SELECT throws_ok(format('SELECT * FROM helpdesk.report_sessions(%s, %L, %L)', pg_temp.fx('no_tenant'), '2026-01-01', '2026-01-02'),
 	'HD404', format('tenant %s does not exist', pg_temp.fx('no_tenant')), 'report_sessions: unknown tenant');
 -- each other report: its own dimensions, and the tenant check
-SELECT throws_ok($$SELECT * FROM helpdesk.report_agents(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{channel}')$$,
-	'22023', 'invalid group_by dimension "channel"', 'report_agents: groups by agent and queue only');
+SELECT throws_ok($$SELECT * FROM helpdesk.report_agents(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{target}')$$,
+	'22023', 'invalid group_by dimension "target"', 'report_agents: no target dimension');
 SELECT throws_ok($$SELECT * FROM helpdesk.report_tickets(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{target}')$$,
 	'22023', 'invalid group_by dimension "target"', 'report_tickets: no target dimension');
-SELECT throws_ok($$SELECT * FROM helpdesk.report_sla(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{agent}')$$,
-	'22023', 'invalid group_by dimension "agent"', 'report_sla: groups by policy and target only');
-SELECT throws_ok($$SELECT * FROM helpdesk.report_csat(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{channel}')$$,
-	'22023', 'invalid group_by dimension "channel"', 'report_csat: no channel dimension');
+SELECT throws_ok($$SELECT * FROM helpdesk.report_sla(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{session}')$$,
+	'22023', 'invalid group_by dimension "session"', 'report_sla: no session dimension');
+SELECT throws_ok($$SELECT * FROM helpdesk.report_csat(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{policy}')$$,
+	'22023', 'invalid group_by dimension "policy"', 'report_csat: no policy dimension');
+SELECT lives_ok($$SELECT * FROM helpdesk.report_sla(pg_temp.fx('ta'), '2026-01-01', '2026-01-02',
+	'{policy,target,queue,agent,issue_type,channel}')$$, 'report_sla: by queue, agent, issue type and channel');
+SELECT lives_ok($$SELECT * FROM helpdesk.report_csat(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{issue_type,channel}')$$,
+	'report_csat: by issue type and channel');
+SELECT is((SELECT count(*) FROM helpdesk.report_agents(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{agent,channel}')
+	WHERE occupancy IS NOT NULL OR online_s IS NOT NULL), 0::bigint, 'report_agents by channel: offers only, no occupancy');
 SELECT throws_ok($$SELECT * FROM helpdesk.report_funnel(pg_temp.fx('ta'), '2026-01-01', '2026-01-02', '{agent}')$$,
 	'22023', 'invalid group_by dimension "agent"', 'report_funnel: no agent dimension');
 SELECT throws_ok(format('SELECT * FROM helpdesk.report_agents(%s, %L, %L)', pg_temp.fx('no_tenant'), '2026-01-01', '2026-01-02'),
@@ -156,6 +162,34 @@ SELECT is((SELECT (online_s, occupancy_handling_s, occupancy)::text FROM helpdes
 	'2026-03-02 10:00+00', '2026-03-02 12:00+00', '{agent}', 'total') WHERE agent_id = pg_temp.fx('oa')),
 	'(3600.000,0.000,0.000000)', 'report_agents: one hour online, no handling: occupancy 0');
 SELECT has_column('helpdesk', 'dashboard_today', 'occupancy', 'dashboard_today shows occupancy');
+-- by agent over whole local days: the agent day tier (rollup_agent_day) answers, equal to the raw twin
+SELECT is((SELECT count(*) FROM helpdesk.rollup_agent_day WHERE tenant_id = pg_temp.fx('ta') AND agent_id = pg_temp.fx('oa')),
+	1::bigint, 'rebuild_rollups fills the agent day tier');
+SELECT results_eq(
+	$$SELECT agent_id, online_s, occupancy_handling_s, occupancy FROM helpdesk.report_agents(pg_temp.fx('ta'),
+	  '2026-03-02 00:00+05:45', '2026-03-03 00:00+05:45', '{agent}', 'day') WHERE agent_id = pg_temp.fx('oa')$$,
+	$$SELECT agent_id, online_s, occupancy_handling_s, occupancy FROM helpdesk.report_agents(pg_temp.fx('ta'),
+	  '2026-03-02 00:00+05:45', '2026-03-03 00:00+05:45', '{agent}', 'day', 'raw') WHERE agent_id = pg_temp.fx('oa')$$,
+	'report_agents by agent and day (agent day tier) = its raw twin');
+SELECT results_eq(
+	$$SELECT agent_id, queue_id, online_s, occupancy_handling_s, occupancy FROM helpdesk.report_agents(pg_temp.fx('ta'),
+	  '2026-03-02 00:00+05:45', '2026-03-03 00:00+05:45', '{agent,queue}', 'total') WHERE agent_id = pg_temp.fx('oa')$$,
+	$$SELECT agent_id, queue_id, online_s, occupancy_handling_s, occupancy FROM helpdesk.report_agents(pg_temp.fx('ta'),
+	  '2026-03-02 00:00+05:45', '2026-03-03 00:00+05:45', '{agent,queue}', 'total', 'raw') WHERE agent_id = pg_temp.fx('oa')$$,
+	'report_agents by agent and queue (agent queue day tier) = its raw twin');
+
+-- the rollup horizon (message retention): buckets before it are kept, a
+-- rebuild before it is refused
+INSERT INTO helpdesk.rollup_horizon (tenant_id, horizon) VALUES (pg_temp.fx('ta'), '2026-03-02 11:00+00');
+INSERT INTO helpdesk.rollup_csat VALUES (pg_temp.fx('ta'), '2026-03-02 10:00+00', 'session', 0, 0, '', 'web', 7, 0, 0, 0, 0, 0, 0, 0);
+SELECT throws_ok($$SELECT helpdesk.rebuild_rollups(pg_temp.fx('ta'), '2026-03-02 10:00+00', '2026-03-02 12:00+00')$$,
+	'55000', format('rollups of tenant %s before %s are kept and cannot be rebuilt', pg_temp.fx('ta'),
+	'2026-03-02 11:00+00'::timestamptz), 'rebuild_rollups: refused before the rollup horizon');
+SELECT is((SELECT helpdesk.rebuild_rollups(pg_temp.fx('ta'), '2026-03-02 11:00+00', '2026-03-02 12:00+00')), 4::bigint,
+	'rebuild_rollups from the horizon on');
+SELECT helpdesk._rollup_recompute(pg_temp.fx('ta'), '2026-03-02 10:00+00', '2026-03-02 12:00+00');
+SELECT is((SELECT requested FROM helpdesk.rollup_csat WHERE tenant_id = pg_temp.fx('ta') AND bucket = '2026-03-02 10:00+00'),
+	7::bigint, '_rollup_recompute keeps the buckets before the horizon');
 
 SELECT * FROM finish();
 ROLLBACK;

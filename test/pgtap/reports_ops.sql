@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(53);
+SELECT plan(55);
 
 -- issue 20, operations: metrics(), the CSV import (begin_import, the staging
 -- defaults, run_import, import_errors), search (search_tokens,
@@ -92,6 +92,15 @@ SELECT results_eq(format('SELECT state, inserted, updated, skipped FROM helpdesk
 	$$VALUES ('applied', 1::bigint, 1::bigint, 1::bigint)$$, 'skip_invalid: one inserted, one updated, one skipped');
 SELECT is((SELECT display_name FROM helpdesk.customer WHERE id = pg_temp.fx('c')), 'Renamed',
 	'upsert by external id updates the stored customer');
+-- a row that changes nothing counts as updated and is not rewritten
+CREATE TEMP TABLE before_ctid AS SELECT ctid AS c FROM helpdesk.customer WHERE id = pg_temp.fx('c');
+INSERT INTO fx SELECT 'imp2b', helpdesk.begin_import(pg_temp.fx('t'), 'customers');
+INSERT INTO helpdesk.import_customer (external_id, display_name) VALUES ('cust-1', 'Renamed');
+SELECT results_eq(format('SELECT state, inserted, updated FROM helpdesk.run_import(%s, %s)',
+	pg_temp.fx('t'), pg_temp.fx('imp2b')),
+	$$VALUES ('applied', 0::bigint, 1::bigint)$$, 'an unchanged row counts as updated');
+SELECT is((SELECT ctid FROM helpdesk.customer WHERE id = pg_temp.fx('c')), (SELECT c FROM before_ctid),
+	'an unchanged row is not rewritten');
 -- agents row by row
 INSERT INTO fx SELECT 'imp3', helpdesk.begin_import(pg_temp.fx('t'), 'agents');
 INSERT INTO helpdesk.import_agent (external_id, display_name, skills, languages) VALUES

@@ -286,8 +286,12 @@ BEGIN
 	FOREACH b IN ARRAY ARRAY['hour', 'day', 'total'] LOOP
 		FOREACH rep IN ARRAY ARRAY['report_sessions:{queue,agent,issue_type,channel}', 'report_sessions:{}',
 		                           'report_agents:{agent,queue}', 'report_agents:{agent}', 'report_agents:{}',
+		                           'report_agents:{agent,queue,issue_type,channel}', 'report_agents:{channel}',
 		                           'report_tickets:{queue,agent,issue_type,channel}',
-		                           'report_tickets:{}', 'report_sla:{policy,target}', 'report_csat:{target,queue,agent}',
+		                           'report_tickets:{}', 'report_sla:{policy,target}',
+		                           'report_sla:{policy,target,queue,agent,issue_type,channel}', 'report_sla:{issue_type}',
+		                           'report_csat:{target,queue,agent}', 'report_csat:{target,queue,agent,issue_type,channel}',
+		                           'report_csat:{issue_type}',
 		                           'report_funnel:{queue,issue_type,channel}', 'report_funnel:{}'] LOOP
 			g := split_part(rep, ':', 2);
 			EXECUTE format('SELECT count(*) FROM ((SELECT * FROM helpdesk.%1$I($1, $2, $3, %2$L, %3$L) EXCEPT ALL '
