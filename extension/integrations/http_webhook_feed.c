@@ -272,7 +272,11 @@ hd_webhook_feed(void)
 		hd_webhook_table_dirty();
 	}
 	if (nread > 0)
+	{
+		/* new events (matching or not): the next wakeup is served at once */
+		hd_http_prepare_found = true;
 		hd_webhook_fast_read_to(last);
+	}
 	hd_webhook_fast_write_cursor();
 	return nread >= limit;
 }

@@ -376,7 +376,14 @@ webhook_next_due(void)
 	if (t != 0 && t <= now)
 		hd_webhook_table_dirty();
 	if (hd_webhook_queued())
-		return now;				/* claimed or read, waiting for a slot */
+	{
+		TimestampTz r = hd_webhook_rate_next();
+
+		if (r == 0)
+			return now;			/* claimed or read, waiting for a slot */
+		/* only rate limits hold them: the first token, or a row due before it */
+		return (t > now && t < r) ? t : r;
+	}
 	return t;
 }
 
@@ -395,5 +402,6 @@ const HdHttpSource hd_webhook_source = {
 	.build = webhook_build,
 	.complete = webhook_complete,
 	.next_due = webhook_next_due,
-	.flush = webhook_flush_all
+	.flush = webhook_flush_all,
+	.waiting = hd_webhook_queued
 };

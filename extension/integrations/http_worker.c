@@ -29,6 +29,7 @@
 #define SWEEP_MS 1000			/* prepare at least this often without a wakeup */
 #define WAKE_COALESCE_MS 20
 #define WAKE_COALESCE_MAX_MS 100	/* after a run of turns that found nothing */
+#define WAKE_EMPTY_TURNS 4		/* turns in a row that read nothing before coalescing */
 #define BLOCKED_MS 200			/* due rows no claim could take (locked, caps) */
 #define BACKOFF_MAX_MS 30000
 
@@ -184,11 +185,12 @@ hd_http_worker_run(HdWorkerSlot *w)
 				prepare = true,
 				claim = true,
 				woken = false,
-				found_work = false,
+				found_work = true,
 				prepare_after_complete = false;
 	TimestampTz last_prepare = 0,
 				retry_at = 0;
-	int			failures = 0;
+	int			failures = 0,
+				empty_turns = 0;
 	long		coalesce_ms = WAKE_COALESCE_MS;
 	MemoryContext loop_cxt;
 
@@ -262,13 +264,36 @@ hd_http_worker_run(HdWorkerSlot *w)
 				turn_complete = hd_http_engine_complete_due(NULL);
 				turn_prepare = prepare;
 				turn_claim = true;
+
+				/*
+				 * Results to write, free slots and jobs waiting in memory:
+				 * those go out first (a short claim, then curl sends them),
+				 * so the receivers work while this turn writes the results
+				 * (a turn of 64 results took as long as the receiver's
+				 * answers to them, each side waiting for the other).
+				 */
+				if (turn_complete && hd_http_engine_free_slots() > 0 && hd_http_engine_waiting())
+				{
+					if (run_phase(PHASE_CLAIM, &flag))
+					{
+						hd_http_engine_kick();
+						turn_claim = hd_http_engine_free_slots() > 0;
+					}
+				}
 				hd_http_prepare_again = hd_http_prepare_found = false;
 				if (run_phase(PHASE_TURN, &flag))
 				{
 					if (turn_prepare)
 					{
 						last_prepare = now;
-						found_work = hd_http_prepare_found;
+						/*
+						 * A wakeup may come for events an earlier turn
+						 * already read (its snapshot saw the publisher's
+						 * commit before the wakeup arrived): only a run
+						 * of turns that read nothing starts coalescing.
+						 */
+						empty_turns = hd_http_prepare_found ? 0 : empty_turns + 1;
+						found_work = empty_turns < WAKE_EMPTY_TURNS;
 						coalesce_ms = found_work ? WAKE_COALESCE_MS
 							: Min(WAKE_COALESCE_MAX_MS, coalesce_ms * 2);
 					}
