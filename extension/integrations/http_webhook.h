@@ -146,5 +146,7 @@ extern void hd_webhook_check_secret(const char *secret);
 extern char *hd_webhook_signature(const char *secret, const char *msg_id, int64 timestamp,
 								  const char *body, size_t body_len);
 extern char *hd_webhook_context(int64 tenant_id);
+extern char *hd_webhook_sign_sealed(int64 tenant_id, const bytea *sealed, const char *msg_id,
+									int64 timestamp, const char *body, size_t body_len);
 
 #endif							/* HD_HTTP_WEBHOOK_H */
