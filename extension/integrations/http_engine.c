@@ -489,34 +489,6 @@ hd_http_engine_wait(long timeout_ms)
 	collect_done();
 }
 
-/*
- * After jobs were started: run curl's due timer now (a new transfer's is
- * due at once), so the requests go out on their kept-alive connections
- * before the worker turns to writing results.
- */
-void
-hd_http_engine_kick(void)
-{
-	int			running = 0;
-
-	if (multi == NULL || !curl_timer_set || GetCurrentTimestamp() < curl_deadline)
-		return;
-	curl_timer_set = false;
-	curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	collect_done();
-}
-
-bool
-hd_http_engine_waiting(void)
-{
-	int			i;
-
-	for (i = 0; i < hd_http_nsources; i++)
-		if (hd_http_sources[i]->waiting && hd_http_sources[i]->waiting())
-			return true;
-	return false;
-}
-
 int
 hd_http_engine_finished(void)
 {

@@ -160,14 +160,6 @@ struct HdHttpSource
 	 * fallback it follows each complete() inside its subtransaction.
 	 */
 	void		(*flush) (void);
-
-	/*
-	 * Optional (NULL: never): whether claimed or read jobs wait in the
-	 * source's memory for a slot (no query). When results are due and slots
-	 * are free, the worker then hands those out and sends them before it
-	 * writes the results, so the receivers work while the worker writes.
-	 */
-	bool		(*waiting) (void);
 };
 
 extern void hd_http_register_source(const HdHttpSource *source);

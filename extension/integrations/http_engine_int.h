@@ -17,10 +17,6 @@ extern int	hd_http_engine_claim(const HdHttpSource *src, int max);
 /* after that transaction committed (true) or rolled back (false) */
 extern void hd_http_engine_claimed(bool committed);
 extern void hd_http_engine_wait(long timeout_ms);
-/* let curl send what was just started, without waiting */
-extern void hd_http_engine_kick(void);
-/* whether a source holds jobs in memory that wait for a slot */
-extern bool hd_http_engine_waiting(void);
 extern int	hd_http_engine_finished(void);
 extern bool hd_http_engine_complete_due(long *wait_ms);
 /* in a transaction with SPI: complete the finished jobs; per_item: one subtransaction each */

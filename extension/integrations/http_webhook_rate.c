@@ -167,16 +167,13 @@ hd_webhook_rate_other_wait(void)
 }
 
 /*
- * After the claim: when waiting jobs may go next. 0: at once (something
- * other than a rate limit held a job back, or no claim ran); else the
- * earliest token of the endpoints that were turned away.
+ * After the last claim: when waiting jobs may go next. 0: at once (something
+ * other than a rate limit held a job back, or no claim ran yet); else the
+ * earliest token of the endpoints that were turned away (still right until
+ * the next claim: only claims take tokens).
  */
 TimestampTz
 hd_webhook_rate_next(void)
 {
-	TimestampTz t = other_wait ? 0 : next_token;
-
-	/* until the next claim says otherwise */
-	other_wait = true;
-	return t;
+	return other_wait ? 0 : next_token;
 }

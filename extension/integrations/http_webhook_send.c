@@ -394,6 +394,5 @@ const HdHttpSource hd_webhook_source = {
 	.build = webhook_build,
 	.complete = webhook_complete,
 	.next_due = webhook_next_due,
-	.flush = webhook_flush_all,
-	.waiting = hd_webhook_queued
+	.flush = webhook_flush_all
 };

@@ -264,22 +264,6 @@ hd_http_worker_run(HdWorkerSlot *w)
 				turn_complete = hd_http_engine_complete_due(NULL);
 				turn_prepare = prepare;
 				turn_claim = true;
-
-				/*
-				 * Results to write, free slots and jobs waiting in memory:
-				 * those go out first (a short claim, then curl sends them),
-				 * so the receivers work while this turn writes the results
-				 * (a turn of 64 results took as long as the receiver's
-				 * answers to them, each side waiting for the other).
-				 */
-				if (turn_complete && hd_http_engine_free_slots() > 0 && hd_http_engine_waiting())
-				{
-					if (run_phase(PHASE_CLAIM, &flag))
-					{
-						hd_http_engine_kick();
-						turn_claim = hd_http_engine_free_slots() > 0;
-					}
-				}
 				hd_http_prepare_again = hd_http_prepare_found = false;
 				if (run_phase(PHASE_TURN, &flag))
 				{
