@@ -16,6 +16,8 @@ CREATE TABLE helpdesk.webhook (
 	                CHECK (cardinality(retry_schedule) BETWEEN 1 AND 20),
 	max_in_flight   integer NOT NULL DEFAULT 32 CHECK (max_in_flight BETWEEN 1 AND 1000),
 	timeout_ms      integer NOT NULL DEFAULT 15000 CHECK (timeout_ms BETWEEN 1000 AND 60000),
+	rate_limit      double precision CHECK (rate_limit > 0 AND rate_limit <= 100000),
+	rate_burst      integer CHECK (rate_burst BETWEEN 1 AND 100000),
 	from_position   bigint NOT NULL DEFAULT 0,
 	failing_since   timestamptz,
 	disabled_reason text CHECK (disabled_reason IN ('gone', 'failing')),
@@ -24,7 +26,8 @@ CREATE TABLE helpdesk.webhook (
 	PRIMARY KEY (tenant_id, id),
 	UNIQUE (tenant_id, external_id),
 	CHECK ((previous_secret IS NULL) = (previous_until IS NULL)),
-	CHECK (disabled_reason IS NULL OR NOT enabled)
+	CHECK (disabled_reason IS NULL OR NOT enabled),
+	CHECK (rate_burst IS NULL OR rate_limit IS NOT NULL)
 );
 COMMENT ON TABLE helpdesk.webhook IS
 	'A tenant''s webhook endpoint: events matching its filter are POSTed to url, signed per Standard Webhooks (upsert_webhook).';
@@ -36,6 +39,10 @@ COMMENT ON COLUMN helpdesk.webhook.previous_secret IS
 	'The secret before the last rotation, sealed; requests carry both signatures until previous_until.';
 COMMENT ON COLUMN helpdesk.webhook.retry_schedule IS
 	'Delay before each attempt: the first element before the first attempt, and so on; after the last attempt a delivery is dead-lettered.';
+COMMENT ON COLUMN helpdesk.webhook.rate_limit IS
+	'At most this many requests per second to the endpoint (every attempt counts), NULL: no limit; the worker holds the others queued.';
+COMMENT ON COLUMN helpdesk.webhook.rate_burst IS
+	'How many requests may go at once after a quiet spell under rate_limit (a token bucket of this size); NULL: rate_limit rounded up.';
 COMMENT ON COLUMN helpdesk.webhook.from_position IS
 	'The event position when the endpoint was created: it receives events published after it.';
 COMMENT ON COLUMN helpdesk.webhook.failing_since IS

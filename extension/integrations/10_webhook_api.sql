@@ -4,12 +4,13 @@ CREATE FUNCTION helpdesk.upsert_webhook(
 	tenant_id bigint, external_id text, url text, events text[],
 	secret text DEFAULT NULL, retry_schedule interval[] DEFAULT NULL,
 	enabled boolean DEFAULT true, description text DEFAULT NULL,
-	max_in_flight integer DEFAULT NULL, timeout interval DEFAULT NULL)
+	max_in_flight integer DEFAULT NULL, timeout interval DEFAULT NULL,
+	rate_limit double precision DEFAULT NULL, rate_burst integer DEFAULT NULL)
 RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_upsert_webhook';
 COMMENT ON FUNCTION helpdesk.upsert_webhook IS
-	'Create or change a webhook endpoint by external id; returns its id. secret: whsec_ + base64 of 24-64 bytes, generated when NULL on create; a new one rotates (both sign for 24 hours). retry_schedule: delays before each attempt (default 0, 5s, 5min, 30min, 2h, 5h, 10h, 10h). NULL keeps description, max_in_flight, timeout.';
+	'Create or change a webhook endpoint by external id; returns its id. secret: whsec_ + base64 of 24-64 bytes, generated when NULL on create; a new one rotates (both sign for 24 hours). retry_schedule: delays before each attempt (default 0, 5s, 5min, 30min, 2h, 5h, 10h, 10h). rate_limit: requests per second (infinity: no limit), rate_burst: at once (default: the rate rounded up). NULL keeps description, max_in_flight, timeout, rate_limit, rate_burst.';
 
 CREATE FUNCTION helpdesk.webhook_secret(tenant_id bigint, webhook_id bigint)
 RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER

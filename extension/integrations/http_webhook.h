@@ -67,6 +67,7 @@
 	"        OR (right(f, 2) = '.*' AND starts_with(" t ", left(f, -1))))"
 
 typedef struct FastJob FastJob;
+typedef struct WebhookBucket WebhookBucket;
 
 /* One delivery being sent (job->data). */
 typedef struct WebhookJob
@@ -102,6 +103,7 @@ typedef struct WebhookEndpoint
 	int			timeout_ms;
 	Datum	   *schedule;		/* microseconds, int8 */
 	int			nschedule;
+	WebhookBucket *bucket;		/* its rate limit (http_webhook_rate.c), NULL: none */
 } WebhookEndpoint;
 
 extern const HdHttpSource hd_webhook_source;
@@ -143,11 +145,21 @@ extern WebhookEndpoint *hd_webhook_endpoint(WebhookEndpoint *eps, int neps, int6
 extern void hd_webhook_load_endpoints(WebhookEndpoint *eps, int neps);
 extern bytea *hd_webhook_copy_bytea(bytea *b);
 
+/* http_webhook_rate.c: per-endpoint rate limits in the claim */
+extern void hd_webhook_rate_attach(WebhookEndpoint *ep, double rate, int burst);
+extern void hd_webhook_rate_begin(void);
+extern bool hd_webhook_rate_allows(WebhookEndpoint *ep);
+extern void hd_webhook_rate_took(WebhookEndpoint *ep);
+extern void hd_webhook_rate_other_wait(void);
+extern TimestampTz hd_webhook_rate_next(void);
+
 /* http_webhook_sign.c */
 extern char *hd_webhook_new_secret(void);
 extern void hd_webhook_check_secret(const char *secret);
 extern char *hd_webhook_signature(const char *secret, const char *msg_id, int64 timestamp,
 								  const char *body, size_t body_len);
 extern char *hd_webhook_context(int64 tenant_id);
+extern char *hd_webhook_sign_sealed(int64 tenant_id, const bytea *sealed, const char *msg_id,
+									int64 timestamp, const char *body, size_t body_len);
 
 #endif							/* HD_HTTP_WEBHOOK_H */

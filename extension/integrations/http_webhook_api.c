@@ -7,6 +7,7 @@
 #include "http_webhook.h"
 
 #include <curl/curl.h>
+#include <math.h>
 
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -114,19 +115,25 @@ check_url(const char *url)
 }
 
 static HdPlan find_webhook = {
-	"SELECT id, secret, enabled FROM helpdesk.webhook WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE",
+	"SELECT id, secret, enabled, rate_limit IS NOT NULL FROM helpdesk.webhook "
+	"WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE",
 	2, {INT8OID, TEXTOID}
 };
 
 static HdPlan insert_webhook = {
 	"INSERT INTO helpdesk.webhook (tenant_id, external_id, url, events, secret, retry_schedule, enabled, "
-	"                              description, max_in_flight, timeout_ms, from_position) "
+	"                              description, max_in_flight, timeout_ms, rate_limit, rate_burst, from_position) "
 	"VALUES ($1, $2, $3, $4, $5, coalesce($6, '{0,5s,5min,30min,2h,5h,10h,10h}'::interval[]), $7, $8, "
-	"        coalesce($9, 32), coalesce($10, 15000), helpdesk.event_position()) RETURNING id",
-	10, {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, INTERVALARRAYOID, BOOLOID, TEXTOID, INT4OID, INT4OID}
+	"        coalesce($9, 32), coalesce($10, 15000), $12, $14, helpdesk.event_position()) RETURNING id",
+	14, {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, INTERVALARRAYOID, BOOLOID, TEXTOID, INT4OID, INT4OID,
+	BYTEAOID, FLOAT8OID, BOOLOID, INT4OID}
 };
 
-/* $5 a new sealed secret or NULL (keep); $11: the old sealed one becomes the previous */
+/*
+ * $5 a new sealed secret or NULL (keep); $11: the old sealed one becomes the
+ * previous; $12 a rate limit or NULL (keep), $13: no limit any more, $14 a
+ * burst or NULL (keep)
+ */
 static HdPlan update_webhook = {
 	"UPDATE helpdesk.webhook SET url = $3, events = $4, "
 	"  previous_secret = CASE WHEN $5 IS NULL THEN previous_secret ELSE $11 END, "
@@ -134,12 +141,14 @@ static HdPlan update_webhook = {
 	"  secret = coalesce($5, secret), retry_schedule = coalesce($6, retry_schedule), enabled = $7, "
 	"  description = coalesce($8, description), max_in_flight = coalesce($9, max_in_flight), "
 	"  timeout_ms = coalesce($10, timeout_ms), "
+	"  rate_limit = CASE WHEN $13 THEN NULL ELSE coalesce($12, rate_limit) END, "
+	"  rate_burst = CASE WHEN $13 THEN NULL ELSE coalesce($14, rate_burst) END, "
 	"  disabled_reason = CASE WHEN $7 THEN NULL ELSE disabled_reason END, "
 	"  failing_since = CASE WHEN $7 AND NOT enabled THEN NULL ELSE failing_since END, "
 	"  updated_at = now() "
 	"WHERE tenant_id = $1 AND external_id = $2",
-	11, {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, INTERVALARRAYOID, BOOLOID, TEXTOID, INT4OID,
-	INT4OID, BYTEAOID}
+	14, {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, INTERVALARRAYOID, BOOLOID, TEXTOID, INT4OID,
+	INT4OID, BYTEAOID, FLOAT8OID, BOOLOID, INT4OID}
 };
 
 static HdPlan dead_letter_pending = {
@@ -153,7 +162,8 @@ PG_FUNCTION_INFO_V1(hd_upsert_webhook);
 
 /*
  * upsert_webhook(tenant_id, external_id, url, events, secret, retry_schedule,
- * enabled, description, max_in_flight, timeout): create or change an
+ * enabled, description, max_in_flight, timeout, rate_limit, rate_burst):
+ * create or change an
  * endpoint by its external id. A new endpoint without a secret gets one
  * (webhook_secret() shows it); a different secret on an existing one
  * rotates: the old one keeps signing too for 24 hours. Disabling
@@ -168,13 +178,18 @@ hd_upsert_webhook(PG_FUNCTION_ARGS)
 			   *url,
 			   *secret;
 	char	   *ctx;
-	Datum		v[11];
-	char		n[12] = "           ";
+	Datum		v[14];
+	char		n[15] = "              ";
 	int64		id = 0;
 	bool		exists,
 				was_enabled = false,
 				enabled;
 	int64		timeout_ms = 0;
+	bool		has_rate = false,
+				has_burst,
+				no_limit = false;
+	double		rate = 0;
+	int32		burst = 0;
 
 	hd_check_tenant_arg(fcinfo, 0);
 	hd_require_args(fcinfo, 4, names);
@@ -198,6 +213,26 @@ hd_upsert_webhook(PG_FUNCTION_ARGS)
 		hd_check_range("max_in_flight", PG_GETARG_INT32(8), 1, 1000);
 	if (!PG_ARGISNULL(9))
 		timeout_ms = hd_interval_arg(fcinfo, 9, "timeout", USECS_PER_SEC, 60 * USECS_PER_SEC, false, NULL) / 1000;
+	/* called with 10 arguments by a database not yet updated to the rate limit */
+	if (PG_NARGS() > 10 && !PG_ARGISNULL(10))
+	{
+		rate = PG_GETARG_FLOAT8(10);
+		if (isinf(rate) && rate > 0)
+			no_limit = true;
+		else if (isnan(rate) || rate <= 0 || rate > 100000)
+			hd_invalid("rate_limit must be above 0 and at most 100000 requests per second (infinity: no limit), got %g",
+					   rate);
+		else
+			has_rate = true;
+	}
+	has_burst = PG_NARGS() > 11 && !PG_ARGISNULL(11);
+	if (has_burst)
+	{
+		burst = PG_GETARG_INT32(11);
+		hd_check_range("rate_burst", burst, 1, 100000);
+		if (no_limit)
+			hd_invalid("rate_burst needs a rate_limit, and rate_limit => infinity removes it");
+	}
 
 	SPI_connect();
 	hd_require_tenant(tenant_id);
@@ -214,6 +249,8 @@ hd_upsert_webhook(PG_FUNCTION_ARGS)
 
 		hd_get_int64(1, &id);
 		was_enabled = hd_get_bool(3);
+		if (has_burst && !has_rate && !hd_get_bool(4))
+			hd_invalid("rate_burst needs a rate_limit: webhook %s has none", hd_quote(external_id));
 		if (secret)
 		{
 			bytea	   *old = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0],
@@ -231,8 +268,13 @@ hd_upsert_webhook(PG_FUNCTION_ARGS)
 			explicit_bzero(cur, len);
 		}
 	}
-	else if (secret == NULL)
-		secret = hd_webhook_new_secret();
+	else
+	{
+		if (has_burst && !has_rate)
+			hd_invalid("rate_burst needs a rate_limit");
+		if (secret == NULL)
+			secret = hd_webhook_new_secret();
+	}
 	v[2] = PG_GETARG_DATUM(2);
 	v[3] = PG_GETARG_DATUM(3);
 	v[4] = secret ? PointerGetDatum(hd_encrypt_secret(secret, strlen(secret), ctx)) : (Datum) 0;
@@ -246,11 +288,15 @@ hd_upsert_webhook(PG_FUNCTION_ARGS)
 	n[8] = PG_ARGISNULL(8) ? 'n' : ' ';
 	v[9] = Int32GetDatum((int32) timeout_ms);
 	n[9] = PG_ARGISNULL(9) ? 'n' : ' ';
+	v[11] = Float8GetDatum(rate);
+	n[11] = has_rate ? ' ' : 'n';
+	v[12] = BoolGetDatum(no_limit);
+	v[13] = Int32GetDatum(burst);
+	n[13] = has_burst ? ' ' : 'n';
 	if (secret)
 		explicit_bzero(secret, strlen(secret));
 	if (!exists)
 	{
-		n[10] = '\0';
 		hd_exec(&insert_webhook, v, n, false, 1);
 		hd_get_int64(1, &id);
 	}

@@ -456,7 +456,12 @@ hd_webhook_fast_handout(HdHttpClaim *claim, WebhookEndpoint *eps, int neps, int 
 		if (fj->state != FJ_WAITING)
 			continue;
 		ep = hd_webhook_endpoint(eps, neps, fj->tenant_id, fj->webhook_id);
-		if (ep == NULL || full[ep - eps])
+		if (ep == NULL)
+		{
+			hd_webhook_rate_other_wait();	/* beyond this turn's endpoints */
+			continue;
+		}
+		if (full[ep - eps])
 			continue;
 		if (!ep->found)
 		{
@@ -469,13 +474,22 @@ hd_webhook_fast_handout(HdHttpClaim *claim, WebhookEndpoint *eps, int neps, int 
 			dead[ndead++] = fj;
 			continue;
 		}
-		job = hd_http_job_new(claim, fj->tenant_id, 0, fj->webhook_id, ep->cap);
-		if (job == NULL)
+		if (!hd_webhook_rate_allows(ep))
 		{
+			/* no token yet: it waits in the window */
 			full[ep - eps] = true;
 			nfull++;
 			continue;
 		}
+		job = hd_http_job_new(claim, fj->tenant_id, 0, fj->webhook_id, ep->cap);
+		if (job == NULL)
+		{
+			hd_webhook_rate_other_wait();
+			full[ep - eps] = true;
+			nfull++;
+			continue;
+		}
+		hd_webhook_rate_took(ep);
 		fj->state = FJ_CLAIMED;
 		fj->handed = true;
 		old = MemoryContextSwitchTo(job->cxt);

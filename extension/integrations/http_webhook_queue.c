@@ -76,7 +76,8 @@ static HdPlan claim_batch = {
 static HdPlan endpoints_plan = {
 	"SELECT w.tenant_id, w.id, w.enabled, w.url, w.secret, "
 	"       CASE WHEN w.previous_until > now() THEN w.previous_secret END, w.max_in_flight, w.timeout_ms, "
-	"       ARRAY(SELECT (extract(epoch FROM x) * 1000000)::bigint FROM unnest(w.retry_schedule) x) "
+	"       ARRAY(SELECT (extract(epoch FROM x) * 1000000)::bigint FROM unnest(w.retry_schedule) x), "
+	"       w.rate_limit, coalesce(w.rate_burst, greatest(1, ceil(w.rate_limit))::int) "
 	"FROM unnest($1::int8[], $2::int8[]) AS f(t, i) "
 	"JOIN helpdesk.webhook w ON w.tenant_id = f.t AND w.id = f.i",
 	2, {INT8ARRAYOID, INT8ARRAYOID}
@@ -289,6 +290,15 @@ hd_webhook_load_endpoints(Endpoint *eps, int neps)
 		ep->timeout_ms = DatumGetInt32(SPI_getbinval(tup, d, 8, &isnull));
 		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, d, 9, &isnull)), INT8OID, 8,
 						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ep->schedule, NULL, &ep->nschedule);
+		{
+			Datum		rate = SPI_getbinval(tup, d, 10, &isnull);
+
+			if (isnull)
+				hd_webhook_rate_attach(ep, 0, 0);
+			else
+				hd_webhook_rate_attach(ep, DatumGetFloat8(rate),
+									   DatumGetInt32(SPI_getbinval(tup, d, 11, &isnull)));
+		}
 	}
 }
 
@@ -326,6 +336,7 @@ hd_webhook_claim(HdHttpClaim *claim, int max)
 		queue = MemoryContextAlloc(queue_cxt, sizeof(QEntry) * QUEUE_MAX);
 		RegisterXactCallback(queue_xact_callback, NULL);
 	}
+	hd_webhook_rate_begin();
 	neps = queue_endpoints(&eps, 0);
 	if (qn < QUEUE_MAX / 2 && table_dirty)
 		refill(eps, neps);
@@ -355,9 +366,15 @@ hd_webhook_claim(HdHttpClaim *claim, int max)
 			e->taken = true;
 			continue;
 		}
+		if (!hd_webhook_rate_allows(ep))
+			continue;			/* no token yet: stays queued */
 		job = hd_http_job_new(claim, e->tenant_id, e->id, e->webhook_id, ep->cap);
 		if (job == NULL)
+		{
+			hd_webhook_rate_other_wait();
 			continue;			/* the endpoint is at its cap: stays queued */
+		}
+		hd_webhook_rate_took(ep);
 		e->taken = true;
 		old = MemoryContextSwitchTo(job->cxt);
 		wj = palloc0(sizeof(WebhookJob));
@@ -385,6 +402,8 @@ hd_webhook_claim(HdHttpClaim *claim, int max)
 	}
 	if (made < max)
 		made += hd_webhook_fast_handout(claim, eps, neps, max - made);
+	if (made >= max)
+		hd_webhook_rate_other_wait();	/* no slot for the rest */
 	return made;
 }
 

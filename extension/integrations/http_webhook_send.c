@@ -187,21 +187,13 @@ static void
 webhook_build(HdHttpJob *job)
 {
 	WebhookJob *wj = job->data;
-	char	   *ctx = hd_webhook_context(job->tenant_id);
-	int			len;
-	char	   *secret = hd_decrypt_secret(wj->secret, ctx, &len);
 	int64		ts = (int64) time(NULL);
 	size_t		body_len = strlen(wj->body);
-	char	   *sig = hd_webhook_signature(secret, wj->msg_id, ts, wj->body, body_len);
+	char	   *sig = hd_webhook_sign_sealed(job->tenant_id, wj->secret, wj->msg_id, ts, wj->body, body_len);
 
-	explicit_bzero(secret, len);
 	if (wj->previous)
-	{
-		char	   *prev = hd_decrypt_secret(wj->previous, ctx, &len);
-
-		sig = psprintf("%s %s", sig, hd_webhook_signature(prev, wj->msg_id, ts, wj->body, body_len));
-		explicit_bzero(prev, len);
-	}
+		sig = psprintf("%s %s", sig,
+					   hd_webhook_sign_sealed(job->tenant_id, wj->previous, wj->msg_id, ts, wj->body, body_len));
 	job->request.method = "POST";
 	job->request.url = wj->url;
 	job->request.body = wj->body;
@@ -376,7 +368,14 @@ webhook_next_due(void)
 	if (t != 0 && t <= now)
 		hd_webhook_table_dirty();
 	if (hd_webhook_queued())
-		return now;				/* claimed or read, waiting for a slot */
+	{
+		TimestampTz r = hd_webhook_rate_next();
+
+		if (r == 0)
+			return now;			/* claimed or read, waiting for a slot */
+		/* only rate limits hold them: the first token, or a row due before it */
+		return (t > now && t < r) ? t : r;
+	}
 	return t;
 }
 

@@ -29,6 +29,7 @@
 #define SWEEP_MS 1000			/* prepare at least this often without a wakeup */
 #define WAKE_COALESCE_MS 20
 #define WAKE_COALESCE_MAX_MS 100	/* after a run of turns that found nothing */
+#define WAKE_EMPTY_TURNS 4		/* turns in a row that read nothing before coalescing */
 #define BLOCKED_MS 200			/* due rows no claim could take (locked, caps) */
 #define BACKOFF_MAX_MS 30000
 
@@ -184,11 +185,12 @@ hd_http_worker_run(HdWorkerSlot *w)
 				prepare = true,
 				claim = true,
 				woken = false,
-				found_work = false,
+				found_work = true,
 				prepare_after_complete = false;
 	TimestampTz last_prepare = 0,
 				retry_at = 0;
-	int			failures = 0;
+	int			failures = 0,
+				empty_turns = 0;
 	long		coalesce_ms = WAKE_COALESCE_MS;
 	MemoryContext loop_cxt;
 
@@ -268,7 +270,14 @@ hd_http_worker_run(HdWorkerSlot *w)
 					if (turn_prepare)
 					{
 						last_prepare = now;
-						found_work = hd_http_prepare_found;
+						/*
+						 * A wakeup may come for events an earlier turn
+						 * already read (its snapshot saw the publisher's
+						 * commit before the wakeup arrived): only a run
+						 * of turns that read nothing starts coalescing.
+						 */
+						empty_turns = hd_http_prepare_found ? 0 : empty_turns + 1;
+						found_work = empty_turns < WAKE_EMPTY_TURNS;
 						coalesce_ms = found_work ? WAKE_COALESCE_MS
 							: Min(WAKE_COALESCE_MAX_MS, coalesce_ms * 2);
 					}

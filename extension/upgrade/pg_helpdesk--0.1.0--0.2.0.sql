@@ -861,6 +861,8 @@ CREATE TABLE helpdesk.webhook (
 	                CHECK (cardinality(retry_schedule) BETWEEN 1 AND 20),
 	max_in_flight   integer NOT NULL DEFAULT 32 CHECK (max_in_flight BETWEEN 1 AND 1000),
 	timeout_ms      integer NOT NULL DEFAULT 15000 CHECK (timeout_ms BETWEEN 1000 AND 60000),
+	rate_limit      double precision CHECK (rate_limit > 0 AND rate_limit <= 100000),
+	rate_burst      integer CHECK (rate_burst BETWEEN 1 AND 100000),
 	from_position   bigint NOT NULL DEFAULT 0,
 	failing_since   timestamptz,
 	disabled_reason text CHECK (disabled_reason IN ('gone', 'failing')),
@@ -869,7 +871,8 @@ CREATE TABLE helpdesk.webhook (
 	PRIMARY KEY (tenant_id, id),
 	UNIQUE (tenant_id, external_id),
 	CHECK ((previous_secret IS NULL) = (previous_until IS NULL)),
-	CHECK (disabled_reason IS NULL OR NOT enabled)
+	CHECK (disabled_reason IS NULL OR NOT enabled),
+	CHECK (rate_burst IS NULL OR rate_limit IS NOT NULL)
 );
 COMMENT ON TABLE helpdesk.webhook IS
 	'A tenant''s webhook endpoint: events matching its filter are POSTed to url, signed per Standard Webhooks (upsert_webhook).';
@@ -881,6 +884,10 @@ COMMENT ON COLUMN helpdesk.webhook.previous_secret IS
 	'The secret before the last rotation, sealed; requests carry both signatures until previous_until.';
 COMMENT ON COLUMN helpdesk.webhook.retry_schedule IS
 	'Delay before each attempt: the first element before the first attempt, and so on; after the last attempt a delivery is dead-lettered.';
+COMMENT ON COLUMN helpdesk.webhook.rate_limit IS
+	'At most this many requests per second to the endpoint (every attempt counts), NULL: no limit; the worker holds the others queued.';
+COMMENT ON COLUMN helpdesk.webhook.rate_burst IS
+	'How many requests may go at once after a quiet spell under rate_limit (a token bucket of this size); NULL: rate_limit rounded up.';
 COMMENT ON COLUMN helpdesk.webhook.from_position IS
 	'The event position when the endpoint was created: it receives events published after it.';
 COMMENT ON COLUMN helpdesk.webhook.failing_since IS
@@ -967,12 +974,13 @@ CREATE FUNCTION helpdesk.upsert_webhook(
 	tenant_id bigint, external_id text, url text, events text[],
 	secret text DEFAULT NULL, retry_schedule interval[] DEFAULT NULL,
 	enabled boolean DEFAULT true, description text DEFAULT NULL,
-	max_in_flight integer DEFAULT NULL, timeout interval DEFAULT NULL)
+	max_in_flight integer DEFAULT NULL, timeout interval DEFAULT NULL,
+	rate_limit double precision DEFAULT NULL, rate_burst integer DEFAULT NULL)
 RETURNS bigint LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_upsert_webhook';
 COMMENT ON FUNCTION helpdesk.upsert_webhook IS
-	'Create or change a webhook endpoint by external id; returns its id. secret: whsec_ + base64 of 24-64 bytes, generated when NULL on create; a new one rotates (both sign for 24 hours). retry_schedule: delays before each attempt (default 0, 5s, 5min, 30min, 2h, 5h, 10h, 10h). NULL keeps description, max_in_flight, timeout.';
+	'Create or change a webhook endpoint by external id; returns its id. secret: whsec_ + base64 of 24-64 bytes, generated when NULL on create; a new one rotates (both sign for 24 hours). retry_schedule: delays before each attempt (default 0, 5s, 5min, 30min, 2h, 5h, 10h, 10h). rate_limit: requests per second (infinity: no limit), rate_burst: at once (default: the rate rounded up). NULL keeps description, max_in_flight, timeout, rate_limit, rate_burst.';
 
 CREATE FUNCTION helpdesk.webhook_secret(tenant_id bigint, webhook_id bigint)
 RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER

@@ -290,7 +290,7 @@ BEGIN
 			nm := p.names[i];
 			args := args || CASE WHEN i > 1 THEN ', ' ELSE '' END || CASE
 				WHEN nm = 'tenant_id' THEN tb::text
-				WHEN ty IN ('bigint', 'integer', 'smallint') THEN '1::' || ty
+				WHEN ty IN ('bigint', 'integer', 'smallint', 'double precision', 'real', 'numeric') THEN '1::' || ty
 				WHEN ty = 'text' THEN '''x''::text'
 				WHEN ty = 'jsonb' THEN '''{}''::jsonb'
 				WHEN ty = 'boolean' THEN 'false'

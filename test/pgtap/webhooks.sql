@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(69);
+SELECT plan(84);
 
 -- Every error path of the webhook SQL API (http_webhook_api.c) and of the
 -- secrets' key file (http_crypt.c), with its SQLSTATE: 22004 NULL argument,
@@ -57,7 +57,24 @@ SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.exam
 SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', max_in_flight => 0)$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: max_in_flight 0');
 SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', timeout => '50 ms')$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: timeout under 1 s');
 SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', timeout => '2 minutes')$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: timeout over 60 s');
+SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', rate_limit => 0)$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: rate_limit 0');
+SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', rate_limit => -5)$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: negative rate_limit');
+SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', rate_limit => 'NaN')$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: rate_limit NaN');
+SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', rate_limit => 100001)$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: rate_limit over 100000/s');
+SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', rate_limit => 10, rate_burst => 0)$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: rate_burst 0');
+SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', rate_limit => 10, rate_burst => 100001)$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: rate_burst over 100000');
+SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', rate_burst => 5)$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: rate_burst without a rate_limit');
+SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'x', 'http://a.example/', '{*}', rate_limit => 'infinity', rate_burst => 5)$$, pg_temp.fx('ta')), '22023', NULL, 'upsert_webhook: rate_burst with no limit');
+SELECT throws_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'b', 'https://example.invalid/hook', '{session.*}', rate_burst => 5)$$, pg_temp.fx('tb')), '22023', NULL, 'upsert_webhook: rate_burst on an endpoint without a rate_limit');
 SELECT is((SELECT count(*) FROM helpdesk.webhook WHERE external_id = 'x'), 0::bigint, 'no failed call left a webhook');
+
+-- the rate limit: set, kept by NULL, burst defaults to the rate rounded up, infinity removes it
+SELECT lives_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'b', 'https://example.invalid/hook', '{session.*}', rate_limit => 2.5)$$, pg_temp.fx('tb')), 'rate_limit 2.5/s');
+SELECT is((SELECT (rate_limit, rate_burst)::text FROM helpdesk.webhook WHERE id = pg_temp.fx('wb')), '(2.5,)', 'rate_limit stored, burst left to its default');
+SELECT lives_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'b', 'https://example.invalid/hook', '{session.*}', rate_burst => 10)$$, pg_temp.fx('tb')), 'rate_burst alone on a limited endpoint');
+SELECT is((SELECT (rate_limit, rate_burst)::text FROM helpdesk.webhook WHERE id = pg_temp.fx('wb')), '(2.5,10)', 'a NULL rate_limit keeps the rate');
+SELECT lives_ok(format($$SELECT helpdesk.upsert_webhook(%s, 'b', 'https://example.invalid/hook', '{session.*}', rate_limit => 'infinity')$$, pg_temp.fx('tb')), 'rate_limit infinity');
+SELECT is((SELECT (rate_limit, rate_burst)::text FROM helpdesk.webhook WHERE id = pg_temp.fx('wb')), '(,)', 'infinity: no limit, no burst');
 
 -- what succeeds: idempotent by external id, a generated secret, rotation
 SELECT is(helpdesk.upsert_webhook(pg_temp.fx('ta'), 'a', 'http://192.0.2.1/hook', '{message.created}'), pg_temp.fx('wa'), 'upsert_webhook: same external id, same webhook');
