@@ -212,9 +212,9 @@ static HdPlan search = {
  * The walk: the tenant's newest $9 keyed messages in [$4, $5) by
  * message_search_recent, in order, the keys tested on each (the subquery's
  * LIMIT keeps the GIN index out): it stops at $7 candidates, so it reads
- * about $7 / (share of messages that match) rows. Taken first when no
- * customer is given (search_messages); the GIN plan only when the walk's
- * $9 rows held fewer than $7 candidates.
+ * about $7 / (share of messages that match) rows; with a customer ($3)
+ * the customer's messages by message_search_by_customer. Taken first; the
+ * GIN plan only when the walk's $9 rows held fewer than $7 candidates.
  */
 static HdPlan search_walk = {
 	"WITH c AS MATERIALIZED ("
@@ -222,18 +222,20 @@ static HdPlan search_walk = {
 	"  FROM (SELECT s.tenant_id, s.source, s.message_id, s.customer_id, s.created_at, s.keys "
 	"        FROM helpdesk.message_search s "
 	"        WHERE s.tenant_id = $1 AND s.created_at >= $4 AND s.created_at < $5 "
+	"          AND ($3::bigint IS NULL OR s.customer_id = $3) "
 	"        ORDER BY s.created_at DESC, s.message_id DESC LIMIT $9) w "
-	"  WHERE w.keys @> $2 AND $3::bigint IS NULL "
+	"  WHERE w.keys @> $2 "
 	"  ORDER BY w.created_at DESC, w.message_id DESC LIMIT $7) "
 	SEARCH_TAIL,
 	9, {INT8OID, TEXTARRAYOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, INT4OID, INT4OID}
 };
 
-/* $1 tenant, $2 from, $3 to, $4 most: how many keyed messages the range has, up to $4 */
+/* $1 tenant, $2 from, $3 to, $4 most, $5 customer: how many keyed messages the range has, up to $4 */
 static HdPlan search_range_rows = {
 	"SELECT count(*) FROM (SELECT 1 FROM helpdesk.message_search s "
-	"  WHERE s.tenant_id = $1 AND s.created_at >= $2 AND s.created_at < $3 LIMIT $4) x",
-	4, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}
+	"  WHERE s.tenant_id = $1 AND s.created_at >= $2 AND s.created_at < $3 "
+	"    AND ($5::bigint IS NULL OR s.customer_id = $5) LIMIT $4) x",
+	5, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT8OID}
 };
 
 /* rows the walk reads at most per budget (per candidate wanted, and in all) */
@@ -276,6 +278,8 @@ hd_search_messages(PG_FUNCTION_ARGS)
 	HdSearchKeys k;
 	Datum		v[9];
 	char		n[10] = "         ";
+	char		wn[10] = "         ";	/* the walk's nulls: only the customer may be */
+	char		rn[6] = "     ";
 	int64		budget;
 
 	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
@@ -299,7 +303,8 @@ hd_search_messages(PG_FUNCTION_ARGS)
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = hd_search_text_array(k.keys, k.n);
 	v[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	n[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	n[2] = wn[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	rn[4] = n[2];
 	v[3] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
 	n[3] = PG_ARGISNULL(3) ? 'n' : ' ';
 	v[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
@@ -315,17 +320,16 @@ hd_search_messages(PG_FUNCTION_ARGS)
 		uint64		hits;
 
 		v[6] = Int32GetDatum((int32) budget);
-		if (PG_ARGISNULL(2))
 		{
-			/* the walk first: newest first by time, stopping at enough candidates */
+			/* the walk first: newest first by time (the customer's when given), stopping at enough candidates */
 			int32		walk = (int32) Min(Max(budget * WALK_ROWS_PER_CANDIDATE, WALK_ROWS_MIN), WALK_ROWS_MAX);
-			Datum		rv[4];
+			Datum		rv[5];
 			int64		rows;
 
 			v[3] = PG_ARGISNULL(3) ? TimestampTzGetDatum(DT_NOBEGIN) : PG_GETARG_DATUM(3);
 			v[4] = PG_ARGISNULL(4) ? TimestampTzGetDatum(DT_NOEND) : PG_GETARG_DATUM(4);
 			v[8] = Int32GetDatum(walk);
-			hd_exec(&search_walk, v, "  n      ", true, 0);
+			hd_exec(&search_walk, v, wn, true, 0);
 			candidates = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
 			if (candidates < budget)
 			{
@@ -334,12 +338,13 @@ hd_search_messages(PG_FUNCTION_ARGS)
 				rv[1] = v[3];
 				rv[2] = v[4];
 				rv[3] = Int32GetDatum(walk);
-				hd_exec(&search_range_rows, rv, NULL, true, 1);
+				rv[4] = v[2];
+				hd_exec(&search_range_rows, rv, rn, true, 1);
 				hd_get_int64(1, &rows);
 				if (rows >= walk)
 					candidates = -1;	/* no: the GIN plan */
 				else
-					hd_exec(&search_walk, v, "  n      ", true, 0);	/* yes: its rows again */
+					hd_exec(&search_walk, v, wn, true, 0);	/* yes: its rows again */
 			}
 			v[3] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
 			v[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
