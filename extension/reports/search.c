@@ -16,6 +16,7 @@
 
 #include "catalog/pg_type_d.h"
 #include "funcapi.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -162,34 +163,107 @@ hd_rebuild_search_index(PG_FUNCTION_ARGS)
 }
 
 /*
- * $1 tenant, $2 keys, $3 customer, $4 from, $5 to, $6 runs to recheck,
- * $7 candidates, $8 limit. The candidates come newest first from the index
- * alone (keys, customer, time); only they are joined to their messages and
- * rechecked; the last column says how many candidates there were, so the
- * caller knows whether a larger budget could find more.
+ * What follows the candidates in both plans below: only the candidates are
+ * joined to their messages and rechecked; the last column says how many
+ * candidates there were, so the caller knows whether a larger budget could
+ * find more. $6 runs to recheck, $7 candidates, $8 limit.
+ */
+#define SEARCH_TAIL \
+	"SELECT r.source, r.message_id, r.parent_id, r.customer_id, r.sender_kind, r.created_at, r.body, cnt.n " \
+	"FROM (SELECT count(*) AS n FROM c) cnt LEFT JOIN LATERAL (" \
+	"  SELECT c.source, c.message_id, b.parent_id, c.customer_id, b.sender_kind, c.created_at, b.body " \
+	"  FROM c CROSS JOIN LATERAL (" \
+	"    SELECT m.session_id AS parent_id, m.sender_kind, m.body FROM helpdesk.message m " \
+	"    WHERE c.source = 'chat' AND m.tenant_id = c.tenant_id AND m.id = c.message_id " \
+	"    UNION ALL " \
+	"    SELECT m.ticket_id, m.sender_kind, m.body FROM helpdesk.ticket_message m " \
+	"    WHERE c.source = 'ticket' AND m.tenant_id = c.tenant_id AND m.id = c.message_id) b " \
+	"  WHERE NOT EXISTS (SELECT 1 FROM unnest($6::text[]) x WHERE strpos(b.body, x) = 0) " \
+	"  ORDER BY c.created_at DESC, c.message_id DESC LIMIT $8) r ON true"
+
+/*
+ * $1 tenant, $2 keys, $3 customer, $4 from, $5 to: every match (g), then
+ * the newest $7 of them. g is materialized without an order so that the
+ * plan cannot walk message_search_recent filtering on the keys: at 10M
+ * messages the planner took that walk for a word absent from the tenant
+ * (a key below the statistics' most common elements is estimated at
+ * thousands of rows) and read all 10,191,080 rows, 50 s. With a customer
+ * the plan reads the customer's rows (message_search_by_customer), else
+ * the GIN index. Taken after the walk (below) found too few candidates,
+ * i.e. when matches are rare; frequent keys are the walk's: the GIN plan
+ * reads every match through a bitmap (one CJK word's pairs, 优惠 and 惠券,
+ * come together and the planner multiplies their frequencies as if they
+ * did not: 531,080 rows read and sorted, 2-3.5 s).
  */
 static HdPlan search = {
-	"WITH c AS MATERIALIZED ("
+	"WITH g AS MATERIALIZED ("
 	"  SELECT s.tenant_id, s.source, s.message_id, s.customer_id, s.created_at "
 	"  FROM helpdesk.message_search s "
 	"  WHERE s.tenant_id = $1 AND s.keys @> $2 "
 	"    AND ($3::bigint IS NULL OR s.customer_id = $3) "
 	"    AND ($4::timestamptz IS NULL OR s.created_at >= $4) "
-	"    AND ($5::timestamptz IS NULL OR s.created_at < $5) "
-	"  ORDER BY s.created_at DESC, s.message_id DESC LIMIT $7) "
-	"SELECT r.source, r.message_id, r.parent_id, r.customer_id, r.sender_kind, r.created_at, r.body, cnt.n "
-	"FROM (SELECT count(*) AS n FROM c) cnt LEFT JOIN LATERAL ("
-	"  SELECT c.source, c.message_id, b.parent_id, c.customer_id, b.sender_kind, c.created_at, b.body "
-	"  FROM c CROSS JOIN LATERAL ("
-	"    SELECT m.session_id AS parent_id, m.sender_kind, m.body FROM helpdesk.message m "
-	"    WHERE c.source = 'chat' AND m.tenant_id = c.tenant_id AND m.id = c.message_id "
-	"    UNION ALL "
-	"    SELECT m.ticket_id, m.sender_kind, m.body FROM helpdesk.ticket_message m "
-	"    WHERE c.source = 'ticket' AND m.tenant_id = c.tenant_id AND m.id = c.message_id) b "
-	"  WHERE NOT EXISTS (SELECT 1 FROM unnest($6::text[]) x WHERE strpos(b.body, x) = 0) "
-	"  ORDER BY c.created_at DESC, c.message_id DESC LIMIT $8) r ON true",
+	"    AND ($5::timestamptz IS NULL OR s.created_at < $5)), "
+	"c AS MATERIALIZED (SELECT * FROM g ORDER BY g.created_at DESC, g.message_id DESC LIMIT $7) "
+	SEARCH_TAIL,
 	8, {INT8OID, TEXTARRAYOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, INT4OID}
 };
+
+/*
+ * The walk: the tenant's newest $9 keyed messages in [$4, $5) by
+ * message_search_recent, in order, the keys tested on each (the subquery's
+ * LIMIT keeps the GIN index out): it stops at $7 candidates, so it reads
+ * about $7 / (share of messages that match) rows; with a customer ($3)
+ * the customer's messages by message_search_by_customer. Taken first; the
+ * GIN plan only when the walk's $9 rows held fewer than $7 candidates.
+ */
+static HdPlan search_walk = {
+	"WITH c AS MATERIALIZED ("
+	"  SELECT w.tenant_id, w.source, w.message_id, w.customer_id, w.created_at "
+	"  FROM (SELECT s.tenant_id, s.source, s.message_id, s.customer_id, s.created_at, s.keys "
+	"        FROM helpdesk.message_search s "
+	"        WHERE s.tenant_id = $1 AND s.created_at >= $4 AND s.created_at < $5 "
+	"          AND ($3::bigint IS NULL OR s.customer_id = $3) "
+	"        ORDER BY s.created_at DESC, s.message_id DESC LIMIT $9) w "
+	"  WHERE w.keys @> $2 "
+	"  ORDER BY w.created_at DESC, w.message_id DESC LIMIT $7) "
+	SEARCH_TAIL,
+	9, {INT8OID, TEXTARRAYOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, INT4OID, INT4OID}
+};
+
+/* $1 tenant, $2 from, $3 to, $4 most, $5 customer: how many keyed messages the range has, up to $4 */
+static HdPlan search_range_rows = {
+	"SELECT count(*) FROM (SELECT 1 FROM helpdesk.message_search s "
+	"  WHERE s.tenant_id = $1 AND s.created_at >= $2 AND s.created_at < $3 "
+	"    AND ($5::bigint IS NULL OR s.customer_id = $5) LIMIT $4) x",
+	5, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT8OID}
+};
+
+/* rows the walk reads at most per budget (per candidate wanted, and in all) */
+#define WALK_ROWS_PER_CANDIDATE 100
+#define WALK_ROWS_MIN 20000
+#define WALK_ROWS_MAX 200000
+
+/*
+ * The search plans are planned for each call's values (a custom plan), never
+ * as the plan cache's generic plan: a generic plan cannot see how frequent
+ * $2's keys are nor whether $3, $4, $5 are null, and at 10M messages the
+ * generic plan of the GIN statement read all of message_search (15 s) for a
+ * word no message has. Planning costs about a millisecond.
+ */
+static void
+search_prepare(HdPlan *p)
+{
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes, CURSOR_OPT_CUSTOM_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "pg_helpdesk: SPI_prepare failed (%s) for: %s",
+				 SPI_result_code_string(SPI_result), p->sql);
+		SPI_keepplan(plan);
+		p->plan = plan;
+	}
+}
 
 PG_FUNCTION_INFO_V1(hd_search_messages);
 
@@ -202,8 +276,10 @@ hd_search_messages(PG_FUNCTION_ARGS)
 	char	   *query;
 	int32		limit = PG_ARGISNULL(5) ? 50 : PG_GETARG_INT32(5);
 	HdSearchKeys k;
-	Datum		v[8];
-	char		n[9] = "        ";
+	Datum		v[9];
+	char		n[10] = "         ";
+	char		wn[10] = "         ";	/* the walk's nulls: only the customer may be */
+	char		rn[6] = "     ";
 	int64		budget;
 
 	hd_check_tenant_arg(fcinfo, 0);	/* before any other argument is judged */
@@ -222,10 +298,13 @@ hd_search_messages(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	hd_require_tenant(PG_GETARG_INT64(0));
+	search_prepare(&search);
+	search_prepare(&search_walk);
 	v[0] = PG_GETARG_DATUM(0);
 	v[1] = hd_search_text_array(k.keys, k.n);
 	v[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	n[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	n[2] = wn[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	rn[4] = n[2];
 	v[3] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
 	n[3] = PG_ARGISNULL(3) ? 'n' : ' ';
 	v[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
@@ -237,12 +316,44 @@ hd_search_messages(PG_FUNCTION_ARGS)
 	for (;;)
 	{
 		bool		isnull;
-		int64		candidates;
+		int64		candidates = -1;
 		uint64		hits;
 
 		v[6] = Int32GetDatum((int32) budget);
-		hd_exec(&search, v, n, true, 0);
-		candidates = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
+		{
+			/* the walk first: newest first by time (the customer's when given), stopping at enough candidates */
+			int32		walk = (int32) Min(Max(budget * WALK_ROWS_PER_CANDIDATE, WALK_ROWS_MIN), WALK_ROWS_MAX);
+			Datum		rv[5];
+			int64		rows;
+
+			v[3] = PG_ARGISNULL(3) ? TimestampTzGetDatum(DT_NOBEGIN) : PG_GETARG_DATUM(3);
+			v[4] = PG_ARGISNULL(4) ? TimestampTzGetDatum(DT_NOEND) : PG_GETARG_DATUM(4);
+			v[8] = Int32GetDatum(walk);
+			hd_exec(&search_walk, v, wn, true, 0);
+			candidates = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
+			if (candidates < budget)
+			{
+				/* fewer than wanted: complete only when the walk read the whole range */
+				rv[0] = v[0];
+				rv[1] = v[3];
+				rv[2] = v[4];
+				rv[3] = Int32GetDatum(walk);
+				rv[4] = v[2];
+				hd_exec(&search_range_rows, rv, rn, true, 1);
+				hd_get_int64(1, &rows);
+				if (rows >= walk)
+					candidates = -1;	/* no: the GIN plan */
+				else
+					hd_exec(&search_walk, v, wn, true, 0);	/* yes: its rows again */
+			}
+			v[3] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+			v[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+		}
+		if (candidates < 0)
+		{
+			hd_exec(&search, v, n, true, 0);
+			candidates = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
+		}
 		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 		hits = isnull ? 0 : SPI_processed;
 		if (hits >= (uint64) limit || candidates < budget || budget >= MAX_CANDIDATES)
