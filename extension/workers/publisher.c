@@ -493,10 +493,13 @@ static void
 run_plan_refresh(void)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
+	TimestampTz start = GetCurrentTimestamp();
+	volatile int n = 0;
+	long		ms;
 
-	if (GetCurrentTimestamp() - last_plan_refresh < PLAN_REFRESH_MS * 1000)
+	if (start - last_plan_refresh < PLAN_REFRESH_MS * 1000)
 		return;
-	last_plan_refresh = GetCurrentTimestamp();
+	last_plan_refresh = start;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PG_TRY();
@@ -506,7 +509,7 @@ run_plan_refresh(void)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: refreshing plans");
 		if (hd_extension_present())
-			hd_refresh_stale_plans();
+			n = hd_refresh_stale_plans();
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -522,6 +525,11 @@ run_plan_refresh(void)
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	/* publishing waited for this: say so when it was long (an ANALYZE) */
+	ms = (long) ((GetCurrentTimestamp() - start) / 1000);
+	if (ms >= 10)
+		elog(LOG, "pg_helpdesk publisher: refreshing the plans of %d tables took %ld ms (publishing waited)",
+			 n, ms);
 }
 
 typedef enum PassResult
