@@ -37,6 +37,10 @@
 #   BRIDGE_ARGS ("")              more helpdesk-bridge flags (ours and poll)
 #   BENCH_PG_CONF ("")            one more postgresql.conf line for the cluster
 #   BENCH_NO_BUILD (0)            1: use the installed pg_helpdesk and bridge/helpdesk-bridge
+#   BENCH_TRACE (1)               ours and poll run with --trace-events: the latency run's time per
+#                                 hop (commit -> publisher pass -> its commit -> NOTIFY at the
+#                                 bridge -> read sent -> rows in -> socket write -> client), and the
+#                                 loop's pass lengths from /metrics
 #   HD_BENCH_PORT (55436) OURS_PORT (55437) PEER_PORT (55438)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HD_ROOT"
@@ -119,6 +123,9 @@ SQL
 # the latency table: one row per (event, receiving client)
 q -c "CREATE TABLE bench_lat (sys text, pos bigint, at_us bigint, recv_us bigint)"
 q -c "CREATE TABLE bench_floor (sys text, hwm bigint, recv_us bigint)"
+# the bridge's own timings per event (--trace-events, bridge/trace.c)
+q -c "CREATE TABLE bench_trace (sys text, pos bigint, created_us bigint, notify_us bigint, sent_us bigint,
+      read_us bigint, w1_us bigint, w2_us bigint, writes int)"
 q -c 'VACUUM ANALYZE' >/dev/null
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -135,7 +142,8 @@ start_server() { # sys
 		# shellcheck disable=SC2086
 		${BRIDGE_WRAPPER:-} bridge/helpdesk-bridge --port "$ours_port" --db "dbname=$db" \
 			--event-loop "$([ "$1" = poll ] && echo poll || echo epoll)" \
-			--max-sockets-per-subject 0 ${BRIDGE_ARGS:-} >"$work/$1.log" 2>&1 &
+			--max-sockets-per-subject 0 ${BRIDGE_ARGS:-} \
+			$([ "${BENCH_TRACE:-1}" = 1 ] && echo "--trace-events $work/trace-$1") >"$work/$1.log" 2>&1 &
 		url=http://127.0.0.1:$ours_port/healthz
 	else
 		node bench/peers/node_relay.js "$peer_port" >"$work/peer.log" 2>&1 &
@@ -236,6 +244,16 @@ run() { # sys
 	R[$sys.lat_tps]=$(awk '/^tps/ {printf "%.0f", $3}' "$work/pgbench.out")
 	c1=$(cpu_ticks "$spid")
 	R[$sys.lat_cpu]=$(awk -v a="$c0" -v b="$c1" -v s="$lat_secs" 'BEGIN { printf "%.0f", (b - a) / s }')
+	R[$sys.lat_ticks]=$((c1 - c0))
+	if [ "$sys" != peer ]; then
+		# the loop's passes since start (bridge/trace.c): load-independent evidence of stalls
+		curl -sf "http://127.0.0.1:$ours_port/metrics" >"$work/metrics-$sys" || true
+		R[$sys.slow_passes]=$(awk '$1 == "helpdesk_bridge_loop_slow_passes_total" {print $2}' "$work/metrics-$sys")
+		R[$sys.slow_sections]=$(awk '$1 == "helpdesk_bridge_loop_slow_sections_total" {print $2}' "$work/metrics-$sys")
+		R[$sys.pass_max]=$(awk '$1 == "helpdesk_bridge_loop_pass_max_seconds" {printf "%.2f", $2 * 1000}' "$work/metrics-$sys")
+		R[$sys.pass_us]=$(awk '$1 == "helpdesk_bridge_loop_passes_total" {n = $2} $1 == "helpdesk_bridge_loop_busy_microseconds_total" {b = $2}
+			END { if (n > 0) printf "%.1f", b / n }' "$work/metrics-$sys")
+	fi
 	sleep 2
 	kill "$fpid"; wait "$fpid" 2>/dev/null || true
 	awk -v s="$sys" '{print s "\t" $1 "\t" $2}' "$work/floor-$sys" | q -c "\\copy bench_floor FROM STDIN"
@@ -273,6 +291,8 @@ run() { # sys
 	read -r R[$sys.lat_n] R[$sys.lat_events] R[$sys.p50] R[$sys.p99] R[$sys.pmax] R[$sys.hop50] R[$sys.hop99] \
 		R[$sys.com50] R[$sys.com99] R[$sys.commax] <<<"$line"
 	R[$sys.lat_sent]=$(awk '/actually processed/ {print $NF}' "$work/pgbench.lat")
+	# server CPU per message posted in the measured run (less dependent on the machine's load than latency)
+	R[$sys.cpu_msg]=$(awk -v t="${R[$sys.lat_ticks]}" -v n="${R[$sys.lat_sent]}" 'BEGIN { if (n > 0) printf "%.1f", t * 10000 / n; else print "-" }')
 	hd_log "$sys: latency: $line (received/distinct events, at->client p50 p99 max, published->client p50 p99, commit->client p50 p99 max ms); server CPU ${R[$sys.lat_cpu]}%"
 
 	# 2. idle at scale
@@ -324,6 +344,36 @@ run() { # sys
 	R[$sys.fan_cpu]=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", (b - a) / 100 }')
 	hd_log "$sys: fan-out: ${R[$sys.fan_events]} deliveries in ${R[$sys.fan_frames]} frames over ${R[$sys.fan_secs]} s (posting took $((pb_secs / 1000)) ms); server CPU ${R[$sys.fan_cpu]} s"
 	stop_server
+	if [ -s "$work/trace-$sys" ]; then
+		# the latency run's events, hop by hop (bridge/trace.c; the database side from commit timestamps)
+		awk -v s="$sys" '{print s "\t" $1 "\t" $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 "\t" $7 "\t" $8}' "$work/trace-$sys" |
+			q -c "\\copy bench_trace FROM STDIN"
+		while read -r k v50 v99 vmax; do
+			R[$sys.$k.50]=$v50 R[$sys.$k.99]=$v99 R[$sys.$k.max]=$vmax
+		done < <(q -F ' ' -c "
+			WITH h AS (
+			  SELECT (extract(epoch FROM b.published_at) * 1e6)::int8 - (extract(epoch FROM pg_xact_commit_timestamp(e.xmin)) * 1e6)::int8 AS h1,
+			         (extract(epoch FROM pg_xact_commit_timestamp(b.xmin)) * 1e6)::int8 - (extract(epoch FROM b.published_at) * 1e6)::int8 AS h2,
+			         CASE WHEN t.notify_us > 0 THEN t.notify_us - (extract(epoch FROM pg_xact_commit_timestamp(b.xmin)) * 1e6)::int8 END AS h3,
+			         CASE WHEN t.notify_us > 0 THEN t.sent_us - t.notify_us END AS h4,
+			         t.read_us - t.sent_us AS h5, t.w1_us - t.read_us AS h6, l.recv_us - t.w1_us AS h7,
+			         l.recv_us - (extract(epoch FROM pg_xact_commit_timestamp(e.xmin)) * 1e6)::int8 AS h0
+			  FROM bench_lat l JOIN bench_trace t ON t.sys = l.sys AND t.pos = l.pos AND t.writes > 0
+			  JOIN helpdesk.event_batch b ON l.pos BETWEEN b.first_pos AND b.last_pos
+			  JOIN helpdesk.event_positions p ON p.pos = l.pos
+			  JOIN helpdesk.event e ON e.id = p.event_id
+			  WHERE l.sys = '$sys'),
+			u AS (SELECT k, v FROM h, LATERAL (VALUES ('h0', h0), ('h1', h1), ('h2', h2), ('h3', h3), ('h4', h4),
+			                                         ('h5', h5), ('h6', h6), ('h7', h7)) x(k, v) WHERE v IS NOT NULL)
+			SELECT k, round((percentile_cont(0.5) WITHIN GROUP (ORDER BY v))::numeric / 1000, 2),
+			       round((percentile_cont(0.99) WITHIN GROUP (ORDER BY v))::numeric / 1000, 2),
+			       round(max(v)::numeric / 1000, 2)
+			FROM u GROUP BY k ORDER BY k")
+		hd_log "$sys: hops (p50 p99 max ms): commit->pass ${R[$sys.h1.50]:-} ${R[$sys.h1.99]:-} ${R[$sys.h1.max]:-};" \
+			"pass ${R[$sys.h2.50]:-} ${R[$sys.h2.99]:-} ${R[$sys.h2.max]:-}; pass commit->NOTIFY ${R[$sys.h3.50]:-} ${R[$sys.h3.99]:-} ${R[$sys.h3.max]:-};" \
+			"NOTIFY->read ${R[$sys.h4.50]:-} ${R[$sys.h4.99]:-} ${R[$sys.h4.max]:-}; read ${R[$sys.h5.50]:-} ${R[$sys.h5.99]:-} ${R[$sys.h5.max]:-};" \
+			"rows->write ${R[$sys.h6.50]:-} ${R[$sys.h6.99]:-} ${R[$sys.h6.max]:-}; write->client ${R[$sys.h7.50]:-} ${R[$sys.h7.99]:-} ${R[$sys.h7.max]:-}"
+	fi
 	sleep 2
 }
 
@@ -376,6 +426,11 @@ out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 	row "latency: published -> bare LISTEN client p50 (ms)" floor50
 	row "latency: published -> bare LISTEN client p99 (ms)" floor99
 	row "latency: server CPU at $lat_rate/s (% of a core)" lat_cpu
+	row "latency: server CPU per message (us)" cpu_msg
+	row "loop: passes of 1 ms or more, start to end of the latency run" slow_passes
+	row "loop: timed pieces of 1 ms or more (sweeps, reads, trims)" slow_sections
+	row "loop: longest pass (ms)" pass_max
+	row "loop: mean pass (us)" pass_us
 	row "latency: server peak RSS during the run (kB)" lat_peak
 	row "fan-out: supervisor sockets" fan_conn
 	row "fan-out: deliveries (events x sockets)" fan_events
@@ -388,6 +443,22 @@ out=bench/results/bridge-$(date -u +%Y%m%dT%H%M%SZ).md
 	row "fan-out: server CPU per delivery (us)" per_cpu
 	row "fan-out: server peak RSS, connect to last delivery (kB)" fan_peak
 	row "fan-out: sockets closed by the server" fan_closed
+	if [ "${BENCH_TRACE:-1}" = 1 ]; then
+		echo
+		echo "Latency run, hop by hop (ms, p50 / p99 / max over the events received; bridge/trace.c and commit timestamps):"
+		echo
+		echo "| hop | ours | ours, poll loop |"
+		echo "|---|---:|---:|"
+		for h in "h1 event commit -> publisher pass starts" "h2 pass starts -> pass commits" \
+			"h3 pass commit -> NOTIFY at the bridge (WAL flush, NOTIFY delivery)" "h4 NOTIFY -> read sent" \
+			"h5 read sent -> rows in" "h6 rows in -> written to the socket" "h7 written -> client has it" \
+			"h0 commit -> client (these events)"; do
+			k=${h%% *}
+			printf '| %s | %s | %s |\n' "${h#* }" \
+				"${R[ours.$k.50]:--} / ${R[ours.$k.99]:--} / ${R[ours.$k.max]:--}" \
+				"${R[poll.$k.50]:--} / ${R[poll.$k.99]:--} / ${R[poll.$k.max]:--}"
+		done
+	fi
 	echo
 	echo "Raw:"
 	echo

@@ -42,6 +42,7 @@ typedef struct BridgeConfig
 	int			max_lag;		/* events a live client may fall behind */
 	int			ping_secs;		/* PING a socket silent this long, drop at twice */
 	const char *event_loop;		/* "epoll" (libev) or "poll" (lws's own) */
+	const char *trace_events;	/* --trace-events FILE: per-hop timings (trace.c); NULL: off */
 	/* HTTP (http_router.c) */
 	int			http_timeout;	/* seconds for a request's headers, body, or a stalled answer */
 	int			http_max_url;	/* longest path, bytes (414) */

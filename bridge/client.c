@@ -11,6 +11,7 @@
  */
 #include "client.h"
 #include "db.h"
+#include "trace.h"
 
 #include <malloc.h>
 #include <stdlib.h>
@@ -254,15 +255,27 @@ clients_wake_all(void)
  * handshakes in between the sockets that stay, and everything after a
  * mass disconnect. Hand it back once a thousand sockets or more have
  * come or gone since the last time (a trim walks the heap: not per
- * socket).
+ * socket). A trim of a large heap holds the loop for a millisecond or
+ * more, so it waits for a quiet moment: no event read, no frame in or out
+ * since the previous call (heartbeat.c calls this every tick, a twentieth
+ * of the heartbeat period). Under steady traffic the freed memory is
+ * reused instead.
  */
 void
 clients_trim_memory(void)
 {
-	if (churn >= 1000)
+	static uint64_t last_activity;
+	uint64_t	activity = metrics.events_ingested + metrics.frames_in + metrics.frames_out;
+	bool		quiet = activity == last_activity;
+
+	last_activity = activity;
+	if (churn >= 1000 && quiet)
 	{
+		TraceMark	t0 = trace_mark();
+
 		malloc_trim(0);
 		churn = 0;
+		trace_section("malloc_trim", t0);
 	}
 }
 

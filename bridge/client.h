@@ -106,6 +106,7 @@ extern void client_closed(Client *c);
 extern void clients_trim_memory(void);	/* hand freed memory back after churn */
 extern void heartbeat_init(struct lws_context *ctx);	/* heartbeat.c */
 extern void heartbeat_stop(void);
+extern void heartbeat_forget(Client *c);	/* before c leaves the client list */
 extern void client_index(Client *c);
 extern void client_session_add(Client *c, int64_t session_id);
 extern void client_session_remove(Client *c, int64_t session_id);

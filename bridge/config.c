@@ -90,7 +90,9 @@ usage(FILE *f)
 			"  --public-url URL       the WebSocket URL ws-token hands to players (default ws://LISTEN:PORT/)\n"
 			"  --public-http-url URL  the bridge's HTTP base as clients reach it, for attachment URLs\n"
 			"                         (default http://LISTEN:PORT)\n"
-			"  -v, --verbose          log more (repeat for lws's own log)\n"
+			"  --trace-events FILE    debug: write each event's timings on the bridge (NOTIFY, read,\n"
+			"                         writes to sockets) to FILE (bench/bridge.sh; see trace.c)\n"
+			"  -v, --verbose          log more, slow pieces of the loop too (repeat for lws's own log)\n"
 			"  -h, --help             this text\n");
 }
 
@@ -196,6 +198,7 @@ config_parse(int argc, char **argv)
 		{"metrics-listen", required_argument, NULL, 'L'},
 		{"public-url", required_argument, NULL, 'U'},
 		{"public-http-url", required_argument, NULL, 'H'},
+		{"trace-events", required_argument, NULL, 'T'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 	};
@@ -281,6 +284,9 @@ config_parse(int argc, char **argv)
 				break;
 			case 'H':
 				cfg.public_http_url = optarg;
+				break;
+			case 'T':
+				cfg.trace_events = optarg;
 				break;
 			case 'v':
 				cfg.verbose++;

@@ -22,6 +22,7 @@
  * not depend on search_path either, it names pg_catalog and helpdesk.
  */
 #include "dbconn.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +336,7 @@ static void
 tick_cb(lws_sorted_usec_list_t *sul)
 {
 	int64_t		now = now_us();
+	TraceMark	t0 = trace_mark();
 	DbConn	   *c;
 
 	if (db_shutting_down)
@@ -362,6 +364,7 @@ tick_cb(lws_sorted_usec_list_t *sul)
 		}
 	}
 	notifycheck_tick(now);
+	trace_section("db deadlines and position check", t0);
 	lws_sul_schedule(context, 0, &tick_sul, tick_cb, LWS_US_PER_SEC);
 }
 

@@ -6,9 +6,16 @@
  * agents would otherwise go offline between two batches. keepalive.c pings
  * silent sockets and drops dead ones; the dispatcher's presence expiry does
  * the rest.
+ *
+ * The connected agents are found by a sweep over all sockets in SLICES
+ * steps per period (walking 10,000 sockets at once held the loop for 3-13
+ * ms every period); the batch goes when a sweep ends. A socket is looked at
+ * once per sweep; one that connects behind the sweep's cursor is in the
+ * next batch (the subscriber lookup at connect marks its agent present).
  */
 #include "client.h"
 #include "db.h"
+#include "trace.h"
 
 #include <stdlib.h>
 
@@ -23,7 +30,29 @@ static lws_sorted_usec_list_t heartbeat_sul;
  */
 static int	heartbeat_period_ms = 0;
 
+#define SLICES 20
+static Client *cursor;			/* next socket the sweep looks at */
+static bool sweeping;
+static Buf	tenants,
+			agents;				/* the batch being gathered */
+static int	nagents;
+static int64_t sweep_started_us;	/* a sweep starts once per period */
+
 static void heartbeat_tick(lws_sorted_usec_list_t *sul);
+
+static lws_usec_t
+tick_us(void)
+{
+	return (lws_usec_t) (heartbeat_period_ms ? heartbeat_period_ms : cfg.heartbeat_ms) * 1000 / SLICES;
+}
+
+/* a socket leaves the list: move the sweep past it (server.c, before unlinking c) */
+void
+heartbeat_forget(Client *c)
+{
+	if (cursor == c)
+		cursor = c->next;
+}
 
 static void
 heartbeat_done(void *arg, PGresult *res, const char *sqlstate, const char *message)
@@ -51,8 +80,7 @@ heartbeat_done(void *arg, PGresult *res, const char *sqlstate, const char *messa
 		else if (heartbeat_period_ms != 0)
 			blog(BLOG_INFO, "sending heartbeats every --heartbeat-ms %d again", want);
 		heartbeat_period_ms = want;
-		lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick,
-						 (lws_usec_t) heartbeat_period_ms * 1000);
+		lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick, tick_us());
 	}
 }
 
@@ -61,55 +89,87 @@ heartbeat_done(void *arg, PGresult *res, const char *sqlstate, const char *messa
  * present (the WebSocket itself is the liveness signal; keepalive.c pings
  * silent sockets and drops dead ones), and reads the shortest presence
  * timeout of their tenants (heartbeat_done adjusts the period to it).
+ * Each tick looks at a SLICES-th of the sockets; the tick that ends a
+ * sweep sends the batch.
  */
 static void
 heartbeat_tick(lws_sorted_usec_list_t *sul)
 {
-	Buf			tenants = {0},
-				agents = {0};
-	int			n = 0;
+	int			n = clients_count() / SLICES + 1;
+	TraceMark	t0 = trace_mark();
 
-	buf_puts(&tenants, "{");
-	buf_puts(&agents, "{");
-	for (Client *c = clients_first(); c; c = c->next)
+	if (!sweeping)
 	{
+		int64_t		now = now_us();
+
+		/* at most one sweep, so one batch, per period, however few the sockets */
+		if (now - sweep_started_us < (int64_t) tick_us() * (SLICES - 1))
+		{
+			clients_trim_memory();
+			lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick, tick_us());
+			return;
+		}
+		sweep_started_us = now;
+		sweeping = true;
+		cursor = clients_first();
+		nagents = 0;
+		tenants.len = agents.len = 0;
+		buf_puts(&tenants, "{");
+		buf_puts(&agents, "{");
+	}
+	for (; cursor && n > 0; cursor = cursor->next, n--)
+	{
+		Client	   *c = cursor;
+
 		if (c->kind != KIND_AGENT || c->state == ST_AUTH || c->close_code)
 			continue;
-		buf_printf(&tenants, "%s%lld", n ? "," : "", (long long) c->tenant);
-		buf_printf(&agents, "%s%lld", n ? "," : "", (long long) c->subject);
-		n++;
+		buf_printf(&tenants, "%s%lld", nagents ? "," : "", (long long) c->tenant);
+		buf_printf(&agents, "%s%lld", nagents ? "," : "", (long long) c->subject);
+		nagents++;
 	}
-	buf_puts(&tenants, "}");
-	buf_puts(&agents, "}");
-	if (n > 0 && db_calls_up() > 0)
+	if (cursor == NULL)
 	{
-		const char *params[2] = {tenants.data, agents.data};
+		/* the sweep is over: send what it found */
+		sweeping = false;
+		buf_puts(&tenants, "}");
+		buf_puts(&agents, "}");
+		if (nagents > 0 && db_calls_up() > 0)
+		{
+			const char *params[2] = {tenants.data, agents.data};
 
-		metrics.heartbeat_batches++;
-		db_call("SELECT pg_catalog.sum(helpdesk.agent_heartbeat(t, ids)), "
-				"       helpdesk.presence_timeout_ms(pg_catalog.array_agg(t)) FROM ("
-				"  SELECT t, pg_catalog.array_agg(DISTINCT a) ids"
-				"  FROM unnest($1::pg_catalog.int8[], $2::pg_catalog.int8[]) u(t, a) GROUP BY t) x",
-				2, params, heartbeat_done, NULL);
+			metrics.heartbeat_batches++;
+			db_call("SELECT pg_catalog.sum(helpdesk.agent_heartbeat(t, ids)), "
+					"       helpdesk.presence_timeout_ms(pg_catalog.array_agg(t)) FROM ("
+					"  SELECT t, pg_catalog.array_agg(DISTINCT a) ids"
+					"  FROM unnest($1::pg_catalog.int8[], $2::pg_catalog.int8[]) u(t, a) GROUP BY t) x",
+					2, params, heartbeat_done, NULL);
+		}
+		if (tenants.cap > 65536)
+		{
+			/* a crowd of agents left: do not keep its buffers */
+			buf_free(&tenants);
+			buf_free(&agents);
+		}
 	}
-	buf_free(&tenants);
-	buf_free(&agents);
-
 	clients_trim_memory();
-	lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick,
-					 (lws_usec_t) (heartbeat_period_ms ? heartbeat_period_ms : cfg.heartbeat_ms) * 1000);
+	trace_section("heartbeat sweep", t0);
+	lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick, tick_us());
 }
 
 void
 heartbeat_init(struct lws_context *ctx)
 {
 	context = ctx;
-	lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick,
-					 (lws_usec_t) cfg.heartbeat_ms * 1000);
+	sweep_started_us = now_us();	/* the first batch after one period, as before */
+	lws_sul_schedule(context, 0, &heartbeat_sul, heartbeat_tick, tick_us());
 }
 
 void
 heartbeat_stop(void)
 {
 	lws_sul_cancel(&heartbeat_sul);
+	buf_free(&tenants);
+	buf_free(&agents);
+	cursor = NULL;
+	sweeping = false;
 }

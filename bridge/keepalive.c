@@ -17,6 +17,7 @@
  * --ping-secs it is dropped the same way.
  */
 #include "client.h"
+#include "trace.h"
 
 /*
  * Ten ticks a second: a sweep marks at most a hundredth of its sockets per
@@ -109,6 +110,7 @@ tick(lws_sorted_usec_list_t *sul)
 	int			sweep_ticks = (cfg.ping_secs >= 6 ? cfg.ping_secs / 3 : 1) * TICKS_PER_SEC;
 	int			n = (clients_count() + sweep_ticks - 1) / sweep_ticks;
 	int64_t		now = now_us();
+	TraceMark	t0 = trace_mark();
 
 	while (n-- > 0)
 	{
@@ -119,6 +121,7 @@ tick(lws_sorted_usec_list_t *sul)
 		check(cursor, now);
 		cursor = cursor->next;
 	}
+	trace_section("keepalive sweep", t0);
 	lws_sul_schedule(context, 0, &tick_sul, tick, TICK_US);
 }
 

@@ -11,6 +11,7 @@
  * "--event-loop poll" keeps lws's own loop, as a baseline for bench/.
  */
 #include "bridge.h"
+#include "trace.h"
 
 #include <ev.h>
 #include <string.h>
@@ -41,6 +42,7 @@ loop_prepare(struct lws_context_creation_info *info)
 		blog(BLOG_ERR, "cannot create a libev loop on epoll");
 		return -1;
 	}
+	trace_loop(evloop);			/* each pass's callbacks are timed (trace.c) */
 	foreign_loops[0] = evloop;
 	info->options |= LWS_SERVER_OPTION_LIBEV;
 	info->foreign_loops = foreign_loops;

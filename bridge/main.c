@@ -6,6 +6,7 @@
 #include "client.h"
 #include "db.h"
 #include "http_router.h"
+#include "trace.h"
 
 #include <malloc.h>
 #include <signal.h>
@@ -143,6 +144,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	trace_init();
 	ring_init(context);
 	server_init(context, vhost);
 	db_init(context, vhost);
@@ -168,6 +170,8 @@ main(int argc, char **argv)
 	ring_stop();
 	lws_context_destroy(context);
 	loop_free();
+	trace_close();
+	clients_wake_free();
 	ring_free();
 	subs_free();
 	subjects_free();

@@ -66,6 +66,9 @@ extern int	client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason,
 							   void *user, void *in, size_t len);
 extern void clients_wake_all(void);		/* the ring learnt its position */
 extern void clients_wake_for(const Ev *e);	/* a new event in the ring */
+extern void clients_wake_begin(void);	/* around one read's clients_wake_for calls */
+extern void clients_wake_end(void);
+extern void clients_wake_free(void);
 extern void clients_on_typing(const char *payload);
 extern void clients_shutdown(void);
 extern void clients_reset(void);	/* the event log changed: close all with 4010 */

@@ -205,6 +205,7 @@ client_protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			if (c == NULL)
 				break;
 			keepalive_forget(c);
+			heartbeat_forget(c);
 			*pc = NULL;
 			client_closed(c);
 			break;

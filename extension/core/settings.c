@@ -28,8 +28,8 @@ hd_define_core_settings(void)
 							NULL, &hd_publisher_batch_size, 10000, 1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("helpdesk.publisher_min_interval",
-							"Least time between two publishing passes; commits arriving meanwhile are published together.",
-							"0 publishes after every commit. Bounds the added commit-to-NOTIFY latency under load.",
+							"Under load, least time between two publishing passes; commits arriving meanwhile are published together.",
+							"Applies only after a pass that published 32 events or more; at lower rates a commit is published at once. 0: never wait. Bounds the added commit-to-NOTIFY latency under load.",
 							&hd_publisher_min_interval_ms, 2, 0, 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("helpdesk.max_databases",

@@ -47,6 +47,16 @@
 #include "utils/snapmgr.h"
 
 #define SWEEP_MS 60000			/* safety net for two-phase commits */
+/*
+ * "Under load": the previous pass published at least this many events, so
+ * commits are arriving much faster than passes run (a few events per pass
+ * are normal at 1,000 commits/s on a busy machine; a lower threshold there
+ * fed itself: the wait gathered enough events to keep waiting). Only then do the next
+ * pass's commits gather for helpdesk.publisher_min_interval; below it a
+ * commit is published as soon as the publisher is free (commits that
+ * arrive during a pass still share the next one).
+ */
+#define GATHER_MIN_EVENTS 32
 #define BACKOFF_MAX_MS 30000
 
 /* An id we could not see yet, and the xid horizon that settles it. */
@@ -445,12 +455,6 @@ run_pass(bool *gone)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: publishing events");
-		/* every write path appends events, so traffic passes through here */
-		if (GetCurrentTimestamp() - last_plan_refresh >= PLAN_REFRESH_MS * 1000)
-		{
-			hd_refresh_stale_plans();
-			last_plan_refresh = GetCurrentTimestamp();
-		}
 		n = publish_pass(gone);
 		SPI_finish();
 		PopActiveSnapshot();
@@ -477,6 +481,57 @@ run_pass(bool *gone)
 	return n;
 }
 
+/*
+ * Every write path appends events, so traffic passes through the publisher:
+ * about once a second it refreshes the plans of tables that doubled
+ * (plan_refresh.c). That may ANALYZE a table (tens of milliseconds, 120 ms
+ * measured at 1,000 messages/s): in its own transaction after a pass has
+ * committed and notified, never inside one, so the events of that pass do
+ * not wait for it.
+ */
+static void
+run_plan_refresh(void)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	TimestampTz start = GetCurrentTimestamp();
+	volatile int n = 0;
+	long		ms;
+
+	if (start - last_plan_refresh < PLAN_REFRESH_MS * 1000)
+		return;
+	last_plan_refresh = start;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		hd_worker_in_pass = true;
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: refreshing plans");
+		if (hd_extension_present())
+			n = hd_refresh_stale_plans();
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		hd_worker_in_pass = false;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = hd_worker_abort_pass(oldcxt);
+
+		ereport(WARNING,
+				(errmsg("pg_helpdesk publisher: refreshing plans: %s", edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	/* publishing waited for this: say so when it was long (an ANALYZE) */
+	ms = (long) ((GetCurrentTimestamp() - start) / 1000);
+	if (ms >= 10)
+		elog(LOG, "pg_helpdesk publisher: refreshing the plans of %d tables took %ld ms (publishing waited)",
+			 n, ms);
+}
+
 typedef enum PassResult
 {
 	PASS_OK,
@@ -485,11 +540,12 @@ typedef enum PassResult
 } PassResult;
 
 static PassResult
-publish_all(void)
+publish_all(int64 *published)
 {
 	bool		gone = false;
 	int64		n = run_pass(&gone);
 
+	*published = Max(n, 0);
 	if (gone)
 		return PASS_EXTENSION_GONE;
 	return n < 0 ? PASS_FAILED : PASS_OK;
@@ -506,6 +562,7 @@ hd_publisher_run(HdWorkerSlot *w)
 	bool		work = true;	/* publish what accumulated while we were down */
 	int			failures = 0;
 	TimestampTz last_pass = 0;
+	int64		last_published = 0;	/* by the previous pass */
 	TimestampTz next_attempt = 0;	/* during backoff, wakeups wait for this */
 
 	for (;;)
@@ -525,12 +582,14 @@ hd_publisher_run(HdWorkerSlot *w)
 			work = false;
 			pg_atomic_write_u32(&w->pending, 1);
 		}
-		else if (work && hd_publisher_min_interval_ms > 0)
+		else if (work && hd_publisher_min_interval_ms > 0 &&
+				 last_published >= GATHER_MIN_EVENTS)
 		{
 			/*
 			 * Under load, let commits gather for a moment: one pass (and one
 			 * WAL flush) per interval instead of one per committing backend.
-			 * An idle system still publishes at once.
+			 * At low load (the previous pass had few events) there is no
+			 * wait: an event is published as soon as its commit wakes us.
 			 */
 			long		since = (long) ((now - last_pass) / 1000);
 
@@ -543,10 +602,12 @@ hd_publisher_run(HdWorkerSlot *w)
 
 			last_pass = GetCurrentTimestamp();
 			pg_atomic_write_u32(&w->pending, 0);
-			r = publish_all();
+			r = publish_all(&last_published);
 			work = false;
 			if (r == PASS_EXTENSION_GONE)
 				hd_worker_exit_absent();
+			if (r == PASS_OK)
+				run_plan_refresh();
 			if (r == PASS_FAILED)
 			{
 				failures++;
