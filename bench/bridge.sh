@@ -251,7 +251,7 @@ run() { # sys
 		R[$sys.slow_passes]=$(awk '$1 == "helpdesk_bridge_loop_slow_passes_total" {print $2}' "$work/metrics-$sys")
 		R[$sys.slow_sections]=$(awk '$1 == "helpdesk_bridge_loop_slow_sections_total" {print $2}' "$work/metrics-$sys")
 		R[$sys.pass_max]=$(awk '$1 == "helpdesk_bridge_loop_pass_max_seconds" {printf "%.2f", $2 * 1000}' "$work/metrics-$sys")
-		R[$sys.pass_us]=$(awk '$1 == "helpdesk_bridge_loop_passes_total" {n = $2} $1 == "helpdesk_bridge_loop_busy_microseconds_total" {b = $2}
+		R[$sys.pass_us]=$(awk '$1 == "helpdesk_bridge_loop_passes_total" {n = $2} $1 == "helpdesk_bridge_loop_busy_seconds_total" {b = $2 * 1e6}
 			END { if (n > 0) printf "%.1f", b / n }' "$work/metrics-$sys")
 	fi
 	sleep 2

@@ -73,7 +73,6 @@ metrics_render(Buf *b)
 			{"token_expired_closes_total", "Open sockets closed (4003) when their token expired.", metrics.expired_closes},
 			{"typing_rejected_total", "helpdesk_typing notifications dropped: not signed by a bridge, or stale.", metrics.typing_rejected},
 			{"loop_passes_total", "Passes of the event loop that ran callbacks (epoll loop).", trace_stats.passes},
-			{"loop_busy_microseconds_total", "Time spent running the loop's callbacks (epoll loop).", trace_stats.busy_us},
 			{"loop_slow_passes_total", "Passes of the loop that took 1 ms or more: everything behind them waited.", trace_stats.slow_passes},
 			{"loop_slow_sections_total", "Timed pieces of loop work (sweeps, reads, trims) that took 1 ms or more (logged with -v).", trace_stats.slow_sections},
 		};
@@ -93,6 +92,9 @@ metrics_render(Buf *b)
 	buf_printf(b, "# HELP helpdesk_bridge_listen_deaf Whether the LISTEN connection receives no NOTIFY (see --listen-db).\n"
 			   "# TYPE helpdesk_bridge_listen_deaf gauge\n"
 			   "helpdesk_bridge_listen_deaf %d\n", db_listen_deaf() ? 1 : 0);
+	buf_printf(b, "# HELP helpdesk_bridge_loop_busy_seconds_total Time spent running the loop's callbacks (epoll loop).\n"
+			   "# TYPE helpdesk_bridge_loop_busy_seconds_total counter\n"
+			   "helpdesk_bridge_loop_busy_seconds_total %.6f\n", (double) trace_stats.busy_us / 1e6);
 	buf_printf(b, "# HELP helpdesk_bridge_loop_pass_max_seconds The longest pass of the loop since start.\n"
 			   "# TYPE helpdesk_bridge_loop_pass_max_seconds gauge\n"
 			   "helpdesk_bridge_loop_pass_max_seconds %.6f\n", (double) trace_stats.pass_max_us / 1e6);
