@@ -118,7 +118,16 @@ run_stage(Stage stage, int ext, int *result, bool *more, bool *gone)
 					*result = hd_dispatch_positions();
 					break;
 				case STAGE_REGISTERED:
-					*result = hd_dispatch_stage(ext)->run(GetCurrentTimestamp(), more);
+
+					/*
+					 * "Now" is the transaction's start, the time now() writes
+					 * into what the stage records: with the clock read here
+					 * instead, a row due between the two fired with events
+					 * stamped before its due time (e2e autoclose_timers saw
+					 * 54 of 2,000 on a loaded machine). A row due meanwhile
+					 * is still due at the next wake, a moment later.
+					 */
+					*result = hd_dispatch_stage(ext)->run(GetCurrentTransactionStartTimestamp(), more);
 					ext_due[ext] = hd_dispatch_stage(ext)->next_due();
 					break;
 			}
