@@ -160,9 +160,10 @@ hd_agents_recheck(int64 tenant_id, int64 agent_id)
 static void
 drain_ring(void)
 {
+	/* static: a pass with nothing in the ring allocates nothing */
+	static int64 t[RING_BATCH],
+				a[RING_BATCH];
 	HdDbSlot   *slot = hd_find_db_slot(MyDatabaseId);
-	int64	   *t,
-			   *a;
 	int			n,
 				i;
 
@@ -181,8 +182,6 @@ drain_ring(void)
 		hd_agents_reset();
 		return;
 	}
-	t = palloc(sizeof(int64) * RING_BATCH);
-	a = palloc(sizeof(int64) * RING_BATCH);
 	do
 	{
 		n = hd_agent_ring_read(slot, &ring_tail, t, a, RING_BATCH);
@@ -213,8 +212,6 @@ drain_ring(void)
 				add_dirty(v, a[i]);
 		}
 	} while (n == RING_BATCH);
-	pfree(t);
-	pfree(a);
 }
 
 static int
