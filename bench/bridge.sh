@@ -359,7 +359,8 @@ run() { # sys
 			         t.read_us - t.sent_us AS h5, t.w1_us - t.read_us AS h6, l.recv_us - t.w1_us AS h7,
 			         l.recv_us - (extract(epoch FROM pg_xact_commit_timestamp(e.xmin)) * 1e6)::int8 AS h0
 			  FROM bench_lat l JOIN bench_trace t ON t.sys = l.sys AND t.pos = l.pos AND t.writes > 0
-			  JOIN helpdesk.event_batch b ON l.pos BETWEEN b.first_pos AND b.last_pos
+			  JOIN LATERAL (SELECT b.first_pos, b.last_pos, b.published_at, b.xmin FROM helpdesk.event_batch b WHERE b.first_pos <= l.pos
+			                ORDER BY b.first_pos DESC LIMIT 1) b ON b.last_pos >= l.pos
 			  JOIN helpdesk.event_positions p ON p.pos = l.pos
 			  JOIN helpdesk.event e ON e.id = p.event_id
 			  WHERE l.sys = '$sys'),

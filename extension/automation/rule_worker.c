@@ -41,6 +41,32 @@
 #define SWEEP_MS		10000
 #define BACKOFF_MAX_MS	30000
 
+typedef struct RulePass
+{
+	int			done;
+	bool		more;
+	TimestampTz next_due;
+} RulePass;
+
+static void
+rule_pass_body(void *arg)
+{
+	RulePass   *r = (RulePass *) arg;
+
+	/*
+	 * Only when there is work: behind the log's head, or a time rule due
+	 * (one read; no row locked, no transaction id taken). A database
+	 * without enabled rules costs a publishing pass's wake this lookup.
+	 */
+	r->next_due = hd_rule_next_due();
+	if (r->next_due != 0 && r->next_due <= GetCurrentTimestamp())
+	{
+		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: automation rules");
+		r->done = hd_rule_follow(GetCurrentTimestamp(), &r->more);
+		r->next_due = hd_rule_next_due();
+	}
+}
+
 /*
  * One run in its own transaction: the time rules due, a slice of events, the
  * next due time. False after an error (logged; the transaction rolled back).
@@ -48,55 +74,24 @@
 static bool
 run_pass(HdWorkerSlot *w, int *done, bool *more, TimestampTz *next_due)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool ok = true;
 	TimestampTz start = GetCurrentTimestamp();
+	RulePass	r = {0, false, 0};
+	ErrorData  *edata = hd_worker_run_in_xact(NULL, rule_pass_body, &r, -1);
 
-	*done = 0;
-	*more = false;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+	*done = r.done;
+	*more = r.more;
+	*next_due = r.next_due;
+	if (edata)
 	{
-		hd_worker_in_pass = true;
-		if (!hd_extension_present())
-			hd_worker_exit_absent();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		/*
-		 * Only when there is work: behind the log's head, or a time rule due
-		 * (one read; no row locked, no transaction id taken). A database
-		 * without enabled rules costs a publishing pass's wake this lookup.
-		 */
-		*next_due = hd_rule_next_due();
-		if (*next_due != 0 && *next_due <= GetCurrentTimestamp())
-		{
-			pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: automation rules");
-			*done = hd_rule_follow(GetCurrentTimestamp(), more);
-			*next_due = hd_rule_next_due();
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		hd_worker_in_pass = false;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata = hd_worker_abort_pass(oldcxt);
-
 		hd_rule_follow_failed();
 		ereport(WARNING,
 				(errmsg("pg_helpdesk rules worker: run failed: %s", edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
 				 errhint("Retried with backoff; nothing of the failed run was written.")));
 		FreeErrorData(edata);
-		ok = false;
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
 	hd_worker_count_pass(w, GetCurrentTimestamp() - start);
-	return ok;
+	return edata == NULL;
 }
 
 static void

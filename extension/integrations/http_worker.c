@@ -91,6 +91,50 @@ prepare_all(void)
 	return more;
 }
 
+typedef struct PhaseRun
+{
+	Phase		phase;
+	bool		flag;
+} PhaseRun;
+
+static void
+phase_body(void *arg)
+{
+	PhaseRun   *r = (PhaseRun *) arg;
+	int			i;
+
+	pgstat_report_activity(STATE_RUNNING, psprintf("pg_helpdesk http: %s", phase_names[r->phase]));
+	switch (r->phase)
+	{
+		case PHASE_RECOVER:
+			for (i = 0; i < hd_http_nsources; i++)
+				if (hd_http_sources[i]->recover)
+					hd_http_sources[i]->recover();
+			break;
+		case PHASE_PREPARE:
+			r->flag = prepare_all();
+			break;
+		case PHASE_COMPLETE_CLAIM:
+			hd_http_engine_complete(false);
+			/* FALLTHROUGH */
+		case PHASE_CLAIM:
+			claim_all(&r->flag);
+			break;
+		case PHASE_TURN:
+			/* results first (slots and window room), then new input, then the claim */
+			if (turn_complete)
+				hd_http_engine_complete(false);
+			turn_more = turn_prepare && prepare_all();
+			if (turn_claim)
+				claim_all(&r->flag);
+			break;
+		case PHASE_COMPLETE:
+		case PHASE_COMPLETE_EACH:
+			hd_http_engine_complete(r->phase == PHASE_COMPLETE_EACH);
+			break;
+	}
+}
+
 /*
  * Run one phase in a transaction; false after an error (rolled back,
  * logged). *flag: prepare wants another round / claim filled its slots.
@@ -98,68 +142,18 @@ prepare_all(void)
 static bool
 run_phase(Phase phase, bool *flag)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool ok = true;
-	int			i;
+	PhaseRun	r = {phase, false};
+	ErrorData  *edata = hd_worker_run_in_xact(NULL, phase_body, &r, -1);
+	bool		ok = (edata == NULL);
 
-	*flag = false;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+	*flag = r.flag;
+	if (edata)
 	{
-		hd_worker_in_pass = true;
-		if (!hd_extension_present())
-			hd_worker_exit_absent();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, psprintf("pg_helpdesk http: %s", phase_names[phase]));
-		switch (phase)
-		{
-			case PHASE_RECOVER:
-				for (i = 0; i < hd_http_nsources; i++)
-					if (hd_http_sources[i]->recover)
-						hd_http_sources[i]->recover();
-				break;
-			case PHASE_PREPARE:
-				*flag = prepare_all();
-				break;
-			case PHASE_COMPLETE_CLAIM:
-				hd_http_engine_complete(false);
-				/* FALLTHROUGH */
-			case PHASE_CLAIM:
-				claim_all(flag);
-				break;
-			case PHASE_TURN:
-				/* results first (slots and window room), then new input, then the claim */
-				if (turn_complete)
-					hd_http_engine_complete(false);
-				turn_more = turn_prepare && prepare_all();
-				if (turn_claim)
-					claim_all(flag);
-				break;
-			case PHASE_COMPLETE:
-			case PHASE_COMPLETE_EACH:
-				hd_http_engine_complete(phase == PHASE_COMPLETE_EACH);
-				break;
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		hd_worker_in_pass = false;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata = hd_worker_abort_pass(oldcxt);
-
 		ereport(WARNING,
 				(errmsg("pg_helpdesk http worker: %s failed: %s", phase_names[phase], edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
 		FreeErrorData(edata);
-		ok = false;
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
 	if (phase == PHASE_COMPLETE || phase == PHASE_COMPLETE_EACH || phase == PHASE_COMPLETE_CLAIM ||
 		(phase == PHASE_TURN && turn_complete))
 		hd_http_engine_completed(ok);

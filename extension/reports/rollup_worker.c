@@ -59,48 +59,47 @@ hd_reports_init(void)
 	hd_register_worker(HD_WORKER_ROLLUP, hd_rollup_worker_run);
 }
 
+typedef struct RollupStep
+{
+	int64		nread;
+	int64		nbuckets;
+} RollupStep;
+
+/* before the snapshot: a rebuild that held the lock has committed when we look */
+static void
+rollup_step_lock(void *arg)
+{
+	(void) arg;
+	hd_rollup_lock();
+}
+
+static void
+rollup_step_body(void *arg)
+{
+	RollupStep *r = (RollupStep *) arg;
+
+	pgstat_report_activity(STATE_RUNNING, "pg_helpdesk rollup: step");
+	r->nread = hd_rollup_step(&r->nbuckets);
+}
+
 /* One step in its own REPEATABLE READ transaction; false after an error (logged). */
 static bool
 run_step(int64 *nread, int64 *nbuckets)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	RollupStep	r = {0, 0};
+	ErrorData  *edata = hd_worker_run_in_xact(rollup_step_lock, rollup_step_body, &r,
+											  XACT_REPEATABLE_READ);
 
-	*nread = 0;
-	*nbuckets = 0;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+	*nread = r.nread;
+	*nbuckets = r.nbuckets;
+	if (edata)
 	{
-		hd_worker_in_pass = true;
-		XactIsoLevel = XACT_REPEATABLE_READ;
-		if (!hd_extension_present())
-			hd_worker_exit_absent();
-		/* before the snapshot: a rebuild that held it has committed when we look */
-		hd_rollup_lock();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "pg_helpdesk rollup: step");
-		*nread = hd_rollup_step(nbuckets);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		hd_worker_in_pass = false;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata = hd_worker_abort_pass(oldcxt);
-
 		ereport(WARNING,
 				(errmsg("pg_helpdesk rollup worker: step failed: %s", edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
 		FreeErrorData(edata);
-		ok = false;
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
+	return edata == NULL;
 }
 
 /* this process's CPU time so far (user + system), microseconds */

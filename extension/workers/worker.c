@@ -268,3 +268,39 @@ hd_worker_abort_pass(MemoryContext cxt)
 	AbortCurrentTransaction();
 	return edata;
 }
+
+/* See worker.h: the transaction frame the rules, rollup and HTTP workers share. */
+ErrorData *
+hd_worker_run_in_xact(HdXactStep before, HdXactStep body, void *arg, int isolation)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ErrorData  *volatile edata = NULL;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		hd_worker_in_pass = true;
+		if (isolation >= 0)
+			XactIsoLevel = isolation;
+		if (!hd_extension_present())
+			hd_worker_exit_absent();
+		if (before)
+			before(arg);
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		body(arg);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		hd_worker_in_pass = false;
+	}
+	PG_CATCH();
+	{
+		edata = hd_worker_abort_pass(oldcxt);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return edata;
+}

@@ -22,6 +22,18 @@ extern void hd_worker_exit_absent(void) pg_attribute_noreturn();
  * transaction; the caller logs the error and frees it (FreeErrorData).
  */
 extern ErrorData *hd_worker_abort_pass(MemoryContext cxt);
+/*
+ * One pass of a worker loop in a transaction of its own: checks that the
+ * extension is still there, runs before (if any; e.g. a lock that must be
+ * taken before the snapshot), connects SPI, pushes a snapshot, runs body and
+ * commits. isolation is an XACT_* level, or -1 for the default. NULL on
+ * success; after an error the transaction is rolled back and the error is
+ * returned, copied into the caller's memory context, for the caller to log
+ * and free (FreeErrorData). The activity shown is back to idle either way.
+ */
+typedef void (*HdXactStep) (void *arg);
+extern ErrorData *hd_worker_run_in_xact(HdXactStep before, HdXactStep body, void *arg,
+										int isolation);
 /* the loop a worker kind runs once connected (registered at module load) */
 typedef void (*HdWorkerLoop) (HdWorkerSlot *w);
 extern void hd_register_worker(HdWorkerKind kind, HdWorkerLoop loop);
