@@ -241,7 +241,11 @@ hd_check_tenant_access(int64 tenant_id)
 	Oid			role = GetOuterUserId();
 
 	if (hd_role_may_act_for(role, tenant_id))
+	{
+		/* a tenant moving to another node is refused to everyone (tenant_fence.c) */
+		hd_check_tenant_fence(tenant_id);
 		return;
+	}
 	if (tenant_id == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

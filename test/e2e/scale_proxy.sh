@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scale-out through pg_helpdesk_proxy (issue 22, docs/scale-out.md): three
 # clusters of their own, a PL/Proxy database (HD_TEST_PORT + 86) in front of
-# two pg_helpdesk nodes (+87, +88), each node with its bridge (+89, +90).
+# two pg_helpdesk nodes (+87, +88), each node with its bridge (+97, +98).
 #  - the committed extension/proxy/10_api.sql is what scripts/proxy-gen makes
 #    of the installed extension, and every proxied function has the node's ACL;
 #  - test/scale/api_calls.sql gives the same output on a node and through the
@@ -17,39 +17,13 @@ cd "$HD_ROOT"
 : "${HD_CLUSTER:?HD_CLUSTER (the cluster scripts/test started) is not set}"
 base=${HD_TEST_PORT:-55432}
 pport=$((base + 86)) n0port=$((base + 87)) n1port=$((base + 88))
-b0port=$((base + 89)) b1port=$((base + 90))
+b0port=$((n0port + 10)) b1port=$((n1port + 10))
 work=$HD_CLUSTER/scale-proxy
 rm -rf "$work"; mkdir -p "$work"
+source test/scale/clusters.sh
 bridges=()
-stop_all() {
-	local p d
-	for p in "${bridges[@]}"; do kill "$p" 2>/dev/null || true; done
-	for d in proxy node0 node1; do
-		[ -f "$work/$d/data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$work/$d/data" -m fast -w stop >/dev/null 2>&1 || true
-	done
-}
-trap stop_all EXIT
-
-# each cluster as scripts/lib.sh starts one, in a subshell (it exports PGHOST)
-for c in "proxy $pport" "node0 $n0port" "node1 $n1port"; do
-	set -- $c
-	(hd_cluster_start "$work/$1" "$2") || fail "cannot start cluster $1"
-done
-P() { PGHOST=/tmp/hd-sock-$pport PGPORT=$pport psql -qXAt -v ON_ERROR_STOP=1 -d helpdesk "$@"; }
-N0() { PGHOST=/tmp/hd-sock-$n0port PGPORT=$n0port psql -qXAt -v ON_ERROR_STOP=1 -d helpdesk "$@"; }
-N1() { PGHOST=/tmp/hd-sock-$n1port PGPORT=$n1port psql -qXAt -v ON_ERROR_STOP=1 -d helpdesk "$@"; }
-
-# Preparing a node (docs/scale-out.md): the extension, and tenant ids from a
-# series of its own (node k: k+1, k+1+1024, ...), so ids are unique over nodes.
-k=0
-for N in N0 N1; do
-	$N -c 'CREATE EXTENSION pg_helpdesk' \
-	   -c "ALTER SEQUENCE helpdesk.tenant_id_seq INCREMENT BY 1024 START WITH $((k + 1)) RESTART"
-	k=$((k + 1))
-done
-P -c 'CREATE EXTENSION plproxy' -c 'CREATE EXTENSION pg_helpdesk_proxy'
-P -c "SELECT helpdesk_proxy.set_partition(0, 'host=/tmp/hd-sock-$n0port port=$n0port dbname=helpdesk', 'ws://127.0.0.1:$b0port/ws')" \
-  -c "SELECT helpdesk_proxy.set_partition(1, 'host=/tmp/hd-sock-$n1port port=$n1port dbname=helpdesk', 'ws://127.0.0.1:$b1port/ws')" >/dev/null
+trap 'for p in "${bridges[@]}"; do kill "$p" 2>/dev/null || true; done; scale_stop' EXIT
+scale_start "$pport" "$n0port" "$n1port"
 
 note "the generated API is up to date and has the node's grants"
 PGHOST=/tmp/hd-sock-$n0port PGPORT=$n0port PGDATABASE=helpdesk scripts/proxy-gen "$work/10_api.sql" ||
@@ -108,7 +82,7 @@ N1 -c "ALTER SEQUENCE helpdesk.tenant_id_seq INCREMENT BY 1024 START WITH 2 REST
 err=$(P -c "SELECT helpdesk.upsert_queue(424242, 'q', 'Q')" 2>&1) && fail "an unknown tenant was accepted"
 case $err in *"tenant 424242 does not exist"*) ;; *) fail "unknown tenant: $err" ;; esac
 [ "$(P -c "SELECT count(*) FROM helpdesk.worker_status() WHERE kind = 'dispatcher'")" = 2 ] || fail "worker_status is not every node's"
-[ "$(P -c "SELECT helpdesk_proxy.tenant_bridge($t3)")" = "ws://127.0.0.1:$((base + 89 + $(P -c "SELECT part FROM helpdesk_proxy.tenant_directory WHERE tenant_id = $t3")))/ws" ] ||
+[ "$(P -c "SELECT helpdesk_proxy.tenant_bridge($t3)")" = "ws://127.0.0.1:$((n0port + 10 + $(P -c "SELECT part FROM helpdesk_proxy.tenant_directory WHERE tenant_id = $t3")))/ws" ] ||
 	fail "tenant_bridge does not name the bridge of game-3's node"
 
 note "a conversation per node through the proxy and the bridges"
