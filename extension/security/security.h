@@ -25,6 +25,7 @@ extern int64 hd_unix_now(void);
 
 /* access.c: who may act for which tenant (0: every tenant) */
 extern bool hd_role_may_act_for(Oid role, int64 tenant_id);
+extern void hd_check_tenant_role(int64 tenant_id);
 extern void hd_check_tenant_access(int64 tenant_id);
 extern void hd_access_init(void);
 

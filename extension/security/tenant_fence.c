@@ -192,7 +192,10 @@ hd_set_tenant_fence(PG_FUNCTION_ARGS)
 	char	   *before = NULL;
 	Datum		v[2];
 
-	hd_require_every_tenant();
+	/* the role checks without the fence's own (it is what is being changed) */
+	if (!PG_ARGISNULL(0))
+		hd_check_tenant_role(PG_GETARG_INT64(0));
+	hd_check_tenant_role(0);
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
