@@ -39,6 +39,7 @@ FROM (VALUES
 	('prune_events', 'A', 'maintenance of every tenant (needs every tenant)'),
 	('prune_webhook_deliveries', 'A', 'maintenance of every tenant (needs every tenant)'),
 	('prune_player_api', 'A', 'maintenance of every tenant (needs every tenant)'),
+	('set_tenant_fence', 'A', 'moves a tenant between nodes: fences its calls on this node (needs every tenant)'),
 	('worker_status', 'AR', 'workers of this database, no tenant data'),
 	('publisher_lag', 'AR', 'a number, no tenant data'),
 	('config_audit_log', 'ASR', 'who changed which configuration'),

@@ -9,7 +9,7 @@ HD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGBIN=${HD_PGBIN:-/usr/lib/postgresql/15/bin}
 export PG_CONFIG=${PG_CONFIG:-$PGBIN/pg_config}
 HD_PACKAGES=(make gcc libc6-dev postgresql-15 postgresql-client-15 postgresql-server-dev-15
-	postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+	postgresql-15-cron postgresql-15-pgtap postgresql-15-plproxy libtap-parser-sourcehandler-pgtap-perl
 	libwebsockets-dev libwebsockets-evlib-ev libev-dev libcurl4-openssl-dev libssl-dev
 	libjansson-dev libpq-dev pgbouncer prometheus
 	clang libclang-rt-14-dev curl openssl

@@ -1,23 +1,6 @@
--- Roles and tenant access (access.c, access_grant.c): the extension's group
--- roles, the binding of roles to tenants, and the predicates that
--- extension/access.sql's row level security policies use.
-
--- Group roles (NOLOGIN; grant them to your login roles). Roles belong to the
--- cluster, not to a database: a second database with the extension finds
--- them there, and DROP EXTENSION leaves them (docs/security.md).
-DO $$
-DECLARE
-	r text;
-BEGIN
-	FOREACH r IN ARRAY ARRAY['helpdesk_admin', 'helpdesk_supervisor', 'helpdesk_agent',
-		'helpdesk_qa', 'helpdesk_api', 'helpdesk_bridge', 'helpdesk_reader']
-	LOOP
-		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
-		END IF;
-	END LOOP;
-END
-$$;
+-- Tenant access (access.c, access_grant.c): the binding of roles (created
+-- by 29_roles.sql) to tenants, and the predicates that extension/access.sql's
+-- row level security policies use.
 
 CREATE TABLE helpdesk.tenant_grant (
 	tenant_id  bigint NOT NULL CHECK (tenant_id >= 0),

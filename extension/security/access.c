@@ -236,7 +236,7 @@ role_name(Oid role)
 
 /* 42501 unless the calling role may act for tenant_id (0: for every tenant). */
 void
-hd_check_tenant_access(int64 tenant_id)
+hd_check_tenant_role(int64 tenant_id)
 {
 	Oid			role = GetOuterUserId();
 
@@ -252,6 +252,17 @@ hd_check_tenant_access(int64 tenant_id)
 			 errmsg("role %s may not act for tenant %lld",
 					role_name(role), (long long) tenant_id),
 			 errhint("Bind it with helpdesk.grant_tenant(role, tenant_id).")));
+}
+
+/*
+ * The check of every call with a tenant (hd_tenant_access_hook): the role,
+ * then whether the tenant is moving to another node (tenant_fence.c).
+ */
+void
+hd_check_tenant_access(int64 tenant_id)
+{
+	hd_check_tenant_role(tenant_id);
+	hd_check_tenant_fence(tenant_id);
 }
 
 void

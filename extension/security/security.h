@@ -25,8 +25,12 @@ extern int64 hd_unix_now(void);
 
 /* access.c: who may act for which tenant (0: every tenant) */
 extern bool hd_role_may_act_for(Oid role, int64 tenant_id);
+extern void hd_check_tenant_role(int64 tenant_id);
 extern void hd_check_tenant_access(int64 tenant_id);
 extern void hd_access_init(void);
+
+/* tenant_fence.c: 55000 for a tenant moving to (or moved to) another node */
+extern void hd_check_tenant_fence(int64 tenant_id);
 
 /* audit.c */
 extern void hd_define_audit_settings(void);

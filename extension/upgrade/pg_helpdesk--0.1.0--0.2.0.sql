@@ -4184,6 +4184,34 @@ CREATE TRIGGER agent_routing_role AFTER UPDATE OF role ON helpdesk.agent
 	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role)
 	EXECUTE FUNCTION helpdesk._agent_routing_changed();
 
+-- >>> extension/security/31_tenant_fence.sql (copied verbatim)
+-- Tenants that are moving to another node, or have moved (tenant_fence.c,
+-- scripts/move-tenant, docs/scale-out-move.md). Node-local: a move never
+-- copies this table.
+CREATE TABLE helpdesk.tenant_fence (
+	tenant_id bigint PRIMARY KEY CHECK (tenant_id > 0),
+	state     text NOT NULL CHECK (state IN ('fenced', 'moved_out')),
+	since     timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE helpdesk.tenant_fence IS
+	'Tenants whose calls this node refuses with 55000: fenced while a move copies them to another node, moved_out once the proxy''s directory names the new node. No tenant foreign key: a moved-out tenant''s rows are purged and its fence stays.';
+COMMENT ON COLUMN helpdesk.tenant_fence.state IS
+	'fenced (a move is copying the tenant: retry shortly) or moved_out (the tenant lives on another node now).';
+SELECT pg_catalog.pg_extension_config_dump('helpdesk.tenant_fence', '');
+-- every change drops the backends' cached fence list (the trigger only
+-- sends a relcache invalidation of the table it fires on)
+COMMENT ON FUNCTION helpdesk._tenant_grant_changed() IS
+	'Statement trigger on tenant_grant and tenant_fence: invalidates every backend''s cached tenant access (and fence list) at commit.';
+CREATE TRIGGER tenant_fence_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON helpdesk.tenant_fence FOR EACH STATEMENT EXECUTE FUNCTION helpdesk._tenant_grant_changed();
+
+CREATE FUNCTION helpdesk.set_tenant_fence(tenant_id bigint, state text)
+RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_set_tenant_fence';
+COMMENT ON FUNCTION helpdesk.set_tenant_fence(bigint, text) IS
+	'Fence a tenant on this node (''fenced'': its calls get 55000 while a move copies it), mark it ''moved_out'' (the directory names its new node), or NULL to call a move off. Returns the previous state (NULL: none). Needs every tenant (the move''s operator); a moved-out tenant cannot be unfenced.';
+
 -- >>> extension/access.sql (copied verbatim)
 -- Grants and row level security, decided in one place after every subsystem
 -- (Makefile SQL_PARTS: before finish.sql). The same statements end
@@ -4226,6 +4254,7 @@ FROM (VALUES
 	('prune_events', 'A', 'maintenance of every tenant (needs every tenant)'),
 	('prune_webhook_deliveries', 'A', 'maintenance of every tenant (needs every tenant)'),
 	('prune_player_api', 'A', 'maintenance of every tenant (needs every tenant)'),
+	('set_tenant_fence', 'A', 'moves a tenant between nodes: fences its calls on this node (needs every tenant)'),
 	('worker_status', 'AR', 'workers of this database, no tenant data'),
 	('publisher_lag', 'AR', 'a number, no tenant data'),
 	('config_audit_log', 'ASR', 'who changed which configuration'),

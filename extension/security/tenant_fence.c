@@ -1,0 +1,241 @@
+/*
+ * tenant_fence.c — refusing a tenant's calls while it moves to another node.
+ *
+ * scripts/move-tenant fences the tenant on its source node
+ * (set_tenant_fence(t, 'fenced')) before it copies the tenant's rows, and
+ * marks it 'moved_out' once the proxy's directory names the new node. From
+ * then on every API call for that tenant on this node fails with 55000 and a
+ * message that says to retry (the proxy then sends it to the new node). The
+ * check sits in the tenant access check (access.c), which every call with a
+ * tenant passes first.
+ *
+ * The single-node path must not pay for this: the fenced tenants are read
+ * once per backend into a sorted array and kept until a relcache
+ * invalidation of helpdesk.tenant_fence (its statement trigger sends one on
+ * every change); a backend with no fence anywhere answers with one compare.
+ * A transaction that starts after the fence committed processes that
+ * invalidation at its start, so it sees the fence; scripts/move-tenant waits
+ * for the transactions that started before it to end before it copies.
+ */
+#include "postgres.h"
+
+#include "hd.h"
+#include "security.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+/* tenant_fence's columns, as 31_tenant_fence.sql creates them */
+#define FENCE_ATT_TENANT	1
+#define FENCE_ATT_STATE		2
+
+typedef struct Fence
+{
+	int64		tenant_id;
+	bool		moved_out;		/* else fenced: the move is copying */
+} Fence;
+
+static bool known;				/* fences[] is what the table holds */
+static int	nfences;
+static Fence *fences;			/* sorted by tenant_id, TopMemoryContext */
+static Oid	fence_relid;
+static bool callback_registered;
+
+static void
+fence_relcache_cb(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == fence_relid)
+		known = false;
+}
+
+static int
+cmp_fence(const void *a, const void *b)
+{
+	int64		x = ((const Fence *) a)->tenant_id;
+	int64		y = ((const Fence *) b)->tenant_id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Read the table. table_open() processes pending invalidations before the
+ * scan's snapshot is taken, so a fence whose invalidation we have seen is
+ * read; one that arrives during the scan leaves known false for next time.
+ */
+static void
+load_fences(void)
+{
+	Oid			nsp = get_namespace_oid("helpdesk", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("tenant_fence", nsp) : InvalidOid;
+	Relation	rel;
+	SysScanDesc scan;
+	Snapshot	snap;
+	HeapTuple	tup;
+	int			cap = 4,
+				n = 0;
+	Fence	   *f;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(fence_relcache_cb, (Datum) 0);
+		callback_registered = true;
+	}
+	if (!OidIsValid(relid))
+	{
+		/* an older install without the table: nothing is ever fenced */
+		nfences = 0;
+		return;
+	}
+	fence_relid = relid;
+	known = true;
+	rel = table_open(relid, AccessShareLock);
+	f = MemoryContextAlloc(TopMemoryContext, cap * sizeof(Fence));
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		t = heap_getattr(tup, FENCE_ATT_TENANT, RelationGetDescr(rel), &isnull);
+		Datum		s;
+
+		if (isnull)
+			continue;
+		s = heap_getattr(tup, FENCE_ATT_STATE, RelationGetDescr(rel), &isnull);
+		if (n == cap)
+		{
+			cap *= 2;
+			f = repalloc(f, cap * sizeof(Fence));
+		}
+		f[n].tenant_id = DatumGetInt64(t);
+		f[n].moved_out = !isnull && strcmp(TextDatumGetCString(s), "moved_out") == 0;
+		n++;
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	if (n > 1)
+		qsort(f, n, sizeof(Fence), cmp_fence);
+	if (fences != NULL)
+		pfree(fences);
+	fences = f;
+	nfences = n;
+}
+
+/* 55000 when tenant_id is fenced or has moved out of this node. */
+void
+hd_check_tenant_fence(int64 tenant_id)
+{
+	Fence		key = {tenant_id, false};
+	Fence	   *hit;
+
+	if (tenant_id == 0)
+		return;
+	if (!known)
+		load_fences();
+	if (nfences == 0)
+		return;
+	hit = bsearch(&key, fences, nfences, sizeof(Fence), cmp_fence);
+	if (hit == NULL)
+		return;
+	if (hit->moved_out)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tenant %lld has moved to another node", (long long) tenant_id),
+				 errhint("Call it through pg_helpdesk_proxy, which sends it to the tenant's node, or on that node.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("tenant %lld is being moved to another node", (long long) tenant_id),
+			 errhint("Retry in a few seconds: once the move has switched, the call goes to the new node.")));
+}
+
+static const char *const fence_states[] = {"fenced", "moved_out", NULL};
+
+static HdPlan fence_set = {
+	"INSERT INTO helpdesk.tenant_fence AS f (tenant_id, state) VALUES ($1, $2) "
+	"ON CONFLICT (tenant_id) DO UPDATE SET state = excluded.state, since = now()",
+	2, {INT8OID, TEXTOID}
+};
+static HdPlan fence_get = {
+	"SELECT state FROM helpdesk.tenant_fence WHERE tenant_id = $1 FOR UPDATE", 1, {INT8OID}
+};
+static HdPlan fence_drop = {
+	"DELETE FROM helpdesk.tenant_fence WHERE tenant_id = $1", 1, {INT8OID}
+};
+static HdPlan tenant_known = {
+	"SELECT 1 FROM helpdesk.tenant WHERE id = $1", 1, {INT8OID}
+};
+
+/*
+ * set_tenant_fence(tenant_id, state): 'fenced' (a move starts copying),
+ * 'moved_out' (the directory names the new node), NULL (the move is
+ * called off: calls are served here again). Returns the previous state.
+ * A tenant that moved out stays moved out (its rows may be purged already):
+ * calling a move off then is refused. The check of the caller's access is
+ * the every-tenant one: a fence concerns the node, not one tenant's data.
+ */
+PG_FUNCTION_INFO_V1(hd_set_tenant_fence);
+Datum
+hd_set_tenant_fence(PG_FUNCTION_ARGS)
+{
+	int64		tenant_id;
+	char	   *state = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *before = NULL;
+	Datum		v[2];
+
+	/* the role checks without the fence's own (it is what is being changed) */
+	if (!PG_ARGISNULL(0))
+		hd_check_tenant_role(PG_GETARG_INT64(0));
+	hd_check_tenant_role(0);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tenant_id must not be NULL")));
+	tenant_id = PG_GETARG_INT64(0);
+	if (state != NULL)
+		hd_check_enum("state", state, fence_states);
+	v[0] = Int64GetDatum(tenant_id);
+	SPI_connect();
+	hd_exec(&fence_get, v, NULL, false, 1);
+	if (SPI_processed > 0)
+	{
+		char	   *s = hd_get_text(1);
+
+		/* copied out of SPI's memory, which SPI_finish frees */
+		before = s != NULL ? MemoryContextStrdup(CurTransactionContext, s) : NULL;
+	}
+	if (before == NULL && state != NULL)
+	{
+		hd_exec(&tenant_known, v, NULL, false, 1);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_HD_NOT_FOUND),
+					 errmsg("tenant %lld does not exist", (long long) tenant_id)));
+	}
+	if (before != NULL && strcmp(before, "moved_out") == 0 &&
+		(state == NULL || strcmp(state, "fenced") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tenant %lld has moved out of this node", (long long) tenant_id),
+				 errhint("A move that has switched cannot be called off; move the tenant back instead.")));
+	if (state == NULL)
+		hd_exec(&fence_drop, v, NULL, false, 0);
+	else
+	{
+		v[1] = CStringGetTextDatum(state);
+		hd_exec(&fence_set, v, NULL, false, 0);
+	}
+	SPI_finish();
+	if (before == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(before));
+}

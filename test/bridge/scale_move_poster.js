@@ -1,0 +1,61 @@
+'use strict';
+// test/e2e/scale_move.sh's client: posts messages through the proxy
+// (SCALE_PROXY, a conninfo) into a session of the moving tenant and of one
+// that stays, until the file STOP_FILE exists. A call refused with 55000
+// (the move's fence) is retried with the same client_msg_id, as a client of
+// the API should; every other error is a failure. Prints a JSON summary:
+// the acknowledged client_msg_ids of each tenant, how many calls were
+// refused, and the longest time one post took to be acknowledged.
+const fs = require('fs');
+const pg = require('pg');
+
+const [moving, mSession, mCustomer, staying, sSession, sCustomer] = process.argv.slice(2).map(Number);
+const stopFile = process.env.STOP_FILE;
+
+function parse(conninfo) {
+	const o = {};
+	for (const kv of (conninfo || '').split(/\s+/).filter(Boolean)) {
+		const [k, v] = kv.split('=');
+		o[{ dbname: 'database' }[k] || k] = k === 'port' ? Number(v) : v;
+	}
+	return o;
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function post(db, t, s, c, id, out) {
+	const started = Date.now();
+	for (;;) {
+		try {
+			await db.query("SELECT helpdesk.post_message($1, $2, 'customer', $3, $4, client_msg_id => $4)", [t, s, c, id]);
+			out.acked.push(id);
+			out.longestMs = Math.max(out.longestMs, Date.now() - started);
+			return;
+		} catch (e) {
+			if (e.code !== '55000') {
+				out.errors.push(`${id}: ${e.code} ${e.message.slice(0, 200)}`);
+				return;
+			}
+			out.refused++;
+			if (out.firstRefusal === null)
+				out.firstRefusal = Date.now();
+			out.lastRefusal = Date.now();
+			await sleep(20);
+		}
+	}
+}
+
+(async () => {
+	const db = new pg.Client(parse(process.env.SCALE_PROXY));
+	await db.connect();
+	const m = { acked: [], refused: 0, errors: [], longestMs: 0, firstRefusal: null, lastRefusal: null };
+	const s = { acked: [], refused: 0, errors: [], longestMs: 0, firstRefusal: null, lastRefusal: null };
+	for (let i = 1; !fs.existsSync(stopFile) && i < 100000; i++) {
+		await post(db, moving, mSession, mCustomer, `move-${i}`, m);
+		await post(db, staying, sSession, sCustomer, `stay-${i}`, s);
+		await sleep(5);
+	}
+	await db.end();
+	const span = m.firstRefusal === null ? 0 : m.lastRefusal - m.firstRefusal;
+	console.log(JSON.stringify({ moving: { acked: m.acked, refused: m.refused, errors: m.errors, longestMs: m.longestMs, refusedSpanMs: span },
+		staying: { acked: s.acked, refused: s.refused, errors: s.errors, longestMs: s.longestMs } }));
+})().catch((e) => { console.error(e.stack || String(e)); process.exit(1); });

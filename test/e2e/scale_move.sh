@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Moving a tenant between nodes mid-traffic (issue 22, scripts/move-tenant,
+# docs/scale-out-move.md): a proxy (HD_TEST_PORT + 91) and two nodes (+92,
+# +93), clusters of their own. Tenants A and B live on node 0; a client posts
+# into a session of each through the proxy, retrying calls refused with
+# 55000, while A moves to node 1:
+#  - every acknowledged message of A is on node 1 exactly once, none is left
+#    on node 0; every post of B succeeded without a refusal and is on node 0;
+#  - A's calls were refused (the fence worked) and for how long is printed;
+#  - afterwards node 1's dispatcher routes A's new session, node 0 refuses
+#    A's calls with 55000 "moved", and the directory names node 1;
+#  - a move that is called off (--abort) leaves the tenant served by its node;
+#  - set_tenant_fence's refusals (pgTAP covers them too: test/pgtap/tenant_fence.sql).
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../../scripts/lib.sh"
+cd "$HD_ROOT"
+: "${HD_CLUSTER:?HD_CLUSTER (the cluster scripts/test started) is not set}"
+base=${HD_TEST_PORT:-55432}
+pport=$((base + 91)) n0port=$((base + 92)) n1port=$((base + 93))
+work=$HD_CLUSTER/scale-move
+rm -rf "$work"; mkdir -p "$work"
+source test/scale/clusters.sh
+poster=
+trap '[ -n "$poster" ] && kill "$poster" 2>/dev/null; scale_stop' EXIT
+scale_start "$pport" "$n0port" "$n1port"
+hd_node_modules
+
+# A and B on node 0, each with an online agent, a direct queue and an active session
+setup() { # slug -> "tenant session customer agent"
+	local t q a c s
+	t=$(P -c "SELECT helpdesk_proxy.upsert_tenant_on(0, '$1', 'Tenant $1')")
+	q=$(P -c "SELECT helpdesk.upsert_queue($t, 'main', 'Main', is_default => true)")
+	P -c "SELECT helpdesk.set_queue_routing($t, $q, 'direct')" >/dev/null
+	a=$(P -c "SELECT helpdesk.upsert_agent($t, 'agent-1', 'Agent', max_sessions => 5)")
+	P -c "SELECT helpdesk.set_agent_status($t, $a, 'online')" >/dev/null
+	c=$(P -c "SELECT helpdesk.upsert_customer($t, 'player-1', 'Player')")
+	s=$(P -c "SELECT session_id FROM helpdesk.start_session($t, $c, first_message => 'hello')")
+	P -c "SELECT helpdesk.create_ticket($t, $c, 'ticket of $1', 'body')" >/dev/null
+	echo "$t $s $c $a"
+}
+read -r ta sa ca aa < <(setup game-a)
+read -r tb sb cb ab < <(setup game-b)
+wait_active() { # port tenant session
+	local i
+	for i in $(seq 1 100); do
+		[ "$(scale_at "$1" -c "SELECT state FROM helpdesk.session WHERE tenant_id = $2 AND id = $3")" = active ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_active "$n0port" "$ta" "$sa" || fail "node 0's dispatcher did not assign A's session"
+
+note "a client posts into A and B through the proxy while A moves to node 1"
+export STOP_FILE=$work/stop SCALE_PROXY="$(scale_conninfo "$pport") user=postgres"
+(cd test/bridge && node scale_move_poster.js "$ta" "$sa" "$ca" "$tb" "$sb" "$cb") >"$work/poster.json" 2>"$work/poster.err" &
+poster=$!
+sleep 1.5
+PGUSER=postgres scripts/move-tenant --tenant "$ta" --source "$(scale_conninfo "$n0port") user=postgres" \
+	--target "$(scale_conninfo "$n1port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" --target-part 1 \
+	>"$work/move.out" 2>"$work/move.err" || { cat "$work/move.err"; fail "move-tenant failed"; }
+sleep 1.5
+touch "$STOP_FILE"
+wait "$poster" || { cat "$work/poster.err"; fail "the posting client failed"; }
+poster=
+refused=$(sed -n 's/^refused_seconds=//p' "$work/move.out")
+j() { node -e "const r = JSON.parse(require('fs').readFileSync('$work/poster.json')); console.log($1)"; }
+[ "$(j 'r.moving.errors.length + r.staying.errors.length')" = 0 ] || fail "posts failed: $(j 'JSON.stringify([r.moving.errors, r.staying.errors])')"
+[ "$(j 'r.moving.refused > 0')" = true ] || fail "no post of A was refused: the move did not fence it (or the client posted too slowly)"
+[ "$(j 'r.staying.refused')" = 0 ] || fail "posts of B were refused while A moved"
+n_a=$(j 'r.moving.acked.length') n_b=$(j 'r.staying.acked.length')
+note "A: $n_a posts acknowledged, $(j 'r.moving.refused') refusals retried, the longest post took $(j 'r.moving.longestMs') ms; B: $n_b posts, none refused"
+note "the move refused A's calls for $refused s ($(sed -n 's/^rows_copied=//p' "$work/move.out") rows copied)"
+[ "$n_a" -gt 10 ] && [ "$n_b" -gt 10 ] || fail "too few posts to say anything ($n_a, $n_b)"
+
+note "every acknowledged message of A is on node 1 once; B's are on node 0"
+j "r.moving.acked.join('\n')" | sort >"$work/acked.a"
+N1 -c "SELECT client_msg_id FROM helpdesk.message WHERE tenant_id = $ta AND client_msg_id LIKE 'move-%'" | sort >"$work/node1.a"
+diff "$work/acked.a" "$work/node1.a" >"$work/a.diff" || { head "$work/a.diff"; fail "A's messages on node 1 are not exactly the acknowledged ones"; }
+[ "$(N1 -c "SELECT count(*) - count(DISTINCT client_msg_id) FROM helpdesk.message WHERE tenant_id = $ta AND client_msg_id LIKE 'move-%'")" = 0 ] || fail "a message of A is twice on node 1"
+[ "$(N0 -c "SELECT count(*) FROM helpdesk.message WHERE tenant_id = $ta")" = 0 ] || fail "A's messages are still on node 0 after the purge"
+[ "$(N0 -c "SELECT count(*) FROM helpdesk.message WHERE tenant_id = $tb AND client_msg_id LIKE 'stay-%'")" = "$n_b" ] || fail "B's messages on node 0 are not its acknowledged posts"
+[ "$(N1 -c "SELECT count(*) FROM helpdesk.ticket WHERE tenant_id = $ta")" = 1 ] || fail "A's ticket did not move"
+[ "$(P -c "SELECT part || ' ' || state FROM helpdesk_proxy.tenant_directory WHERE tenant_id = $ta")" = "1 active" ] || fail "the directory does not name node 1 for A"
+
+note "after the move: node 1 serves A, node 0 refuses it"
+c2=$(P -c "SELECT helpdesk.upsert_customer($ta, 'player-2', 'Second')")
+s2=$(P -c "SELECT session_id FROM helpdesk.start_session($ta, $c2, first_message => 'after the move')")
+wait_active "$n1port" "$ta" "$s2" || fail "node 1's dispatcher did not assign A's new session"
+[ "$(N1 -c "SELECT agent_id FROM helpdesk.session WHERE tenant_id = $ta AND id = $s2")" = "$aa" ] || fail "A's new session went to another agent"
+[ "$(N0 -c "SELECT count(*) FROM helpdesk.session WHERE tenant_id = $ta")" = 0 ] || fail "node 0 still has sessions of A"
+err=$(N0 -c "SELECT helpdesk.post_message($ta, $sa, 'customer', $ca, 'direct to the old node')" 2>&1) && fail "node 0 accepted a call of A"
+case $err in *"has moved to another node"*) ;; *) fail "node 0 on a call of A: $err" ;; esac
+N0 -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'B still works')" >/dev/null
+
+note "a move called off leaves the tenant where it was"
+N0 -c "SELECT helpdesk.set_tenant_fence($tb, 'fenced')" >/dev/null
+err=$(P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'while fenced')" 2>&1) && fail "a fenced tenant's call was served"
+case $err in *55000*|*"is being moved"*) ;; *) fail "fenced call: $err" ;; esac
+scripts/move-tenant --abort --tenant "$tb" --source "$(scale_conninfo "$n0port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" 2>/dev/null
+P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'after the abort')" >/dev/null || fail "B is not served after the abort"
+echo "scale_move: ok (A's calls refused for $refused s)"

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Scale-out through pg_helpdesk_proxy (issue 22, docs/scale-out.md): three
+# clusters of their own, a PL/Proxy database (HD_TEST_PORT + 86) in front of
+# two pg_helpdesk nodes (+87, +88), each node with its bridge (+97, +98).
+#  - the committed extension/proxy/10_api.sql is what scripts/proxy-gen makes
+#    of the installed extension, and every proxied function has the node's ACL;
+#  - test/scale/api_calls.sql gives the same output on a node and through the
+#    proxy (results and SQLSTATEs);
+#  - tenants land on both nodes, with ids unique across them; the directory
+#    heals a tenant whose directory write was lost; unknown tenants are HD404;
+#  - a conversation through the proxy: each node's own dispatcher assigns,
+#    and a customer of each node, connected to the bridge tenant_bridge()
+#    names, receives the agent's reply sent through the proxy.
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../../scripts/lib.sh"
+cd "$HD_ROOT"
+: "${HD_CLUSTER:?HD_CLUSTER (the cluster scripts/test started) is not set}"
+base=${HD_TEST_PORT:-55432}
+pport=$((base + 86)) n0port=$((base + 87)) n1port=$((base + 88))
+b0port=$((n0port + 10)) b1port=$((n1port + 10))
+work=$HD_CLUSTER/scale-proxy
+rm -rf "$work"; mkdir -p "$work"
+source test/scale/clusters.sh
+bridges=()
+trap 'for p in "${bridges[@]}"; do kill "$p" 2>/dev/null || true; done; scale_stop' EXIT
+scale_start "$pport" "$n0port" "$n1port"
+
+note "the generated API is up to date and has the node's grants"
+PGHOST=/tmp/hd-sock-$n0port PGPORT=$n0port PGDATABASE=helpdesk scripts/proxy-gen "$work/10_api.sql" ||
+	fail "scripts/proxy-gen failed on the installed extension"
+diff -u extension/proxy/10_api.sql "$work/10_api.sql" >"$work/gen.diff" ||
+	{ head -40 "$work/gen.diff"; fail "extension/proxy/10_api.sql is not what scripts/proxy-gen makes of the node: run it and commit"; }
+acl_sql="SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' ||
+	coalesce((SELECT string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, ',' ORDER BY 1)
+	          FROM aclexplode(p.proacl) a WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner), '-')
+	FROM pg_proc p WHERE p.pronamespace = 'helpdesk'::regnamespace AND p.proname !~ '^_' ORDER BY 1"
+P -c "$acl_sql" >"$work/acl.proxy"
+N0 -c "$acl_sql" >"$work/acl.node"
+missing=$(join -v1 <(cut -d' ' -f1 "$work/acl.proxy" | sort) <(cut -d' ' -f1 "$work/acl.node" | sort) | head -5)
+[ -z "$missing" ] || fail "proxy functions with no node function of the same signature: $missing"
+differ=$(join <(sort "$work/acl.proxy" | sed 's/ /|/') <(sort "$work/acl.node" | sed 's/ /|/') -t'|' -o 1.1,1.2,2.2 | awk -F'|' '$2 != $3' | head -5)
+[ -z "$differ" ] || fail "proxied functions whose grants differ from the node's (name|proxy|node): $differ"
+nproxied=$(wc -l <"$work/acl.proxy")
+note "$nproxied functions on the proxy, each with its node's grants"
+
+note "the API gives the same results on a node and through the proxy"
+PGHOST=/tmp/hd-sock-$n0port PGPORT=$n0port psql -qXAt -d helpdesk -v slug=direct-1 -f test/scale/api_calls.sql >"$work/direct.out" 2>&1
+PGHOST=/tmp/hd-sock-$pport PGPORT=$pport psql -qXAt -d helpdesk -v slug=proxied-1 -f test/scale/api_calls.sql >"$work/proxied.out" 2>&1
+grep -q 'ERROR:  HD404' "$work/direct.out" || { cat "$work/direct.out"; fail "api_calls.sql printed no HD404: it did not run to its end"; }
+[ "$(grep -c 'ERROR:  ' "$work/direct.out")" -ge 7 ] || { cat "$work/direct.out"; fail "api_calls.sql: fewer error paths than it has"; }
+diff -u "$work/direct.out" "$work/proxied.out" ||
+	fail "the API's output through the proxy differs from the node's (above)"
+note "$(wc -l <"$work/direct.out") lines of output, $(grep -c 'ERROR:  ' "$work/direct.out") of them errors, the same both ways"
+[ "$(P -c "SELECT count(*) FROM helpdesk_proxy.tenant_directory WHERE slug = 'proxied-1'")" = 1 ] ||
+	fail "the proxied tenant is not in the directory"
+
+note "tenants land on both nodes, with ids unique across them"
+for i in 1 2 3 4 5; do P -c "SELECT helpdesk.upsert_tenant('game-$i', 'Game $i')" >/dev/null; done
+placed=$(P -c "SELECT string_agg(part || ':' || n, ' ' ORDER BY part) FROM (SELECT part, count(*) n FROM helpdesk_proxy.tenant_directory GROUP BY part) x")
+[ "$placed" = "0:3 1:3" ] || fail "6 tenants should be 3 per partition, got: $placed"
+on_nodes=$( (N0 -c "SELECT id || ' 0 ' || slug FROM helpdesk.tenant WHERE slug <> 'direct-1'"; N1 -c "SELECT id || ' 1 ' || slug FROM helpdesk.tenant") | sort -n)
+in_dir=$(P -c "SELECT tenant_id || ' ' || part || ' ' || slug FROM helpdesk_proxy.tenant_directory" | sort -n)
+[ "$on_nodes" = "$in_dir" ] || fail "the directory and the nodes disagree: nodes [$on_nodes] directory [$in_dir]"
+# an upsert of a known slug stays on its node; a given partition must agree
+t3=$(P -c "SELECT tenant_id FROM helpdesk_proxy.tenant_directory WHERE slug = 'game-3'")
+[ "$(P -c "SELECT helpdesk.upsert_tenant('game-3', 'Game 3 renamed')")" = "$t3" ] || fail "an upsert of game-3 gave another id"
+other=$(P -c "SELECT 1 - part FROM helpdesk_proxy.tenant_directory WHERE slug = 'game-3'")
+err=$(P -c "SELECT helpdesk_proxy.upsert_tenant_on($other, 'game-3', 'x')" 2>&1) && fail "game-3 was upserted on the other node"
+case $err in *"lives on partition"*) ;; *) fail "upsert_tenant_on of another node: $err" ;; esac
+# the directory write was lost after the node created the tenant: found again
+n1_new=$(N1 -c "SELECT helpdesk.upsert_tenant('orphan', 'Created on node 1 only')")
+[ "$(P -c "SELECT helpdesk.upsert_tenant('orphan', 'Orphan')")" = "$n1_new" ] || fail "the orphan tenant was created again"
+[ "$(P -c "SELECT part FROM helpdesk_proxy.tenant_directory WHERE slug = 'orphan'")" = 1 ] || fail "the orphan is not recorded on partition 1"
+[ "$(N0 -c "SELECT count(*) FROM helpdesk.tenant WHERE slug = 'orphan'")" = 0 ] || fail "the orphan was duplicated on node 0"
+# a node whose tenant ids overlap another node's series is refused before it creates anything
+N1 -c "ALTER SEQUENCE helpdesk.tenant_id_seq INCREMENT BY 1024 START WITH 1 RESTART" >/dev/null
+err=$(P -c "SELECT helpdesk_proxy.upsert_tenant_on(1, 'clash', 'Clash')" 2>&1) && fail "a node with overlapping tenant ids was used"
+case $err in *"overlapping series"*) ;; *) fail "overlapping ids: $err" ;; esac
+[ "$(N1 -c "SELECT count(*) FROM helpdesk.tenant WHERE slug = 'clash'")" = 0 ] || fail "the refused tenant was created on node 1"
+N1 -c "ALTER SEQUENCE helpdesk.tenant_id_seq INCREMENT BY 1024 START WITH 2 RESTART WITH $((2 + 1024 * 50))" >/dev/null
+[ "$(P -c "SELECT helpdesk_proxy.upsert_tenant_on(1, 'clash', 'Clash')")" = $((2 + 1024 * 50)) ] || fail "the clash tenant was not created once node 1 was fixed"
+err=$(P -c "SELECT helpdesk.upsert_queue(424242, 'q', 'Q')" 2>&1) && fail "an unknown tenant was accepted"
+case $err in *"tenant 424242 does not exist"*) ;; *) fail "unknown tenant: $err" ;; esac
+[ "$(P -c "SELECT count(*) FROM helpdesk.worker_status() WHERE kind = 'dispatcher'")" = 2 ] || fail "worker_status is not every node's"
+[ "$(P -c "SELECT helpdesk_proxy.tenant_bridge($t3)")" = "ws://127.0.0.1:$((n0port + 10 + $(P -c "SELECT part FROM helpdesk_proxy.tenant_directory WHERE tenant_id = $t3")))/ws" ] ||
+	fail "tenant_bridge does not name the bridge of game-3's node"
+
+note "a conversation per node through the proxy and the bridges"
+for b in "0 $n0port $b0port" "1 $n1port $b1port"; do
+	set -- $b
+	PGHOST=/tmp/hd-sock-$2 PGPORT=$2 PGUSER=postgres PGDATABASE=helpdesk \
+	HELPDESK_TOKEN_SECRET=$(PGHOST=/tmp/hd-sock-$2 PGPORT=$2 psql -XAt -d helpdesk -c 'SHOW helpdesk.token_secret') \
+		bridge/helpdesk-bridge --port "$3" --db "host=/tmp/hd-sock-$2 port=$2 dbname=helpdesk user=postgres" \
+		>"$work/bridge$1.log" 2>&1 &
+	bridges+=($!)
+done
+hd_node_modules
+SCALE_PROXY="host=/tmp/hd-sock-$pport port=$pport dbname=helpdesk user=postgres" \
+	node test/bridge/scale_proxy.js "game-1" "game-2" ||
+	{ tail -n 20 "$work"/bridge*.log; fail "the conversation through the proxy and the bridges failed"; }
+echo "scale_proxy: ok"

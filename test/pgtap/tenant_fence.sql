@@ -1,0 +1,64 @@
+BEGIN;
+SELECT plan(16);
+
+-- The tenant fence of a move between nodes (set_tenant_fence, the check in
+-- the tenant access path; scripts/move-tenant, test/e2e/scale_move.sh).
+
+\ir fixtures.psql
+
+INSERT INTO fx SELECT 'ta', helpdesk.upsert_tenant('tap-fence-a', 'TAP fence A');
+INSERT INTO fx SELECT 'tb', helpdesk.upsert_tenant('tap-fence-b', 'TAP fence B');
+INSERT INTO fx SELECT 'q', helpdesk.upsert_queue(pg_temp.fx('ta'), 'main', 'Main', is_default => true);
+INSERT INTO fx SELECT 'qb', helpdesk.upsert_queue(pg_temp.fx('tb'), 'main', 'Main', is_default => true);
+INSERT INTO fx SELECT 'c', helpdesk.upsert_customer(pg_temp.fx('ta'), 'cust-1');
+INSERT INTO fx SELECT 'cb', helpdesk.upsert_customer(pg_temp.fx('tb'), 'cust-1');
+
+-- error paths
+SELECT throws_ok('SELECT helpdesk.set_tenant_fence(987654321, ''fenced'')', 'HD404',
+	'tenant 987654321 does not exist', 'fencing an unknown tenant: HD404');
+SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, ''frozen'')', pg_temp.fx('ta')), '22023',
+	NULL, 'an unknown state: 22023');
+SELECT throws_ok('SELECT helpdesk.set_tenant_fence(NULL, ''fenced'')', '22004',
+	NULL, 'a NULL tenant: 22004');
+CREATE ROLE tap_fence_admin IN ROLE helpdesk_admin;
+SELECT helpdesk.grant_tenant('tap_fence_admin', pg_temp.fx('ta'));
+SELECT pg_temp.fx('ta') AS ta, pg_temp.fx('tb') AS tb \gset
+SET LOCAL ROLE tap_fence_admin;
+SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, ''fenced'')', :ta), '42501',
+	'role tap_fence_admin may not act for every tenant', 'an admin of one tenant may not fence it: it needs every tenant');
+SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, ''fenced'')', :tb), '42501',
+	format('role tap_fence_admin may not act for tenant %s', :tb), 'nor another tenant');
+RESET ROLE;
+
+-- fenced: the tenant's calls are refused, reads too, the other tenant's served
+SELECT is(helpdesk.set_tenant_fence(pg_temp.fx('ta'), 'fenced'), NULL, 'fence: no state before');
+SELECT throws_ok(format('SELECT helpdesk.start_session(%s, %s)', pg_temp.fx('ta'), pg_temp.fx('c')), '55000',
+	format('tenant %s is being moved to another node', pg_temp.fx('ta')), 'a fenced tenant''s write: 55000');
+SELECT throws_ok(format('SELECT count(*) FROM helpdesk.list_tickets(%s)', pg_temp.fx('ta')), '55000',
+	NULL, 'a fenced tenant''s read: 55000');
+SELECT lives_ok(format('SELECT helpdesk.start_session(%s, %s)', pg_temp.fx('tb'), pg_temp.fx('cb')),
+	'the other tenant is served');
+SELECT helpdesk.set_tenant_fence(pg_temp.fx('tb'), 'fenced');
+SET LOCAL ROLE tap_fence_admin;
+SELECT throws_ok(format('SELECT helpdesk.upsert_queue(%s, ''x'', ''X'')', :ta), '55000',
+	NULL, 'a bound role gets 55000 too');
+SELECT is((SELECT array_agg(tenant_id) FROM helpdesk.tenant_fence), ARRAY[:ta]::bigint[],
+	'row level security: a role bound to A sees A''s fence, not B''s');
+RESET ROLE;
+SELECT helpdesk.set_tenant_fence(pg_temp.fx('tb'), NULL);
+
+-- called off: served again
+SELECT is(helpdesk.set_tenant_fence(pg_temp.fx('ta'), NULL), 'fenced', 'calling off returns the previous state');
+SELECT lives_ok(format('SELECT helpdesk.start_session(%s, %s)', pg_temp.fx('ta'), pg_temp.fx('c')),
+	'served again after the fence is lifted');
+
+-- moved out: refused with its own message, and it cannot be called off
+SELECT helpdesk.set_tenant_fence(pg_temp.fx('ta'), 'fenced');
+SELECT is(helpdesk.set_tenant_fence(pg_temp.fx('ta'), 'moved_out'), 'fenced', 'moved_out after fenced');
+SELECT throws_ok(format('SELECT helpdesk.upsert_customer(%s, ''cust-2'')', pg_temp.fx('ta')), '55000',
+	format('tenant %s has moved to another node', pg_temp.fx('ta')), 'a moved-out tenant: 55000 "moved"');
+SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, NULL)', pg_temp.fx('ta')), '55000',
+	NULL, 'a move that switched cannot be called off');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,33 @@
+# shellcheck shell=bash
+# The clusters of the scale-out suites (test/e2e/scale_*.sh): a PL/Proxy
+# database and pg_helpdesk nodes, each a cluster of its own started as
+# scripts/lib.sh starts one, under $work. Source after common.sh and lib.sh.
+#   scale_start PROXY_PORT NODE_PORT...   starts them, prepares the nodes
+#       (extension, tenant id series k+1 step 1024) and the proxy (one
+#       partition per node, bridge URLs ws://127.0.0.1:(node port + 10)/ws)
+#   P / N0 / N1 ...: psql on the proxy / node k
+scale_ports=()
+scale_stop() {
+	local d
+	for d in "$work"/*/data; do
+		[ -f "$d/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$d" -m fast -w stop >/dev/null 2>&1 || true
+	done
+}
+scale_at() { local p=$1; shift; PGHOST=/tmp/hd-sock-$p PGPORT=$p PGUSER=postgres psql -qXAt -v ON_ERROR_STOP=1 -d helpdesk "$@"; }
+scale_conninfo() { echo "host=/tmp/hd-sock-$1 port=$1 dbname=helpdesk"; }
+scale_start() {
+	local proxy=$1 k=0 p; shift
+	(hd_cluster_start "$work/proxy" "$proxy") || fail "cannot start the proxy cluster"
+	eval "P() { scale_at $proxy \"\$@\"; }"
+	P -c 'CREATE EXTENSION plproxy' -c 'CREATE EXTENSION pg_helpdesk_proxy'
+	for p in "$@"; do
+		(hd_cluster_start "$work/node$k" "$p") || fail "cannot start cluster node$k"
+		eval "N$k() { scale_at $p \"\$@\"; }"
+		# Preparing a node (docs/scale-out.md): tenant ids from a series of its own
+		scale_at "$p" -c 'CREATE EXTENSION pg_helpdesk' \
+			-c "ALTER SEQUENCE helpdesk.tenant_id_seq INCREMENT BY 1024 START WITH $((k + 1)) RESTART"
+		P -c "SELECT helpdesk_proxy.set_partition($k, '$(scale_conninfo "$p")', 'ws://127.0.0.1:$((p + 10))/ws')" >/dev/null
+		scale_ports+=("$p")
+		k=$((k + 1))
+	done
+}
