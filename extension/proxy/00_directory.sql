@@ -20,7 +20,11 @@ COMMENT ON SCHEMA plproxy IS
 
 CREATE TABLE helpdesk_proxy.partition (
 	part       integer PRIMARY KEY CHECK (part BETWEEN 0 AND 1023),
-	connstr    text NOT NULL CHECK (length(connstr) BETWEEN 1 AND 1000 AND connstr !~* '(^|\s)user\s*='),
+	-- key=value form only (no URI, whose user is not a user= key), no user
+	-- (PL/Proxy adds the caller's) and no password: the list is readable by
+	-- every role that calls through the proxy; passwords belong in .pgpass
+	connstr    text NOT NULL CHECK (length(connstr) BETWEEN 1 AND 1000 AND connstr !~* '^\s*postgres(ql)?:'
+	                                AND connstr !~* '(^|\s)(user|password)\s*='),
 	bridge_url text CHECK (length(bridge_url) <= 500 AND bridge_url ~ '^wss?://\S+$'),
 	accepts_tenants boolean NOT NULL DEFAULT true,
 	updated_at timestamptz NOT NULL DEFAULT now()
@@ -28,7 +32,7 @@ CREATE TABLE helpdesk_proxy.partition (
 COMMENT ON TABLE helpdesk_proxy.partition IS
 	'PL/Proxy partitions of cluster ''helpdesk'': 0..n-1 with n a power of two. Several partitions may name one node (the same connstr: one connection); a node is added by pointing partitions that hold no tenant at it.';
 COMMENT ON COLUMN helpdesk_proxy.partition.connstr IS
-	'libpq connection string of the node (without user=: PL/Proxy connects as the calling role, so every node checks the caller''s own grants).';
+	'libpq connection string of the node, key=value form, without user= (PL/Proxy connects as the calling role, so every node checks the caller''s own grants) and without password= (the proxy''s calls can read it: use ~/.pgpass of the proxy''s server).';
 COMMENT ON COLUMN helpdesk_proxy.partition.bridge_url IS
 	'The helpdesk-bridge of the node (WebSocket URL), returned by tenant_bridge() so clients know where to connect.';
 COMMENT ON COLUMN helpdesk_proxy.partition.accepts_tenants IS

@@ -47,6 +47,7 @@ typedef struct Fence
 } Fence;
 
 static bool known;				/* fences[] is what the table holds */
+static uint64 generation;		/* bumped by every invalidation */
 static int	nfences;
 static Fence *fences;			/* sorted by tenant_id, TopMemoryContext */
 static Oid	fence_relid;
@@ -56,7 +57,10 @@ static void
 fence_relcache_cb(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == fence_relid)
+	{
 		known = false;
+		generation++;
+	}
 }
 
 static int
@@ -71,7 +75,8 @@ cmp_fence(const void *a, const void *b)
 /*
  * Read the table. table_open() processes pending invalidations before the
  * scan's snapshot is taken, so a fence whose invalidation we have seen is
- * read; one that arrives during the scan leaves known false for next time.
+ * read. The list is kept (known) only when the read ended and no
+ * invalidation arrived during it; an error leaves it unknown.
  */
 static void
 load_fences(void)
@@ -85,6 +90,7 @@ load_fences(void)
 	int			cap = 4,
 				n = 0;
 	Fence	   *f;
+	uint64		gen_before;
 
 	if (!callback_registered)
 	{
@@ -98,8 +104,8 @@ load_fences(void)
 		return;
 	}
 	fence_relid = relid;
-	known = true;
 	rel = table_open(relid, AccessShareLock);
+	gen_before = generation;
 	f = MemoryContextAlloc(TopMemoryContext, cap * sizeof(Fence));
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
@@ -130,6 +136,7 @@ load_fences(void)
 		pfree(fences);
 	fences = f;
 	nfences = n;
+	known = (generation == gen_before);
 }
 
 /* 55000 when tenant_id is fenced or has moved out of this node. */

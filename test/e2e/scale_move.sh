@@ -86,6 +86,8 @@ n_a=$(j 'r.moving.acked.length') n_b=$(j 'r.staying.acked.length')
 note "A: $n_a posts acknowledged, $(j 'r.moving.refused') refusals retried, the longest post took $(j 'r.moving.longestMs') ms; B: $n_b posts, none refused"
 note "the move refused A's calls for $refused s ($(sed -n 's/^rows_copied=//p' "$work/move.out") rows copied)"
 [ "$n_a" -gt 10 ] && [ "$n_b" -gt 10 ] || fail "too few posts to say anything ($n_a, $n_b)"
+# B posted on while A's posts waited for the fence: it made more of them
+[ "$n_b" -gt "$n_a" ] || fail "B made no more posts than A ($n_b, $n_a): its posts were held up during A's move"
 
 note "every acknowledged message of A is on node 1 once; B's are on node 0"
 j "r.moving.acked.join('\n')" | sort >"$work/acked.a"
@@ -126,6 +128,6 @@ note "a move called off leaves the tenant where it was"
 N0 -c "SELECT helpdesk.set_tenant_fence($tb, 'fenced')" >/dev/null
 err=$(P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'while fenced')" 2>&1) && fail "a fenced tenant's call was served"
 case $err in *55000*|*"is being moved"*) ;; *) fail "fenced call: $err" ;; esac
-scripts/move-tenant --abort --tenant "$tb" --source "$(scale_conninfo "$n0port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" 2>/dev/null
+scripts/move-tenant --abort --tenant "$tb" --source "$(scale_conninfo "$n0port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" 2>"$work/abort.err" || { cat "$work/abort.err"; fail "move-tenant --abort failed"; }
 P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'after the abort')" >/dev/null || fail "B is not served after the abort"
 echo "scale_move: ok (A's calls refused for $refused s)"
