@@ -8,12 +8,16 @@
 #  2. aggregate: post_message through the proxy into tenants spread over 1, 2
 #     and 4 nodes (8 tenants each time, placed by upsert_tenant on the
 #     partitions that accept tenants), interleaved rounds.
+#  3. a move: one tenant with MOVE_SESSIONS sessions of 10 messages each is
+#     moved between nodes 0 and 1 (scripts/move-tenant), once per round, back
+#     and forth: the seconds its calls were refused and the rows copied.
 # Both ways run the same SQL (a lookup of the session by the client's number,
 # then post_message), pgbench -M prepared. The peer of the proxy is the direct
 # call; on 2 cores four nodes share the same CPU, so expect the proxy's hop
 # to cost throughput and no linear scaling: the table says what it is.
 #
 #   BENCH_SECONDS (10) BENCH_ROUNDS (3) BENCH_CLIENTS (8) HD_BENCH_PORT (55450)
+#   MOVE_SESSIONS (500)
 #   BENCH_NO_BUILD (0)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HD_ROOT"
@@ -96,6 +100,26 @@ for round in $(seq 1 "$rounds"); do
 		hd_log "round $round: $v $x tps"
 	done
 done
+# the move: a tenant of MOVE_SESSIONS sessions x 10 messages on node 0
+msessions=${MOVE_SESSIONS:-500}
+mt=$(P -c "SELECT helpdesk_proxy.upsert_tenant_on(0, 'mover', 'Mover')")
+P -c "SELECT helpdesk.upsert_queue($mt, 'main', 'Main', is_default => true)" >/dev/null
+for i in $(seq 1 "$msessions"); do
+	echo "SELECT helpdesk.post_message($mt, s.session_id, 'customer', c.id, 'message ' || g, client_msg_id => 'm-$i-' || g)
+	      FROM (SELECT helpdesk.upsert_customer($mt, 'c$i') AS id) c, helpdesk.start_session($mt, c.id) s, generate_series(1, 10) g;"
+done | P >/dev/null
+conn() { echo "host=/tmp/hd-sock-$((base + 1 + $1)) port=$((base + 1 + $1)) dbname=helpdesk user=postgres"; }
+from=0
+for round in $(seq 1 "$rounds"); do
+	to=$((1 - from))
+	scripts/move-tenant --tenant "$mt" --source "$(conn $from)" --target "$(conn $to)" \
+		--proxy "host=/tmp/hd-sock-$base port=$base dbname=helpdesk user=postgres" --target-part "$to" \
+		>"$work/move.out" 2>"$work/move.err" || { cat "$work/move.err" >&2; exit 1; }
+	r[refused]+="$(sed -n 's/^refused_seconds=//p' "$work/move.out") "
+	rows=$(sed -n 's/^rows_copied=//p' "$work/move.out")
+	hd_log "round $round: moved node $from -> node $to, refused $(sed -n 's/^refused_seconds=//p' "$work/move.out") s, $rows rows"
+	from=$to
+done
 m() { echo "${r[$1]}" | tr ' ' '\n' | grep . | median; }
 s() { echo "${r[$1]}" | tr ' ' '\n' | grep . | range; }
 mkdir -p bench/results
@@ -111,6 +135,10 @@ out=bench/results/scale-$(date -u +%Y%m%dT%H%M%SZ).md
 			n2) name="through the proxy, 8 tenants over 2 nodes" ;; n4) name="through the proxy, 8 tenants over 4 nodes" ;; esac
 		printf '| %s | %.0f | %s | %.2fx |\n' "$name" "$(m $v)" "$(s $v)" "$(awk "BEGIN {print $(m $v) / $d}")"
 	done
+	echo
+	echo
+	refused_range=$(echo "${r[refused]}" | tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%s-%s", lo, hi}')
+	echo "a move of a tenant of $msessions sessions ($rows rows) between nodes 0 and 1, idle: its calls refused for $(m refused) s (median of $rounds moves, $refused_range)"
 	echo
 	echo "placement: $placed"
 	echo "every node and the proxy are clusters on this one machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB"

@@ -25,6 +25,7 @@ FROM (VALUES
 	('_session_sla_start', '', 'trigger'),
 	('_tenant_grant_changed', '', 'trigger'),
 	('_config_audit', '', 'trigger'),
+	('_announce_tenant_move', '', 'scripts/move-tenant, as the move''s operator (superuser)'),
 	('_require_tenant', '', 'called inside our SECURITY DEFINER SQL functions'),
 	-- predicates anyone may evaluate
 	('transition_allowed', '*', 'the session state machine, no data'),

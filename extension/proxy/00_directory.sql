@@ -20,7 +20,11 @@ COMMENT ON SCHEMA plproxy IS
 
 CREATE TABLE helpdesk_proxy.partition (
 	part       integer PRIMARY KEY CHECK (part BETWEEN 0 AND 1023),
-	connstr    text NOT NULL CHECK (length(connstr) BETWEEN 1 AND 1000 AND connstr !~* '(^|\s)user\s*='),
+	-- key=value form only (no URI, whose user is not a user= key), no user
+	-- (PL/Proxy adds the caller's) and no password: the list is readable by
+	-- every role that calls through the proxy; passwords belong in .pgpass
+	connstr    text NOT NULL CHECK (length(connstr) BETWEEN 1 AND 1000 AND connstr !~* '^\s*postgres(ql)?:'
+	                                AND connstr !~* '(^|\s)(user|password)\s*='),
 	bridge_url text CHECK (length(bridge_url) <= 500 AND bridge_url ~ '^wss?://\S+$'),
 	accepts_tenants boolean NOT NULL DEFAULT true,
 	updated_at timestamptz NOT NULL DEFAULT now()
@@ -28,7 +32,7 @@ CREATE TABLE helpdesk_proxy.partition (
 COMMENT ON TABLE helpdesk_proxy.partition IS
 	'PL/Proxy partitions of cluster ''helpdesk'': 0..n-1 with n a power of two. Several partitions may name one node (the same connstr: one connection); a node is added by pointing partitions that hold no tenant at it.';
 COMMENT ON COLUMN helpdesk_proxy.partition.connstr IS
-	'libpq connection string of the node (without user=: PL/Proxy connects as the calling role, so every node checks the caller''s own grants).';
+	'libpq connection string of the node, key=value form, without user= (PL/Proxy connects as the calling role, so every node checks the caller''s own grants) and without password= (the proxy''s calls can read it: use ~/.pgpass of the proxy''s server).';
 COMMENT ON COLUMN helpdesk_proxy.partition.bridge_url IS
 	'The helpdesk-bridge of the node (WebSocket URL), returned by tenant_bridge() so clients know where to connect.';
 COMMENT ON COLUMN helpdesk_proxy.partition.accepts_tenants IS
@@ -150,22 +154,38 @@ COMMENT ON FUNCTION helpdesk_proxy.set_partition(integer, text, text, boolean, b
 	'Add a partition or point it at a node: connection string (no user=), bridge URL, whether new tenants may be placed there. Refused (55000) for a partition that holds tenants, unless force.';
 
 -- The partition of a tenant, for RUN ON. An unknown tenant gets the node's
--- own answer for one: HD404 "tenant N does not exist".
+-- own answer for one: HD404 "tenant N does not exist". A NULL tenant goes
+-- to partition 0: every node answers a NULL the same way (its own argument
+-- check), so that node's answer is the API's.
 CREATE FUNCTION helpdesk_proxy.tenant_partition(tenant_id bigint) RETURNS integer
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	p integer;
 BEGIN
+	IF tenant_id IS NULL THEN
+		RETURN 0;
+	END IF;
 	SELECT d.part INTO p FROM helpdesk_proxy.tenant_directory d WHERE d.tenant_id = tenant_partition.tenant_id;
 	IF p IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'HD404',
-			MESSAGE = format('tenant %s does not exist', coalesce(tenant_id::text, 'NULL'));
+		RAISE EXCEPTION USING ERRCODE = 'HD404', MESSAGE = format('tenant %s does not exist', tenant_id);
 	END IF;
 	RETURN p;
 END
 $$;
 COMMENT ON FUNCTION helpdesk_proxy.tenant_partition(bigint) IS
-	'The partition that holds a tenant (RUN ON of every proxied function); HD404 for an unknown tenant.';
+	'The partition that holds a tenant (RUN ON of the proxied functions that return one row); HD404 for an unknown tenant, 0 for NULL (any node answers a NULL tenant as every node does).';
+
+-- The partitions of a call that returns a set: the tenant's, or for a NULL
+-- tenant one per node, so that "every tenant" (config_audit_log(NULL))
+-- reads every node; each node checks the caller acts for every tenant.
+CREATE FUNCTION helpdesk_proxy.tenant_partitions(tenant_id bigint) RETURNS SETOF integer
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT helpdesk_proxy.tenant_partition(tenant_id) WHERE tenant_id IS NOT NULL
+	UNION ALL
+	SELECT p FROM helpdesk_proxy.node_partitions() p WHERE tenant_id IS NULL
+$$;
+COMMENT ON FUNCTION helpdesk_proxy.tenant_partitions(bigint) IS
+	'RUN ON of the proxied functions that return a set: the tenant''s partition, or one partition per node for NULL (every tenant: the nodes'' rows one node after another).';
 
 -- The partition of a tenant slug, NULL for an unknown one.
 CREATE FUNCTION helpdesk_proxy.slug_partition(slug text) RETURNS integer

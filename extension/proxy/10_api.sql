@@ -101,9 +101,9 @@ GRANT EXECUTE ON FUNCTION helpdesk.assign_ticket(tenant_id bigint, ticket_id big
 CREATE FUNCTION helpdesk.autoclose_settings(tenant_id bigint)
 RETURNS TABLE(rule text, enabled boolean, close_after interval, warn_before interval) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.autoclose_settings(tenant_id bigint) IS 'The tenant''s three auto-close rules as they apply (defaults filled in). (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.autoclose_settings(tenant_id bigint) IS 'The tenant''s three auto-close rules as they apply (defaults filled in). (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.autoclose_settings(tenant_id bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.autoclose_settings(tenant_id bigint) TO helpdesk_admin, helpdesk_reader, helpdesk_supervisor;
 
@@ -146,9 +146,9 @@ GRANT EXECUTE ON FUNCTION helpdesk.bot_reply(tenant_id bigint, job_id bigint, an
 CREATE FUNCTION helpdesk.bot_status(tenant_id bigint, session_id bigint)
 RETURNS TABLE(bot_id bigint, conversation_id text, turns integer, handoff_at timestamp with time zone, handoff_reason text, pending_jobs bigint) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.bot_status(tenant_id bigint, session_id bigint) IS 'The bot side of a session: which bot, its conversation id, turns (customer messages given to the bot), hand-off time and reason, calls not yet answered. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.bot_status(tenant_id bigint, session_id bigint) IS 'The bot side of a session: which bot, its conversation id, turns (customer messages given to the bot), hand-off time and reason, calls not yet answered. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.bot_status(tenant_id bigint, session_id bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.bot_status(tenant_id bigint, session_id bigint) TO helpdesk_admin, helpdesk_agent, helpdesk_api, helpdesk_bridge, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
@@ -245,9 +245,9 @@ GRANT EXECUTE ON FUNCTION helpdesk.close_session(tenant_id bigint, session_id bi
 CREATE FUNCTION helpdesk.config_audit_log(tenant_id bigint, from_at timestamp with time zone DEFAULT NULL::timestamp with time zone, to_at timestamp with time zone DEFAULT NULL::timestamp with time zone, object_type text DEFAULT NULL::text)
 RETURNS SETOF helpdesk.config_audit LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.config_audit_log(tenant_id bigint, from_at timestamp with time zone, to_at timestamp with time zone, object_type text) IS 'The configuration changes of a tenant (NULL: of every tenant, for a role acting for all) in [from_at, to_at), of one object type or all, oldest first. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.config_audit_log(tenant_id bigint, from_at timestamp with time zone, to_at timestamp with time zone, object_type text) IS 'The configuration changes of a tenant (NULL: of every tenant, for a role acting for all) in [from_at, to_at), of one object type or all, oldest first. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.config_audit_log(tenant_id bigint, from_at timestamp with time zone, to_at timestamp with time zone, object_type text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.config_audit_log(tenant_id bigint, from_at timestamp with time zone, to_at timestamp with time zone, object_type text) TO helpdesk_admin, helpdesk_reader, helpdesk_supervisor;
 
@@ -272,9 +272,9 @@ GRANT EXECUTE ON FUNCTION helpdesk.create_ticket(tenant_id bigint, customer_id b
 CREATE FUNCTION helpdesk.customer_messages(tenant_id bigint, customer_id bigint, before_id bigint DEFAULT NULL::bigint, max_rows integer DEFAULT 50, include_notes boolean DEFAULT false)
 RETURNS TABLE(id bigint, session_id bigint, sender_kind text, sender_id bigint, type text, body text, attachment jsonb, options jsonb, client_msg_id text, created_at timestamp with time zone, delivered_at timestamp with time zone, read_at timestamp with time zone) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.customer_messages(tenant_id bigint, customer_id bigint, before_id bigint, max_rows integer, include_notes boolean) IS 'A customer''s messages across sessions, newest first, before a message id (NULL: from the newest). (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.customer_messages(tenant_id bigint, customer_id bigint, before_id bigint, max_rows integer, include_notes boolean) IS 'A customer''s messages across sessions, newest first, before a message id (NULL: from the newest). (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.customer_messages(tenant_id bigint, customer_id bigint, before_id bigint, max_rows integer, include_notes boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.customer_messages(tenant_id bigint, customer_id bigint, before_id bigint, max_rows integer, include_notes boolean) TO helpdesk_admin, helpdesk_agent, helpdesk_api, helpdesk_bridge, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
@@ -353,9 +353,9 @@ GRANT EXECUTE ON FUNCTION helpdesk.handoff_to_agent(tenant_id bigint, session_id
 CREATE FUNCTION helpdesk.import_errors(tenant_id bigint, import_id bigint)
 RETURNS TABLE(line bigint, field text, message text) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.import_errors(tenant_id bigint, import_id bigint) IS 'The errors of an import by line. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.import_errors(tenant_id bigint, import_id bigint) IS 'The errors of an import by line. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.import_errors(tenant_id bigint, import_id bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.import_errors(tenant_id bigint, import_id bigint) TO helpdesk_admin, helpdesk_api;
 
@@ -389,9 +389,9 @@ GRANT EXECUTE ON FUNCTION helpdesk.list_tasks(tenant_id bigint, customer_id text
 CREATE FUNCTION helpdesk.list_tickets(tenant_id bigint, status text[] DEFAULT NULL::text[], queue_id bigint DEFAULT NULL::bigint, assignee_id bigint DEFAULT NULL::bigint, customer_id bigint DEFAULT NULL::bigint, priority text[] DEFAULT NULL::text[], tag text DEFAULT NULL::text, before_id bigint DEFAULT NULL::bigint, max_rows integer DEFAULT 50, unassigned boolean DEFAULT NULL::boolean)
 RETURNS SETOF helpdesk.ticket LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.list_tickets(tenant_id bigint, status text[], queue_id bigint, assignee_id bigint, customer_id bigint, priority text[], tag text, before_id bigint, max_rows integer, unassigned boolean) IS 'A tenant''s tickets newest first (by id), filtered by any of status, queue, assignee, customer, priority, a tag, unassigned; page on with before_id = the last id seen. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.list_tickets(tenant_id bigint, status text[], queue_id bigint, assignee_id bigint, customer_id bigint, priority text[], tag text, before_id bigint, max_rows integer, unassigned boolean) IS 'A tenant''s tickets newest first (by id), filtered by any of status, queue, assignee, customer, priority, a tag, unassigned; page on with before_id = the last id seen. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.list_tickets(tenant_id bigint, status text[], queue_id bigint, assignee_id bigint, customer_id bigint, priority text[], tag text, before_id bigint, max_rows integer, unassigned boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.list_tickets(tenant_id bigint, status text[], queue_id bigint, assignee_id bigint, customer_id bigint, priority text[], tag text, before_id bigint, max_rows integer, unassigned boolean) TO helpdesk_admin, helpdesk_agent, helpdesk_api, helpdesk_bridge, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
@@ -533,54 +533,54 @@ GRANT EXECUTE ON FUNCTION helpdesk.reply_ticket(tenant_id bigint, ticket_id bigi
 CREATE FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[] DEFAULT '{agent}'::text[], bucket text DEFAULT 'day'::text, source text DEFAULT 'rollup'::text)
 RETURNS TABLE(bucket_start timestamp with time zone, agent_id bigint, queue_id bigint, issue_type text, channel text, assignments bigint, offers bigint, offers_accepted bigint, offers_declined bigint, offers_timed_out bigint, acceptance_rate numeric, held bigint, handle_time_s numeric, handle_avg_s numeric, transfers_out bigint, online_s numeric, occupancy_handling_s numeric, occupancy numeric) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'Offers and assignments of closed sessions started in [from, to), by agent (default), queue, issue_type and channel (the session''s at close): offers accepted, declined, timed out, held assignments and their handling time, transfers out; and occupancy: time online (online or busy), handling time inside the buckets, and their ratio (by queue: over the time online of the agents who handled in it; NULL by issue_type or channel). (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'Offers and assignments of closed sessions started in [from, to), by agent (default), queue, issue_type and channel (the session''s at close): offers accepted, declined, timed out, held assignments and their handling time, transfers out; and occupancy: time online (online or busy), handling time inside the buckets, and their ratio (by queue: over the time online of the agents who handled in it; NULL by issue_type or channel). (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.report_agents(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) TO helpdesk_admin, helpdesk_api, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
 CREATE FUNCTION helpdesk.report_csat(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[] DEFAULT '{}'::text[], bucket text DEFAULT 'day'::text, source text DEFAULT 'rollup'::text)
 RETURNS TABLE(bucket_start timestamp with time zone, target text, queue_id bigint, agent_id bigint, issue_type text, channel text, requested bigint, responded bigint, response_rate numeric, score_avg numeric, score_1 bigint, score_2 bigint, score_3 bigint, score_4 bigint, score_5 bigint) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.report_csat(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'Surveys asked in [from, to): asked, answered, response rate, average score and the distribution 1..5, by target (session, ticket), queue and agent, issue_type and channel (of the survey''s session or ticket). (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.report_csat(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'Surveys asked in [from, to): asked, answered, response rate, average score and the distribution 1..5, by target (session, ticket), queue and agent, issue_type and channel (of the survey''s session or ticket). (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.report_csat(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.report_csat(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) TO helpdesk_admin, helpdesk_api, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
 CREATE FUNCTION helpdesk.report_funnel(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[] DEFAULT '{}'::text[], bucket text DEFAULT 'total'::text, source text DEFAULT 'rollup'::text)
 RETURNS TABLE(bucket_start timestamp with time zone, queue_id bigint, issue_type text, channel text, sessions bigint, bot bigint, queued bigint, answered bigint, resolved bigint, escalated bigint, abandoned bigint) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.report_funnel(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'The funnel of sessions created in [from, to): all, through the bot, queued, answered (held by an agent), resolved in chat (answered, not escalated), escalated to a ticket, abandoned (not short). (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.report_funnel(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'The funnel of sessions created in [from, to): all, through the bot, queued, answered (held by an agent), resolved in chat (answered, not escalated), escalated to a ticket, abandoned (not short). (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.report_funnel(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.report_funnel(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) TO helpdesk_admin, helpdesk_api, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
 CREATE FUNCTION helpdesk.report_sessions(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[] DEFAULT '{}'::text[], bucket text DEFAULT 'day'::text, source text DEFAULT 'rollup'::text)
 RETURNS TABLE(bucket_start timestamp with time zone, queue_id bigint, agent_id bigint, issue_type text, channel text, sessions bigint, bot_sessions bigint, bot_resolved bigint, bot_handoffs bigint, queued bigint, answered bigint, resolved bigint, escalated bigint, abandoned bigint, short_abandoned bigint, sl_eligible bigint, sl_met bigint, service_level numeric, abandonment_rate numeric, bot_resolution_rate numeric, bot_handoff_rate numeric, first_response_count bigint, first_response_avg_s numeric, wait_count bigint, wait_avg_s numeric, handle_count bigint, handle_avg_s numeric, reply_count bigint, reply_avg_s numeric, abandon_wait_avg_s numeric, transfers bigint) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.report_sessions(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'Chat figures of a tenant''s sessions created in [from, to) (whole quarter hours, closed sessions only): volume, bot, abandonment, service level, first response, wait, handle and reply times, transfers; by hour or day in the tenant''s zone (or total) and by queue, agent, issue_type, channel. source => ''raw'' computes the same from the raw tables. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.report_sessions(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'Chat figures of a tenant''s sessions created in [from, to) (whole quarter hours, closed sessions only): volume, bot, abandonment, service level, first response, wait, handle and reply times, transfers; by hour or day in the tenant''s zone (or total) and by queue, agent, issue_type, channel. source => ''raw'' computes the same from the raw tables. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.report_sessions(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.report_sessions(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) TO helpdesk_admin, helpdesk_api, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
 CREATE FUNCTION helpdesk.report_sla(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[] DEFAULT '{policy,target}'::text[], bucket text DEFAULT 'total'::text, source text DEFAULT 'rollup'::text)
 RETURNS TABLE(bucket_start timestamp with time zone, policy_id bigint, target text, queue_id bigint, agent_id bigint, issue_type text, channel text, hit bigint, missed bigint, attainment numeric) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.report_sla(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'SLA targets that stopped in [from, to): hit, missed and attainment by policy and target, and by the ticket''s queue, agent (assignee), issue_type and channel as it has them now. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.report_sla(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'SLA targets that stopped in [from, to): hit, missed and attainment by policy and target, and by the ticket''s queue, agent (assignee), issue_type and channel as it has them now. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.report_sla(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.report_sla(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) TO helpdesk_admin, helpdesk_api, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
 CREATE FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[] DEFAULT '{}'::text[], bucket text DEFAULT 'day'::text, source text DEFAULT 'rollup'::text)
 RETURNS TABLE(bucket_start timestamp with time zone, queue_id bigint, agent_id bigint, issue_type text, channel text, created bigint, resolved bigint, backlog_change bigint, first_response_count bigint, first_response_avg_s numeric, resolution_avg_s numeric, resolution_business_avg_s numeric) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'Tickets created in [from, to) (with their first response) and resolved in it (resolution time in calendar and business time); by bucket and queue, agent (assignee), issue_type, channel. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) IS 'Tickets created in [from, to) (with their first response) and resolved in it (resolution time in calendar and business time); by bucket and queue, agent (assignee), issue_type, channel. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.report_tickets(tenant_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, group_by text[], bucket text, source text) TO helpdesk_admin, helpdesk_api, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
@@ -596,9 +596,9 @@ GRANT EXECUTE ON FUNCTION helpdesk.request_agent(tenant_id bigint, session_id bi
 CREATE FUNCTION helpdesk.retention_batch(tenant_id bigint, batch_size integer DEFAULT 5000, chat_after bigint DEFAULT 0, ticket_after bigint DEFAULT 0)
 RETURNS TABLE(chat_messages bigint, ticket_messages bigint, events bigint, uploads bigint, more boolean, chat_last bigint, ticket_last bigint) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.retention_batch(tenant_id bigint, batch_size integer, chat_after bigint, ticket_after bigint) IS 'One batch of retention for a tenant: the next batch_size of its chat and ticket messages by primary key after chat_after and ticket_after (so the cost does not grow with the table), those past the retention deleted with their search keys and uploads, and the message text of as many of its old events. more: the batch was full and had expired rows; chat_last and ticket_last: where the next batch starts. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.retention_batch(tenant_id bigint, batch_size integer, chat_after bigint, ticket_after bigint) IS 'One batch of retention for a tenant: the next batch_size of its chat and ticket messages by primary key after chat_after and ticket_after (so the cost does not grow with the table), those past the retention deleted with their search keys and uploads, and the message text of as many of its old events. more: the batch was full and had expired rows; chat_last and ticket_last: where the next batch starts. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.retention_batch(tenant_id bigint, batch_size integer, chat_after bigint, ticket_after bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.retention_batch(tenant_id bigint, batch_size integer, chat_after bigint, ticket_after bigint) TO helpdesk_admin;
 
@@ -623,27 +623,27 @@ GRANT EXECUTE ON FUNCTION helpdesk.revoke_bot_tokens(tenant_id bigint, bot_id bi
 CREATE FUNCTION helpdesk.run_import(tenant_id bigint, import_id bigint, skip_invalid boolean DEFAULT false)
 RETURNS TABLE(state text, rows bigint, inserted bigint, updated bigint, skipped bigint, errors bigint) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.run_import(tenant_id bigint, import_id bigint, skip_invalid boolean) IS 'Validates every staged row of the import (errors by line in import_error), then upserts by external id: all or nothing (state rejected when any row is invalid), or with skip_invalid the valid rows only. Removes the staged rows. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.run_import(tenant_id bigint, import_id bigint, skip_invalid boolean) IS 'Validates every staged row of the import (errors by line in import_error), then upserts by external id: all or nothing (state rejected when any row is invalid), or with skip_invalid the valid rows only. Removes the staged rows. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.run_import(tenant_id bigint, import_id bigint, skip_invalid boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.run_import(tenant_id bigint, import_id bigint, skip_invalid boolean) TO helpdesk_admin, helpdesk_api;
 
 CREATE FUNCTION helpdesk.search_messages(tenant_id bigint, query text, customer_id bigint DEFAULT NULL::bigint, "from" timestamp with time zone DEFAULT NULL::timestamp with time zone, "to" timestamp with time zone DEFAULT NULL::timestamp with time zone, max_rows integer DEFAULT 50)
 RETURNS TABLE(source text, message_id bigint, parent_id bigint, customer_id bigint, sender_kind text, created_at timestamp with time zone, body text) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.search_messages(tenant_id bigint, query text, customer_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, max_rows integer) IS 'A tenant''s chat and ticket messages containing every word (English: whole words, any case) and every CJK run (as written) of the query, newest first; optionally one customer''s, within [from, to). parent_id: the session (chat) or ticket. Sees messages once index_messages() has passed them. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.search_messages(tenant_id bigint, query text, customer_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, max_rows integer) IS 'A tenant''s chat and ticket messages containing every word (English: whole words, any case) and every CJK run (as written) of the query, newest first; optionally one customer''s, within [from, to). parent_id: the session (chat) or ticket. Sees messages once index_messages() has passed them. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.search_messages(tenant_id bigint, query text, customer_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, max_rows integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.search_messages(tenant_id bigint, query text, customer_id bigint, "from" timestamp with time zone, "to" timestamp with time zone, max_rows integer) TO helpdesk_admin, helpdesk_agent, helpdesk_api, helpdesk_bridge, helpdesk_qa, helpdesk_supervisor;
 
 CREATE FUNCTION helpdesk.search_quick_replies(tenant_id bigint, agent_id bigint, prefix text DEFAULT ''::text, max_rows integer DEFAULT 20, language text DEFAULT NULL::text)
 RETURNS TABLE(quick_reply_id bigint, shortcode text, title text, category text, language text, personal boolean, uses bigint, body text) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.search_quick_replies(tenant_id bigint, agent_id bigint, prefix text, max_rows integer, language text) IS 'The quick replies an agent may use (its own and the shared ones) whose shortcode or title starts with prefix (case-insensitive), most used by this agent first, then personal before shared, then by shortcode. language: that language or none. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.search_quick_replies(tenant_id bigint, agent_id bigint, prefix text, max_rows integer, language text) IS 'The quick replies an agent may use (its own and the shared ones) whose shortcode or title starts with prefix (case-insensitive), most used by this agent first, then personal before shared, then by shortcode. language: that language or none. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.search_quick_replies(tenant_id bigint, agent_id bigint, prefix text, max_rows integer, language text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.search_quick_replies(tenant_id bigint, agent_id bigint, prefix text, max_rows integer, language text) TO helpdesk_agent, helpdesk_bridge, helpdesk_supervisor;
 
@@ -668,18 +668,18 @@ GRANT EXECUTE ON FUNCTION helpdesk.send_agent_message(tenant_id bigint, from_age
 CREATE FUNCTION helpdesk.session_history(tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint, after_id bigint DEFAULT 0, max_rows integer DEFAULT 50)
 RETURNS TABLE(id bigint, session_id bigint, sender_kind text, sender_id bigint, type text, body text, attachment jsonb, options jsonb, client_msg_id text, created_at timestamp with time zone, delivered_at timestamp with time zone, read_at timestamp with time zone) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.session_history(tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint, after_id bigint, max_rows integer) IS 'session_messages for one reader, checked against who holds the session now: a customer its own sessions (no notes), an agent the session it holds (active, or closed while held), a supervisor any of the tenant (notes included). 42501 otherwise. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.session_history(tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint, after_id bigint, max_rows integer) IS 'session_messages for one reader, checked against who holds the session now: a customer its own sessions (no notes), an agent the session it holds (active, or closed while held), a supervisor any of the tenant (notes included). 42501 otherwise. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.session_history(tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint, after_id bigint, max_rows integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.session_history(tenant_id bigint, session_id bigint, reader_kind text, reader_id bigint, after_id bigint, max_rows integer) TO helpdesk_admin, helpdesk_agent, helpdesk_api, helpdesk_bridge, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
 CREATE FUNCTION helpdesk.session_messages(tenant_id bigint, session_id bigint, after_id bigint DEFAULT 0, max_rows integer DEFAULT 50, include_notes boolean DEFAULT false)
 RETURNS TABLE(id bigint, session_id bigint, sender_kind text, sender_id bigint, type text, body text, attachment jsonb, options jsonb, client_msg_id text, created_at timestamp with time zone, delivered_at timestamp with time zone, read_at timestamp with time zone) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.session_messages(tenant_id bigint, session_id bigint, after_id bigint, max_rows integer, include_notes boolean) IS 'A session''s messages oldest first, after a message id (page with the last id you got). (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.session_messages(tenant_id bigint, session_id bigint, after_id bigint, max_rows integer, include_notes boolean) IS 'A session''s messages oldest first, after a message id (page with the last id you got). (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.session_messages(tenant_id bigint, session_id bigint, after_id bigint, max_rows integer, include_notes boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.session_messages(tenant_id bigint, session_id bigint, after_id bigint, max_rows integer, include_notes boolean) TO helpdesk_admin, helpdesk_agent, helpdesk_api, helpdesk_bridge, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
@@ -983,18 +983,18 @@ GRANT EXECUTE ON FUNCTION helpdesk.test_rule(tenant_id bigint, rule jsonb, objec
 CREATE FUNCTION helpdesk.ticket_messages(tenant_id bigint, ticket_id bigint, after_id bigint DEFAULT 0, max_rows integer DEFAULT 50, include_notes boolean DEFAULT false)
 RETURNS TABLE(id bigint, ticket_id bigint, sender_kind text, sender_id bigint, type text, body text, attachment jsonb, client_msg_id text, created_at timestamp with time zone, delivered_at timestamp with time zone, read_at timestamp with time zone) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.ticket_messages(tenant_id bigint, ticket_id bigint, after_id bigint, max_rows integer, include_notes boolean) IS 'A ticket''s thread oldest first after a message id (notes only with include_notes, for staff). (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.ticket_messages(tenant_id bigint, ticket_id bigint, after_id bigint, max_rows integer, include_notes boolean) IS 'A ticket''s thread oldest first after a message id (notes only with include_notes, for staff). (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.ticket_messages(tenant_id bigint, ticket_id bigint, after_id bigint, max_rows integer, include_notes boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.ticket_messages(tenant_id bigint, ticket_id bigint, after_id bigint, max_rows integer, include_notes boolean) TO helpdesk_admin, helpdesk_agent, helpdesk_api, helpdesk_bridge, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 
 CREATE FUNCTION helpdesk.ticket_sla(tenant_id bigint, ticket_id bigint)
 RETURNS TABLE(target text, round integer, policy_id bigint, goal interval, started_at timestamp with time zone, running boolean, elapsed interval, warn_at timestamp with time zone, due_at timestamp with time zone, warned boolean, breached boolean, stopped_at timestamp with time zone, outcome text) LANGUAGE plproxy AS $$
 	CLUSTER 'helpdesk';
-	RUN ON helpdesk_proxy.tenant_partition($1);
+	RUN ON helpdesk_proxy.tenant_partitions($1);
 $$;
-COMMENT ON FUNCTION helpdesk.ticket_sla(tenant_id bigint, ticket_id bigint) IS 'The SLA clocks of a ticket: per target and round, the goal, the open time elapsed so far, due and warning times and the outcome. (proxied to the tenant''s node)';
+COMMENT ON FUNCTION helpdesk.ticket_sla(tenant_id bigint, ticket_id bigint) IS 'The SLA clocks of a ticket: per target and round, the goal, the open time elapsed so far, due and warning times and the outcome. (proxied to the tenant''s node; a NULL tenant to every node, their rows one node after another)';
 REVOKE ALL ON FUNCTION helpdesk.ticket_sla(tenant_id bigint, ticket_id bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk.ticket_sla(tenant_id bigint, ticket_id bigint) TO helpdesk_admin, helpdesk_agent, helpdesk_api, helpdesk_bridge, helpdesk_qa, helpdesk_reader, helpdesk_supervisor;
 

@@ -32,12 +32,20 @@ COMMENT ON FUNCTION helpdesk_proxy._node_probe(integer, text) IS
 	'Internal: on the node of one partition, the id of a tenant slug (NULL: none) and its tenant id series (increment, start, last value).';
 
 -- The directory row of a tenant a node has just created. Definer's: callers
--- may create tenants (upsert_tenant's grant) but not edit the directory.
+-- may create tenants (upsert_tenant's grant) but not edit the directory, so
+-- it asks the node itself (as the proxy's owner) that the tenant is there
+-- under that id and slug before it writes anything.
 CREATE FUNCTION helpdesk_proxy._record_tenant(tenant_id bigint, slug text, part integer) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	held integer;
+	there bigint;
 BEGIN
+	SELECT x.tenant_id INTO there FROM helpdesk_proxy._node_probe(part, slug) x;
+	IF there IS DISTINCT FROM tenant_id THEN
+		RAISE EXCEPTION USING ERRCODE = '22023',
+			MESSAGE = format('the node of partition %s has no tenant %s with that slug', part, tenant_id);
+	END IF;
 	SELECT d.part INTO held FROM helpdesk_proxy.tenant_directory d
 	WHERE d.tenant_id = _record_tenant.tenant_id AND d.slug IS DISTINCT FROM _record_tenant.slug;
 	IF FOUND THEN

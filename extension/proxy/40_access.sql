@@ -47,7 +47,7 @@ END
 $$;
 
 -- the routing lookups every proxied call makes, as its caller
-GRANT EXECUTE ON FUNCTION helpdesk_proxy.tenant_partition(bigint), helpdesk_proxy.slug_partition(text), helpdesk_proxy.login_partition(text),
+GRANT EXECUTE ON FUNCTION helpdesk_proxy.tenant_partition(bigint), helpdesk_proxy.tenant_partitions(bigint), helpdesk_proxy.slug_partition(text), helpdesk_proxy.login_partition(text),
 	helpdesk_proxy.node_partitions(), helpdesk_proxy.tenant_bridge(bigint) TO PUBLIC;
 REVOKE ALL ON FUNCTION helpdesk_proxy.choose_partition(), helpdesk_proxy._partition_changed() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION helpdesk_proxy.choose_partition() TO helpdesk_admin;

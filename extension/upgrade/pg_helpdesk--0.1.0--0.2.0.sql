@@ -4212,6 +4212,13 @@ AS 'MODULE_PATHNAME', 'hd_set_tenant_fence';
 COMMENT ON FUNCTION helpdesk.set_tenant_fence(bigint, text) IS
 	'Fence a tenant on this node (''fenced'': its calls get 55000 while a move copies it), mark it ''moved_out'' (the directory names its new node), or NULL to call a move off. Returns the previous state (NULL: none). Needs every tenant (the move''s operator); a moved-out tenant cannot be unfenced.';
 
+CREATE FUNCTION helpdesk._announce_tenant_move(tenant_id bigint, bridge_url text, target_position bigint)
+RETURNS integer LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hd_announce_tenant_move';
+COMMENT ON FUNCTION helpdesk._announce_tenant_move(bigint, text, bigint) IS
+	'Internal (scripts/move-tenant, on the source once the directory names the new node): a tenant.moved event {tenant_id, position, bridge_url} to every customer with an open session and every enabled agent of the tenant, after all its events here; its clients continue at bridge_url from position. Returns the number of events.';
+
 -- >>> extension/access.sql (copied verbatim)
 -- Grants and row level security, decided in one place after every subsystem
 -- (Makefile SQL_PARTS: before finish.sql). The same statements end
@@ -4240,6 +4247,7 @@ FROM (VALUES
 	('_session_sla_start', '', 'trigger'),
 	('_tenant_grant_changed', '', 'trigger'),
 	('_config_audit', '', 'trigger'),
+	('_announce_tenant_move', '', 'scripts/move-tenant, as the move''s operator (superuser)'),
 	('_require_tenant', '', 'called inside our SECURITY DEFINER SQL functions'),
 	-- predicates anyone may evaluate
 	('transition_allowed', '*', 'the session state machine, no data'),

@@ -9,6 +9,9 @@
 #  - A's calls were refused (the fence worked) and for how long is printed;
 #  - afterwards node 1's dispatcher routes A's new session, node 0 refuses
 #    A's calls with 55000 "moved", and the directory names node 1;
+#  - A's customer, connected to node 0's bridge, gets tenant.moved after all
+#    of A's events there and follows it to node 1's bridge from the position
+#    it names: every acknowledged post reaches it once, none is missed;
 #  - a move that is called off (--abort) leaves the tenant served by its node;
 #  - set_tenant_fence's refusals (pgTAP covers them too: test/pgtap/tenant_fence.sql).
 source "$(dirname "$0")/common.sh"
@@ -20,10 +23,15 @@ pport=$((base + 91)) n0port=$((base + 92)) n1port=$((base + 93))
 work=$HD_CLUSTER/scale-move
 rm -rf "$work"; mkdir -p "$work"
 source test/scale/clusters.sh
-poster=
-trap '[ -n "$poster" ] && kill "$poster" 2>/dev/null; scale_stop' EXIT
+poster= client= bridges=()
+trap '[ -n "$poster" ] && kill "$poster" 2>/dev/null; [ -n "$client" ] && kill "$client" 2>/dev/null;
+	for p in "${bridges[@]}"; do kill "$p" 2>/dev/null || true; done; scale_stop' EXIT
+export SCALE_BRIDGE_OFFSET=2	# bridges on +94, +95
 scale_start "$pport" "$n0port" "$n1port"
 hd_node_modules
+make -s -C bridge >/dev/null || fail "cannot build the bridge"
+scale_bridge "$n0port" "$work/bridge0.log"; bridges+=($!)
+scale_bridge "$n1port" "$work/bridge1.log"; bridges+=($!)
 
 # A and B on node 0, each with an online agent, a direct queue and an active session
 setup() { # slug -> "tenant session customer agent"
@@ -50,8 +58,13 @@ wait_active() { # port tenant session
 }
 wait_active "$n0port" "$ta" "$sa" || fail "node 0's dispatcher did not assign A's session"
 
-note "a client posts into A and B through the proxy while A moves to node 1"
+note "a client posts into A and B through the proxy while A moves to node 1; A's customer follows on a bridge"
 export STOP_FILE=$work/stop SCALE_PROXY="$(scale_conninfo "$pport") user=postgres"
+ctok=$(P -c "SELECT helpdesk.issue_token($ta, 'customer', $ca, '1 hour')")
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$((n0port + 2))/healthz" >/dev/null 2>&1 && curl -fsS "http://127.0.0.1:$((n1port + 2))/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+(cd test/bridge && node scale_move_client.js $((n0port + 2)) "$ctok" "$sa") >"$work/client.json" 2>"$work/client.err" &
+client=$!
+sleep 1
 (cd test/bridge && node scale_move_poster.js "$ta" "$sa" "$ca" "$tb" "$sb" "$cb") >"$work/poster.json" 2>"$work/poster.err" &
 poster=$!
 sleep 1.5
@@ -62,6 +75,8 @@ sleep 1.5
 touch "$STOP_FILE"
 wait "$poster" || { cat "$work/poster.err"; fail "the posting client failed"; }
 poster=
+wait "$client" || { cat "$work/client.err"; tail -5 "$work"/bridge*.log; fail "the WebSocket client failed"; }
+client=
 refused=$(sed -n 's/^refused_seconds=//p' "$work/move.out")
 j() { node -e "const r = JSON.parse(require('fs').readFileSync('$work/poster.json')); console.log($1)"; }
 [ "$(j 'r.moving.errors.length + r.staying.errors.length')" = 0 ] || fail "posts failed: $(j 'JSON.stringify([r.moving.errors, r.staying.errors])')"
@@ -71,6 +86,8 @@ n_a=$(j 'r.moving.acked.length') n_b=$(j 'r.staying.acked.length')
 note "A: $n_a posts acknowledged, $(j 'r.moving.refused') refusals retried, the longest post took $(j 'r.moving.longestMs') ms; B: $n_b posts, none refused"
 note "the move refused A's calls for $refused s ($(sed -n 's/^rows_copied=//p' "$work/move.out") rows copied)"
 [ "$n_a" -gt 10 ] && [ "$n_b" -gt 10 ] || fail "too few posts to say anything ($n_a, $n_b)"
+# B posted on while A's posts waited for the fence: it made more of them
+[ "$n_b" -gt "$n_a" ] || fail "B made no more posts than A ($n_b, $n_a): its posts were held up during A's move"
 
 note "every acknowledged message of A is on node 1 once; B's are on node 0"
 j "r.moving.acked.join('\n')" | sort >"$work/acked.a"
@@ -80,6 +97,21 @@ diff "$work/acked.a" "$work/node1.a" >"$work/a.diff" || { head "$work/a.diff"; f
 [ "$(N0 -c "SELECT count(*) FROM helpdesk.message WHERE tenant_id = $ta")" = 0 ] || fail "A's messages are still on node 0 after the purge"
 [ "$(N0 -c "SELECT count(*) FROM helpdesk.message WHERE tenant_id = $tb AND client_msg_id LIKE 'stay-%'")" = "$n_b" ] || fail "B's messages on node 0 are not its acknowledged posts"
 [ "$(N1 -c "SELECT count(*) FROM helpdesk.ticket WHERE tenant_id = $ta")" = 1 ] || fail "A's ticket did not move"
+
+note "A's customer, following tenant.moved from node 0's bridge to node 1's, got every acknowledged post once"
+c() { node -e "const r = JSON.parse(require('fs').readFileSync('$work/client.json')); console.log($1)"; }
+[ "$(c 'r.moved !== null')" = true ] || fail "the client got no tenant.moved"
+[ "$(c 'r.moved.bridge_url')" = "ws://127.0.0.1:$((n1port + 2))/ws" ] || fail "tenant.moved names $(c 'r.moved.bridge_url')"
+[ "$(c 'r.moved.position')" = "$(sed -n 's/^target_position=//p' "$work/move.out")" ] || fail "tenant.moved names another position than the move's"
+[ "$(c 'r.posErrors.length')" = 0 ] || fail "positions repeated or went back: $(c 'JSON.stringify(r.posErrors)')"
+c "r.ids.filter((x) => x.startsWith('move-')).join('\\n')" >"$work/client.a"
+[ "$(sort "$work/client.a" | uniq -d | wc -l)" = 0 ] || fail "the client got a message twice: $(sort "$work/client.a" | uniq -d | head -3)"
+# every acknowledged post, but the first ones the client may have missed while connecting
+first=$(head -1 "$work/client.a")
+awk -v f="$first" 'found || $0 == f {found = 1; print}' <(j "r.moving.acked.join('\\n')") >"$work/acked.after"
+diff <(sort "$work/acked.after") <(sort "$work/client.a") >"$work/client.diff" ||
+	{ head "$work/client.diff"; fail "the client's messages are not every acknowledged post from its first one"; }
+note "the client got $(wc -l <"$work/client.a") posts over both bridges, none twice, none missing, positions increasing on each"
 [ "$(P -c "SELECT part || ' ' || state FROM helpdesk_proxy.tenant_directory WHERE tenant_id = $ta")" = "1 active" ] || fail "the directory does not name node 1 for A"
 
 note "after the move: node 1 serves A, node 0 refuses it"
@@ -96,6 +128,6 @@ note "a move called off leaves the tenant where it was"
 N0 -c "SELECT helpdesk.set_tenant_fence($tb, 'fenced')" >/dev/null
 err=$(P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'while fenced')" 2>&1) && fail "a fenced tenant's call was served"
 case $err in *55000*|*"is being moved"*) ;; *) fail "fenced call: $err" ;; esac
-scripts/move-tenant --abort --tenant "$tb" --source "$(scale_conninfo "$n0port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" 2>/dev/null
+scripts/move-tenant --abort --tenant "$tb" --source "$(scale_conninfo "$n0port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" 2>"$work/abort.err" || { cat "$work/abort.err"; fail "move-tenant --abort failed"; }
 P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'after the abort')" >/dev/null || fail "B is not served after the abort"
 echo "scale_move: ok (A's calls refused for $refused s)"

@@ -86,14 +86,9 @@ case $err in *"tenant 424242 does not exist"*) ;; *) fail "unknown tenant: $err"
 	fail "tenant_bridge does not name the bridge of game-3's node"
 
 note "a conversation per node through the proxy and the bridges"
-for b in "0 $n0port $b0port" "1 $n1port $b1port"; do
-	set -- $b
-	PGHOST=/tmp/hd-sock-$2 PGPORT=$2 PGUSER=postgres PGDATABASE=helpdesk \
-	HELPDESK_TOKEN_SECRET=$(PGHOST=/tmp/hd-sock-$2 PGPORT=$2 psql -XAt -d helpdesk -c 'SHOW helpdesk.token_secret') \
-		bridge/helpdesk-bridge --port "$3" --db "host=/tmp/hd-sock-$2 port=$2 dbname=helpdesk user=postgres" \
-		>"$work/bridge$1.log" 2>&1 &
-	bridges+=($!)
-done
+make -s -C bridge >/dev/null || fail "cannot build the bridge"
+scale_bridge "$n0port" "$work/bridge0.log"; bridges+=($!)
+scale_bridge "$n1port" "$work/bridge1.log"; bridges+=($!)
 hd_node_modules
 SCALE_PROXY="host=/tmp/hd-sock-$pport port=$pport dbname=helpdesk user=postgres" \
 	node test/bridge/scale_proxy.js "game-1" "game-2" ||

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(16);
+SELECT plan(20);
 
 -- The tenant fence of a move between nodes (set_tenant_fence, the check in
 -- the tenant access path; scripts/move-tenant, test/e2e/scale_move.sh).
@@ -59,6 +59,20 @@ SELECT throws_ok(format('SELECT helpdesk.upsert_customer(%s, ''cust-2'')', pg_te
 	format('tenant %s has moved to another node', pg_temp.fx('ta')), 'a moved-out tenant: 55000 "moved"');
 SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, NULL)', pg_temp.fx('ta')), '55000',
 	NULL, 'a move that switched cannot be called off');
+
+-- the announcement of a move: one tenant.moved to each customer with an open
+-- session and each enabled agent, with the new bridge and position
+INSERT INTO fx SELECT 'ab', helpdesk.upsert_agent(pg_temp.fx('tb'), 'agent-b', 'Agent B');
+SELECT throws_ok(format('SELECT helpdesk._announce_tenant_move(%s, NULL, NULL)', pg_temp.fx('tb')), '22004',
+	NULL, 'announce without a position: 22004');
+SELECT throws_ok(format('SELECT helpdesk._announce_tenant_move(%s, %L, 1)', pg_temp.fx('tb'), repeat('x', 501)), '22023',
+	NULL, 'announce with a bridge URL over 500 bytes: 22023');
+SELECT is(helpdesk._announce_tenant_move(pg_temp.fx('tb'), 'ws://node-b.example:8090/ws', 42), 2,
+	'announce: one event for the customer with an open session, one for the agent');
+SELECT is((SELECT array_agg(audience || ':' || (payload ->> 'position') || ':' || (payload ->> 'bridge_url') ORDER BY audience)
+	FROM helpdesk.event WHERE tenant_id = pg_temp.fx('tb') AND type = 'tenant.moved'),
+	ARRAY['agent:42:ws://node-b.example:8090/ws', 'customer:42:ws://node-b.example:8090/ws'],
+	'tenant.moved carries the position and the bridge URL, to the customer and the agent');
 
 SELECT * FROM finish();
 ROLLBACK;

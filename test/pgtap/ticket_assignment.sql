@@ -345,7 +345,21 @@ SELECT is((SELECT count(*)::int FROM helpdesk.ticket WHERE tenant_id IN (pg_temp
 ------------------------------------------------------------------------------
 SELECT lives_ok($$DELETE FROM helpdesk.ticket WHERE tenant_id IN (pg_temp.fx('t'), pg_temp.fx('tx'), pg_temp.fx('ta'))$$,
 	'clean up: delete the tickets (their audit rows go with them)');
-SELECT lives_ok($$DELETE FROM helpdesk.tenant WHERE id IN (pg_temp.fx('t'), pg_temp.fx('tx'), pg_temp.fx('ta'))$$,
+-- the rollup worker may be writing these tenants' rollups meanwhile: a
+-- deadlock with it (40P01) or its serialization failure is retried
+CREATE FUNCTION pg_temp.delete_tenants(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..20 LOOP
+		BEGIN
+			DELETE FROM helpdesk.tenant WHERE id = ANY (ids);
+			RETURN;
+		EXCEPTION WHEN deadlock_detected OR serialization_failure THEN
+			PERFORM pg_sleep(0.05);
+		END;
+	END LOOP;
+	DELETE FROM helpdesk.tenant WHERE id = ANY (ids);
+END $$;
+SELECT lives_ok($$SELECT pg_temp.delete_tenants(ARRAY[pg_temp.fx('t'), pg_temp.fx('tx'), pg_temp.fx('ta')])$$,
 	'clean up: delete the tenants');
 
 SELECT * FROM finish();

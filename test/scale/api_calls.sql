@@ -41,5 +41,8 @@ SELECT helpdesk.set_agent_status(:t, :a, 'sleeping');
 SELECT helpdesk.start_session(:t, 987654321);
 SELECT helpdesk.upsert_tenant('Not A Slug!', 'x');
 SELECT helpdesk.get_ticket(:t, 987654321) IS NULL;
--- an unknown tenant
+-- an unknown tenant; a NULL one (the node's own answer); every tenant
 SELECT helpdesk.upsert_queue(987654321, 'q', 'Q');
+SELECT helpdesk.upsert_queue(NULL, 'q', 'Q');
+SELECT count(*) FROM helpdesk.list_tickets(NULL);
+SELECT count(*) > 0 FROM helpdesk.config_audit_log(NULL);
