@@ -15,14 +15,24 @@
 #include "utils/rel.h"
 
 #define HD_DIRECT_MAX_COLS 16
+#define HD_DIRECT_MAX_FKS 2
+#define HD_DIRECT_MAX_INDEXES 16
 
 /* Where the value of a column comes from. */
 typedef enum HdFill
 {
 	HD_FILL_CALLER,				/* values[i] / nulls[i] */
 	HD_FILL_IDENTITY,			/* next value of the column's identity sequence */
-	HD_FILL_NOW					/* now(), the transaction's start time */
+	HD_FILL_NOW,				/* now(), the transaction's start time */
+	HD_FILL_CLOCK				/* clock_timestamp(), read for each row */
 } HdFill;
+
+/* A foreign key (two columns) -> table's primary key that the caller vouches for. */
+typedef struct HdDirectFk
+{
+	const char *table;
+	const char *cols[2];
+} HdDirectFk;
 
 typedef struct HdDirectColumn
 {
@@ -37,19 +47,20 @@ typedef struct HdDirectColumn
  * relcache generation of the table. If anything would make a hand-made
  * insert differ from an INSERT (another column, a trigger, a rule, row
  * level security, an index on an expression, a deferred unique index), the
- * table is not "usable" and the caller goes through SPI.
+ * table is not "usable" and the caller goes through SPI. Partial indexes
+ * are filled as the executor fills them: their predicate is compiled once
+ * and evaluated for each row.
  *
- * fk_table/fk_cols name one foreign key whose check the caller performs
- * itself: it holds a FOR KEY SHARE lock on the referenced row, which is
- * exactly what the RI trigger would take. That trigger is then not fired.
+ * fks name up to two foreign keys whose check the caller performs itself:
+ * it holds a FOR KEY SHARE (or stronger) lock on each referenced row, which
+ * is what the RI trigger would take. Those triggers are then not fired.
  */
 typedef struct HdDirectTable
 {
 	const char *relname;
 	int			ncols;
 	HdDirectColumn cols[HD_DIRECT_MAX_COLS];
-	const char *fk_table;
-	const char *fk_cols[2];
+	HdDirectFk	fks[HD_DIRECT_MAX_FKS];
 
 	/* filled by direct_insert.c */
 	bool		registered;
@@ -63,6 +74,9 @@ typedef struct HdDirectTable
 	MemoryContext cxt;
 	int			nchecks;
 	ExprState **checks;			/* compiled CHECK constraints, in constr order */
+	int			npreds;
+	Oid			pred_index[HD_DIRECT_MAX_INDEXES];	/* partial indexes ... */
+	ExprState  *preds[HD_DIRECT_MAX_INDEXES];	/* ... and their compiled predicates */
 	ExprContext *econtext;
 } HdDirectTable;
 

@@ -32,8 +32,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/relcache.h"
+#include "utils/timestamp.h"
 
-#define MAX_DIRECT_TABLES 4
+#define MAX_DIRECT_TABLES 8
 
 static HdDirectTable *tables[MAX_DIRECT_TABLES];
 static int	ntables;
@@ -75,9 +76,9 @@ column_index(HdDirectTable *t, const char *name)
 	return -1;
 }
 
-/* Is the foreign key fk the one (t->fk_cols) -> fk_table's primary key? */
+/* Is the foreign key fk the one (v->cols) -> v->table's primary key? */
 static bool
-is_vouched_fk(HdDirectTable *t, ForeignKeyCacheInfo *fk, Oid fk_relid)
+is_vouched_fk(HdDirectTable *t, const HdDirectFk *v, ForeignKeyCacheInfo *fk, Oid fk_relid)
 {
 	Relation	ref;
 	Oid			pk;
@@ -85,10 +86,10 @@ is_vouched_fk(HdDirectTable *t, ForeignKeyCacheInfo *fk, Oid fk_relid)
 	bool		same;
 	int			i;
 
-	if (t->fk_table == NULL || fk->confrelid != fk_relid || fk->nkeys != 2)
+	if (fk->confrelid != fk_relid || fk->nkeys != 2)
 		return false;
 	for (i = 0; i < 2; i++)
-		if (fk->conkey[i] != t->attnum[column_index(t, t->fk_cols[i])])
+		if (fk->conkey[i] != t->attnum[column_index(t, v->cols[i])])
 			return false;
 	ref = table_open(fk_relid, AccessShareLock);
 	pk = RelationGetPrimaryKeyIndex(ref);
@@ -114,9 +115,8 @@ index_problem(Oid indexoid)
 
 	if (idx->rd_rel->relam != BTREE_AM_OID)
 		why = "it has a non-btree index";
-	else if (!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
-			 !heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
-		why = "it has an index on an expression or a partial index";
+	else if (!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL))
+		why = "it has an index on an expression";
 	else if (idx->rd_index->indisexclusion || !idx->rd_index->indimmediate)
 		why = "it has an exclusion constraint or a deferrable unique constraint";
 	index_close(idx, AccessShareLock);
@@ -129,7 +129,8 @@ layout_problem(HdDirectTable *t, Relation rel, Oid *vouched_fk)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			found = 0;
-	int			i;
+	int			i,
+				j;
 	ListCell   *lc;
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
@@ -154,17 +155,17 @@ layout_problem(HdDirectTable *t, Relation rel, Oid *vouched_fk)
 	if (found != t->ncols)
 		return "columns are missing";
 
-	*vouched_fk = InvalidOid;
-	if (t->fk_table != NULL)
+	for (j = 0; j < HD_DIRECT_MAX_FKS; j++)
 	{
-		Oid			fk_relid = hd_relation_oid(t->fk_table);
-
+		vouched_fk[j] = InvalidOid;
+		if (t->fks[j].table == NULL)
+			continue;
 		foreach(lc, RelationGetFKeyList(rel))
 		{
 			ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
 
-			if (is_vouched_fk(t, fk, fk_relid))
-				*vouched_fk = fk->conoid;
+			if (is_vouched_fk(t, &t->fks[j], fk, hd_relation_oid(t->fks[j].table)))
+				vouched_fk[j] = fk->conoid;
 		}
 	}
 	if (rel->trigdesc != NULL)
@@ -172,15 +173,20 @@ layout_problem(HdDirectTable *t, Relation rel, Oid *vouched_fk)
 		for (i = 0; i < rel->trigdesc->numtriggers; i++)
 		{
 			Trigger    *tg = &rel->trigdesc->triggers[i];
+			bool		vouched = false;
 
 			if (!TRIGGER_FOR_INSERT(tg->tgtype))
 				continue;
-			if (tg->tgfoid == F_RI_FKEY_CHECK_INS && OidIsValid(*vouched_fk) &&
-				tg->tgconstraint == *vouched_fk)
-				continue;
-			return "it has INSERT triggers";
+			for (j = 0; j < HD_DIRECT_MAX_FKS; j++)
+				if (tg->tgfoid == F_RI_FKEY_CHECK_INS && OidIsValid(vouched_fk[j]) &&
+					tg->tgconstraint == vouched_fk[j])
+					vouched = true;
+			if (!vouched)
+				return "it has INSERT triggers";
 		}
 	}
+	if (list_length(RelationGetIndexList(rel)) > HD_DIRECT_MAX_INDEXES)
+		return "it has too many indexes";
 	foreach(lc, RelationGetIndexList(rel))
 	{
 		const char *why = index_problem(lfirst_oid(lc));
@@ -189,6 +195,27 @@ layout_problem(HdDirectTable *t, Relation rel, Oid *vouched_fk)
 			return why;
 	}
 	return NULL;
+}
+
+/* Compile the predicates of rel's partial indexes into t->cxt (current context). */
+static void
+compile_predicates(HdDirectTable *t, Relation rel)
+{
+	ListCell   *lc;
+
+	t->npreds = 0;
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		List	   *pred = RelationGetIndexPredicate(idx);
+
+		if (pred != NIL)
+		{
+			t->pred_index[t->npreds] = RelationGetRelid(idx);
+			t->preds[t->npreds++] = ExecInitQual((List *) expression_planner((Expr *) pred), NULL);
+		}
+		index_close(idx, AccessShareLock);
+	}
 }
 
 /*
@@ -202,7 +229,7 @@ rebuild(HdDirectTable *t, Relation rel)
 {
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
 	MemoryContext old;
-	Oid			vouched = InvalidOid;
+	Oid			vouched[HD_DIRECT_MAX_FKS];
 	int			i;
 
 	t->valid = true;			/* an invalidation from here on means look again */
@@ -216,8 +243,9 @@ rebuild(HdDirectTable *t, Relation rel)
 	t->identity_seq = InvalidOid;
 	t->nchecks = 0;
 	t->checks = NULL;
+	t->npreds = 0;
 	t->econtext = NULL;
-	t->why_not = layout_problem(t, rel, &vouched);
+	t->why_not = layout_problem(t, rel, vouched);
 	if (t->why_not != NULL)
 	{
 		elog(DEBUG1, "pg_helpdesk: inserts into helpdesk.%s go through SPI: %s",
@@ -243,6 +271,7 @@ rebuild(HdDirectTable *t, Relation rel)
 			t->checks[i] = ExecInitExpr(e, NULL);
 		}
 	}
+	compile_predicates(t, rel);
 	MemoryContextSwitchTo(old);
 	t->usable = true;
 	t->complete = true;
@@ -326,9 +355,31 @@ check_row(HdDirectTable *t, Relation rel, TupleTableSlot *slot)
 	ResetExprContext(t->econtext);
 }
 
-/* Index entries for the row in slot; unique indexes are checked at once. */
+/* Does the row in slot belong in index indexoid (its predicate, if partial)? */
+static bool
+row_in_index(HdDirectTable *t, Oid indexoid, TupleTableSlot *slot)
+{
+	int			i;
+	bool		in;
+
+	for (i = 0; i < t->npreds; i++)
+		if (t->pred_index[i] == indexoid)
+		{
+			t->econtext->ecxt_scantuple = slot;
+			in = ExecQual(t->preds[i], t->econtext);
+			ResetExprContext(t->econtext);
+			return in;
+		}
+	return true;
+}
+
+/*
+ * Index entries for the row in slot; unique indexes are checked at once.
+ * A partial index gets the row when its predicate holds, as in
+ * ExecInsertIndexTuples.
+ */
 static void
-insert_index_entries(Relation rel, TupleTableSlot *slot)
+insert_index_entries(HdDirectTable *t, Relation rel, TupleTableSlot *slot)
 {
 	ListCell   *lc;
 
@@ -339,7 +390,7 @@ insert_index_entries(Relation rel, TupleTableSlot *slot)
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
 
-		if (ii->ii_ReadyForInserts)
+		if (ii->ii_ReadyForInserts && row_in_index(t, RelationGetRelid(idx), slot))
 		{
 			FormIndexDatum(ii, slot, NULL, values, isnull);
 			index_insert(idx, values, isnull, &slot->tts_tid, rel,
@@ -384,12 +435,15 @@ hd_direct_insert(HdDirectTable *t, Relation rel, Datum *values, bool *nulls)
 			case HD_FILL_NOW:
 				slot->tts_values[a] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 				break;
+			case HD_FILL_CLOCK:
+				slot->tts_values[a] = TimestampTzGetDatum(GetCurrentTimestamp());
+				break;
 		}
 	}
 	ExecStoreVirtualTuple(slot);
 	check_row(t, rel, slot);
 	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-	insert_index_entries(rel, slot);
+	insert_index_entries(t, rel, slot);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return identity;

@@ -407,7 +407,7 @@ static HdDirectTable message_table = {
 		{"delivered_at", TIMESTAMPTZOID, HD_FILL_CALLER},
 		{"read_at", TIMESTAMPTZOID, HD_FILL_CALLER}
 	},
-	"session", {"tenant_id", "session_id"}
+	{{"session", {"tenant_id", "session_id"}}}
 };
 
 /*

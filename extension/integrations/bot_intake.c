@@ -79,7 +79,7 @@ static HdDirectTable job_table = {
 		{"answer_message_id", INT8OID, HD_FILL_CALLER},
 		{"error", TEXTOID, HD_FILL_CALLER}
 	},
-	"session", {"tenant_id", "session_id"}
+	{{"session", {"tenant_id", "session_id"}}}
 };
 static HdPlan insert_job = {
 	"INSERT INTO helpdesk.bot_job (tenant_id, session_id, message_id, bot_id) "

@@ -304,34 +304,6 @@ static HdPlan place_sessions = {
 	7, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, BOOLARRAYOID, INT8ARRAYOID,
 	INT8ARRAYOID}
 };
-/* history, audit and events of the placed sessions, in one statement */
-static HdPlan record_placed = {
-	"WITH d AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], "
-	"    $5::int8[], $6::bool[], $7::text[], $8::int4[], $9::float8[], $10::text[], "
-	"    $11::int4[], $12::int4[]) "
-	"  AS d(tenant_id, id, customer_id, queue_id, agent_id, direct, strategy, candidates, "
-	"       score, reason, load, cap)), "
-	"h AS (INSERT INTO helpdesk.session_assignment (tenant_id, session_id, customer_id, "
-	"        queue_id, agent_id, kind, accepted_at) "
-	"      SELECT tenant_id, id, customer_id, queue_id, agent_id, "
-	"             CASE WHEN direct THEN 'direct' ELSE 'offer' END, "
-	"             CASE WHEN direct THEN clock_timestamp() END FROM d), "
-	"au AS (INSERT INTO helpdesk.dispatch_audit (tenant_id, session_id, queue_id, agent_id, "
-	"         action, strategy, candidates, score, reason, agent_load, agent_capacity) "
-	"       SELECT tenant_id, id, queue_id, agent_id, "
-	"              CASE WHEN direct THEN 'assign' ELSE 'offer' END, strategy, candidates, "
-	"              score, reason, load, cap FROM d) "
-	"INSERT INTO helpdesk.event (tenant_id, audience, audience_id, session_id, type, payload) "
-	"SELECT d.tenant_id, x.audience, CASE WHEN x.audience = 'session' THEN d.id ELSE d.agent_id END, "
-	"       d.id, x.type, "
-	"       jsonb_build_object('from', 'queued', 'to', CASE WHEN d.direct THEN 'active' ELSE 'offered' END, "
-	"                          'queue_id', d.queue_id, 'agent_id', d.agent_id) "
-	"FROM d, (VALUES ('session', 'session.state'), ('agent', 'session.state')) x(audience, type)",
-	12, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, BOOLARRAYOID,
-		TEXTARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	INT4ARRAYOID}
-};
-
 /* qsort of a batch's row numbers by their sessions' (tenant_id, id) */
 static Batch *batch_for_sort;
 
@@ -369,7 +341,7 @@ write_batch(void *arg)
 	int		   *slot_of = palloc(sizeof(int) * Max(n, 1));
 	int		   *slot_of_agent = palloc(sizeof(int) * Max(p->nagents, 1));
 	int		   *row_of_session;
-	Datum		v[12];
+	Datum		v[7];
 
 	/*
 	 * Distinct agents and how many sessions each gets. Everything here is
@@ -512,18 +484,7 @@ write_batch(void *arg)
 
 		/* history, audit, events */
 		{
-			int64	   *rt = palloc(sizeof(int64) * Max(n, 1));
-			int64	   *rid = palloc(sizeof(int64) * Max(n, 1));
-			int64	   *rc = palloc(sizeof(int64) * Max(n, 1));
-			int64	   *rq = palloc(sizeof(int64) * Max(n, 1));
-			int64	   *ra = palloc(sizeof(int64) * Max(n, 1));
-			bool	   *rd = palloc(sizeof(bool) * Max(n, 1));
-			char	  **rs = palloc(sizeof(char *) * Max(n, 1));
-			int32	   *rn = palloc(sizeof(int32) * Max(n, 1));
-			double	   *rsc = palloc(sizeof(double) * Max(n, 1));
-			char	  **rr = palloc(sizeof(char *) * Max(n, 1));
-			int32	   *rl = palloc(sizeof(int32) * Max(n, 1));
-			int32	   *rcap = palloc(sizeof(int32) * Max(n, 1));
+			HdPlaced   *r = palloc(sizeof(HdPlaced) * Max(n, 1));
 
 			for (i = 0; i < n; i++)
 			{
@@ -532,36 +493,20 @@ write_batch(void *arg)
 
 				if (!placed[i])
 					continue;
-				rt[nok] = w->tenant_id;
-				rid[nok] = w->id;
-				rc[nok] = w->customer_id;
-				rq[nok] = w->queue_id;
-				ra[nok] = p->agents[w->chosen].id;
-				rd[nok] = q->direct;
-				rs[nok] = (char *) (w->target || w->drop_target ? "transfer" : strategy_names[q->strategy]);
-				rn[nok] = w->ncand;
-				rsc[nok] = w->score;
-				rr[nok] = w->reason;
-				rl[nok] = aload[slot_of[i]];
-				rcap[nok++] = acap[slot_of[i]];
+				r[nok].tenant_id = w->tenant_id;
+				r[nok].session_id = w->id;
+				r[nok].customer_id = w->customer_id;
+				r[nok].queue_id = w->queue_id;
+				r[nok].agent_id = p->agents[w->chosen].id;
+				r[nok].direct = q->direct;
+				r[nok].strategy = w->target || w->drop_target ? "transfer" : strategy_names[q->strategy];
+				r[nok].candidates = w->ncand;
+				r[nok].score = w->score;
+				r[nok].reason = w->reason;
+				r[nok].load = aload[slot_of[i]];
+				r[nok++].cap = acap[slot_of[i]];
 			}
-			if (nok > 0)
-			{
-				v[0] = hd_int8_array(rt, nok);
-				v[1] = hd_int8_array(rid, nok);
-				v[2] = hd_int8_array(rc, nok);
-				v[3] = hd_int8_array(rq, nok);
-				v[4] = hd_int8_array(ra, nok);
-				v[5] = hd_bool_array(rd, nok);
-				v[6] = hd_text_array(rs, nok);
-				v[7] = hd_int4_array(rn, nok);
-				v[8] = hd_float8_array(rsc, nok);
-				v[9] = hd_text_array(rr, nok);
-				v[10] = hd_int4_array(rl, nok);
-				v[11] = hd_int4_array(rcap, nok);
-				hd_exec(&record_placed, v, NULL, false, 0);
-				hd_wake_at_commit(HD_WORKER_PUBLISHER);
-			}
+			hd_record_placed(r, nok);
 		}
 	}
 	b->placed = nok;

@@ -175,6 +175,26 @@ cmp_keyed(const void *x, const void *y)
 #define find_queue(p, t, q) find_keyed((p)->queues, (p)->nqueues, sizeof(Queue), (t), (q))
 #define find_agent(p, t, a) find_keyed((p)->agents, (p)->nagents, sizeof(Agent), (t), (a))
 
+/* One session placed by a pass, as dispatch_record.c writes it down. */
+typedef struct HdPlaced
+{
+	int64		tenant_id;
+	int64		session_id;
+	int64		customer_id;
+	int64		queue_id;
+	int64		agent_id;
+	bool		direct;			/* assigned (true) or offered */
+	const char *strategy;
+	int32		candidates;
+	double		score;
+	const char *reason;
+	int32		load;			/* the agent's load after the pass, and its capacity */
+	int32		cap;
+} HdPlaced;
+
+/* dispatch_record.c: history, audit rows and events of the placements */
+extern void hd_record_placed(const HdPlaced *r, int n);
+
 /* dispatch_load.c: fill the pass (tenants, agents, queues, waiting sessions) */
 extern void hd_load_pass(Pass *p);
 
