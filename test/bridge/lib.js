@@ -384,6 +384,16 @@ async function connected(name, token, opts = {}, position = null) {
 	return c;
 }
 
+// "host=... port=... dbname=... user=..." (a libpq conninfo) -> pg's options
+function parseConninfo(conninfo) {
+	const o = {};
+	for (const kv of (conninfo || '').split(/\s+/).filter(Boolean)) {
+		const [k, v] = kv.split('=');
+		o[{ dbname: 'database' }[k] || k] = k === 'port' ? Number(v) : v;
+	}
+	return o;
+}
+
 // Run a test's main(), print the failed checks, exit 1 if there was any.
 function runMain(main) {
 	main().then(() => {
@@ -407,5 +417,5 @@ module.exports = {
 	env, ROOT, PORT, DB, LOG, SECRET, SLOW,
 	failures, setScenario, check, info, debug, sleep, waitFor, checksCount: () => checks,
 	sql, sql1, signToken, tokenClaims, issueToken,
-	httpGet, metrics, parseMetrics, Bridge, restartPostgres, Client, connected, runMain,
+	httpGet, metrics, parseMetrics, Bridge, restartPostgres, Client, connected, runMain, parseConninfo,
 };

@@ -8,18 +8,11 @@
 // refused, and the longest time one post took to be acknowledged.
 const fs = require('fs');
 const pg = require('pg');
+const { parseConninfo } = require('./lib');
 
 const [moving, mSession, mCustomer, staying, sSession, sCustomer] = process.argv.slice(2).map(Number);
 const stopFile = process.env.STOP_FILE;
 
-function parse(conninfo) {
-	const o = {};
-	for (const kv of (conninfo || '').split(/\s+/).filter(Boolean)) {
-		const [k, v] = kv.split('=');
-		o[{ dbname: 'database' }[k] || k] = k === 'port' ? Number(v) : v;
-	}
-	return o;
-}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function post(db, t, s, c, id, out) {
@@ -47,7 +40,7 @@ async function post(db, t, s, c, id, out) {
 // one connection and one loop per tenant, side by side: a refused post of
 // the moving tenant must not hold up the other tenant's posts
 async function loop(t, s, c, prefix, out) {
-	const db = new pg.Client(parse(process.env.SCALE_PROXY));
+	const db = new pg.Client(parseConninfo(process.env.SCALE_PROXY));
 	await db.connect();
 	for (let i = 1; !fs.existsSync(stopFile) && i < 100000; i++) {
 		await post(db, t, s, c, `${prefix}-${i}`, out);

@@ -4,7 +4,7 @@
 // customer and the agent connect to the bridge that tenant_bridge() names
 // for the tenant, and that node's own dispatcher assigns the session.
 const pg = require('pg');
-const { check, info, setScenario, waitFor, connected, runMain } = require('./lib');
+const { check, info, setScenario, waitFor, connected, runMain, parseConninfo } = require('./lib');
 
 async function conversation(db, slug) {
 	setScenario(`conversation of ${slug} through the proxy`);
@@ -51,7 +51,7 @@ async function conversation(db, slug) {
 }
 
 runMain(async () => {
-	const db = new pg.Client({ connectionString: undefined, ...parse(process.env.SCALE_PROXY) });
+	const db = new pg.Client(parseConninfo(process.env.SCALE_PROXY));
 	await db.connect();
 	const parts = new Set();
 	for (const slug of process.argv.slice(2)) {
@@ -63,13 +63,3 @@ runMain(async () => {
 	check(parts.size === 2, 'the conversations ran on both nodes', [...parts]);
 	await db.end();
 });
-
-// "host=... port=... dbname=... user=..." -> pg's options
-function parse(conninfo) {
-	const o = {};
-	for (const kv of (conninfo || '').split(/\s+/).filter(Boolean)) {
-		const [k, v] = kv.split('=');
-		o[{ dbname: 'database' }[k] || k] = k === 'port' ? Number(v) : v;
-	}
-	return o;
-}
