@@ -98,7 +98,7 @@ rd_initdb() {
 	echo "include_if_exists = 'bench.conf'" >>"$RD_DIR/data/postgresql.conf"
 }
 
-rd_generated() { rd_q -c "SELECT params FROM public.bench_data" 2>/dev/null | grep -qxF "$RD_PARAMS"; }
+rd_generated() { rd_q -c "SELECT params FROM public.bench_data" 2>/dev/null | grep -cxF "$RD_PARAMS" >/dev/null; }
 
 rd_generate() {
 	local t0 t1 t2 t3 tz

@@ -80,7 +80,7 @@ wait_until $db "SELECT state = 'offered' FROM helpdesk.session WHERE id = $s1" 3
 note "healthy session offered after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 s2=$(start $G c2)
 wait_until $db "SELECT state = 'offered' FROM helpdesk.session WHERE id = $s2" 3 || fail "second healthy session not routed"
-newlog | grep -q "stage failed" && { newlog | grep "stage failed" | head -3; fail "a dispatcher stage failed on poisoned data"; }
+grep -q "stage failed" < <(newlog) && { newlog | grep "stage failed" | head -3; fail "a dispatcher stage failed on poisoned data"; }
 
 # 2. its timers fire on time: offer timeout (2 s), idle warning and close, presence expiry
 wait_until $db "SELECT EXISTS (SELECT 1 FROM helpdesk.dispatch_audit WHERE session_id = $s1 AND action = 'timeout')" 6 \
@@ -137,5 +137,5 @@ for t in $B2 $B3 $B4; do
 done
 wait_until $db "SELECT NOT EXISTS (SELECT 1 FROM helpdesk.dispatch_errors WHERE tenant_id IN ($B2, $B3, $B4))" 5 \
 	|| fail "marks not cleared after the fix: $(q $db "SELECT * FROM helpdesk.dispatch_errors")"
-newlog | grep -q "works again" || fail "recovery not logged"
+grep -q "works again" < <(newlog) || fail "recovery not logged"
 note "fixed rows routed again, marks cleared"

@@ -14,8 +14,8 @@ as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w start >/dev/null
 trap 'as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
 out=$(psql -X -h "$sock" -p "$port" -U postgres -d postgres -c 'CREATE EXTENSION pg_helpdesk' 2>&1 || true)
 echo "$out" | sed 's/^/   /'
-echo "$out" | grep -q 'ERROR:  pg_helpdesk must be loaded via shared_preload_libraries' || fail "no clear error"
-echo "$out" | grep -q "HINT:  Add pg_helpdesk to shared_preload_libraries" || fail "no hint"
+grep -q 'ERROR:  pg_helpdesk must be loaded via shared_preload_libraries' <<<"$out" || fail "no clear error"
+grep -q "HINT:  Add pg_helpdesk to shared_preload_libraries" <<<"$out" || fail "no hint"
 [ "$(psql -XAt -h "$sock" -p "$port" -U postgres -d postgres -c "SELECT count(*) FROM pg_extension WHERE extname = 'pg_helpdesk'")" = 0 ] \
 	|| fail "extension half-created"
 echo "preload required: ok"

@@ -47,7 +47,7 @@ export HELPDESK_TOKEN_SECRET
 # where the bridge puts /metrics behind a bearer token (--metrics-token-file), use one:
 # curl and prometheus send it, and a scrape without it is refused
 auth=() token_flag=() prom_auth=
-if bridge/helpdesk-bridge --help 2>&1 | grep -q -- --metrics-token-file; then
+if grep -q -- --metrics-token-file < <(bridge/helpdesk-bridge --help 2>&1); then
 	od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$work/token"
 	auth=(-H "Authorization: Bearer $(cat "$work/token")")
 	token_flag=(--metrics-token-file "$work/token")

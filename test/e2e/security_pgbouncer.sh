@@ -144,7 +144,9 @@ ROLLBACK;
 SQL
 		) || true
 		echo "$out" | grep '^pid ' >>"$pids"
-		if echo "$out" | grep -qx t && echo "$out" | grep -q "role $role may not act for tenant $other"; then
+		# here-strings, not pipes: grep -q leaves at its match, and the
+		# echo writing the next line then dies of SIGPIPE (pipefail)
+		if grep -qx t <<<"$out" && grep -q "role $role may not act for tenant $other" <<<"$out"; then
 			echo ok
 		else
 			echo "bad $i: $out"

@@ -131,7 +131,7 @@ jq -r 'select(.path == "/flaky") | .body' "$sinklog" | tail -1 | jq -e '.task_id
 	fail "callback body: $(jq -r 'select(.path == "/flaky") | .body' "$sinklog" | tail -1)"
 gaps=$(jq -s -r 'map(.at) | [.[1] - .[0], .[2] - .[1]] | map(tostring) | join(",")' "$HD_CLUSTER/task_cb.jsonl")
 note "callback: 3 attempts (500, 500, 200), one webhook-id, signatures verified by node, gaps $gaps ms"
-jq -sr 'map(.at) | (.[1] - .[0]) >= 900 and (.[2] - .[1]) >= 1800' "$HD_CLUSTER/task_cb.jsonl" | grep -q true || fail "callback backoff (1 s, 2 s): $gaps"
+jq -sr 'map(.at) | (.[1] - .[0]) >= 900 and (.[2] - .[1]) >= 1800' "$HD_CLUSTER/task_cb.jsonl" | grep -c true >/dev/null || fail "callback backoff (1 s, 2 s): $gaps"
 a=$(scurl POST "$B/api/task/cancel" '{"task_id": "TASK_CB"}')
 check "cancel a completed task: 409" "$a" '.code == 409 and .data.reason == "illegal_transition"'
 
@@ -149,7 +149,7 @@ q $db "SELECT helpdesk.set_task_settings($tenant, time_zone => 'Asia/Shanghai')"
 for i in 1 2 3 4 5; do
 	at=$(q $db "SELECT to_char((now() + interval '$((i + 1)) seconds') AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS')")
 	b=$(jq -c --arg t "$at" --arg id "TIME_$i" '.task_id = $id | .trigger = {"type": "time_reach", "time": $t}' <<<"$receive_body")
-	scurl POST "$B/api/task/receive" "$b" | tail -1 | grep -q 'HTTP 200' || fail "time_reach task $i"
+	scurl POST "$B/api/task/receive" "$b" | tail -1 | grep -c 'HTTP 200' >/dev/null || fail "time_reach task $i"
 	q $db "SELECT helpdesk.receive_task($tenant, jsonb_build_object('task_id', 'EXP_$i', 'type', 'x',
 		'trigger', jsonb_build_object('type', 'customer_reply', 'keyword', '永不'),
 		'action', jsonb_build_object('type', 'send_message', 'message', 'm'), 'timeout_hours', 1))" >/dev/null

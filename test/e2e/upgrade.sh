@@ -120,9 +120,9 @@ before_pos=$(uq up_old "SELECT helpdesk.event_position()")
 uq up_new "CREATE EXTENSION pg_helpdesk"
 sleep 3
 log=$(tail -c +$((logstart + 1)) "$tmp/postgres.log")
-echo "$log" | grep -q "pg_helpdesk $release.*library is $new.*ALTER EXTENSION pg_helpdesk UPDATE" ||
+grep -q "pg_helpdesk $release.*library is $new.*ALTER EXTENSION pg_helpdesk UPDATE" <<<"$log" ||
 	{ echo "$log" | tail -20; fail "the workers of the $release database do not say they wait for the update"; }
-if echo "$log" | grep -E "pg_helpdesk (publisher|dispatcher).*(exited with exit code|terminated by signal)|server process .* terminated|ERROR:" | grep -q .; then
+if echo "$log" | grep -E "pg_helpdesk (publisher|dispatcher).*(exited with exit code|terminated by signal)|server process .* terminated|ERROR:" | grep -c . >/dev/null; then
 	echo "$log" | tail -20; fail "a worker failed on the $release database"
 fi
 [ "$(uq up_old "SELECT helpdesk.event_position()")" = "$before_pos" ] || fail "positions moved before the update"

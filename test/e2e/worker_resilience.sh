@@ -88,7 +88,7 @@ logstart=$(wc -l <"$log")
 q $db "ALTER SEQUENCE helpdesk.event_id_seq CACHE 20" >/dev/null
 post "with a cached sequence"
 sleep 1.5
-tail -n +"$((logstart + 1))" "$log" | grep -q "helpdesk.event_id_seq has CACHE 20; the publisher needs CACHE 1" || fail "CACHE > 1 not reported"
+grep -q "helpdesk.event_id_seq has CACHE 20; the publisher needs CACHE 1" < <(tail -n +"$((logstart + 1))" "$log") || fail "CACHE > 1 not reported"
 [ "$(q $db "SELECT helpdesk.publisher_lag()")" -ge 1 ] || fail "published despite CACHE > 1"
 q $db "ALTER SEQUENCE helpdesk.event_id_seq CACHE 1" >/dev/null
 post "after fixing the sequence"
