@@ -75,7 +75,8 @@ client_extra_release(Client *c)
 	ClientExtra *x = c->x;
 
 	if (x == NULL || x->out_head || x->catchup.cap || x->rx.cap ||
-		x->queues.n || x->queues.cap || x->close_reason || c->catchup_inflight)
+		x->queues.n || x->queues.cap || x->close_reason || c->catchup_inflight ||
+		x->replay_log[0])
 		return;
 	free(x);
 	c->x = NULL;

@@ -50,6 +50,15 @@ typedef struct ClientExtra
 	IdSet		queues;			/* an agent's queues */
 	const char *close_reason;	/* a string constant */
 	int			nout;
+
+	/*
+	 * A resume from a position of another node's log (?log=, a tenant that
+	 * moved here): the log named, then, once bridge_moved_log knew it, the
+	 * position of this log the stream continues at after the replay.
+	 */
+	char		replay_log[40];
+	int64_t		replay_next;
+	bool		replay_switch;	/* the replay is read out: send the log frame */
 } ClientExtra;
 
 typedef struct Subject Subject;	/* subject.c */
@@ -88,6 +97,7 @@ struct Client
 	bool		ping_due:1;		/* keepalive.c wants a PING written */
 	bool		ping_out:1;		/* a PING went out, no frame since */
 	bool		revoked:1;		/* a bot token found revoked: closed 4004 once its replies are out */
+	bool		replaying:1;	/* catching up from a moved tenant's old log (ClientExtra) */
 };
 
 /* client.c */

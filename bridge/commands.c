@@ -266,8 +266,15 @@ command_run(Client *c, Cmd *cmd)
 				c->resume = cmd->position;
 			else
 			{
-				/* restart the stream; a read in flight is discarded when it lands */
+				/*
+				 * restart the stream; a read in flight is discarded when it
+				 * lands. The position is of this node's log: a replay of a
+				 * moved tenant's old one ends.
+				 */
 				c->pos = cmd->position;
+				c->replaying = false;
+				if (c->x)
+					c->x->replay_log[0] = '\0';
 				if (c->x)
 					buf_free(&c->x->catchup);
 				c->wake_from = 0;
@@ -444,6 +451,44 @@ command_run(Client *c, Cmd *cmd)
 	}
 }
 
+/*
+ * A client resuming from a position of another node's log (?log=): the
+ * answer of bridge_moved_log. Null: the position is of this log. A log the
+ * tenant moved here from: the catch-up replays the old log's copy from the
+ * position, then continues in this log (stream.c). Any other log, or a
+ * position outside the copy: 4010, the client reloads. False when closed.
+ */
+static bool
+replay_from_moved_log(Client *c, json_t *moved)
+{
+	int64_t		oldest,
+				last;
+	const char *log;
+
+	if (c->x)
+		c->x->replay_log[0] = '\0';
+	if (!json_is_object(moved))
+		return true;
+	if (!json_is_true(json_object_get(moved, "known")))
+	{
+		client_close(c, CLOSE_POSITION_GONE, "position of another event log; reload and connect without one");
+		return false;
+	}
+	oldest = (int64_t) json_integer_value(json_object_get(moved, "oldest"));
+	last = (int64_t) json_integer_value(json_object_get(moved, "last_pos"));
+	log = json_string_value(json_object_get(moved, "log_id"));
+	if (log == NULL || strlen(log) != 36 || c->resume < oldest || c->resume > last)
+	{
+		client_close(c, CLOSE_POSITION_GONE, "position not in the moved tenant's old log; reload and connect without one");
+		return false;
+	}
+	snprintf(client_extra(c)->replay_log, sizeof(c->x->replay_log), "%s", log);
+	c->x->replay_next = (int64_t) json_integer_value(json_object_get(moved, "next_pos"));
+	c->x->replay_switch = false;
+	c->replaying = true;
+	return true;
+}
+
 static void
 subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 {
@@ -491,12 +536,17 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		client_close(c, 1013, "the event log changed; try again");
 		goto done;
 	}
-	if (c->resume >= 0 && c->resume < oldest)
+	if (!replay_from_moved_log(c, json_object_get(doc, "moved")))
+		goto done;
+	if (c->replaying)
+		c->pos = c->resume;		/* a position of the old log */
+	else if (c->resume >= 0 && c->resume < oldest)
 	{
 		client_close(c, CLOSE_POSITION_GONE, "position pruned; reload and connect without one");
 		goto done;
 	}
-	c->pos = (c->resume >= 0 && c->resume < position) ? c->resume : position;
+	else
+		c->pos = (c->resume >= 0 && c->resume < position) ? c->resume : position;
 	c->since = position;
 
 	buf_printf(&b, "{\"type\":\"hello\",\"kind\":\"%s\",\"role\":", kind_name(c->kind));
@@ -505,8 +555,10 @@ subscribed(void *arg, PGresult *res, const char *sqlstate, const char *message)
 		buf_printf(&b, "\"%s\"", role_name((ClientRole) c->role));
 	else
 		buf_puts(&b, "null");
-	buf_printf(&b, ",\"tenant\":%lld,\"subject\":%lld,\"position\":%lld,\"sessions\":[",
-			   (long long) c->tenant, (long long) c->subject, (long long) c->pos);
+	/* log_id: the log of the positions that follow (a moved tenant's old one while replaying) */
+	buf_printf(&b, ",\"tenant\":%lld,\"subject\":%lld,\"position\":%lld,\"log_id\":\"%s\",\"sessions\":[",
+			   (long long) c->tenant, (long long) c->subject, (long long) c->pos,
+			   c->replaying ? c->x->replay_log : json_string_value(json_object_get(doc, "log_id")) ?: "");
 	for (int k = 0; k < c->sessions.n; k++)
 		buf_printf(&b, "%s%lld", k ? "," : "", (long long) idset_ids(&c->sessions)[k]);
 	buf_puts(&b, "]}");
@@ -528,7 +580,7 @@ subscriber_lookup(Client *c)
 				s[24],
 				r[24],
 				v[24];
-	const char *p[5];
+	const char *p[6];
 
 	p[0] = id_param(t, c->tenant);
 	p[1] = kind_name(c->kind);
@@ -537,5 +589,14 @@ subscriber_lookup(Client *c)
 	/* a token of agent_login: refused once logout or a new password bumped it */
 	p[4] = c->token_ver > 0 ? id_param(v, c->token_ver) : NULL;
 	client_ref(c);
-	db_call("SELECT helpdesk.bridge_subscriber($1, $2, $3, $4, $5)", 5, p, subscribed, c);
+	if (c->x && c->x->replay_log[0])
+	{
+		/* a position of another log: did the tenant move here from it? */
+		p[5] = c->x->replay_log;
+		db_call("SELECT helpdesk.bridge_subscriber($1, $2, $3, $4, $5) OPERATOR(pg_catalog.||) "
+				"pg_catalog.jsonb_build_object('moved', helpdesk.bridge_moved_log($1, $6::pg_catalog.uuid))",
+				6, p, subscribed, c);
+	}
+	else
+		db_call("SELECT helpdesk.bridge_subscriber($1, $2, $3, $4, $5)", 5, p, subscribed, c);
 }

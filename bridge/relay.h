@@ -58,6 +58,7 @@ extern bool ring_same_log(const char *log_id, int64_t position);
 struct pg_result;
 extern void ev_from_row(struct pg_result *res, int row, Ev *ev);
 extern const char *const ev_select_sql;
+extern const char *const ev_moved_sql;	/* bridge_moved_events: the same columns */
 
 /* ---- client.c ---- */
 typedef struct Client Client;

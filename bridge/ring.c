@@ -55,12 +55,19 @@ static int	retries;			/* failed reads in a row: 1 s doubling to 32 s */
 
 static void fetch(void);
 
-const char *const ev_select_sql =
-"SELECT pos, tenant_id, type, audience, coalesce(audience_id, 0), coalesce(session_id, 0), "
-"       coalesce(customer_id, 0), payload::pg_catalog.text, message::pg_catalog.text, "
-"       (extract(epoch FROM created_at) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, "
+/* the columns ev_from_row reads, from either function */
+#define EV_COLUMNS \
+"SELECT pos, tenant_id, type, audience, coalesce(audience_id, 0), coalesce(session_id, 0), " \
+"       coalesce(customer_id, 0), payload::pg_catalog.text, message::pg_catalog.text, " \
+"       (extract(epoch FROM created_at) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, " \
 "       pg_catalog.to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+
+const char *const ev_select_sql = EV_COLUMNS
 "FROM helpdesk.bridge_events($1::pg_catalog.int8, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.uuid)";
+
+/* the same columns from a moved tenant's copy of its old node's log */
+const char *const ev_moved_sql = EV_COLUMNS
+"FROM helpdesk.bridge_moved_events($1::pg_catalog.int8, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.uuid)";
 
 static const char *const head_sql =
 "SELECT helpdesk.event_position(), helpdesk.event_log_id()";

@@ -138,6 +138,10 @@ on_established(Client *c, struct lws *wsi)
 		if (*end == '\0' && p >= 0)
 			c->resume = p;
 	}
+	/* the log of that position (a uuid), for a tenant that moved here */
+	if (c->resume >= 0 && (ps = lws_get_urlarg_by_name(wsi, "log=", pos, sizeof(pos))) != NULL &&
+		strlen(ps) == 36 && strspn(ps, "0123456789abcdefABCDEF-") == 36)
+		memcpy(client_extra(c)->replay_log, ps, 37);
 	if (st != TOKEN_OK)
 	{
 		metrics.auth_failures++;

@@ -32,7 +32,8 @@ static Buf	scratch;			/* LWS_PRE + frame being written */
 static bool
 visible(Client *c, const Ev *e)
 {
-	bool		fresh = e->pos > c->since;
+	/* a replay of a moved tenant's old log is all from before the connect */
+	bool		fresh = !c->replaying && e->pos > c->since;
 
 	if (e->tenant != c->tenant)
 		return false;
@@ -286,7 +287,7 @@ client_on_writeable(Client *c)
 static bool
 can_go_live(Client *c)
 {
-	return ring_known() && c->pos >= ring_base() && ring_head() - c->pos <= cfg.max_lag / 2;
+	return ring_known() && !c->replaying && c->pos >= ring_base() && ring_head() - c->pos <= cfg.max_lag / 2;
 }
 
 static void
@@ -343,7 +344,9 @@ catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message
 	if (x->catchup.len)
 		buf_puts(&x->catchup, "]}");
 	/* a short read covered everything published when it was sent */
-	if (n < CATCHUP_ROWS && c->pos < x->catchup_base)
+	if (c->replaying)
+		x->replay_switch = n < CATCHUP_ROWS;	/* the old log's copy is read out */
+	else if (n < CATCHUP_ROWS && c->pos < x->catchup_base)
 		c->pos = x->catchup_base;
 	if (can_go_live(c))
 	{
@@ -352,6 +355,25 @@ catchup_done(void *arg, PGresult *res, const char *sqlstate, const char *message
 	}
 	lws_callback_on_writable(c->wsi);
 	client_unref(c);
+}
+
+/*
+ * The end of a replay of a moved tenant's old log: a log frame tells the
+ * client that the positions that follow are of this node's log, from the
+ * one the move recorded (every event of the tenant here comes after it).
+ */
+static void
+end_replay(Client *c)
+{
+	Buf			b = {0};
+
+	buf_printf(&b, "{\"type\":\"log\",\"log_id\":\"%s\",\"position\":%lld}",
+			   ring_log_id() ?: "", (long long) c->x->replay_next);
+	client_send_raw(c, b.data, b.len);
+	buf_free(&b);
+	c->pos = c->x->replay_next;
+	c->x->replay_log[0] = '\0';
+	c->replaying = false;
 }
 
 /* read the next chunk of missed events of c's tenant from the database */
@@ -365,6 +387,8 @@ client_start_catchup(Client *c)
 
 	if (!ring_known())
 		return;					/* woken again when the ring knows its position */
+	if (c->replaying && c->x->replay_switch)
+		end_replay(c);
 	if (can_go_live(c))
 	{
 		c->state = ST_LIVE;
@@ -378,9 +402,9 @@ client_start_catchup(Client *c)
 	snprintf(after, sizeof(after), "%lld", (long long) c->pos);
 	snprintf(rows, sizeof(rows), "%d", CATCHUP_ROWS);
 	snprintf(tenant, sizeof(tenant), "%lld", (long long) c->tenant);
-	params[3] = ring_log_id();
+	params[3] = c->replaying ? c->x->replay_log : ring_log_id();
 	client_ref(c);
-	db_call(ev_select_sql, 4, params, catchup_done, c);
+	db_call(c->replaying ? ev_moved_sql : ev_select_sql, 4, params, catchup_done, c);
 }
 
 static void

@@ -27,6 +27,7 @@ FROM (VALUES
 	('_config_audit', '', 'trigger'),
 	('_announce_tenant_move', '', 'scripts/move-tenant, as the move''s operator (superuser)'),
 	('_require_tenant', '', 'called inside our SECURITY DEFINER SQL functions'),
+	('_moved_events_args', '', 'bridge_moved_events''s checks, inside it'),
 	-- predicates anyone may evaluate
 	('transition_allowed', '*', 'the session state machine, no data'),
 	('ticket_transition_allowed', '*', 'the ticket state machine, no data'),
@@ -141,6 +142,8 @@ FROM (VALUES
 	('events_since', 'PB', 'the event log (NULL tenant: needs every tenant)'),
 	('bridge_events', 'B', 'the bridge''s read of the event log'),
 	('bridge_subscriber', 'B', 'who a connecting bridge client is'),
+	('bridge_moved_log', 'B', 'a client resuming from a moved tenant''s old log'),
+	('bridge_moved_events', 'B', 'the bridge''s replay of a moved tenant''s old log'),
 	('event_position', 'PBR', 'the log''s position'),
 	('event_log_id', 'PBR', 'the log''s identity'),
 	-- uploads, CORS, the player API's routes (security/40-42)

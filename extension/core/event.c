@@ -253,6 +253,19 @@ static HdPlan prune = {
 	1, {INTERVALOID}
 };
 
+/*
+ * A moved tenant's copy of its old node's log (bridge_api/20_moved_log.sql)
+ * ages out with the same keep: a client whose position is older than that
+ * could not resume on the old node either.
+ */
+static HdPlan prune_moved = {
+	"WITH gone AS (DELETE FROM helpdesk.moved_event WHERE created_at < now() - $1 RETURNING 1) "
+	"DELETE FROM helpdesk.moved_log l WHERE l.arrived_at < now() - $1 "
+	"AND NOT EXISTS (SELECT 1 FROM helpdesk.moved_event e "
+	"                WHERE e.tenant_id = l.tenant_id AND e.log_id = l.log_id AND e.created_at >= now() - $1)",
+	1, {INTERVALOID}
+};
+
 /* 100 years: far beyond any retention, well inside the timestamp range */
 #define HD_MAX_KEEP_DAYS 36525
 
@@ -273,6 +286,7 @@ hd_prune_events(PG_FUNCTION_ARGS)
 	SPI_connect();
 	hd_exec(&prune, &keep, NULL, false, 0);
 	n = SPI_processed;
+	hd_exec(&prune_moved, &keep, NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_INT64((int64) n);
 }

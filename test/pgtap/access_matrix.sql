@@ -152,6 +152,10 @@ INSERT INTO helpdesk.rollup_horizon (tenant_id, horizon) VALUES (pg_temp.fx('ta'
 INSERT INTO helpdesk.sla_event (tenant_id, id, ticket_id, target, kind, round, due)
 	SELECT k.tenant_id, 1, k.id, 'first_response', 'warning', 1, now()
 	FROM helpdesk.ticket k WHERE k.tenant_id = pg_temp.fx('ta') LIMIT 1;
+INSERT INTO helpdesk.moved_log (tenant_id, log_id, last_pos, next_pos)
+	VALUES (pg_temp.fx('ta'), '00000000-0000-4000-8000-000000000001', 1, 0);
+INSERT INTO helpdesk.moved_event (tenant_id, log_id, pos, audience, audience_id, type, created_at)
+	VALUES (pg_temp.fx('ta'), '00000000-0000-4000-8000-000000000001', 1, 'tenant', NULL, 'test.moved', now());
 
 -- every table of schema helpdesk with a tenant column empty for one tenant
 -- gets a copy of a row of the other (tenant swapped; unique text columns
