@@ -211,6 +211,8 @@ class Client {
 		this.closes = [];				// {code, reason, conn, framesBefore}
 		this.hellos = [];
 		this.lastPos = null;
+		this.log = null;				// the log of lastPos (hello's log_id, then log frames)
+		this.logFrames = [];
 		this.conn = 0;
 		this.ws = null;
 		this.open = false;				// hello received on the current socket
@@ -227,6 +229,8 @@ class Client {
 			q.push(`token=${encodeURIComponent(this.token)}`);
 		if (position !== null && position !== undefined)
 			q.push(`position=${position}`);
+		if (position !== null && position !== undefined && this.resumeLog)
+			q.push(`log=${this.resumeLog}`);
 		return q.length ? `${u}?${q.join('&')}` : u;
 	}
 
@@ -290,6 +294,7 @@ class Client {
 					this.lastPos = f.position;
 				if (this.lastPos !== null && f.position < this.lastPos)
 					this.posErrors.push(`hello at ${f.position} after seeing ${this.lastPos}`);
+				this.log = f.log_id;
 				this.open = true;
 				if (this.onHello)
 					this.onHello(f);
@@ -302,6 +307,12 @@ class Client {
 					e.conn = conn;
 					this.events.push(e);
 				}
+				break;
+			case 'log':
+				// the positions that follow are of another log (a moved tenant's replay ended)
+				this.logFrames.push(f);
+				this.log = f.log_id;
+				this.lastPos = f.position;
 				break;
 			case 'typing':
 				this.typing.push(f);

@@ -23,8 +23,9 @@ pport=$((base + 91)) n0port=$((base + 92)) n1port=$((base + 93))
 work=$HD_CLUSTER/scale-move
 rm -rf "$work"; mkdir -p "$work"
 source test/scale/clusters.sh
-poster= client= bridges=()
+poster= client= offline= bridges=()
 trap '[ -n "$poster" ] && kill "$poster" 2>/dev/null; [ -n "$client" ] && kill "$client" 2>/dev/null;
+	[ -n "$offline" ] && kill "$offline" 2>/dev/null;
 	for p in "${bridges[@]}"; do kill "$p" 2>/dev/null || true; done; scale_stop' EXIT
 export SCALE_BRIDGE_OFFSET=2	# bridges on +94, +95
 scale_start "$pport" "$n0port" "$n1port"
@@ -59,11 +60,15 @@ wait_active() { # port tenant session
 wait_active "$n0port" "$ta" "$sa" || fail "node 0's dispatcher did not assign A's session"
 
 note "a client posts into A and B through the proxy while A moves to node 1; A's customer follows on a bridge"
-export STOP_FILE=$work/stop SCALE_PROXY="$(scale_conninfo "$pport") user=postgres"
+export STOP_FILE=$work/stop MOVED_FILE=$work/moved OFFLINE_AFTER_MS=2000 SCALE_PROXY="$(scale_conninfo "$pport") user=postgres"
 ctok=$(P -c "SELECT helpdesk.issue_token($ta, 'customer', $ca, '1 hour')")
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$((n0port + 2))/healthz" >/dev/null 2>&1 && curl -fsS "http://127.0.0.1:$((n1port + 2))/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 (cd test/bridge && node scale_move_client.js $((n0port + 2)) "$ctok" "$sa") >"$work/client.json" 2>"$work/client.err" &
 client=$!
+# a second socket of the customer goes away before the move and comes back
+# to node 1's bridge after it, with its position of node 0's log
+(cd test/bridge && node scale_move_offline.js $((n0port + 2)) $((n1port + 2)) "$ctok" "$sa") >"$work/offline.json" 2>"$work/offline.err" &
+offline=$!
 sleep 1
 (cd test/bridge && node scale_move_poster.js "$ta" "$sa" "$ca" "$tb" "$sb" "$cb") >"$work/poster.json" 2>"$work/poster.err" &
 poster=$!
@@ -71,12 +76,15 @@ sleep 1.5
 PGUSER=postgres scripts/move-tenant --tenant "$ta" --source "$(scale_conninfo "$n0port") user=postgres" \
 	--target "$(scale_conninfo "$n1port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" --target-part 1 \
 	>"$work/move.out" 2>"$work/move.err" || { cat "$work/move.err"; fail "move-tenant failed"; }
+touch "$MOVED_FILE"
 sleep 1.5
 touch "$STOP_FILE"
 wait "$poster" || { cat "$work/poster.err"; fail "the posting client failed"; }
 poster=
 wait "$client" || { cat "$work/client.err"; tail -5 "$work"/bridge*.log; fail "the WebSocket client failed"; }
 client=
+wait "$offline" || { cat "$work/offline.err"; tail -5 "$work"/bridge*.log; fail "the offline WebSocket client failed"; }
+offline=
 refused=$(sed -n 's/^refused_seconds=//p' "$work/move.out")
 j() { node -e "const r = JSON.parse(require('fs').readFileSync('$work/poster.json')); console.log($1)"; }
 [ "$(j 'r.moving.errors.length + r.staying.errors.length')" = 0 ] || fail "posts failed: $(j 'JSON.stringify([r.moving.errors, r.staying.errors])')"
@@ -113,6 +121,27 @@ diff <(sort "$work/acked.after") <(sort "$work/client.a") >"$work/client.diff" |
 	{ head "$work/client.diff"; fail "the client's messages are not every acknowledged post from its first one"; }
 note "the client got $(wc -l <"$work/client.a") posts over both bridges, none twice, none missing, positions increasing on each"
 [ "$(P -c "SELECT part || ' ' || state FROM helpdesk_proxy.tenant_directory WHERE tenant_id = $ta")" = "1 active" ] || fail "the directory does not name node 1 for A"
+
+note "A's customer, offline during the move, resumed on node 1's bridge from its position of node 0's log"
+o() { node -e "const r = JSON.parse(require('fs').readFileSync('$work/offline.json')); console.log($1)"; }
+log0=$(N0 -c "SELECT helpdesk.event_log_id()") log1=$(N1 -c "SELECT helpdesk.event_log_id()")
+moved_events=$(sed -n 's/^moved_events=//p' "$work/move.out")
+[ -n "$moved_events" ] && [ "$moved_events" -gt 0 ] || fail "the move copied no events of node 0's log: $(cat "$work/move.err")"
+[ "$(N1 -c "SELECT count(*) FROM helpdesk.moved_event WHERE tenant_id = $ta AND log_id = '$log0'")" = "$moved_events" ] || fail "node 1 does not hold the copied events"
+[ "$(o 'r.left.log')" = "$log0" ] || fail "the offline client's position was not of node 0's log: $(o 'JSON.stringify(r.left)')"
+[ "$(o 'r.refused.type + " " + r.refused.code')" = "closed 4010" ] || fail "a position of an unknown log was not refused with 4010: $(o 'JSON.stringify(r.refused)')"
+[ "$(o 'r.hello.log_id')" = "$log0" ] || fail "node 1's hello for a replay names log $(o 'r.hello.log_id')"
+[ "$(o 'r.logFrames.length')" = 1 ] || fail "log frames: $(o 'JSON.stringify(r.logFrames)')"
+[ "$(o 'r.logFrames[0].log_id + " " + r.logFrames[0].position')" = "$log1 $(sed -n 's/^target_position=//p' "$work/move.out")" ] ||
+	fail "the log frame names $(o 'JSON.stringify(r.logFrames[0])')"
+[ "$(o 'r.posErrors.length')" = 0 ] || fail "offline client: positions repeated or went back: $(o 'JSON.stringify(r.posErrors)')"
+o "r.ids.filter((x) => x.startsWith('move-')).join('\\n')" >"$work/offline.a"
+[ "$(sort "$work/offline.a" | uniq -d | wc -l)" = 0 ] || fail "the offline client got a message twice"
+first=$(head -1 "$work/offline.a")
+awk -v f="$first" 'found || $0 == f {found = 1; print}' <(j "r.moving.acked.join('\\n')") >"$work/acked.offline"
+diff <(sort "$work/acked.offline") <(sort "$work/offline.a") >"$work/offline.diff" ||
+	{ head "$work/offline.diff"; fail "the offline client's messages are not every acknowledged post from its first one"; }
+note "it got $(wc -l <"$work/offline.a") posts: before it left, then node 0's log replayed from node 1's copy ($moved_events events), then node 1's log; none twice, none missing"
 
 note "after the move: node 1 serves A, node 0 refuses it"
 c2=$(P -c "SELECT helpdesk.upsert_customer($ta, 'player-2', 'Second')")

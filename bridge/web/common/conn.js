@@ -10,6 +10,7 @@ export class Conn extends EventTarget {
     this.token = token;
     this.base = base.replace(/^http/, 'ws');
     this.position = position;      // last event position seen
+    this.log = null;               // the log it belongs to (hello's log_id, a log frame)
     this.state = 'connecting';     // connecting | open | offline | closed
     this.hello = null;
     this.pending = new Map();      // ref -> {resolve, reject}
@@ -23,6 +24,7 @@ export class Conn extends EventTarget {
     if (this.adopt()) return;
     const q = new URLSearchParams({ token: this.token });
     if (this.position != null) q.set('position', String(this.position));
+    if (this.position != null && this.log) q.set('log', this.log);
     const ws = new WebSocket(`${this.base}/ws?${q}`);
     this.ws = ws;
     ws.onmessage = (e) => this.onFrame(JSON.parse(e.data));
@@ -61,6 +63,7 @@ export class Conn extends EventTarget {
   onFrame(f) {
     if (f.type === 'hello') {
       this.hello = f;
+      if (f.log_id) this.log = f.log_id;
       this.backoff = 250;
       this.setState('open');
       this.dispatchEvent(new CustomEvent('hello', { detail: f }));
@@ -68,10 +71,17 @@ export class Conn extends EventTarget {
       for (const fr of q) this.ws.send(fr);
       return;
     }
+    if (f.type === 'log') {
+      // a moved tenant's old log is replayed: the positions that follow are of this node's
+      this.log = f.log_id;
+      this.position = f.position;
+      return;
+    }
     if (f.type === 'events') {
       for (const ev of f.events) {
         if (this.position != null && ev.pos <= this.position) continue; // never twice
         this.position = ev.pos;
+        if (ev.type === 'tenant.moved') this.follow(ev.payload);
         this.dispatchEvent(new CustomEvent('event', { detail: ev }));
       }
       return;
@@ -89,6 +99,15 @@ export class Conn extends EventTarget {
     if (f.type === 'error') this.dispatchEvent(new CustomEvent('error', { detail: f }));
   }
 
+  // the tenant moved to another node: go on at its bridge from the position
+  // the event names (of that node's log)
+  follow(moved) {
+    if (moved.bridge_url) this.base = moved.bridge_url.replace(/\/ws$/, '');
+    this.position = moved.position;
+    this.log = null;
+    this.ws.close(1000);   // onClose reconnects there
+  }
+
   onClose(e) {
     if (this.state === 'closed') return;
     for (const [, p] of this.pending) p.reject(Object.assign(new Error('connection lost'), { code: 'unavailable' }));
@@ -97,7 +116,7 @@ export class Conn extends EventTarget {
       this.setState('closed', { code: e.code, reason: e.reason });
       return;
     }
-    if (e.code === 4010) this.position = null;   // log pruned or reset: start afresh
+    if (e.code === 4010) { this.position = null; this.log = null; }   // log pruned or reset: start afresh
     this.setState('offline', { code: e.code });
     const wait = this.backoff;
     this.backoff = Math.min(this.backoff * 2, 5000);
