@@ -54,6 +54,13 @@ note "$(wc -l <"$work/direct.out") lines of output, $(grep -c 'ERROR:  ' "$work/
 [ "$(P -c "SELECT count(*) FROM helpdesk_proxy.tenant_directory WHERE slug = 'proxied-1'")" = 1 ] ||
 	fail "the proxied tenant is not in the directory"
 
+note "the proxy's own error paths (pgTAP, on a proxy database with no node behind it)"
+P -d postgres -c "CREATE DATABASE proxy_tap" >/dev/null
+scale_at "$pport" -d proxy_tap -c "SET client_min_messages = warning; CREATE EXTENSION pgtap; CREATE EXTENSION pg_helpdesk_proxy CASCADE" >/dev/null
+PGHOST=/tmp/hd-sock-$pport PGPORT=$pport PGUSER=postgres pg_prove -q -d proxy_tap test/scale/proxy_errors.sql >"$work/proxy_tap.out" 2>&1 ||
+	{ cat "$work/proxy_tap.out"; fail "test/scale/proxy_errors.sql failed"; }
+note "$(grep -c '^SELECT throws_ok' test/scale/proxy_errors.sql) error paths of set_partition, PL/Proxy's configuration API, the directory and placement"
+
 note "tenants land on both nodes, with ids unique across them"
 for i in 1 2 3 4 5; do P -c "SELECT helpdesk.upsert_tenant('game-$i', 'Game $i')" >/dev/null; done
 placed=$(P -c "SELECT string_agg(part || ':' || n, ' ' ORDER BY part) FROM (SELECT part, count(*) n FROM helpdesk_proxy.tenant_directory GROUP BY part) x")
@@ -84,6 +91,26 @@ case $err in *"tenant 424242 does not exist"*) ;; *) fail "unknown tenant: $err"
 [ "$(P -c "SELECT count(*) FROM helpdesk.worker_status() WHERE kind = 'dispatcher'")" = 2 ] || fail "worker_status is not every node's"
 [ "$(P -c "SELECT helpdesk_proxy.tenant_bridge($t3)")" = "ws://127.0.0.1:$((n0port + 10 + $(P -c "SELECT part FROM helpdesk_proxy.tenant_directory WHERE tenant_id = $t3")))/ws" ] ||
 	fail "tenant_bridge does not name the bridge of game-3's node"
+
+note "a bound non-superuser through the proxy: served for its tenant, 42501 from the node for another"
+g1=$(P -c "SELECT tenant_id FROM helpdesk_proxy.tenant_directory WHERE slug = 'game-1'")
+g2=$(P -c "SELECT tenant_id FROM helpdesk_proxy.tenant_directory WHERE slug = 'game-2'")
+[ "$(P -c "SELECT count(DISTINCT part) FROM helpdesk_proxy.tenant_directory WHERE tenant_id IN ($g1, $g2)")" = 2 ] ||
+	fail "game-1 and game-2 are on the same node"
+for p in "$pport" "$n0port" "$n1port"; do
+	scale_at "$p" -c "SET client_min_messages = warning; DROP ROLE IF EXISTS scale_api_a; CREATE ROLE scale_api_a LOGIN IN ROLE helpdesk_api" >/dev/null
+done
+P -c "SELECT helpdesk.grant_tenant('scale_api_a', $g1)" >/dev/null
+A() { PGHOST=/tmp/hd-sock-$pport PGPORT=$pport PGUSER=scale_api_a psql -qXAt -v ON_ERROR_STOP=1 -d helpdesk "$@"; }
+[ "$(A -c "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")" = f ] || fail "scale_api_a is a superuser"
+cust=$(A -c "SELECT helpdesk.upsert_customer($g1, 'bound-1', 'Bound')") || fail "the bound role was refused its own tenant through the proxy"
+on=$(( $(N0 -c "SELECT count(*) FROM helpdesk.customer WHERE tenant_id = $g1 AND id = $cust") + $(N1 -c "SELECT count(*) FROM helpdesk.customer WHERE tenant_id = $g1 AND id = $cust") ))
+[ "$on" = 1 ] || fail "the bound role's customer is on $on nodes"
+err=$(A -c "SELECT helpdesk.upsert_customer($g2, 'bound-x', 'Other')" 2>&1) && fail "the role bound to game-1 acted for game-2 through the proxy"
+case $err in *"role scale_api_a may not act for tenant $g2"*) ;; *) fail "another tenant through the proxy: $err" ;; esac
+err=$(A -c "SELECT helpdesk_proxy.set_partition(0, 'host=x dbname=helpdesk')" 2>&1) && fail "a bound api role re-pointed a partition"
+case $err in *"permission denied"*) ;; *) fail "set_partition as the api role: $err" ;; esac
+note "its own tenant served, the other refused with the node's 42501, the node list not its to change"
 
 note "a conversation per node through the proxy and the bridges"
 make -s -C bridge >/dev/null || fail "cannot build the bridge"
