@@ -58,6 +58,22 @@ wait_active() { # port tenant session
 	return 1
 }
 wait_active "$n0port" "$ta" "$sa" || fail "node 0's dispatcher did not assign A's session"
+# what the copy names of node 0's log: a rule's message (idempotent by the
+# event position that fired it) and the agent's status history (ordered by
+# the event ids that started each interval)
+P -c "SELECT helpdesk.upsert_rule($ta, 'ruled', 'message.created', '{\"field\": \"message.body\", \"op\": \"equal\", \"value\": \"rule me\"}', '[{\"type\": \"send_message\", \"message\": \"ruled\"}]')" >/dev/null
+P -c "SELECT helpdesk.post_message($ta, $sa, 'customer', $ca, 'rule me')" >/dev/null
+P -c "SELECT helpdesk.set_agent_status($ta, $aa, 'away')" >/dev/null
+P -c "SELECT helpdesk.set_agent_status($ta, $aa, 'online')" >/dev/null
+for _ in $(seq 1 100); do
+	[ "$(N0 -c "SELECT count(*) FROM helpdesk.message WHERE tenant_id = $ta AND body = 'ruled'")" = 1 ] &&
+		[ "$(N0 -c "SELECT count(*) FROM helpdesk.agent_status_interval WHERE tenant_id = $ta")" -ge 3 ] && break
+	sleep 0.1
+done
+[ "$(N0 -c "SELECT count(*) FROM helpdesk.message WHERE tenant_id = $ta AND body = 'ruled' AND client_msg_id LIKE 'rule:%'")" = 1 ] || fail "the rule did not answer on node 0"
+intervals_sql="SELECT string_agg(status || ' ' || started_at, ',' ORDER BY event_id) FROM helpdesk.agent_status_interval WHERE tenant_id = $ta AND agent_id = $aa"
+intervals0=$(N0 -c "$intervals_sql")
+[ "$(N0 -c "SELECT count(*) FROM helpdesk.agent_status_interval WHERE tenant_id = $ta AND agent_id = $aa")" -ge 3 ] || fail "node 0's rollup worker recorded no status history: $intervals0"
 
 note "a client posts into A and B through the proxy while A moves to node 1; A's customer follows on a bridge"
 export STOP_FILE=$work/stop MOVED_FILE=$work/moved OFFLINE_AFTER_MS=2000 SCALE_PROXY="$(scale_conninfo "$pport") user=postgres"
@@ -142,6 +158,23 @@ awk -v f="$first" 'found || $0 == f {found = 1; print}' <(j "r.moving.acked.join
 diff <(sort "$work/acked.offline") <(sort "$work/offline.a") >"$work/offline.diff" ||
 	{ head "$work/offline.diff"; fail "the offline client's messages are not every acknowledged post from its first one"; }
 note "it got $(wc -l <"$work/offline.a") posts: before it left, then node 0's log replayed from node 1's copy ($moved_events events), then node 1's log; none twice, none missing"
+
+note "what the copy named of node 0's log is renamed on node 1"
+log0_rule=$(N1 -c "SELECT client_msg_id FROM helpdesk.message WHERE tenant_id = $ta AND body = 'ruled'")
+case $log0_rule in rule:*"@$log0") ;; *) fail "the rule's message on node 1 has client_msg_id $log0_rule" ;; esac
+[ "$(N1 -c "$intervals_sql")" = "$intervals0" ] || fail "the status history on node 1 is not node 0's in order: $(N1 -c "$intervals_sql")"
+[ "$(N1 -c "SELECT max(event_id) FROM helpdesk.agent_status_interval WHERE tenant_id = $ta")" = -1 ] || fail "the copied intervals were not renumbered below node 1's event ids"
+P -c "SELECT helpdesk.set_agent_status($ta, $aa, 'busy')" >/dev/null
+for _ in $(seq 1 100); do
+	[ "$(N1 -c "SELECT status FROM helpdesk.agent_status_interval WHERE tenant_id = $ta AND agent_id = $aa ORDER BY event_id DESC LIMIT 1")" = busy ] && break
+	sleep 0.1
+done
+[ "$(N1 -c "SELECT string_agg(status, ' ' ORDER BY event_id) FROM (SELECT * FROM helpdesk.agent_status_interval WHERE tenant_id = $ta AND agent_id = $aa ORDER BY event_id DESC LIMIT 2) x")" = "online busy" ] ||
+	fail "node 1 did not continue the agent's history after the copied intervals: $(N1 -c "$intervals_sql")"
+[ "$(N1 -c "SELECT count(*) FROM helpdesk.agent_status_interval WHERE tenant_id = $ta AND agent_id = $aa AND ended_at IS NULL")" = 1 ] ||
+	fail "node 1 left more than one status interval of the agent open"
+note "the rule's message carries node 0's log id, the status history is renumbered in order and node 1 continues it"
+P -c "SELECT helpdesk.set_agent_status($ta, $aa, 'online')" >/dev/null
 
 note "after the move: node 1 serves A, node 0 refuses it"
 c2=$(P -c "SELECT helpdesk.upsert_customer($ta, 'player-2', 'Second')")

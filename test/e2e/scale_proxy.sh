@@ -36,9 +36,9 @@ acl_sql="SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) ||
 	FROM pg_proc p WHERE p.pronamespace = 'helpdesk'::regnamespace AND p.proname !~ '^_' ORDER BY 1"
 P -c "$acl_sql" >"$work/acl.proxy"
 N0 -c "$acl_sql" >"$work/acl.node"
-missing=$(join -v1 <(cut -d' ' -f1 "$work/acl.proxy" | sort) <(cut -d' ' -f1 "$work/acl.node" | sort) | head -5)
+missing=$(join -v1 <(cut -d' ' -f1 "$work/acl.proxy" | sort) <(cut -d' ' -f1 "$work/acl.node" | sort) | sed -n 1,5p)
 [ -z "$missing" ] || fail "proxy functions with no node function of the same signature: $missing"
-differ=$(join <(sort "$work/acl.proxy" | sed 's/ /|/') <(sort "$work/acl.node" | sed 's/ /|/') -t'|' -o 1.1,1.2,2.2 | awk -F'|' '$2 != $3' | head -5)
+differ=$(join <(sort "$work/acl.proxy" | sed 's/ /|/') <(sort "$work/acl.node" | sed 's/ /|/') -t'|' -o 1.1,1.2,2.2 | awk -F'|' '$2 != $3' | sed -n 1,5p)
 [ -z "$differ" ] || fail "proxied functions whose grants differ from the node's (name|proxy|node): $differ"
 nproxied=$(wc -l <"$work/acl.proxy")
 note "$nproxied functions on the proxy, each with its node's grants"

@@ -122,7 +122,7 @@ q $db "SELECT helpdesk.upsert_webhook($tenant, 'ok', '$base/ok', '{message.creat
 [ "$(q $db "SELECT helpdesk.webhook_secret($tenant, $ok)")" = "$new" ] || fail "webhook_secret is not the new secret"
 post "rotated"
 wait_until $db "SELECT count(*) = 7 FROM helpdesk.webhook_delivery WHERE webhook_id = $ok AND state = 'delivered'" 10 || fail "rotated delivery not delivered"
-rot=$(jq -c 'select(.path == "/ok" and (.body | fromjson | .data.message.body) == "rotated")' "$sinklog" | head -1)
+rot=$(jq -c 'select(.path == "/ok" and (.body | fromjson | .data.message.body) == "rotated")' "$sinklog" | sed -n 1p)
 echo "$rot" >"$HD_CLUSTER/wh_rot.jsonl"
 [ "$(node "$WH_DIR/verify.js" "$HD_CLUSTER/wh_rot.jsonl" "$new" | jq -r '"\(.ok) \(.nsig)"')" = "true 2" ] || fail "new secret does not verify, or not two signatures"
 [ "$(node "$WH_DIR/verify.js" "$HD_CLUSTER/wh_rot.jsonl" "$old" | jq -r .ok)" = true ] || fail "old secret does not verify during rotation"
@@ -146,7 +146,7 @@ set_http http_allowed_hosts '127.0.0.1/32'
 t0=$(date +%s%3N)
 post "latency"
 wait_until $db "SELECT count(*) = 9 FROM helpdesk.webhook_delivery WHERE webhook_id = $ok AND state = 'delivered'" 5 || fail "latency delivery missing"
-t1=$(jq -r 'select((.body | fromjson | .data.message.body) == "latency" and .path == "/ok") | .at' "$sinklog" | head -1)
+t1=$(jq -r 'select((.body | fromjson | .data.message.body) == "latency" and .path == "/ok") | .at' "$sinklog" | sed -n 1p)
 [ $((t1 - t0)) -lt 500 ] || fail "commit -> received took $((t1 - t0)) ms"
 note "commit -> received $((t1 - t0)) ms (psql start included)"
 
