@@ -63,6 +63,7 @@ wait_active "$n0port" "$ta" "$sa" || fail "node 0's dispatcher did not assign A'
 # the event ids that started each interval)
 P -c "SELECT helpdesk.upsert_rule($ta, 'ruled', 'message.created', '{\"field\": \"message.body\", \"op\": \"equal\", \"value\": \"rule me\"}', '[{\"type\": \"send_message\", \"message\": \"ruled\"}]')" >/dev/null
 P -c "SELECT helpdesk.post_message($ta, $sa, 'customer', $ca, 'rule me')" >/dev/null
+P -c "SELECT helpdesk.upsert_webhook($ta, 'hook', 'http://127.0.0.1:9/hook', '{message.created}', enabled => false)" >/dev/null
 P -c "SELECT helpdesk.set_agent_status($ta, $aa, 'away')" >/dev/null
 P -c "SELECT helpdesk.set_agent_status($ta, $aa, 'online')" >/dev/null
 for _ in $(seq 1 100); do
@@ -173,7 +174,9 @@ done
 	fail "node 1 did not continue the agent's history after the copied intervals: $(N1 -c "$intervals_sql")"
 [ "$(N1 -c "SELECT count(*) FROM helpdesk.agent_status_interval WHERE tenant_id = $ta AND agent_id = $aa AND ended_at IS NULL")" = 1 ] ||
 	fail "node 1 left more than one status interval of the agent open"
-note "the rule's message carries node 0's log id, the status history is renumbered in order and node 1 continues it"
+[ "$(N1 -c "SELECT from_position FROM helpdesk.webhook WHERE tenant_id = $ta")" = "$(sed -n 's/^target_position=//p' "$work/move.out")" ] ||
+	fail "A's webhook on node 1 starts after $(N1 -c "SELECT from_position FROM helpdesk.webhook WHERE tenant_id = $ta"), a position of node 0's log"
+note "the rule's message carries node 0's log id, the status history is renumbered in order and node 1 continues it, the webhook starts at the move's position"
 P -c "SELECT helpdesk.set_agent_status($ta, $aa, 'online')" >/dev/null
 
 note "after the move: node 1 serves A, node 0 refuses it"
