@@ -274,9 +274,10 @@ command_run(Client *c, Cmd *cmd)
 				c->pos = cmd->position;
 				c->replaying = false;
 				if (c->x)
+				{
 					c->x->replay_log[0] = '\0';
-				if (c->x)
 					buf_free(&c->x->catchup);
+				}
 				c->wake_from = 0;
 				c->idle = false;
 				c->state = ST_CATCHUP;
