@@ -53,7 +53,7 @@
 static HdPlan state_plan = {
 	"SELECT c.position, coalesce(c.log_id::text, ''), helpdesk.event_log_id()::text, helpdesk.event_position(), "
 	"  EXISTS (SELECT 1 FROM helpdesk.automation_rule r WHERE r.enabled), "
-	"  (SELECT min(d.due_at) FROM helpdesk.automation_rule_due d), "
+	"  (SELECT min(d.due_at) FROM helpdesk.automation_rule_due d WHERE " HD_PLACED("d.tenant_id") "), "
 	"  (SELECT coalesce(min(b.first_pos), 0) FROM helpdesk.event_batch b) "
 	"FROM helpdesk.automation_rule_cursor c",
 	0, {}

@@ -119,7 +119,7 @@ static HdPlan due_plan = {
 	"  d.object_kind = 'ticket' "
 	"FROM helpdesk.automation_rule_due d JOIN helpdesk.automation_rule r "
 	"  ON r.tenant_id = d.tenant_id AND r.id = d.rule_id "
-	"WHERE d.due_at <= least($1, now()) ORDER BY d.due_at LIMIT " CppAsString2(RULE_TIME_BATCH) " FOR UPDATE OF d SKIP LOCKED",
+	"WHERE d.due_at <= least($1, now()) AND " HD_PLACED("d.tenant_id") " ORDER BY d.due_at LIMIT " CppAsString2(RULE_TIME_BATCH) " FOR UPDATE OF d SKIP LOCKED",
 	1, {TIMESTAMPTZOID}
 };
 

@@ -18,7 +18,7 @@
 #include "utils/builtins.h"
 
 static HdPlan next_due_plan = {
-	"SELECT min(due_at) FROM helpdesk.trigger_task WHERE due_at IS NOT NULL",
+	"SELECT min(due_at) FROM helpdesk.trigger_task WHERE due_at IS NOT NULL AND " HD_PLACED("tenant_id"),
 	0, {}
 };
 
@@ -32,7 +32,7 @@ static HdPlan arm_all = {
 	"UPDATE helpdesk.trigger_task t SET status = 'waiting', due_at = least(t.trigger_at, t.expires_at) "
 	"FROM (SELECT tenant_id, id FROM helpdesk.trigger_task "
 	"      WHERE due_at <= $1 AND status = 'pending' AND expires_at > $1 "
-	"        AND (trigger_at IS NULL OR trigger_at > $1) "
+	"        AND (trigger_at IS NULL OR trigger_at > $1) AND " HD_PLACED("tenant_id") " "
 	"      FOR UPDATE SKIP LOCKED) d "
 	/* SKIP LOCKED: a customer's transaction firing the task holds the row; the dispatcher never waits for it */
 	"WHERE t.tenant_id = d.tenant_id AND t.id = d.id",
@@ -40,7 +40,8 @@ static HdPlan arm_all = {
 };
 
 static HdPlan due_list = {
-	"SELECT tenant_id, id FROM helpdesk.trigger_task WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+	"SELECT tenant_id, id FROM helpdesk.trigger_task WHERE due_at <= $1 AND " HD_PLACED("tenant_id") " "
+	"ORDER BY due_at LIMIT $2",
 	2, {TIMESTAMPTZOID, INT4OID}
 };
 

@@ -46,6 +46,20 @@ extern void hd_define_security_settings(void);
  */
 #define HD_MAX_PLAN_ARGS 16
 
+/*
+ * A condition for the workers' statements that pick due work across
+ * tenants: true when the tenant in column col is placed on this node, false
+ * while it is fenced, incoming or moved out (helpdesk.tenant_fence, read by
+ * scripts/move-tenant): a moving tenant's rows are copied as they stand, and
+ * on the node that receives them they are the source's until the switch.
+ * The fence list is one initplan per execution (the table is empty but
+ * during a move), and a filter, not a join: a min() over an index stays one.
+ * (Not ALL ((SELECT ...)): doubled parentheses make that a sublink over
+ * rows of arrays.)
+ */
+#define HD_PLACED(col) \
+	"(" col " <> ALL (coalesce((SELECT array_agg(hf.tenant_id) FROM helpdesk.tenant_fence hf), '{}'::bigint[])))"
+
 /* A statement prepared once per backend and kept (SPI_keepplan). */
 typedef struct HdPlan
 {

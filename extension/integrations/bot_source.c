@@ -60,12 +60,13 @@ static HdPlan drop_orphans = {
 	"       error = 'the session left the bot (' || s.state || ') before the call' "
 	"FROM helpdesk.session s "
 	"WHERE j.state = 'pending' AND s.tenant_id = j.tenant_id AND s.id = j.session_id "
-	"  AND s.state <> 'bot'",
+	"  AND s.state <> 'bot' AND " HD_PLACED("j.tenant_id"),
 	0, {}
 };
 static HdPlan overdue_replies = {
 	"SELECT tenant_id, id FROM helpdesk.bot_job "
-	"WHERE state = 'sending' AND reply_due_at <= now() ORDER BY reply_due_at LIMIT 100",
+	"WHERE state = 'sending' AND reply_due_at <= now() AND " HD_PLACED("tenant_id") " "
+	"ORDER BY reply_due_at LIMIT 100",
 	0, {}
 };
 
@@ -101,7 +102,7 @@ bot_prepare(void)
  */
 static HdPlan claimable = {
 	"SELECT j.tenant_id, j.id, j.bot_id, j.attempts + 1 FROM helpdesk.bot_job j "
-	"WHERE j.state = 'pending' AND NOT EXISTS ("
+	"WHERE j.state = 'pending' AND " HD_PLACED("j.tenant_id") " AND NOT EXISTS ("
 	"  SELECT 1 FROM helpdesk.bot_job o WHERE o.tenant_id = j.tenant_id "
 	"    AND o.session_id = j.session_id AND o.state IN ('pending', 'sending') AND o.id < j.id) "
 	"ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED",
@@ -358,11 +359,11 @@ bot_complete(HdHttpJob *job, const HdHttpResult *r)
  */
 static HdPlan next_due = {
 	"SELECT least((SELECT min(j.created_at) FROM helpdesk.bot_job j "
-	"              WHERE j.state = 'pending' AND NOT EXISTS ("
+	"              WHERE j.state = 'pending' AND " HD_PLACED("j.tenant_id") " AND NOT EXISTS ("
 	"                SELECT 1 FROM helpdesk.bot_job o WHERE o.tenant_id = j.tenant_id "
 	"                  AND o.session_id = j.session_id AND o.state = 'sending')), "
 	"             (SELECT min(reply_due_at) FROM helpdesk.bot_job "
-	"              WHERE state = 'sending' AND reply_due_at IS NOT NULL))",
+	"              WHERE state = 'sending' AND reply_due_at IS NOT NULL AND " HD_PLACED("tenant_id") "))",
 	0, {}
 };
 

@@ -270,7 +270,7 @@ hd_retention_batch(PG_FUNCTION_ARGS)
 
 static HdPlan next_tenant = {
 	"SELECT tenant_id, now() - keep_messages FROM helpdesk.retention_setting "
-	"WHERE tenant_id > $1 ORDER BY tenant_id LIMIT 1",
+	"WHERE tenant_id > $1 AND " HD_PLACED("tenant_id") " ORDER BY tenant_id LIMIT 1",
 	1, {INT8OID}
 };
 

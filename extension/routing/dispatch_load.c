@@ -34,6 +34,7 @@ static HdPlan waiting_tenants = {
 	"  AND q.strategy <> 'manual' AND EXISTS (SELECT 1 FROM helpdesk.session s "
 	"    WHERE s.tenant_id = q.tenant_id AND s.queue_id = q.id AND s.state = 'queued' "
 	"      AND s.dispatch_error IS NULL)) "
+	"  AND " HD_PLACED("t.id") " "
 	"ORDER BY t.id",
 	0, {}
 };

@@ -24,18 +24,18 @@ static HdPlan next_presence_due = {
 	"   WHERE a.tenant_id = t.id AND a.status <> 'offline'), "
 	"  (SELECT min(a.presence_lost_at) FROM helpdesk.agent a "
 	"   WHERE a.tenant_id = t.id AND a.presence_lost_at IS NOT NULL) "
-	"FROM helpdesk.tenant t",
+	"FROM helpdesk.tenant t WHERE " HD_PLACED("t.id"),
 	0, {}
 };
 static HdPlan next_session_due = {
 	"SELECT least("
 	"  (SELECT min(offer_expires_at) FROM helpdesk.session WHERE state = 'offered' "
-	"     AND dispatch_error IS NULL), "
+	"     AND dispatch_error IS NULL AND " HD_PLACED("tenant_id") "), "
 	"  (SELECT min(wait_due_at) FROM helpdesk.session WHERE state = 'queued' "
-	"     AND dispatch_error IS NULL), "
+	"     AND dispatch_error IS NULL AND " HD_PLACED("tenant_id") "), "
 	"  (SELECT min(idle_check_at) FROM helpdesk.session WHERE state = 'active' "
-	"     AND dispatch_error IS NULL)), "
-	"  EXISTS (SELECT 1 FROM helpdesk.session WHERE state = 'queued')",
+	"     AND dispatch_error IS NULL AND " HD_PLACED("tenant_id") ")), "
+	"  EXISTS (SELECT 1 FROM helpdesk.session WHERE state = 'queued' AND " HD_PLACED("tenant_id") ")",
 	0, {}
 };
 

@@ -22,13 +22,14 @@ static HdPlan served_recently = {
 	"  (SELECT count(*) FROM helpdesk.session_assignment a WHERE a.tenant_id = w.tenant_id "
 	"     AND a.queue_id = w.queue_id "
 	"     AND a.started_at > now() - make_interval(secs => " CppAsString2(RATE_WINDOW_S) ")) "
-	"FROM (SELECT DISTINCT tenant_id, queue_id FROM helpdesk.session WHERE state = 'queued') w "
+	"FROM (SELECT DISTINCT tenant_id, queue_id FROM helpdesk.session WHERE state = 'queued' "
+	"      AND " HD_PLACED("tenant_id") ") w "
 	"ORDER BY 1, 2",
 	0, {}
 };
 static HdPlan waiting_in_order = {
 	"SELECT tenant_id, queue_id, id, queue_position, estimated_wait_s "
-	"FROM helpdesk.session WHERE state = 'queued' "
+	"FROM helpdesk.session WHERE state = 'queued' AND " HD_PLACED("tenant_id") " "
 	"ORDER BY tenant_id, queue_id, rank_at, id",
 	0, {}
 };

@@ -74,7 +74,7 @@ typedef struct TenantSet
 } TenantSet;
 
 static HdPlan all_tenants = {
-	"SELECT " HD_TENANT_COLS " FROM helpdesk.tenant t ORDER BY t.id", 0, {}
+	"SELECT " HD_TENANT_COLS " FROM helpdesk.tenant t WHERE " HD_PLACED("t.id") " ORDER BY t.id", 0, {}
 };
 
 /*

@@ -107,6 +107,7 @@ requeue_lost(void *arg)
 static HdPlan due_offers = {
 	"SELECT tenant_id, id, agent_id, offer_expires_at FROM helpdesk.session "
 	"WHERE state = 'offered' AND offer_expires_at <= now() AND dispatch_error IS NULL "
+	"  AND " HD_PLACED("tenant_id") " "
 	"ORDER BY offer_expires_at LIMIT " CppAsString2(TIMER_BATCH),
 	0, {}
 };
@@ -182,6 +183,7 @@ static HdPlan due_waits = {
 	"       q.max_wait_action = 'ticket' "
 	"FROM helpdesk.session s JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id "
 	"WHERE s.state = 'queued' AND s.wait_due_at <= now() AND s.dispatch_error IS NULL "
+	"  AND " HD_PLACED("s.tenant_id") " "
 	"ORDER BY s.wait_due_at LIMIT " CppAsString2(TIMER_BATCH),
 	0, {}
 };
@@ -239,6 +241,7 @@ static HdPlan due_idle = {
 	"FROM helpdesk.session s JOIN helpdesk.queue q ON q.tenant_id = s.tenant_id AND q.id = s.queue_id "
 	"JOIN helpdesk.tenant t ON t.id = s.tenant_id "
 	"WHERE s.state = 'active' AND s.idle_check_at <= now() AND s.dispatch_error IS NULL "
+	"  AND " HD_PLACED("s.tenant_id") " "
 	"ORDER BY s.idle_check_at LIMIT " CppAsString2(TIMER_BATCH),
 	0, {}
 };

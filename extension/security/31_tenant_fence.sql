@@ -1,15 +1,15 @@
--- Tenants that are moving to another node, or have moved (tenant_fence.c,
--- scripts/move-tenant, docs/scale-out-move.md). Node-local: a move never
--- copies this table.
+-- Tenants that are moving to another node, have moved, or are arriving from
+-- one (tenant_fence.c, scripts/move-tenant, docs/scale-out-move.md).
+-- Node-local: a move never copies this table.
 CREATE TABLE helpdesk.tenant_fence (
 	tenant_id bigint PRIMARY KEY CHECK (tenant_id > 0),
-	state     text NOT NULL CHECK (state IN ('fenced', 'moved_out')),
+	state     text NOT NULL CHECK (state IN ('fenced', 'moved_out', 'incoming')),
 	since     timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE helpdesk.tenant_fence IS
-	'Tenants whose calls this node refuses with 55000: fenced while a move copies them to another node, moved_out once the proxy''s directory names the new node. No tenant foreign key: a moved-out tenant''s rows are purged and its fence stays.';
+	'Tenants whose calls this node refuses with 55000 and whose rows its workers leave alone: fenced for the last seconds of a move to another node, moved_out once the proxy''s directory names the new node, incoming while a move from another node brings its rows here. No tenant foreign key: a moved-out tenant''s rows are purged and its fence stays; an incoming tenant''s rows arrive after its fence.';
 COMMENT ON COLUMN helpdesk.tenant_fence.state IS
-	'fenced (a move is copying the tenant: retry shortly) or moved_out (the tenant lives on another node now).';
+	'fenced (a move to another node is switching: retry shortly), moved_out (the tenant lives on another node now) or incoming (a move from another node is bringing the tenant here: it is served there until the switch).';
 SELECT pg_catalog.pg_extension_config_dump('helpdesk.tenant_fence', '');
 -- every change drops the backends' cached fence list (the trigger only
 -- sends a relcache invalidation of the table it fires on)
@@ -23,7 +23,7 @@ RETURNS text LANGUAGE c VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hd_set_tenant_fence';
 COMMENT ON FUNCTION helpdesk.set_tenant_fence(bigint, text) IS
-	'Fence a tenant on this node (''fenced'': its calls get 55000 while a move copies it), mark it ''moved_out'' (the directory names its new node), or NULL to call a move off. Returns the previous state (NULL: none). Needs every tenant (the move''s operator); a moved-out tenant cannot be unfenced.';
+	'Fence a tenant on this node (''fenced'': its calls get 55000 for a move''s last seconds), mark it ''moved_out'' (the directory names its new node) or ''incoming'' (a move''s target, before the tenant''s rows arrive), or NULL to lift the fence (a move called off, or switched to this node). Returns the previous state (NULL: none). Needs every tenant (the move''s operator); a moved-out tenant cannot be unfenced, only come back once its rows are gone.';
 
 CREATE FUNCTION helpdesk._announce_tenant_move(tenant_id bigint, bridge_url text, target_position bigint)
 RETURNS integer LANGUAGE c VOLATILE

@@ -1,13 +1,15 @@
 /*
  * tenant_fence.c — refusing a tenant's calls while it moves to another node.
  *
- * scripts/move-tenant fences the tenant on its source node
- * (set_tenant_fence(t, 'fenced')) before it copies the tenant's rows, and
- * marks it 'moved_out' once the proxy's directory names the new node. From
- * then on every API call for that tenant on this node fails with 55000 and a
- * message that says to retry (the proxy then sends it to the new node). The
- * check sits in the tenant access check (access.c), which every call with a
- * tenant passes first.
+ * scripts/move-tenant marks the tenant 'incoming' on the target node before
+ * its rows arrive there (logical replication), fences it on its source node
+ * (set_tenant_fence(t, 'fenced')) for the last seconds of the move, and
+ * marks it 'moved_out' there once the proxy's directory names the new node.
+ * While a fence row exists every API call for that tenant on this node fails
+ * with 55000 and a message that says to retry (the proxy then sends it to
+ * the node that serves it), and the workers leave its rows alone (HD_PLACED,
+ * hd.h). The check sits in the tenant access check (access.c), which every
+ * call with a tenant passes first.
  *
  * The single-node path must not pay for this: the fenced tenants are read
  * once per backend into a sorted array and kept until a relcache
@@ -39,11 +41,29 @@
 #define FENCE_ATT_TENANT	1
 #define FENCE_ATT_STATE		2
 
+typedef enum FenceState
+{
+	FENCE_FENCED,				/* the move's last seconds on the source */
+	FENCE_MOVED_OUT,			/* the tenant lives on another node now */
+	FENCE_INCOMING				/* the target: rows arriving, not yet served */
+} FenceState;
+
 typedef struct Fence
 {
 	int64		tenant_id;
-	bool		moved_out;		/* else fenced: the move is copying */
+	FenceState	state;
 } Fence;
+
+/* A fence row's state (NULL is not stored: the column is NOT NULL). */
+static FenceState
+fence_state_of(const char *s)
+{
+	if (strcmp(s, "moved_out") == 0)
+		return FENCE_MOVED_OUT;
+	if (strcmp(s, "incoming") == 0)
+		return FENCE_INCOMING;
+	return FENCE_FENCED;
+}
 
 static bool known;				/* fences[] is what the table holds */
 static uint64 generation;		/* bumped by every invalidation */
@@ -123,7 +143,7 @@ load_fences(void)
 			f = repalloc(f, cap * sizeof(Fence));
 		}
 		f[n].tenant_id = DatumGetInt64(t);
-		f[n].moved_out = !isnull && strcmp(TextDatumGetCString(s), "moved_out") == 0;
+		f[n].state = isnull ? FENCE_FENCED : fence_state_of(TextDatumGetCString(s));
 		n++;
 	}
 	systable_endscan(scan);
@@ -138,11 +158,11 @@ load_fences(void)
 	known = (generation == gen_before);
 }
 
-/* 55000 when tenant_id is fenced or has moved out of this node. */
+/* 55000 when tenant_id is fenced, incoming or has moved out of this node. */
 void
 hd_check_tenant_fence(int64 tenant_id)
 {
-	Fence		key = {tenant_id, false};
+	Fence		key = {tenant_id, FENCE_FENCED};
 	Fence	   *hit;
 
 	if (tenant_id == 0)
@@ -154,18 +174,23 @@ hd_check_tenant_fence(int64 tenant_id)
 	hit = bsearch(&key, fences, nfences, sizeof(Fence), cmp_fence);
 	if (hit == NULL)
 		return;
-	if (hit->moved_out)
+	if (hit->state == FENCE_MOVED_OUT)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("tenant %lld has moved to another node", (long long) tenant_id),
 				 errhint("Call it through pg_helpdesk_proxy, which sends it to the tenant's node, or on that node.")));
+	if (hit->state == FENCE_INCOMING)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tenant %lld is being moved to this node", (long long) tenant_id),
+				 errhint("Retry in a few seconds: until the move has switched, the tenant is served by the node it is moving from.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("tenant %lld is being moved to another node", (long long) tenant_id),
 			 errhint("Retry in a few seconds: once the move has switched, the call goes to the new node.")));
 }
 
-static const char *const fence_states[] = {"fenced", "moved_out", NULL};
+static const char *const fence_states[] = {"fenced", "moved_out", "incoming", NULL};
 
 static HdPlan fence_set = {
 	"INSERT INTO helpdesk.tenant_fence AS f (tenant_id, state) VALUES ($1, $2) "
@@ -183,12 +208,17 @@ static HdPlan tenant_known = {
 };
 
 /*
- * set_tenant_fence(tenant_id, state): 'fenced' (a move starts copying),
- * 'moved_out' (the directory names the new node), NULL (the move is
- * called off: calls are served here again). Returns the previous state.
+ * set_tenant_fence(tenant_id, state): on the source, 'fenced' (a move's
+ * last seconds) then 'moved_out' (the directory names the new node); on
+ * the target, 'incoming' (before the tenant's rows arrive, so that nothing
+ * there acts on them until the switch); NULL lifts a fence (a move called
+ * off on the source, the switch on the target). Returns the previous state.
  * A tenant that moved out stays moved out (its rows may be purged already):
- * calling a move off then is refused. The check of the caller's access is
- * the every-tenant one: a fence concerns the node, not one tenant's data.
+ * calling a move off then is refused; it may only come back ('incoming')
+ * once its rows are gone. 'incoming' and 'fenced' never follow each other:
+ * one node is the source, the other the target. The check of the caller's
+ * access is the every-tenant one: a fence concerns the node, not one
+ * tenant's data.
  */
 PG_FUNCTION_INFO_V1(hd_set_tenant_fence);
 Datum
@@ -220,7 +250,29 @@ hd_set_tenant_fence(PG_FUNCTION_ARGS)
 		/* copied out of SPI's memory, which SPI_finish frees */
 		before = s != NULL ? MemoryContextStrdup(CurTransactionContext, s) : NULL;
 	}
-	if (before == NULL && state != NULL)
+	if (state != NULL && strcmp(state, "incoming") == 0)
+	{
+		if (before != NULL && strcmp(before, "fenced") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("tenant %lld is being moved away from this node", (long long) tenant_id),
+					 errhint("A node is either a move's source or its target; call the move off first.")));
+		if (before == NULL || strcmp(before, "incoming") != 0)
+		{
+			hd_exec(&tenant_known, v, NULL, false, 1);
+			if (SPI_processed > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("tenant %lld is on this node already", (long long) tenant_id),
+						 errhint("A move's target must not hold the tenant's rows: delete them (or move to another node).")));
+		}
+	}
+	else if (before != NULL && strcmp(before, "incoming") == 0 && state != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tenant %lld is being moved to this node", (long long) tenant_id),
+				 errhint("Lift the incoming fence (NULL) once the move has switched, or call the move off.")));
+	else if (before == NULL && state != NULL)
 	{
 		hd_exec(&tenant_known, v, NULL, false, 1);
 		if (SPI_processed == 0)

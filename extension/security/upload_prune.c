@@ -12,13 +12,13 @@
 #include "utils/timestamp.h"
 
 static HdPlan prune_plan = {
-	"DELETE FROM helpdesk.upload u WHERE u.created_at < now() - $1 "
+	"DELETE FROM helpdesk.upload u WHERE " HD_PLACED("u.tenant_id") " AND (u.created_at < now() - $1 "
 	"OR (u.created_at < now() - $2 AND NOT EXISTS (SELECT 1 FROM helpdesk.message m "
 	"WHERE m.tenant_id = u.tenant_id AND m.attachment ? 'upload_id' "
 	"AND m.attachment ->> 'upload_id' = u.id::text) "
 	"AND NOT EXISTS (SELECT 1 FROM helpdesk.ticket_message k "
 	"WHERE k.tenant_id = u.tenant_id AND k.attachment ? 'upload_id' "
-	"AND k.attachment ->> 'upload_id' = u.id::text))",
+	"AND k.attachment ->> 'upload_id' = u.id::text)))",
 	2, {INTERVALOID, INTERVALOID}
 };
 

@@ -21,12 +21,12 @@
 #include "utils/json.h"
 
 static HdPlan next_due_plan = {
-	"SELECT min(autoclose_at) FROM helpdesk.ticket WHERE autoclose_at IS NOT NULL",
+	"SELECT min(autoclose_at) FROM helpdesk.ticket WHERE autoclose_at IS NOT NULL AND " HD_PLACED("tenant_id"),
 	0, {}
 };
 
 static HdPlan due_list = {
-	"SELECT tenant_id, id FROM helpdesk.ticket WHERE autoclose_at <= $1 "
+	"SELECT tenant_id, id FROM helpdesk.ticket WHERE autoclose_at <= $1 AND " HD_PLACED("tenant_id") " "
 	"ORDER BY autoclose_at LIMIT $2",
 	2, {TIMESTAMPTZOID, INT4OID}
 };

@@ -25,9 +25,10 @@ static bool last_run_more = false;	/* the last run stopped early on purpose */
 
 static HdPlan next_plan = {
 	"SELECT least((SELECT t.sla_next_at FROM helpdesk.ticket t WHERE t.sla_next_at IS NOT NULL "
-	"ORDER BY t.sla_next_at LIMIT 1), (SELECT s.sla_first_response_due FROM helpdesk.session s "
-	"WHERE s.sla_first_response_due IS NOT NULL ORDER BY s.sla_first_response_due LIMIT 1)), "
-	"EXISTS (SELECT 1 FROM helpdesk.sla_recompute)",
+	"AND " HD_PLACED("t.tenant_id") " ORDER BY t.sla_next_at LIMIT 1), "
+	"(SELECT s.sla_first_response_due FROM helpdesk.session s WHERE s.sla_first_response_due IS NOT NULL "
+	"AND " HD_PLACED("s.tenant_id") " ORDER BY s.sla_first_response_due LIMIT 1)), "
+	"EXISTS (SELECT 1 FROM helpdesk.sla_recompute r WHERE " HD_PLACED("r.tenant_id") ")",
 	0, {InvalidOid}
 };
 
@@ -89,12 +90,13 @@ recompute_one(void *arg)
 }
 
 static HdPlan due_plan = {
-	"SELECT t.tenant_id, t.id FROM helpdesk.ticket t WHERE t.sla_next_at <= $1 "
+	"SELECT t.tenant_id, t.id FROM helpdesk.ticket t WHERE t.sla_next_at <= $1 AND " HD_PLACED("t.tenant_id") " "
 	"ORDER BY t.sla_next_at LIMIT $2 FOR UPDATE SKIP LOCKED",
 	2, {TIMESTAMPTZOID, INT4OID}
 };
 static HdPlan request_plan = {
-	"SELECT r.tenant_id, r.after_id FROM helpdesk.sla_recompute r ORDER BY r.requested_at "
+	"SELECT r.tenant_id, r.after_id FROM helpdesk.sla_recompute r WHERE " HD_PLACED("r.tenant_id") " "
+	"ORDER BY r.requested_at "
 	"LIMIT 1 FOR UPDATE SKIP LOCKED",
 	0, {InvalidOid}
 };

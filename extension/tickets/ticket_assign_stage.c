@@ -62,7 +62,7 @@ typedef struct QueueWork
 
 static HdPlan auto_queues = {
 	"SELECT q.tenant_id, q.id, q.ticket_strategy, q.ticket_rr_cursor FROM helpdesk.queue q "
-	"WHERE q.ticket_strategy <> 'manual' AND EXISTS ("
+	"WHERE q.ticket_strategy <> 'manual' AND " HD_PLACED("q.tenant_id") " AND EXISTS ("
 	"  SELECT 1 FROM helpdesk.ticket t WHERE t.tenant_id = q.tenant_id AND t.queue_id = q.id "
 	"    AND t.assignee_id IS NULL AND t.status IN " HD_TICKET_OPEN_STATUSES
 	"    AND t.assign_error IS NULL) "
@@ -468,7 +468,7 @@ static HdPlan disabled_holders = {
 	"SELECT t.tenant_id, t.id, t.assignee_id FROM helpdesk.agent a "
 	"JOIN helpdesk.ticket t ON t.tenant_id = a.tenant_id AND t.assignee_id = a.id "
 	"  AND t.status IN " HD_TICKET_OPEN_STATUSES " AND t.assign_error IS NULL "
-	"WHERE NOT a.enabled AND a.open_tickets > 0 "
+	"WHERE NOT a.enabled AND a.open_tickets > 0 AND " HD_PLACED("a.tenant_id") " "
 	"ORDER BY t.tenant_id, t.id LIMIT $1 "
 	"FOR UPDATE OF t SKIP LOCKED",
 	1, {INT4OID}

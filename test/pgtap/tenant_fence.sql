@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(20);
+SELECT plan(28);
 
 -- The tenant fence of a move between nodes (set_tenant_fence, the check in
 -- the tenant access path; scripts/move-tenant, test/e2e/scale_move.sh).
@@ -59,6 +59,27 @@ SELECT throws_ok(format('SELECT helpdesk.upsert_customer(%s, ''cust-2'')', pg_te
 	format('tenant %s has moved to another node', pg_temp.fx('ta')), 'a moved-out tenant: 55000 "moved"');
 SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, NULL)', pg_temp.fx('ta')), '55000',
 	NULL, 'a move that switched cannot be called off');
+
+-- incoming (a move's target): only for a tenant not on this node; it is
+-- refused with its own message, never turns into fenced, and is lifted by NULL
+SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, ''incoming'')', pg_temp.fx('tb')), '55000',
+	format('tenant %s is on this node already', pg_temp.fx('tb')), 'incoming for a tenant on this node: 55000');
+SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, ''incoming'')', pg_temp.fx('ta')), '55000',
+	format('tenant %s is on this node already', pg_temp.fx('ta')), 'incoming while its moved-out rows are still here: 55000');
+SELECT helpdesk.set_tenant_fence(pg_temp.fx('tb'), 'fenced');
+SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, ''incoming'')', pg_temp.fx('tb')), '55000',
+	format('tenant %s is being moved away from this node', pg_temp.fx('tb')), 'a fenced tenant cannot become incoming');
+SELECT helpdesk.set_tenant_fence(pg_temp.fx('tb'), NULL);
+-- a tenant arriving: its id is known, its rows are not here yet
+SELECT is(helpdesk.set_tenant_fence(987654320, 'incoming'), NULL, 'incoming for a tenant not on this node');
+INSERT INTO helpdesk.tenant (id, slug, name) VALUES (987654320, 'tap-fence-incoming', 'TAP incoming');
+SELECT throws_ok('SELECT helpdesk.upsert_customer(987654320, ''cust-1'')', '55000',
+	'tenant 987654320 is being moved to this node', 'an incoming tenant''s calls: 55000 "moved to this node"');
+SELECT throws_ok('SELECT helpdesk.set_tenant_fence(987654320, ''fenced'')', '55000',
+	'tenant 987654320 is being moved to this node', 'an incoming tenant cannot be fenced');
+SELECT throws_ok('SELECT helpdesk.set_tenant_fence(987654320, ''moved_out'')', '55000',
+	NULL, 'nor marked moved out');
+SELECT is(helpdesk.set_tenant_fence(987654320, NULL), 'incoming', 'the switch lifts the incoming fence');
 
 -- the announcement of a move: one tenant.moved to each customer with an open
 -- session and each enabled agent, with the new bridge and position
