@@ -38,7 +38,7 @@ stop_all() {
 }
 trap stop_all EXIT
 (hd_cluster_start "$work/proxy" "$base")
-for k in 0 1 2 3; do (hd_cluster_start "$work/node$k" $((base + 1 + k))); done
+for k in 0 1 2 3; do (hd_cluster_start "$work/node$k" $((base + 1 + k)) "wal_level = logical"); done
 at() { local p=$1; shift; PGHOST=/tmp/hd-sock-$p PGPORT=$p PGUSER=postgres psql -qXAt -v ON_ERROR_STOP=1 -d helpdesk "$@"; }
 P() { at "$base" "$@"; }
 for k in 0 1 2 3; do

@@ -103,13 +103,17 @@ client=
 wait "$offline" || { cat "$work/offline.err"; tail -5 "$work"/bridge*.log; fail "the offline WebSocket client failed"; }
 offline=
 refused=$(sed -n 's/^refused_seconds=//p' "$work/move.out")
+[ "$(sed -n 's/^catch_up=//p' "$work/move.out")" = 1 ] || fail "the move did not catch up by logical replication: $(cat "$work/move.err")"
+[ "$(sed -n 's/^verified=//p' "$work/move.out")" = 1 ] || fail "the source and the target's copy differ after the move: $(cat "$work/move.err")"
+[ "$(N0 -c "SELECT count(*) FROM pg_publication") $(N1 -c "SELECT count(*) FROM pg_subscription") $(N0 -c "SELECT count(*) FROM pg_replication_slots")" = "0 0 0" ] ||
+	fail "the move left its publication, subscription or slot behind"
 j() { node -e "const r = JSON.parse(require('fs').readFileSync('$work/poster.json')); console.log($1)"; }
 [ "$(j 'r.moving.errors.length + r.staying.errors.length')" = 0 ] || fail "posts failed: $(j 'JSON.stringify([r.moving.errors, r.staying.errors])')"
 [ "$(j 'r.moving.refused > 0')" = true ] || fail "no post of A was refused: the move did not fence it (or the client posted too slowly)"
 [ "$(j 'r.staying.refused')" = 0 ] || fail "posts of B were refused while A moved"
 n_a=$(j 'r.moving.acked.length') n_b=$(j 'r.staying.acked.length')
 note "A: $n_a posts acknowledged, $(j 'r.moving.refused') refusals retried, the longest post took $(j 'r.moving.longestMs') ms; B: $n_b posts, none refused"
-note "the move refused A's calls for $refused s ($(sed -n 's/^rows_copied=//p' "$work/move.out") rows copied)"
+note "the move refused A's calls for $refused s ($(sed -n 's/^rows_copied=//p' "$work/move.out") rows caught up; $(grep -c 'catch-up' "$work/move.err") catch-up steps)"
 [ "$n_a" -gt 10 ] && [ "$n_b" -gt 10 ] || fail "too few posts to say anything ($n_a, $n_b)"
 # B posted on while A's posts waited for the fence: it made more of them
 [ "$n_b" -gt "$n_a" ] || fail "B made no more posts than A ($n_b, $n_a): its posts were held up during A's move"
@@ -195,4 +199,14 @@ err=$(P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'while fence
 case $err in *55000*|*"is being moved"*) ;; *) fail "fenced call: $err" ;; esac
 scripts/move-tenant --abort --tenant "$tb" --source "$(scale_conninfo "$n0port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" 2>"$work/abort.err" || { cat "$work/abort.err"; fail "move-tenant --abort failed"; }
 P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'after the abort')" >/dev/null || fail "B is not served after the abort"
+
+note "a move without catch-up (--no-catch-up): B is copied while fenced"
+PGUSER=postgres scripts/move-tenant --tenant "$tb" --no-catch-up --source "$(scale_conninfo "$n0port") user=postgres" \
+	--target "$(scale_conninfo "$n1port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" --target-part 1 \
+	>"$work/move_b.out" 2>"$work/move_b.err" || { cat "$work/move_b.err"; fail "move-tenant --no-catch-up failed"; }
+[ "$(sed -n 's/^catch_up=//p' "$work/move_b.out")" = 0 ] || fail "--no-catch-up caught up"
+[ "$(N1 -c "SELECT count(*) FROM helpdesk.message WHERE tenant_id = $tb AND client_msg_id LIKE 'stay-%'")" = "$n_b" ] || fail "B's messages did not all reach node 1"
+[ "$(N0 -c "SELECT count(*) FROM helpdesk.message WHERE tenant_id = $tb")" = 0 ] || fail "B's messages are still on node 0"
+P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'B on node 1')" >/dev/null || fail "B is not served on node 1"
+note "B moved with a fenced copy: its calls refused for $(sed -n 's/^refused_seconds=//p' "$work/move_b.out") s, $(sed -n 's/^rows_copied=//p' "$work/move_b.out") rows"
 echo "scale_move: ok (A's calls refused for $refused s)"

@@ -3,7 +3,7 @@
 # database and pg_helpdesk nodes, each a cluster of its own started as
 # scripts/lib.sh starts one, under $work. Source after common.sh and lib.sh.
 #   scale_start PROXY_PORT NODE_PORT...   starts them, prepares the nodes
-#       (extension, tenant id series k+1 step 1024) and the proxy (one
+#       (wal_level = logical for a move's catch-up, extension, tenant id series k+1 step 1024) and the proxy (one
 #       partition per node, bridge URLs ws://127.0.0.1:(node port +
 #       SCALE_BRIDGE_OFFSET, default 10)/ws)
 #   P / N0 / N1 ...: psql on the proxy / node k
@@ -27,7 +27,8 @@ scale_start() {
 	eval "P() { scale_at $proxy \"\$@\"; }"
 	P -c 'CREATE EXTENSION plproxy' -c 'CREATE EXTENSION pg_helpdesk_proxy'
 	for p in "$@"; do
-		(hd_cluster_start "$work/node$k" "$p") || fail "cannot start cluster node$k"
+		# wal_level = logical: scripts/move-tenant's catch-up publishes a tenant's rows
+		(hd_cluster_start "$work/node$k" "$p" "wal_level = logical") || fail "cannot start cluster node$k"
 		eval "N$k() { scale_at $p \"\$@\"; }"
 		# Preparing a node (docs/scale-out.md): tenant ids from a series of its own
 		scale_at "$p" -c 'CREATE EXTENSION pg_helpdesk' \
