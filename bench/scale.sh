@@ -9,15 +9,18 @@
 #     and 4 nodes (8 tenants each time, placed by upsert_tenant on the
 #     partitions that accept tenants), interleaved rounds.
 #  3. a move: one tenant with MOVE_SESSIONS sessions of 10 messages each is
-#     moved between nodes 0 and 1 (scripts/move-tenant), once per round, back
-#     and forth: the seconds its calls were refused and the rows copied.
+#     moved between nodes 0 and 1 (scripts/move-tenant), twice per round, back
+#     and forth, once with catch-up (logical replication: the nodes run
+#     wal_level = logical) and once without (--no-catch-up, the fenced copy,
+#     its peer), the order alternating: the seconds its calls were refused,
+#     and the whole move's time.
 # Both ways run the same SQL (a lookup of the session by the client's number,
 # then post_message), pgbench -M prepared. The peer of the proxy is the direct
 # call; on 2 cores four nodes share the same CPU, so expect the proxy's hop
 # to cost throughput and no linear scaling: the table says what it is.
 #
 #   BENCH_SECONDS (10) BENCH_ROUNDS (3) BENCH_CLIENTS (8) HD_BENCH_PORT (55450)
-#   MOVE_SESSIONS (500)
+#   MOVE_SESSIONS (500)  BENCH_MOVE_ONLY (0: 1 skips parts 1 and 2)
 #   BENCH_NO_BUILD (0)
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$HD_ROOT"
@@ -90,6 +93,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 range() { sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'; }
 declare -A r
 for round in $(seq 1 "$rounds"); do
+	[ "${BENCH_MOVE_ONLY:-0}" = 1 ] && break
 	for v in direct proxy n2 n4; do
 		case $v in
 			direct) x=$(tps $((base + 1)) 1) ;;
@@ -111,34 +115,49 @@ done | P >/dev/null
 conn() { echo "host=/tmp/hd-sock-$((base + 1 + $1)) port=$((base + 1 + $1)) dbname=helpdesk user=postgres"; }
 from=0
 for round in $(seq 1 "$rounds"); do
-	to=$((1 - from))
-	scripts/move-tenant --tenant "$mt" --source "$(conn $from)" --target "$(conn $to)" \
-		--proxy "host=/tmp/hd-sock-$base port=$base dbname=helpdesk user=postgres" --target-part "$to" \
-		>"$work/move.out" 2>"$work/move.err" || { cat "$work/move.err" >&2; exit 1; }
-	r[refused]+="$(sed -n 's/^refused_seconds=//p' "$work/move.out") "
-	rows=$(sed -n 's/^rows_copied=//p' "$work/move.out")
-	hd_log "round $round: moved node $from -> node $to, refused $(sed -n 's/^refused_seconds=//p' "$work/move.out") s, $rows rows"
-	from=$to
+	for mode in $([ $((round % 2)) = 1 ] && echo "catchup copy" || echo "copy catchup"); do
+		to=$((1 - from))
+		t0=$(date +%s.%N)
+		scripts/move-tenant --tenant "$mt" --source "$(conn $from)" --target "$(conn $to)" $([ "$mode" = copy ] && echo --no-catch-up) \
+			--proxy "host=/tmp/hd-sock-$base port=$base dbname=helpdesk user=postgres" --target-part "$to" \
+			>"$work/move.out" 2>"$work/move.err" || { cat "$work/move.err" >&2; exit 1; }
+		took=$(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $t0}")
+		refused=$(sed -n 's/^refused_seconds=//p' "$work/move.out")
+		r[refused_$mode]+="$refused "
+		r[took_$mode]+="$took "
+		rows=$(sed -n 's/^rows_copied=//p' "$work/move.out")
+		[ "$mode" = copy ] || [ "$(sed -n 's/^verified=//p' "$work/move.out")" = 1 ] || { cat "$work/move.err" >&2; echo "the catch-up's check failed" >&2; exit 1; }
+		hd_log "round $round: $mode, moved node $from -> node $to, refused $refused s, whole move $took s, $rows rows"
+		from=$to
+	done
 done
 m() { echo "${r[$1]}" | tr ' ' '\n' | grep . | median; }
 s() { echo "${r[$1]}" | tr ' ' '\n' | grep . | range; }
 mkdir -p bench/results
 out=bench/results/scale-$(date -u +%Y%m%dT%H%M%SZ).md
 {
-	echo "post_message through pg_helpdesk_proxy: median tps of $rounds interleaved rounds of ${secs}s (spread), $clients pgbench clients, -M prepared"
+	[ "${BENCH_MOVE_ONLY:-0}" = 1 ] || {
+		echo "post_message through pg_helpdesk_proxy: median tps of $rounds interleaved rounds of ${secs}s (spread), $clients pgbench clients, -M prepared"
+		echo
+		echo "| run | tps | spread | vs direct |"
+		echo "|---|---:|---:|---:|"
+		d=$(m direct)
+		for v in direct proxy n2 n4; do
+			case $v in direct) name="direct to the node (8 tenants on 1 node)" ;; proxy) name="through the proxy, 8 tenants on 1 node" ;;
+				n2) name="through the proxy, 8 tenants over 2 nodes" ;; n4) name="through the proxy, 8 tenants over 4 nodes" ;; esac
+			printf '| %s | %.0f | %s | %.2fx |\n' "$name" "$(m $v)" "$(s $v)" "$(awk "BEGIN {print $(m $v) / $d}")"
+		done
+		echo
+	}
+	fr() { echo "${r[$1]}" | tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%s-%s", lo, hi}'; }
+	fm() { echo "${r[$1]}" | tr ' ' '\n' | grep . | median; }
+	echo "a move of a tenant of $msessions sessions ($rows rows) between nodes 0 and 1, idle, $rounds moves each way (median, spread):"
 	echo
-	echo "| run | tps | spread | vs direct |"
-	echo "|---|---:|---:|---:|"
-	d=$(m direct)
-	for v in direct proxy n2 n4; do
-		case $v in direct) name="direct to the node (8 tenants on 1 node)" ;; proxy) name="through the proxy, 8 tenants on 1 node" ;;
-			n2) name="through the proxy, 8 tenants over 2 nodes" ;; n4) name="through the proxy, 8 tenants over 4 nodes" ;; esac
-		printf '| %s | %.0f | %s | %.2fx |\n' "$name" "$(m $v)" "$(s $v)" "$(awk "BEGIN {print $(m $v) / $d}")"
-	done
-	echo
-	echo
-	refused_range=$(echo "${r[refused]}" | tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%s-%s", lo, hi}')
-	echo "a move of a tenant of $msessions sessions ($rows rows) between nodes 0 and 1, idle: its calls refused for $(m refused) s (median of $rounds moves, $refused_range)"
+	echo "| move | calls refused (s) | spread | vs fenced copy | whole move (s) | spread |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	printf '| fenced copy (--no-catch-up) | %s | %s | 1.00x | %s | %s |\n' "$(fm refused_copy)" "$(fr refused_copy)" "$(fm took_copy)" "$(fr took_copy)"
+	printf '| catch-up (logical replication) | %s | %s | %.2fx | %s | %s |\n' "$(fm refused_catchup)" "$(fr refused_catchup)" \
+		"$(awk "BEGIN {print $(fm refused_catchup) / $(fm refused_copy)}")" "$(fm took_catchup)" "$(fr took_catchup)"
 	echo
 	echo "placement: $placed"
 	echo "every node and the proxy are clusters on this one machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB"
