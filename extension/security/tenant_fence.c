@@ -294,6 +294,15 @@ hd_set_tenant_fence(PG_FUNCTION_ARGS)
 		hd_exec(&fence_set, v, NULL, false, 0);
 	}
 	SPI_finish();
+
+	/*
+	 * The workers skip a fenced tenant and sleep until the next due work
+	 * they can see; when a fence is lifted (a move called off, or switched
+	 * to this node) the tenant's work may be due already, so every worker
+	 * of this database looks again at commit.
+	 */
+	for (int k = 0; k < HD_NUM_WORKER_KINDS; k++)
+		hd_wake_at_commit((HdWorkerKind) k);
 	if (before == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(before));

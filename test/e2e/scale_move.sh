@@ -12,7 +12,9 @@
 #  - A's customer, connected to node 0's bridge, gets tenant.moved after all
 #    of A's events there and follows it to node 1's bridge from the position
 #    it names: every acknowledged post reaches it once, none is missed;
-#  - a move that is called off (--abort) leaves the tenant served by its node;
+#  - a move that is called off (--abort) leaves the tenant served by its node,
+#    and while it was fenced its timers waited (the workers leave it alone);
+#  - a move with --no-catch-up (the fenced copy) moves B;
 #  - set_tenant_fence's refusals (pgTAP covers them too: test/pgtap/tenant_fence.sql).
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -193,12 +195,30 @@ err=$(N0 -c "SELECT helpdesk.post_message($ta, $sa, 'customer', $ca, 'direct to 
 case $err in *"has moved to another node"*) ;; *) fail "node 0 on a call of A: $err" ;; esac
 N0 -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'B still works')" >/dev/null
 
-note "a move called off leaves the tenant where it was"
+note "a move called off leaves the tenant where it was; while fenced, its timers wait (the workers leave it alone)"
+# a session of B whose idle warning is due 3 s after the agent's reply and
+# its close 1 s later: fenced at once, neither fires until the fence is lifted
+q4=$(P -c "SELECT helpdesk.upsert_queue($tb, 'idle', 'Idle')")
+P -c "SELECT helpdesk.set_queue_routing($tb, $q4, 'direct', idle_warn_after => '3 seconds', idle_close_after => '1 second')" >/dev/null
+c4=$(P -c "SELECT helpdesk.upsert_customer($tb, 'player-4', 'Idle')")
+s4=$(P -c "SELECT session_id FROM helpdesk.start_session($tb, $c4, queue_id => $q4, first_message => 'hi')")
+wait_active "$n0port" "$tb" "$s4" || fail "node 0's dispatcher did not assign B's idle session"
+P -c "SELECT helpdesk.post_message($tb, $s4, 'agent', $ab, 'hello')" >/dev/null
 N0 -c "SELECT helpdesk.set_tenant_fence($tb, 'fenced')" >/dev/null
+sleep 5.5
+[ "$(N0 -c "SELECT state || ' ' || (SELECT count(*) FROM helpdesk.dispatch_audit a WHERE a.tenant_id = $tb AND a.session_id = $s4 AND a.action IN ('idle_warn', 'idle_close')) FROM helpdesk.session WHERE tenant_id = $tb AND id = $s4")" = "active 0" ] ||
+	fail "a worker acted on the fenced tenant: $(N0 -c "SELECT state, close_reason FROM helpdesk.session WHERE tenant_id = $tb AND id = $s4")"
 err=$(P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'while fenced')" 2>&1) && fail "a fenced tenant's call was served"
 case $err in *55000*|*"is being moved"*) ;; *) fail "fenced call: $err" ;; esac
 scripts/move-tenant --abort --tenant "$tb" --source "$(scale_conninfo "$n0port") user=postgres" --proxy "$(scale_conninfo "$pport") user=postgres" 2>"$work/abort.err" || { cat "$work/abort.err"; fail "move-tenant --abort failed"; }
 P -c "SELECT helpdesk.post_message($tb, $sb, 'customer', $cb, 'after the abort')" >/dev/null || fail "B is not served after the abort"
+for _ in $(seq 1 100); do
+	[ "$(N0 -c "SELECT state || ' ' || close_reason FROM helpdesk.session WHERE tenant_id = $tb AND id = $s4")" = "closed idle" ] && break
+	sleep 0.1
+done
+[ "$(N0 -c "SELECT state || ' ' || close_reason FROM helpdesk.session WHERE tenant_id = $tb AND id = $s4")" = "closed idle" ] ||
+	fail "B's idle session did not close once the fence was lifted: $(N0 -c "SELECT state, close_reason FROM helpdesk.session WHERE tenant_id = $tb AND id = $s4")"
+note "B's idle timers waited while it was fenced and fired once the move was called off"
 
 note "a move without catch-up (--no-catch-up): B is copied while fenced"
 PGUSER=postgres scripts/move-tenant --tenant "$tb" --no-catch-up --source "$(scale_conninfo "$n0port") user=postgres" \
