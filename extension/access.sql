@@ -26,6 +26,8 @@ FROM (VALUES
 	('_tenant_grant_changed', '', 'trigger'),
 	('_config_audit', '', 'trigger'),
 	('_announce_tenant_move', '', 'scripts/move-tenant, as the move''s operator (superuser)'),
+	('_tenant_placed', '', 'the workers'' due-work filter (HD_PLACED)'),
+	('_tenant_placed_support', '', 'planner support of _tenant_placed'),
 	('_require_tenant', '', 'called inside our SECURITY DEFINER SQL functions'),
 	('_moved_events_args', '', 'bridge_moved_events''s checks, inside it'),
 	-- predicates anyone may evaluate

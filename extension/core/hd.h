@@ -52,13 +52,13 @@ extern void hd_define_security_settings(void);
  * while it is fenced, incoming or moved out (helpdesk.tenant_fence, read by
  * scripts/move-tenant): a moving tenant's rows are copied as they stand, and
  * on the node that receives them they are the source's until the switch.
- * The fence list is one initplan per execution (the table is empty but
- * during a move), and a filter, not a join: a min() over an index stays one.
- * (Not ALL ((SELECT ...)): doubled parentheses make that a sublink over
- * rows of arrays.)
+ * It is a filter through a C function (tenant_fence.c) that reads the
+ * backend's cached fence list and tells the planner it keeps every row, so
+ * a min() over a due-time index stays one index probe; a filter the planner
+ * estimates from the tenant column's statistics (the list as an array) did
+ * not, with a single tenant.
  */
-#define HD_PLACED(col) \
-	"(" col " <> ALL (coalesce((SELECT array_agg(hf.tenant_id) FROM helpdesk.tenant_fence hf), '{}'::bigint[])))"
+#define HD_PLACED(col) "helpdesk._tenant_placed(" col ")"
 
 /* A statement prepared once per backend and kept (SPI_keepplan). */
 typedef struct HdPlan

@@ -4212,6 +4212,16 @@ AS 'MODULE_PATHNAME', 'hd_set_tenant_fence';
 COMMENT ON FUNCTION helpdesk.set_tenant_fence(bigint, text) IS
 	'Fence a tenant on this node (''fenced'': its calls get 55000 for a move''s last seconds), mark it ''moved_out'' (the directory names its new node) or ''incoming'' (a move''s target, before the tenant''s rows arrive), or NULL to lift the fence (a move called off, or switched to this node). Returns the previous state (NULL: none). Needs every tenant (the move''s operator); a moved-out tenant cannot be unfenced, only come back once its rows are gone.';
 
+CREATE FUNCTION helpdesk._tenant_placed_support(internal) RETURNS internal
+LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'hd_tenant_placed_support';
+COMMENT ON FUNCTION helpdesk._tenant_placed_support(internal) IS
+	'Internal: the planner''s support of _tenant_placed (a selectivity of 1: fences are rare and few).';
+CREATE FUNCTION helpdesk._tenant_placed(tenant_id bigint) RETURNS boolean
+LANGUAGE c STABLE STRICT PARALLEL SAFE SUPPORT helpdesk._tenant_placed_support
+AS 'MODULE_PATHNAME', 'hd_tenant_placed';
+COMMENT ON FUNCTION helpdesk._tenant_placed(bigint) IS
+	'Internal (the workers'' due-work statements): false while the tenant is fenced, incoming or moved out on this node. Reads the backend''s cached fence list; one compare when no fence exists.';
+
 CREATE FUNCTION helpdesk._announce_tenant_move(tenant_id bigint, bridge_url text, target_position bigint)
 RETURNS integer LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -4367,6 +4377,8 @@ FROM (VALUES
 	('_tenant_grant_changed', '', 'trigger'),
 	('_config_audit', '', 'trigger'),
 	('_announce_tenant_move', '', 'scripts/move-tenant, as the move''s operator (superuser)'),
+	('_tenant_placed', '', 'the workers'' due-work filter (HD_PLACED)'),
+	('_tenant_placed_support', '', 'planner support of _tenant_placed'),
 	('_require_tenant', '', 'called inside our SECURITY DEFINER SQL functions'),
 	('_moved_events_args', '', 'bridge_moved_events''s checks, inside it'),
 	-- predicates anyone may evaluate

@@ -97,7 +97,7 @@ SELECT is((SELECT string_agg(DISTINCT p.proname, ', ') FROM pg_proc p
 		-- no one may call them (internal, triggers)
 		'_activate', '_agent_disable_bump', '_autoclose_pass', '_next_event_id', '_session_sla_start',
 		'_tenant_grant_changed', '_config_audit', '_attachment_upload', '_api_app_changed',
-		'_agent_routing_changed',
+		'_agent_routing_changed', '_tenant_placed_support',
 		'_bucket', '_us', '_task_pass', '_fact_csat', '_fact_offer', '_fact_session', '_fact_sla',
 		'_fact_ticket', '_fact_occupancy', '_local_days', '_report_query', '_rollup_days', '_rollup_recompute',
 		'_rollup_reseen', '_rollup_from', '_session_facts', '_ticket_buckets',

@@ -1,5 +1,5 @@
 BEGIN;
-SELECT plan(28);
+SELECT plan(33);
 
 -- The tenant fence of a move between nodes (set_tenant_fence, the check in
 -- the tenant access path; scripts/move-tenant, test/e2e/scale_move.sh).
@@ -32,6 +32,9 @@ RESET ROLE;
 
 -- fenced: the tenant's calls are refused, reads too, the other tenant's served
 SELECT is(helpdesk.set_tenant_fence(pg_temp.fx('ta'), 'fenced'), NULL, 'fence: no state before');
+-- the workers' filter (HD_PLACED) sees the fence at the next command
+SELECT ok(NOT helpdesk._tenant_placed(pg_temp.fx('ta')), 'the workers'' filter leaves a fenced tenant out');
+SELECT ok(helpdesk._tenant_placed(pg_temp.fx('tb')), 'and keeps the other tenant');
 SELECT throws_ok(format('SELECT helpdesk.start_session(%s, %s)', pg_temp.fx('ta'), pg_temp.fx('c')), '55000',
 	format('tenant %s is being moved to another node', pg_temp.fx('ta')), 'a fenced tenant''s write: 55000');
 SELECT throws_ok(format('SELECT count(*) FROM helpdesk.list_tickets(%s)', pg_temp.fx('ta')), '55000',
@@ -72,6 +75,7 @@ SELECT throws_ok(format('SELECT helpdesk.set_tenant_fence(%s, ''incoming'')', pg
 SELECT helpdesk.set_tenant_fence(pg_temp.fx('tb'), NULL);
 -- a tenant arriving: its id is known, its rows are not here yet
 SELECT is(helpdesk.set_tenant_fence(987654320, 'incoming'), NULL, 'incoming for a tenant not on this node');
+SELECT ok(NOT helpdesk._tenant_placed(987654320), 'the workers'' filter leaves an incoming tenant out');
 INSERT INTO helpdesk.tenant (id, slug, name) VALUES (987654320, 'tap-fence-incoming', 'TAP incoming');
 SELECT throws_ok('SELECT helpdesk.upsert_customer(987654320, ''cust-1'')', '55000',
 	'tenant 987654320 is being moved to this node', 'an incoming tenant''s calls: 55000 "moved to this node"');
@@ -80,6 +84,20 @@ SELECT throws_ok('SELECT helpdesk.set_tenant_fence(987654320, ''fenced'')', '550
 SELECT throws_ok('SELECT helpdesk.set_tenant_fence(987654320, ''moved_out'')', '55000',
 	NULL, 'nor marked moved out');
 SELECT is(helpdesk.set_tenant_fence(987654320, NULL), 'incoming', 'the switch lifts the incoming fence');
+SELECT ok(helpdesk._tenant_placed(987654320), 'and takes it in once the fence is lifted');
+
+-- the planner takes the filter to keep every row: with a filter estimated
+-- from the tenant column (one tenant: n_distinct 1) a min() over a due-time
+-- index became a sequential scan of every active session
+CREATE FUNCTION pg_temp.plan_rows(q text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO j;
+	RETURN (j -> 0 -> 'Plan' ->> 'Plan Rows')::float8;
+END $$;
+SELECT is(pg_temp.plan_rows('SELECT * FROM helpdesk.session s WHERE s.state = ''active'' AND helpdesk._tenant_placed(s.tenant_id)'),
+	pg_temp.plan_rows('SELECT * FROM helpdesk.session s WHERE s.state = ''active'''),
+	'_tenant_placed''s planner support: a selectivity of 1');
 
 -- the announcement of a move: one tenant.moved to each customer with an open
 -- session and each enabled agent, with the new bridge and position
