@@ -33,6 +33,8 @@ extern int	hd_publisher_min_interval_ms;
 extern int	hd_dispatch_batch_size;
 extern int	hd_dispatch_verify_interval_ms;
 extern int	hd_position_interval_ms;
+extern int	hd_backpressure_after_ms;
+extern int	hd_backpressure_max_wait_ms;
 extern char *hd_token_secret;
 extern void hd_define_core_settings(void);
 extern void hd_define_security_settings(void);
@@ -147,6 +149,9 @@ typedef enum HdWorkerKind
 } HdWorkerKind;
 
 extern void hd_wake_at_commit(HdWorkerKind kind);
+
+/* ---- backpressure.c: session calls wait while routing timers run late ---- */
+extern void hd_dispatch_backpressure(void);
 extern void hd_request_launcher_at_commit(void);
 extern void hd_note_agent_change(int64 tenant_id, int64 agent_id);
 

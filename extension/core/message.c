@@ -592,6 +592,7 @@ hd_post_message_sql(PG_FUNCTION_ARGS)
 	int64		id;
 
 	hd_check_tenant_arg(fcinfo, 0);
+	hd_dispatch_backpressure();	/* backpressure.c */
 	hd_require_args(fcinfo, 3, names);
 	memset(&m, 0, sizeof(m));
 	m.tenant_id = PG_GETARG_INT64(0);

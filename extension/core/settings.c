@@ -53,4 +53,13 @@ hd_define_core_settings(void)
 							"How often the dispatcher recomputes queue positions and pushes changed ones to customers.",
 							NULL, &hd_position_interval_ms, 1000, 100, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.dispatch_backpressure_after",
+							"How late the dispatcher's oldest due work may be before session calls wait for it.",
+							"Session calls (start, accept, decline, claim, close, transfer, post a message) then sleep before they start, for the lateness past this value and at most helpdesk.dispatch_backpressure_max_wait, so that a saturated machine leaves the dispatcher the CPU its timers and passes need. 0: never wait.",
+							&hd_backpressure_after_ms, 250, 0, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("helpdesk.dispatch_backpressure_max_wait",
+							"Longest a session call waits for a dispatcher that is behind.",
+							NULL, &hd_backpressure_max_wait_ms, 1000, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 }

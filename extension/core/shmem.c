@@ -109,6 +109,10 @@ hd_worker_slot_init_counters(HdWorkerSlot *w)
 	pg_atomic_init_u64(&w->pass_us, 0);
 	pg_atomic_init_u64(&w->last_pass_us, 0);
 	pg_atomic_init_u64(&w->rows_read, 0);
+	pg_atomic_init_u64(&w->wake_since, 0);
+	pg_atomic_init_u64(&w->behind_since, 0);
+	pg_atomic_init_u64(&w->backpressure_waits, 0);
+	pg_atomic_init_u64(&w->backpressure_us, 0);
 }
 
 /*

@@ -37,7 +37,17 @@ typedef struct HdWorkerSlot
 	pg_atomic_uint64 pass_us;	/* their summed duration, microseconds */
 	pg_atomic_uint64 last_pass_us;	/* the latest one's */
 	pg_atomic_uint64 rows_read;	/* the dispatcher: agent rows it read */
+	/* the dispatcher's backpressure (backpressure.c) */
+	pg_atomic_uint64 wake_since;	/* first wake not yet taken (backends stamp) */
+	pg_atomic_uint64 behind_since;	/* oldest due work not begun, 0: none */
+	pg_atomic_uint64 backpressure_waits;	/* client calls that waited */
+	pg_atomic_uint64 backpressure_us;	/* and how long, summed */
 } HdWorkerSlot;
+
+/* backpressure.c: the dispatcher's wakes and how far behind it is */
+extern void hd_dispatch_stamp_wake(HdWorkerSlot *w);
+extern TimestampTz hd_dispatch_take_wake(HdWorkerSlot *w, TimestampTz now);
+extern void hd_dispatch_set_behind(HdWorkerSlot *w, TimestampTz since);
 
 /* a worker adds one pass of us microseconds to its counters */
 extern void hd_worker_count_pass(HdWorkerSlot *w, int64 us);

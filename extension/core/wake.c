@@ -74,6 +74,8 @@ hd_wake_now(void)
 
 		if ((wake_mask & (1u << k)) == 0)
 			continue;
+		if (k == HD_WORKER_DISPATCHER)
+			hd_dispatch_stamp_wake(w);	/* backpressure.c */
 		pg_atomic_write_u32(&w->pending, 1);
 		latch = w->latch;
 		if (latch)

@@ -135,7 +135,10 @@ worker_rows(ReturnSetInfo *rsinfo)
 	uint64		passes = 0,
 				pass_us = 0,
 				last_us = 0,
-				rows_read = 0;
+				rows_read = 0,
+				bp_waits = 0,
+				bp_us = 0,
+				behind_since = 0;
 	int			k;
 
 	if (slot != NULL)
@@ -150,6 +153,10 @@ worker_rows(ReturnSetInfo *rsinfo)
 		pass_us = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].pass_us);
 		last_us = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].last_pass_us);
 		rows_read = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].rows_read);
+		bp_waits = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].backpressure_waits);
+		bp_us = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].backpressure_us);
+		if (up[HD_WORKER_DISPATCHER])
+			behind_since = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].behind_since);
 		LWLockRelease(hd_shared->lock);
 	}
 	for (k = 0; k < HD_NUM_WORKER_KINDS; k++)
@@ -172,6 +179,17 @@ worker_rows(ReturnSetInfo *rsinfo)
 	put_row(rsinfo, "helpdesk_dispatcher_agent_rows_read_total", "counter",
 			"Agent rows the dispatcher read for its passes (only changed agents between full reads).",
 			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) rows_read);
+	put_row(rsinfo, "helpdesk_dispatcher_timers_behind_seconds", "gauge",
+			"How late the dispatcher's oldest due routing timer is (0: none is due).",
+			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")),
+			behind_since == 0 || (TimestampTz) behind_since >= GetCurrentTimestamp() ? 0 :
+			(double) (GetCurrentTimestamp() - (TimestampTz) behind_since) / 1e6);
+	put_row(rsinfo, "helpdesk_dispatcher_backpressure_waits_total", "counter",
+			"Session calls that waited because the dispatcher was behind (helpdesk.dispatch_backpressure_after).",
+			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) bp_waits);
+	put_row(rsinfo, "helpdesk_dispatcher_backpressure_wait_seconds_total", "counter",
+			"Time session calls spent waiting for the dispatcher, summed.",
+			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) bp_us / 1e6);
 }
 
 PG_FUNCTION_INFO_V1(hd_metrics);

@@ -43,6 +43,7 @@ typedef enum Stage
 static const char *const stage_names[] = {"assignment", "positions", "registered"};
 
 static TimestampTz next_due = 0;	/* 0: nothing scheduled */
+static TimestampTz timers_began = 0;	/* when the latest timers run started */
 static bool have_waiting = true;
 
 /* per registered stage (routing.h): its next due time, and whether it wants more */
@@ -198,6 +199,7 @@ run_timers(bool *retry_soon)
 		cxt = AllocSetContextCreate(TopMemoryContext, "pg_helpdesk timers",
 									ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
+	timers_began = GetCurrentTimestamp();
 	pgstat_report_activity(STATE_RUNNING, "pg_helpdesk: routing timers");
 	PG_TRY();
 	{
@@ -282,6 +284,30 @@ registered_next_due(void)
 	return due;
 }
 
+/*
+ * Tell the backends how far behind we are (backpressure.c): since the
+ * oldest due timer that no timers run has begun after, or the oldest wake
+ * no assignment pass has begun after, whichever is older. A timer due
+ * before the latest run began was that run's to fire: if it is still due, a
+ * backend holds its row locked (it is retried in 20 ms) or the run had more
+ * than a batch; neither is a reason for the clients to wait, and a client
+ * that keeps a session locked in a long transaction must not make every
+ * other call wait. So a timer counts from the later of its due time and the
+ * latest run's start; 0 when neither is pending, or when unseen_since is
+ * -1 (a stage failed and we back off).
+ */
+static void
+publish_behind(HdWorkerSlot *w, TimestampTz now, TimestampTz unseen_since)
+{
+	TimestampTz since = next_due != 0 && now >= next_due ? Max(next_due, timers_began) : 0;
+
+	if (unseen_since < 0)
+		since = 0;				/* failing: backing off */
+	else if (unseen_since != 0 && (since == 0 || unseen_since < since))
+		since = unseen_since;
+	hd_dispatch_set_behind(w, since);
+}
+
 void
 hd_dispatcher_run(HdWorkerSlot *w)
 {
@@ -290,6 +316,7 @@ hd_dispatcher_run(HdWorkerSlot *w)
 	bool		woken = true;	/* registered stages: run them all once at start */
 	TimestampTz last_positions = 0;
 	TimestampTz retry_at = 0;
+	TimestampTz unseen_since = 0;	/* oldest wake no pass has begun after */
 	int			failures = 0;
 
 	/*
@@ -323,11 +350,18 @@ hd_dispatcher_run(HdWorkerSlot *w)
 		int			rc;
 
 		hd_worker_check_sigterm();
-		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
-			assign = woken = true;
 		now = GetCurrentTimestamp();
+		if (pg_atomic_exchange_u32(&w->pending, 0) != 0)
+		{
+			TimestampTz woke = hd_dispatch_take_wake(w, now);
+
+			assign = woken = true;
+			if (unseen_since == 0 || woke < unseen_since)
+				unseen_since = woke;
+		}
 		if (next_due != 0 && now >= next_due)
 			timers = true;
+		publish_behind(w, now, failures > 0 ? -1 : unseen_since);
 		if (hd_dispatch_retry_at != 0 && now >= hd_dispatch_retry_at)
 			assign = true;		/* a cool-down of declined sessions ended */
 
@@ -347,6 +381,8 @@ hd_dispatcher_run(HdWorkerSlot *w)
 			if (ok && !gone && assign)
 			{
 				TimestampTz pass_start = GetCurrentTimestamp();
+
+				unseen_since = 0;	/* this pass's snapshot sees those changes */
 
 				ok = run_stage(STAGE_ASSIGN, 0, &result, &more, &gone);
 				hd_worker_count_pass(w, GetCurrentTimestamp() - pass_start);
@@ -415,6 +451,8 @@ hd_dispatcher_run(HdWorkerSlot *w)
 		}
 		if (timeout == 0)
 			continue;
+		/* clients waiting would not help a failing stage: they wait not */
+		publish_behind(w, GetCurrentTimestamp(), failures > 0 ? -1 : unseen_since);
 		hd_worker_check_sigterm();
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					   timeout, PG_WAIT_EXTENSION);

@@ -55,6 +55,7 @@ hd_accept_offer(PG_FUNCTION_ARGS)
 	Datum		v[3];
 
 	hd_check_tenant_arg(fcinfo, 0);
+	hd_dispatch_backpressure();	/* backpressure.c */
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	agent_id = PG_GETARG_INT64(1);
@@ -98,6 +99,7 @@ hd_decline_offer(PG_FUNCTION_ARGS)
 	HdSessionRow s;
 
 	hd_check_tenant_arg(fcinfo, 0);
+	hd_dispatch_backpressure();	/* backpressure.c */
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	agent_id = PG_GETARG_INT64(1);
@@ -197,6 +199,7 @@ hd_claim_session(PG_FUNCTION_ARGS)
 	Datum		v[6];
 
 	hd_check_tenant_arg(fcinfo, 0);
+	hd_dispatch_backpressure();	/* backpressure.c */
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	agent_id = PG_GETARG_INT64(1);

@@ -153,6 +153,7 @@ hd_start_session(PG_FUNCTION_ARGS)
 	bool		outnull[4] = {false, false, false, false};
 
 	hd_check_tenant_arg(fcinfo, 0);
+	hd_dispatch_backpressure();	/* backpressure.c */
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	customer_id = PG_GETARG_INT64(1);
@@ -298,6 +299,7 @@ hd_request_agent(PG_FUNCTION_ARGS)
 	HdSessionRow s;
 
 	hd_check_tenant_arg(fcinfo, 0);
+	hd_dispatch_backpressure();	/* backpressure.c */
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);
@@ -414,6 +416,7 @@ hd_close_session(PG_FUNCTION_ARGS)
 	const char *from;
 
 	hd_check_tenant_arg(fcinfo, 0);
+	hd_dispatch_backpressure();	/* backpressure.c */
 	hd_require_args(fcinfo, 2, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);

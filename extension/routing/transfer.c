@@ -53,6 +53,7 @@ hd_transfer_session(PG_FUNCTION_ARGS)
 	HdSessionRow s;
 
 	hd_check_tenant_arg(fcinfo, 0);
+	hd_dispatch_backpressure();	/* backpressure.c */
 	hd_require_args(fcinfo, 3, names);
 	tenant_id = PG_GETARG_INT64(0);
 	session_id = PG_GETARG_INT64(1);
@@ -142,6 +143,7 @@ hd_send_agent_message(PG_FUNCTION_ARGS)
 	StringInfoData p;
 
 	hd_check_tenant_arg(fcinfo, 0);
+	hd_dispatch_backpressure();	/* backpressure.c */
 	hd_require_args(fcinfo, 4, names);
 	tenant_id = PG_GETARG_INT64(0);
 	from_agent = PG_GETARG_INT64(1);

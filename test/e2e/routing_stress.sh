@@ -225,10 +225,14 @@ WHERE x.n <> coalesce(e.n, 0);
 SELECT 'timer: ' || action || ' for ' || coalesce('session ' || session_id, 'agent ' || agent_id) || ' fired ' || (at - due_at) || ' late'
 FROM helpdesk.dispatch_audit WHERE due_at IS NOT NULL AND at - due_at > interval '1 second';
 " >>"$work/violations"
-timers=$(q $db "SELECT string_agg(action || ' ' || n || ' (max ' || round(late * 1000) || ' ms late)', ', ') FROM (
-  SELECT action, count(*) n, max(extract(epoch FROM at - due_at)) late FROM helpdesk.dispatch_audit
-  WHERE due_at IS NOT NULL GROUP BY action ORDER BY action) x")
+timers=$(q $db "SELECT string_agg(action || ' ' || n || ' (p99 ' || round(p99 * 1000) || ', max ' || round(late * 1000) || ' ms late)', ', ') FROM (
+  SELECT action, count(*) n, max(extract(epoch FROM at - due_at)) late,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM at - due_at)) p99
+  FROM helpdesk.dispatch_audit WHERE due_at IS NOT NULL GROUP BY action ORDER BY action) x")
 note "timers fired: ${timers:-none}"
+bp=$(q $db "SELECT string_agg(replace(metric, 'helpdesk_dispatcher_', '') || ' ' || round(value::numeric, 1), ', ')
+  FROM helpdesk.metrics() WHERE metric LIKE 'helpdesk_dispatcher_backpressure%'")
+note "backpressure: $bp"
 for a in timeout presence_offline requeue; do
 	[ "$(q $db "SELECT count(*) > 0 FROM helpdesk.dispatch_audit WHERE action = '$a'")" = t ] || fail "no $a timer fired: the test did not exercise it"
 done
