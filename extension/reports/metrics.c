@@ -180,7 +180,7 @@ worker_rows(ReturnSetInfo *rsinfo)
 			"Agent rows the dispatcher read for its passes (only changed agents between full reads).",
 			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) rows_read);
 	put_row(rsinfo, "helpdesk_dispatcher_timers_behind_seconds", "gauge",
-			"How late the dispatcher's oldest due routing timer is (0: none is due).",
+			"How far behind the dispatcher is: since when its oldest unbegun work (a due timer, a change no pass has seen) has been due, in seconds (0: none).",
 			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")),
 			behind_since == 0 || (TimestampTz) behind_since >= GetCurrentTimestamp() ? 0 :
 			(double) (GetCurrentTimestamp() - (TimestampTz) behind_since) / 1e6);
