@@ -122,9 +122,40 @@ kind_labels(int k)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
 }
 
+/* the dispatcher's unlabelled series: value = counter / scale */
+typedef struct DispatcherSeries
+{
+	const char *name;
+	const char *type;
+	const char *help;
+	double		scale;
+} DispatcherSeries;
+
+enum
+{
+	DS_PASSES, DS_PASS_US, DS_LAST_US, DS_ROWS_READ, DS_BEHIND_US, DS_BP_WAITS, DS_BP_US, DS_COUNT
+};
+
+static const DispatcherSeries dispatcher_series[DS_COUNT] = {
+	{"helpdesk_dispatcher_passes_total", "counter", "Assignment passes the dispatcher ran.", 1},
+	{"helpdesk_dispatcher_pass_seconds_total", "counter",
+	"Time spent in assignment passes (divide by helpdesk_dispatcher_passes_total for the mean).", 1e6},
+	{"helpdesk_dispatcher_last_pass_seconds", "gauge",
+	"Duration of the dispatcher's latest assignment pass.", 1e6},
+	{"helpdesk_dispatcher_agent_rows_read_total", "counter",
+	"Agent rows the dispatcher read for its passes (only changed agents between full reads).", 1},
+	{"helpdesk_dispatcher_timers_behind_seconds", "gauge",
+		"How far behind the dispatcher is: since when its oldest unbegun work (a due timer, a change no pass has seen) has been due, in seconds (0: none).",
+	1e6},
+	{"helpdesk_dispatcher_backpressure_waits_total", "counter",
+	"Session calls that waited because the dispatcher was behind (helpdesk.dispatch_backpressure_after).", 1},
+	{"helpdesk_dispatcher_backpressure_wait_seconds_total", "counter",
+	"Time session calls spent waiting for the dispatcher, summed.", 1e6},
+};
+
 /*
  * The workers' counters of this database, from the shared registry: what
- * no table records (restarts, pass times, whether each runs).
+ * no table records (restarts, pass times, whether each runs, backpressure).
  */
 static void
 worker_rows(ReturnSetInfo *rsinfo)
@@ -132,32 +163,30 @@ worker_rows(ReturnSetInfo *rsinfo)
 	HdDbSlot   *slot = hd_find_db_slot(MyDatabaseId);
 	uint64		restarts[HD_NUM_WORKER_KINDS] = {0};
 	bool		up[HD_NUM_WORKER_KINDS] = {false};
-	uint64		passes = 0,
-				pass_us = 0,
-				last_us = 0,
-				rows_read = 0,
-				bp_waits = 0,
-				bp_us = 0,
-				behind_since = 0;
+	uint64		ds[DS_COUNT] = {0};
 	int			k;
 
 	if (slot != NULL)
 	{
+		HdWorkerSlot *d = &slot->workers[HD_WORKER_DISPATCHER];
+		uint64		since;
+
 		LWLockAcquire(hd_shared->lock, LW_SHARED);
 		for (k = 0; k < HD_NUM_WORKER_KINDS; k++)
 		{
 			restarts[k] = pg_atomic_read_u64(&slot->workers[k].restarts);
 			up[k] = slot->workers[k].pid != 0;
 		}
-		passes = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].passes);
-		pass_us = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].pass_us);
-		last_us = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].last_pass_us);
-		rows_read = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].rows_read);
-		bp_waits = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].backpressure_waits);
-		bp_us = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].backpressure_us);
-		if (up[HD_WORKER_DISPATCHER])
-			behind_since = pg_atomic_read_u64(&slot->workers[HD_WORKER_DISPATCHER].behind_since);
+		ds[DS_PASSES] = pg_atomic_read_u64(&d->passes);
+		ds[DS_PASS_US] = pg_atomic_read_u64(&d->pass_us);
+		ds[DS_LAST_US] = pg_atomic_read_u64(&d->last_pass_us);
+		ds[DS_ROWS_READ] = pg_atomic_read_u64(&d->rows_read);
+		ds[DS_BP_WAITS] = pg_atomic_read_u64(&d->backpressure_waits);
+		ds[DS_BP_US] = pg_atomic_read_u64(&d->backpressure_us);
+		since = up[HD_WORKER_DISPATCHER] ? pg_atomic_read_u64(&d->behind_since) : 0;
 		LWLockRelease(hd_shared->lock);
+		if (since != 0 && (TimestampTz) since < GetCurrentTimestamp())
+			ds[DS_BEHIND_US] = (uint64) (GetCurrentTimestamp() - (TimestampTz) since);
 	}
 	for (k = 0; k < HD_NUM_WORKER_KINDS; k++)
 		put_row(rsinfo, "helpdesk_worker_up", "gauge",
@@ -167,29 +196,10 @@ worker_rows(ReturnSetInfo *rsinfo)
 		put_row(rsinfo, "helpdesk_worker_restarts_total", "counter",
 				"Unexpected exits of this database's worker of the kind, each followed by a restart.",
 				kind_labels(k), (double) restarts[k]);
-	put_row(rsinfo, "helpdesk_dispatcher_passes_total", "counter",
-			"Assignment passes the dispatcher ran.",
-			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) passes);
-	put_row(rsinfo, "helpdesk_dispatcher_pass_seconds_total", "counter",
-			"Time spent in assignment passes (divide by helpdesk_dispatcher_passes_total for the mean).",
-			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) pass_us / 1e6);
-	put_row(rsinfo, "helpdesk_dispatcher_last_pass_seconds", "gauge",
-			"Duration of the dispatcher's latest assignment pass.",
-			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) last_us / 1e6);
-	put_row(rsinfo, "helpdesk_dispatcher_agent_rows_read_total", "counter",
-			"Agent rows the dispatcher read for its passes (only changed agents between full reads).",
-			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) rows_read);
-	put_row(rsinfo, "helpdesk_dispatcher_timers_behind_seconds", "gauge",
-			"How far behind the dispatcher is: since when its oldest unbegun work (a due timer, a change no pass has seen) has been due, in seconds (0: none).",
-			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")),
-			behind_since == 0 || (TimestampTz) behind_since >= GetCurrentTimestamp() ? 0 :
-			(double) (GetCurrentTimestamp() - (TimestampTz) behind_since) / 1e6);
-	put_row(rsinfo, "helpdesk_dispatcher_backpressure_waits_total", "counter",
-			"Session calls that waited because the dispatcher was behind (helpdesk.dispatch_backpressure_after).",
-			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) bp_waits);
-	put_row(rsinfo, "helpdesk_dispatcher_backpressure_wait_seconds_total", "counter",
-			"Time session calls spent waiting for the dispatcher, summed.",
-			DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")), (double) bp_us / 1e6);
+	for (k = 0; k < DS_COUNT; k++)
+		put_row(rsinfo, dispatcher_series[k].name, dispatcher_series[k].type, dispatcher_series[k].help,
+				DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")),
+				(double) ds[k] / dispatcher_series[k].scale);
 }
 
 PG_FUNCTION_INFO_V1(hd_metrics);
