@@ -153,6 +153,7 @@ extern void hd_wake_at_commit(HdWorkerKind kind);
 /* ---- backpressure.c: session calls wait while routing timers run late ---- */
 extern void hd_dispatch_backpressure(void);
 extern void hd_request_launcher_at_commit(void);
+extern void hd_fence_changed_at_commit(void);
 extern void hd_note_agent_change(int64 tenant_id, int64 agent_id);
 
 /* ---- state_table.c: lookups in state machines' static tables ---- */

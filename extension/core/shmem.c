@@ -49,6 +49,7 @@ hd_shmem_startup_hook(void)
 		memset(hd_shared, 0, hd_shmem_size());
 		hd_shared->lock = &(GetNamedLWLockTranche("pg_helpdesk"))->lock;
 		pg_atomic_init_u32(&hd_shared->rescan, 1);
+		pg_atomic_init_u64(&hd_shared->fence_gen, 0);
 		hd_shared->nslots = hd_max_databases;
 		for (i = 0; i < hd_shared->nslots; i++)
 		{

@@ -91,6 +91,7 @@ typedef struct HdShared
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	pg_atomic_uint32 rescan;	/* someone asks the launcher to look again */
+	pg_atomic_uint64 fence_gen; /* bumped at COMMIT of a tenant_fence change */
 	int			nslots;
 	HdDbSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } HdShared;

@@ -13,6 +13,7 @@
 #include "access/xact.h"
 #include "miscadmin.h"
 
+static bool fence_changed = false;
 static bool callback_registered = false;
 static uint32 wake_mask = 0;
 static bool launcher_requested = false;
@@ -94,6 +95,10 @@ hd_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			/* before the wakes: see hd_fence_changed_at_commit */
+			if (fence_changed && hd_shared != NULL)
+				pg_atomic_fetch_add_u64(&hd_shared->fence_gen, 1);
+			fence_changed = false;
 			if (wake_mask != 0 || launcher_requested)
 				hd_wake_now();
 			wake_mask = 0;
@@ -107,6 +112,7 @@ hd_xact_callback(XactEvent event, void *arg)
 			 * A prepared transaction commits later, maybe in another backend;
 			 * the workers' periodic sweep picks its rows up.
 			 */
+			fence_changed = false;
 			wake_mask = 0;
 			launcher_requested = false;
 			nnoted = 0;
@@ -131,6 +137,24 @@ hd_wake_at_commit(HdWorkerKind kind)
 {
 	hd_ensure_callback();
 	wake_mask |= (1u << kind);
+}
+
+/*
+ * helpdesk.tenant_fence changed in this transaction: bump the shared fence
+ * generation at COMMIT, before the wakes. The relcache invalidation that
+ * also tells every backend is sent only after the commit callbacks, so a
+ * worker woken for a lifted fence could start its transaction before that
+ * invalidation arrived, still see the fence in its cached list, and sleep
+ * with the tenant's work due (e2e scale_move: an idle session of a tenant
+ * whose move was called off did not close). The transaction is visible to
+ * new snapshots by then, so a reader that sees the new generation and
+ * reads the table finds the change.
+ */
+void
+hd_fence_changed_at_commit(void)
+{
+	hd_ensure_callback();
+	fence_changed = true;
 }
 
 void

@@ -295,8 +295,10 @@ hd_acts_for_all_tenants(PG_FUNCTION_ARGS)
 }
 
 /*
- * The statement trigger on tenant_grant: a relcache invalidation of the
- * table at commit, which every backend's cache above listens for.
+ * The statement trigger on tenant_grant and tenant_fence: a relcache
+ * invalidation of the table at commit, which every backend's cache above
+ * listens for; for tenant_fence also the shared fence generation, bumped
+ * before the commit's wakes (tenant_fence.c).
  */
 PG_FUNCTION_INFO_V1(hd_tenant_grant_changed);
 Datum
@@ -309,5 +311,7 @@ hd_tenant_grant_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("_tenant_grant_changed() is a trigger function")));
 	CacheInvalidateRelcache(td->tg_relation);
+	if (strcmp(RelationGetRelationName(td->tg_relation), "tenant_fence") == 0)
+		hd_fence_changed_at_commit();	/* core/wake.c: before the wakes */
 	return PointerGetDatum(NULL);
 }

@@ -17,12 +17,16 @@
  * every change); a backend with no fence anywhere answers with one compare.
  * A transaction that starts after the fence committed processes that
  * invalidation at its start, so it sees the fence; scripts/move-tenant waits
- * for the transactions that started before it to end before it copies.
+ * for the transactions that started before it to end before it copies. A
+ * worker woken by the change's own commit can start before the invalidation
+ * is sent, so a shared generation bumped at commit is checked too
+ * (fences_current).
  */
 #include "postgres.h"
 
 #include "hd.h"
 #include "security.h"
+#include "shmem.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -67,6 +71,7 @@ fence_state_of(const char *s)
 }
 
 static bool known;				/* fences[] is what the table holds */
+static uint64 shared_gen_seen;	/* hd_shared->fence_gen when it was read */
 static uint64 generation;		/* bumped by every invalidation */
 static int	nfences;
 static Fence *fences;			/* sorted by tenant_id, TopMemoryContext */
@@ -126,6 +131,8 @@ load_fences(void)
 	fence_relid = relid;
 	rel = table_open(relid, AccessShareLock);
 	gen_before = generation;
+	/* read before the snapshot: a commit that bumps it later is read again */
+	shared_gen_seen = hd_shared != NULL ? pg_atomic_read_u64(&hd_shared->fence_gen) : 0;
 	f = MemoryContextAlloc(TopMemoryContext, cap * sizeof(Fence));
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
@@ -159,6 +166,20 @@ load_fences(void)
 	known = (generation == gen_before);
 }
 
+/*
+ * Is fences[] current? The relcache invalidation says so for every change,
+ * but it is sent after the changing transaction's commit callbacks, which
+ * wake the workers: a worker woken for a lifted fence can start before it
+ * arrives. The shared generation is bumped before those wakes
+ * (hd_fence_changed_at_commit), so the worker reads the table again.
+ */
+static inline bool
+fences_current(void)
+{
+	return known && (hd_shared == NULL ||
+					 pg_atomic_read_u64(&hd_shared->fence_gen) == shared_gen_seen);
+}
+
 /* 55000 when tenant_id is fenced, incoming or has moved out of this node. */
 void
 hd_check_tenant_fence(int64 tenant_id)
@@ -168,7 +189,7 @@ hd_check_tenant_fence(int64 tenant_id)
 
 	if (tenant_id == 0)
 		return;
-	if (!known)
+	if (!fences_current())
 		load_fences();
 	if (nfences == 0)
 		return;
@@ -208,7 +229,7 @@ hd_tenant_placed(PG_FUNCTION_ARGS)
 {
 	Fence		key = {PG_GETARG_INT64(0), FENCE_FENCED};
 
-	if (!known)
+	if (!fences_current())
 		load_fences();
 	if (nfences == 0)
 		PG_RETURN_BOOL(true);
