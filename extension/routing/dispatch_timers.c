@@ -79,16 +79,19 @@ typedef struct TimerItem
 	const char *bad;
 	HdMarkKind	bad_kind;
 	int64		bad_id;
+	/* the session row as lock_and_fire locked it, and its due times */
+	HdSessionRow row;
+	TimestampTz offer_expires_at;	/* 0: NULL */
+	TimestampTz wait_due_at;	/* 0: NULL */
 } TimerItem;
 
 static void
 requeue_lost(void *arg)
 {
 	TimerItem	   *it = (TimerItem *) arg;
-	HdSessionRow s;
+	HdSessionRow s = it->row;
 	bool		active;
 
-	hd_load_session(it->tenant_id, it->session_id, HD_LOCK_UPDATE, &s);
 	if (!s.has_agent || s.agent_id != it->agent_id ||
 		(strcmp(s.state, "offered") != 0 && strcmp(s.state, "active") != 0))
 		return;					/* moved on meanwhile */
@@ -111,17 +114,6 @@ static HdPlan due_offers = {
 	"ORDER BY offer_expires_at LIMIT " CppAsString2(TIMER_BATCH),
 	0, {}
 };
-/*
- * The "still due" checks test the row's columns as one IS TRUE expression,
- * so that nothing but the key can serve as an index condition: a generic
- * plan without statistics took the queue's waiting index (or the agent's
- * sessions) and scanned every waiting session per timer.
- */
-static HdPlan offer_still_due = {
-	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 AND (state = 'offered' "
-	"AND agent_id = $3 AND offer_expires_at <= now()) IS TRUE",
-	3, {INT8OID, INT8OID, INT8OID}
-};
 static HdPlan count_miss = {
 	"WITH old AS (SELECT a.status FROM helpdesk.agent a "
 	"             WHERE a.tenant_id = $1 AND a.id = $2 FOR NO KEY UPDATE) "
@@ -139,21 +131,18 @@ static void
 expire_offer(void *arg)
 {
 	TimerItem	   *it = (TimerItem *) arg;
-	HdSessionRow s;
-	Datum		v[3] = {Int64GetDatum(it->tenant_id), Int64GetDatum(it->session_id),
-	Int64GetDatum(it->agent_id)};
+	HdSessionRow s = it->row;
+	Datum		v[2] = {Int64GetDatum(it->tenant_id), Int64GetDatum(it->agent_id)};
 	int64		missed = 0;
 
-	hd_load_session(it->tenant_id, it->session_id, HD_LOCK_UPDATE, &s);
-	hd_exec(&offer_still_due, v, NULL, false, 1);
-	if (SPI_processed == 0)
+	if (strcmp(s.state, "offered") != 0 || !s.has_agent || s.agent_id != it->agent_id ||
+		it->offer_expires_at == 0 || it->offer_expires_at > GetCurrentTransactionStartTimestamp())
 		return;					/* accepted or declined meanwhile */
 	hd_release_agent(it->tenant_id, it->session_id, it->agent_id, HD_END_TIMEOUT);
 	hd_requeue(it->tenant_id, it->session_id, "offered", s.queue_id, it->agent_id, 0, false,
 			   psprintf("offer to agent " INT64_FORMAT " timed out", it->agent_id));
 	hd_audit(it->tenant_id, it->session_id, s.queue_id, it->agent_id, "timeout",
 			 "offer not answered in time", it->due);
-	v[1] = Int64GetDatum(it->agent_id);	/* count_miss: (tenant, agent) */
 	hd_exec(&count_miss, v, NULL, false, 1);
 	if (SPI_processed == 1 && hd_get_bool(1))
 	{
@@ -187,26 +176,17 @@ static HdPlan due_waits = {
 	"ORDER BY s.wait_due_at LIMIT " CppAsString2(TIMER_BATCH),
 	0, {}
 };
-static HdPlan wait_still_due = {
-	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 AND (state = 'queued' "
-	"AND queue_id = $3 AND wait_due_at <= now()) IS TRUE",
-	3, {INT8OID, INT8OID, INT8OID}
-};
-
 HdMaxWaitTicketHook hd_max_wait_ticket_hook = NULL;
 
 static void
 expire_wait(void *arg)
 {
 	TimerItem	   *it = (TimerItem *) arg;
-	HdSessionRow s;
-	Datum		v[3] = {Int64GetDatum(it->tenant_id), Int64GetDatum(it->session_id),
-	Int64GetDatum(it->queue_id)};
+	HdSessionRow s = it->row;
 
-	hd_load_session(it->tenant_id, it->session_id, HD_LOCK_UPDATE, &s);
-	hd_exec(&wait_still_due, v, NULL, false, 1);
-	if (SPI_processed == 0)
-		return;
+	if (strcmp(s.state, "queued") != 0 || !s.has_queue || s.queue_id != it->queue_id ||
+		it->wait_due_at == 0 || it->wait_due_at > GetCurrentTransactionStartTimestamp())
+		return;					/* placed, moved or closed meanwhile */
 	if (it->overflow)
 	{
 		hd_requeue(it->tenant_id, it->session_id, "queued", it->overflow, 0, 0, true,
@@ -292,7 +272,7 @@ check_idle(void *arg)
 	TimestampTz agent_at,
 				customer_at;
 
-	hd_load_session(it->tenant_id, it->session_id, HD_LOCK_UPDATE, &s);
+	s = it->row;
 	if (strcmp(s.state, "active") != 0)
 		return;
 	if (it->bad)
@@ -382,10 +362,32 @@ fetch_list(void *arg)
 		l->fill(&l->items[i], i);
 }
 
+/*
+ * The session row the timer acts on, locked: the columns of
+ * hd_load_session and the due times the "still due" checks compare (in C,
+ * with the transaction's now(), as SQL's now() would). One statement where
+ * there were three (the lock, the row, the check): a timer is about ten
+ * statements, and each statement that writes the session evaluates its
+ * CHECK constraints afresh.
+ */
 static HdPlan try_lock_session = {
-	"SELECT 1 FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 FOR UPDATE SKIP LOCKED",
+	"SELECT customer_id, state, agent_id, queue_id, offer_expires_at, wait_due_at "
+	"FROM helpdesk.session WHERE tenant_id = $1 AND id = $2 FOR UPDATE SKIP LOCKED",
 	2, {INT8OID, INT8OID}
 };
+
+/* after try_lock_session found the row: keep it in the item */
+static void
+keep_locked_row(TimerItem *it)
+{
+	it->row.id = it->session_id;
+	hd_get_int64(1, &it->row.customer_id);
+	it->row.state = (char *) hd_state_literal(hd_get_text(2));
+	it->row.has_agent = hd_get_int64(3, &it->row.agent_id);
+	it->row.has_queue = hd_get_int64(4, &it->row.queue_id);
+	it->offer_expires_at = get_ts(0, 5);
+	it->wait_due_at = get_ts(0, 6);
+}
 
 static HdPlan try_lock_agent = {
 	"SELECT 1 FROM helpdesk.agent WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE SKIP LOCKED",
@@ -436,6 +438,7 @@ lock_and_fire(void *arg)
 	hd_exec(&try_lock_session, v, NULL, false, 1);
 	if (SPI_processed == 0)
 		return;
+	keep_locked_row(r->it);
 	if (r->it->agent_id != 0)
 	{
 		v[1] = Int64GetDatum(r->it->agent_id);
