@@ -123,6 +123,9 @@ hd_dispatch_backpressure(void)
 		return;
 	if ((w = dispatcher_slot()) == NULL)
 		return;
+	/* the common case, on time: two atomic reads, no clock */
+	if (pg_atomic_read_u64(&w->behind_since) == 0 && pg_atomic_read_u64(&w->wake_since) == 0)
+		return;
 	start = GetCurrentTimestamp();
 	lag = dispatcher_lag_ms(w, start);
 	if (lag <= hd_backpressure_after_ms)
