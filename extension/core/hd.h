@@ -149,6 +149,7 @@ typedef enum HdWorkerKind
 } HdWorkerKind;
 
 extern void hd_wake_at_commit(HdWorkerKind kind);
+extern void hd_wake_skip_self_at_commit(HdWorkerKind kind);
 
 /* ---- backpressure.c: session calls wait while routing timers run late ---- */
 extern void hd_dispatch_backpressure(void);
