@@ -224,6 +224,14 @@ load_rest(void *arg)
 		q->rr_cursor = get_int8(t, d, 5, 0);
 		q->req_skills = hd_name_bits('s', q->tenant_id, SPI_getbinval(t, d, 6, &isnull));
 		q->req_langs = hd_name_bits('l', q->tenant_id, SPI_getbinval(t, d, 7, &isnull));
+		q->req_bits = palloc(sizeof(int) * Max(bms_num_members(q->req_skills), 1));
+		q->nreq_bits = 0;
+		{
+			int			bit = -1;
+
+			while ((bit = bms_next_member(q->req_skills, bit)) >= 0)
+				q->req_bits[q->nreq_bits++] = bit;
+		}
 		q->req_text = psprintf("skills %s and languages %s", hd_clip_message(pstrdup(skills), 200),
 							   hd_clip_message(pstrdup(langs), 200));
 		q->cands = NULL;

@@ -67,16 +67,20 @@ has_room(Pass *p, Agent *a, Queue *q)
 	return l == NULL || l->remaining > 0;
 }
 
-/* Sum of the agent's levels in the queue's required skills. */
+/*
+ * Sum of the agent's levels in the queue's required skills. Over the bits
+ * listed once per pass: walking the bitmapset for every candidate of every
+ * session was a fifth of a pass with 10,000 agents online.
+ */
 static int
 skill_weight(Agent *a, Queue *q)
 {
-	int			bit = -1,
+	int			i,
 				sum = 0;
 
-	while ((bit = bms_next_member(q->req_skills, bit)) >= 0)
-		if (bit < a->sk->nlevels)
-			sum += a->sk->levels[bit];
+	for (i = 0; i < q->nreq_bits; i++)
+		if (q->req_bits[i] < a->sk->nlevels)
+			sum += a->sk->levels[q->req_bits[i]];
 	return sum;
 }
 

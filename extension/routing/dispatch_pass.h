@@ -49,6 +49,8 @@ typedef struct Queue
 	uint64		req_skill_word; /* the same as words, unless req_wide */
 	uint64		req_lang_word;
 	bool		req_wide;
+	int		   *req_bits;		/* req_skills' members, for skill_weight */
+	int			nreq_bits;
 	char	   *req_text;		/* "skills billing, language es" for reasons */
 	int		   *cands;			/* agents with the skills and a language */
 	int			ncands;
