@@ -55,6 +55,8 @@ typedef struct CachedAgent
 	uint64		skill_word;
 	uint64		lang_word;
 	bool		wide;
+	const int  *levels;
+	int			nlevels;
 } CachedAgent;
 
 typedef struct TenantView
@@ -71,6 +73,7 @@ typedef struct TenantView
 	int64	   *dirty;			/* agent ids to re-read */
 	int			gone_base;		/* reread(): where its flags start */
 	int			sorted_n;		/* reread(): entries before it appended any */
+	bool		lost;			/* reread(): an entry of it is gone */
 	TimestampTz min_seen;		/* the oldest last_seen_at in a: 0 unknown */
 } TenantView;
 
@@ -296,6 +299,8 @@ apply_rows(Pass *p, bool sorted_later, bool *gone_flags)
 		c.skill_word = c.sk->skill_word;
 		c.lang_word = c.sk->lang_word;
 		c.wide = c.sk->wide;
+		c.levels = c.sk->levels;
+		c.nlevels = c.sk->nlevels;
 		if (c.sk->error)
 			bad = c.sk->error;
 		else if (c.load < 0 || c.load > 1000000 || c.cap < 0 || c.cap > 1000000)
@@ -419,6 +424,21 @@ reread(Pass *p, const int64 *re_t, const int64 *re_a, int nre)
 	hd_exec(&read_agents, d, NULL, false, 0);
 	apply_rows(p, false, gone);
 
+	/*
+	 * Which views lost an entry: only those, and those that gained one, are
+	 * rewritten below. Each pass re-reads the agents it placed with (their
+	 * load changed), and rewriting every view then made a pass O(agents).
+	 */
+	for (i = 0; i < nviews; i++)
+		vs[i]->lost = false;
+	for (i = 0; i < nre; i++)
+	{
+		v = hash_search(views, &re_t[i], HASH_FIND, NULL);
+		if (v != NULL && (k = find_cached(v, v->sorted_n, re_a[i])) >= 0 &&
+			gone[v->gone_base + k])
+			v->lost = true;
+	}
+
 	for (i = 0; i < nviews; i++)
 	{
 		int			keep = 0,
@@ -427,6 +447,8 @@ reread(Pass *p, const int64 *re_t, const int64 *re_a, int nre)
 
 		v = vs[i];
 		added = v->n > old_n[i];
+		if (!added && !v->lost)
+			continue;
 		for (j = 0; j < v->n; j++)
 			if (j >= old_n[i] || !gone[v->gone_base + j])
 				v->a[keep++] = v->a[j];
@@ -593,6 +615,8 @@ hd_agents_load(Pass *p, const int64 *tenants, const TimestampTz *fresh, int nten
 			a->skill_word = c->skill_word;
 			a->lang_word = c->lang_word;
 			a->wide = c->wide;
+			a->levels = c->levels;
+			a->nlevels = c->nlevels;
 			if (a->load < a->cap)
 				free_slots[i] += a->cap - a->load;
 		}

@@ -79,8 +79,8 @@ skill_weight(Agent *a, Queue *q)
 				sum = 0;
 
 	for (i = 0; i < q->nreq_bits; i++)
-		if (q->req_bits[i] < a->sk->nlevels)
-			sum += a->sk->levels[q->req_bits[i]];
+		if (q->req_bits[i] < a->nlevels)
+			sum += a->levels[q->req_bits[i]];
 	return sum;
 }
 

@@ -31,6 +31,8 @@ typedef struct Agent
 	uint64		skill_word;		/* sk's sets as words (matching), unless wide */
 	uint64		lang_word;
 	bool		wide;
+	const int  *levels;			/* sk's levels (no pointer chase per candidate) */
+	int			nlevels;
 } Agent;
 
 typedef struct Queue
