@@ -235,6 +235,8 @@ load_rest(void *arg)
 		q->req_text = psprintf("skills %s and languages %s", hd_clip_message(pstrdup(skills), 200),
 							   hd_clip_message(pstrdup(langs), 200));
 		q->cands = NULL;
+		q->cand_weight = NULL;
+		q->cand_idle_s = NULL;
 		q->ncands = 0;
 		p->nqueues++;
 	}

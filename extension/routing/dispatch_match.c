@@ -85,17 +85,39 @@ skill_weight(Agent *a, Queue *q)
 }
 
 /*
+ * The parts of a candidate's score that a pass does not change (its skill
+ * weight in the queue, its idle time), once per queue and pass: computing
+ * them for every candidate of every session made matching a drain with
+ * 10,000 agents online O(sessions x candidates) pointer chases.
+ */
+static void
+score_parts(Pass *p, Queue *q)
+{
+	int			i;
+
+	q->cand_weight = palloc(sizeof(int) * Max(q->ncands, 1));
+	q->cand_idle_s = palloc(sizeof(double) * Max(q->ncands, 1));
+	for (i = 0; i < q->ncands; i++)
+	{
+		Agent	   *a = &p->agents[q->cands[i]];
+
+		q->cand_weight[i] = skill_weight(a, q);
+		q->cand_idle_s[i] = a->last_activity == PG_INT64_MIN ? 1e9
+			: (double) (p->now - a->last_activity) / USECS_PER_SEC;
+	}
+}
+
+/*
  * Lower is better. least_loaded: occupancy, then higher skill levels, then
  * longer idle. longest_idle: idle time first. Round robin and sticky pick
- * outside of this score.
+ * outside of this score. i is a's place in q->cands (score_parts).
  */
 static double
-score_of(Agent *a, Queue *q, Strategy st, TimestampTz now)
+score_of(Agent *a, Queue *q, int i, Strategy st)
 {
 	double		occupancy = a->cap > 0 ? (double) a->load / a->cap : 1.0;
-	double		idle_s = a->last_activity == PG_INT64_MIN ? 1e9
-		: (double) (now - a->last_activity) / USECS_PER_SEC;
-	double		weight = skill_weight(a, q);
+	double		idle_s = q->cand_idle_s[i];
+	double		weight = q->cand_weight[i];
 
 	if (st == ST_LONGEST_IDLE)
 		return -idle_s + occupancy * 1e-3;
@@ -198,8 +220,9 @@ match_one(Pass *p, Waiting *w)
 					best = q->cands[i];
 				continue;
 			}
-			s = score_of(a, q, q->strategy == ST_LONGEST_IDLE ? ST_LONGEST_IDLE : ST_LEAST_LOADED,
-						 p->now);
+			if (q->cand_weight == NULL)
+				score_parts(p, q);
+			s = score_of(a, q, i, q->strategy == ST_LONGEST_IDLE ? ST_LONGEST_IDLE : ST_LEAST_LOADED);
 			if (best < 0 || s < best_score)
 			{
 				best = q->cands[i];

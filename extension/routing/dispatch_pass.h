@@ -56,6 +56,8 @@ typedef struct Queue
 	char	   *req_text;		/* "skills billing, language es" for reasons */
 	int		   *cands;			/* agents with the skills and a language */
 	int			ncands;
+	int		   *cand_weight;	/* per candidate, its skill_weight (match_one) */
+	double	   *cand_idle_s;	/* and its idle seconds: fixed within a pass */
 	int			nloaded;		/* waiting sessions loaded this pass */
 	int			depth;			/* how many we asked for */
 } Queue;
