@@ -130,8 +130,17 @@ stop_peer_workers() {
 	kill "$wpid"; wait "$wpid" 2>/dev/null || true; wpid=
 }
 
+# The TRUNCATE can deadlock with a worker's statement (the rollup worker reads
+# event_batch, then session): PostgreSQL picks one to fail; try again.
 reset() { # sys
-	q -f "$sqldir/$1_reset.sql" >/dev/null
+	local try
+	for try in 1 2 3 4 5; do
+		q -f "$sqldir/$1_reset.sql" >/dev/null 2>"$work/reset.err" && return 0
+		grep -q 'deadlock detected' "$work/reset.err" || break
+		sleep 0.5
+	done
+	cat "$work/reset.err" >&2
+	return 1
 }
 
 # wait until nothing is queued, at most $2 seconds
