@@ -9,7 +9,7 @@
  * ticket that a transaction holds waits for that transaction, and 100 rules
  * evaluated for every event of a busy tenant take CPU time in slices; in the
  * dispatcher both delayed routing and trigger-task actions (p99 264-308 ms
- * at 100 triggers/s with 100 rules, bench/README.md).
+ * at 100 triggers/s with 100 rules, bench/trigger_tasks.md).
  *
  * Woken by the publisher after each pass that numbered events (publisher.c:
  * nothing in the posting transactions, one latch a publishing pass, which

@@ -1,8 +1,8 @@
 /*
  * retention.c — message retention per tenant.
  *
- * Why batches by primary key and not partitions (bench/README.md
- * "Retention"): helpdesk.message is keyed (tenant_id, id) and its ids grow
+ * Why batches by primary key and not partitions (bench/reports_ops.md,
+ * retention): helpdesk.message is keyed (tenant_id, id) and its ids grow
  * with time, so a tenant's oldest messages are the first entries of its
  * primary-key range. A batch reads the first batch_size of them and deletes
  * those past the cutoff: the cost of a batch is that of batch_size rows,

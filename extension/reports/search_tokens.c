@@ -2,7 +2,7 @@
  * search_tokens.c — the words of a message as the search index keys them.
  *
  * Chinese, Japanese and Korean are written without spaces, and pg_trgm
- * cannot serve them (bench/README.md "Search": under the C locale it finds
+ * cannot serve them (bench/reports_ops.md, search: under the C locale it finds
  * no trigram in Han text at all, and a trigram never matches a one- or
  * two-character query anyway). So a run of CJK characters gives every
  * character (u:) and every pair of neighbours (b:), and a run of other

@@ -26,7 +26,7 @@
 # (589 tx/s achieved) and timers ran 1.07 s late. The rate used is printed.
 # Under saturation the session calls wait for the dispatcher (backpressure,
 # extension/core/backpressure.c): at full size the test passes at 600, 1,500
-# and unthrottled (bench/README.md); the waits are printed.
+# and unthrottled (bench/routing_stress.md); the waits are printed.
 source "$(dirname "$0")/common.sh"
 db=e2e_routing
 agents=${ROUTING_AGENTS:-500}
