@@ -110,8 +110,14 @@ hd_next_event_id(PG_FUNCTION_ARGS)
  * conditions on event.id admit only a nested loop with an index scan, and
  * the message is a scalar subquery run per row through its primary key.
  */
-#define EVENT_COLUMNS \
-	"SELECT p.pos, p.tenant_id, p.type, p.audience, p.audience_id, p.session_id, p.payload, " \
+#define EVENT_HEAD \
+	"SELECT p.pos, p.tenant_id, p.type, p.audience, p.audience_id, p.session_id, "
+/* bridge_events' extra column, by primary key like the message */
+#define EVENT_CUSTOMER \
+	"       (SELECT s.customer_id FROM helpdesk.session s " \
+	"        WHERE s.tenant_id = p.tenant_id AND s.id = p.session_id), "
+#define EVENT_TAIL \
+	"       p.payload, " \
 	"       (SELECT jsonb_build_object(" \
 	"         'id', m.id, 'session_id', m.session_id, 'sender_kind', m.sender_kind, " \
 	"         'sender_id', m.sender_id, 'type', m.type, 'body', m.body, " \
@@ -119,6 +125,8 @@ hd_next_event_id(PG_FUNCTION_ARGS)
 	"         'client_msg_id', m.client_msg_id, 'created_at', m.created_at) " \
 	"        FROM helpdesk.message m WHERE m.tenant_id = p.tenant_id AND m.id = p.message_id), " \
 	"       p.created_at "
+#define EVENT_COLUMNS EVENT_HEAD EVENT_TAIL
+#define BRIDGE_COLUMNS EVENT_HEAD EVENT_CUSTOMER EVENT_TAIL
 /*
  * Positions of the batches that cover (after, after + window]: a batch holds
  * one event at least, so max_rows batches are always enough.
@@ -130,16 +138,22 @@ hd_next_event_id(PG_FUNCTION_ARGS)
 	"             e.* FROM b, unnest(b.ids) AS r, helpdesk.event e " \
 	"      WHERE e.id >= lower(r) AND e.id < upper(r)) "
 
-static HdPlan events_after = {
-	POSITIONS("AND first_pos <= $1 + $2 ORDER BY last_pos LIMIT $2") EVENT_COLUMNS
-	"FROM p WHERE p.pos > $1 ORDER BY p.pos LIMIT $2",
-	2, {INT8OID, INT4OID}
-};
+#define AFTER_WINDOW "AND first_pos <= $1 + $2 ORDER BY last_pos LIMIT $2"
+#define AFTER_ALL "FROM p WHERE p.pos > $1 ORDER BY p.pos LIMIT $2"
 /* with a tenant filter the window is unknown: read on until max_rows match */
+#define AFTER_TENANT "FROM p WHERE p.pos > $1 AND p.tenant_id = $3 ORDER BY p.pos LIMIT $2"
+
+static HdPlan events_after = {
+	POSITIONS(AFTER_WINDOW) EVENT_COLUMNS AFTER_ALL, 2, {INT8OID, INT4OID}
+};
 static HdPlan tenant_events_after = {
-	POSITIONS("") EVENT_COLUMNS
-	"FROM p WHERE p.pos > $1 AND p.tenant_id = $3 ORDER BY p.pos LIMIT $2",
-	3, {INT8OID, INT4OID, INT8OID}
+	POSITIONS("") EVENT_COLUMNS AFTER_TENANT, 3, {INT8OID, INT4OID, INT8OID}
+};
+static HdPlan bridge_after = {
+	POSITIONS(AFTER_WINDOW) BRIDGE_COLUMNS AFTER_ALL, 2, {INT8OID, INT4OID}
+};
+static HdPlan bridge_tenant_after = {
+	POSITIONS("") BRIDGE_COLUMNS AFTER_TENANT, 3, {INT8OID, INT4OID, INT8OID}
 };
 
 static HdPlan oldest_position = {
@@ -205,10 +219,15 @@ check_same_log(int64 after_pos, Datum log_id)
 				 errhint("Reload what you show from the tables and resume from helpdesk.event_position().")));
 }
 
-PG_FUNCTION_INFO_V1(hd_events_since);
-
-Datum
-hd_events_since(PG_FUNCTION_ARGS)
+/*
+ * events_since and bridge_events: the same checks and read, the bridge's
+ * with the customer of each event's session. bridge_events was a SQL
+ * function over events_since; PostgreSQL plans a SQL function's statement
+ * on every call and cannot inline one that is SECURITY DEFINER, which cost
+ * every relay read about 0.2 ms (0.69 against 0.48 ms for two events).
+ */
+static void
+read_events(FunctionCallInfo fcinfo, HdPlan *all, HdPlan *one_tenant)
 {
 	static const char *const names[] = {"after_pos", "max_rows"};
 	Datum		v[3];
@@ -233,8 +252,25 @@ hd_events_since(PG_FUNCTION_ARGS)
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
 		check_same_log(PG_GETARG_INT64(0), PG_GETARG_DATUM(3));
 	check_not_pruned(PG_GETARG_INT64(0));
-	hd_return_query(fcinfo, PG_ARGISNULL(2) ? &events_after : &tenant_events_after, v, NULL);
+	hd_return_query(fcinfo, PG_ARGISNULL(2) ? all : one_tenant, v, NULL);
 	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(hd_events_since);
+
+Datum
+hd_events_since(PG_FUNCTION_ARGS)
+{
+	read_events(fcinfo, &events_after, &tenant_events_after);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(hd_bridge_events);
+
+Datum
+hd_bridge_events(PG_FUNCTION_ARGS)
+{
+	read_events(fcinfo, &bridge_after, &bridge_tenant_after);
 	return (Datum) 0;
 }
 
